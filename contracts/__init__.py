@@ -1,0 +1,1 @@
+"""Contracts (YAML) shipped as package data; read them through `lume.runtime.contracts`."""

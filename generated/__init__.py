@@ -1,0 +1,1 @@
+"""Code generated from contracts/ by `nox -s codegen`. Never edited by hand."""

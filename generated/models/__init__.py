@@ -1,0 +1,1 @@
+"""Pydantic v2 models, one module per contract. Generated: do not edit."""

@@ -1,0 +1,3 @@
+from lume.runtime.cli import main
+
+main()

@@ -1,0 +1,130 @@
+"""Find and read the YAML contracts that ship as the `lume.contracts` package data."""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENVELOPE_KEYS = frozenset({"$schema", "$id", "title", "description", "x-lume", "examples"})
+_STEM = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>[0-9]+)$")
+
+
+class ContractError(Exception):
+    """A contract file is missing, malformed or breaks the envelope rules."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One contract file: `contracts/NAME.vN.yaml` or a meta-schema under `contracts/meta/`."""
+
+    stem: str  # "body_truth.v0"
+    name: str  # "body_truth"
+    version: int
+    path: Path
+    raw: dict[str, Any]
+    is_meta: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.raw["$id"]
+
+    @property
+    def x(self) -> dict[str, Any]:
+        return self.raw.get("x-lume", {})
+
+    @property
+    def kind(self) -> str:
+        return "meta" if self.is_meta else self.x["kind"]
+
+    @property
+    def compatibility(self) -> str:
+        return self.x.get("compatibility", "BACKWARD")
+
+    @property
+    def module(self) -> str:
+        """Module name of the generated model, e.g. `body_truth_v0` or `meta_label_table_v1`."""
+        base = f"{self.name}_v{self.version}"
+        return f"meta_{base}" if self.is_meta else base
+
+    @property
+    def model_name(self) -> str:
+        explicit = self.x.get("model")
+        if explicit:
+            return explicit
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
+    def match(self) -> dict[str, Any]:
+        return self.x.get("match", {})
+
+    @property
+    def examples(self) -> list[Any]:
+        return list(self.raw.get("examples", []))
+
+    def table_data(self) -> dict[str, Any]:
+        """The rule data of a table contract: every key but the envelope."""
+        return {k: v for k, v in self.raw.items() if k not in ENVELOPE_KEYS}
+
+
+def contracts_dir() -> Path:
+    return Path(str(resources.files("lume.contracts")))
+
+
+def _read(path: Path, *, is_meta: bool) -> Contract:
+    m = _STEM.match(path.name.removesuffix(".yaml"))
+    if not m:
+        raise ContractError(f"{path}: contract file names are NAME.vN.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or "$id" not in raw:
+        raise ContractError(f"{path}: a contract is a mapping with a `$id`")
+    return Contract(m.group(0), m.group("name"), int(m.group("version")), path, raw, is_meta)
+
+
+@functools.cache
+def load_all(root: Path | None = None) -> tuple[Contract, ...]:
+    """Every contract (meta-schemas last), sorted by file name for deterministic output."""
+    base = root or contracts_dir()
+    found = [_read(p, is_meta=False) for p in sorted(base.glob("*.yaml"))]
+    found += [_read(p, is_meta=True) for p in sorted((base / "meta").glob("*.yaml"))]
+    ids: dict[str, Path] = {}
+    for c in found:
+        if c.id in ids:
+            raise ContractError(f"{c.path}: $id {c.id} already used by {ids[c.id]}")
+        ids[c.id] = c.path
+    return tuple(found)
+
+
+def by_id(root: Path | None = None) -> dict[str, Contract]:
+    return {c.id: c for c in load_all(root)}
+
+
+def get(key: str, root: Path | None = None) -> Contract:
+    """Look a contract up by stem (`body_truth.v0`), name (`body_truth`, newest version) or `$id`."""
+    contracts = [c for c in load_all(root) if not c.is_meta]
+    for c in contracts:
+        if key in (c.stem, c.id):
+            return c
+    named = sorted((c for c in contracts if c.name == key), key=lambda c: c.version)
+    if named:
+        return named[-1]
+    for c in load_all(root):
+        if c.is_meta and key in (c.stem, c.id, f"meta/{c.stem}"):
+            return c
+    raise ContractError(f"unknown contract {key!r} (see `lume contracts list`)")
+
+
+def meta_for(table: Contract, root: Path | None = None) -> Contract:
+    """The meta-schema that validates a table contract's data."""
+    stem = table.x.get("meta")
+    for c in load_all(root):
+        if c.is_meta and c.stem == stem:
+            return c
+    raise ContractError(f"{table.path}: meta-schema meta/{stem}.yaml not found")

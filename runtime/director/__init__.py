@@ -1,0 +1,1 @@
+"""The director bus: one server-authoritative state, single writer per field."""

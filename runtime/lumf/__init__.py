@@ -1,0 +1,1 @@
+"""LUMF audio packets and the SAN OSC side channel."""

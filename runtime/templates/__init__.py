@@ -1,0 +1,1 @@
+"""Labels, the template analyzer and promotion into visual templates and the AirDeck manifest."""

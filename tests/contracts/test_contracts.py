@@ -1,0 +1,90 @@
+"""Every contract is valid, its examples validate, and it refuses what it must refuse."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from lume.runtime.contracts import check, load_all, model_for, problems
+from lume.runtime.contracts.inline import self_contained
+from mutations import BOGUS, enum_mutations, root_required, set_at
+
+DOCS = [c for c in load_all() if not c.is_meta and c.kind in ("document", "record")]
+TABLES = [c for c in load_all() if not c.is_meta and c.kind == "table"]
+EXAMPLES = [(c, i) for c in DOCS for i in range(len(c.examples))]
+
+
+def ids(params):
+    return [f"{c.stem}[{i}]" for c, i in params]
+
+
+def test_every_contract_passes_its_own_checks():
+    assert [str(p) for p in check.check_all()] == []
+
+
+def test_every_family_is_present():
+    names = {c.name for c in load_all() if not c.is_meta}
+    for family in ("rehearsal_bundle", "bundle_layout", "body_truth", "body_observation",
+                   "gesture_event", "lumf_layout", "lumf_golden", "san_osc", "director_state",
+                   "director_ownership", "labels", "safety_invariants", "readiness_report"):
+        assert family in names
+
+
+@pytest.mark.parametrize("contract", DOCS, ids=[c.stem for c in DOCS])
+def test_contract_has_urn_and_examples(contract):
+    assert contract.id == f"lume:contract:{contract.name}:v{contract.version}"
+    assert contract.examples, "documents and records carry examples"
+
+
+@pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
+def test_example_validates_and_parses(contract, i):
+    example = contract.examples[i]
+    assert problems(example, contract) == []
+    model_for(contract).model_validate(example)
+
+
+@pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
+def test_extra_key_is_refused(contract, i):
+    example = contract.examples[i]
+    if not isinstance(example, dict):
+        pytest.skip("example is not an object")
+    mutated = dict(example, __unexpected_key__=1)
+    assert problems(mutated, contract), "closed objects refuse unknown keys"
+    with pytest.raises(ValueError):
+        model_for(contract).model_validate(mutated)
+
+
+@pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
+def test_missing_required_field_is_refused(contract, i):
+    example = contract.examples[i]
+    schema = self_contained(contract)
+    required = root_required(schema, example)
+    assert required, f"{contract.stem} declares required fields"
+    for field in required:
+        mutated = {k: v for k, v in example.items() if k != field}
+        assert problems(mutated, contract), f"missing {field!r} must be refused"
+
+
+@pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
+def test_wrong_enum_value_is_refused(contract, i):
+    example = contract.examples[i]
+    schema = self_contained(contract)
+    paths = list(dict.fromkeys(enum_mutations(schema, schema, example)))
+    if not paths:
+        pytest.skip(f"{contract.stem} has no closed vocabulary")
+    for path in paths:
+        assert problems(set_at(example, path, BOGUS), contract), f"{'.'.join(path)}={BOGUS!r}"
+
+
+@pytest.mark.parametrize("contract", TABLES, ids=[c.stem for c in TABLES])
+def test_table_parses_and_refuses_extra_and_missing(contract):
+    data = contract.table_data()
+    model_for(contract).model_validate(data)
+    assert problems(dict(data, __unexpected_key__=1), contract)
+    for key in data:
+        trimmed = copy.deepcopy(data)
+        del trimmed[key]
+        if problems(trimmed, contract):
+            break
+    else:
+        pytest.fail(f"{contract.stem}: no top-level table key is required")
