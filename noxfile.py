@@ -15,10 +15,18 @@ TEST_EXTRAS = ".[test,pose]"
 
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
-    """The pre-rehearsal check: contracts, then every document under the fixtures (or ROOT)."""
-    session.install(".")
+    """The pre-rehearsal check: contracts, every verifier over ROOT (default: the route-smoke
+    fixtures) into a signed report, then the report's own verification.
+
+    `nox -s verify -- ROOT [lume verify options]`. The signing key lives outside the repository
+    (LUME_KEY_DIR, the configuration, or ~/.config/lume/keys); on a fresh machine it is created
+    and trusted on first use. Installed editable so the report names the contracts' git commit.
+    """
+    session.install("-e", ".")
+    report = os.environ.get("LUME_REPORT", os.path.join("reports", "readiness.json"))
     session.run("lume", "contracts", "check")
-    session.run("lume", "validate", *(session.posargs or ["fixtures"]))
+    session.run("lume", "verify", *session.posargs, "--report", report)
+    session.run("lume", "report", "verify", report)
 
 
 @nox.session(python=PYTHON)
@@ -34,6 +42,37 @@ def codegen(session: nox.Session) -> None:
     """Regenerate generated/ from contracts/ (the only way generated/ changes)."""
     session.install("-e", ".[codegen]")
     session.run("lume", "contracts", "codegen", "--out", "generated")
+
+
+def _merge_base() -> str:
+    """The merge base with origin/main (else main): what this branch's contract changes start from."""
+    import subprocess
+
+    for upstream in ("origin/main", "main"):
+        done = subprocess.run(["git", "merge-base", upstream, "HEAD"], capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return "main"
+
+
+@nox.session(python=PYTHON)
+def contract_diff(session: nox.Session) -> None:
+    """Classify contract changes against the merge base of main (or BASE [HEAD] given as posargs).
+
+    Writes reports/contract_diff.md (the review table); fails when a change breaks its
+    contract's compatibility mode without a new contract version.
+    """
+    session.install(".")
+    refs = session.posargs or [_merge_base()]
+    session.run("lume", "contracts", "diff", *refs, "--markdown", "reports/contract_diff.md")
+
+
+@nox.session(python=PYTHON)
+def fixtures(session: nox.Session) -> None:
+    """Rebuild the route-smoke fixtures (fixtures/route_smoke, fixtures/pose_coach) by running
+    the real storage pipeline; `-- --reuse-media` keeps the committed videos' bytes."""
+    session.install("-e", ".")
+    session.run("lume", "fixtures", "build", *session.posargs)
 
 
 @nox.session(python=PYTHON)

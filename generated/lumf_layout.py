@@ -27,3 +27,65 @@ FIELDS = (('magic', 0, 'u32', 1, None, 1280658758, 1280658758),
  ('mfcc', 32, 'f32', 8, 'coefficient', -1000.0, 1000.0),
  ('reserved', 64, 'bytes', 20, None, 0, 0))
 VALUE_FIELDS = ('rms', 'centroid', 'onset', 'eq_bands', 'mfcc')
+
+# bytes per element of each wire type
+TYPE_SIZES = {'u32': 4, 'f32': 4, 'bytes': 1}
+# element names of the array fields, in wire order
+ELEMENTS = {'eq_bands': ('low', 'low_mid', 'high_mid', 'high'),
+ 'mfcc': ('c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7')}
+# fields whose value is fixed (the magic) and fields whose bytes must all be zero
+CONSTANT_FIELDS = {'magic': 1280658758}
+MUST_BE_ZERO = ('reserved',)
+# receiver rules: exact size, and the reject reasons in the order they are checked
+EXACT_SIZE = True
+REJECT_REASONS = ('wrong_size', 'wrong_magic', 'reserved_nonzero', 'non_finite', 'out_of_range')
+# window size at each sample rate the rig meets (rule: sample_rate_hz / cadence_hz)
+WINDOW_SAMPLES_BY_RATE = {44100: 735, 48000: 800}
+# numeric and enum parameters of the feature definitions (prose and formulas omitted)
+FEATURES = {'input': {},
+ 'window': {},
+ 'spectrum': {'bins': 513},
+ 'rms': {'silent_value': 0.0},
+ 'centroid': {'silent_value': 0.0},
+ 'onset': {'silent_value': 0.0, 'initial_previous': 'zeros'},
+ 'eq_bands': {'silent_value': 0.0,
+              'bands': [{'name': 'low',
+                         'index': 0,
+                         'low_hz': 20.0,
+                         'high_hz': 250.0,
+                         'bins_at_44100': [1, 5]},
+                        {'name': 'low_mid',
+                         'index': 1,
+                         'low_hz': 250.0,
+                         'high_hz': 2000.0,
+                         'bins_at_44100': [6, 46]},
+                        {'name': 'high_mid',
+                         'index': 2,
+                         'low_hz': 2000.0,
+                         'high_hz': 6000.0,
+                         'bins_at_44100': [47, 139]},
+                        {'name': 'high',
+                         'index': 3,
+                         'low_hz': 6000.0,
+                         'high_hz': 22050.0,
+                         'bins_at_44100': [140, 512]}]},
+ 'mfcc': {'silent_value': [-65.12694134060588, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+          'n_filters': 8,
+          'n_coefficients': 8,
+          'mel_scale': 'htk',
+          'f_min_hz': 0.0,
+          'f_max': 'nyquist',
+          'power': 2,
+          'log': 'natural',
+          'log_floor': 1e-10,
+          'dct': 'II-ortho',
+          'mel_edges_hz_at_44100': [0.0,
+                                    330.59,
+                                    817.3,
+                                    1533.88,
+                                    2588.87,
+                                    4142.09,
+                                    6428.86,
+                                    9795.6,
+                                    14752.34,
+                                    22050.0]}}

@@ -248,6 +248,34 @@ class OutputRule(BaseModel):
     `burst` = clamp((energy - start) / (end - start)) while present, else 0.
     """
     burst_ramp_end: Unit
+    authority_order: list[OutputSlot] | None = None
+    """
+    Order of the source slots joined into `authority` (seed 003 section 4 examples: `mocopi_rgb_depth`, `rgb_k11_pose`); slots not listed follow in `sources` order.
+
+    """
+    velocity_window_ms: Millis | None = None
+    """
+    `velocity` is the body-centre displacement of each source over its readings of the last velocity_window_ms, per second, averaged over fresh 3-D sources weighted by confidence.
+
+    """
+
+
+class PoseMotionRule(BaseModel):
+    """
+    How a 2-D pose source (lume pose extract) derives `motion_energy` from its landmarks.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    window_ms: Millis
+    """
+    Landmark displacement is measured against the frame this many ms earlier (less jitter than frame to frame).
+    """
+    full_scale_body_heights_per_s: float = Field(..., gt=0.0)
+    """
+    Mean landmark speed, in body heights per second, that maps to motion_energy 1.0 (linear, clamped).
+    """
 
 
 class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
@@ -337,3 +365,4 @@ class BodyTruthRules(BaseModel):
     """
     posture: PostureRule
     output: OutputRule
+    pose_motion: PoseMotionRule | None = None

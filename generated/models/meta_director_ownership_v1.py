@@ -144,6 +144,11 @@ class QuorumRule(BaseModel):
     requires_proposal: bool
     proposal_command: CommandName
     reset_on: list[CommandName]
+    reset_when_changed: list[FieldPath]
+    """
+    Fields the consent is bound to: a command that changes any of them resets the quorum (acks cleared, acknowledged false, token and expires_at null); such a command lists the reset fields in its server_updates.
+
+    """
     token_scheme: Literal['ed25519']
     token_format: str = Field(..., min_length=1)
     token_payload_fields: list[FieldPath] = Field(..., min_length=1)
@@ -222,6 +227,26 @@ class BusRules(BaseModel):
     client_unknown_fields: Literal['ignore']
     """
     What clients do with unknown state fields (the server's document stays closed).
+    """
+    control_path: str = Field(..., pattern='^/')
+    """
+    WebSocket endpoint for commands in (identify first; ack / error / state out).
+    """
+    state_path: str = Field(..., pattern='^/')
+    """
+    Read-only WebSocket endpoint - `schema` and `state` on connect, `state` after every change.
+    """
+    schema_path: str = Field(..., pattern='^/')
+    """
+    HTTP GET endpoint answering the `schema` frame (the director schema version).
+    """
+    reconnect_backoff_initial_s: float = Field(..., gt=0.0)
+    """
+    A client's first reconnect delay after losing the bus; doubled after each failed attempt.
+    """
+    reconnect_backoff_max_s: float = Field(..., gt=0.0)
+    """
+    Upper bound of a client's reconnect delay.
     """
 
 

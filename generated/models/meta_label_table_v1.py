@@ -9,6 +9,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
+class LabelField(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    contract: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    path: str = Field(
+        ..., pattern='^[A-Za-z0-9_]+(\\[\\*\\])?(\\.[A-Za-z0-9_]+(\\[\\*\\])?)*$'
+    )
+    category: str | None = Field(None, pattern='^[A-Za-z0-9_]+$')
+
+
 class LabelName(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
     """
@@ -173,4 +184,9 @@ class LabelTable(BaseModel):
     labels: list[LabelRow] = Field(..., min_length=1)
     """
     One row per label of the unified vocabulary.
+    """
+    label_fields: list[LabelField] | None = None
+    """
+    Where labels appear in documents: per document / record contract, the JSON paths (dotted names, `[*]` = every array item) whose string values are label names of this table (null values are skipped). `category` names the sibling field that must hold the label's category. The label-table verifier reads every one of them in a storage root.
+
     """

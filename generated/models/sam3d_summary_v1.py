@@ -98,7 +98,11 @@ class Sam3dSummary(BaseModel):
     """
     Bundle-relative path of the source video.
     """
-    tool: Literal['SAM3DBody-cpp']
+    tool: Literal['SAM3DBody-cpp', 'MediaPipe-Pose']
+    """
+    The reconstruction tool: `SAM3DBody-cpp` on Mac5 (seed 000), or `MediaPipe-Pose`, the 2D pose worker LUME ships (`lume.runtime.storage.sam3d_worker`) that runs where the SAM3DBody-cpp binary does not.
+
+    """
     worker: Sam3dWorker
     sampling_policy: Literal['label_windows_only', 'fixed_fps']
     """

@@ -17,7 +17,7 @@ VERBS: dict[str, str] = {
     "fixtures": "fixtures_cmd:fixtures",
     "index": "storage_cmd:index",
     "bundle": "storage_cmd:bundle",
-    "bag": "storage_cmd:bag",
+    "bag": "bag_cmd:bag",
     "mac5": "mac5_cmd:mac5",
     "verify": "verify_cmd:verify",
     "keys": "keys_cmd:keys",

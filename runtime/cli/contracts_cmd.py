@@ -5,6 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from lume.runtime.common.output import BAD_INPUT, FAILED, OK, console, emit_json
@@ -44,7 +45,7 @@ def check(as_json: bool) -> None:
     try:
         found = check_all()
     except ContractError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(BAD_INPUT) from exc
     if as_json:
         emit_json({"ok": not found, "contracts": len(load_all()),
@@ -55,6 +56,24 @@ def check(as_json: bool) -> None:
         colour = "red" if found else "green"
         console.print(f"[{colour}]{len(load_all())} contracts checked, {len(found)} problems[/]")
     raise SystemExit(FAILED if found else OK)
+
+
+@contracts.command()
+@click.argument("base")
+@click.argument("head", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", "markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help="Also write the Markdown review table here (`-` = stdout).")
+@click.option("--repo", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="A folder inside the git repository.")
+def diff(base: str, head: str | None, as_json: bool, markdown: Path | None, repo: Path) -> None:
+    """Classify every contract change from git ref BASE to HEAD (default: the working tree).
+
+    Exit 1 when a change breaks its contract's compatibility mode without a new version.
+    """
+    from lume.runtime.cli.contract_diff_view import show_diff
+
+    show_diff(repo, base, head, as_json=as_json, markdown=markdown)
 
 
 def _default_out() -> Path:
@@ -81,6 +100,6 @@ def codegen(check: bool, out: Path | None) -> None:
             raise SystemExit(OK)
         cg.write(target)
     except (ContractError, RuntimeError, ValueError) as exc:
-        console.print(f"[red]codegen failed:[/] {exc}")
+        console.print(f"[red]codegen failed:[/] {escape(str(exc))}")
         raise SystemExit(BAD_INPUT) from exc
     console.print(f"generated/ rewritten from contracts/ ({target})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from lume.runtime.common.output import BAD_INPUT, FAILED, OK, console, emit_json, err_console
 from lume.runtime.contracts import ContractError, get, iter_documents, validate_file
@@ -19,7 +20,7 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
     try:
         forced = get(contract_name) if contract_name else None
     except ContractError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(BAD_INPUT) from exc
     results, unreadable = [], []
     for path in iter_documents(list(paths)):
@@ -48,7 +49,7 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
                 for p in r.problems:
                     console.print(f"      {p}", highlight=False, markup=False)
         for message in unreadable:
-            err_console.print(f"[red]error:[/] {message}", highlight=False)
+            err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
         if not results and not unreadable:
             err_console.print("[red]error:[/] no JSON or JSONL files found")
     if unreadable or not (results or unreadable):

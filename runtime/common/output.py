@@ -6,6 +6,7 @@ import sys
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -19,5 +20,5 @@ def emit_json(obj: Any) -> None:
 
 def fail_input(message: str) -> NoReturn:
     """Report bad input or usage on stderr and exit 2."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise SystemExit(BAD_INPUT)

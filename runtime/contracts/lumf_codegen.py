@@ -1,7 +1,8 @@
 """Our small binary-layout generator: contracts/lumf_layout.v1.yaml -> generated/lumf_layout.py.
 
-The generated module holds the struct format and the field table as constants, so the codec in
-`lume.runtime.lumf` never spells an offset, a size or a magic number itself.
+The generated module holds the struct format, the field table, the receiver's reject reasons and
+the numeric feature parameters as constants, so the codec and the feature extractor in
+`lume.runtime.lumf` never spell an offset, a size, a magic number or a band edge themselves.
 """
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def check_offsets(layout: dict) -> None:
         raise ValueError(f"lumf layout: fields cover {offset} bytes, size says {layout['size']}")
 
 
+_PROSE = ("definition", "formula", "description")
+
+
+def feature_parameters(features: dict) -> dict:
+    """The numeric/enum parameters of `features` (the prose definitions and formulas dropped)."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in _PROSE}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return strip(features)
+
+
 def render_layout(contracts: tuple[Contract, ...]) -> str | None:
     layouts = [c for c in contracts if not c.is_meta and c.name == "lumf_layout"]
     if not layouts:
@@ -61,6 +76,21 @@ def render_layout(contracts: tuple[Contract, ...]) -> str | None:
         "# (name, offset, type, count, unit, min, max) in wire order",
         f"FIELDS = {pformat(fields, width=100)}",
         f"VALUE_FIELDS = {tuple(f[0] for f in fields if f[2] not in ('bytes',) and f[0] != 'magic')!r}",
+        "",
+        "# bytes per element of each wire type",
+        f"TYPE_SIZES = { {t['name']: t['size'] for t in layout['types']}!r}",
+        "# element names of the array fields, in wire order",
+        f"ELEMENTS = {pformat({f['name']: tuple(f['elements']) for f in layout['fields'] if f.get('elements')}, width=100, sort_dicts=False)}",
+        "# fields whose value is fixed (the magic) and fields whose bytes must all be zero",
+        f"CONSTANT_FIELDS = { {f['name']: f['value'] for f in layout['fields'] if 'value' in f}!r}",
+        f"MUST_BE_ZERO = {tuple(f['name'] for f in layout['fields'] if f.get('must_be_zero'))!r}",
+        "# receiver rules: exact size, and the reject reasons in the order they are checked",
+        f"EXACT_SIZE = {layout['receiver']['exact_size']!r}",
+        f"REJECT_REASONS = {tuple(r['reason'] for r in layout['receiver']['reject'])!r}",
+        "# window size at each sample rate the rig meets (rule: sample_rate_hz / cadence_hz)",
+        f"WINDOW_SAMPLES_BY_RATE = { {r['sample_rate_hz']: r['window_samples'] for r in layout['window_samples_by_rate']}!r}",
+        "# numeric and enum parameters of the feature definitions (prose and formulas omitted)",
+        f"FEATURES = {pformat(feature_parameters(layout['features']), width=100, sort_dicts=False)}",
         "",
     ]
     return "\n".join(lines)

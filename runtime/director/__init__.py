@@ -1,1 +1,21 @@
-"""The director bus: one server-authoritative state, single writer per field."""
+"""The director bus: one server-authoritative state, single writer per field (seed 004, Q2).
+
+- `state`      the director_state.v1 document: build, validate, read/write fields
+- `ownership`  command -> field -> owner, read from director_ownership.v1
+- `frames`     director_frames.v1: validate client frames, build server frames
+- `consent`    the Ed25519 consent proof token
+- `bus`        the pure apply logic (receive order, versions, quorum, pause gating)
+- `persist`    every applied version on disk, reload on start, the 24 h rule
+- `server`     Starlette/uvicorn WebSocket endpoints around the bus
+- `client`     DirectorClient(role, url), reconnecting, read-only while the bus is down
+"""
+from .bus import Bus, Outcome
+from .clock import Clock, FakeClock, SystemClock
+from .consent import ConsentSigner, verify as verify_token
+from .ownership import Ownership, Refusal, load as load_ownership
+from .persist import LoadReport, StateStore
+
+__all__ = [
+    "Bus", "Clock", "ConsentSigner", "FakeClock", "LoadReport", "Outcome", "Ownership", "Refusal",
+    "StateStore", "SystemClock", "load_ownership", "verify_token",
+]

@@ -1,0 +1,77 @@
+"""sha256 of files: 1 MiB reads (hashlib releases the GIL), several files on every core.
+
+hashlib's OpenSSL sha256 releases the GIL while it hashes a buffer, so a thread pool keeps
+both cores busy when several files are hashed (DESIGN.md section 8: storage hashing).
+Sidecars use the `sha256sum` format, `<hex>  <name>`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable
+
+CHUNK = 1 << 20  # 1 MiB
+_SIDECAR = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+?)\s*$")
+
+
+def sha256_file(path: Path | str) -> str:
+    """Lower-case hex sha256 of a file, read in 1 MiB chunks into one reused buffer."""
+    h = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def sha256_stream(fh, limit: int | None = None) -> tuple[str, int]:
+    """(sha256, byte count) of a binary stream, reading at most `limit` + 1 bytes."""
+    h = hashlib.sha256()
+    total = 0
+    while chunk := fh.read(CHUNK):
+        total += len(chunk)
+        h.update(chunk)
+        if limit is not None and total > limit:
+            break
+    return h.hexdigest(), total
+
+
+def workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def sha256_files(paths: Iterable[Path | str], max_workers: int | None = None) -> dict[str, str]:
+    """{str(path): sha256} for several files, hashed in parallel on every core."""
+    items = [str(p) for p in paths]
+    if len(items) <= 1:
+        return {p: sha256_file(p) for p in items}
+    with ThreadPoolExecutor(max_workers=max_workers or workers()) as pool:
+        return dict(zip(items, pool.map(sha256_file, items)))
+
+
+def sidecar_line(digest: str, name: str) -> str:
+    """One `sha256sum` line: `<hex>  <name>`."""
+    return f"{digest}  {name}\n"
+
+
+def parse_sidecar(text: str, name: str) -> str:
+    """The digest a `.sha256` sidecar gives for `name` (a bare digest is accepted too).
+
+    Raises ValueError naming what is wrong.
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError("empty checksum file")
+    for ln in lines:
+        m = _SIDECAR.match(ln.strip())
+        if m and os.path.basename(m.group(2).replace("\\", "/")) == name:
+            return m.group(1).lower()
+    if len(lines) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", lines[0].strip()):
+        return lines[0].strip().lower()
+    if len(lines) == 1 and _SIDECAR.match(lines[0].strip()):
+        raise ValueError(f"checksum file names {_SIDECAR.match(lines[0].strip()).group(2)!r}, not {name!r}")
+    raise ValueError(f"not in sha256sum format (`<64 hex>  {name}`)")

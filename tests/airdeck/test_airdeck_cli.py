@@ -1,0 +1,343 @@
+"""`lume airdeck replay / run / rearm / recognize`: reports, live-mode guards, MIDI on loopback."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import mido.sockets
+import pytest
+from airdeck_helpers import T0, frames_for, held
+from click.testing import CliRunner
+
+from lume.runtime.cli import main
+from lume.runtime.contracts import get, problems
+
+PLAY_D1 = b"\x90\x0b\x7f\x90\x0b\x00"
+
+
+def write_jsonl(path: Path, records) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def config(machine="K11", can_command=True, midi_output=None) -> dict:
+    doc = copy.deepcopy(get("machine_config.v1").examples[2])
+    doc.update(machine=machine, can_command_rekordbox=can_command, midi_output=midi_output)
+    assert problems(doc, get("machine_config.v1")) == []
+    return doc
+
+
+def manifest(labels=("left_hand_raise",)) -> dict:
+    doc = copy.deepcopy(get("airdeck_promoted_gestures.v1").examples[0])
+    doc["gestures"] = [g for g in doc["gestures"] if g["label"] in labels]
+    return doc
+
+
+class Work:
+    """A scratch folder with a self-play chain, its BodyTruth frames, a manifest and configs."""
+
+    def __init__(self, root: Path, chain):
+        self.root = root
+        self.events = write_jsonl(root / "selfplay.gestures.jsonl", chain)
+        frames = frames_for(chain)
+        self.frames = write_jsonl(root / "selfplay.bodytruth.jsonl", frames)
+        mixed = sorted(chain + frames, key=lambda r: r.get("timestamp_ms", r.get("timestamp")))
+        self.stream = write_jsonl(root / "live.jsonl", mixed)
+        self.manifest = root / "promoted_gestures.json"
+        self.manifest.write_text(json.dumps(manifest(sorted({e["label"] for e in chain}))))
+        self.report = root / "airdeck_dry_run_report.json"
+        self.k11 = root / "k11.json"
+        self.k11.write_text(json.dumps(config()))
+
+    def lume(self, *args, input=None, env=None):
+        return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env,
+                                  catch_exceptions=False)
+
+    def dry_run(self, *extra):
+        return self.lume("airdeck", "replay", self.events, "--bodytruth", self.frames, "--promoted",
+                         self.manifest, "--dry-run", "--report", self.report, *extra)
+
+    def live(self, port, *extra, events=None):
+        return self.lume("airdeck", "run", "--live", "--port", f"tcp://127.0.0.1:{port}",
+                         "--config", self.k11, "--promoted", self.manifest, "--events",
+                         events or self.stream, "--log", self.root / "live.decisions.jsonl",
+                         *extra)
+
+
+@pytest.fixture
+def work(tmp_path):
+    return Work(tmp_path, held("left_hand_raise", T0, 1500))
+
+
+@pytest.fixture
+def server():
+    srv = mido.sockets.PortServer("127.0.0.1", 0)
+    srv.port = srv._socket.getsockname()[1]
+    yield srv
+    srv.close()
+
+
+def received(srv) -> bytes:
+    conn = srv.accept(block=False)
+    if conn is None:
+        return b""
+    conn._socket.settimeout(5)
+    data = b""
+    while chunk := conn._socket.recv(4096):
+        data += chunk
+    conn.close()
+    return data
+
+
+# ---------------------------------------------------------------------------- replay
+def test_replay_writes_a_green_contract_valid_report_and_log(work):
+    result = work.dry_run()
+    assert result.exit_code == 0, result.output
+    report = json.loads(work.report.read_text())
+    assert problems(report, get("airdeck_dry_run_report.v1")) == []
+    assert report["verdict"] == "green"
+    assert report["commands"] == {"d1_play_pause": {"dispatched": 1, "refused": len(report["decisions"]) - 1}}
+    assert report["midi_plan"] == {"d1_play_pause": [{"bytes": "90 0B 7F", "after_ms": 0},
+                                                     {"bytes": "90 0B 00", "after_ms": 30}]}
+    assert report["refusals_by_invariant"] == {"SAFE-CMD-HOLD": report["counts"]["refused"] - 1}
+    assert report["promoted_manifest"]["sha256"] == __import__("hashlib").sha256(
+        work.manifest.read_bytes()).hexdigest()
+    log = work.root / "airdeck_dry_run_report.decisions.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == report["counts"]["events"]
+    assert all(problems(x, get("airdeck_decision.v1")) == [] for x in lines)
+    assert {x["mode"] for x in lines} == {"dry_run"}
+    # rerunning rewrites the same decisions (idempotent log)
+    assert work.dry_run().exit_code == 0
+    assert [json.loads(x) for x in log.read_text().splitlines()] == lines
+
+
+def test_replay_without_manifest_or_unexercised_gesture_is_red(work):
+    result = work.lume("airdeck", "replay", work.events, "--bodytruth", work.frames, "--dry-run",
+                       "--report", work.report, "--json")
+    assert result.exit_code == 1
+    report = json.loads(work.report.read_text())
+    assert report["verdict"] == "red" and report["promoted_manifest"] is None
+    work.manifest.write_text(json.dumps(manifest(("left_hand_raise", "right_hand_raise"))))
+    assert work.dry_run().exit_code == 1
+    failed = [c for c in json.loads(work.report.read_text())["checks"] if c["status"] == "fail"]
+    assert [c["id"] for c in failed] == ["promoted_gestures_exercised"]
+    assert "right_hand_raise" in failed[0]["detail"]
+
+
+def test_replay_with_a_looser_manifest_is_red(work):
+    doc = manifest()
+    doc["gestures"][0]["hold_ms"] = 250  # valid for the schema, looser than the contract's 400
+    work.manifest.write_text(json.dumps(doc))
+    assert work.dry_run().exit_code == 1
+    (check,) = [c for c in json.loads(work.report.read_text())["checks"] if c["status"] == "fail"]
+    assert check["id"] == "promoted_manifest" and "hold_ms 250 is looser" in check["detail"]
+
+
+def test_replay_on_another_machine_is_allowed(work):
+    mac5 = work.root / "mac5.json"
+    mac5.write_text(json.dumps(config("Mac5", False)))
+    assert work.dry_run("--config", mac5).exit_code == 0
+    report = json.loads(work.report.read_text())
+    assert report["machine"] == "Mac5" and report["simulated_authority"] == "K11"
+
+
+def test_replay_needs_dry_run(work):
+    result = work.lume("airdeck", "replay", work.events, "--report", work.report)
+    assert result.exit_code == 2 and "--dry-run" in result.output
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("{not json", ":2: not valid JSON"),
+    (json.dumps({"timestamp_ms": T0, "source_id": "k11_webcam_pose", "machine": "K11",
+                 "label": "left_hand_raise", "confidence": 2}), "$.confidence"),
+    (json.dumps({"timestamp_ms": T0, "source_id": "k11_webcam_pose", "machine": "K11",
+                 "label": "left_hand_raise", "confidence": 0.9, "extra": 1}), "gesture_event.v1"),
+    (json.dumps({"timestamp_ms": T0, "source_id": "k11_webcam_pose", "machine": "K12",
+                 "label": "left_hand_raise", "confidence": 0.9}), "$.machine"),
+])
+def test_bad_events_are_refused_and_nothing_is_written(work, line, expected):
+    assert work.dry_run().exit_code == 0
+    before = work.report.read_bytes()
+    lines = work.events.read_text().splitlines()
+    work.events.write_text("\n".join([lines[0], line] + lines[1:]) + "\n")
+    result = work.dry_run()
+    assert result.exit_code == 2
+    assert expected in result.output and str(work.events) in result.output
+    assert work.report.read_bytes() == before
+
+
+def test_bad_frames_and_manifests_are_refused(work):
+    frames = work.frames.read_text().splitlines()
+    bad = json.loads(frames[0])
+    bad["mode"] = "absent"  # absent but present=true: breaks body_truth.v0
+    work.frames.write_text("\n".join([json.dumps(bad)] + frames[1:]) + "\n")
+    result = work.dry_run()
+    assert result.exit_code == 2 and "body_truth.v0" in result.output and ":1:" in result.output
+    work.frames.write_text("\n".join(frames) + "\n")
+    doc = manifest(("left_hand_raise",))
+    doc["gestures"].append(copy.deepcopy(doc["gestures"][0]))
+    work.manifest.write_text(json.dumps(doc))
+    result = work.dry_run()
+    assert result.exit_code == 2 and "listed twice" in result.output
+    work.manifest.write_text('{"schema": "lume.airdeck.promoted_gestures.v1"}')
+    result = work.dry_run()
+    assert result.exit_code == 2 and "airdeck_promoted_gestures.v1" in result.output
+
+
+# ---------------------------------------------------------------------------- live guards
+@pytest.mark.parametrize(("machine", "can_command"), [("Mac5", False), ("Mac4", False),
+                                                      ("Mac2", False), ("K11", False)])
+def test_live_refuses_on_any_machine_but_a_commanding_k11(work, server, machine, can_command):
+    assert work.dry_run().exit_code == 0
+    work.k11.write_text(json.dumps(config(machine, can_command)))
+    result = work.live(server.port)
+    assert result.exit_code == 1
+    assert "refusing live mode" in result.output and machine in result.output
+    assert received(server) == b""
+
+
+def test_live_refuses_without_a_config(work, server, monkeypatch):
+    monkeypatch.delenv("LUME_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(work.root / "nowhere"))
+    result = work.lume("airdeck", "run", "--live", "--port", f"tcp://127.0.0.1:{server.port}",
+                       "--promoted", work.manifest, "--events", work.stream)
+    assert result.exit_code == 1 and "no machine config" in result.output
+
+
+def test_live_takes_the_config_from_lume_config(work, server):
+    assert work.dry_run().exit_code == 0
+    mac4 = work.root / "mac4.json"
+    mac4.write_text(json.dumps(config("Mac4", False)))
+    result = work.lume("airdeck", "run", "--live", "--port", f"tcp://127.0.0.1:{server.port}",
+                       "--promoted", work.manifest, "--events", work.stream,
+                       env={"LUME_CONFIG": str(mac4)})
+    assert result.exit_code == 1 and "Mac4" in result.output
+
+
+def test_live_refuses_without_a_green_report_for_this_manifest(work, server):
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "no dry-run report" in result.output
+    work.report.write_text("{}")
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "not a valid airdeck_dry_run_report.v1" in result.output
+    # red report
+    work.lume("airdeck", "replay", work.events, "--dry-run", "--promoted", work.manifest,
+              "--report", work.report)  # no BodyTruth: nothing dispatched, red
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "is red" in result.output
+    # green, but for another manifest
+    assert work.dry_run().exit_code == 0
+    doc = manifest()
+    doc["generated_at"] = "2026-06-01T00:00:00Z"
+    work.manifest.write_text(json.dumps(doc))
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "run the dry run again" in result.output
+    # green for this manifest, but the rule contracts changed since
+    assert work.dry_run().exit_code == 0
+    report = json.loads(work.report.read_text())
+    report["contracts"][0]["sha256"] = "0" * 64
+    work.report.write_text(json.dumps(report))
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "rule contracts changed" in result.output
+    assert received(server) == b""
+
+
+def test_live_with_an_unreachable_port_fails_clearly(work, server):
+    assert work.dry_run().exit_code == 0
+    port = server.port
+    server.close()
+    result = work.live(port)
+    assert result.exit_code == 1 and f"tcp://127.0.0.1:{port}" in result.output
+
+
+# ---------------------------------------------------------------------------- live dispatch
+def test_live_run_sends_exactly_one_play_pause_to_the_socket_port(work, server):
+    assert work.dry_run().exit_code == 0
+    result = work.live(server.port)
+    assert result.exit_code == 0, result.output
+    assert received(server) == PLAY_D1
+    log = [json.loads(x) for x in (work.root / "live.decisions.jsonl").read_text().splitlines()]
+    assert [x["command"] for x in log if x["decision"] == "dispatched"] == ["d1_play_pause"]
+    assert {x["mode"] for x in log} == {"live"}
+    sent = next(x for x in log if x["decision"] == "dispatched")
+    assert sent["midi"] == [{"bytes": "90 0B 7F", "after_ms": 0}, {"bytes": "90 0B 00", "after_ms": 30}]
+
+
+def test_safe_stop_lock_survives_a_restart_until_rearmed(tmp_path, server):
+    chain = held("left_hand_raise", T0, 800) + held("safe_stop_rehearsal", T0 + 1500, 600)
+    work = Work(tmp_path, chain)
+    assert work.dry_run().exit_code == 0
+    first = work.live(server.port)
+    assert first.exit_code == 0, first.output
+    assert received(server) == PLAY_D1
+    lock = tmp_path / "airdeck_safe_stop.lock.json"
+    assert json.loads(lock.read_text())["label"] == "safe_stop_rehearsal"
+    # a restart stays locked: the same chain sends nothing
+    again = work.live(server.port)
+    assert again.exit_code == 0 and "gate locked" in again.output
+    assert received(server) == b""
+    log = [json.loads(x) for x in (tmp_path / "live.decisions.jsonl").read_text().splitlines()]
+    assert "SAFE-SAFE-STOP-LOCK" in {x["invariant"] for x in log[len(chain):]}
+    # only the operator re-arms
+    result = work.lume("airdeck", "rearm", "--lock-file", lock)
+    assert result.exit_code == 0 and not lock.exists()
+    assert work.live(server.port).exit_code == 0
+    assert received(server) == PLAY_D1
+
+
+def test_dry_run_from_stdin_sends_nothing_and_prints_json(work):
+    result = work.lume("airdeck", "run", "--json", "--log", work.root / "dry.decisions.jsonl",
+                       input=work.stream.read_text())
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+    assert [r["command"] for r in records if r["decision"] == "dispatched"] == ["d1_play_pause"]
+    assert {r["mode"] for r in records} == {"dry_run"}
+
+
+def test_a_bad_line_in_a_live_stream_is_skipped_and_reported(work):
+    lines = work.stream.read_text().splitlines()
+    text = "\n".join(lines[:3] + ['{"timestamp_ms": 1, "label": "x"}', "nope"] + lines[3:]) + "\n"
+    result = work.lume("airdeck", "run", "--log", work.root / "dry.decisions.jsonl", input=text)
+    assert result.exit_code == 2
+    assert "<stdin>:4" in result.output and "<stdin>:5: not valid JSON" in result.output
+    assert "1 dispatched" in result.output
+
+
+def test_run_from_pose(tmp_path):
+    pytest.importorskip("lume.runtime.bodytruth", reason="lume.runtime.bodytruth is not installed")
+    obs = []
+    for i in range(60):
+        raised = 10 <= i < 50
+        obs.append({"timestamp_ms": T0 + 33 * i, "source": "k11_pose", "source_id": "k11_webcam_pose",
+                    "present": True, "confidence": 0.84, "motion_energy": 0.05, "posture": "upright",
+                    "hands": {"left": {"x": 0.25, "y": 0.1 if raised else 0.6, "confidence": 0.9},
+                              "right": {"x": 0.7, "y": 0.6, "confidence": 0.9}},
+                    "body_anchor": {"x": 0.5, "y": 0.33}})
+    path = write_jsonl(tmp_path / "k11.obs.jsonl", obs)
+    result = CliRunner().invoke(main, ["airdeck", "run", "--from-pose", "--events", str(path), "--json",
+                                       "--machine", "K11",
+                                       "--log", str(tmp_path / "pose.decisions.jsonl")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+    assert [r["command"] for r in records if r["decision"] == "dispatched"] == ["d1_play_pause"]
+    # and recognise alone writes valid gesture events
+    out = tmp_path / "k11.gestures.jsonl"
+    result = CliRunner().invoke(main, ["airdeck", "recognize", str(path), "--out", str(out),
+                                       "--machine", "K11"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [e["phase"] for e in events][:2] == ["start", "hold"] and events[-1]["phase"] == "release"
+    assert all(problems(e, get("gesture_event.v1")) == [] for e in events)
+
+
+def test_pose_detection_needs_a_machine(tmp_path, monkeypatch):
+    monkeypatch.delenv("LUME_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = write_jsonl(tmp_path / "x.obs.jsonl", [])
+    result = CliRunner().invoke(main, ["airdeck", "recognize", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--machine" in result.output
+    result = CliRunner().invoke(main, ["airdeck", "run", "--from-pose", "--events", str(path),
+                                       "--log", str(tmp_path / "x.decisions.jsonl")])
+    assert result.exit_code == 2 and "--machine" in result.output

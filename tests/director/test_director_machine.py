@@ -1,0 +1,196 @@
+"""Random command sequences from random roles against the pure bus keep every invariant.
+
+The expectations are computed here from the raw contract rows (not through the bus's own
+ownership module): state always validates against director_state.v1, the version moves by
+exactly one per accepted change and never otherwise, and no field ever changes unless the
+sender owns it or it is a server/quorum update of that command.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from hypothesis import event, strategies as hs
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from lume.runtime.contracts import get
+from lume.runtime.director import consent, frames
+from lume.runtime.director import state as st
+from lume.runtime.director.bus import Bus
+from lume.runtime.director.clock import FakeClock
+
+TABLE = get("director_ownership.v1").table_data()
+DEFS = get(st.CONTRACT).raw["$defs"]
+ROLES = [r["role"] for r in TABLE["roles"]]
+WRITER = {r["field"]: r["writer"] for r in TABLE["fields"]}
+COMMANDS = {c["command"]: c for c in TABLE["commands"]}
+RULES, QUORUM = TABLE["rules"], TABLE["quorum"]
+BOOKKEEPING = {st.VERSION, st.UPDATED_AT}
+
+
+def enum(name: str) -> hs.SearchStrategy[str]:
+    return hs.sampled_from(DEFS[name]["enum"])
+
+
+def nullable(s: hs.SearchStrategy[Any]) -> hs.SearchStrategy[Any]:
+    return hs.none() | s
+
+
+def some_of(**fields: hs.SearchStrategy[Any]) -> hs.SearchStrategy[dict[str, Any]]:
+    """A non-empty subset of optional fields (set_session / set_look / set_performer_voice)."""
+    keys = hs.lists(hs.sampled_from(sorted(fields)), min_size=1, unique=True)
+    return keys.flatmap(lambda ks: hs.fixed_dictionaries({k: fields[k] for k in ks}))
+
+
+names = hs.text("abcxyz_-0123456789", min_size=1, max_size=8)
+uuids = hs.uuids().map(str)
+times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(timezone.utc)).map(st.iso)
+cues = hs.fixed_dictionaries({"id": names, "kind": enum("CueKind"),
+                              "payload": hs.dictionaries(names, hs.integers(0, 9) | names, max_size=2)})
+BODIES: dict[str, hs.SearchStrategy[dict[str, Any]]] = {
+    "set_session_phase": hs.fixed_dictionaries({"phase": enum("SessionPhase")}),
+    "set_session": some_of(id=nullable(uuids), started_at=nullable(times), operator_device_id=nullable(uuids)),
+    "set_cue": hs.fixed_dictionaries({"cue": nullable(cues)}, optional={"slot": hs.sampled_from(["current", "next"])}),
+    "set_look_active": hs.fixed_dictionaries({"id": nullable(enum("LookId"))}),
+    "set_look": some_of(wardrobe_id=nullable(names), lighting_preset=nullable(names)),
+    "set_performer_intent": hs.fixed_dictionaries({"intent": enum("PerformerIntent")}),
+    "set_performer_voice": some_of(voice_state=nullable(enum("VoiceState")),
+                                   comprehension_score=nullable(hs.floats(0, 1))),
+    "propose_consent": hs.fixed_dictionaries({"scope": hs.lists(enum("ConsentScope"), min_size=1, max_size=2,
+                                                                unique=True)}),
+    "ack_consent": hs.just({}),
+    "heartbeat": hs.just({}),
+}
+assert set(BODIES) | {"identify"} == set(COMMANDS), "a command of the contract has no strategy"
+command_frames = hs.sampled_from(sorted(BODIES)).flatmap(
+    lambda kind: BODIES[kind].map(lambda body: {"type": kind, **body}))
+junk_frames = command_frames.flatmap(lambda f: hs.sampled_from([
+    {**f, "by": "mac"},  # the seed's `by` field: the role comes from identify only
+    {**f, "type": f["type"] + "_x"},
+    {k: v for k, v in f.items() if k != "type"},
+    {**f, "phase": 3} if f["type"] == "set_session_phase" else {**f, "version": 99},
+]))
+
+
+class DirectorBusMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.bus = Bus(clock=self.clock)
+        self.accepted_changes = 0
+
+    def _apply(self, role: str | None, frame: Any) -> None:
+        before = self.bus.state
+        out = self.bus.handle(role, frame)
+        after = self.bus.state
+        if out.changed:
+            self.accepted_changes += 1
+            assert out.accepted
+            assert after[st.VERSION] == before[st.VERSION] + 1
+            assert not self._illegal(before, after, frame["type"], role)
+        else:
+            assert after is before, "a command that changed nothing must not touch the state"
+        event(f"refused {out.refusal.code}" if out.refusal else f"accepted {frame['type']}")
+        if self.bus.state["model_consent"]["acknowledged"]:
+            event("consent acknowledged")
+        if not out.accepted:
+            assert out.reply is not None and out.reply["type"] == "error"
+            assert not frames.problems(out.reply), out.reply
+            return
+        kind = frame["type"]
+        row = COMMANDS[kind]
+        assert role in row["senders"] or kind == "identify"
+        if row["bumps_version"] == "always":
+            assert out.changed
+        if row["reply"] == "ack":
+            assert out.reply == {"type": "ack", "version": after[st.VERSION]}
+
+    @staticmethod
+    def _illegal(before: dict[str, Any], after: dict[str, Any], kind: str | None, role: str | None) -> list[str]:
+        row = COMMANDS.get(kind or "", {"writes": [], "server_updates": []})
+        bad = []
+        for path, writer in WRITER.items():
+            if st.read(before, path) == st.read(after, path) or path in BOOKKEEPING:
+                continue
+            owned = path in row["writes"] and writer == role
+            derived = path in row["server_updates"] if kind else writer in ("server", "quorum")
+            if not (owned or derived):
+                bad.append(path)
+        return bad
+
+    @rule(role=hs.sampled_from(ROLES), frame=command_frames)
+    def command(self, role: str, frame: dict[str, Any]) -> None:
+        allowed = role in COMMANDS[frame["type"]]["senders"]
+        before = self.bus.state
+        self._apply(role, frame)
+        if not allowed:
+            reply = self.bus.handle(role, frame).reply
+            assert reply is not None and reply["code"] == "field_ownership_violation"
+            assert reply["role"] == role and WRITER[reply["field"]] == reply["owner"] != role
+            assert self.bus.state is before
+
+    @rule(frame=command_frames, pick=hs.integers(0, len(ROLES) - 1))
+    def owned_command(self, frame: dict[str, Any], pick: int) -> None:
+        senders = COMMANDS[frame["type"]]["senders"]
+        self.command(senders[pick % len(senders)], frame)
+
+    # Consent needs a proposal and then acks from two roles: extra rules make that path common.
+    @rule(role=hs.sampled_from(ROLES), body=BODIES["propose_consent"])
+    def propose(self, role: str, body: dict[str, Any]) -> None:
+        self.command(role, {"type": "propose_consent", **body})
+
+    @rule(role=hs.sampled_from(ROLES))
+    def ack(self, role: str) -> None:
+        self.command(role, {"type": "ack_consent"})
+
+    @rule(role=hs.sampled_from(ROLES) | hs.none(), frame=junk_frames)
+    def junk(self, role: str | None, frame: dict[str, Any]) -> None:
+        before = self.bus.state
+        out = self.bus.handle(role, frame)
+        assert not out.accepted and self.bus.state is before
+        assert out.reply and out.reply["code"] in ("invalid_frame", "unknown_command", "not_identified")
+
+    @rule(role=hs.sampled_from(ROLES))
+    def identify(self, role: str) -> None:
+        self._apply(None, {"type": "identify", "role": role})
+
+    @rule(seconds=hs.sampled_from([0.5, 1.0, RULES["heartbeat_timeout_s"], QUORUM["token_ttl_s"]]))
+    def time_passes(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        before = self.bus.state
+        out = self.bus.tick()
+        after = self.bus.state
+        if out is None:
+            assert after is before
+        else:
+            self.accepted_changes += 1
+            assert after[st.VERSION] == before[st.VERSION] + 1
+            assert not self._illegal(before, after, None, None)
+
+    @invariant()
+    def state_is_valid(self) -> None:
+        assert not st.problems(self.bus.state)
+
+    @invariant()
+    def version_counts_accepted_changes(self) -> None:
+        assert self.bus.state[st.VERSION] == self.accepted_changes
+
+    @invariant()
+    def consent_is_a_quorum_of_distinct_roles(self) -> None:
+        c = self.bus.state["model_consent"]
+        assert len(set(c["acks"])) == len(c["acks"])
+        if c["acknowledged"]:
+            assert len(c["acks"]) >= QUORUM["distinct_roles"] and c["proposed_by"] is not None
+            assert consent.verify(self.bus.state, self.bus.signer.public_key)
+        else:
+            assert c["token"] is None and c["expires_at"] is None and len(c["acks"]) < QUORUM["distinct_roles"]
+
+    @invariant()
+    def history_is_bounded_and_ordered(self) -> None:
+        history = self.bus.state["cue"]["history"]
+        assert len(history) <= RULES["history_keep"]
+        versions = [h["applied_version"] for h in history]
+        assert versions == sorted(set(versions))
+
+
+TestDirectorBusMachine = DirectorBusMachine.TestCase

@@ -1,0 +1,198 @@
+"""Persistence: every version on disk, restart recovery, the 24 h rule, torn writes, kill -9."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import OWN, TIMEOUT
+from websockets.sync.client import connect
+
+from lume.runtime.director import consent
+from lume.runtime.director import state as st
+from lume.runtime.director.bus import Bus
+from lume.runtime.director.clock import FakeClock
+from lume.runtime.director.persist import EXPIRED, StateStore
+
+MAX_AGE = timedelta(hours=OWN.rules.state_max_age_h)
+
+
+def cue(n: int) -> dict:
+    return {"id": f"cue-{n}", "kind": "advance", "payload": {"n": n}}
+
+
+def run_commands(folder: Path, clock: FakeClock, n: int) -> Bus:
+    store = StateStore(folder, clock=clock)
+    doc, _ = store.load()
+    bus = Bus(doc, clock=clock, signer=consent.ConsentSigner.load_or_create(folder), on_commit=store.write)
+    for i in range(n):
+        assert bus.handle("ios", {"type": "set_cue", "cue": cue(i)}).accepted
+    return bus
+
+
+def test_every_version_is_written_and_the_last_n_kept(tmp_path: Path) -> None:
+    clock = FakeClock()
+    extra = 20
+    bus = run_commands(tmp_path, clock, OWN.rules.persisted_versions_keep + extra)
+    names = sorted(p.name for p in (tmp_path / "versions").iterdir())
+    assert len(names) == OWN.rules.persisted_versions_keep
+    assert names[0] == f"{extra + 1:012d}.json" and names[-1] == f"{bus.version:012d}.json"
+    for name in names[-3:]:
+        doc = st.check(json.loads((tmp_path / "versions" / name).read_text()))
+        assert doc["version"] == int(name[:12])
+
+
+def test_restart_resumes_the_last_state_and_continues_the_versions(start_bus, tmp_path: Path) -> None:
+    clock = FakeClock()
+    first = start_bus(tmp_path / "state", clock=clock)
+    mac, ios = first.control("mac"), first.control("ios")
+    mac.command({"type": "set_session_phase", "phase": "live"})
+    ios.command({"type": "set_cue", "cue": cue(1)})
+    mac.command({"type": "propose_consent", "scope": ["frame_capture"]})
+    mac.command({"type": "ack_consent"})
+    ios.command({"type": "ack_consent"})
+    before = first.state()
+    first.close()
+    clock.advance(60)
+    second = start_bus(tmp_path / "state", clock=clock)
+    assert second.server.load_report is not None and second.server.load_report.source == "loaded"
+    assert second.state() == before
+    assert consent.verify(second.state(), second.server.public_key_text)  # same key after restart
+    watcher = second.watcher()
+    reply = second.control("ios").command({"type": "set_cue", "cue": cue(2)})
+    assert reply["type"] == "ack" and reply["version"] > before["version"]
+    assert watcher.recv_type("state")["state"]["version"] == before["version"] + 1
+
+
+def test_restored_roles_expire_unless_they_come_back(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = StateStore(tmp_path, clock=clock)
+    doc, _ = store.load()
+    bus = Bus(doc, clock=clock, on_commit=store.write)
+    bus.identify("mac"), bus.identify("ipad")
+    reloaded, _ = StateStore(tmp_path, clock=clock).load()
+    again = Bus(reloaded, clock=clock)
+    assert again.state["telemetry"]["active_directors"] == ["mac", "ipad"]
+    clock.advance(OWN.rules.heartbeat_timeout_s - 0.5)
+    again.handle("ipad", {"type": "heartbeat"})
+    clock.advance(0.5)
+    assert again.tick() is not None
+    assert again.state["telemetry"]["active_directors"] == ["ipad"]
+
+
+@pytest.mark.parametrize(("age", "source"), [(MAX_AGE - timedelta(seconds=1), "loaded"),
+                                             (MAX_AGE + timedelta(seconds=1), "stale")])
+def test_state_older_than_the_limit_starts_fresh(tmp_path: Path, age: timedelta, source: str) -> None:
+    clock = FakeClock()
+    bus = run_commands(tmp_path, clock, 5)
+    old = bus.state
+    clock.advance(age.total_seconds())
+    doc, report = StateStore(tmp_path, clock=clock).load()
+    assert report.source == source
+    if source == "loaded":
+        assert doc == old
+        return
+    assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == st.iso(clock.now())
+    # yesterday's versions are kept aside for forensics, today's start at 0
+    assert sorted(p.name for p in (tmp_path / EXPIRED).iterdir())[-1] == f"{old['version']:012d}.json"
+    assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}.json"]
+    assert StateStore(tmp_path, clock=clock).load()[1].source == "loaded"
+
+
+def test_a_torn_temp_file_is_ignored_and_removed(tmp_path: Path) -> None:
+    clock = FakeClock()
+    bus = run_commands(tmp_path, clock, 3)
+    full = json.dumps(st.write(bus.state, "version", 4))
+    torn = tmp_path / "versions" / f".{4:012d}.json.k1ll3d.tmp"
+    torn.write_text(full[: len(full) // 2])
+    doc, report = StateStore(tmp_path, clock=clock).load()
+    assert doc == bus.state and report.source == "loaded"
+    assert report.removed_temp == [torn.name] and not torn.exists()
+
+
+def test_a_write_killed_before_the_rename_leaves_the_previous_version(tmp_path: Path, monkeypatch) -> None:
+    clock = FakeClock()
+    bus = run_commands(tmp_path, clock, 3)
+    before = bus.state
+
+    def die(src, dst):  # the process dies between fsync and rename
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(os, "replace", die)
+    with pytest.raises(KeyboardInterrupt):
+        bus.on_commit(st.write(before, "version", 4))  # type: ignore[misc]
+    monkeypatch.undo()
+    doc, report = StateStore(tmp_path, clock=clock).load()
+    assert doc == before and report.version == before["version"]
+
+
+def test_an_unreadable_newest_version_falls_back_to_the_previous(tmp_path: Path) -> None:
+    clock = FakeClock()
+    bus = run_commands(tmp_path, clock, 4)
+    newest = tmp_path / "versions" / f"{bus.version:012d}.json"
+    newest.write_text(newest.read_text()[:50])  # a disk that lied about fsync
+    invalid = tmp_path / "versions" / f"{bus.version + 1:012d}.json"
+    invalid.write_text(json.dumps({**bus.state, "version": bus.version + 1, "session": {"phase": "x"}}))
+    doc, report = StateStore(tmp_path, clock=clock).load()
+    assert report.source == "loaded" and doc["version"] == bus.version - 1
+    assert len(report.skipped) == 2 and any(str(newest) in s for s in report.skipped)
+    assert any("director_state.v1" in s for s in report.skipped)
+
+
+def _serve(state_dir: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lume.runtime.cli", "director", "serve", "--port", "0",
+                             "--state-dir", str(state_dir), "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError(proc.stderr.read() if proc.stderr else "serve printed nothing")
+    return proc, json.loads(line)["control"]
+
+
+def test_kill_9_at_any_moment_restarts_into_a_valid_state(tmp_path: Path) -> None:
+    """SIGKILL the real `lume director serve` mid-stream (twice), restart, check what is on disk."""
+    state_dir = tmp_path / "state"
+    rng = random.Random(8)
+    acked = 0
+    for round_ in range(2):
+        start = StateStore(state_dir).load()[0]["version"] if round_ else 0
+        proc, url = _serve(state_dir)
+        try:
+            with connect(url, proxy=None, open_timeout=TIMEOUT, max_queue=None) as ws:
+                ws.send(json.dumps({"type": "identify", "role": "ios"}))
+                kill_after = rng.randint(20, 80)
+                sent = 0
+
+                def killer() -> None:
+                    proc.send_signal(signal.SIGKILL)
+
+                try:
+                    for i in range(400):
+                        ws.send(json.dumps({"type": "set_cue", "cue": cue(i)}))
+                        sent += 1
+                        if sent == kill_after:
+                            threading.Timer(0.0, killer).start()  # lands mid-stream, between writes
+                    while True:
+                        frame = json.loads(ws.recv(timeout=TIMEOUT))
+                        if frame["type"] == "ack":
+                            acked = max(acked, frame["version"])
+                except Exception:  # noqa: BLE001 - the server died under us
+                    pass
+        finally:
+            proc.kill()
+            proc.wait(TIMEOUT)
+        doc, report = StateStore(state_dir).load()
+        st.check(doc)
+        assert report.source == "loaded", report.describe()
+        assert doc["version"] >= acked, f"round {round_}: acked {acked}, restored {doc['version']}"
+        assert doc["version"] < start + 1 + 400, "the kill did not land mid-stream"
+        assert not list((state_dir / "versions").glob(".*.tmp"))
