@@ -155,7 +155,7 @@ def bench_http(rate: float, seconds: float, clients: int) -> None:
     asgi = {name: _asgi_us(target, path) for name, target, path in
             (("baseline", baseline, "/const"), ("body-truth", create_app(BodyTruthService(), ticker=False), "/body-truth"))}
     print(f"ASGI app cost per GET, in process, no network: baseline {asgi['baseline']:.0f} us, "
-          f"/body-truth {asgi['body-truth']:.0f} us ({asgi['body-truth'] / asgi['baseline']:.1f}x: FastAPI routing + CORS)")
+          f"/body-truth {asgi['body-truth']:.0f} us ({asgi['body-truth'] / asgi['baseline']:.1f}x, ASGI fast path)")
     print(f"GET latency on loopback, uvicorn in a thread of this process, {rate:.0f} req/s open loop "
           f"for {seconds:.0f} s over {clients} keep-alive connections (service fed by a real-time replay)")
     results = {}

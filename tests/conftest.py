@@ -1,4 +1,4 @@
-"""Shared test helpers: paths to the repository, to ../shared and to real media."""
+"""Suite-wide configuration. Shared paths live in lume_testpaths.py (import that, not conftest)."""
 from __future__ import annotations
 
 import os
@@ -6,17 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LUME_SHARED", REPO.parent / "shared"))
-REAL_MEDIA = SHARED / "real-media"
-
-
-def real_media(*parts: str) -> Path:
-    """A file under ../shared/real-media, or skip the test naming the folder."""
-    path = REAL_MEDIA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real media not available: {path} (see ../shared/real-media/README.md)")
-    return path
+from lume_testpaths import REAL_MEDIA, REPO, SHARED, real_media  # noqa: F401  (re-exported)
 
 
 @pytest.fixture

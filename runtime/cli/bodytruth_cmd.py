@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from lume.runtime.common.jsonl import InputError
 from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
@@ -42,7 +41,7 @@ def serve(host: str, port: int | None, replay_files: tuple[Path, ...], speed: fl
     try:
         observations, gestures = read_streams(list(replay_files))
     except InputError as exc:
-        fail_input(escape(str(exc)))
+        fail_input(str(exc))
     port = default_port() if port is None else port
     service = BodyTruthService(tick_ms=tick_ms, record=record)
     app = create_app(service, replay_events=merged(observations, gestures), replay_speed=speed)
@@ -81,7 +80,7 @@ def replay(streams: tuple[Path, ...], scenario: str | None, out: Path | None, ti
             o, g = load_scenario(scenario)
             observations, gestures = observations + o, gestures + g
     except (InputError, ValueError, FileNotFoundError) as exc:
-        fail_input(escape(str(exc)))
+        fail_input(str(exc))
     if not observations and not gestures:
         fail_input("the streams hold no records")
     stamps = [r["timestamp_ms"] for r in observations + gestures]

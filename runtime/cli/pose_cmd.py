@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from lume.runtime.common.output import OK, console, emit_json, err_console, fail_input
 
@@ -52,21 +51,21 @@ def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, sour
     try:
         load_mediapipe_pose()
     except PoseUnavailable as exc:
-        fail_input(escape(str(exc)))
+        fail_input(str(exc))
     try:
         zones = load_deck_zones(deck_zones)
     except ZonesError as exc:
-        fail_input(escape(str(exc)))
+        fail_input(str(exc))
     if training_out is not None:
         names = {row["name"] for row in contracts.get("labels.v1").table_data()["labels"]}
         if label not in names:
-            fail_input(escape(f"--label {label!r} is not in the label table [labels.v1]"))
+            fail_input(f"--label {label!r} is not in the label table [labels.v1]")
     try:
         capture = open_capture(video_or_camera, start_ms=start_ms)
         total = capture.frame_count
         capture.close()
     except InputError as exc:
-        fail_input(escape(str(exc)))
+        fail_input(str(exc))
     if total is not None:
         total = -(-total // every)
         total = min(total, max_frames) if max_frames else total

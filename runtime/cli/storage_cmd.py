@@ -25,15 +25,16 @@ def _progress(enabled: bool) -> Iterator[tuple[object, object]]:
     if not enabled:
         yield None, None
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("indexing", total=None)
+                  TransferSpeedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("indexing", total=None)  # bytes extracted: not known ahead
+        seen = [0]
 
-        def on_archive(name: str, size: int) -> None:
-            bar.update(task, description=name, total=size, completed=0)
+        def on_archive(name: str, _size: int) -> None:
+            seen[0] += 1
+            bar.update(task, description=f"archive {seen[0]}: {name}", completed=0)
 
         def on_bytes(_name: str, n: int) -> None:
             bar.advance(task, n)

@@ -143,8 +143,35 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
                     raise Unreadable(f"{path}:{number}: not valid JSON: {exc}") from exc
 
 
+def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
+    """A valid JSONL file accepted in one msgspec pass (fastpath.py), or None: the exact
+    path then decides and reports every error with its line."""
+    from .fastpath import accepts_lines
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if contract is None:
+        first = next((line for line in data.split(b"\n", 64)[:64] if line.strip()), None)
+        if first is None:
+            return None
+        try:
+            contract = contract_for(orjson.loads(first), path)
+        except (orjson.JSONDecodeError, ContractError):
+            return None
+        if contract is None:
+            return None
+    count = accepts_lines(contract.stem, data)
+    return None if count is None else FileResult(str(path), contract.stem, count, [])
+
+
 def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
     """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2."""
+    if path.suffix == ".jsonl":
+        fast = _fast_jsonl(path, contract)
+        if fast is not None:
+            return fast
     try:
         if path.suffix == ".jsonl":
             records = list(_records(path))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ class StateStore:
         self.max_age = timedelta(hours=r.state_max_age_h)
         self.clock = clock or SystemClock()
         self._present: list[int] = []  # version numbers on disk, ascending
+        self._pruner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="director-prune")
 
     def path_for(self, version: int) -> Path:
         return self.dir / f"{version:012d}.json"
@@ -74,8 +76,17 @@ class StateStore:
         atomic.write_bytes(self.path_for(version), orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         if not self._present or self._present[-1] != version:
             self._present = [v for v in self._present if v < version] + [version]
+        old = []
         while len(self._present) > self.keep:
-            self.path_for(self._present.pop(0)).unlink(missing_ok=True)
+            old.append(self.path_for(self._present.pop(0)))
+        if old:
+            # Rotation is off the apply path: a kill before it runs only leaves extra old
+            # versions, which the next write trims (they are still in `_present` after load).
+            self._pruner.submit(_unlink, old)
+
+    def flush(self) -> None:
+        """Wait for pending rotation (tests, shutdown)."""
+        self._pruner.submit(lambda: None).result()
 
     def versions(self) -> list[int]:
         return list(self._present)
@@ -117,3 +128,8 @@ class StateStore:
         doc = st.fresh(self.clock.now())
         self.write(doc)
         return doc, LoadReport(source, 0, path, skipped, removed)
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

@@ -158,7 +158,9 @@ class FeatureExtractor:
         Raises NonFiniteInput for NaN samples (infinities clip to +-1 like any other sample).
         """
         x, v = self._x, self.values
-        np.clip(samples, -1.0, 1.0, out=x)
+        np.copyto(x, samples)  # float32 in, float64 work: a plain cast copy, no temporary
+        np.minimum(x, 1.0, out=x)  # clip to [-1, 1] (np.clip would allocate its bounds)
+        np.maximum(x, -1.0, out=x)
         ss = float(np.dot(x, x))
         if ss != ss:
             raise NonFiniteInput(f"window holds NaN samples ({CONTRACT} features.input)")

@@ -26,7 +26,8 @@ from .ring import Ring
 
 # Seed 004 Q1: the heartbeat file is rewritten once a second, decoupled from the audio path.
 HEARTBEAT_INTERVAL_S = 1.0
-_TIMES = 1 << 14  # send timestamps kept for the jitter figures (~4.5 min at 60 Hz)
+_FIRST_WINDOW_POLL_S = 0.001
+_TIMES = 1 << 14  # tick timestamps kept for the jitter figures (~4.5 min at 60 Hz)
 
 
 def resolve(host: str, port: int) -> tuple[int, tuple]:
@@ -49,16 +50,17 @@ class PublisherStats:
     invalid_windows: int = 0   # windows the contract refuses (NaN samples)
     ring_dropped_samples: int = 0
     heartbeats: int = 0
-    send_times: np.ndarray = field(default_factory=lambda: np.zeros(_TIMES), repr=False)
+    tick_times: np.ndarray = field(default_factory=lambda: np.zeros(_TIMES), repr=False)
     lateness: np.ndarray = field(default_factory=lambda: np.zeros(_TIMES), repr=False)
 
     def timing(self, cadence_hz: float = L.CADENCE_HZ) -> dict:
-        """Jitter figures in ms: |interval - period| between sends, and lateness vs schedule."""
-        n = min(self.sent + self.send_dropped, _TIMES)
+        """Cadence figures in ms over consecutive ticks (a skipped tick shows as a long
+        interval): jitter = |interval - 1/cadence|, lateness = wake-up time - scheduled time."""
+        n = min(self.ticks, _TIMES)
         if n < 2:
             return {}
-        order = np.argsort(self.send_times[:n])  # the arrays wrap after _TIMES sends
-        t, late = self.send_times[:n][order], self.lateness[:n][order]
+        order = np.argsort(self.tick_times[:n])  # the arrays wrap after _TIMES ticks
+        t, late = self.tick_times[:n][order], self.lateness[:n][order]
         jitter = np.abs(np.diff(t) - 1.0 / cadence_hz) * 1e3
         return {
             "interval_ms_mean": float(np.diff(t).mean() * 1e3),
@@ -145,9 +147,15 @@ class Publisher:
     def _run(self) -> None:
         period = 1.0 / self.cadence_hz
         w = self.extractor.window_samples
-        t0 = self._clock()
         i = 0
         try:
+            # Seed 004 Q1: at start-up the publisher waits for the first full window; the 60 Hz
+            # schedule starts from it (polling: the producer never signals anybody).
+            while self.ring.available < w and not self._stop.is_set():
+                if self._finished is not None and self._finished.is_set():
+                    return
+                self._stop.wait(_FIRST_WINDOW_POLL_S)
+            t0 = self._clock()
             while not self._stop.is_set():
                 deadline = t0 + i * period
                 delay = deadline - self._clock()
@@ -167,6 +175,10 @@ class Publisher:
 
     def _tick(self, deadline: float) -> None:
         s = self.stats
+        now = self._clock()
+        k = s.ticks % _TIMES
+        s.tick_times[k] = now
+        s.lateness[k] = now - deadline
         s.ticks += 1
         if not self.ring.read_window(self._window):
             s.empty_ticks += 1
@@ -176,10 +188,6 @@ class Publisher:
         except (NonFiniteInput, PacketError):
             s.invalid_windows += 1
             return
-        now = self._clock()
-        k = (s.sent + s.send_dropped) % _TIMES
-        s.send_times[k] = now
-        s.lateness[k] = now - deadline
         try:
             self._send(packet)
             s.sent += 1

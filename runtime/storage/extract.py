@@ -236,7 +236,9 @@ def _members(path: Path, fmt: str) -> Iterator[tuple[Member, object]]:
             for m in _zip_members(zf):
                 yield m, zf
     else:
-        with tarfile.open(path, mode="r|*") as tf:  # stream mode: one pass, no seeking back
+        # one pass in archive order: a plain tar is read in place, a compressed one as a stream
+        mode, kwargs = ("r:", {}) if fmt == "tar" else ("r|*", {"bufsize": CHUNK})
+        with tarfile.open(path, mode=mode, **kwargs) as tf:
             for m in _tar_members(tf):
                 yield m, tf
 

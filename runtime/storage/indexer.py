@@ -2,16 +2,19 @@
 
 For each archive in `ROOT/_incoming` (`.tar`, `.tar.gz`, `.tgz`, `.zip`): verify it against
 its `.sha256` sidecar, read and validate its transport manifest (`_manifests/<name>.json`)
-when there is one, list and check every member (extract.py), and extract it once into the
-bundle folder `_processed/<session_id>/` at the layout folder its contents belong to
-(bundle_layout.v1: a Mac4 Tier 0 session goes to `sources/mac4_tier0/`, a MotionMix stream to
-`sources/motionmix/`, ...). Extraction goes through a staging folder renamed into place.
+when there is one, then check and extract every member in one pass into a staging folder
+inside `_processed` (extract.py, SAFE-ARCHIVE-EXTRACT), compare the members with the
+transport manifest, and rename the result into the bundle folder `_processed/<session_id>/`
+at the layout folder its contents belong to (bundle_layout.v1: a Mac4 Tier 0 session goes to
+`sources/mac4_tier0/`, a MotionMix stream to `sources/motionmix/`, mocopi to `sources/mocopi/`).
 
 Nothing in `_incoming` is ever written, moved or deleted (SAFE-INCOMING-KEPT). A refused or
-corrupt archive gets an index entry with its reason and a line in `_logs/indexer.log`, and
-the next archive is processed. A rerun is idempotent: an archive already indexed with the
-same size and sidecar digest is not hashed again, and nothing current is rewritten. After a
-crash the next run removes leftover staging folders and completes what is missing.
+corrupt archive gets an index entry with its reason and a line in `_logs/indexer.log`, leaves
+no folder behind, and the next archive is processed. A rerun is idempotent: an archive
+already indexed with the same size, sidecar digest and transport manifest, whose folder is
+still there, is not hashed again, and nothing current is rewritten. After a crash the next
+run removes leftover staging folders and completes what is missing (a folder renamed into
+place before the index was written is adopted when it holds exactly the archive's files).
 """
 from __future__ import annotations
 

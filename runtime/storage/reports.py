@@ -61,11 +61,13 @@ def readme(doc: dict[str, Any]) -> str:
         "## Layout (bundle_layout.v1)",
         "",
     ]
-    for key, spec in lay["sources"].items():
-        lines.append(f"- `{spec['folder']}` — {spec['description']}")
-    for key, spec in lay["derived"].items():
-        lines.append(f"- `{spec['folder']}` — {spec['description']}")
-    lines.append(f"- `{lay['reports']['folder']}` — {lay['reports']['description']}")
+    # folders and the files they must hold (not the free-text descriptions, which change often)
+    for spec in lay["sources"].values():
+        need = ", ".join(f"`{r}`" for r in spec["required"]) or "free-form"
+        lines.append(f"- `{spec['folder']}` ({', '.join(spec['source_types'])}): {need}")
+    for spec in lay["derived"].values():
+        lines.append(f"- `{spec['folder']}`: {', '.join(f'`{r}`' for r in spec['required'])}")
+    lines.append(f"- `{lay['reports']['folder']}`: {', '.join(f'`{r}`' for r in lay['reports']['allowed'])}")
     lines += ["", "## Check it", "", "```", "lume validate .", "lume verify <dance-sessions root>", "```", ""]
     return "\n".join(lines)
 

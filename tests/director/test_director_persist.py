@@ -32,6 +32,7 @@ def run_commands(folder: Path, clock: FakeClock, n: int) -> Bus:
     store = StateStore(folder, clock=clock)
     doc, _ = store.load()
     bus = Bus(doc, clock=clock, signer=consent.ConsentSigner.load_or_create(folder), on_commit=store.write)
+    bus.store = store  # type: ignore[attr-defined]
     for i in range(n):
         assert bus.handle("ios", {"type": "set_cue", "cue": cue(i)}).accepted
     return bus
@@ -41,6 +42,7 @@ def test_every_version_is_written_and_the_last_n_kept(tmp_path: Path) -> None:
     clock = FakeClock()
     extra = 20
     bus = run_commands(tmp_path, clock, OWN.rules.persisted_versions_keep + extra)
+    bus.store.flush()  # rotation runs beside the apply path
     names = sorted(p.name for p in (tmp_path / "versions").iterdir())
     assert len(names) == OWN.rules.persisted_versions_keep
     assert names[0] == f"{extra + 1:012d}.json" and names[-1] == f"{bus.version:012d}.json"

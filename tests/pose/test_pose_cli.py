@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,12 +12,10 @@ from lume.runtime.cli import main
 
 
 @pytest.fixture(scope="module")
-def real_media(request):
-    root = Path(__file__).resolve().parents[1] / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == root:
-            return plugin.real_media
-    pytest.skip("tests/conftest.py is not loaded")
+def real_media():
+    import lume_testpaths
+
+    return lume_testpaths.real_media
 
 
 def test_missing_pose_extra_exits_2_with_the_fix(monkeypatch, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,14 +28,10 @@ OBS = contracts.get("body_observation.v1")
 
 
 @pytest.fixture(scope="module")
-def real_media(request):
-    """tests/conftest.py `real_media` (looked up among the loaded conftest plugins, so another
-    folder's conftest.py cannot shadow it)."""
-    root = Path(__file__).resolve().parents[1] / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == root:
-            return plugin.real_media
-    pytest.skip("tests/conftest.py is not loaded")
+def real_media():
+    import lume_testpaths
+
+    return lume_testpaths.real_media
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ wherever it can be represented.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import platform
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,18 +18,11 @@ from click.testing import CliRunner
 from lume.runtime.cli import main
 
 
-def _root_conftest():
-    """tests/conftest.py, imported by path: `from conftest import …` finds whichever folder's
-    conftest pytest loaded last (tests/director has its own)."""
-    name = "lume_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
 
 
-SUITE = _root_conftest().SHARED / "bagit-conformance-suite"
+from lume_testpaths import SHARED  # noqa: E402
+
+SUITE = SHARED / "bagit-conformance-suite"
 EXPECTED_EXIT = {"valid": 0, "warning": 0, "invalid": 1, "linux-only": 1}
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -22,18 +21,9 @@ cv2 = pytest.importorskip("cv2")
 START = 1780076400.0
 
 
-def _root_conftest():
-    """tests/conftest.py, imported by path: `from conftest import …` finds whichever folder's
-    conftest pytest loaded last (tests/director has its own)."""
-    name = "lume_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
 
 
-real_media = _root_conftest().real_media
+from lume_testpaths import real_media  # noqa: E402
 
 
 def make_session(folder: Path, video: Path | None = None, *, seconds: float = 3.0, fps: int = 10,

@@ -125,7 +125,7 @@ def hostile_cases() -> dict[str, tuple[bytes, str, str]]:
         "ziplink.zip": (zip_data(m, links={"raw/escape": "../../../../etc"}), "refused", "link_outside"),
         "nolayout.tar.gz": (tar_bytes({"notes.txt": b"hello"}), "refused", "no source of bundle_layout.v1"),
         "truncated.tar.gz": (tar_bytes(m)[:-4000], "corrupt", "cannot read"),
-        "truncated.tar": (tar_bytes(m, gz=False)[:30000], "corrupt", "truncated"),
+        "truncated.tar": (tar_bytes(m, gz=False)[:30000], "corrupt", "unexpected end of data"),
         "notanarchive.zip": (b"PK\x03\x04 this is not really a zip file", "corrupt", "cannot read"),
     }
 

@@ -1,0 +1,79 @@
+"""The msgspec fast path for bulk JSONL never accepts what the contract's schema refuses."""
+from __future__ import annotations
+
+import copy
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lume.runtime.contracts import get, load_all, problems, validate_file
+from lume.runtime.contracts.fastpath import _ecma_to_python, accepts_lines, decoder
+
+TRANSLATED = [c.stem for c in load_all()
+              if not c.is_meta and c.kind == "record" and decoder(c.stem) is not None]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats(-2, 3, allow_nan=False)
+    | st.sampled_from(["", "x", "deck1", "depth", "abc\n", "ABC", "a_b", "٣", "2026-05-28T10:00:00Z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["x", "y", "z", "q"]),
+                                                                 inner, max_size=3),
+    max_leaves=6)
+
+
+def test_the_body_observation_record_is_translated():
+    assert "body_observation.v1" in TRANSLATED
+
+
+@pytest.mark.parametrize("stem", TRANSLATED)
+def test_examples_take_the_fast_path(stem):
+    data = b"\n".join(orjson.dumps(e) for e in get(stem).examples)
+    assert accepts_lines(stem, data) == len(get(stem).examples)
+
+
+@pytest.mark.parametrize("stem", TRANSLATED)
+@given(data=st.data())
+def test_fast_acceptance_implies_schema_validity(stem, data):
+    contract = get(stem)
+    doc = copy.deepcopy(data.draw(st.sampled_from(contract.examples)))
+    # mutate: replace, drop or add fields, at the top level or one level down
+    target = doc
+    nested = [k for k, v in doc.items() if isinstance(v, dict)]
+    if nested and data.draw(st.booleans()):
+        target = doc[data.draw(st.sampled_from(nested))]
+    keys = sorted(target)
+    action = data.draw(st.sampled_from(["replace", "drop", "add"]))
+    if action == "replace" and keys:
+        target[data.draw(st.sampled_from(keys))] = data.draw(json_values)
+    elif action == "drop" and keys:
+        del target[data.draw(st.sampled_from(keys))]
+    else:
+        target[data.draw(st.sampled_from(["extra", "q", *keys]))] = data.draw(json_values)
+    line = orjson.dumps(doc)
+    if accepts_lines(stem, line):
+        assert problems(orjson.loads(line), contract) == []
+
+
+def test_patterns_are_not_looser_than_ecma():
+    import re
+
+    anchored = re.compile(_ecma_to_python("^[a-z]+$"))
+    assert anchored.search("abc") and not anchored.search("abc\n")
+    assert not re.compile(_ecma_to_python(r"^\d+$")).search("٣")  # Arabic-Indic digit
+    assert re.compile(_ecma_to_python("^[$a]+$")).search("$a")     # `$` inside a class stays literal
+
+
+def test_invalid_file_still_reports_every_error_with_its_line(tmp_path):
+    good = get("body_observation.v1").examples
+    lines = [orjson.dumps(e) for e in good]
+    lines.insert(1, orjson.dumps(dict(good[0], confidence=2)))
+    lines.append(orjson.dumps(dict(good[1], source="sonar")))
+    path = tmp_path / "take.obs.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = validate_file(path)
+    assert result.contract == "body_observation.v1" and result.documents == len(lines)
+    assert sorted(p.line for p in result.problems) == [2, len(lines)]
+    fine = tmp_path / "fine.obs.jsonl"
+    fine.write_bytes(b"\n".join(orjson.dumps(e) for e in good) + b"\n")
+    assert validate_file(fine).ok and validate_file(fine).documents == len(good)
