@@ -18,15 +18,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
-
 from lume.runtime.common import atomic
 from lume.runtime.director import ownership
 from lume.runtime.director import state as st
@@ -34,6 +29,10 @@ from lume.runtime.director.bus import Bus
 from lume.runtime.director.clock import FakeClock
 from lume.runtime.director.persist import StateStore
 from lume.runtime.director.server import BusServer, ServerThread, bind
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
 
 RULES = ownership.load().rules
 
@@ -52,6 +51,12 @@ def mixed(i: int) -> tuple[str, dict[str, Any]]:
     if k == 2:
         return "ios", {"type": "set_look_active", "id": f"look_{i % 3 + 1}"}
     return "ios", {"type": "set_cue", "cue": cue(i)}
+
+
+def fill_history(bus: Bus) -> None:
+    """A full cue.history, as in the middle of a show."""
+    for i in range(RULES.history_keep):
+        bus.handle("ios", {"type": "set_cue", "cue": cue(-i - 1)})
 
 
 def full_state(n_history: int) -> dict[str, Any]:
@@ -89,8 +94,7 @@ def bench_pure_bus(n: int, folder: Path | None) -> float:
         store = StateStore(folder, clock=clock)
         doc, _ = store.load()
     bus = Bus(doc, clock=clock, on_commit=store.write if store else None)
-    for i in range(RULES.history_keep):  # a full history, as mid-show
-        bus.handle("ios", {"type": "set_cue", "cue": cue(i)})
+    fill_history(bus)
     frames = [mixed(i) for i in range(n)]
     t = time.perf_counter()
     for role, frame in frames:
@@ -111,7 +115,7 @@ class AppThread:
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
                                        daemon=True)
 
-    def __enter__(self) -> "AppThread":
+    def __enter__(self) -> Self:
         self.thread.start()
         while not self.server.started:
             time.sleep(0.01)
@@ -207,12 +211,12 @@ async def latency(send_url: str, watch_url: str, n: int, *, bus: bool) -> list[f
         else:
             await sender.send(json.dumps({"n": i}))
 
-        def ours(frame: dict[str, Any]) -> bool:  # skips any other state (e.g. an identify)
+        def ours(frame: dict[str, Any], i: int = i) -> bool:  # skips other states (an identify)
             if bus:
                 return (frame["state"]["cue"]["current"] or {}).get("id") == f"cue-{i}"
             return frame.get("seq") == i
 
-        async def arrival(w: Any) -> float:
+        async def arrival(w: Any, t: float = t, ours: Any = ours) -> float:
             while True:
                 frame = orjson.loads(await w.recv())
                 if frame["type"] == "state" and ours(frame):
@@ -270,12 +274,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             server = BusServer(Path(tmp) if persisted else None, sweep=False)
             with ServerThread(server) as thread:
-                thread.call(lambda: [server.bus.handle("ios", {"type": "set_cue", "cue": cue(-i - 1)})
-                                     for i in range(RULES.history_keep)])  # full history, as mid-show
+                thread.call(fill_history, server.bus)
                 rate = asyncio.run(pipelined(thread.url + RULES.control_path, cues, "ios"))
                 lat = asyncio.run(latency(thread.url + RULES.control_path, thread.url + RULES.state_path,
                                           args.rounds, bus=True))
-                assert not st.problems(thread.call(lambda: server.bus.state))
+                assert not st.problems(thread.call(getattr, server.bus, "state"))
         ws[label] = (rate, lat)
     print("commands over WebSocket (1 client, pipelined, ack per command)")
     print(f"  baseline  echo endpoint, same Starlette/uvicorn stack    {echo:9.0f} /s")

@@ -16,6 +16,7 @@ class Thresholds(BaseModel):
     min_physical_examples: int = Field(..., ge=1)
     min_dispatch_fraction: float = Field(..., gt=0.0, le=1.0)
     max_false_triggers: int = Field(..., ge=0)
+    min_negative_windows: int = Field(..., ge=1)
     window_preroll_ms: int = Field(..., ge=0)
 
 
@@ -75,7 +76,8 @@ class GestureColumn(BaseModel):
     fallback: list[Fallback]
     meets: bool
     """
-    Examples >= min_physical_examples, dispatched share >= min_dispatch_fraction, false triggers <= max_false_triggers.
+    Examples >= min_physical_examples, dispatched share >= min_dispatch_fraction, at least min_negative_windows negative windows with false triggers <= max_false_triggers.
+
     """
 
 

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.markup import escape
-
 from lume.runtime.common.jsonl import InputError
 from lume.runtime.common.output import FAILED, OK, console, emit_json, err_console
 from lume.runtime.common.output import fail_input as _fail_input
 from lume.runtime.director import ownership as own
+from rich.markup import escape
 
 _RULES = own.load()
 DEFAULT_STATE_DIR = Path.home() / ".lume" / "director"
@@ -40,7 +40,8 @@ def director() -> None:
 def serve(host: str, port: int, state_dir: Path, log_level: str, as_json: bool) -> None:
     """Run the bus until Ctrl-C (SIGINT / SIGTERM)."""
     from lume.runtime.director.consent import KeyFileError
-    from lume.runtime.director.server import BusServer, bind, serve as run
+    from lume.runtime.director.server import BusServer, bind
+    from lume.runtime.director.server import serve as run
 
     try:
         server = BusServer(state_dir)
@@ -64,7 +65,12 @@ def serve(host: str, port: int, state_dir: Path, log_level: str, as_json: bool) 
                       f"(schema {_RULES.rules.schema_version}); {report.describe()}", highlight=False)
         console.print(f"consent token public key (ed25519): {server.public_key_text}", highlight=False)
     sys.stdout.flush()
-    run(server, sock, log_level=log_level)
+    try:
+        run(server, sock, log_level=log_level)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down gracefully for
+        pass
+    if not as_json:
+        console.print(f"director bus stopped at version {server.bus.version}", highlight=False)
 
 
 @director.command()
@@ -109,6 +115,8 @@ def send(role: str, command: str, args: tuple[str, ...], json_args: str | None, 
 async def _send(role: str, url: str, frame: dict, timeout: float) -> dict:
     from lume.runtime.director.client import CommandRefused, DirectorClient
 
+    # One-shot: the reconnect loop's retry warnings are noise here; the outcome is reported.
+    logging.getLogger("lume.runtime.director.client").setLevel(logging.ERROR)
     client = DirectorClient(role, url, heartbeat=False, open_timeout=timeout)
     try:
         if not await client.connect(timeout):
@@ -152,7 +160,6 @@ def watch(url: str | None, config: Path | None, count: int | None, as_json: bool
 
 async def _watch(url: str, count: int | None, as_json: bool) -> None:
     import websockets
-
     from lume.runtime.director.client import watch as frames_of
     from lume.runtime.director.cmdline import summary
 
@@ -174,6 +181,6 @@ async def _watch(url: str, count: int | None, as_json: bool) -> None:
                     return
     except websockets.exceptions.InvalidURI as exc:
         raise ValueError(str(exc)) from exc
-    except (websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+    except (TimeoutError, websockets.exceptions.WebSocketException) as exc:
         raise OSError(str(exc)) from exc
 

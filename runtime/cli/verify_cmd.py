@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import click
 
-from lume.runtime.common.output import BAD_INPUT, FAILED, OK, console, emit_json, err_console, fail_input
+from lume.runtime.common.output import FAILED, OK, console, emit_json, err_console, fail_input
+
+if TYPE_CHECKING:
+    from lume.verifiers.keys import SigningKey
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
 SHOWN_PER_CHECK = 25
 
 
-def signing_key(say) -> "object":
+def signing_key(say: Callable[[str], None]) -> SigningKey:
     """This machine's key; created and trusted on first use (and said so)."""
     from lume.verifiers.keys import load_or_create_key, load_trust, trust, trust_file
 
@@ -101,5 +105,3 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
                   f"data_sound={verdicts['data_sound']}", highlight=False)
     console.print(f"signed report: {report_path} (+ .md, .html), key {keyid}", highlight=False)
 
-
-__all__ = ["verify", "BAD_INPUT"]

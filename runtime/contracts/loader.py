@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+# libyaml's loader when present: the same documents, about 4x faster than pure Python.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ENVELOPE_KEYS = frozenset({"$schema", "$id", "title", "description", "x-lume", "examples"})
 _STEM = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>[0-9]+)$")
 
@@ -80,7 +82,7 @@ def _read(path: Path, *, is_meta: bool) -> Contract:
     if not m:
         raise ContractError(f"{path}: contract file names are NAME.vN.yaml")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
     except yaml.YAMLError as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or "$id" not in raw:

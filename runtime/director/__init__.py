@@ -8,11 +8,15 @@
 - `persist`    every applied version on disk, reload on start, the 24 h rule
 - `server`     Starlette/uvicorn WebSocket endpoints around the bus
 - `client`     DirectorClient(role, url), reconnecting, read-only while the bus is down
+- `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
+- `cmdline`    `lume director` helpers: KEY=VALUE frames, bus URL from machine_config, summaries
 """
 from .bus import Bus, Outcome
 from .clock import Clock, FakeClock, SystemClock
-from .consent import ConsentSigner, verify as verify_token
-from .ownership import Ownership, Refusal, load as load_ownership
+from .consent import ConsentSigner
+from .consent import verify as verify_token
+from .ownership import Ownership, Refusal
+from .ownership import load as load_ownership
 from .persist import LoadReport, StateStore
 
 __all__ = [

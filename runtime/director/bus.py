@@ -9,9 +9,10 @@ then makes it the current state. Any failure leaves the state exactly as it was.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from . import frames
 from . import ownership as own
@@ -154,7 +155,7 @@ class Bus:
                 return _refused(doc)
         if "cue.current" in writes and writes["cue.current"] is not None:
             doc = self._append_history(doc, writes["cue.current"])
-        return self._commit(doc, kind, role, row.bumps_version, reply="ack")
+        return self._commit(doc, kind, role, row.bumps_version, reply=row.reply)
 
     def _role_writes(self, kind: str, row: own.CommandRule, frame: dict[str, Any]) -> dict[str, Any]:
         """Field path -> value for the role-owned fields a command frame writes."""

@@ -15,12 +15,14 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import websockets
-from websockets.asyncio.client import ClientConnection, connect as ws_connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 
 from . import frames
 from . import ownership as own
@@ -149,7 +151,7 @@ class DirectorClient:
                 await self._task
             self._task = None
 
-    async def __aenter__(self) -> "DirectorClient":
+    async def __aenter__(self) -> Self:
         await self.connect(self.open_timeout)
         return self
 
@@ -162,14 +164,13 @@ class DirectorClient:
         while not self._closing and self.kicked is None:
             try:
                 ws = await _open(self.control_url, self.open_timeout)
-            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 self.last_error = exc
             else:
                 try:
                     await self._session(ws)
                     delay = r.reconnect_backoff_initial_s
-                except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException,
-                        CommandRefused) as exc:
+                except (TimeoutError, OSError, websockets.exceptions.WebSocketException, CommandRefused) as exc:
                     self.last_error = exc
                 finally:
                     self._down()

@@ -6,7 +6,7 @@ without sleeping.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -20,7 +20,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -30,7 +30,7 @@ class FakeClock:
     """A clock that moves only when told to (tests, benchmarks)."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._wall = start or datetime(2026, 3, 14, 18, 0, tzinfo=timezone.utc)
+        self._wall = start or datetime(2026, 3, 14, 18, 0, tzinfo=UTC)
         self._mono = 1000.0
 
     def now(self) -> datetime:

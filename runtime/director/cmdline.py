@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from lume.runtime.common.jsonl import InputError, read_json
 from lume.runtime.contracts import get, problems
 

@@ -15,8 +15,10 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from lume.runtime.common import atomic
 
 from . import ownership as own
@@ -56,11 +58,11 @@ class ConsentSigner:
         self._rules = rules or own.load()
 
     @classmethod
-    def generate(cls) -> "ConsentSigner":
+    def generate(cls) -> ConsentSigner:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load_or_create(cls, folder: Path) -> "ConsentSigner":
+    def load_or_create(cls, folder: Path) -> ConsentSigner:
         """The key in `folder` (created on first start, mode 0600, public key beside it)."""
         folder = Path(folder)
         path = folder / KEY_FILE

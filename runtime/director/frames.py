@@ -13,8 +13,8 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
-
-from lume.runtime.contracts import Problem, get, problems as contract_problems
+from lume.runtime.contracts import Problem, get
+from lume.runtime.contracts import problems as contract_problems
 from lume.runtime.contracts.inline import self_contained
 from lume.runtime.contracts.validate import json_path
 

@@ -8,8 +8,9 @@ in an applier can never commit a write by a non-owner.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from lume.generated.models.meta_director_ownership_v1 import (
     BusRules,

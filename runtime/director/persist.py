@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from lume.runtime.common import atomic
 from lume.runtime.common.jsonl import InputError, read_json
 

@@ -17,8 +17,9 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, Self
 
 import orjson
 import uvicorn
@@ -72,7 +73,7 @@ class Connection:
         self.close()
         try:
             await asyncio.wait_for(asyncio.shield(self._writer), timeout)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             self._writer.cancel()
 
 
@@ -300,7 +301,7 @@ class ServerThread:
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self.sock]))
 
-    def start(self, timeout: float = 10.0) -> "ServerThread":
+    def start(self, timeout: float = 10.0) -> ServerThread:
         self._thread.start()
         deadline = threading.Event()
         for _ in range(int(timeout / 0.01)):
@@ -321,7 +322,7 @@ class ServerThread:
         self._thread.join(timeout)
         self.sock.close()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

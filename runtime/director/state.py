@@ -8,7 +8,7 @@ generated pydantic model is the typed view for loading and for callers (`model`)
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lume.generated.models.director_state_v1 import (
@@ -20,7 +20,8 @@ from lume.generated.models.director_state_v1 import (
     PerformerState,
     TelemetryState,
 )
-from lume.runtime.contracts import Problem, get, problems as contract_problems
+from lume.runtime.contracts import Problem, get
+from lume.runtime.contracts import problems as contract_problems
 
 CONTRACT = "director_state.v1"
 SCHEMA_TAG: str = get(CONTRACT).match["schema"]
@@ -40,11 +41,11 @@ class StateInvalid(ValueError):
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with milliseconds and `Z`, the one rendering of every timestamp we write."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python >= 3.11 reads the `Z`
 
 
 def fresh(now: datetime) -> dict[str, Any]:

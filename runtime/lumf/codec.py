@@ -65,7 +65,9 @@ _COUNTS = {f[0]: f[2] for f in _FIELDS}
 _ZERO_SPANS = [(name, off, off + L.TYPE_SIZES[typ] * count)
                for name, off, typ, count, *_ in L.FIELDS if name in L.MUST_BE_ZERO]
 _CONSTANTS = [(f[0], f[5], L.CONSTANT_FIELDS[f[0]]) for f in _FIELDS if f[0] in L.CONSTANT_FIELDS]
-_F32 = [s for s in SLOTS if next(f for f in _FIELDS if f[0] == s[2])[1] == "f32"]
+_F32 = [(s[0], s[1]) for s in SLOTS if next(f for f in _FIELDS if f[0] == s[2])[1] == "f32"]
+_F32_INDEX = [index for _label, index in _F32]
+_RANGES = [(label, index, lo, hi) for label, index, _f, _e, lo, hi in SLOTS]
 
 
 # --- the receiver's checks, one per reject reason (run in the contract's order) -------------
@@ -92,16 +94,18 @@ def _reserved_nonzero(data, values):
 
 
 def _non_finite(data, values):
-    for label, index, *_ in _F32:
+    # Fast path: float32 values cannot overflow a float64 sum, so the sum is finite iff all are.
+    if math.isfinite(sum([values[i] for i in _F32_INDEX])):
+        return
+    for label, index in _F32:
         if not math.isfinite(values[index]):
             raise PacketError("non_finite", f"{values[index]!r}", label)
 
 
 def _out_of_range(data, values):
-    for label, index, _field, _el, lo, hi in SLOTS:
-        v = values[index]
-        if not lo <= v <= hi:
-            raise PacketError("out_of_range", f"{v!r} outside [{lo}, {hi}]", label)
+    for label, index, lo, hi in _RANGES:
+        if not lo <= values[index] <= hi:
+            raise PacketError("out_of_range", f"{values[index]!r} outside [{lo}, {hi}]", label)
 
 
 _CHECKS = {"wrong_size": _wrong_size, "wrong_magic": _wrong_magic,

@@ -7,5 +7,7 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 """
 from .analyzer import TemplatesResult, build_templates
 from .labels import LabelIndex, LabelMapping, UnknownLabel
+from .promotion import PromotionResult, promote
 
-__all__ = ["LabelIndex", "LabelMapping", "TemplatesResult", "UnknownLabel", "build_templates"]
+__all__ = ["LabelIndex", "LabelMapping", "PromotionResult", "TemplatesResult", "UnknownLabel",
+           "build_templates", "promote"]

@@ -68,6 +68,7 @@ class Column:
         c = policy.command()
         return (self.examples >= c["min_physical_examples"]
                 and self.dispatched_examples >= c["min_dispatch_fraction"] * self.examples
+                and self.negatives >= c["min_negative_windows"]
                 and self.false_triggers <= c["max_false_triggers"])
 
     def fallback_ok(self) -> bool:

@@ -74,8 +74,9 @@ def rows(windows: list[dict[str, Any]], streams: list[Stream], segs: list[tuple[
             source[have] = kind
         for i in range(n):
             b0, b1 = edges[i], edges[i + 1]
-            hits = [w for w in windows
-                    if w["start_unix"] < b1 and w["end_unix"] >= b0]
+            # a window [start, end] meets the bin [b0, b1); a point marker meets the bin it is in
+            hits = [w for w in windows if w["start_unix"] < b1 and (
+                w["end_unix"] > b0 or w["start_unix"] == w["end_unix"] >= b0)]
             labels: list[str] = []
             lanes: list[str] = []
             for w in hits:

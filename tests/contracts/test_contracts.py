@@ -7,7 +7,7 @@ import pytest
 
 from lume.runtime.contracts import check, load_all, model_for, problems
 from lume.runtime.contracts.inline import self_contained
-from mutations import BOGUS, enum_mutations, root_required, set_at
+from mutations import BOGUS, enum_mutations, resolve, root_required, set_at
 
 DOCS = [c for c in load_all() if not c.is_meta and c.kind in ("document", "record")]
 TABLES = [c for c in load_all() if not c.is_meta and c.kind == "table"]
@@ -43,12 +43,22 @@ def test_example_validates_and_parses(contract, i):
     model_for(contract).model_validate(example)
 
 
+def first_object(contract, example):
+    """The example's top object and where it sits: the root, or the first item of a list root."""
+    schema = self_contained(contract)
+    if isinstance(example, dict):
+        return schema, example, ()
+    if isinstance(example, list) and example and isinstance(example[0], dict):
+        return resolve(schema, schema)["items"], example[0], (0,)
+    pytest.skip("example holds no object")
+
+
 @pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
 def test_extra_key_is_refused(contract, i):
     example = contract.examples[i]
-    if not isinstance(example, dict):
-        pytest.skip("example is not an object")
-    mutated = dict(example, __unexpected_key__=1)
+    _, obj, at = first_object(contract, example)
+    extra = dict(obj, __unexpected_key__=1)
+    mutated = set_at(example, at, extra) if at else extra
     assert problems(mutated, contract), "closed objects refuse unknown keys"
     with pytest.raises(ValueError):
         model_for(contract).model_validate(mutated)
@@ -57,11 +67,13 @@ def test_extra_key_is_refused(contract, i):
 @pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
 def test_missing_required_field_is_refused(contract, i):
     example = contract.examples[i]
-    schema = self_contained(contract)
-    required = root_required(schema, example)
+    node, obj, at = first_object(contract, example)
+    required = root_required(self_contained(contract), obj) if not at else list(
+        resolve(self_contained(contract), node).get("required", []))
     assert required, f"{contract.stem} declares required fields"
     for field in required:
-        mutated = {k: v for k, v in example.items() if k != field}
+        trimmed = {k: v for k, v in obj.items() if k != field}
+        mutated = set_at(example, at, trimmed) if at else trimmed
         assert problems(mutated, contract), f"missing {field!r} must be refused"
 
 

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import OWN
-
+from director_harness import OWN
 from lume.runtime.director import consent
 from lume.runtime.director import state as st
 from lume.runtime.director.bus import Bus

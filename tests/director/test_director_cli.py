@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import OWN
-
+from director_harness import OWN, TIMEOUT, serve_subprocess
 from lume.runtime.cli import main
 from lume.runtime.contracts import get
+from websockets.sync.client import connect
 
 
 def lume(*args: str):
@@ -89,3 +90,31 @@ def test_watch_prints_each_state(bus) -> None:
 
 def test_watch_a_bus_that_is_down_exits_1() -> None:
     assert lume("watch", "--url", "ws://127.0.0.1:9").exit_code == 1
+
+
+def test_serve_runs_until_ctrl_c_and_the_next_start_resumes(tmp_path: Path) -> None:
+    proc, control = serve_subprocess(tmp_path / "state")
+    try:
+        with connect(control, proxy=None, open_timeout=TIMEOUT) as ws:
+            assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "schema"
+            ws.send(json.dumps({"type": "identify", "role": "mac"}))
+            ws.send(json.dumps({"type": "set_session_phase", "phase": "setup"}))
+            frames_seen = []
+            while not any(f["type"] == "ack" for f in frames_seen):
+                frames_seen.append(json.loads(ws.recv(timeout=TIMEOUT)))
+            proc.send_signal(signal.SIGINT)
+            while frames_seen[-1]["type"] != "kicked":
+                frames_seen.append(json.loads(ws.recv(timeout=TIMEOUT)))
+            assert frames_seen[-1] == {"type": "kicked", "reason": "server_shutdown"}
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        proc.kill()
+    proc, control = serve_subprocess(tmp_path / "state")
+    try:
+        with connect(control.replace(OWN.rules.control_path, OWN.rules.state_path), proxy=None,
+                     open_timeout=TIMEOUT) as ws:
+            ws.recv(timeout=TIMEOUT)
+            assert json.loads(ws.recv(timeout=TIMEOUT))["state"]["session"]["phase"] == "setup"
+    finally:
+        proc.kill()
+        proc.wait(TIMEOUT)

@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import OWN, with_rules
-from websockets.asyncio.server import serve as ws_serve
-
+from director_harness import OWN, with_rules
 from lume.runtime.director import consent
 from lume.runtime.director.client import (
     BusDown,
@@ -19,6 +17,7 @@ from lume.runtime.director.client import (
     endpoint,
 )
 from lume.runtime.director.clock import FakeClock
+from websockets.asyncio.server import serve as ws_serve
 
 CUE = {"id": "cue-1", "kind": "look_change", "payload": {"to": "look_2"}}
 
@@ -114,16 +113,16 @@ def test_read_only_while_the_bus_is_down_then_reconnects(start_bus, tmp_path: Pa
 
 def test_a_kicked_client_stays_down(bus) -> None:
     async def go() -> None:
-        async with DirectorClient("ipad", bus.url, heartbeat=False) as old:
-            async with DirectorClient("ipad", bus.url, heartbeat=False) as new:
-                while old.kicked is None:
-                    await asyncio.sleep(0.01)
-                assert old.kicked == OWN.rules.superseded_kick_reason and old.read_only
-                with pytest.raises(BusDown):
-                    await old.set_performer_intent("hold")
-                await asyncio.sleep(OWN.rules.reconnect_backoff_initial_s * 2)
-                assert old.connects == 1 and not old.connected  # it did not come back to kick `new`
-                assert await new.set_performer_intent("hold") is not None
+        async with DirectorClient("ipad", bus.url, heartbeat=False) as old, \
+                DirectorClient("ipad", bus.url, heartbeat=False) as new:
+            while old.kicked is None:
+                await asyncio.sleep(0.01)
+            assert old.kicked == OWN.rules.superseded_kick_reason and old.read_only
+            with pytest.raises(BusDown):
+                await old.set_performer_intent("hold")
+            await asyncio.sleep(OWN.rules.reconnect_backoff_initial_s * 2)
+            assert old.connects == 1 and not old.connected  # it did not come back to kick `new`
+            assert await new.set_performer_intent("hold") is not None
     run(go())
 
 

@@ -7,12 +7,12 @@ sender owns it or it is a server/quorum update of that command.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import event, strategies as hs
+from hypothesis import event
+from hypothesis import strategies as hs
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
 from lume.runtime.contracts import get
 from lume.runtime.director import consent, frames
 from lume.runtime.director import state as st
@@ -44,7 +44,7 @@ def some_of(**fields: hs.SearchStrategy[Any]) -> hs.SearchStrategy[dict[str, Any
 
 names = hs.text("abcxyz_-0123456789", min_size=1, max_size=8)
 uuids = hs.uuids().map(str)
-times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(timezone.utc)).map(st.iso)
+times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(UTC)).map(st.iso)
 cues = hs.fixed_dictionaries({"id": names, "kind": enum("CueKind"),
                               "payload": hs.dictionaries(names, hs.integers(0, 9) | names, max_size=2)})
 BODIES: dict[str, hs.SearchStrategy[dict[str, Any]]] = {

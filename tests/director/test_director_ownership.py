@@ -1,11 +1,11 @@
 """Ownership from director_ownership.v1, checked on a real bus for every field / role pair."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from conftest import OWN, Harness, frame_for_field
-
+from director_harness import OWN, Harness, frame_for_field
 from lume.runtime.contracts import get
 from lume.runtime.director import frames
 from lume.runtime.director import state as st

@@ -6,20 +6,19 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import OWN, TIMEOUT
-from websockets.sync.client import connect
-
+from director_harness import OWN, TIMEOUT, serve_subprocess
 from lume.runtime.director import consent
 from lume.runtime.director import state as st
 from lume.runtime.director.bus import Bus
 from lume.runtime.director.clock import FakeClock
 from lume.runtime.director.persist import EXPIRED, StateStore
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 MAX_AGE = timedelta(hours=OWN.rules.state_max_age_h)
 
@@ -103,7 +102,7 @@ def test_state_older_than_the_limit_starts_fresh(tmp_path: Path, age: timedelta,
         return
     assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == st.iso(clock.now())
     # yesterday's versions are kept aside for forensics, today's start at 0
-    assert sorted(p.name for p in (tmp_path / EXPIRED).iterdir())[-1] == f"{old['version']:012d}.json"
+    assert max(p.name for p in (tmp_path / EXPIRED).iterdir()) == f"{old['version']:012d}.json"
     assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}.json"]
     assert StateStore(tmp_path, clock=clock).load()[1].source == "loaded"
 
@@ -148,18 +147,6 @@ def test_an_unreadable_newest_version_falls_back_to_the_previous(tmp_path: Path)
     assert any("director_state.v1" in s for s in report.skipped)
 
 
-def _serve(state_dir: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lume.runtime.cli", "director", "serve", "--port", "0",
-                             "--state-dir", str(state_dir), "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise AssertionError(proc.stderr.read() if proc.stderr else "serve printed nothing")
-    return proc, json.loads(line)["control"]
-
-
 def test_kill_9_at_any_moment_restarts_into_a_valid_state(tmp_path: Path) -> None:
     """SIGKILL the real `lume director serve` mid-stream (twice), restart, check what is on disk."""
     state_dir = tmp_path / "state"
@@ -167,14 +154,14 @@ def test_kill_9_at_any_moment_restarts_into_a_valid_state(tmp_path: Path) -> Non
     acked = 0
     for round_ in range(2):
         start = StateStore(state_dir).load()[0]["version"] if round_ else 0
-        proc, url = _serve(state_dir)
+        proc, url = serve_subprocess(state_dir)
         try:
             with connect(url, proxy=None, open_timeout=TIMEOUT, max_queue=None) as ws:
                 ws.send(json.dumps({"type": "identify", "role": "ios"}))
                 kill_after = rng.randint(20, 80)
                 sent = 0
 
-                def killer() -> None:
+                def killer(proc: subprocess.Popen = proc) -> None:
                     proc.send_signal(signal.SIGKILL)
 
                 try:
@@ -187,7 +174,7 @@ def test_kill_9_at_any_moment_restarts_into_a_valid_state(tmp_path: Path) -> Non
                         frame = json.loads(ws.recv(timeout=TIMEOUT))
                         if frame["type"] == "ack":
                             acked = max(acked, frame["version"])
-                except Exception:  # noqa: BLE001 - the server died under us
+                except (ConnectionClosed, TimeoutError, OSError):  # the server died under us
                     pass
         finally:
             proc.kill()

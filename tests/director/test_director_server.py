@@ -8,12 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import OWN, TIMEOUT, Harness, with_rules
-from websockets.exceptions import ConnectionClosed
-
+from director_harness import OWN, TIMEOUT, Harness, with_rules
 from lume.runtime.director import consent, frames
 from lume.runtime.director import state as st
 from lume.runtime.director.clock import FakeClock
+from websockets.exceptions import ConnectionClosed
 
 CUE = {"id": "cue-1", "kind": "capture", "payload": {"camera": "cam_a"}}
 

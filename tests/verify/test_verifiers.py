@@ -242,3 +242,25 @@ def test_quick_mode_trusts_unchanged_files_only(root):
     again = run(root, quick=True, only=["storage.integrity"])
     assert again.context.cache.hashed == 1
     assert again.checks[0].status == "fail"
+
+
+def test_every_label_field_names_a_property_of_its_contract():
+    import re
+
+    from lume.runtime.contracts import get
+    from lume.runtime.contracts.inline import self_contained
+
+    def resolve(schema, node):
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].split("/")[-1]]
+        for sub in node.get("allOf", []):
+            node = {**node, **resolve(schema, sub)}
+        return node
+
+    for field in get("labels.v1").table_data()["label_fields"]:
+        schema = self_contained(get(field["contract"]))
+        node = schema
+        for name, each in re.findall(r"([A-Za-z0-9_]+)(\[\*\])?", field["path"]):
+            node = resolve(schema, node)["properties"][name]
+            if each:
+                node = resolve(schema, node)["items"]
