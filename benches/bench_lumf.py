@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from lume.generated import lumf_layout as L
 from lume.runtime.lumf import codec
 from lume.runtime.lumf.audio import FileSource, read_audio
@@ -141,7 +140,7 @@ def bench_publisher(y: np.ndarray, sr: int, seconds: float) -> None:
             while True:
                 rx.recv(2048)
                 received[0] += 1
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
 
     drainer = threading.Thread(target=drain, daemon=True)

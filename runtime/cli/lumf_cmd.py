@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
-
 from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
+from rich.markup import escape
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -31,12 +30,11 @@ def lumf() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def features(audio: Path, out: Path | None, as_json: bool) -> None:
     """Compute the LUMF features of AUDIO (WAV; OGG/FLAC with soundfile), one per 1/60 s window."""
-    from rich.progress import Progress  # noqa: PLC0415
-
     from lume.runtime.common.atomic import write_jsonl  # noqa: PLC0415
     from lume.runtime.lumf.audio import AudioInputError, read_audio  # noqa: PLC0415
     from lume.runtime.lumf.features import NonFiniteInput, window_samples  # noqa: PLC0415
     from lume.runtime.lumf.records import file_records  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
 
     try:
         samples, rate = read_audio(audio)
@@ -96,7 +94,11 @@ def publish(audio: Path | None, input_device: int | None, target: str | None,
             heartbeat: Path | None, duration: float | None, as_json: bool) -> None:
     """Publish one 84-byte LUMF packet per 1/60 s over UDP from AUDIO or a live input device."""
     from lume.runtime.lumf.audio import (  # noqa: PLC0415
-        AudioInputError, DeviceSource, FileSource, read_audio)
+        AudioInputError,
+        DeviceSource,
+        FileSource,
+        read_audio,
+    )
     from lume.runtime.lumf.publisher import publish as run  # noqa: PLC0415
     from lume.runtime.lumf.ring import Ring  # noqa: PLC0415
 

@@ -6,9 +6,8 @@ import socket
 import sys
 
 import click
-from rich.markup import escape
-
 from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
+from rich.markup import escape
 
 
 @click.group()
@@ -103,7 +102,7 @@ def listen(listen: str, count: int | None, timeout: float | None, as_json: bool)
         while count is None or counts["datagrams"] < count:
             try:
                 data = sock.recv(65_536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             counts["datagrams"] += 1
             for result in _decode_all(osc, data):

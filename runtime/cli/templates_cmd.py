@@ -95,7 +95,8 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
         for c in doc["candidates"]:
             if c["status"] == "promoted":
                 console.print(f"[green]promoted[/]  {c['label']} -> {c['command']} ({c['examples']} examples, "
-                              f"{c['dispatched_examples']} dispatched, 0 false triggers)", highlight=False)
+                              f"{c['dispatched_examples']} dispatched, {c['false_triggers']} false triggers)",
+                              highlight=False)
             else:
                 console.print(f"[yellow]candidate[/] {c['label']} -> {c['command']}: missing "
                               f"{', '.join(c['missing'])}", highlight=False)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-
 from lume.generated import lumf_layout as L
 
 CONTRACT = "lumf_layout.v1"

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.fftpack import rfft as _rfft_packed  # the one real FFT that can run in place
-
 from lume.generated import lumf_layout as L
+from scipy.fftpack import rfft as _rfft_packed  # the one real FFT that can run in place
 
 from .codec import CONTRACT, N_VALUES, SLICES
 
@@ -162,7 +161,7 @@ class FeatureExtractor:
         np.minimum(x, 1.0, out=x)  # clip to [-1, 1] (np.clip would allocate its bounds)
         np.maximum(x, -1.0, out=x)
         ss = float(np.dot(x, x))
-        if ss != ss:
+        if math.isnan(ss):
             raise NonFiniteInput(f"window holds NaN samples ({CONTRACT} features.input)")
         v[self._rms_i] = math.sqrt(ss / self.window_samples)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from lume.generated import lumf_layout as L
 
@@ -73,7 +73,7 @@ def receive(sock: socket.socket, *, count: int | None = None, timeout: float | N
         sock.settimeout(wait)
         try:
             n, sender = sock.recvfrom_into(buf)
-        except socket.timeout:
+        except TimeoutError:
             if end is not None and clock() < end and (timeout is None or wait < timeout):
                 continue
             return

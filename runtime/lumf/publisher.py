@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from lume.generated import lumf_layout as L
 from lume.runtime.common.atomic import write_text
 
@@ -50,6 +49,7 @@ class PublisherStats:
     invalid_windows: int = 0   # windows the contract refuses (NaN samples)
     ring_dropped_samples: int = 0
     heartbeats: int = 0
+    heartbeat_errors: int = 0
     tick_times: np.ndarray = field(default_factory=lambda: np.zeros(_TIMES), repr=False)
     lateness: np.ndarray = field(default_factory=lambda: np.zeros(_TIMES), repr=False)
 
@@ -73,7 +73,7 @@ class PublisherStats:
     def as_dict(self) -> dict:
         counts = {k: getattr(self, k) for k in (
             "ticks", "sent", "send_dropped", "empty_ticks", "skipped_ticks", "invalid_windows",
-            "ring_dropped_samples", "heartbeats")}
+            "ring_dropped_samples", "heartbeats", "heartbeat_errors")}
         return counts | self.timing()
 
 
@@ -87,6 +87,8 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="lumf-heartbeat", daemon=True)
 
     def start(self) -> None:
+        """Write the first beat here, so an unwritable path fails the caller (OSError)."""
+        self._beat()
         self._thread.start()
 
     def stop(self) -> None:
@@ -94,12 +96,16 @@ class Heartbeat:
         if self._thread.is_alive():
             self._thread.join()
 
+    def _beat(self) -> None:
+        write_text(self.path, f"{time.time():.3f}\n")
+        self._stats.heartbeats += 1
+
     def _run(self) -> None:
-        while self._alive():
-            write_text(self.path, f"{time.time():.3f}\n")
-            self._stats.heartbeats += 1
-            if self._stop.wait(self.interval):
-                break
+        while not self._stop.wait(self.interval) and self._alive():
+            try:
+                self._beat()
+            except OSError:  # a full or vanished disk must not stop the beat for good
+                self._stats.heartbeat_errors += 1
 
 
 class Publisher:
@@ -130,9 +136,10 @@ class Publisher:
                            if heartbeat is not None else None)
 
     def start(self) -> None:
-        self._thread.start()
+        """Start publishing (and beating); OSError when the heartbeat file cannot be written."""
         if self._heartbeat is not None:
             self._heartbeat.start()
+        self._thread.start()
 
     def stop(self) -> PublisherStats:
         self._stop.set()
@@ -200,7 +207,11 @@ def publish(source, ring: Ring, target: tuple[str, int], *, heartbeat: Path | No
     """Run `source` into `ring` and publish until `duration` elapses or the source finishes."""
     publisher = Publisher(ring, source.sample_rate_hz, target, heartbeat=heartbeat,
                           source_finished=source.finished)
-    publisher.start()
+    try:
+        publisher.start()
+    except OSError as exc:
+        publisher.stop()
+        raise ValueError(f"cannot write the heartbeat file {heartbeat}: {exc}") from exc
     source.start()
     try:
         publisher.done.wait(duration)

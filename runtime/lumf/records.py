@@ -1,7 +1,7 @@
 """Per-window feature records for `lume lumf features` (contracts/lumf_features_record.v1.yaml)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -17,6 +17,7 @@ DEFAULT_CAPACITY = 16_384
 # tap's 512-sample blocks that leaves ~5 ms of slack for scheduling jitter, which a Python thread
 # on a busy machine exceeds (measured: ~7 % of windows dropped); 4 windows (~67 ms) absorb it.
 DEFAULT_BACKLOG = 4
+_RETRIES = 8  # copies attempted while the producer keeps overwriting the window being read
 
 
 class Ring:
@@ -32,6 +33,9 @@ class Ring:
         # int store is atomic under the GIL, and head is stored only after the samples are in.
         self.head = 0
         self.tail = 0
+        # End of the write in progress, announced before the producer touches the buffer, so
+        # the consumer can tell that samples it just copied were overwritten meanwhile.
+        self._reserved = 0
         self.dropped = 0  # samples the consumer skipped over (overflow / backlog)
 
     @property
@@ -45,12 +49,14 @@ class Ring:
         if n > self.capacity:  # only the newest `capacity` samples can be kept
             samples = samples[n - self.capacity:]
         m = len(samples)
-        start = (self.head + n - m) & self._mask
+        end = self.head + n
+        self._reserved = end
+        start = (end - m) & self._mask
         first = min(m, self.capacity - start)
         self._buf[start:start + first] = samples[:first]
         if first < m:
             self._buf[:m - first] = samples[first:]
-        self.head += n
+        self.head = end
 
     # --- consumer side ------------------------------------------------------------------------
     def read_window(self, out: np.ndarray) -> bool:
@@ -62,22 +68,21 @@ class Ring:
         w = len(out)
         if w > self.capacity:
             raise ValueError(f"window of {w} samples does not fit a ring of {self.capacity}")
-        while True:
-            head = self.head
-            tail = self.tail
-            waiting = head - tail
-            if waiting < w:
-                return False
-            if waiting > self.capacity or waiting > max(self.backlog, 1) * w:
-                self.dropped += waiting - w
-                tail = head - w
+        head, tail = self.head, self.tail
+        if head - tail < w:
+            return False
+        if head - tail > max(self.backlog, 1) * w or self._reserved - tail > self.capacity:
+            tail = head - w  # lapped or too far behind: the newest full window
+        for _attempt in range(_RETRIES):
             self._copy_out(tail, out)
-            # A producer that wrote past tail + capacity while we copied overwrote our window:
-            # take the (now) newest window instead.
-            if self.head - tail <= self.capacity:
-                self.tail = tail + w
-                return True
-            self.tail = tail
+            if self._reserved - tail <= self.capacity:  # nothing copied was overwritten meanwhile
+                break
+            tail = self.head - w  # the producer overwrote it while we copied: take the newest
+        else:
+            return False  # a producer stuck mid-write: try again next tick
+        self.dropped += tail - self.tail
+        self.tail = tail + w
+        return True
 
     def _copy_out(self, tail: int, out: np.ndarray) -> None:
         w = len(out)

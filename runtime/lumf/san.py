@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator
 
 import yaml
-
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage, ParseError
 from pythonosc.osc_message_builder import BuildError, OscMessageBuilder
@@ -185,7 +184,7 @@ class SanSender:
     def close(self) -> None:
         self._sock.close()
 
-    def __enter__(self) -> "SanSender":
+    def __enter__(self) -> SanSender:
         return self
 
     def __exit__(self, *exc) -> None:

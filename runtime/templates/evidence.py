@@ -67,10 +67,12 @@ class GateEvidence:
         self._frame_ts = [f["timestamp"] for f in self.frames]
 
     def events_in(self, t0_ms: int, t1_ms: int) -> list[dict[str, Any]]:
-        return self.events[bisect.bisect_left(self._event_ts, t0_ms):bisect.bisect_right(self._event_ts, t1_ms)]
+        ts = self._event_ts
+        return self.events[bisect.bisect_left(ts, t0_ms):bisect.bisect_right(ts, t1_ms)]
 
     def frames_in(self, t0_ms: int, t1_ms: int) -> list[dict[str, Any]]:
-        return self.frames[bisect.bisect_left(self._frame_ts, t0_ms):bisect.bisect_right(self._frame_ts, t1_ms)]
+        ts = self._frame_ts
+        return self.frames[bisect.bisect_left(ts, t0_ms):bisect.bisect_right(ts, t1_ms)]
 
     def covers(self, t0_ms: int, t1_ms: int) -> bool:
         """Whether the camera produced frames inside [t0, t1]."""

@@ -72,11 +72,16 @@ def rows(windows: list[dict[str, Any]], streams: list[Stream], segs: list[tuple[
             have = counts > 0
             energy[have] = np.clip(sums[have] / counts[have], 0.0, 1.0)
             source[have] = kind
+        ordered = sorted(windows, key=lambda w: w["start_unix"])
+        nxt, active = 0, []
         for i in range(n):
             b0, b1 = edges[i], edges[i + 1]
+            while nxt < len(ordered) and ordered[nxt]["start_unix"] < b1:
+                active.append(ordered[nxt])
+                nxt += 1
             # a window [start, end] meets the bin [b0, b1); a point marker meets the bin it is in
-            hits = [w for w in windows if w["start_unix"] < b1 and (
-                w["end_unix"] > b0 or w["start_unix"] == w["end_unix"] >= b0)]
+            active = [w for w in active if w["end_unix"] > b0 or w["start_unix"] == w["end_unix"] >= b0]
+            hits = active
             labels: list[str] = []
             lanes: list[str] = []
             for w in hits:
@@ -99,6 +104,7 @@ def render_csv(header: list[str], table: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
+MAX_NAMED = 40  # presentation only: above this many windows in a panel, name each label once
 LANE_COLOURS = {"visual": "#1f77b4", "command": "#d62728", "negative": "#7f7f7f",
                 "calibration": "#2ca02c"}  # presentation only
 
@@ -119,14 +125,18 @@ def render_png(windows: list[dict[str, Any]], table: list[list[Any]], segs: list
         if seg_rows:
             ax.step([r[1] for r in seg_rows], [r[6] for r in seg_rows], where="post",
                     color="black", linewidth=1.2, label="motion energy")
-        for w in windows:
-            if w["end_unix"] < a or w["start_unix"] > b:
-                continue
-            y = 1.1 + 0.18 * lanes.index(w["lane"])
-            x0 = w["start_unix"] - origin
-            width = max(w["end_unix"] - w["start_unix"], (b - a) / 200 or 0.01)
-            ax.broken_barh([(x0, width)], (y, 0.12), facecolors=LANE_COLOURS[w["lane"]], alpha=0.8)
-            ax.text(x0, y + 0.13, w["label"], fontsize=6, clip_on=True)
+        inside = [w for w in windows if w["end_unix"] >= a and w["start_unix"] <= b]
+        named: set[str] = set()
+        for lane in lanes:  # one bar collection per lane keeps long sessions quick to draw
+            y = 1.1 + 0.18 * lanes.index(lane)
+            spans = [(w["start_unix"] - origin, max(w["end_unix"] - w["start_unix"], (b - a) / 200 or 0.01))
+                     for w in inside if w["lane"] == lane]
+            if spans:
+                ax.broken_barh(spans, (y, 0.12), facecolors=LANE_COLOURS[lane], alpha=0.8)
+            for w in inside:  # name each window, or only a label's first one in a busy segment
+                if w["lane"] == lane and (len(inside) <= MAX_NAMED or w["label"] not in named):
+                    named.add(w["label"])
+                    ax.text(w["start_unix"] - origin, y + 0.13, w["label"], fontsize=6, clip_on=True)
         ax.set_xlim(a - origin, max(b - origin, a - origin + 0.1))
         ax.set_ylim(0, 1.1 + 0.18 * len(lanes) + 0.1)
         ax.set_xlabel("s from session origin")
@@ -137,7 +147,9 @@ def render_png(windows: list[dict[str, Any]], table: list[list[Any]], segs: list
     axes[0].set_yticklabels(["0", "0.5", "1"] + lanes, fontsize=7)
     more = f" (first {len(shown)} of {len(segs)} segments)" if len(segs) > len(shown) else ""
     fig.suptitle(f"{title}{more}", fontsize=9)
-    fig.tight_layout()
+    left = 1.3 / fig.get_figwidth()  # room for the lane names, in inches
+    fig.subplots_adjust(left=left, right=0.98, bottom=0.13, top=0.9,
+                        wspace=0.15)  # fixed layout: tight_layout would draw the figure twice
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

@@ -10,7 +10,6 @@ Features are read from every evidence stream with samples inside the window's fe
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -63,7 +62,7 @@ FEATURES: tuple[tuple[str, str, str, Callable[[np.ndarray], float]], ...] = (
     ("sam3d_confidence_mean", "sam3d", "confidence", _mean),
     ("sam3d_energy_mean", "sam3d", "energy", _mean),
 )
-ENERGY_CHANNEL = "energy"  # every stream kind names its 0..1-ish motion channel so
+ENERGY_CHANNEL = "energy"  # the channel every stream kind keeps its motion energy in
 
 
 @dataclass
@@ -97,7 +96,8 @@ def mac4_windows(records: list[dict[str, Any]], lines: list[int], *, source_id: 
     open_: dict[str, tuple[dict[str, Any], int]] = {}
     skipped = 0
 
-    def add(a: tuple[dict[str, Any], int], b: tuple[dict[str, Any], int], end: float | None = None) -> None:
+    def add(a: tuple[dict[str, Any], int], b: tuple[dict[str, Any], int],
+            end: float | None = None) -> None:
         nonlocal skipped
         t0, t1 = when(a[0]), end if end is not None else when(b[0])
         if t0 is None or t1 is None:
@@ -116,7 +116,7 @@ def mac4_windows(records: list[dict[str, Any]], lines: list[int], *, source_id: 
             add(open_.pop(label), here)
         else:  # a marker, or an end without its start: one point in time
             add(here, here)
-    for label, here in open_.items():  # still open when the take ended: runs to its end
+    for here in open_.values():  # still open when the take ended: runs to its end
         take_end = None if start_unix is None or duration_s is None else start_unix + duration_s
         t0 = when(here[0])
         if take_end is not None and t0 is not None and take_end > t0:
@@ -223,7 +223,3 @@ def stats(values: list[float]) -> dict[str, Any]:
     v = np.asarray(values, dtype=np.float64)
     return {"n": int(v.size), "mean": _r(v.mean()), "std": _r(v.std()), "min": _r(v.min()),
             "max": _r(v.max())}
-
-
-def is_finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

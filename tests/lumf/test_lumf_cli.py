@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import real_media
-
 from lume.generated import lumf_layout as L
 from lume.runtime.cli import main
 from lume.runtime.contracts import get, validate_file
@@ -203,3 +202,21 @@ def wait_until_bound(port: int, timeout: float = 20.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"nothing bound udp port {port}")
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("mac4.local", ("mac4.local", 9701)), ("127.0.0.1:9999", ("127.0.0.1", 9999)),
+    ("[::1]:9702", ("::1", 9702)), ("[::1]", ("::1", 9701)), ("::1", ("::1", 9701)),
+])
+def test_endpoints_parse_with_the_contract_port_as_default(text, want):
+    from lume.runtime.lumf.endpoint import parse_endpoint
+
+    assert parse_endpoint(text, L.PORT) == want
+
+
+@pytest.mark.parametrize("text", ["", ":9701", "host:port", "host:70000", "[::1", "[::1]9701"])
+def test_bad_endpoints_are_refused(text):
+    from lume.runtime.lumf.endpoint import parse_endpoint
+
+    with pytest.raises(ValueError):
+        parse_endpoint(text, L.PORT)

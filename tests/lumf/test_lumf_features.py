@@ -18,8 +18,6 @@ from conftest import real_media
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from lume.generated import lumf_layout as L
 from lume.runtime.contracts import get
 from lume.runtime.lumf import codec, features
 from lume.runtime.lumf.codec import PacketBuffer, encode_values

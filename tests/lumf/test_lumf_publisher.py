@@ -8,11 +8,10 @@ import threading
 import time
 import wave
 
+import lume.runtime.lumf.publisher  # noqa: F401 - imported up front so the CLI starts at once
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-import lume.runtime.lumf.publisher  # noqa: F401 - imported up front so the CLI starts at once
 from lume.runtime.cli import main
 from lume.runtime.lumf import FileSource, Ring, publish
 from lume.runtime.lumf.inspector import Tally, bind, receive
@@ -152,3 +151,30 @@ def test_the_heartbeat_stops_when_the_publisher_is_gone(tmp_path):
     count = stats.heartbeats
     time.sleep(0.05)
     assert stats.heartbeats == count
+
+
+def test_publish_defaults_to_the_lumf_target_of_the_machine_configuration(tmp_path, monkeypatch):
+    from lume.runtime.contracts import get
+
+    config = dict(get("machine_config.v1").examples[2])  # the loopback K11 example
+    inspector = Inspector()
+    config["lumf"] = {"host": "127.0.0.1", "port": inspector.port}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("LUME_CONFIG", str(path))
+    wav = write_wav(tmp_path / "short.wav", seconds=0.3)
+    inspector.start()
+    r = CliRunner().invoke(main, ["lumf", "publish", str(wav), "--json"])
+    inspector.finish()
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["target"] == f"127.0.0.1:{inspector.port}"
+    assert inspector.tally.valid == json.loads(r.output)["sent"] > 5
+
+
+def test_an_unwritable_heartbeat_file_is_bad_input(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    wav = write_wav(tmp_path / "short.wav", seconds=0.2)
+    r = CliRunner().invoke(main, ["lumf", "publish", str(wav), "--to", f"127.0.0.1:{free_udp_port()}",
+                                  "--heartbeat", str(blocker / "hb.txt")])
+    assert r.exit_code == 2 and "heartbeat" in r.output and "hb.txt" in r.output

@@ -1,13 +1,13 @@
 """The SPSC sample ring: consecutive windows, skip-ahead to the newest window when lapped."""
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from lume.runtime.lumf.ring import DEFAULT_CAPACITY, Ring
 
 W = 735
@@ -108,7 +108,16 @@ def test_every_window_read_is_a_contiguous_run_of_the_newest_samples(blocks, bac
     assert windows * W + ring.dropped == ring.tail  # every sample was read once or dropped
 
 
-def test_a_concurrent_producer_never_tears_a_window():
+@pytest.fixture
+def busy_switching():
+    """Make the interpreter switch threads as often as it can, to provoke races."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+def test_a_concurrent_producer_never_tears_a_window(busy_switching):
     ring = Ring(2048, dtype=np.float64)
     stop = threading.Event()
     total = 400_000
@@ -128,3 +137,40 @@ def test_a_concurrent_producer_never_tears_a_window():
             np.testing.assert_array_equal(np.diff(out), np.ones(W - 1))
     producer.join()
     assert windows > 0
+
+
+class Preempted(Ring):
+    """A producer preempted inside write(): during the consumer's copy it stores a block but
+    publishes the new head only at the consumer's next copy."""
+
+    def __init__(self, *args, block: np.ndarray, **kw):
+        super().__init__(*args, **kw)
+        self.block, self.unpublished = block, None
+
+    def _copy_out(self, tail, out):
+        if self.unpublished is not None:  # the producer resumes and publishes
+            self.head, self.unpublished = self.unpublished, None
+        half = len(out) // 2
+        super()._copy_out(tail, out[:half])
+        if self.block is not None:
+            head = self.head
+            self.write(self.block)  # samples stored ...
+            self.unpublished, self.head, self.block = self.head, head, None  # ... head not yet
+        super()._copy_out(tail + half, out[half:])
+
+
+def test_a_window_overwritten_while_it_is_copied_is_never_returned():
+    ring = Preempted(1024, backlog=100, dtype=np.float64, block=ramp(1024, 400))
+    ring.write(ramp(0, 1024))  # exactly full: the oldest window is still intact
+    out = np.zeros(W)
+    assert ring.read_window(out)
+    # the 400 new samples overwrote samples 0..399 during the copy: the window must not mix them
+    np.testing.assert_array_equal(out, ramp(1424 - W, W))
+    assert ring.dropped == 1424 - W and ring.tail == 1424
+
+
+def test_a_producer_stuck_mid_write_costs_the_tick_not_the_thread():
+    ring = Ring(1024, dtype=np.float64)
+    ring.write(ramp(0, 1024))
+    ring._reserved = 1024 + 600  # a write announced and never finished (the producer died)
+    assert not ring.read_window(np.zeros(W))

@@ -139,9 +139,7 @@ def rich_bundle(tmp_path: Path, **kw: Any) -> Path:
 def k11_config(tmp_path: Path, machine: str = "K11") -> Path:
     """A machine config (machine_config.v1) for the command authority (or another machine)."""
     examples = get("machine_config.v1").examples
-    doc = copy.deepcopy(next(e for e in examples if e["machine"] == "K11"))
-    doc["machine"] = machine
-    doc["can_command_rekordbox"] = machine == "K11"
+    doc = copy.deepcopy(next(e for e in examples if e["machine"] == machine))
     path = tmp_path / f"{machine.lower()}.config.json"
     path.write_text(json.dumps(doc, indent=2))
     return path

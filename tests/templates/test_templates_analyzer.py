@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,22 @@ def test_cli_build(tmp_path):
     _training(bundle).write_text("{not json\n")
     r = CliRunner().invoke(main, ["templates", "build", str(bundle)])
     assert r.exit_code == 2 and "not valid JSON" in r.output
+
+
+def test_referenced_pose_coach_session(tmp_path):
+    """A Pose Coach session kept as a reference is read where this machine sees it, else noted."""
+    from lume.runtime.storage import add_pose_coach
+    from templates_helpers import session
+
+    bundle = copy_bundle(tmp_path)
+    sess = session(tmp_path / "pc", "20260528-230000", [("d2_play_pause", "evidence", "right_up")])
+    add_pose_coach(bundle, sess)  # storage: reference (nothing copied)
+    result = build_templates(bundle)
+    clips = [w for w in result.windows if w["label"] == "d2_play_pause"]
+    assert len(clips) == 1 and clips[0]["source_id"] == "k11_pose_coach_002"
+    assert clips[0]["provenance"]["path"] == str((sess / "metadata" / "training.jsonl").resolve())
+    assert clips[0]["features"]["right_hand_raised_fraction"] == 1.0
+    shutil.rmtree(sess)
+    result = build_templates(bundle)
+    assert not any(w["source_id"] == "k11_pose_coach_002" for w in result.windows)
+    assert any("k11_pose_coach_002" in n and "not readable here" in n for n in result.notes)
