@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from lume.generated import lumf_layout as L
 from lume.runtime.lumf import codec
 from lume.runtime.lumf.audio import FileSource, read_audio

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
 from rich.markup import escape
+
+from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -30,11 +31,12 @@ def lumf() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def features(audio: Path, out: Path | None, as_json: bool) -> None:
     """Compute the LUMF features of AUDIO (WAV; OGG/FLAC with soundfile), one per 1/60 s window."""
+    from rich.progress import Progress  # noqa: PLC0415
+
     from lume.runtime.common.atomic import write_jsonl  # noqa: PLC0415
     from lume.runtime.lumf.audio import AudioInputError, read_audio  # noqa: PLC0415
     from lume.runtime.lumf.features import NonFiniteInput, window_samples  # noqa: PLC0415
     from lume.runtime.lumf.records import file_records  # noqa: PLC0415
-    from rich.progress import Progress  # noqa: PLC0415
 
     try:
         samples, rate = read_audio(audio)

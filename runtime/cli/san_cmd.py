@@ -6,8 +6,9 @@ import socket
 import sys
 
 import click
-from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
 from rich.markup import escape
+
+from lume.runtime.common.output import FAILED, OK, console, emit_json, fail_input
 
 
 @click.group()

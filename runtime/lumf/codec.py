@@ -12,6 +12,7 @@ import struct
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
 from lume.generated import lumf_layout as L
 
 CONTRACT = "lumf_layout.v1"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from lume.generated import lumf_layout as L
 from scipy.fftpack import rfft as _rfft_packed  # the one real FFT that can run in place
+
+from lume.generated import lumf_layout as L
 
 from .codec import CONTRACT, N_VALUES, SLICES
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from lume.generated import lumf_layout as L
 from lume.runtime.common.atomic import write_text
 

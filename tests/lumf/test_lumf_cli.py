@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import real_media
+from lume_testpaths import real_media
+
 from lume.generated import lumf_layout as L
 from lume.runtime.cli import main
 from lume.runtime.contracts import get, validate_file

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from lume.generated import lumf_layout as L
 from lume.runtime.contracts import get
 from lume.runtime.lumf import codec

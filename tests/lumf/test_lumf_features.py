@@ -14,10 +14,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import real_media
+from lume_testpaths import real_media
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
 from lume.runtime.contracts import get
 from lume.runtime.lumf import codec, features
 from lume.runtime.lumf.codec import PacketBuffer, encode_values

@@ -8,10 +8,11 @@ import threading
 import time
 import wave
 
-import lume.runtime.lumf.publisher  # noqa: F401 - imported up front so the CLI starts at once
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+import lume.runtime.lumf.publisher  # noqa: F401 - imported up front so the CLI starts at once
 from lume.runtime.cli import main
 from lume.runtime.lumf import FileSource, Ring, publish
 from lume.runtime.lumf.inspector import Tally, bind, receive

@@ -13,12 +13,13 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+
 from lume.runtime.cli import main
 from lume.runtime.contracts import get
 from lume.runtime.lumf import san
 from lume.runtime.lumf.san import SanError, SanSender, decode, decode_datagram, encode
-from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
 
 SPEC = get("san_osc.v1").table_data()
 ROWS = {m["address"]: m for m in SPEC["messages"]}
@@ -155,7 +156,22 @@ def wait_until_bound(port: int) -> None:
     raise AssertionError(f"nothing bound udp port {port}")
 
 
-def test_cli_send_then_listen_on_loopback():
+def test_cli_send_emits_one_message_per_value():
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(10)
+    r = run("san", "send", "--to", f"127.0.0.1:{rx.getsockname()[1]}", "--pattern-id", "9",
+            "--confidence", "0.5", "--cluster", "minimal", "--json")
+    assert r.exit_code == 0, r.output
+    got = [decode(rx.recv(4096)) for _ in range(3)]
+    rx.close()
+    assert sorted((m.address, m.value) for m in got) == [
+        ("/san/cluster", 2), ("/san/confidence", 0.5), ("/san/pattern_id", 9)]
+    assert {m["address"] for m in json.loads(r.output)["sent"]} == {m.address for m in got}
+
+
+def test_cli_listen_decodes_and_counts_refusals():
+    # Only one CliRunner at a time: it swaps sys.stdout for the whole process.
     port = free_port()
     holder = {}
     t = threading.Thread(target=lambda: holder.update(r=run(
@@ -163,9 +179,10 @@ def test_cli_send_then_listen_on_loopback():
         "--json")))
     t.start()
     wait_until_bound(port)
-    r = run("san", "send", "--to", f"127.0.0.1:{port}", "--pattern-id", "9", "--confidence",
-            "0.5", "--cluster", "minimal", "--json")
-    assert r.exit_code == 0, r.output
+    with SanSender("127.0.0.1", port) as tx:
+        tx.send("/san/pattern_id", 9)
+        tx.send("/san/confidence", 0.5)
+        tx.send("/san/cluster", 2)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(build("/san/cluster", (9, "i")), ("127.0.0.1", port))
     t.join()
