@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.runtime.common.atomic import write_text
+from lume.runtime.pose.zones import load_deck_zones
 
 T0 = 1779639380000  # fixed start (ms since epoch, the day of seed 003's examples)
 PERIOD_MS = 100  # 10 Hz per source keeps the files small (freshness is 200-250 ms)
@@ -67,13 +68,17 @@ def _wave(t: int, period_ms: float, lo: float, hi: float) -> float:
 def _pose_2d(rng: random.Random, t: int, zone_left: bool = False) -> Record:
     """K11 pose extras: hand cursors, body box/anchor, deck zones (mirrored preview frame)."""
     sway = 0.03 * math.sin(t / 400)
-    left = {"x": _q(0.3 + sway), "y": _q(0.3 if zone_left else 0.62), "confidence": _u(rng, 0.8, 0.95)}
-    right = {"x": _q(0.7 + sway), "y": _q(0.62), "confidence": _u(rng, 0.8, 0.95)}
+    # A raised hand is well above the anchor (the deck-zones contract's hand-raise margin);
+    # a resting one hangs below the zones. Membership itself comes from the contract's boxes.
+    left = {"x": _q(0.3 + sway), "y": _q(0.15 if zone_left else 0.85), "confidence": _u(rng, 0.8, 0.95)}
+    right = {"x": _q(0.7 + sway), "y": _q(0.85), "confidence": _u(rng, 0.8, 0.95)}
+    zones = load_deck_zones()
     return {
         "hands": {"left": left, "right": right},
         "body_box": {"x_min": _q(0.3 + sway), "y_min": 0.08, "x_max": _q(0.7 + sway), "y_max": 0.97},
         "body_anchor": {"x": _q(0.5 + sway), "y": 0.33},
-        "deck_zones": {"left_hand": "deck1" if zone_left else None, "right_hand": None},
+        "deck_zones": {"left_hand": zones.zone_of(left["x"], left["y"]),
+                       "right_hand": zones.zone_of(right["x"], right["y"])},
     }
 
 

@@ -262,12 +262,12 @@ class FastRecord:
 def decoder(stem: str) -> FastRecord | None:
     """The fast decoder of a record contract, or None when its schema is not translated."""
     from .loader import get
-    from .validate import _bundled
+    from .validate import bundled_schema
 
     c = get(stem)
     if c.kind != "record":
         return None
-    schema = _bundled(c)
+    schema = bundled_schema(c)
     compiler = _Compiler(schema)
     try:
         return FastRecord(msgspec.json.Decoder(compiler.type(schema)), tuple(compiler.deferred))

@@ -53,7 +53,7 @@ def json_path(parts: list[Any]) -> str:
     return out
 
 
-def _bundled(c: Contract) -> dict[str, Any]:
+def bundled_schema(c: Contract) -> dict[str, Any]:
     """The self-contained schema: the committed generated copy, or inlined from contracts."""
     generated = resources.files("lume.generated") / "schemas" / f"{c.module}.json"
     try:
@@ -66,7 +66,7 @@ def _bundled(c: Contract) -> dict[str, Any]:
 def validator(stem: str) -> Any:
     c = get(stem)
     schema_of = meta_for(c) if c.kind == "table" else c
-    return jsonschema_rs.validator_for(_bundled(schema_of), validate_formats=True)
+    return jsonschema_rs.validator_for(bundled_schema(schema_of), validate_formats=True)
 
 
 def problems(instance: Any, contract: Contract, *, file: str = "<memory>",

@@ -7,28 +7,20 @@ instead of "not valid under any of the given schemas".
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 from typing import Any
 
 import jsonschema_rs
 import orjson
 from lume.runtime.contracts import Problem, get
 from lume.runtime.contracts import problems as contract_problems
-from lume.runtime.contracts.inline import self_contained
-from lume.runtime.contracts.validate import json_path
+from lume.runtime.contracts.validate import bundled_schema, json_path
 
 CONTRACT = "director_frames.v1"
 
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    c = get(CONTRACT)
-    bundled = resources.files("lume.generated") / "schemas" / f"{c.module}.json"
-    try:
-        return json.loads(bundled.read_text(encoding="utf-8"))
-    except (FileNotFoundError, OSError):
-        return self_contained(c)
+    return bundled_schema(get(CONTRACT))
 
 
 @functools.cache

@@ -355,13 +355,17 @@ def device_topologies(bundle_id: str, created: float) -> dict[str, dict[str, Any
 # --------------------------------------------------------------------------- Pose Coach
 
 
-DECKS = {"deck1": (0.05, 0.25, 0.40, 0.75), "deck2": (0.60, 0.25, 0.95, 0.75)}
+def _decks() -> dict[str, tuple[float, float, float, float]]:
+    """The AirDeck deck zones of the contract (airdeck_deck_zones.v1), never local numbers."""
+    from lume.runtime.pose.zones import load_deck_zones
+
+    return dict(load_deck_zones().boxes)
 
 
 def _zone(point: tuple[float, float] | None) -> str | None:
     if point is None:
         return None
-    for name, (x0, y0, x1, y1) in DECKS.items():
+    for name, (x0, y0, x1, y1) in _decks().items():
         if x0 <= point[0] <= x1 and y0 <= point[1] <= y1:
             return name
     return None
@@ -384,7 +388,7 @@ def pose_coach_session(root: Path, start: float, media: Path | None, rng: np.ran
         draw_dancer(img, p, 20)
         raw.append(img.copy())
         w, h = size
-        for name, (x0, y0, x1, y1) in DECKS.items():
+        for name, (x0, y0, x1, y1) in _decks().items():
             cv2.rectangle(img, (int(x0 * w), int(y0 * h)), (int(x1 * w), int(y1 * h)), (0, 200, 255), 1)
         b = p.box
         cv2.rectangle(img, (int(b[0] * w), int(b[1] * h)), (int(b[2] * w), int(b[3] * h)), (0, 255, 0), 1)
@@ -436,7 +440,7 @@ def pose_coach_session(root: Path, start: float, media: Path | None, rng: np.ran
         "videos": videos, "frames": {"display": "frames/display", "camera": "frames/camera", "raw": "frames/raw"},
         "camera": {"name": "Arducam UVC Camera", "kind": "uvc_arducam", "index": 0, "width": size[0],
                    "height": size[1], "fps": fps},
-        "deck_zones": {k: dict(zip(("x_min", "y_min", "x_max", "y_max"), v)) for k, v in DECKS.items()},
+        "deck_zones": {k: dict(zip(("x_min", "y_min", "x_max", "y_max"), v)) for k, v in _decks().items()},
         "labels": sorted({c[1] for c in clips}), "clip_count": len(clips), "frame_count": n,
         "clips": [{"clip_index": c[0], "label": c[1], "clip_kind": c[2], "start_frame": c[3], "end_frame": c[4],
                    "start_ms": int(round((start + c[3] / fps) * 1000)),

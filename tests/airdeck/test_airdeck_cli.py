@@ -306,7 +306,6 @@ def test_a_bad_line_in_a_live_stream_is_skipped_and_reported(work):
 
 
 def test_run_from_pose(tmp_path):
-    pytest.importorskip("lume.runtime.bodytruth", reason="lume.runtime.bodytruth is not installed")
     obs = []
     for i in range(60):
         raised = 10 <= i < 50

@@ -4,7 +4,6 @@ lume.runtime.bodytruth (skipped only if that module is missing) and on frames bu
 straight from the body_truth.v0 contract, so the behaviour is covered either way."""
 from __future__ import annotations
 
-import pytest
 from airdeck_helpers import T0, event, frame, gate, held
 
 from lume.runtime.airdeck import Rules, audit, recognize, replay
@@ -13,8 +12,9 @@ LOCKOUT = ("absent", "tracking_lost")
 
 
 def _bodytruth():
-    return pytest.importorskip("lume.runtime.bodytruth",
-                               reason="lume.runtime.bodytruth (BodyTruth fusion) is not installed")
+    import lume.runtime.bodytruth as bt
+
+    return bt
 
 
 def _check(decisions):
@@ -81,6 +81,16 @@ def _hands_down(ts):
     obs["hands"]["left"] = {"x": 0.3, "y": 0.6, "confidence": 0.9}
     obs["deck_zones"]["left_hand"] = None
     return obs
+
+
+def test_shipped_scenario_pose_stream_recognised_to_one_d1_play_pause():
+    """The scenario's own K11 pose observations, not its recorded gestures, drive the gate."""
+    bt = _bodytruth()
+    observations, _ = bt.load_scenario("gesture_hold_release")
+    gestures = recognize(observations, machine="K11")
+    assert {g["label"] for g in gestures} == {"left_hand_raise"}
+    (d,) = _check(replay(gate(), gestures, bt.replay(observations, gestures)))
+    assert (d.label, d.command, d.deck) == ("left_hand_raise", "d1_play_pause", 1)
 
 
 def test_bodytruth_pose_recognition_to_one_d1_play_pause():

@@ -215,7 +215,6 @@ def test_pose_coach_bad_input(indexed: Path, pose_session: Path, tmp_path: Path)
 
 
 def test_bundle_export_bagit_is_wired(indexed: Path, tmp_path: Path) -> None:
-    pytest.importorskip("lume.runtime.storage.bagit_io")
     folder = create_bundle(indexed, SECOND, clock=fixed(100))
     result = run("bundle", "export", "--bagit", str(folder), str(tmp_path / "bag"))
     assert result.exit_code == 0, result.output

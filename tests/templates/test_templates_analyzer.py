@@ -62,7 +62,7 @@ def test_main_bundle_templates(tmp_path, fixtures_before):
     clip = next(w for w in result.windows if w["label"] == "d1_play_pause")
     assert (clip["origin"], clip["clip_kind"], clip["dispatch_label"]) == (
         "pose_coach_clip", "promotion_candidate", "left_hand_raise")
-    assert clip["features"]["left_hand_deck1_fraction"] == pytest.approx(0.8)
+    assert clip["features"]["left_hand_deck1_fraction"] == pytest.approx(1.0)
     assert clip["energy_source"] == "pose_coach"
     assert by_label["d1_play_pause"]["clip_kinds"] == {"promotion_candidate": 1}
     # inputs and outputs are recorded with their digests
