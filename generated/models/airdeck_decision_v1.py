@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class Command(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
@@ -55,27 +57,6 @@ class MidiMessage(BaseModel):
     """
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
 class Midi(RootModel[list[MidiMessage]]):
     root: list[MidiMessage] = Field(..., min_length=1)
     """
@@ -92,7 +73,7 @@ class BodyTruthRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp: UnixMillis
+    timestamp: common_v1.UnixMillis
     age_ms: int = Field(..., ge=0)
     """
     Event time minus frame time (ms).
@@ -111,7 +92,7 @@ class AirdeckDecision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     """
     The gesture event's timestamp_ms.
     """
@@ -119,7 +100,7 @@ class AirdeckDecision(BaseModel):
     """
     The event's source_id.
     """
-    machine: Machine
+    machine: common_v1.Machine
     """
     The machine the event's detector ran on.
     """
@@ -131,7 +112,7 @@ class AirdeckDecision(BaseModel):
     """
     The event's phase, or null when the event carried none (a repeated sample).
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     command: Command | None
     """
     The command label the event resolves to (labels.v1), or null when it resolves to none.

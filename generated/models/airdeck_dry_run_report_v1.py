@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+
+from . import airdeck_decision_v1, common_v1
 
 
 class Tool(BaseModel):
@@ -67,80 +69,6 @@ class Command(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class MidiMessage(BaseModel):
-    """
-    One MIDI message as sent on the wire (airdeck_midi_map.v1 row), after `after_ms` ms.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bytes: str = Field(..., pattern='^[0-9A-F]{2}( [0-9A-F]{2}){1,2}$')
-    """
-    The raw message, upper-case hex bytes separated by spaces (e.g. `90 0B 7F`).
-    """
-    after_ms: int = Field(..., ge=0)
-    """
-    Delay after the command's first message (0 for the press, release_after_ms for the release).
-    """
-
-
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Outcome(RootModel[Literal['dispatched', 'refused']]):
-    root: Literal['dispatched', 'refused']
-    """
-    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
-    """
-
-
-class InvariantRef2(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
-
-
-class InvariantRef(RootModel[InvariantRef2 | None]):
-    root: InvariantRef2 | None
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
-
-
 class PromotedManifest(BaseModel):
     """
     The promoted-gesture manifest (airdeck_promoted_gestures.v1) the gate ran against, or null (label table only).
@@ -149,8 +77,8 @@ class PromotedManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: AnyPath
-    sha256: Sha256
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
     """
     SHA-256 of the manifest file's exact bytes.
     """
@@ -165,15 +93,15 @@ class Contract(BaseModel):
         extra='forbid',
     )
     id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: Sha256
+    sha256: common_v1.Sha256
 
 
 class FileRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: AnyPath
-    sha256: Sha256
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
     records: int = Field(..., ge=0)
     """
     Number of JSON records in the file.
@@ -188,14 +116,14 @@ class Decision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
     label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
     phase: Literal['start', 'hold', 'release'] | None
     command: Command | None
     deck: Literal[1, 2] | None
-    decision: Outcome
-    invariant: InvariantRef | None
+    decision: airdeck_decision_v1.Outcome
+    invariant: airdeck_decision_v1.InvariantRef | None
     reason: str = Field(..., min_length=1)
 
 
@@ -217,7 +145,7 @@ class AirdeckDryRunReport(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.airdeck.dry_run_report.v1'] = Field(..., alias='schema')
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     tool: Tool
     dry_run: Literal[True]
     """
@@ -227,7 +155,7 @@ class AirdeckDryRunReport(BaseModel):
     """
     The command authority the gate was evaluated as (SAFE-AUTHORITY-K11).
     """
-    machine: Machine | None
+    machine: common_v1.Machine | None
     """
     The configured machine the dry run ran on (machine_config.v1), or null without a config.
     """
@@ -257,7 +185,7 @@ class AirdeckDryRunReport(BaseModel):
     """
     Refusals per safety invariant id (release events, which name none, are not counted).
     """
-    midi_plan: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), list[MidiMessage]]
+    midi_plan: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), list[airdeck_decision_v1.MidiMessage]]
     """
     For each dispatched command, the MIDI it would send (airdeck_midi_map.v1); an empty list for a gate-internal command (safe_stop_rehearsal sends nothing).
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1
 
 
 class Generator(BaseModel):
@@ -25,41 +27,6 @@ class LabelName(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
 class SourceBundle(BaseModel):
     """
     The rehearsal bundle whose evidence promoted these gestures.
@@ -72,11 +39,11 @@ class SourceBundle(BaseModel):
     """
     The bundle's `bundle_id` (rehearsal_bundle.v1).
     """
-    path: AnyPath
+    path: common_v1.AnyPath
     """
     Where the bundle lives (K11 `_processed/<bundle_id>` or a local path).
     """
-    bundle_sha256: Sha256 | None
+    bundle_sha256: common_v1.Sha256 | None
     """
     SHA-256 of the bundle's bundle.json at promotion time, or null when not recorded.
     """
@@ -91,11 +58,11 @@ class Evidence(BaseModel):
     labeled_clip = a Pose Coach clip labelled with the gesture; gesture_window / gesture_template = template analyzer output; proof_matrix = derived/airdeck/physical_proof_matrix.json; promotion_candidates = derived/airdeck/promotion_candidates.json; dry_run_report = an AirDeck dry-run / self-play report; physical_verification = the operator's physical check record.
 
     """
-    path: RelPath
+    path: common_v1.RelPath
     """
     Path of the evidence relative to the bundle root.
     """
-    sha256: Sha256 | None
+    sha256: common_v1.Sha256 | None
     """
     SHA-256 of the evidence file, or null when it is a folder or was not hashed.
     """
@@ -146,7 +113,7 @@ class AirdeckPromotedGestures(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.airdeck.promoted_gestures.v1'] = Field(..., alias='schema')
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     """
     When the manifest was written.
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class ObservationSource(
     RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
@@ -41,59 +43,6 @@ class DeckZoneMembership(BaseModel):
     right_hand: DeckZone | None
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class Vec3(BaseModel):
-    """
-    A 3-vector (metres or normalised units, as the field says).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float
-    y: float
-    z: float
-
-
-class Box2(BaseModel):
-    """
-    An axis-aligned box in normalised camera coordinates.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
-
-
-class Point2(BaseModel):
-    """
-    A point in normalised camera coordinates (0..1, origin top-left).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-
-
 class HandPoint(BaseModel):
     """
     A hand cursor in normalised camera coordinates with its confidence.
@@ -104,7 +53,7 @@ class HandPoint(BaseModel):
     )
     x: float = Field(..., ge=0.0, le=1.0)
     y: float = Field(..., ge=0.0, le=1.0)
-    confidence: Unit
+    confidence: common_v1.Unit
 
 
 class Hands(BaseModel):
@@ -128,7 +77,7 @@ class BodyObservation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     """
     Capture time of the reading, milliseconds since the Unix epoch.
     """
@@ -142,19 +91,19 @@ class BodyObservation(BaseModel):
     """
     The source sees a person in this reading.
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     """
     The source's own confidence that a person is there, 0..1.
     """
-    center: Vec3 | None = None
+    center: common_v1.Vec3 | None = None
     """
     Body centre in the fused room frame (metres), when the source has 3-D.
     """
-    bounds: Vec3 | None = None
+    bounds: common_v1.Vec3 | None = None
     """
     Body extent along x/y/z (metres), when the source has 3-D.
     """
-    motion_energy: Unit | None = None
+    motion_energy: common_v1.Unit | None = None
     """
     Motion energy of the body in this reading, 0..1.
     """
@@ -164,11 +113,11 @@ class BodyObservation(BaseModel):
     Tracked joints in this reading (mocopi canonical skeleton has 27).
     """
     hands: Hands | None = None
-    body_box: Box2 | None = None
+    body_box: common_v1.Box2 | None = None
     """
     Body bounding box in the camera image (pose sources).
     """
-    body_anchor: Point2 | None = None
+    body_anchor: common_v1.Point2 | None = None
     """
     Body anchor point (shoulder midpoint) in the camera image (pose sources).
     """

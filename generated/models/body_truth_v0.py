@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class BodyTruthMode(
     RootModel[Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']]
@@ -64,33 +66,6 @@ class RawRef(BaseModel):
     """
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class Vec3(BaseModel):
-    """
-    A 3-vector (metres or normalised units, as the field says).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float
-    y: float
-    z: float
-
-
 class GestureIntent(BaseModel):
     """
     The DJ gesture intent K11 may act on (seed 003 sections 4 and 6).
@@ -103,7 +78,7 @@ class GestureIntent(BaseModel):
     """
     Gesture label (label table name), `none` when there is no intent.
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     """
     Gesture confidence; K11 commands need it at or above the command threshold.
     """
@@ -129,7 +104,7 @@ class SourceState(BaseModel):
     """
     The source currently reports a person from a fresh reading.
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     fresh_ms: FreshMs | None
     """
     Age in ms of the newest reading of this source, or null when none was seen recently.
@@ -168,7 +143,7 @@ class LumeBodyTruth(BaseModel):
     """
     Schema tag of this version (seed 003 section 4).
     """
-    timestamp: UnixMillis
+    timestamp: common_v1.UnixMillis
     """
     Publish time of this tick, milliseconds since the Unix epoch.
     """
@@ -177,7 +152,7 @@ class LumeBodyTruth(BaseModel):
     True only when at least one fresh human source reports a person with confidence at or above body_truth_rules.v0 `presence.min_confidence` (seed 003 section 6).
 
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     """
     Fused confidence in the performer truth, 0..1 (formula in body_truth_rules.v0 `output`).
     """
@@ -192,11 +167,11 @@ class LumeBodyTruth(BaseModel):
     True while the previous confident body is stale but the absent timeout has not expired (seed 003 section 6); true exactly when `mode` is `tracking_lost`.
 
     """
-    center: Vec3 | None
+    center: common_v1.Vec3 | None
     """
     Body centre (metres in the fused room frame), or null when unknown.
     """
-    bounds: Vec3 | None
+    bounds: common_v1.Vec3 | None
     """
     Body extent along x/y/z (metres), or null when unknown.
     """
@@ -204,11 +179,11 @@ class LumeBodyTruth(BaseModel):
     """
     Speed of the body centre (metres per second, smoothed); 0 when unknown.
     """
-    stillness: Unit
+    stillness: common_v1.Unit
     """
     1 = perfectly still, 0 = moving hard (seed 003 section 7, DYK freeze behaviours).
     """
-    burst: Unit
+    burst: common_v1.Unit
     """
     Intentional high-energy motion level; 0 unless a human is present (seed 003 section 6).
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class DeviceKind(
     RootModel[Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']]
@@ -27,20 +29,6 @@ class OutputLane(
     """
 
 
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
 class TopologyDevice(BaseModel):
     """
     One device and the machine it is attached to; only a K11 device may be a live command source.
@@ -54,7 +42,7 @@ class TopologyDevice(BaseModel):
     Device id, e.g. `femto_mega`, `k11_uvc_webcam`, `insta360`.
     """
     kind: DeviceKind | None = None
-    machine: Machine
+    machine: common_v1.Machine
     role: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
     """
     What the device is for, e.g. `bodytruth_depth`, `pose_coach_command_gate`.
@@ -80,7 +68,7 @@ class DeviceTopologyMac4First(BaseModel):
         extra='forbid',
     )
     bundle_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
-    created_at_unix: UnixSeconds | None = None
+    created_at_unix: common_v1.UnixSeconds | None = None
     command_authority: Literal['K11'] | None = None
     """
     The only Rekordbox command authority.

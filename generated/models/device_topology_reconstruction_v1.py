@@ -6,30 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class DeviceKind(
-    RootModel[Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']]
-):
-    root: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']
-    """
-    Kind of capture device (seed 003 sections 1 and 3).
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+from . import common_v1, device_topology_mac4_first_v1
 
 
 class ReconstructionDevice(BaseModel):
@@ -41,8 +20,8 @@ class ReconstructionDevice(BaseModel):
         extra='forbid',
     )
     device: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    kind: DeviceKind | None = None
-    machine: Machine
+    kind: device_topology_mac4_first_v1.DeviceKind | None = None
+    machine: common_v1.Machine
     role: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
     live_command_source: Literal[False]
 
@@ -58,7 +37,7 @@ class DeviceTopologyReconstruction(BaseModel):
     )
     source_id: Literal['mac2_insta360_room_wide']
     bundle_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
-    created_at_unix: UnixSeconds | None = None
+    created_at_unix: common_v1.UnixSeconds | None = None
     host_machine: Literal['Mac2'] | None = None
     command_authority: Literal['K11'] | None = None
     command_authority_changed: Literal[False]

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1, director_state_v1
 
 
 class CueSlot(RootModel[Literal['current', 'next']]):
@@ -97,204 +99,6 @@ class SchemaFrame(BaseModel):
     version: str = Field(..., pattern='^[0-9]+$')
 
 
-class DirectorRole(RootModel[Literal['mac', 'ios', 'ipad']]):
-    root: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
-
-
-class SessionPhase(RootModel[Literal['idle', 'setup', 'live', 'paused', 'wrap']]):
-    root: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
-
-
-class Uuid(RootModel[str]):
-    root: str = Field(
-        ...,
-        pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-    )
-    """
-    A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
-    """
-
-
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class CueId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Cue identifier chosen by the sender.
-    """
-
-
-class CueKind(
-    RootModel[Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']]
-):
-    root: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
-    """
-    Kind of a cue.
-    """
-
-
-class LookId(RootModel[Literal['look_1', 'look_2', 'look_3']]):
-    root: Literal['look_1', 'look_2', 'look_3']
-    """
-    One of the three looks of a shoot.
-    """
-
-
-class WardrobeId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Identifier of the wardrobe worn for the active look.
-    """
-
-
-class LightingPreset(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Name of the lighting preset of the active look.
-    """
-
-
-class PerformerIntent(
-    RootModel[Literal['ready', 'hold', 'cue_request', 'break_request']]
-):
-    root: Literal['ready', 'hold', 'cue_request', 'break_request']
-    """
-    What the performer asks for.
-    """
-
-
-class VoiceState(RootModel[Literal['listening', 'speaking', 'muted']]):
-    root: Literal['listening', 'speaking', 'muted']
-    """
-    State of the performer's voice loop.
-    """
-
-
-class ComprehensionScore(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    How well the performer's voice loop is understood, 0..1.
-    """
-
-
-class ConsentScope(RootModel[Literal['frame_capture', 'reel_use']]):
-    root: Literal['frame_capture', 'reel_use']
-    """
-    A use the model consents to.
-    """
-
-
-class DirectorSession(BaseModel):
-    """
-    The session (Mac writer).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: Uuid | None
-    """
-    Session UUID, null before a session is opened.
-    """
-    phase: SessionPhase
-    started_at: Iso8601 | None
-    """
-    When the session started, null before.
-    """
-    operator_device_id: Uuid | None
-    """
-    UUID of the operator's Mac, null before a session is opened.
-    """
-
-
-class AppliedCue(BaseModel):
-    """
-    A cue as recorded in the history when the server applied it as current.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: CueId
-    kind: CueKind
-    payload: dict[str, Any]
-    applied_at: Iso8601
-    """
-    Server receive/apply time (breaks ties for capture cues, seed failure mode D).
-    """
-    applied_version: int = Field(..., ge=1)
-    """
-    The state version that made this cue current.
-    """
-
-
-class LookState(BaseModel):
-    """
-    The active look (iOS LiveDirector writer).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    active: LookId | None
-    wardrobe_id: WardrobeId | None
-    lighting_preset: LightingPreset | None
-
-
-class PerformerState(BaseModel):
-    """
-    The performer (iPad StageView writer).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    intent: PerformerIntent | None
-    voice_state: VoiceState | None
-    comprehension_score: ComprehensionScore | None
-
-
-class ConsentToken(RootModel[str]):
-    root: str = Field(..., pattern='^ed25519:[A-Za-z0-9_-]{86}$')
-    """
-    Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signature.
-    """
-
-
-class TelemetryState(BaseModel):
-    """
-    Server-aggregated telemetry.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    frames_captured: int = Field(..., ge=0)
-    """
-    Frames captured in this session (from the MJPEG capture nodes).
-    """
-    last_proof_token_at: Iso8601 | None
-    """
-    Time of the last proof token seen from the capture path; null if none.
-    """
-    active_directors: list[DirectorRole] = Field(..., max_length=3)
-    """
-    Roles with a heartbeat within rules.heartbeat_timeout_s (3 s).
-    """
-
-
 class IdentifyFrame(BaseModel):
     """
     Client -> server, first frame of a connection; names the sender's role.
@@ -304,7 +108,7 @@ class IdentifyFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['identify']
-    role: DirectorRole
+    role: director_state_v1.DirectorRole
 
 
 class SetSessionPhaseFrame(BaseModel):
@@ -316,7 +120,7 @@ class SetSessionPhaseFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_session_phase']
-    phase: SessionPhase
+    phase: director_state_v1.SessionPhase
 
 
 class SetSessionFrame(BaseModel):
@@ -329,9 +133,23 @@ class SetSessionFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_session']
-    id: Uuid | None = None
-    started_at: Iso8601 | None = None
-    operator_device_id: Uuid | None = None
+    id: director_state_v1.Uuid | None = None
+    started_at: common_v1.Iso8601 | None = None
+    operator_device_id: director_state_v1.Uuid | None = None
+
+
+class SetCueFrame(BaseModel):
+    """
+    Client -> server (ios). Writes cue.current (default) or cue.next; null clears the slot. A cue made current is appended to cue.history with applied_at and applied_version. Refused with `paused` while session.phase is paused.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['set_cue']
+    cue: director_state_v1.Cue | None
+    slot: CueSlot | None = Field('current', validate_default=True)
 
 
 class SetLookActiveFrame(BaseModel):
@@ -343,7 +161,7 @@ class SetLookActiveFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_look_active']
-    id: LookId | None
+    id: director_state_v1.LookId | None
 
 
 class SetLookFrame(BaseModel):
@@ -356,8 +174,8 @@ class SetLookFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_look']
-    wardrobe_id: WardrobeId | None = None
-    lighting_preset: LightingPreset | None = None
+    wardrobe_id: director_state_v1.WardrobeId | None = None
+    lighting_preset: director_state_v1.LightingPreset | None = None
 
 
 class SetPerformerIntentFrame(BaseModel):
@@ -369,7 +187,7 @@ class SetPerformerIntentFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_performer_intent']
-    intent: PerformerIntent
+    intent: director_state_v1.PerformerIntent
 
 
 class SetPerformerVoiceFrame(BaseModel):
@@ -382,8 +200,8 @@ class SetPerformerVoiceFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_performer_voice']
-    voice_state: VoiceState | None = None
-    comprehension_score: ComprehensionScore | None = None
+    voice_state: director_state_v1.VoiceState | None = None
+    comprehension_score: director_state_v1.ComprehensionScore | None = None
 
 
 class ProposeConsentFrame(BaseModel):
@@ -396,7 +214,7 @@ class ProposeConsentFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['propose_consent']
-    scope: list[ConsentScope] = Field(..., max_length=2, min_length=1)
+    scope: list[director_state_v1.ConsentScope] = Field(..., max_length=2, min_length=1)
 
 
 class ErrorFrame(BaseModel):
@@ -411,119 +229,9 @@ class ErrorFrame(BaseModel):
     type: Literal['error']
     code: ErrorCode
     field: FieldModel | None
-    owner: DirectorRole | None
-    role: DirectorRole | None
+    owner: director_state_v1.DirectorRole | None
+    role: director_state_v1.DirectorRole | None
     message: str = Field(..., min_length=1)
-
-
-class Cue(BaseModel):
-    """
-    One cue (iOS LiveDirector writer).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: CueId
-    kind: CueKind
-    payload: dict[str, Any]
-    """
-    Kind-specific parameters (open object).
-    """
-
-
-class CueState(BaseModel):
-    """
-    Current and next cue and the server-appended history.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    current: Cue | None
-    next: Cue | None
-    history: list[AppliedCue]
-    """
-    Cues applied as current, oldest first; the server keeps the newest director_ownership.v1 rules.history_keep entries.
-
-    """
-
-
-class ConsentState(BaseModel):
-    """
-    Model consent (Phase 5a proof-token model): Mac proposes the scope, two distinct roles acknowledge (quorum), the server issues the token and its expiry.
-
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    acknowledged: bool
-    """
-    True once the quorum acknowledged the current proposal.
-    """
-    token: ConsentToken | None
-    """
-    Proof token issued on quorum; null until then.
-    """
-    scope: list[ConsentScope] = Field(..., max_length=2)
-    """
-    Proposed scope (empty when nothing was proposed).
-    """
-    expires_at: Iso8601 | None
-    """
-    Token expiry (issue time + quorum.token_ttl_s); null without a token.
-    """
-    proposed_by: DirectorRole | None
-    """
-    Role that sent the current proposal; null when none.
-    """
-    acks: list[DirectorRole] = Field(..., max_length=3)
-    """
-    Distinct roles that acknowledged the current proposal, in arrival order.
-    """
-
-
-class SetCueFrame(BaseModel):
-    """
-    Client -> server (ios). Writes cue.current (default) or cue.next; null clears the slot. A cue made current is appended to cue.history with applied_at and applied_version. Refused with `paused` while session.phase is paused.
-
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['set_cue']
-    cue: Cue | None
-    slot: CueSlot | None = Field('current', validate_default=True)
-
-
-class DirectorState(BaseModel):
-    """
-    The canonical director state document.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    schema_: Literal['lume.director_state.v1'] = Field(..., alias='schema')
-    """
-    Document type tag.
-    """
-    session: DirectorSession
-    cue: CueState
-    look: LookState
-    performer: PerformerState
-    model_consent: ConsentState
-    telemetry: TelemetryState
-    version: int = Field(..., ge=0)
-    """
-    Monotonic state version; 0 for a fresh state, +1 on every applied change.
-    """
-    updated_at: Iso8601
-    """
-    When the server last changed the document (or created it).
-    """
 
 
 class StateFrame(BaseModel):
@@ -535,7 +243,7 @@ class StateFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['state']
-    state: DirectorState
+    state: director_state_v1.DirectorState
 
 
 class DirectorFrame(

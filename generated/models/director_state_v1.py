@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1
 
 
 class DirectorRole(RootModel[Literal['mac', 'ios', 'ipad']]):
@@ -31,6 +33,29 @@ class SessionPhase(RootModel[Literal['idle', 'setup', 'live', 'paused', 'wrap']]
     root: Literal['idle', 'setup', 'live', 'paused', 'wrap']
     """
     Phase of the shoot session.
+    """
+
+
+class DirectorSession(BaseModel):
+    """
+    The session (Mac writer).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: Uuid | None
+    """
+    Session UUID, null before a session is opened.
+    """
+    phase: SessionPhase
+    started_at: common_v1.Iso8601 | None
+    """
+    When the session started, null before.
+    """
+    operator_device_id: Uuid | None
+    """
+    UUID of the operator's Mac, null before a session is opened.
     """
 
 
@@ -63,6 +88,44 @@ class Cue(BaseModel):
     payload: dict[str, Any]
     """
     Kind-specific parameters (open object).
+    """
+
+
+class AppliedCue(BaseModel):
+    """
+    A cue as recorded in the history when the server applied it as current.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: CueId
+    kind: CueKind
+    payload: dict[str, Any]
+    applied_at: common_v1.Iso8601
+    """
+    Server receive/apply time (breaks ties for capture cues, seed failure mode D).
+    """
+    applied_version: int = Field(..., ge=1)
+    """
+    The state version that made this cue current.
+    """
+
+
+class CueState(BaseModel):
+    """
+    Current and next cue and the server-appended history.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    current: Cue | None
+    next: Cue | None
+    history: list[AppliedCue]
+    """
+    Cues applied as current, oldest first; the server keeps the newest director_ownership.v1 rules.history_keep entries.
+
     """
 
 
@@ -150,74 +213,6 @@ class ConsentToken(RootModel[str]):
     """
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class DirectorSession(BaseModel):
-    """
-    The session (Mac writer).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: Uuid | None
-    """
-    Session UUID, null before a session is opened.
-    """
-    phase: SessionPhase
-    started_at: Iso8601 | None
-    """
-    When the session started, null before.
-    """
-    operator_device_id: Uuid | None
-    """
-    UUID of the operator's Mac, null before a session is opened.
-    """
-
-
-class AppliedCue(BaseModel):
-    """
-    A cue as recorded in the history when the server applied it as current.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: CueId
-    kind: CueKind
-    payload: dict[str, Any]
-    applied_at: Iso8601
-    """
-    Server receive/apply time (breaks ties for capture cues, seed failure mode D).
-    """
-    applied_version: int = Field(..., ge=1)
-    """
-    The state version that made this cue current.
-    """
-
-
-class CueState(BaseModel):
-    """
-    Current and next cue and the server-appended history.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    current: Cue | None
-    next: Cue | None
-    history: list[AppliedCue]
-    """
-    Cues applied as current, oldest first; the server keeps the newest director_ownership.v1 rules.history_keep entries.
-
-    """
-
-
 class ConsentState(BaseModel):
     """
     Model consent (Phase 5a proof-token model): Mac proposes the scope, two distinct roles acknowledge (quorum), the server issues the token and its expiry.
@@ -239,7 +234,7 @@ class ConsentState(BaseModel):
     """
     Proposed scope (empty when nothing was proposed).
     """
-    expires_at: Iso8601 | None
+    expires_at: common_v1.Iso8601 | None
     """
     Token expiry (issue time + quorum.token_ttl_s); null without a token.
     """
@@ -265,7 +260,7 @@ class TelemetryState(BaseModel):
     """
     Frames captured in this session (from the MJPEG capture nodes).
     """
-    last_proof_token_at: Iso8601 | None
+    last_proof_token_at: common_v1.Iso8601 | None
     """
     Time of the last proof token seen from the capture path; null if none.
     """
@@ -298,7 +293,7 @@ class DirectorStateDocument(BaseModel):
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: Iso8601
+    updated_at: common_v1.Iso8601
     """
     When the server last changed the document (or created it).
     """
@@ -326,7 +321,7 @@ class DirectorState(BaseModel):
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: Iso8601
+    updated_at: common_v1.Iso8601
     """
     When the server last changed the document (or created it).
     """

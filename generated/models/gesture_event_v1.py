@@ -8,32 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class GesturePhase(RootModel[Literal['start', 'hold', 'release']]):
     root: Literal['start', 'hold', 'release']
     """
     start = first frame seen, hold = still held, release = let go.
-    """
-
-
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
     """
 
 
@@ -46,7 +27,7 @@ class GestureEvent(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     """
     Time of the event, milliseconds since the Unix epoch.
     """
@@ -54,7 +35,7 @@ class GestureEvent(BaseModel):
     """
     Id of the detector / camera lane that produced the event (e.g. `k11_webcam_pose`).
     """
-    machine: Machine
+    machine: common_v1.Machine
     """
     Machine the detector ran on.
     """
@@ -62,7 +43,7 @@ class GestureEvent(BaseModel):
     """
     Gesture label (label table name).
     """
-    confidence: Unit
+    confidence: common_v1.Unit
     deck: Literal[1, 2] | None = None
     """
     Target deck when the gesture is deck-specific.

@@ -8,6 +8,30 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
 
+from . import common_v1, rehearsal_bundle_v1
+
+
+class Segment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
+
+
+class Timeline(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: Literal['derived/templates/timeline.csv']
+    columns: list[str]
+    """
+    The header of timeline.csv, in order.
+    """
+    bin_s: float = Field(..., gt=0.0)
+    rows: int = Field(..., ge=0)
+    segments: list[Segment]
+
 
 class Note(RootModel[str]):
     root: str = Field(..., min_length=1)
@@ -15,6 +39,44 @@ class Note(RootModel[str]):
 
 class LabelName(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+
+
+class BundleRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    bundle_id: str = Field(..., min_length=1)
+    bundle_sha256: common_v1.Sha256
+    """
+    SHA-256 of bundle.json as read.
+    """
+
+
+class ContractRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    sha256: common_v1.Sha256
+
+
+class InputRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['mac4_labels', 'pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
+    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
+    records: int = Field(..., ge=0)
+
+
+class OutputRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: common_v1.RelPath
+    sha256: common_v1.Sha256
 
 
 class Stats(BaseModel):
@@ -40,117 +102,13 @@ class ClipKinds(RootModel[int]):
     root: int = Field(..., ge=1)
 
 
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
-
-
-class Segment(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
-
-
-class Timeline(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: Literal['derived/templates/timeline.csv']
-    columns: list[str]
-    """
-    The header of timeline.csv, in order.
-    """
-    bin_s: float = Field(..., gt=0.0)
-    rows: int = Field(..., ge=0)
-    segments: list[Segment]
-
-
-class BundleRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bundle_id: str = Field(..., min_length=1)
-    bundle_sha256: Sha256
-    """
-    SHA-256 of bundle.json as read.
-    """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: Sha256
-
-
-class InputRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    kind: Literal['mac4_labels', 'pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    path: AnyPath
-    sha256: Sha256
-    records: int = Field(..., ge=0)
-
-
-class OutputRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: RelPath
-    sha256: Sha256
-
-
 class Example(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
 
 
 class Template(BaseModel):
@@ -158,7 +116,7 @@ class Template(BaseModel):
         extra='forbid',
     )
     label: LabelName
-    category: UnifiedCategory
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
     command: LabelName | None
@@ -197,7 +155,7 @@ class GestureTemplates(BaseModel):
     )
     schema_: Literal['lume.templates.gesture_templates.v1'] = Field(..., alias='schema')
     bundle: BundleRef
-    origin_unix: UnixSeconds
+    origin_unix: common_v1.UnixSeconds
     """
     Timeline origin (the earliest evidence of the bundle), Unix seconds; `t_*_s` count from it.
     """

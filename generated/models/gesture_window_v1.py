@@ -8,6 +8,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1, pose_coach_training_record_v1, rehearsal_bundle_v1
+
+
+class FeatureSpan(BaseModel):
+    """
+    The interval the features were read over.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
+
+
+class Provenance(BaseModel):
+    """
+    The file (bundle-relative, or the referenced path) and 1-based lines the window came from.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: common_v1.AnyPath
+    first_line: int = Field(..., ge=1)
+    last_line: int = Field(..., ge=1)
+
 
 class LabelName(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
@@ -21,6 +48,19 @@ class StreamKind(
     An evidence stream: pose_coach = K11 Pose Coach training.jsonl tracks; motionmix = sources/motionmix/motionmix_state.jsonl; body_truth = recorded body_truth.v0 frames; pose = recorded body_observation.v1 pose records (`lume pose extract`); sam3d = derived/sam3d/sam3d_frames.jsonl.
 
     """
+
+
+class StreamUse(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: StreamKind
+    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    """
+    The bundle source or derived entry, or the stream's own id for files given on the command line.
+    """
+    path: common_v1.AnyPath
+    samples: int = Field(..., ge=1)
 
 
 class Fraction(RootModel[float]):
@@ -59,76 +99,6 @@ class Features(BaseModel):
     sam3d_energy_mean: Fraction | None = None
 
 
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
-
-
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class FeatureSpan(BaseModel):
-    """
-    The interval the features were read over.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
-
-
-class Provenance(BaseModel):
-    """
-    The file (bundle-relative, or the referenced path) and 1-based lines the window came from.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: AnyPath
-    first_line: int = Field(..., ge=1)
-    last_line: int = Field(..., ge=1)
-
-
-class StreamUse(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    kind: StreamKind
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    """
-    The bundle source or derived entry, or the stream's own id for files given on the command line.
-    """
-    path: AnyPath
-    samples: int = Field(..., ge=1)
-
-
 class GestureWindow(BaseModel):
     """
     One labelled window found by the template analyzer (`lume templates build`, seed 000 Wave 6) in a rehearsal bundle: a Mac4 Tier 0 marker window (a start/end pair, or a point marker) or a K11 Pose Coach clip (consecutive training.jsonl frames of one clip), with its label aligned into lume:contract:labels:v1 (canonical name, category, lane, promotion status, the command it stands for and the gesture label the AirDeck gate would carry), its time span (absolute Unix seconds and seconds from the session origin `origin_unix` of gesture_templates.json), where it was read from, which evidence streams had samples in it, and its per-window motion features. Features are read over `feature_span` (the window itself, or a point marker +- promotion_policy.v1 `analyzer.point_marker_context_s`); a feature is present only when its stream had samples there. Units: `*_fraction` share of samples 0..1; `*_energy_*` and `motion_energy` 0..1; `hand_speed_mean` body heights per second; `*_height_mean` normalised camera units above the body anchor (negative = below); `body_truth_velocity_mean` metres per second. `motion_energy` is taken from the first stream of `analyzer.energy_sources` with samples (named in `energy_source`). Windows are derived data: the sources they were read from are never modified.
@@ -150,7 +120,7 @@ class GestureWindow(BaseModel):
     """
     The label exactly as the source wrote it (a name or an alias of labels.v1).
     """
-    category: UnifiedCategory
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
     command: LabelName | None
@@ -170,7 +140,7 @@ class GestureWindow(BaseModel):
     """
     The bundle source (rehearsal_bundle.v1 `sources[].source_id`) the window was read from.
     """
-    clip_kind: ClipKind | None
+    clip_kind: pose_coach_training_record_v1.ClipKind | None
     """
     The Pose Coach clip kind, or null for Mac4 markers.
     """
@@ -182,8 +152,8 @@ class GestureWindow(BaseModel):
     """
     window = a start/end pair or a clip; point = a single marker (end = start).
     """
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
     duration_s: float = Field(..., ge=0.0)
     t_start_s: float = Field(..., ge=0.0)
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class Mac4Marker(
     RootModel[Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive']]
@@ -15,13 +17,6 @@ class Mac4Marker(
     root: Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive']
     """
     The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
     """
 
 
@@ -34,7 +29,7 @@ class Mac4LabelRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    t_unix: UnixSeconds | None = None
+    t_unix: common_v1.UnixSeconds | None = None
     t_s: float | None = Field(None, ge=0.0)
     """
     Seconds since the take started.

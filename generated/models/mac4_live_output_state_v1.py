@@ -6,32 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
 
-
-class Cc(RootModel[int]):
-    root: int = Field(..., ge=0, le=127)
-
-
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
+from . import common_v1
 
 
 class Bodytruth(BaseModel):
@@ -43,10 +20,10 @@ class Bodytruth(BaseModel):
         extra='forbid',
     )
     present: bool
-    confidence: Unit
+    confidence: common_v1.Unit
     mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    stillness: Unit
-    burst: Unit
+    stillness: common_v1.Unit
+    burst: common_v1.Unit
     tracking_lost: bool
 
 
@@ -58,14 +35,18 @@ class Enthea(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: AnyPath | None = None
+    map_path: common_v1.AnyPath | None = None
     """
     The control map the values came from.
     """
-    controls: dict[constr(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$'), Unit]
+    controls: dict[constr(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$'), common_v1.Unit]
     """
     Control name → value in 0..1.
     """
+
+
+class Cc(RootModel[int]):
+    root: int = Field(..., ge=0, le=127)
 
 
 class Mrt2(BaseModel):
@@ -76,7 +57,7 @@ class Mrt2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: AnyPath | None = None
+    map_path: common_v1.AnyPath | None = None
     """
     The control map the values came from.
     """
@@ -98,7 +79,7 @@ class Mac4LiveOutputState(BaseModel):
     schema_: Literal['lume.mac4_first.live_output_state.v1'] = Field(
         ..., alias='schema'
     )
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     """
     When the bridge wrote this state.
     """

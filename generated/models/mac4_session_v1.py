@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import common_v1
 
 
 class Recorder(BaseModel):
@@ -48,13 +50,6 @@ class VideoInfo(BaseModel):
     """
 
 
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
 class Mac4Session(BaseModel):
     """
     The `session.json` of one Mac4 Tier 0 long take, written by the tmux-launched recorder `tools/lume-dance-capture/lume_dance_recorder.py` (seed 000, "Mac4"). The session folder holds `raw/video/webcam_main.mp4`, `raw/labels/labels.jsonl` and `logs/`; in a bundle it is `sources/mac4_tier0/`.
@@ -71,8 +66,8 @@ class Mac4Session(BaseModel):
     """
     machine: Literal['Mac4']
     recorder: Recorder
-    started_at_unix: UnixSeconds
-    ended_at_unix: UnixSeconds | None
+    started_at_unix: common_v1.UnixSeconds
+    ended_at_unix: common_v1.UnixSeconds | None
     """
     End of the take, or null while recording.
     """

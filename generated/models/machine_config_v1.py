@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class Host(RootModel[str]):
     root: str = Field(..., min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')
@@ -85,20 +87,6 @@ class LumfTarget(BaseModel):
     port: Port | None = Field(9701, validate_default=True)
 
 
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
 class MachineConfig(BaseModel):
     """
     The configuration file that tells a LUME installation which machine it is and where its peers are. Machine identity (K11, Mac4, Mac5, Mac2, MotionMix) always comes from this file, never from guessing a host name. It names the storage and Pose Coach roots, the MIDI output port spec (a MIDI port name opened through rtmidi, K11's loopMIDI port, or `tcp://HOST:PORT` for one of mido's socket ports in tests), the Mac4 endpoints the completion gate probes (SSH 22, BodyTruth 9405, output bridge 9415), the BodyTruth service, the director bus (9610), the LUMF UDP target (9701), and the signing key folder and trust file used for readiness reports. `can_command_rekordbox` may be true only on K11 (SAFE-AUTHORITY-K11, SAFE-NEVER-COMMAND): any other machine must have it false and no MIDI output. The K11-only authority verifier checks every config it finds.
@@ -109,15 +97,15 @@ class MachineConfig(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.machine_config.v1'] = Field(..., alias='schema')
-    machine: Machine
+    machine: common_v1.Machine
     """
     Which machine this installation is (configured, never guessed).
     """
-    storage_root: AnyPath
+    storage_root: common_v1.AnyPath
     """
     The dance-sessions root on this machine (K11 durable store; Mac5 working copies).
     """
-    pose_coach_root: AnyPath | None
+    pose_coach_root: common_v1.AnyPath | None
     """
     The Pose Coach recordings root (K11), or null on machines without Pose Coach.
     """
@@ -129,11 +117,11 @@ class MachineConfig(BaseModel):
     bodytruth: BodyTruthEndpoint
     director: DirectorEndpoint
     lumf: LumfTarget
-    key_dir: AnyPath
+    key_dir: common_v1.AnyPath
     """
     Folder holding this machine's Ed25519 signing key for readiness reports.
     """
-    trust_file: AnyPath
+    trust_file: common_v1.AnyPath
     """
     File listing the public keys trusted to sign readiness reports.
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class SourceKind(
     RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
@@ -278,13 +280,6 @@ class PoseMotionRule(BaseModel):
     """
 
 
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
 class Sources(BaseModel):
     """
     One row per observation source kind (body_observation.v1 `source`).
@@ -329,7 +324,7 @@ class Gesture(BaseModel):
     """
     Longest time mode stays gesture_confirmed before it returns to active/present_still.
     """
-    confirm_machines: list[Machine] = Field(..., min_length=1)
+    confirm_machines: list[common_v1.Machine] = Field(..., min_length=1)
     """
     Machines whose gesture events may reach gesture_confirmed.
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import director_state_v1
+
 
 class ContractId(RootModel[str]):
     root: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
@@ -25,6 +27,22 @@ class CommandName(RootModel[str]):
     """
     A command frame `type`.
     """
+
+
+class RoleRow(BaseModel):
+    """
+    One director role.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: director_state_v1.DirectorRole
+    surface: str = Field(..., min_length=1)
+    """
+    The director application that connects with this role.
+    """
+    description: str = Field(..., min_length=1)
 
 
 class FieldWriter(RootModel[Literal['mac', 'ios', 'ipad', 'quorum', 'server']]):
@@ -65,37 +83,6 @@ class VersionBump(RootModel[Literal['always', 'on_change']]):
     """
 
 
-class DirectorRole(RootModel[Literal['mac', 'ios', 'ipad']]):
-    root: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
-
-
-class SessionPhase(RootModel[Literal['idle', 'setup', 'live', 'paused', 'wrap']]):
-    root: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
-
-
-class RoleRow(BaseModel):
-    """
-    One director role.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    role: DirectorRole
-    surface: str = Field(..., min_length=1)
-    """
-    The director application that connects with this role.
-    """
-    description: str = Field(..., min_length=1)
-
-
 class CommandRow(BaseModel):
     """
     One client command.
@@ -105,7 +92,7 @@ class CommandRow(BaseModel):
         extra='forbid',
     )
     command: CommandName
-    senders: list[DirectorRole] = Field(..., min_length=1)
+    senders: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
     """
     Roles allowed to send it.
     """
@@ -136,7 +123,7 @@ class QuorumRule(BaseModel):
     """
     Distinct roles needed.
     """
-    of_roles: list[DirectorRole] = Field(..., min_length=1)
+    of_roles: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
     counted_by: Literal['role']
     """
     Acks are counted per role, never per device.
@@ -185,7 +172,7 @@ class BusRules(BaseModel):
     """
     Conflict rule - commands are applied in the order the server receives them.
     """
-    paused_phase: SessionPhase
+    paused_phase: director_state_v1.SessionPhase
     paused_blocks_commands: list[CommandName]
     """
     Commands refused (error `paused`) while session.phase is paused_phase.

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class MocopiBoneName(
     RootModel[Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes']]
@@ -32,26 +34,6 @@ class Quaternion(BaseModel):
     w: float = Field(..., ge=-1.0, le=1.0)
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Vec3(BaseModel):
-    """
-    A 3-vector (metres or normalised units, as the field says).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float
-    y: float
-    z: float
-
-
 class Bone(BaseModel):
     """
     One bone pose.
@@ -65,7 +47,7 @@ class Bone(BaseModel):
     mocopi bone index (0..26).
     """
     name: MocopiBoneName
-    position: Vec3
+    position: common_v1.Vec3
     rotation: Quaternion
 
 
@@ -78,7 +60,7 @@ class MocopiSkeletonRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     frame_id: int | None = Field(None, ge=0)
     """
     mocopi frame counter.

@@ -4,34 +4,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class Vec3(BaseModel):
-    """
-    A 3-vector (metres or normalised units, as the field says).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float
-    y: float
-    z: float
+from . import common_v1
 
 
 class Joint3d(BaseModel):
@@ -43,8 +18,8 @@ class Joint3d(BaseModel):
         extra='forbid',
     )
     name: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    position: Vec3
-    confidence: Unit | None = None
+    position: common_v1.Vec3
+    confidence: common_v1.Unit | None = None
 
 
 class MotionmixStateRecord(BaseModel):
@@ -56,7 +31,7 @@ class MotionmixStateRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     source: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
     """
     Which input produced the state, e.g. `multicam`, `mocopi` (seed 003 rollout step 8).
@@ -67,13 +42,13 @@ class MotionmixStateRecord(BaseModel):
     """
     joint_count: int = Field(..., ge=0)
     camera_count: int = Field(..., ge=0)
-    joint_coverage: Unit
-    triangulation_strength: Unit
+    joint_coverage: common_v1.Unit
+    triangulation_strength: common_v1.Unit
     avg_energy: float = Field(..., ge=0.0)
     avg_motion: float = Field(..., ge=0.0)
-    avg_framing: Unit
-    avg_coverage: Unit
-    stillness_score: Unit
+    avg_framing: common_v1.Unit
+    avg_coverage: common_v1.Unit
+    stillness_score: common_v1.Unit
     semantic: str | None
     """
     MotionMix's coarse semantic reading of the body, or null.

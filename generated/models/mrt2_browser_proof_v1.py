@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1
 
 
 class ProofKind(RootModel[Literal['browser_web_midi_runtime', 'endpoint_smoke']]):
     root: Literal['browser_web_midi_runtime', 'endpoint_smoke']
     """
     browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
-    """
-
-
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
     """
 
 
@@ -64,7 +59,7 @@ class Mrt2BrowserProof(BaseModel):
     """
     Keyboard events sent; always 0.
     """
-    created_at: Iso8601
+    created_at: common_v1.Iso8601
     user_agent: str = Field(..., min_length=1)
     """
     The browser's user agent (`HeadlessChrome` or a tool name for endpoint smokes).

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+
+from . import (
+    airdeck_dry_run_report_v1,
+    common_v1,
+    gesture_templates_v1,
+    pose_coach_training_record_v1,
+    promotion_candidates_v1,
+)
 
 
 class Thresholds(BaseModel):
@@ -18,6 +26,16 @@ class Thresholds(BaseModel):
     max_false_triggers: int = Field(..., ge=0)
     min_negative_windows: int = Field(..., ge=1)
     window_preroll_ms: int = Field(..., ge=0)
+
+
+class Stream(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['pose_coach']
+    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    path: common_v1.AnyPath
+    records: int = Field(..., ge=0)
 
 
 class LabelName(RootModel[str]):
@@ -81,73 +99,6 @@ class GestureColumn(BaseModel):
     """
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: Sha256
-
-
-class FileRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: AnyPath
-    sha256: Sha256
-    records: int = Field(..., ge=0)
-    """
-    Number of JSON records in the file.
-    """
-
-
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class Stream(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    kind: Literal['pose_coach']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    path: AnyPath
-    records: int = Field(..., ge=0)
-
-
 class Evidence(BaseModel):
     """
     The gate inputs built from the bundle (bundle-relative), or null when the bundle has no K11 camera evidence.
@@ -161,8 +112,8 @@ class Evidence(BaseModel):
     The gesture-source id Pose Coach tracks were replayed under (promotion_policy.v1).
     """
     observations: int = Field(..., ge=0)
-    events: FileRef
-    bodytruth: FileRef
+    events: airdeck_dry_run_report_v1.FileRef
+    bodytruth: airdeck_dry_run_report_v1.FileRef
     streams: list[Stream]
     """
     The recorded streams the observations came from.
@@ -175,24 +126,15 @@ class WindowRow(BaseModel):
     )
     window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
     label: LabelName
-    clip_kind: ClipKind | None
+    clip_kind: pose_coach_training_record_v1.ClipKind | None
     source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
     negative: bool
     cells: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Cell]
     """
     Per gesture label.
     """
-
-
-class BundleRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bundle_id: str = Field(..., min_length=1)
-    path: AnyPath
-    bundle_sha256: Sha256
 
 
 class PhysicalProofMatrix(BaseModel):
@@ -207,9 +149,9 @@ class PhysicalProofMatrix(BaseModel):
     schema_: Literal['lume.airdeck.physical_proof_matrix.v1'] = Field(
         ..., alias='schema'
     )
-    generated_at: Iso8601
-    bundle: BundleRef
-    policy: ContractRef
+    generated_at: common_v1.Iso8601
+    bundle: promotion_candidates_v1.BundleRef
+    policy: gesture_templates_v1.ContractRef
     thresholds: Thresholds
     evidence: Evidence | None
     """

@@ -6,21 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
+from . import common_v1
 
 
 class PoseCoachLatest(BaseModel):
@@ -36,11 +24,11 @@ class PoseCoachLatest(BaseModel):
     """
     Folder name of the latest session under `sessions\\`.
     """
-    session_dir: AnyPath
+    session_dir: common_v1.AnyPath
     """
     Absolute path of the session folder on K11.
     """
-    manifest_path: AnyPath
+    manifest_path: common_v1.AnyPath
     """
     Absolute path of the session `manifest.json`.
     """
@@ -52,4 +40,4 @@ class PoseCoachLatest(BaseModel):
     """
     Whether the session is still recording.
     """
-    updated_at: Iso8601 | None = None
+    updated_at: common_v1.Iso8601 | None = None

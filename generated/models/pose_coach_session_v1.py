@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1, pose_coach_training_record_v1
 
 
 class Label(RootModel[str]):
@@ -66,43 +68,6 @@ class CameraInfo(BaseModel):
     fps: float = Field(..., gt=0.0)
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class Box2(BaseModel):
-    """
-    An axis-aligned box in normalised camera coordinates.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
-
-
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
-
-
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
 class DeckZones(BaseModel):
     """
     AirDeck left/right deck zones drawn on the camera frame.
@@ -111,8 +76,8 @@ class DeckZones(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    deck1: Box2
-    deck2: Box2
+    deck1: common_v1.Box2
+    deck2: common_v1.Box2
 
 
 class ClipInfo(BaseModel):
@@ -125,11 +90,11 @@ class ClipInfo(BaseModel):
     )
     clip_index: int = Field(..., ge=0)
     label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    clip_kind: ClipKind
+    clip_kind: pose_coach_training_record_v1.ClipKind
     start_frame: int = Field(..., ge=0)
     end_frame: int = Field(..., ge=0)
-    start_ms: UnixMillis | None = None
-    end_ms: UnixMillis | None = None
+    start_ms: common_v1.UnixMillis | None = None
+    end_ms: common_v1.UnixMillis | None = None
 
 
 class PoseCoachSession(BaseModel):
@@ -146,8 +111,8 @@ class PoseCoachSession(BaseModel):
     """
     Session folder name.
     """
-    created_at: Iso8601
-    ended_at: Iso8601 | None = None
+    created_at: common_v1.Iso8601
+    ended_at: common_v1.Iso8601 | None = None
     """
     End of the session, or null while recording.
     """

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from . import common_v1
+
 
 class ClipKind(
     RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
@@ -16,6 +18,31 @@ class ClipKind(
     """
     What a clip is evidence for (seed 000, "Pose Coach Conversion").
     """
+
+
+class HandCursor(BaseModel):
+    """
+    A hand cursor in the normalised camera frame with its confidence.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    x: float = Field(..., ge=0.0, le=1.0)
+    y: float = Field(..., ge=0.0, le=1.0)
+    confidence: common_v1.Unit
+
+
+class HandCursors(BaseModel):
+    """
+    Left and right hand cursors; null when that hand is not tracked.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    left: HandCursor | None
+    right: HandCursor | None
 
 
 class DeckZone(RootModel[Literal['deck1', 'deck2'] | None]):
@@ -50,71 +77,6 @@ class Keyframes(BaseModel):
     raw: str | None = Field(None, pattern='^frames/raw/[^/]+\\.png$')
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
-
-
-class Point2(BaseModel):
-    """
-    A point in normalised camera coordinates (0..1, origin top-left).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-
-
-class Box2(BaseModel):
-    """
-    An axis-aligned box in normalised camera coordinates.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class HandCursor(BaseModel):
-    """
-    A hand cursor in the normalised camera frame with its confidence.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-    confidence: Unit
-
-
-class HandCursors(BaseModel):
-    """
-    Left and right hand cursors; null when that hand is not tracked.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left: HandCursor | None
-    right: HandCursor | None
-
-
 class PoseCoachTrainingRecord(BaseModel):
     """
     One frame of a K11 Pose Coach session, written to `metadata/training.jsonl` (seed 000, "Pose Coach Conversion": current label, recording state, clip kind, and the follow targets hand cursors, body anchor, body boxes and deck-zone membership). All coordinates are in the normalised camera frame (`coordinate_space: normalized_camera_frame`). When no person is seen, hands, anchor and box are null.
@@ -124,7 +86,7 @@ class PoseCoachTrainingRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: UnixMillis
+    timestamp_ms: common_v1.UnixMillis
     frame_index: int = Field(..., ge=0)
     """
     Frame number inside the session (0-based).
@@ -147,16 +109,16 @@ class PoseCoachTrainingRecord(BaseModel):
     Whether Pose Coach was recording a clip at this frame.
     """
     hand_cursors: HandCursors
-    body_anchor: Point2 | None
+    body_anchor: common_v1.Point2 | None
     """
     Body anchor point (follow target), or null when no body.
     """
-    body_box: Box2 | None
+    body_box: common_v1.Box2 | None
     """
     Person bounding box, or null when no body.
     """
     deck_zone: DeckZoneMembership
-    person_confidence: Unit
+    person_confidence: common_v1.Unit
     """
     Confidence that a person is in frame.
     """

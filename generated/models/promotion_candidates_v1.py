@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1, gesture_templates_v1, meta_promotion_policy_v1
 
 
 class Generator(BaseModel):
@@ -23,6 +25,15 @@ class FailedCheck(RootModel[str]):
 
 class LabelName(RootModel[str]):
     root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+
+
+class BundleRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    bundle_id: str = Field(..., min_length=1)
+    path: common_v1.AnyPath
+    bundle_sha256: common_v1.Sha256
 
 
 class CheckId(
@@ -44,128 +55,28 @@ class Check(BaseModel):
     detail: str = Field(..., min_length=1)
 
 
-class MissingItem(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class CriterionId(
-    RootModel[Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']]
-):
-    root: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
-
-
-class Attempt(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    gestures: list[LabelName]
-    verdict: Literal['green', 'red']
-    failed_checks: list[FailedCheck]
-
-
-class DryRun(BaseModel):
-    """
-    The AirDeck gate's dry-run report of this run (null when no gesture reached the dry run).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    report: RelPath
-    """
-    Bundle-relative path of the airdeck_dry_run_report.v1 document.
-    """
-    sha256: Sha256
-    verdict: Literal['green', 'red']
-    manifest_sha256: Sha256
-    """
-    SHA-256 of the manifest bytes the report was run against.
-    """
-    attempts: list[Attempt] = Field(..., min_length=1)
-    """
-    Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
-
-    """
-
-
-class PromotedManifest(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: Literal['derived/airdeck/promoted_gestures.json']
-    sha256: Sha256
-    gestures: list[LabelName] = Field(..., min_length=1)
-
-
-class BundleRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bundle_id: str = Field(..., min_length=1)
-    path: AnyPath
-    bundle_sha256: Sha256
-
-
 class EvidenceItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: AnyPath
-    sha256: Sha256 | None
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256 | None
 
 
 class Criterion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: CriterionId
+    id: meta_promotion_policy_v1.CriterionId
     order: int = Field(..., ge=1, le=8)
     sentence: str = Field(..., min_length=5)
     status: Literal['met', 'missing']
     detail: str = Field(..., min_length=1)
     evidence: list[EvidenceItem]
+
+
+class MissingItem(RootModel[str]):
+    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
 
 
 class Candidate(BaseModel):
@@ -210,20 +121,47 @@ class Candidate(BaseModel):
     """
 
 
-class ContractRef(BaseModel):
+class Attempt(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: Sha256
+    gestures: list[LabelName]
+    verdict: Literal['green', 'red']
+    failed_checks: list[FailedCheck]
 
 
-class OutputRef(BaseModel):
+class DryRun(BaseModel):
+    """
+    The AirDeck gate's dry-run report of this run (null when no gesture reached the dry run).
+    """
+
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: RelPath
-    sha256: Sha256
+    report: common_v1.RelPath
+    """
+    Bundle-relative path of the airdeck_dry_run_report.v1 document.
+    """
+    sha256: common_v1.Sha256
+    verdict: Literal['green', 'red']
+    manifest_sha256: common_v1.Sha256
+    """
+    SHA-256 of the manifest bytes the report was run against.
+    """
+    attempts: list[Attempt] = Field(..., min_length=1)
+    """
+    Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
+
+    """
+
+
+class PromotedManifest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: Literal['derived/airdeck/promoted_gestures.json']
+    sha256: common_v1.Sha256
+    gestures: list[LabelName] = Field(..., min_length=1)
 
 
 class PromotionCandidates(BaseModel):
@@ -238,19 +176,19 @@ class PromotionCandidates(BaseModel):
     schema_: Literal['lume.airdeck.promotion_candidates.v1'] = Field(
         ..., alias='schema'
     )
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     generator: Generator
     bundle: BundleRef
-    machine: Machine | None
+    machine: common_v1.Machine | None
     """
     The configured machine promotion ran on (machine_config.v1), or null without a config.
     """
-    policy: ContractRef
-    inputs: list[OutputRef] = Field(..., min_length=1)
+    policy: gesture_templates_v1.ContractRef
+    inputs: list[gesture_templates_v1.OutputRef] = Field(..., min_length=1)
     """
     The analyzer outputs promotion read (bundle-relative, with SHA-256).
     """
-    proof_matrix: OutputRef
+    proof_matrix: gesture_templates_v1.OutputRef
     """
     derived/airdeck/physical_proof_matrix.json as written by this run.
     """

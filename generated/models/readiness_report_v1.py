@@ -6,7 +6,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from . import common_v1
+
+
+class ContractRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: str = Field(..., pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')
+    file: common_v1.RelPath
+    sha256: common_v1.Sha256
 
 
 class ContractsCommit(RootModel[str]):
@@ -27,6 +38,24 @@ class Tool(BaseModel):
     """
 
 
+class Digest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    sha256: common_v1.Sha256
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str = Field(..., min_length=1)
+    """
+    path of the subject relative to root (POSIX)
+    """
+    digest: Digest
+
+
 class CheckStatus(RootModel[Literal['pass', 'fail', 'inconclusive']]):
     root: Literal['pass', 'fail', 'inconclusive']
     """
@@ -41,8 +70,53 @@ class Field1(RootModel[str]):
     """
 
 
+class Evidence(BaseModel):
+    """
+    One piece of evidence of a check; a failure names the file, the field and what was expected.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    file: common_v1.AnyPath | None
+    """
+    The file concerned (relative to root where possible), or null.
+    """
+    field: Field1 | None
+    """
+    The field, JSON path or line concerned, or null.
+    """
+    expected: Any
+    """
+    What the contract requires (any JSON value).
+    """
+    found: Any
+    """
+    What was found (any JSON value).
+    """
+    message: str = Field(..., min_length=1)
+
+
 class Invariant(RootModel[str]):
     root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: str = Field(..., pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')
+    """
+    Stable dotted check id, e.g. storage.integrity.
+    """
+    title: str = Field(..., min_length=3)
+    status: CheckStatus
+    invariants: list[Invariant]
+    """
+    The safety invariants (lume:contract:safety_invariants:v1 ids) this check covers.
+    """
+    evidence: list[Evidence]
+    duration_ms: float = Field(..., ge=0.0)
 
 
 class Verdicts(BaseModel):
@@ -119,113 +193,6 @@ class Gate(BaseModel):
     """
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')
-    file: RelPath
-    sha256: Sha256
-
-
-class Digest(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    sha256: Sha256
-
-
-class Subject(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: str = Field(..., min_length=1)
-    """
-    path of the subject relative to root (POSIX)
-    """
-    digest: Digest
-
-
-class Evidence(BaseModel):
-    """
-    One piece of evidence of a check; a failure names the file, the field and what was expected.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    file: AnyPath | None
-    """
-    The file concerned (relative to root where possible), or null.
-    """
-    field: Field1 | None
-    """
-    The field, JSON path or line concerned, or null.
-    """
-    expected: Any
-    """
-    What the contract requires (any JSON value).
-    """
-    found: Any
-    """
-    What was found (any JSON value).
-    """
-    message: str = Field(..., min_length=1)
-
-
-class Check(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')
-    """
-    Stable dotted check id, e.g. storage.integrity.
-    """
-    title: str = Field(..., min_length=3)
-    status: CheckStatus
-    invariants: list[Invariant]
-    """
-    The safety invariants (lume:contract:safety_invariants:v1 ids) this check covers.
-    """
-    evidence: list[Evidence]
-    duration_ms: float = Field(..., ge=0.0)
-
-
 class ReadinessReport(BaseModel):
     """
     What a readiness report states: the predicate of an in-toto Statement that `lume verify` (nox -s verify) wraps in a DSSE envelope signed with Ed25519. The Statement's subjects repeat `subjects` here. It names the contracts it checked against (by $id, file and digest), the root it verified, the subjects (files) and their digests, every check with its status, the safety invariants it covers and its evidence, and the verdicts, including the Mac4-first completion gate verdicts `completion_ready` and `mac5_heavy_reconstruction_allowed` that SAFE-MAC5-GATE reads. Rules: a check that could not run is `inconclusive`, never `pass`; `overall` is `red` whenever any check is `fail` or `inconclusive`, and `green` needs at least one check, `rig_safe` and `data_sound`; `mac5_heavy_reconstruction_allowed` can be true only with `completion_ready` true and `overall` green; a gate whose preflight found a port unreachable did not run the full audit, and a gate that did not run the full audit is never `completion_ready`. A report that fails signature verification, is unsigned, is signed by an untrusted key or is older than its consumer's maximum age counts as red whatever it says.
@@ -236,7 +203,7 @@ class ReadinessReport(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.readiness_report.v1'] = Field(..., alias='schema')
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     tool: Tool
     contracts: list[ContractRef] = Field(..., min_length=1)
     """
@@ -246,7 +213,7 @@ class ReadinessReport(BaseModel):
     """
     Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
     """
-    root: AnyPath
+    root: common_v1.AnyPath
     """
     The root that was verified (a fixtures folder or a real storage root).
     """

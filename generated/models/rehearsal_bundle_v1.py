@@ -8,91 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-
-class SourceStatus(
-    RootModel[Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']]
-):
-    root: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
-    """
-    Lifecycle of a source as recorded in the bundle.
-    """
-
-
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
-
-
-class MachineRoles(BaseModel):
-    """
-    Fixed machine roles (seed 000, "Bundle Manifest Fields").
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    mac4: Literal['capture_visuals']
-    k11: Literal['storage_posecoach_airdeck_rekordbox_gate']
-    mac5: Literal['offline_reconstruction']
-
-
-class BundleSafety(BaseModel):
-    """
-    Rekordbox command authority (seed 000: K11 alone promotes gestures to Rekordbox).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    rekordbox_command_authority: Literal['K11 only']
-    mac4_can_command_rekordbox: Literal[False]
-    mac5_can_command_rekordbox: Literal[False]
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+from . import common_v1
 
 
 class PrimaryStorage(BaseModel):
@@ -104,7 +20,7 @@ class PrimaryStorage(BaseModel):
         extra='forbid',
     )
     machine: Literal['K11']
-    root: AnyPath
+    root: common_v1.AnyPath
     """
     K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
@@ -118,12 +34,21 @@ class FileRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: RelPath
+    path: common_v1.RelPath
     """
     Path relative to the owning entry's folder (or bundle root for derived outputs).
     """
-    sha256: Sha256
+    sha256: common_v1.Sha256
     byte_size: int = Field(..., ge=0)
+
+
+class SourceStatus(
+    RootModel[Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']]
+):
+    root: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
+    """
+    Lifecycle of a source as recorded in the bundle.
+    """
 
 
 class GenericSourceEntry(BaseModel):
@@ -142,19 +67,19 @@ class GenericSourceEntry(BaseModel):
     """
     Kind of evidence; each type has its folder in bundle_layout.v1 (`guided_pose_clip` is the Pose Coach entry).
     """
-    machine: Machine
+    machine: common_v1.Machine
     """
     Machine that captured / holds the source.
     """
-    path: AnyPath
+    path: common_v1.AnyPath
     """
     Where the source lives (bundle-relative folder or a local path on its machine).
     """
-    archive_path: AnyPath | None = None
+    archive_path: common_v1.AnyPath | None = None
     """
     Canonical archive on K11 (`_incoming` / `_processed`), or null when not archived yet.
     """
-    sha256: Sha256 | None = None
+    sha256: common_v1.Sha256 | None = None
     """
     Checksum of the archive (or of the single source file); null while pending.
     """
@@ -167,12 +92,12 @@ class GenericSourceEntry(BaseModel):
     """
     Clock of the source's timestamps (seed 000 uses `unix_seconds`).
     """
-    start_unix: UnixSeconds | None = None
+    start_unix: common_v1.UnixSeconds | None = None
     """
     Capture start, Unix seconds; null if unknown.
     """
     duration_s: float | None = Field(None, ge=0.0)
-    labels_path: AnyPath | None = None
+    labels_path: common_v1.AnyPath | None = None
     """
     Labels file of this source (Mac4 `raw/labels/labels.jsonl`), or null.
     """
@@ -202,7 +127,7 @@ class PoseCoachSourceEntry(BaseModel):
     """
     Pose Coach session id (folder name under `C:\\lume\\recordings\\pose-coach\\sessions`).
     """
-    manifest_path: AnyPath
+    manifest_path: common_v1.AnyPath
     """
     Absolute path of the session `manifest.json` on K11.
     """
@@ -218,7 +143,7 @@ class PoseCoachSourceEntry(BaseModel):
     `reference` (default: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3).
     """
     status: SourceStatus | None = None
-    start_unix: UnixSeconds | None = None
+    start_unix: common_v1.UnixSeconds | None = None
     duration_s: float | None = Field(None, ge=0.0)
     notes: str | None = None
     files: list[FileRef] = Field(..., min_length=1)
@@ -249,12 +174,12 @@ class DerivedEntry(BaseModel):
     """
     The source it was derived from (a `sources[].source_id`).
     """
-    machine: Machine
+    machine: common_v1.Machine
     tool: str = Field(..., min_length=1)
     """
     Producing tool, e.g. `SAM3DBody-cpp`.
     """
-    path: RelPath
+    path: common_v1.RelPath
     """
     Main output, bundle-relative (e.g. `derived/sam3d/summary.json`).
     """
@@ -263,10 +188,19 @@ class DerivedEntry(BaseModel):
     Frame sampling (seed 000 uses `label_windows_only_or_1fps`); `not_applicable` for non-sampling tools.
     """
     status: Literal['pending', 'running', 'complete', 'partial', 'failed']
-    created_at_unix: UnixSeconds | None = None
+    created_at_unix: common_v1.UnixSeconds | None = None
     outputs: list[FileRef] | None = None
     """
     Output files (bundle-relative) with checksums and byte sizes.
+    """
+
+
+class UnifiedCategory(
+    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
+):
+    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
+    """
+    Unified top-level label categories (seed 000, "Marker and Label Convergence").
     """
 
 
@@ -285,10 +219,36 @@ class LabelEntry(BaseModel):
     """
     source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
     category: UnifiedCategory
-    start_unix: UnixSeconds | None = None
-    end_unix: UnixSeconds | None = None
+    start_unix: common_v1.UnixSeconds | None = None
+    end_unix: common_v1.UnixSeconds | None = None
     t_start_s: float | None = Field(None, ge=0.0)
     t_end_s: float | None = Field(None, ge=0.0)
+
+
+class MachineRoles(BaseModel):
+    """
+    Fixed machine roles (seed 000, "Bundle Manifest Fields").
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    mac4: Literal['capture_visuals']
+    k11: Literal['storage_posecoach_airdeck_rekordbox_gate']
+    mac5: Literal['offline_reconstruction']
+
+
+class BundleSafety(BaseModel):
+    """
+    Rekordbox command authority (seed 000: K11 alone promotes gestures to Rekordbox).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    rekordbox_command_authority: Literal['K11 only']
+    mac4_can_command_rekordbox: Literal[False]
+    mac5_can_command_rekordbox: Literal[False]
 
 
 class SourceEntry(RootModel[GenericSourceEntry | PoseCoachSourceEntry]):
@@ -314,8 +274,8 @@ class RehearsalBundle(BaseModel):
     Bundle folder name, conventionally `<YYYYMMDD>-<take name>` (seed 000: "20260528-weighted-freestyle-01").
 
     """
-    created_at_unix: UnixSeconds
-    updated_at_unix: UnixSeconds | None = None
+    created_at_unix: common_v1.UnixSeconds
+    updated_at_unix: common_v1.UnixSeconds | None = None
     """
     Last rewrite by a generator or adapter (the generator is safe to rerun, seed 000 Wave 2).
     """

@@ -4,28 +4,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
-
-
-class Box2(BaseModel):
-    """
-    An axis-aligned box in normalised camera coordinates.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
+from . import common_v1
 
 
 class Keypoint(BaseModel):
@@ -40,7 +21,7 @@ class Keypoint(BaseModel):
     x: float
     y: float
     z: float | None = None
-    visibility: Unit
+    visibility: common_v1.Unit
 
 
 class Sam3dFrame(BaseModel):
@@ -64,8 +45,8 @@ class Sam3dFrame(BaseModel):
     """
     Whether a body was reconstructed in this frame.
     """
-    confidence: Unit
-    body_box: Box2 | None
+    confidence: common_v1.Unit
+    body_box: common_v1.Box2 | None
     """
     Body bounding box, or null when no body.
     """

@@ -6,7 +6,32 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import common_v1
+
+
+class Sam3dWorker(BaseModel):
+    """
+    The Mac5 worker that ran the reconstruction (seed 000, "Current verified Mac5 facts").
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    machine: Literal['Mac5']
+    script: common_v1.AnyPath
+    """
+    Path of `process_session.py` on Mac5.
+    """
+    binary: common_v1.AnyPath | None = None
+    """
+    Path of the `fast_sam_3dbody_run` binary.
+    """
+    command: str | None = None
+    """
+    The exact command line, for reproduction.
+    """
 
 
 class LabelWindow(BaseModel):
@@ -20,64 +45,6 @@ class LabelWindow(BaseModel):
     label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
     t_start_s: float = Field(..., ge=0.0)
     t_end_s: float = Field(..., ge=0.0)
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Sam3dWorker(BaseModel):
-    """
-    The Mac5 worker that ran the reconstruction (seed 000, "Current verified Mac5 facts").
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    machine: Literal['Mac5']
-    script: AnyPath
-    """
-    Path of `process_session.py` on Mac5.
-    """
-    binary: AnyPath | None = None
-    """
-    Path of the `fast_sam_3dbody_run` binary.
-    """
-    command: str | None = None
-    """
-    The exact command line, for reproduction.
-    """
 
 
 class Sam3dSummary(BaseModel):
@@ -94,7 +61,7 @@ class Sam3dSummary(BaseModel):
     """
     The bundle source that was reconstructed (e.g. `mac4_tier0`).
     """
-    source_path: RelPath
+    source_path: common_v1.RelPath
     """
     Bundle-relative path of the source video.
     """
@@ -123,17 +90,17 @@ class Sam3dSummary(BaseModel):
     frames_sampled: int = Field(..., ge=0)
     frames_with_body: int = Field(..., ge=0)
     frames_path: Literal['sam3d_frames.jsonl'] | None = None
-    started_at_unix: UnixSeconds
-    finished_at_unix: UnixSeconds | None
+    started_at_unix: common_v1.UnixSeconds
+    finished_at_unix: common_v1.UnixSeconds | None
     """
     End of the run, or null while running.
     """
-    source_sha256_before: Sha256
-    source_sha256_after: Sha256 | None
+    source_sha256_before: common_v1.Sha256
+    source_sha256_after: common_v1.Sha256 | None
     """
     Source checksum after the run (must equal `source_sha256_before`), or null while running.
     """
-    completion_gate_report: AnyPath | None = None
+    completion_gate_report: common_v1.AnyPath | None = None
     """
     The green Mac4-first completion-gate report that allowed this heavy run (seed 003 section 7).
     """

@@ -6,28 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+from . import common_v1
 
 
 class StorageIndexEntry(BaseModel):
@@ -43,7 +24,7 @@ class StorageIndexEntry(BaseModel):
     """
     File name of the archive in `_incoming`.
     """
-    archive_sha256: Sha256 | None
+    archive_sha256: common_v1.Sha256 | None
     """
     Verified checksum (from the `.sha256` sidecar), or null when missing.
     """
@@ -57,18 +38,18 @@ class StorageIndexEntry(BaseModel):
     """
     Why the archive was not indexed; null when indexed or pending.
     """
-    processed_path: AnyPath | None
+    processed_path: common_v1.AnyPath | None
     """
     Extraction folder under `_processed`, or null.
     """
-    transport_manifest: AnyPath | None
+    transport_manifest: common_v1.AnyPath | None
     """
     Path of the transport manifest under `_manifests`, or null when none was found.
     """
-    extracted_at_unix: UnixSeconds | None
+    extracted_at_unix: common_v1.UnixSeconds | None
     member_count: int | None = Field(..., ge=0)
     expanded_bytes: int | None = Field(..., ge=0)
-    indexed_at_unix: UnixSeconds | None = None
+    indexed_at_unix: common_v1.UnixSeconds | None = None
     """
     When this verdict was written.
     """

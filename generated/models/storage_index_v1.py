@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import common_v1, storage_index_record_v1
 
 
 class IndexCounts(BaseModel):
@@ -25,71 +27,6 @@ class IndexCounts(BaseModel):
     pending: int = Field(..., ge=0)
 
 
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class StorageIndexEntry(BaseModel):
-    """
-    The indexer's verdict on one archive. `indexed` needs a checksum, a processed path and an extraction time; `refused`, `corrupt` and `missing_checksum` need a reason.
-
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    archive_name: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
-    """
-    File name of the archive in `_incoming`.
-    """
-    archive_sha256: Sha256 | None
-    """
-    Verified checksum (from the `.sha256` sidecar), or null when missing.
-    """
-    archive_bytes: int = Field(..., ge=0)
-    session_id: str | None = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
-    """
-    Session id from the transport manifest, or null when unknown.
-    """
-    status: Literal['indexed', 'refused', 'corrupt', 'missing_checksum', 'pending']
-    reason: str | None
-    """
-    Why the archive was not indexed; null when indexed or pending.
-    """
-    processed_path: AnyPath | None
-    """
-    Extraction folder under `_processed`, or null.
-    """
-    transport_manifest: AnyPath | None
-    """
-    Path of the transport manifest under `_manifests`, or null when none was found.
-    """
-    extracted_at_unix: UnixSeconds | None
-    member_count: int | None = Field(..., ge=0)
-    expanded_bytes: int | None = Field(..., ge=0)
-    indexed_at_unix: UnixSeconds | None = None
-    """
-    When this verdict was written.
-    """
-
-
 class StorageIndex(BaseModel):
     """
     `C:\\lume\\dance-sessions\\index.json`, rewritten atomically by the idempotent K11 bundle indexer (seed 000, Wave 1). One entry per archive seen in `_incoming`, with the same shape as an `index.jsonl` record (storage_index_record.v1), plus counts per status.
@@ -100,11 +37,11 @@ class StorageIndex(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.storage_index.v1'] = Field(..., alias='schema')
-    root: AnyPath
+    root: common_v1.AnyPath
     """
     The K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
     machine: Literal['K11'] | None = None
-    updated_at_unix: UnixSeconds
-    entries: list[StorageIndexEntry]
+    updated_at_unix: common_v1.UnixSeconds
+    entries: list[storage_index_record_v1.StorageIndexEntry]
     counts: IndexCounts

@@ -6,42 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class RelPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-    )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
+from . import common_v1
 
 
 class ArchiveMember(BaseModel):
@@ -52,8 +19,8 @@ class ArchiveMember(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: RelPath
-    sha256: Sha256
+    path: common_v1.RelPath
+    sha256: common_v1.Sha256
     byte_size: int = Field(..., ge=0)
 
 
@@ -74,14 +41,14 @@ class TransportManifest(BaseModel):
     """
     File name of the archive in `_incoming` (no folders).
     """
-    archive_sha256: Sha256
+    archive_sha256: common_v1.Sha256
     archive_bytes: int = Field(..., ge=0)
-    source_machine: Machine
+    source_machine: common_v1.Machine
     """
     Machine that built and sent the archive (normally Mac4).
     """
     target_machine: Literal['K11'] | None = None
-    created_at_unix: UnixSeconds
+    created_at_unix: common_v1.UnixSeconds
     format: Literal['tar', 'tar.gz', 'tgz', 'zip']
     member_count: int | None = Field(None, ge=0)
     """

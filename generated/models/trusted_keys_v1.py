@@ -8,19 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
+from . import common_v1
 
 
 class TrustedKey(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    keyid: Sha256
+    keyid: common_v1.Sha256
     """
     SHA-256 of the raw public key bytes, lower-case hex.
     """

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, constr
+
+from . import (
+    common_v1,
+    gesture_templates_v1,
+    promotion_candidates_v1,
+    rehearsal_bundle_v1,
+)
 
 
 class Generator(BaseModel):
@@ -15,6 +22,18 @@ class Generator(BaseModel):
     )
     tool: str = Field(..., min_length=1)
     version: str = Field(..., min_length=1)
+
+
+class SourceTemplates(BaseModel):
+    """
+    The gesture_templates.json the templates were taken from.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: Literal['derived/templates/gesture_templates.json']
+    sha256: common_v1.Sha256
 
 
 class NotExportedItem(BaseModel):
@@ -34,85 +53,13 @@ class Band(BaseModel):
     high: float = Field(..., ge=0.0, le=1.0)
 
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-
-
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-
-
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: Sha256
-
-
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
-
-
-class Stats(BaseModel):
-    """
-    n, mean, population std, min, max.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    n: int = Field(..., ge=1)
-    mean: float
-    std: float = Field(..., ge=0.0)
-    min: float
-    max: float
-
-
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
-class SourceTemplates(BaseModel):
-    """
-    The gesture_templates.json the templates were taken from.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: Literal['derived/templates/gesture_templates.json']
-    sha256: Sha256
-
-
 class Example(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: UnixSeconds
-    end_unix: UnixSeconds
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
 
 
 class VisualTemplate(BaseModel):
@@ -124,27 +71,18 @@ class VisualTemplate(BaseModel):
     """
     The behaviour Unity / Web Lab applies (promotion_policy.v1 `visual.targets`).
     """
-    category: UnifiedCategory
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual']
     windows: int = Field(..., ge=1)
     windows_with_motion: int = Field(..., ge=0)
-    duration_s: Stats
-    motion_energy: Stats
+    duration_s: gesture_templates_v1.Stats
+    motion_energy: gesture_templates_v1.Stats
     response: Band
-    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Stats]
+    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), gesture_templates_v1.Stats]
     """
     Every feature statistic of the label's template.
     """
     examples: list[Example] = Field(..., min_length=1)
-
-
-class BundleRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bundle_id: str = Field(..., min_length=1)
-    path: AnyPath
-    bundle_sha256: Sha256
 
 
 class VisualTemplates(BaseModel):
@@ -157,10 +95,10 @@ class VisualTemplates(BaseModel):
         extra='forbid',
     )
     schema_: Literal['lume.templates.visual_templates.v1'] = Field(..., alias='schema')
-    generated_at: Iso8601
+    generated_at: common_v1.Iso8601
     generator: Generator
-    bundle: BundleRef
-    policy: ContractRef
+    bundle: promotion_candidates_v1.BundleRef
+    policy: gesture_templates_v1.ContractRef
     source_templates: SourceTemplates
     """
     The gesture_templates.json the templates were taken from.

@@ -5,6 +5,7 @@ generator (`lumf_codegen`). Output is deterministic so a byte comparison proves 
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -40,12 +41,43 @@ def modelled(contracts: tuple[Contract, ...]) -> list[Contract]:
     return [c for c in contracts if c.is_meta or c.kind in ("document", "record")]
 
 
+def shared_or_modelled(contracts: tuple[Contract, ...]) -> list[Contract]:
+    """Modelled contracts plus the `definitions` files whose $defs they share."""
+    return [c for c in contracts if c.kind == "definitions" or c in modelled(contracts)]
+
+
 def source_of(c: Contract) -> str:
     return c.path.relative_to(contracts_dir()).as_posix()
 
 
 def _dump(obj: object) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def _linked(c: Contract, ids: dict[str, Contract]) -> dict:
+    """The contract's schema with `lume:` refs pointing at the sibling module's staged file.
+
+    Each shared definition is then generated once, in the module of the contract that owns it,
+    and imported where it is used (validators keep the self-contained copies in schemas/).
+    """
+    schema = copy.deepcopy(c.raw)
+    schema.pop("x-lume", None)
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("lume:"):
+                uri, _, pointer = ref.partition("#")
+                owner = ids[uri]
+                node["$ref"] = f"#{pointer}" if owner.id == c.id else f"{owner.module}.json#{pointer}"
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
 
 
 def render(target: Path) -> None:
@@ -55,9 +87,11 @@ def render(target: Path) -> None:
     models = target / "models"
     with tempfile.TemporaryDirectory(prefix="lume-codegen-") as stage_dir:
         stage = Path(stage_dir)
+        ids = {c.id: c for c in contracts}
         for c in modelled(contracts):
-            schema = self_contained(c)
-            (target / "schemas" / f"{c.module}.json").write_text(_dump(schema), encoding="utf-8")
+            (target / "schemas" / f"{c.module}.json").write_text(_dump(self_contained(c)), "utf-8")
+        for c in shared_or_modelled(contracts):
+            schema = _linked(c, ids)
             schema["title"] = c.model_name  # drives the root class name
             (stage / f"{c.module}.json").write_text(_dump(schema), encoding="utf-8")
         cmd = [sys.executable, "-m", "datamodel_code_generator", "--input", str(stage),
@@ -65,7 +99,7 @@ def render(target: Path) -> None:
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise RuntimeError(f"datamodel-codegen failed:\n{run.stderr}")
-    for c in modelled(contracts):
+    for c in shared_or_modelled(contracts):
         module = models / f"{c.module}.py"
         module.write_text(HEADER.format(source=source_of(c), id=c.id) + module.read_text(), "utf-8")
     (models / "__init__.py").write_text(
