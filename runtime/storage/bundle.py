@@ -43,6 +43,11 @@ def _const_object(defname: str) -> dict[str, Any]:
     return {k: v["const"] for k, v in spec["properties"].items()}
 
 
+def _storage_machine() -> str:
+    """The machine that keeps the canonical copy: the contract's const, not a literal here."""
+    return get(_CONTRACT).raw["$defs"]["PrimaryStorage"]["properties"]["machine"]["const"]
+
+
 def bundle_problems(doc: Any, file: str) -> list[str]:
     return [str(p) for p in problems(doc, get(_CONTRACT), file=file)]
 
@@ -178,7 +183,7 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
         "schema": SCHEMA,
         "bundle_id": bundle_id or old.get("bundle_id") or session_id,
         "created_at_unix": old.get("created_at_unix", clock()),
-        "primary_storage": {"machine": "K11", "root": root_name},
+        "primary_storage": {"machine": _storage_machine(), "root": root_name},
         "sources": generated_sources + [s for s in old.get("sources", []) if s["source_id"] not in ours],
         "derived": old.get("derived", []),
         "labels": generated_labels + [lb for lb in old.get("labels", []) if lb["source_id"] not in ours],

@@ -71,7 +71,7 @@ def write_index(root: Path, root_name: str, entries: list[dict[str, Any]],
     doc = {
         "schema": "lume.storage_index.v1",
         "root": root_name,
-        "machine": "K11",
+        "machine": get("storage_index.v1").raw["properties"]["machine"]["const"],  # K11, by contract
         "updated_at_unix": now,
         "entries": entries,
         "counts": counts(entries),
