@@ -15,8 +15,8 @@ import json
 import statistics
 import time
 
-from lume.runtime.airdeck import Authority, Gate, Recognizer, Rules
-from lume.runtime.contracts import get
+from lume.runtime.airdeck import Authority, DispatchGate, Recognizer, Rules
+from lume.runtime.core import get
 
 BUDGET_P99_MS = 0.2
 T0 = 1_779_639_400_000
@@ -54,7 +54,7 @@ def percentiles(ns: list[int]) -> dict[str, float]:
 
 
 def time_gate(events, frames, rules, *, log: bool) -> tuple[list[int], int]:
-    gate = Gate(Authority.simulated(rules), rules)
+    gate = DispatchGate(Authority.simulated(rules), rules)
     out, dispatched = [], 0
     clock = time.perf_counter_ns
     for e, f in zip(events, frames):

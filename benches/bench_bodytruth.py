@@ -18,9 +18,10 @@ from pathlib import Path
 
 import orjson
 
-from lume.runtime.bodytruth import Fusion, load_scenario
-from lume.runtime.bodytruth.replay import merged
-from lume.runtime.bodytruth.service import BodyTruthService, create_app, serving
+from lume.fixtures import load_scenario
+from lume.runtime.bodytruth import Fusion
+from lume.runtime.bodytruth._replay import merged
+from lume.runtime.bodytruth._service import BodyTruthService, create_app, serving
 
 REAL_MEDIA = Path(os.environ.get("LUME_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "real-media"
 
@@ -174,7 +175,6 @@ def bench_http_process(rate: float, seconds: float, clients: int) -> None:
     import socket
     import subprocess
     import sys
-
     from importlib import resources
 
     with socket.socket() as s:
@@ -209,7 +209,7 @@ def bench_pose(passes: int) -> None:
         return
     try:
         from lume.runtime.pose import ObservationBuilder, PoseEstimator, load_deck_zones, open_capture
-        from lume.runtime.pose.source import load_mediapipe_pose
+        from lume.runtime.pose._source import load_mediapipe_pose
 
         load_mediapipe_pose()
     except Exception as exc:  # noqa: BLE001 - any reason the extra is unusable

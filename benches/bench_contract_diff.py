@@ -24,10 +24,10 @@ import threading
 import time
 from pathlib import Path
 
-from lume.runtime.contracts import contracts_dir
-from lume.verifiers import contract_diff
-from lume.verifiers.gate import Mac4Target, preflight
-from lume.verifiers.schema_compat import pattern_inclusion
+from lume.runtime.completion._completion_gate import Mac4Target, preflight
+from lume.runtime.core import contracts_dir
+from lume.runtime.tooling import _contract_diff as contract_diff
+from lume.runtime.tooling._schema_compat import pattern_inclusion
 
 
 def _git(repo: Path, *args: str) -> str:

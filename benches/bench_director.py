@@ -22,17 +22,18 @@ from typing import Any, Self
 
 import orjson
 import uvicorn
-from lume.runtime.common import atomic
-from lume.runtime.director import ownership
-from lume.runtime.director import state as st
-from lume.runtime.director.bus import Bus
-from lume.runtime.director.clock import FakeClock
-from lume.runtime.director.persist import StateStore
-from lume.runtime.director.server import BusServer, ServerThread, bind
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
+
+from lume.runtime import core
+from lume.runtime.director import _ownership as ownership
+from lume.runtime.director import _state as st
+from lume.runtime.director._bus import Bus
+from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._persist import StateStore
+from lume.runtime.director._server import BusServer, ServerThread, bind
 
 RULES = ownership.load().rules
 
@@ -82,7 +83,7 @@ def bench_atomic_write(doc: dict[str, Any], n: int, folder: Path) -> float:
     data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
     t = time.perf_counter()
     for i in range(n):
-        atomic.write_bytes(folder / f"{i:012d}.json", data)
+        core.write_bytes(folder / f"{i:012d}.json", data)
     return per_second(n, time.perf_counter() - t)
 
 

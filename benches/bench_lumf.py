@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from lume.generated import lumf_layout as L
-from lume.runtime.lumf import codec
-from lume.runtime.lumf.audio import FileSource, read_audio
-from lume.runtime.lumf.codec import STRUCT, PacketBuffer, decode, encode, encode_values
-from lume.runtime.lumf.features import FeatureExtractor
-from lume.runtime.lumf.publisher import Publisher
-from lume.runtime.lumf.ring import Ring
+from lume.runtime.lumf import _codec as codec
+from lume.runtime.lumf._audio import FileSource, read_audio
+from lume.runtime.lumf._codec import STRUCT, PacketBuffer, decode, encode, encode_values
+from lume.runtime.lumf._features import FeatureExtractor
+from lume.runtime.lumf._publisher import Publisher
+from lume.runtime.lumf._ring import Ring
 
 MUSIC = Path(__file__).resolve().parents[1].parent / "shared" / "real-media" / "audio" / \
     "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import orjson
 
-from lume.runtime.contracts import get
+from lume.runtime.core import get
 from lume.runtime.storage import add_pose_coach
 from lume.runtime.templates import build_templates, promote
-from lume.runtime.templates.streams import pose_coach
+from lume.runtime.templates._streams import pose_coach
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "fixtures/route_smoke/_processed/20260528-weighted-freestyle-01"

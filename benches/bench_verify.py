@@ -32,7 +32,7 @@ def best_of(fn, repeat: int = 3) -> float:
 
 
 def observation_lines(n: int) -> bytes:
-    from lume.runtime.contracts import get
+    from lume.runtime.core import get
 
     examples = get("body_observation.v1").examples
     out = []
@@ -44,8 +44,8 @@ def observation_lines(n: int) -> bytes:
 
 
 def bench_jsonl(work: Path, n: int) -> None:
-    from lume.runtime.contracts import get, validate_file
-    from lume.runtime.contracts.validate import validator
+    from lume.runtime.core import get, validate_file
+    from lume.runtime.core._validate import validator
 
     path = work / "take.obs.jsonl"
     path.write_bytes(observation_lines(n))
@@ -75,7 +75,7 @@ def bench_jsonl(work: Path, n: int) -> None:
 
 
 def bench_quick(work: Path, n: int, media_mib: int) -> None:
-    from lume.verifiers.runner import default_root, run
+    from lume.verifiers._runner import default_root, run
 
     root = work / "root"
     shutil.copytree(default_root(), root)

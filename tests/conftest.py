@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from lume_testpaths import REAL_MEDIA, REPO, SHARED, real_media  # noqa: F401  (re-exported)
 
 

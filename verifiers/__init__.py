@@ -1,15 +1,29 @@
 """Verifiers: named checks that read contracts and data, never change them, and feed readiness reports.
 
-`lume verify` runs them (runner.run) and writes a signed readiness report (runner.report):
-an in-toto Statement v1 in a DSSE envelope signed with Ed25519 (signing), with keys and the
-trust file in keys, and Markdown / HTML renderings (render).
+`run` runs the checks of `all_verifiers()` over a root (each a `Verifier` yielding
+`Evidence`); `report` signs the result as a readiness report (an in-toto Statement v1 in a
+DSSE envelope, Ed25519, through lume.runtime.core) and writes it with its Markdown and HTML
+renderings; `sign_completion_report` does the same for a completion-gate run.
 """
-from .framework import CheckResult, Evidence, Verifier, all_verifiers, verifier
-from .keys import SigningKey, load_or_create_key, load_trust, trust, trust_file
-from .signing import ReportRejected, sign_report, verify_report, write_report
+from ._catalog import all_verifiers
+from ._context import Context
+from ._framework import Verifier, verifier
+from ._predicate import build_predicate, verdicts
+from ._render import render_html, render_markdown
+from ._report import write_report
+from ._runner import (
+    Run,
+    UnknownCheck,
+    completion_predicate,
+    default_root,
+    report,
+    run,
+    select,
+    sign_completion_report,
+)
 
 __all__ = [
-    "CheckResult", "Evidence", "ReportRejected", "SigningKey", "Verifier", "all_verifiers",
-    "load_or_create_key", "load_trust", "sign_report", "trust", "trust_file", "verifier",
-    "verify_report", "write_report",
+    "Context", "Run", "UnknownCheck", "Verifier", "all_verifiers", "build_predicate",
+    "default_root", "completion_predicate", "render_html", "render_markdown", "report", "run", "select",
+    "sign_completion_report", "verdicts", "verifier", "write_report",
 ]

@@ -67,7 +67,7 @@ class Sam3dSummary(BaseModel):
     """
     tool: Literal['SAM3DBody-cpp', 'MediaPipe-Pose']
     """
-    The reconstruction tool: `SAM3DBody-cpp` on Mac5 (seed 000), or `MediaPipe-Pose`, the 2D pose worker LUME ships (`lume.runtime.storage.sam3d_worker`) that runs where the SAM3DBody-cpp binary does not.
+    The reconstruction tool: `SAM3DBody-cpp` on Mac5 (seed 000), or `MediaPipe-Pose`, the 2D pose worker LUME ships (`lume.runtime.workers.sam3d`) that runs where the SAM3DBody-cpp binary does not.
 
     """
     worker: Sam3dWorker

@@ -1,27 +1,34 @@
 """BodyTruth v0: fusion of source observations into one `lume_body_truth` object per tick.
 
 `Fusion` is the pure state machine (rules from body_truth_rules.v0, modes from
-body_truth_modes.v0); `replay` runs it over recorded streams; `load_scenario` reads the shipped
-scenario fixtures. The HTTP service lives in `lume.runtime.bodytruth.service` (imported on use,
-so the fusion core never pulls in a web server).
+body_truth_modes.v0); `replay` runs it over recorded streams; `summarize` tells what a run
+did. The HTTP service (`BodyTruthService`, `create_app`, `serving`) loads on first use, so the
+fusion core never pulls in a web server.
 """
-from .fusion import Fusion
-from .inputs import InputRejected, frame_problems
-from .modes import IllegalTransition, ModeTable, mode_table
-from .replay import iter_replay, replay
-from .rules import Rules, compile_rules
-from .summary import summarize
+from __future__ import annotations
 
+import importlib
 
-def __getattr__(name: str):  # scenarios load lazily: `python -m ...bodytruth.scenarios` stays clean
-    if name in ("SCENARIOS", "load_scenario"):
-        from . import scenarios
+from ._fusion import Fusion
+from ._inputs import InputRejected, frame_problems
+from ._modes import IllegalTransition, ModeTable, mode_table
+from ._replay import DEFAULT_TICK_MS, iter_replay, merged, replay
+from ._rules import Rules, compile_rules
+from ._streams import read_streams
+from ._summary import summarize
 
-        return getattr(scenarios, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_LAZY = {"BodyTruthService": "_service", "create_app": "_service", "default_port": "_service",
+         "serving": "_service"}
 
 __all__ = [
-    "Fusion", "IllegalTransition", "InputRejected", "ModeTable", "Rules", "SCENARIOS",
-    "compile_rules", "frame_problems", "iter_replay", "load_scenario", "mode_table", "replay",
-    "summarize",
+    "DEFAULT_TICK_MS", "BodyTruthService", "Fusion", "IllegalTransition", "InputRejected",
+    "ModeTable", "Rules", "compile_rules", "create_app", "default_port", "frame_problems",
+    "iter_replay", "merged", "mode_table", "read_streams", "replay", "serving", "summarize",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

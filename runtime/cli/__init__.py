@@ -1,6 +1,6 @@
 """The `lume` command: one verb per job, each loaded only when it is used.
 
-Verbs live in their own modules (`lume.runtime.cli.<module>`) so that `lume validate` never
+Verbs live in their own private modules (`lume.runtime.cli._<verb>`) so that `lume validate` never
 pays for importing MediaPipe or a web server. A verb whose module is missing is not listed.
 """
 from __future__ import annotations
@@ -12,26 +12,26 @@ import click
 
 # verb -> "module:attribute" inside lume.runtime.cli
 VERBS: dict[str, str] = {
-    "contracts": "contracts_cmd:contracts",
-    "validate": "validate_cmd:validate",
-    "fixtures": "fixtures_cmd:fixtures",
-    "index": "storage_cmd:index",
-    "bundle": "storage_cmd:bundle",
-    "bag": "bag_cmd:bag",
-    "mac5": "mac5_cmd:mac5",
-    "verify": "verify_cmd:verify",
-    "keys": "keys_cmd:keys",
-    "report": "report_cmd:report",
-    "gate": "gate_cmd:gate",
-    "bodytruth": "bodytruth_cmd:bodytruth",
-    "pose": "pose_cmd:pose",
-    "airdeck": "airdeck_cmd:airdeck",
-    "lumf": "lumf_cmd:lumf",
-    "san": "san_cmd:san",
-    "director": "director_cmd:director",
-    "labels": "labels_cmd:labels",
-    "templates": "templates_cmd:templates",
-    "promote": "templates_cmd:promote",
+    "contracts": "_contracts:contracts",
+    "validate": "_validate:validate",
+    "fixtures": "_fixtures:fixtures",
+    "index": "_storage:index",
+    "bundle": "_storage:bundle",
+    "bag": "_bag:bag",
+    "mac5": "_mac5:mac5",
+    "verify": "_verify:verify",
+    "keys": "_keys:keys",
+    "report": "_report:report",
+    "gate": "_gate:gate",
+    "bodytruth": "_bodytruth:bodytruth",
+    "pose": "_pose:pose",
+    "airdeck": "_airdeck:airdeck",
+    "lumf": "_lumf:lumf",
+    "san": "_san:san",
+    "director": "_director:director",
+    "labels": "_labels:labels",
+    "templates": "_templates:templates",
+    "promote": "_templates:promote",
 }
 
 

@@ -1,3 +1,3 @@
-from lume.runtime.cli import main
+from . import main
 
 main()

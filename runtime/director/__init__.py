@@ -11,15 +11,38 @@
 - `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
 - `cmdline`    `lume director` helpers: KEY=VALUE frames, bus URL from machine_config, summaries
 """
-from .bus import Bus, Outcome
-from .clock import Clock, FakeClock, SystemClock
-from .consent import ConsentSigner
-from .consent import verify as verify_token
-from .ownership import Ownership, Refusal
-from .ownership import load as load_ownership
-from .persist import LoadReport, StateStore
+from ._bus import Bus, Outcome
+from ._client import CommandRefused, DirectorClient, watch
+from ._clock import Clock, FakeClock, SystemClock
+from ._cmdline import frame_from_args, resolve_url, summary
+from ._consent import ConsentSigner, KeyFileError
+from ._consent import verify as verify_token
+from ._ownership import Ownership, Refusal
+from ._ownership import load as load_ownership
+from ._persist import LoadReport, StateStore
+from ._server import BusServer, bind, serve
 
 __all__ = [
-    "Bus", "Clock", "ConsentSigner", "FakeClock", "LoadReport", "Outcome", "Ownership", "Refusal",
-    "StateStore", "SystemClock", "load_ownership", "verify_token",
+    "Bus",
+    "BusServer",
+    "Clock",
+    "CommandRefused",
+    "ConsentSigner",
+    "DirectorClient",
+    "FakeClock",
+    "KeyFileError",
+    "LoadReport",
+    "Outcome",
+    "Ownership",
+    "Refusal",
+    "StateStore",
+    "SystemClock",
+    "bind",
+    "frame_from_args",
+    "load_ownership",
+    "resolve_url",
+    "serve",
+    "summary",
+    "verify_token",
+    "watch",
 ]

@@ -1,23 +1,24 @@
-"""LUMF audio packets and the SAN OSC side channel (seed 004, Q1).
+"""LUMF audio packets (seed 004, Q1).
 
 The 84-byte LUMF codec built on the generated layout, the feature extractor defined by
 contracts/lumf_layout.v1.yaml, the SPSC sample ring, the 60 Hz UDP publisher with its atomic
-heartbeat, the inspector, and the SAN OSC encoder/decoder (contracts/san_osc.v1.yaml).
+heartbeat and the inspector. The SAN OSC side channel is its own package, `lume.runtime.san`.
 
-Names are re-exported lazily, so `lume san` does not pay for numpy and scipy.
+Names are re-exported lazily, so `lume lumf inspect` does not pay for numpy and scipy.
 """
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "audio": ("AudioInputError", "DeviceSource", "FileSource", "read_audio"),
-    "codec": ("PacketBuffer", "PacketError", "decode", "decode_values", "encode", "encode_values"),
-    "features": ("FeatureExtractor", "NonFiniteInput", "window_samples"),
-    "inspector": ("Tally", "inspect_packet", "receive"),
-    "publisher": ("Publisher", "PublisherStats", "publish"),
-    "ring": ("Ring",),
-    "san": ("SanError", "SanMessage", "SanSender"),
+    "_audio": ("AudioInputError", "DeviceSource", "FileSource", "read_audio"),
+    "_codec": ("PacketBuffer", "PacketError", "decode", "decode_values", "encode", "encode_values"),
+    "_endpoint": ("parse_endpoint",),
+    "_features": ("FeatureExtractor", "NonFiniteInput", "window_samples"),
+    "_inspector": ("Tally", "bind", "inspect_packet", "receive"),
+    "_publisher": ("Publisher", "PublisherStats", "publish"),
+    "_records": ("file_records",),
+    "_ring": ("Ring",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -3,8 +3,8 @@
 `ObservationBuilder` (landmarks → body_observation.v1, deck zones, motion energy) is pure numpy;
 `PoseEstimator` / `extract` need the optional `pose` extra and import MediaPipe only when used.
 """
-from .landmarks import ObservationBuilder, PoseMotion, pose_motion_rule, training_record
-from .source import (
+from ._landmarks import ObservationBuilder, PoseMotion, pose_motion_rule, training_record
+from ._source import (
     INSTALL_HINT,
     Capture,
     PoseEstimator,
@@ -13,10 +13,21 @@ from .source import (
     load_mediapipe_pose,
     open_capture,
 )
-from .zones import DeckZones, ZonesError, load_deck_zones
+from ._zones import DeckZones, ZonesError, load_deck_zones
 
 __all__ = [
-    "INSTALL_HINT", "Capture", "DeckZones", "ObservationBuilder", "PoseEstimator", "PoseMotion",
-    "PoseUnavailable", "ZonesError", "extract", "load_deck_zones", "load_mediapipe_pose",
-    "open_capture", "pose_motion_rule", "training_record",
+    "Capture",
+    "DeckZones",
+    "INSTALL_HINT",
+    "ObservationBuilder",
+    "PoseEstimator",
+    "PoseMotion",
+    "PoseUnavailable",
+    "ZonesError",
+    "extract",
+    "load_deck_zones",
+    "load_mediapipe_pose",
+    "open_capture",
+    "pose_motion_rule",
+    "training_record",
 ]

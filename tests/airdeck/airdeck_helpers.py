@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lume.runtime.airdeck import Authority, Gate, Rules
-from lume.runtime.airdeck.rules import RULE_CONTRACTS
-from lume.runtime.contracts import get
+from lume.runtime.airdeck import Authority, DispatchGate, Rules
+from lume.runtime.airdeck._rules import RULE_CONTRACTS
+from lume.runtime.core import get
 
 T0 = 1_779_639_400_000
 LOCKED_OUT = ("absent", "tracking_lost")
@@ -17,9 +17,9 @@ def rules() -> Rules:
     return Rules.from_contracts()
 
 
-def gate(manifest=None, **kw: Any) -> Gate:
+def gate(manifest=None, **kw: Any) -> DispatchGate:
     r = kw.pop("rules", None) or rules()
-    return Gate(Authority.simulated(r), r, manifest, **kw)
+    return DispatchGate(Authority.simulated(r), r, manifest, **kw)
 
 
 def frame(ts: int, mode: str = "gesture_confirmed", intent: str | None = "left_hand_raise",

@@ -11,7 +11,7 @@ from airdeck_helpers import T0, frames_for, held
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import get, problems
+from lume.runtime.core import get, problems
 
 PLAY_D1 = b"\x90\x0b\x7f\x90\x0b\x00"
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 from airdeck_helpers import table_data
 
-from lume.runtime.airdeck import (
-    PromotedManifest, Rules, RulesError, consistency_problems, gesture_entry,
-)
-from lume.runtime.contracts import get, problems
+from lume.runtime.airdeck import PromotedManifest, Rules, RulesError, consistency_problems, gesture_entry
+from lume.runtime.core import get, problems
 
 RULES = Rules.from_contracts()
 LABELS = {r["name"]: r for r in get("labels.v1").table_data()["labels"]}

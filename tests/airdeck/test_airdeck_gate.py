@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from airdeck_helpers import T0, all_promoted_rules, event, frame, frames_for, gate, held, rules
 
-from lume.runtime.airdeck import Authority, Gate, PromotedManifest, audit, replay
-from lume.runtime.contracts import get, problems
+from lume.runtime.airdeck import Authority, DispatchGate, PromotedManifest, audit, replay
+from lume.runtime.core import get, problems
 
 DECISION = get("airdeck_decision.v1")
 
@@ -182,7 +182,7 @@ def test_non_k11_authority_never_dispatches():
     r = rules()
     for authority in (Authority("Mac5", False), Authority("Mac4", True), Authority("K11", False),
                       Authority(None, False), Authority.from_config(None)):
-        g = Gate(authority, r)
+        g = DispatchGate(authority, r)
         decisions = run(held("left_hand_raise", T0, 800), g=g)
         assert dispatched(decisions) == []
         assert {d.invariant for d in decisions} == {"SAFE-AUTHORITY-K11"}

@@ -8,9 +8,7 @@ import json
 import pytest
 from airdeck_helpers import T0, frames_for, held, rules
 
-from lume.runtime.airdeck import (
-    Authority, DispatchFailed, Gate, SafeStopLock, live_refusal, run_loop,
-)
+from lume.runtime.airdeck import Authority, DispatchFailed, DispatchGate, SafeStopLock, live_refusal, run_loop
 
 
 def mixed(events):
@@ -29,7 +27,7 @@ class FakeDispatcher:
 
 def live_gate(locked=False):
     r = rules()
-    return Gate(Authority("K11", True), r, locked=locked, dry_run=False)
+    return DispatchGate(Authority("K11", True), r, locked=locked, dry_run=False)
 
 
 def test_operator_rearm_while_running(tmp_path):

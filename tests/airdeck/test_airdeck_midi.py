@@ -16,8 +16,8 @@ import pytest
 from airdeck_helpers import T0, frames_for, gate, held
 
 from lume.runtime.airdeck import MidiDispatcher, MidiOpenError, open_output, parse_tcp_spec, replay
-from lume.runtime.airdeck.midi_map import MidiRow, planned_messages
-from lume.runtime.contracts import get
+from lume.runtime.airdeck._midi_map import MidiRow, planned_messages
+from lume.runtime.core import get
 
 ROWS = get("airdeck_midi_map.v1").table_data()["rows"]
 

@@ -6,12 +6,12 @@ check against are read from the contracts, independently of the gate's own flatt
 """
 from __future__ import annotations
 
+from airdeck_helpers import T0, all_promoted_rules, event, frame, frames_for, gate, held, rules
 from hypothesis import example, given, note, target
 from hypothesis import strategies as st
-from airdeck_helpers import T0, all_promoted_rules, event, frame, frames_for, gate, held, rules
 
-from lume.runtime.airdeck import Authority, Gate, audit
-from lume.runtime.contracts import get
+from lume.runtime.airdeck import Authority, DispatchGate, audit
+from lume.runtime.core import get
 
 LABELS = get("labels.v1").table_data()["labels"]
 ROWS = {row["name"]: row for row in LABELS}
@@ -151,7 +151,7 @@ def test_never_a_dispatch_from_a_non_k11_configuration(stream, machine, can_comm
     authority = INVARIANTS["SAFE-AUTHORITY-K11"]["authority_machine"]
     if machine == authority:
         can_command = False  # K11 configured without command rights
-    g = Gate(Authority(machine, can_command), rules())
+    g = DispatchGate(Authority(machine, can_command), rules())
     decisions = decide_all(g, *stream)
     assert not any(d.dispatched for d in decisions)
     assert {d.invariant for d in decisions} == {"SAFE-AUTHORITY-K11"}

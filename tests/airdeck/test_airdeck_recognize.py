@@ -7,7 +7,7 @@ import pytest
 from airdeck_helpers import T0
 
 from lume.runtime.airdeck import Recognizer, recognize
-from lume.runtime.contracts import get, problems
+from lume.runtime.core import get, problems
 
 GESTURE = get("gesture_event.v1")
 ZONES = get("airdeck_deck_zones.v1").table_data()

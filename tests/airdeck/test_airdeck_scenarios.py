@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from airdeck_helpers import T0, event, frame, gate, held
 
+from lume.fixtures import load_scenario
 from lume.runtime.airdeck import Rules, audit, recognize, replay
 
 LOCKOUT = ("absent", "tracking_lost")
@@ -33,7 +34,7 @@ def repeated_holds(start, stop, *, hold_ms=500, every_ms=700, step=33, label="le
 # ---------------------------------------------------------------- through BodyTruth fusion
 def test_bodytruth_gesture_hold_release_gives_exactly_one_d1_play_pause():
     bt = _bodytruth()
-    observations, gestures = bt.load_scenario("gesture_hold_release")
+    observations, gestures = load_scenario("gesture_hold_release")
     frames = bt.replay(observations, gestures)
     decisions = replay(gate(), gestures, frames)
     (d,) = _check(decisions)
@@ -47,7 +48,7 @@ def test_bodytruth_gesture_hold_release_gives_exactly_one_d1_play_pause():
 
 def test_bodytruth_leaving_frame_produces_no_command_spam():
     bt = _bodytruth()
-    observations, _ = bt.load_scenario("leaving_frame")
+    observations, _ = load_scenario("leaving_frame")
     start = observations[0]["timestamp_ms"]
     stop = observations[-1]["timestamp_ms"]
     gestures = repeated_holds(start + 200, stop)
@@ -86,7 +87,7 @@ def _hands_down(ts):
 def test_shipped_scenario_pose_stream_recognised_to_one_d1_play_pause():
     """The scenario's own K11 pose observations, not its recorded gestures, drive the gate."""
     bt = _bodytruth()
-    observations, _ = bt.load_scenario("gesture_hold_release")
+    observations, _ = load_scenario("gesture_hold_release")
     gestures = recognize(observations, machine="K11")
     assert {g["label"] for g in gestures} == {"left_hand_raise"}
     (d,) = _check(replay(gate(), gestures, bt.replay(observations, gestures)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from lume.runtime import contracts
+from lume.runtime import core as contracts
 from lume.runtime.cli import main
 
 FOLDER = Path(str(resources.files("lume.fixtures"))) / "scenarios"

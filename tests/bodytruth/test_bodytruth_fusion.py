@@ -7,8 +7,15 @@ import copy
 import pytest
 from bt_helpers import T0, Driver, gesture, obs
 
-from lume.runtime import contracts
-from lume.runtime.bodytruth import Fusion, IllegalTransition, InputRejected, compile_rules, frame_problems, replay
+from lume.runtime import core as contracts
+from lume.runtime.bodytruth import (
+    Fusion,
+    IllegalTransition,
+    InputRejected,
+    compile_rules,
+    frame_problems,
+    replay,
+)
 
 R = compile_rules()
 MODES = Fusion().modes

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import settings
 
 from lume.runtime.bodytruth import frame_problems
-from lume.runtime.bodytruth.service import BodyTruthService, create_app
+from lume.runtime.bodytruth._service import BodyTruthService, create_app
 
 APP = create_app(BodyTruthService(), ticker=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lume.runtime import contracts
-from lume.runtime.bodytruth import SCENARIOS, compile_rules, frame_problems, load_scenario, replay, summarize
-from lume.runtime.bodytruth.scenarios import stale
+from lume.fixtures import SCENARIOS, load_scenario, stale
+from lume.runtime import core as contracts
+from lume.runtime.bodytruth import compile_rules, frame_problems, replay, summarize
 
 R = compile_rules()
 TICK = 33

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from bt_helpers import T0, obs
 
-from lume.runtime import contracts
-from lume.runtime.bodytruth import frame_problems, load_scenario
-from lume.runtime.bodytruth.replay import merged
-from lume.runtime.bodytruth.service import BodyTruthService, create_app, default_port, serving
+from lume.fixtures import load_scenario
+from lume.runtime import core as contracts
+from lume.runtime.bodytruth import frame_problems
+from lume.runtime.bodytruth._replay import merged
+from lume.runtime.bodytruth._service import BodyTruthService, create_app, default_port, serving
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

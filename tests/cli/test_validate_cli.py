@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import get
+from lume.runtime.core import get
 
 
 def run(*args):

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import codegen
+from lume.runtime.tooling import _codegen as codegen
 
 REPO = Path(__file__).resolve().parents[2]
 

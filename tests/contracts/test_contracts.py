@@ -4,10 +4,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from lume.runtime.contracts import check, load_all, model_for, problems
-from lume.runtime.contracts.inline import self_contained
 from mutations import BOGUS, enum_mutations, resolve, root_required, set_at
+
+from lume.runtime.core import check_all, load_all, model_for, problems
+from lume.runtime.core._inline import self_contained
 
 DOCS = [c for c in load_all() if not c.is_meta and c.kind in ("document", "record")]
 TABLES = [c for c in load_all() if not c.is_meta and c.kind == "table"]
@@ -19,7 +19,7 @@ def ids(params):
 
 
 def test_every_contract_passes_its_own_checks():
-    assert [str(p) for p in check.check_all()] == []
+    assert [str(p) for p in check_all()] == []
 
 
 def test_every_family_is_present():

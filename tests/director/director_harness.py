@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lume.runtime.contracts import get
-from lume.runtime.director import frames
-from lume.runtime.director import ownership as own
-from lume.runtime.director.clock import FakeClock
-from lume.runtime.director.server import BusServer, ServerThread
 from websockets.sync.client import ClientConnection, connect
+
+from lume.runtime.core import get
+from lume.runtime.director import _frames as frames
+from lume.runtime.director import _ownership as own
+from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._server import BusServer, ServerThread
 
 TIMEOUT = 5.0
 OWN = own.load()

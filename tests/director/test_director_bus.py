@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 from director_harness import OWN
-from lume.runtime.director import consent
-from lume.runtime.director import state as st
-from lume.runtime.director.bus import Bus
-from lume.runtime.director.clock import FakeClock
+
+from lume.runtime.director import _consent as consent
+from lume.runtime.director import _state as st
+from lume.runtime.director._bus import Bus
+from lume.runtime.director._clock import FakeClock
 
 SESSION_A = "812cf768-d26f-4cc6-9cc2-d6fb9b46b090"
 SESSION_B = "1396739b-87f4-4f46-88af-690e84030cb6"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from director_harness import OWN, TIMEOUT, serve_subprocess
-from lume.runtime.cli import main
-from lume.runtime.contracts import get
 from websockets.sync.client import connect
+
+from lume.runtime.cli import main
+from lume.runtime.core import get
 
 
 def lume(*args: str):

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from director_harness import OWN, with_rules
-from lume.runtime.director import consent
-from lume.runtime.director.client import (
+from websockets.asyncio.server import serve as ws_serve
+
+from lume.runtime.director import _consent as consent
+from lume.runtime.director._client import (
     BusDown,
     CommandRefused,
     DirectorClient,
@@ -16,8 +18,7 @@ from lume.runtime.director.client import (
     SchemaMismatch,
     endpoint,
 )
-from lume.runtime.director.clock import FakeClock
-from websockets.asyncio.server import serve as ws_serve
+from lume.runtime.director._clock import FakeClock
 
 CUE = {"id": "cue-1", "kind": "look_change", "payload": {"to": "look_2"}}
 

@@ -13,11 +13,13 @@ from typing import Any
 from hypothesis import event
 from hypothesis import strategies as hs
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from lume.runtime.contracts import get
-from lume.runtime.director import consent, frames
-from lume.runtime.director import state as st
-from lume.runtime.director.bus import Bus
-from lume.runtime.director.clock import FakeClock
+
+from lume.runtime.core import get
+from lume.runtime.director import _consent as consent
+from lume.runtime.director import _frames as frames
+from lume.runtime.director import _state as st
+from lume.runtime.director._bus import Bus
+from lume.runtime.director._clock import FakeClock
 
 TABLE = get("director_ownership.v1").table_data()
 DEFS = get(st.CONTRACT).raw["$defs"]

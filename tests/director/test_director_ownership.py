@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from director_harness import OWN, Harness, frame_for_field
-from lume.runtime.contracts import get
-from lume.runtime.director import frames
-from lume.runtime.director import state as st
-from lume.runtime.director.clock import FakeClock
-from lume.runtime.director.server import BusServer, ServerThread
+
+from lume.runtime.core import get
+from lume.runtime.director import _frames as frames
+from lume.runtime.director import _state as st
+from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._server import BusServer, ServerThread
 
 ROLE_FIELDS = [(r.field.root, r.writer.root, r.command.root) for r in OWN.table.fields
                if r.writer.root in OWN.roles and r.command is not None]

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from director_harness import OWN, TIMEOUT, serve_subprocess
-from lume.runtime.director import consent
-from lume.runtime.director import state as st
-from lume.runtime.director.bus import Bus
-from lume.runtime.director.clock import FakeClock
-from lume.runtime.director.persist import EXPIRED, StateStore
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from lume.runtime.director import _consent as consent
+from lume.runtime.director import _state as st
+from lume.runtime.director._bus import Bus
+from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._persist import EXPIRED, StateStore
 
 MAX_AGE = timedelta(hours=OWN.rules.state_max_age_h)
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 from director_harness import OWN, TIMEOUT, Harness, with_rules
-from lume.runtime.director import consent, frames
-from lume.runtime.director import state as st
-from lume.runtime.director.clock import FakeClock
 from websockets.exceptions import ConnectionClosed
+
+from lume.runtime.director import _consent as consent
+from lume.runtime.director import _frames as frames
+from lume.runtime.director import _state as st
+from lume.runtime.director._clock import FakeClock
 
 CUE = {"id": "cue-1", "kind": "capture", "payload": {"camera": "cam_a"}}
 
@@ -254,7 +256,7 @@ def test_a_failed_write_refuses_the_command_and_keeps_state_and_disk(bus: Harnes
     def torn(path, doc):  # the disk fills up half-way through the temp file
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lume.runtime.common.atomic.write_bytes", torn)
+    monkeypatch.setattr("lume.runtime.core.write_bytes", torn)
     reply = ios.command({"type": "set_cue", "cue": cue(2)})
     assert reply["code"] == "internal_error" and "No space left" in reply["message"]
     assert bus.state() == before

@@ -15,8 +15,8 @@ from lume_testpaths import real_media
 
 from lume.generated import lumf_layout as L
 from lume.runtime.cli import main
-from lume.runtime.contracts import get, validate_file
-from lume.runtime.lumf.audio import read_audio, read_wav
+from lume.runtime.core import get, validate_file
+from lume.runtime.lumf._audio import read_audio, read_wav
 
 GOLDEN = get("lumf_golden.v1").table_data()
 RECORD = get("lumf_features_record.v1").raw
@@ -210,14 +210,14 @@ def wait_until_bound(port: int, timeout: float = 20.0) -> None:
     ("[::1]:9702", ("::1", 9702)), ("[::1]", ("::1", 9701)), ("::1", ("::1", 9701)),
 ])
 def test_endpoints_parse_with_the_contract_port_as_default(text, want):
-    from lume.runtime.lumf.endpoint import parse_endpoint
+    from lume.runtime.lumf._endpoint import parse_endpoint
 
     assert parse_endpoint(text, L.PORT) == want
 
 
 @pytest.mark.parametrize("text", ["", ":9701", "host:port", "host:70000", "[::1", "[::1]9701"])
 def test_bad_endpoints_are_refused(text):
-    from lume.runtime.lumf.endpoint import parse_endpoint
+    from lume.runtime.lumf._endpoint import parse_endpoint
 
     with pytest.raises(ValueError):
         parse_endpoint(text, L.PORT)

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lume.generated import lumf_layout as L
-from lume.runtime.contracts import get
-from lume.runtime.lumf import codec
-from lume.runtime.lumf.codec import PacketBuffer, PacketError, decode, encode
+from lume.runtime.core import get
+from lume.runtime.lumf import _codec as codec
+from lume.runtime.lumf._codec import PacketBuffer, PacketError, decode, encode
 
 GOLDEN = get("lumf_golden.v1").table_data()
 LAYOUT = get("lumf_layout.v1").table_data()

@@ -14,15 +14,16 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from lume_testpaths import real_media
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from lume_testpaths import real_media
 
-from lume.runtime.contracts import get
-from lume.runtime.lumf import codec, features
-from lume.runtime.lumf.codec import PacketBuffer, encode_values
-from lume.runtime.lumf.features import FeatureExtractor, NonFiniteInput, window_samples
+from lume.runtime.core import get
+from lume.runtime.lumf import _codec as codec
+from lume.runtime.lumf import _features as features
+from lume.runtime.lumf._codec import PacketBuffer, encode_values
+from lume.runtime.lumf._features import FeatureExtractor, NonFiniteInput, window_samples
 
 LAYOUT = get("lumf_layout.v1").table_data()
 GOLDEN = {p["name"]: p for p in get("lumf_golden.v1").table_data()["packets"]}

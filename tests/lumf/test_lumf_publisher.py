@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import lume.runtime.lumf.publisher  # noqa: F401 - imported up front so the CLI starts at once
+import lume.runtime.lumf._publisher  # noqa: F401 - imported up front so the CLI starts at once
 from lume.runtime.cli import main
 from lume.runtime.lumf import FileSource, Ring, publish
-from lume.runtime.lumf.inspector import Tally, bind, receive
-from lume.runtime.lumf.publisher import Heartbeat, PublisherStats
+from lume.runtime.lumf._inspector import Tally, bind, receive
+from lume.runtime.lumf._publisher import Heartbeat, PublisherStats
 
 pytestmark = pytest.mark.network
 SR = 44100
@@ -155,7 +155,7 @@ def test_the_heartbeat_stops_when_the_publisher_is_gone(tmp_path):
 
 
 def test_publish_defaults_to_the_lumf_target_of_the_machine_configuration(tmp_path, monkeypatch):
-    from lume.runtime.contracts import get
+    from lume.runtime.core import get
 
     config = dict(get("machine_config.v1").examples[2])  # the loopback K11 example
     inspector = Inspector()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lume.runtime.lumf.ring import DEFAULT_CAPACITY, Ring
+from lume.runtime.lumf._ring import DEFAULT_CAPACITY, Ring
 
 W = 735
 

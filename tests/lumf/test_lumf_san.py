@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from lume.runtime import san
 from lume.runtime.cli import main
-from lume.runtime.contracts import get
-from lume.runtime.lumf import san
-from lume.runtime.lumf.san import SanError, SanSender, decode, decode_datagram, encode
+from lume.runtime.core import get
+from lume.runtime.san import SanError, SanSender, decode, decode_datagram, encode
 
 SPEC = get("san_osc.v1").table_data()
 ROWS = {m["address"]: m for m in SPEC["messages"]}

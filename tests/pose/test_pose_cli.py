@@ -7,7 +7,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from lume.runtime import contracts
+from lume.runtime import core as contracts
 from lume.runtime.cli import main
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lume.runtime import contracts
+from lume.runtime import core as contracts
 from lume.runtime.pose import ObservationBuilder, PoseMotion, ZonesError, load_deck_zones, training_record
-from lume.runtime.pose.landmarks import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from lume.runtime.pose._landmarks import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
 
 OBS = contracts.get("body_observation.v1")
 TRAINING = contracts.get("pose_coach_training_record.v1")

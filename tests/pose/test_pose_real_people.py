@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from lume.runtime import contracts
+from lume.runtime import core as contracts
 
 pytest.importorskip("mediapipe", reason="the `pose` extra (mediapipe 0.10.21) is not installed")
 

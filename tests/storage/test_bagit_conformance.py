@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lume_testpaths import SHARED  # noqa: E402
 
 from lume.runtime.cli import main
-
-
-
-
-from lume_testpaths import SHARED  # noqa: E402
 
 SUITE = SHARED / "bagit-conformance-suite"
 EXPECTED_EXIT = {"valid": 0, "warning": 0, "invalid": 1, "linux-only": 1}

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.common.jsonl import InputError
-from lume.runtime.contracts import get
-from lume.runtime.storage.bagit_io import check_bag, export_bag, validate_bag
+from lume.runtime.core import get
+from lume.runtime.core._jsonl import InputError
+from lume.runtime.storage._bagit_io import check_bag, export_bag, validate_bag
 
 BUNDLE_ID = "20260528-weighted-freestyle-01"
 

@@ -21,19 +21,18 @@ from click.testing import CliRunner
 
 from lume.runtime import storage
 from lume.runtime.cli import main
-from lume.runtime.contracts import get, iter_documents, validate_file
-from lume.runtime.storage.bagit_io import check_bag, export_bag
-from lume.runtime.storage.mac5 import (Mac5Refused, long_take_source, process, source_spec,
-                                       worker_command)
-from lume.runtime.storage.mac5_gate import GateRefused, check_gate_report
-from lume.runtime.storage.policy import BUNDLE_FILE, MANIFESTS, incoming_dir, processed_dir
-from lume.verifiers.keys import SigningKey
-from lume.verifiers.signing import now_iso, sign_report
+from lume.runtime.completion import CompletionRefused, read_completion_report
+from lume.runtime.core import get, iter_documents, validate_file
+from lume.runtime.core._keys import SigningKey
+from lume.runtime.core._signing import now_iso, sign_report
+from lume.runtime.storage._bagit_io import check_bag, export_bag
+from lume.runtime.storage._mac5 import Mac5Refused, long_take_source, process, source_spec, worker_command
+from lume.runtime.storage._policy import BUNDLE_FILE, MANIFESTS, incoming_dir, processed_dir
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTE_SMOKE = REPO / "fixtures" / "route_smoke"
 POSE_COACH = REPO / "fixtures" / "pose_coach"
-WORKER = f"{sys.executable} -m lume.runtime.storage.sam3d_worker"
+WORKER = f"{sys.executable} -m lume.runtime.workers.sam3d"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
@@ -299,13 +298,13 @@ def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
 def test_gate_check_returns_the_predicate_of_a_green_signed_report(
         tmp_path: Path, key: SigningKey) -> None:
     pred = green_predicate()
-    assert check_gate_report(write_report(tmp_path / "dsse.json", signed(pred, key))) == pred
+    assert read_completion_report(write_report(tmp_path / "dsse.json", signed(pred, key))) == pred
     broken = signed(pred, key)
     broken["payload"] = broken["payload"][:-8] + "AAAAAAAA"
-    with pytest.raises(GateRefused, match="SAFE-MAC5-GATE"):
-        check_gate_report(write_report(tmp_path / "broken.json", broken))
-    with pytest.raises(GateRefused, match="cannot read"):
-        check_gate_report(tmp_path / "absent.json")
+    with pytest.raises(CompletionRefused, match="SAFE-MAC5-GATE"):
+        read_completion_report(write_report(tmp_path / "broken.json", broken))
+    with pytest.raises(CompletionRefused, match="cannot read"):
+        read_completion_report(tmp_path / "absent.json")
 
 
 # --------------------------------------------------------------------------- failing workers

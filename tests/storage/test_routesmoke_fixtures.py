@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import pytest
 from click.testing import CliRunner
-
-from lume.runtime.cli import main
-from lume.runtime.storage.routesmoke import DEFAULT_EPOCH, is_video
 from storage_helpers import K11_ROOT, MAIN, POSE_COACH, ROUTE_SMOKE, SECOND, arrived, tree
+
+from lume.fixtures import DEFAULT_EPOCH, is_video
+from lume.runtime.cli import main
 
 FOLDERS = ("route_smoke", "pose_coach")
 

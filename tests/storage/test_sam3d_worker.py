@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lume.runtime.contracts import validate_file
-from lume.runtime.storage import sam3d_worker as worker
-from lume.runtime.storage.sam3d_worker import Window, label_windows, sample_targets
+from lume.runtime.core import validate_file
+from lume.runtime.workers import sam3d as worker
+from lume.runtime.workers.sam3d import Window, label_windows, sample_targets
 
 pytest.importorskip("mediapipe", reason="the `pose` extra (mediapipe 0.10.21) is not installed")
 cv2 = pytest.importorskip("cv2")
@@ -163,7 +163,7 @@ def test_real_dance_video_finds_the_dancer(tmp_path: Path) -> None:
 
 def test_module_cli_default_out_and_exit_codes(tmp_path: Path) -> None:
     session = make_session(tmp_path / "s-04", seconds=1.0)
-    cmd = [sys.executable, "-m", "lume.runtime.storage.sam3d_worker", "--session", str(session), "--fps", "1"]
+    cmd = [sys.executable, "-m", "lume.runtime.workers.sam3d", "--session", str(session), "--fps", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads((session / "derived/sam3d/summary.json").read_text())

@@ -8,13 +8,23 @@ from pathlib import Path
 import cv2
 import pytest
 from click.testing import CliRunner
+from storage_helpers import (
+    MAIN,
+    POSE_COACH,
+    POSE_SESSION,
+    SECOND,
+    arrived,
+    put,
+    session_members,
+    tar_bytes,
+    tree,
+)
 
 from lume.runtime.cli import main
-from lume.runtime.common.jsonl import InputError
-from lume.runtime.contracts import iter_documents, validate_file
+from lume.runtime.core import iter_documents, validate_file
+from lume.runtime.core._jsonl import InputError
+from lume.runtime.core._time import fixed
 from lume.runtime.storage import add_pose_coach, create_bundle, index_root, sha256_file, update_bundle
-from lume.runtime.storage.clock import fixed
-from storage_helpers import MAIN, POSE_COACH, POSE_SESSION, SECOND, arrived, put, session_members, tar_bytes, tree
 
 
 def run(*args: str):

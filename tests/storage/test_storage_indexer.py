@@ -11,15 +11,24 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from storage_helpers import (
+    K11_ROOT,
+    arrived,
+    no_partial,
+    put,
+    session_members,
+    sha,
+    special,
+    tar_bytes,
+    tree,
+    zip_data,
+)
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import validate_file
+from lume.runtime.core import validate_file
+from lume.runtime.core._time import fixed
 from lume.runtime.storage import index_root, sha256_file, sha256_files
-from lume.runtime.storage.checksum import parse_sidecar
-from lume.runtime.storage.clock import fixed
-from storage_helpers import (
-    K11_ROOT, arrived, no_partial, put, session_members, sha, special, tar_bytes, tree, zip_data,
-)
+from lume.runtime.storage._checksum import parse_sidecar
 
 
 def run(*args: str):
@@ -243,7 +252,7 @@ def test_staging_folder_left_by_a_crash_is_removed_and_the_run_completes(tmp_pat
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from lume.runtime.storage import extract, indexer, index
+    from lume.runtime.storage import _extract as extract, _indexer as indexer
     where = sys.argv[2]
     if where == "extract":
         real = extract._copy_stream

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.contracts import get
+from lume.runtime.core import get
 from lume.runtime.storage import add_pose_coach
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from templates_helpers import MAIN, PROCESSED, SECOND, copy_bundle
 
 from lume.runtime.cli import main
-from lume.runtime.common.jsonl import InputError
-from lume.runtime.contracts import get, problems, validate_file
-from lume.runtime.templates import UnknownLabel, build_templates
-from lume.runtime.templates.analyzer import (
-    SUMMARY, TEMPLATES_FILE, TIMELINE_CSV, TIMELINE_PNG, WINDOWS_FILE,
-)
-from lume.runtime.templates.windows import mac4_windows
-from templates_helpers import MAIN, PROCESSED, SECOND, copy_bundle
+from lume.runtime.core import UnknownLabel, get, problems, validate_file
+from lume.runtime.core._jsonl import InputError
+from lume.runtime.templates import build_templates
+from lume.runtime.templates._analyzer import SUMMARY, TEMPLATES_FILE, TIMELINE_CSV, TIMELINE_PNG, WINDOWS_FILE
+from lume.runtime.templates._windows import mac4_windows
 
 OUTPUTS = (WINDOWS_FILE, TEMPLATES_FILE, TIMELINE_CSV, TIMELINE_PNG, SUMMARY)
 
@@ -246,8 +244,9 @@ def test_cli_build(tmp_path):
 
 def test_referenced_pose_coach_session(tmp_path):
     """A Pose Coach session kept as a reference is read where this machine sees it, else noted."""
-    from lume.runtime.storage import add_pose_coach
     from templates_helpers import session
+
+    from lume.runtime.storage import add_pose_coach
 
     bundle = copy_bundle(tmp_path)
     sess = session(tmp_path / "pc", "20260528-230000", [("d2_play_pause", "evidence", "right_up")])

@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import get
-from lume.runtime.templates import LabelIndex, UnknownLabel
+from lume.runtime.core import LabelIndex, UnknownLabel, get
 
 TABLE = get("labels.v1").table_data()
 

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from lume.runtime.airdeck import Rules
-from lume.runtime.contracts import get, table
-from lume.runtime.templates import LabelIndex
-from lume.runtime.templates.criteria import CHECKS
+from lume.runtime.core import LabelIndex, get, table
+from lume.runtime.templates._criteria import CHECKS
 
 POLICY = get("promotion_policy.v1").table_data()
 

@@ -13,20 +13,32 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from templates_helpers import SECOND, copy_bundle, k11_config, rich_bundle, session
 
 from lume.runtime.airdeck import (
-    Authority, Gate, Rules, consistency_problems, live_report_problem, load_manifest, replay,
+    Authority,
+    DispatchGate,
+    Rules,
+    consistency_problems,
+    live_report_problem,
+    load_manifest,
+    replay,
 )
-from lume.runtime.airdeck.inputs import FRAME, GESTURE, read_records
+from lume.runtime.airdeck._inputs import FRAME, GESTURE, read_records
 from lume.runtime.cli import main
-from lume.runtime.common.jsonl import InputError
-from lume.runtime.contracts import get, validate_file
+from lume.runtime.core import get, validate_file
+from lume.runtime.core._jsonl import InputError
 from lume.runtime.storage import add_pose_coach
 from lume.runtime.templates import build_templates, promote
-from lume.runtime.templates.promotion import (
-    CANDIDATES_FILE, EVENTS_FILE, FRAMES_FILE, MANIFEST_FILE, MATRIX_FILE, REPORT_FILE, VISUAL_FILE,
+from lume.runtime.templates._promotion import (
+    CANDIDATES_FILE,
+    EVENTS_FILE,
+    FRAMES_FILE,
+    MANIFEST_FILE,
+    MATRIX_FILE,
+    REPORT_FILE,
+    VISUAL_FILE,
 )
-from templates_helpers import SECOND, copy_bundle, k11_config, rich_bundle, session
 
 FIRST = ["left_hand_raise", "right_hand_raise", "safe_stop_rehearsal"]
 POLICY = get("promotion_policy.v1").table_data()
@@ -142,7 +154,7 @@ def test_gate_reads_the_promoted_manifest(promoted):
     assert live_report_problem(report, manifest) is None  # `lume airdeck run --live` would start
     events = read_records(bundle / EVENTS_FILE, GESTURE)
     frames = read_records(bundle / FRAMES_FILE, FRAME)
-    decisions = replay(Gate(Authority.simulated(rules), rules, manifest), events, frames)
+    decisions = replay(DispatchGate(Authority.simulated(rules), rules, manifest), events, frames)
     assert {rules.canonical(d.label) for d in decisions if d.dispatched} == set(FIRST)
     out = bundle / "replay.json"
     r = CliRunner().invoke(main, ["airdeck", "replay", str(bundle / EVENTS_FILE), "--bodytruth",

@@ -11,9 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import contracts_dir
-from lume.verifiers.contract_diff import DiffInputError, DiffResult, diff_refs
-from lume.verifiers.schema_compat import Resolver, SchemaComparer, pattern_inclusion
+from lume.runtime.core import contracts_dir
+from lume.runtime.tooling._contract_diff import DiffInputError, DiffResult, diff_refs
+from lume.runtime.tooling._schema_compat import Resolver, SchemaComparer, pattern_inclusion
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.contracts import get
-from lume.verifiers.gate import resolve_target, run_gate, sign_gate
-from lume.verifiers.keys import SigningKey, load_trust
-from lume.verifiers.signing import decode_statement, verify_report
+from lume.runtime.completion import resolve_target, run_completion_gate
+from lume.runtime.core import get
+from lume.runtime.core._keys import SigningKey, load_trust
+from lume.runtime.core._signing import decode_statement, verify_report
+from lume.verifiers import sign_completion_report
 
 pytestmark = pytest.mark.network
 
@@ -169,7 +170,7 @@ def test_one_port_down_skips_the_audit(mac4: Mac4, topology: Path, tmp_path: Pat
     ports = mac4.ports()
     (ports["ssh"],) = free_ports(1)
     target = resolve_target(None, host="127.0.0.1", ports=ports, topology=topology)
-    run = run_gate(target)
+    run = run_completion_gate(target)
     assert not run.full_audit_ran and not run.completion_ready
     assert [p["reachable"] for p in run.probes] == [False, True, True]
 
@@ -207,7 +208,7 @@ def test_invalid_body_truth_is_not_ready_with_evidence(mac4: Mac4, topology: Pat
     del doc["raw_ref"]
     mac4.bodytruth.docs["/body-truth"] = doc
     target = resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology)
-    run = run_gate(target)
+    run = run_completion_gate(target)
     assert run.full_audit_ran and not run.completion_ready
     bt = next(c for c in run.checks if c.id == "gate.mac4_first.body_truth")
     assert bt.status == "fail"
@@ -218,7 +219,7 @@ def test_invalid_body_truth_is_not_ready_with_evidence(mac4: Mac4, topology: Pat
 def test_http_error_and_non_json_fail(mac4: Mac4, topology: Path) -> None:
     mac4.bodytruth.docs["/body-truth"] = (500, b"oops")
     mac4.bridge.docs["/state"] = (200, b"{not json")
-    run = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
+    run = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
     by_id = {c.id: c for c in run.checks}
     assert by_id["gate.mac4_first.body_truth"].status == "fail"
     assert by_id["gate.mac4_first.body_truth"].evidence[0].found == 500
@@ -240,12 +241,12 @@ def test_proof_from_a_local_file(mac4: Mac4, topology: Path, tmp_path: Path) -> 
 def test_proof_url_option(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
     mac4.bridge.docs["/elsewhere"] = mac4.bridge.docs.pop("/mrt2-proof")
     url = f"http://127.0.0.1:{mac4.bridge.port}/elsewhere"
-    run = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology, proof_url=url))
+    run = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology, proof_url=url))
     assert run.completion_ready
 
 
 def test_topology_missing_or_unsafe(mac4: Mac4, topology: Path) -> None:
-    run = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports()))
+    run = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports()))
     topo = next(c for c in run.checks if c.id == "gate.mac4_first.device_topology")
     assert topo.status == "inconclusive" and not run.completion_ready
 
@@ -253,7 +254,7 @@ def test_topology_missing_or_unsafe(mac4: Mac4, topology: Path) -> None:
     doc["devices"][1]["live_command_source"] = True  # a Mac4 camera claiming the command path
     doc["command_authority_changed"] = True
     topology.write_text(json.dumps(doc))
-    run = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
+    run = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
     topo = next(c for c in run.checks if c.id == "gate.mac4_first.device_topology")
     assert topo.status == "fail" and not run.completion_ready
     found = {e.field: e.found for e in topo.evidence if e.ok is False}
@@ -319,25 +320,25 @@ def test_watch_runs_the_full_gate_once_ready(mac4: Mac4, topology: Path, tmp_pat
 
 
 def test_mac5_refuses_unless_the_report_verifies(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
-    from lume.runtime.storage.mac5_gate import GateRefused, check_gate_report
-    from lume.verifiers.keys import load_or_create_key, trust
+    from lume.runtime.completion import CompletionRefused, read_completion_report
+    from lume.runtime.core._keys import load_or_create_key, trust
 
     key = load_or_create_key()
     trust(key.public_hex)
-    ready = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
+    ready = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
     good = tmp_path / "good.json"
-    sign_gate(ready, key, good)
-    assert check_gate_report(good)["verdicts"]["completion_ready"] is True
+    sign_completion_report(ready, key, good)
+    assert read_completion_report(good)["verdicts"]["completion_ready"] is True
 
     stranger = tmp_path / "stranger.json"
-    sign_gate(ready, SigningKey.generate(), stranger)
-    with pytest.raises(GateRefused, match="untrusted"):
-        check_gate_report(stranger)
+    sign_completion_report(ready, SigningKey.generate(), stranger)
+    with pytest.raises(CompletionRefused, match="untrusted"):
+        read_completion_report(stranger)
 
     stale = tmp_path / "stale.json"
-    sign_gate(ready, key, stale, generated_at="2020-01-01T00:00:00Z")
-    with pytest.raises(GateRefused, match="stale"):
-        check_gate_report(stale)
+    sign_completion_report(ready, key, stale, generated_at="2020-01-01T00:00:00Z")
+    with pytest.raises(CompletionRefused, match="stale"):
+        read_completion_report(stale)
 
     tampered = tmp_path / "tampered.json"
     env = json.loads(good.read_text())
@@ -346,17 +347,17 @@ def test_mac5_refuses_unless_the_report_verifies(mac4: Mac4, topology: Path, tmp
     import base64
     env["payload"] = base64.b64encode(json.dumps(stmt).encode()).decode()
     tampered.write_text(json.dumps(env))
-    with pytest.raises(GateRefused, match="signature"):
-        check_gate_report(tampered)
+    with pytest.raises(CompletionRefused, match="signature"):
+        read_completion_report(tampered)
 
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(stmt["predicate"] | {"root": good.name}))
-    with pytest.raises(GateRefused, match="unsigned|signed"):
-        check_gate_report(bare)
+    with pytest.raises(CompletionRefused, match="unsigned|signed"):
+        read_completion_report(bare)
 
     (ssh,) = free_ports(1)
-    down = run_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports() | {"ssh": ssh}))
+    down = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports() | {"ssh": ssh}))
     red = tmp_path / "red.json"
-    sign_gate(down, key, red)
-    with pytest.raises(GateRefused, match="completion_ready|overall"):
-        check_gate_report(red)
+    sign_completion_report(down, key, red)
+    with pytest.raises(CompletionRefused, match="completion_ready|overall"):
+        read_completion_report(red)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lume.runtime.contracts import get, load_all, problems, validate_file
-from lume.runtime.contracts.fastpath import _ecma_to_python, accepts_lines, decoder
+from lume.runtime.core import get, load_all, problems, validate_file
+from lume.runtime.core._fastpath import _ecma_to_python, accepts_lines, decoder
 
 TRANSLATED = [c.stem for c in load_all()
               if not c.is_meta and c.kind == "record" and decoder(c.stem) is not None]

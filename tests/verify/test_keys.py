@@ -6,8 +6,14 @@ import stat
 
 import pytest
 
-from lume.verifiers.keys import (
-    KeyProblem, key_dir, load_or_create_key, load_trust, trust, trust_entry, trust_file,
+from lume.runtime.core._keys import (
+    KeyProblem,
+    key_dir,
+    load_or_create_key,
+    load_trust,
+    trust,
+    trust_entry,
+    trust_file,
 )
 
 
@@ -29,7 +35,7 @@ def test_key_dir_inside_the_repository_is_refused(repo, monkeypatch):
 
 
 def test_key_dir_from_configuration(tmp_path, monkeypatch):
-    from lume.runtime.contracts import get
+    from lume.runtime.core import get
 
     config = dict(get("machine_config.v1").examples[1], key_dir="mykeys", trust_file="trust/t.json")
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -10,12 +10,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from securesystemslib.dsse import Envelope
 
-from lume.runtime.contracts import get
-from lume.verifiers.keys import SigningKey
-from lume.verifiers.signing import (
-    PAYLOAD_TYPE, STATEMENT_TYPE, InvalidPredicate, ReportRejected, parse_time, sign_report,
-    verify_report, write_report,
+from lume.runtime.core import get
+from lume.runtime.core._keys import SigningKey
+from lume.runtime.core._signing import (
+    PAYLOAD_TYPE,
+    STATEMENT_TYPE,
+    InvalidPredicate,
+    ReportRejected,
+    parse_time,
+    sign_report,
+    verify_report,
 )
+from lume.verifiers import write_report
 
 
 def predicate(age_s: float = 0) -> dict:
@@ -124,7 +130,7 @@ def test_invalid_predicate_is_refused_at_signing_and_at_verification(key):
     # a signer that skipped the check still gets rejected by verifiers
     from securesystemslib.dsse import Envelope as Dsse
 
-    from lume.verifiers.signing import statement
+    from lume.runtime.core._signing import statement
 
     body = json.dumps(statement(p, p["subjects"])).encode()
     env = Dsse(body, PAYLOAD_TYPE, {})

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from verify_roots import build_root, copy_root, tree_digest
 
-from lume.verifiers.framework import Verifier, all_verifiers, held, status_of, violated
-from lume.verifiers.invariants import invariants
-from lume.verifiers.predicate import build_predicate, verdicts
-from lume.verifiers.runner import default_root, run
+from lume.runtime.core import held, status_of, violated
+from lume.runtime.core._invariants import invariants
+from lume.verifiers import Verifier, all_verifiers
+from lume.verifiers._predicate import build_predicate, verdicts
+from lume.verifiers._runner import default_root, run
 
 FIXTURES = default_root()
 pytestmark = pytest.mark.skipif(not (FIXTURES / "index.json").is_file(),
@@ -139,7 +140,7 @@ def test_non_k11_authority_claims_fail(root):
               lambda d: d["safety"].update(mac4_can_command_rekordbox=True))
     edit_json(root / BUNDLE / "derived/mac4_first/device_topology.json",
               lambda d: d.update(command_authority_changed=True))
-    from lume.runtime.contracts import get
+    from lume.runtime.core import get
 
     config = dict(get("machine_config.v1").examples[1], can_command_rekordbox=True)
     (root / "_logs" / "mac5_config.json").write_text(json.dumps(config))
@@ -157,7 +158,7 @@ def test_non_k11_authority_claims_fail(root):
 
 
 def test_own_machine_config_is_checked(root, tmp_path, monkeypatch):
-    from lume.runtime.contracts import get
+    from lume.runtime.core import get
 
     config = dict(get("machine_config.v1").examples[1], can_command_rekordbox=True)
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -247,8 +248,8 @@ def test_quick_mode_trusts_unchanged_files_only(root):
 def test_every_label_field_names_a_property_of_its_contract():
     import re
 
-    from lume.runtime.contracts import get
-    from lume.runtime.contracts.inline import self_contained
+    from lume.runtime.core import get
+    from lume.runtime.core._inline import self_contained
 
     def resolve(schema, node):
         while "$ref" in node:

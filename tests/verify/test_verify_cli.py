@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from verify_roots import build_root
 
 from lume.runtime.cli import main
-from lume.runtime.cli.report_cmd import parse_duration
+from lume.runtime.cli._report import parse_duration
 
 
 def lume(*args: str):

@@ -10,7 +10,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from lume.runtime.contracts import get
+from lume.runtime.core import get
 
 SESSION = "20260529-route-smoke-01"
 ARCHIVE = f"{SESSION}.tar.gz"

@@ -1,0 +1,125 @@
+"""The dry-run / self-play report (airdeck_dry_run_report.v1) and the live-mode precondition."""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ._audit import audit
+from ._dispatch_gate import Decision
+from ._manifest import PromotedManifest, consistency_problems
+from ._midi_map import as_records
+from ._rules import COOLDOWN, HOLD, PRESENCE, PROMOTED, SAFE_STOP, THRESHOLD, Rules, contract_digests
+
+SCHEMA = "lume.airdeck.dry_run_report.v1"
+CONTRACT = "airdeck_dry_run_report.v1"
+
+
+def file_ref(path: Path, records: int) -> dict[str, Any]:
+    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            "records": records}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lume")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _check(cid: str, ok: bool, invariants: list[str], detail: str) -> dict[str, Any]:
+    return {"id": cid, "status": "pass" if ok else "fail", "invariants": invariants,
+            "detail": detail}
+
+
+def build_report(decisions: list[Decision], *, rules: Rules, manifest: PromotedManifest | None,
+                 events: dict[str, Any], bodytruth: dict[str, Any] | None,
+                 decision_log: dict[str, Any] | None, machine: str | None) -> dict[str, Any]:
+    """The report of one dry run; the verdict is green only when every check passes."""
+    records = [d.to_record() for d in decisions]
+    commands: dict[str, dict[str, int]] = {}
+    refusals: Counter[str] = Counter()
+    midi_plan: dict[str, list[dict[str, Any]]] = {}
+    for d in decisions:
+        if d.command is not None:
+            c = commands.setdefault(d.command, {"dispatched": 0, "refused": 0})
+            c[d.decision] += 1
+        if d.dispatched:
+            midi_plan.setdefault(d.command, as_records(d.midi) if d.midi else [])
+        elif d.invariant is not None:
+            refusals[d.invariant] += 1
+    dispatched = sum(1 for d in decisions if d.dispatched)
+
+    checks = [_check("events_decided", bool(decisions), [],
+                     f"{len(decisions)} gesture events decided" if decisions
+                     else "no gesture events: nothing was exercised")]
+    violations = audit(records, rules, manifest)
+    checks.append(_check("decisions_audit", not violations,
+                         [PRESENCE, THRESHOLD, HOLD, COOLDOWN, PROMOTED, SAFE_STOP],
+                         "; ".join(violations[:10]) if violations
+                         else f"no violation in {len(records)} decisions"))
+    if manifest is None:
+        checks.append(_check("promoted_manifest", False, [PROMOTED],
+                             "no promoted manifest: run with --promoted MANIFEST so this report "
+                             "can open live mode"))
+    else:
+        problems = consistency_problems(manifest, rules)
+        checks.append(_check("promoted_manifest", not problems, [PROMOTED, THRESHOLD, HOLD, COOLDOWN],
+                             "; ".join(problems) if problems else
+                             f"{len(manifest.gestures)} promoted gestures consistent with "
+                             "labels.v1, safety_invariants.v1 and airdeck_midi_map.v1"))
+        done = {rules.canonical(d.label) for d in decisions if d.dispatched}
+        missing = sorted(set(manifest.gestures) - done)
+        checks.append(_check("promoted_gestures_exercised", not missing, [],
+                             f"never dispatched in this run: {', '.join(missing)}" if missing
+                             else "every promoted gesture was dispatched at least once"))
+    ok = all(c["status"] == "pass" for c in checks)
+    return {
+        "schema": SCHEMA,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": {"name": "lume", "version": _version()},
+        "dry_run": True,
+        "simulated_authority": rules.authority_machine,
+        "machine": machine,
+        "verdict": "green" if ok else "red",
+        "promoted_manifest": None if manifest is None else {
+            "path": manifest.path, "sha256": manifest.sha256, "gestures": list(manifest.gestures)},
+        "inputs": {"events": events, "bodytruth": bodytruth},
+        "contracts": contract_digests(),
+        "decision_log": decision_log,
+        "counts": {"events": len(decisions), "dispatched": dispatched,
+                   "refused": len(decisions) - dispatched},
+        "commands": commands,
+        "refusals_by_invariant": dict(sorted(refusals.items())),
+        "midi_plan": midi_plan,
+        "checks": checks,
+        "decisions": [{k: r[k] for k in ("timestamp_ms", "source_id", "label", "phase", "command",
+                                         "deck", "decision", "invariant", "reason")}
+                      for r in records],
+    }
+
+
+def live_report_problem(report: Any, manifest: PromotedManifest) -> str | None:
+    """Why a dry-run report does not open live mode for this manifest, or None when it does."""
+    from lume.runtime.core import get, problems
+
+    found = problems(report, get(CONTRACT))
+    if found:
+        return f"the dry-run report is not a valid {CONTRACT}: {found[0]}"
+    if report["verdict"] != "green":
+        failed = [c["id"] for c in report["checks"] if c["status"] != "pass"]
+        return f"the dry-run report is red (failed: {', '.join(failed) or 'none listed'})"
+    ran = report["promoted_manifest"]
+    if ran is None or ran["sha256"] != manifest.sha256:
+        return (f"the dry-run report was run against manifest sha256 "
+                f"{ran['sha256'] if ran else None}, not {manifest.sha256} ({manifest.path}): "
+                "run the dry run again for this manifest")
+    now = {c["id"]: c["sha256"] for c in contract_digests()}
+    then = {c["id"]: c["sha256"] for c in report["contracts"]}
+    changed = sorted(i for i in now if then.get(i) != now[i])
+    if changed:
+        return f"the rule contracts changed since the dry run ({', '.join(changed)}): run it again"
+    return None

@@ -1,1 +1,0 @@
-"""Small shared helpers: atomic writes, JSON/JSONL reading, CLI output."""

@@ -1,0 +1,97 @@
+"""The Mac4-first completion gate as the Mac5 handoff reads it (SAFE-MAC5-GATE)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from lume.runtime.core import InputError, get, problems, read_json, table
+
+INVARIANT = "SAFE-MAC5-GATE"
+REPORT = "readiness_report.v1"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+
+
+class CompletionRefused(Exception):
+    """The completion-gate report does not let Mac5 start heavy reconstruction."""
+
+
+def gate_parameters() -> dict[str, Any]:
+    """SAFE-MAC5-GATE's parameters from lume:contract:safety_invariants:v1."""
+    for inv in table("safety_invariants.v1").invariants:
+        if getattr(inv.id, "root", inv.id) == INVARIANT:
+            return dict(inv.parameters)
+    raise KeyError(f"{INVARIANT} is not in safety_invariants.v1")
+
+
+def read_completion_report(path: Path) -> dict[str, Any]:
+    """Return the readiness predicate of the report at `path` if it lets Mac5 start.
+
+    The file must be a DSSE envelope `{payloadType, payload, signatures}` whose base64 payload
+    is an in-toto Statement carrying a lume:contract:readiness_report:v1 predicate. When
+    SAFE-MAC5-GATE says `signed`, the envelope must verify (lume.runtime.core.verify_report):
+    an authentic Ed25519 signature over the exact payload by a key in the trust file
+    (`trusted_keys_from`), and a report no older than `max_age_s` (nor dated ahead of this
+    clock by more than `max_clock_skew_s`); a bare predicate is unsigned and refused. The
+    predicate must then validate against the contract, come from the gate SAFE-MAC5-GATE
+    names (`gate_kind`), and have its `required_overall` verdict and every `required_true`
+    verdict. Raises CompletionRefused naming the file and the reason.
+    """
+    path = Path(path)
+    rule = gate_parameters()
+    try:
+        doc = read_json(path)
+    except InputError as exc:
+        raise CompletionRefused(f"completion-gate report {exc}") from exc
+    if rule["signed"]:
+        from lume.runtime.core import KeyProblem, ReportRejected, load_trust, verify_report
+
+        if not (isinstance(doc, dict) and "payload" in doc and "payloadType" in doc):
+            raise CompletionRefused(f"{path}: unsigned: {INVARIANT} needs a DSSE envelope signed by a "
+                              f"trusted key, not a bare predicate (write it with `lume gate mac4-first`)")
+        try:
+            stmt = verify_report(doc, load_trust(), max_age_s=float(rule["max_age_s"]))
+        except KeyProblem as exc:
+            raise CompletionRefused(f"{path}: cannot read the trust file: {exc}") from exc
+        except ReportRejected as exc:
+            raise CompletionRefused(f"{path}: report rejected ({INVARIANT}): {exc.reason}") from exc
+        predicate = stmt["predicate"]
+    else:
+        predicate = _predicate_of(doc, path)
+    found = problems(predicate, get(REPORT), file=str(path))
+    if found:
+        raise CompletionRefused(f"{path}: not a valid {REPORT} report: "
+                          + "; ".join(f"{p.path}: {p.message}" for p in found))
+    kind = (predicate.get("gate") or {}).get("kind")
+    if kind != rule["gate_kind"]:
+        raise CompletionRefused(f"{path}: $.gate.kind is {kind!r}; Mac5 needs a {rule['gate_kind']} "
+                          f"completion-gate report ({INVARIANT})")
+    verdicts = predicate["verdicts"]
+    if verdicts["overall"] != rule["required_overall"]:
+        raise CompletionRefused(f"{path}: $.verdicts.overall is {verdicts['overall']!r}, "
+                          f"{INVARIANT} needs {rule['required_overall']!r}")
+    for name in rule["required_true"]:
+        if verdicts.get(name) is not True:
+            raise CompletionRefused(f"{path}: $.verdicts.{name} is {json.dumps(verdicts.get(name))}, "
+                              f"{INVARIANT} needs true")
+    return predicate
+
+
+def _predicate_of(doc: Any, path: Path) -> Any:
+    """The predicate itself, or the one inside a DSSE envelope's in-toto Statement."""
+    if not (isinstance(doc, dict) and "payload" in doc and "payloadType" in doc):
+        return doc  # a bare predicate (or garbage, which the contract check reports)
+    if not isinstance(doc.get("signatures"), list):
+        raise CompletionRefused(f"{path}: DSSE envelope without a `signatures` list")
+    try:
+        stmt = json.loads(base64.b64decode(doc["payload"], validate=True))
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise CompletionRefused(f"{path}: DSSE payload is not base64 JSON: {exc}") from exc
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
+        raise CompletionRefused(f"{path}: DSSE payload is not an in-toto Statement ({STATEMENT_TYPE})")
+    if stmt.get("predicateType") != get(REPORT).id:
+        raise CompletionRefused(f"{path}: predicateType is {stmt.get('predicateType')!r}, "
+                          f"expected {get(REPORT).id!r}")
+    return stmt.get("predicate")

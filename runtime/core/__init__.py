@@ -1,0 +1,93 @@
+"""The core every component stands on: contracts, validated I/O, time, configuration, keys.
+
+- contracts: load them (`get`, `load_all`), validate against them (`problems`,
+  `validate_file`), parse into generated models (`model_for`, `table`);
+- the rule tables as lookups: safety invariants (`parameters`, `commands`), the label table
+  (`LabelIndex`);
+- validated I/O: `read_json`, `iter_jsonl` and `InputError`; atomic writes (`write_json`, …);
+- time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_config`);
+- keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
+  `sign_report`, `verify_report`);
+- evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
+
+Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
+"""
+from ._atomic import dumps, write_bytes, write_json, write_jsonl, write_text
+from ._check import check_all
+from ._config import config_dir_path, config_home, config_path, load_config
+from ._contracts import (
+    ENVELOPE_KEYS,
+    Contract,
+    ContractError,
+    by_id,
+    contracts_dir,
+    get,
+    load_all,
+    meta_for,
+)
+from ._evidence import (
+    CheckResult,
+    Domain,
+    Evidence,
+    Status,
+    held,
+    status_of,
+    unchecked,
+    violated,
+)
+from ._inline import self_contained
+from ._invariants import commands, invariants, parameters
+from ._jsonl import InputError, iter_jsonl, read_json
+from ._keys import (
+    PRIVATE_NAME,
+    KeyProblem,
+    SigningKey,
+    key_dir,
+    keyid_of,
+    load_or_create_key,
+    load_trust,
+    trust,
+    trust_entry,
+    trust_file,
+)
+from ._label_table import LabelTable
+from ._labels import LabelIndex, LabelMapping, UnknownLabel
+from ._models import model_for, parse, table
+from ._signing import (
+    ReportRejected,
+    decode_statement,
+    default_max_age_s,
+    now_iso,
+    parse_time,
+    sign_report,
+    verify_report,
+)
+from ._time import Clock, fixed, now
+from ._validate import (
+    FileResult,
+    Problem,
+    UnknownContract,
+    Unreadable,
+    bundled_schema,
+    contract_for,
+    iter_documents,
+    json_path,
+    problems,
+    table_problems,
+    validate_file,
+)
+
+__all__ = [
+    "ENVELOPE_KEYS", "PRIVATE_NAME", "CheckResult", "Clock", "Contract", "ContractError", "Domain",
+    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
+    "LabelTable", "Problem", "ReportRejected", "SigningKey", "Status", "UnknownContract",
+    "UnknownLabel", "Unreadable", "bundled_schema", "by_id", "check_all", "commands",
+    "config_dir_path", "config_home", "config_path", "contract_for", "contracts_dir",
+    "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",
+    "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_config",
+    "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters",
+    "parse", "parse_time", "problems", "read_json", "self_contained", "sign_report", "status_of",
+    "table", "table_problems", "trust", "trust_entry", "trust_file", "unchecked",
+    "validate_file", "verify_report", "violated", "write_bytes", "write_json", "write_jsonl",
+    "write_text",
+]

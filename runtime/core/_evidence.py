@@ -1,0 +1,73 @@
+"""Evidence and check results: what every check, audit and gate returns.
+
+A piece of evidence names the file, field, expected and found values and says whether it
+holds (`ok` True), is violated (False) or could not be checked (None). A check's status
+follows from its evidence: any violation is `fail`; otherwise anything unchecked, or no
+evidence at all, is `inconclusive` (never `pass`); only checked-and-held evidence is `pass`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "inconclusive"]
+Domain = Literal["rig", "data"]
+
+
+@dataclass
+class Evidence:
+    file: str | None
+    field: str | None
+    expected: Any
+    found: Any
+    message: str
+    ok: bool | None = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "field": self.field, "expected": self.expected,
+                "found": self.found, "message": self.message}
+
+
+def held(message: str, *, file: str | None = None, field: str | None = None,
+         expected: Any = None, found: Any = None) -> Evidence:
+    return Evidence(file, field, expected, found, message, True)
+
+
+def violated(message: str, *, file: str | None = None, field: str | None = None,
+             expected: Any = None, found: Any = None) -> Evidence:
+    return Evidence(file, field, expected, found, message, False)
+
+
+def unchecked(message: str, *, file: str | None = None, field: str | None = None,
+              expected: Any = None, found: Any = None) -> Evidence:
+    return Evidence(file, field, expected, found, message, None)
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    invariants: list[str]
+    evidence: list[Evidence]
+    duration_ms: float
+    domain: Domain = "data"
+
+    @property
+    def failures(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.ok is False]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The readiness_report.v1 `Check` object."""
+        return {"id": self.id, "title": self.title, "status": self.status,
+                "invariants": list(self.invariants),
+                "evidence": [e.to_dict() for e in self.evidence],
+                "duration_ms": round(self.duration_ms, 3)}
+
+
+def status_of(evidence: list[Evidence]) -> Status:
+    if any(e.ok is False for e in evidence):
+        return "fail"
+    if not evidence or any(e.ok is None for e in evidence):
+        return "inconclusive"
+    return "pass"

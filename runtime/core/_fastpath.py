@@ -1,0 +1,304 @@
+"""A fast accept-path for bulk JSONL: the contract's schema compiled into a msgspec decoder.
+
+msgspec parses and checks typed records in one pass, faster than parsing to dicts and then
+validating (DESIGN.md section 8 asks bulk validation to keep >= 0.8x the speed of parsing).
+The translation is deliberately conservative: it covers the JSON Schema subset our record
+contracts use (objects with `additionalProperties: false`, required/optional properties,
+types, enums and consts of strings, numeric bounds, string length and pattern, arrays with
+length bounds, `$ref`, unions of distinct JSON types) and returns None for anything else.
+Wherever a keyword is translated, the decoder accepts a subset of what the schema accepts
+(e.g. `integer` refuses 1.0, patterns are ASCII-only and `$` means end of string), so a file
+the decoder accepts is valid; a file it refuses goes through the exact jsonschema-rs path,
+which reports every error with its line. Speed, never a different verdict.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import msgspec
+
+# keywords that never change validity
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "deprecated",
+                          "readOnly", "writeOnly", "$schema", "$id", "x-lume", "$defs"})
+_counter = itertools.count()
+
+
+class Unsupported(Exception):
+    """The schema uses something the fast path does not translate soundly."""
+
+
+def _ecma_to_python(pattern: str) -> str:
+    """An ECMA-262 pattern as a Python regex that accepts no more: ASCII classes, `$` = end."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1:i + 2]
+            if nxt in ("Z", "A", "z") or not nxt:
+                raise Unsupported(f"pattern escape \\{nxt}")
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = r"\Z"
+        elif ch == "(" and pattern[i + 1:i + 3] in ("?<", "?P") and pattern[i + 3:i + 4] not in ("=", "!"):
+            raise Unsupported("named groups")
+        out.append(ch)
+        i += 1
+    compiled = "(?a)" + "".join(out)
+    try:
+        re.compile(compiled)
+    except re.error as exc:
+        raise Unsupported(f"pattern: {exc}") from exc
+    return compiled
+
+
+class _Compiler:
+    def __init__(self, root: dict[str, Any]):
+        self.root = root
+        self.active: set[str] = set()
+        self.done: dict[str, Any] = {}
+        # patterns of top-level string fields, checked once per distinct value after decoding
+        # (a regex call per record would cost more than the whole decode)
+        self.deferred: list[tuple[str, re.Pattern[str]]] = []
+        self.top = True
+
+    def ref(self, ref: str) -> Any:
+        if not ref.startswith("#/$defs/"):
+            raise Unsupported(f"$ref {ref}")
+        name = ref.removeprefix("#/$defs/")
+        if name in self.done:
+            return self.done[name]
+        if name in self.active:
+            raise Unsupported("recursive $ref")
+        self.active.add(name)
+        try:
+            node = self.root.get("$defs", {})[name]
+        except KeyError as exc:
+            raise Unsupported(f"$ref {ref}") from exc
+        self.done[name] = t = self.type(node)
+        self.active.discard(name)
+        return t
+
+    def type(self, node: Any) -> Any:
+        if node is True:
+            return Any
+        if not isinstance(node, dict):
+            raise Unsupported("false or non-object schema")
+        keys = set(node) - _ANNOTATIONS
+        if "$ref" in node:
+            if keys - {"$ref"}:
+                raise Unsupported("$ref with sibling keywords")
+            return self.ref(node["$ref"])
+        if "allOf" in node:
+            if keys != {"allOf"} or len(node["allOf"]) != 1:
+                raise Unsupported("allOf")
+            return self.type(node["allOf"][0])
+        for combinator in ("anyOf", "oneOf"):
+            if combinator in node:
+                if keys != {combinator}:
+                    raise Unsupported(f"{combinator} with sibling keywords")
+                return self.union([self.type(b) for b in node[combinator]], node[combinator],
+                                  exclusive=combinator == "oneOf")
+        if "const" in node:
+            if keys != {"const"} and keys != {"const", "type"}:
+                raise Unsupported("const with other keywords")
+            return self.literal([node["const"]], node.get("type"))
+        if "enum" in node:
+            if keys != {"enum"} and keys != {"enum", "type"}:
+                raise Unsupported("enum with other keywords")
+            return self.literal(node["enum"], node.get("type"))
+        kind = node.get("type")
+        if kind is None:
+            if keys:
+                raise Unsupported("keywords without a type")
+            return Any
+        if isinstance(kind, list):
+            branches = [dict({k: v for k, v in node.items() if k != "type"}, type=k) for k in kind]
+            for b in branches:  # keep only the keywords of each branch's own type
+                if b["type"] == "null":
+                    for k in list(b):
+                        if k not in ("type", *_ANNOTATIONS):
+                            del b[k]
+            return self.union([self.type(b) for b in branches], branches, exclusive=True)
+        return getattr(self, f"t_{kind}")(node, keys - {"type"})
+
+    def literal(self, values: list[Any], kind: Any) -> Any:
+        if all(isinstance(v, str) for v in values):
+            if kind not in (None, "string"):
+                raise Unsupported("string literal with another type")
+            return Literal[tuple(values)]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            if kind not in (None, "integer"):
+                raise Unsupported("integer literal with another type")
+            return Literal[tuple(values)]
+        if values == [None]:
+            return type(None)
+        raise Unsupported("enum / const of other values")
+
+    def union(self, types: list[Any], nodes: list[Any], *, exclusive: bool) -> Any:
+        kinds = [self.kind_of(t) for t in types]
+        if exclusive and "int" in kinds and "float" in kinds:
+            raise Unsupported("oneOf of integer and number overlaps")
+        if len(set(kinds)) != len(kinds) or "any" in kinds:
+            raise Unsupported("union of overlapping types")
+        return Union[tuple(types)]
+
+    def kind_of(self, t: Any) -> str:
+        if get_origin(t) is Annotated:
+            t = get_args(t)[0]
+        base = get_origin(t)
+        if t is Any:
+            return "any"
+        if t is type(None):
+            return "null"
+        if base is Literal:
+            return "str" if isinstance(get_args(t)[0], str) else "int"
+        if t is str:
+            return "str"
+        if base is list or t is list:
+            return "list"
+        if base is dict or isinstance(t, type) and issubclass(t, (msgspec.Struct, dict)):
+            return "object"
+        if t in (int, float, bool):
+            return t.__name__
+        raise Unsupported(f"union member {t!r}")
+
+    @staticmethod
+    def only(keys: set[str], allowed: set[str]) -> None:
+        extra = keys - allowed
+        if extra:
+            raise Unsupported(f"keywords {sorted(extra)}")
+
+    def t_null(self, node: dict, keys: set[str]) -> Any:
+        self.only(keys, set())
+        return type(None)
+
+    def t_boolean(self, node: dict, keys: set[str]) -> Any:
+        self.only(keys, set())
+        return bool
+
+    def _number(self, base: type, node: dict, keys: set[str]) -> Any:
+        self.only(keys, {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+        meta = {"ge": node.get("minimum"), "le": node.get("maximum"),
+                "gt": node.get("exclusiveMinimum"), "lt": node.get("exclusiveMaximum")}
+        meta = {k: v for k, v in meta.items() if v is not None}
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in meta.values()):
+            raise Unsupported("non-numeric bound")
+        return Annotated[base, msgspec.Meta(**meta)] if meta else base
+
+    def t_number(self, node: dict, keys: set[str]) -> Any:
+        return self._number(float, node, keys)
+
+    def t_integer(self, node: dict, keys: set[str]) -> Any:
+        if any(isinstance(node.get(k), float) and not node[k].is_integer()
+               for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+            raise Unsupported("fractional bound on an integer")
+        return self._number(int, node, keys)
+
+    def t_string(self, node: dict, keys: set[str]) -> Any:
+        self.only(keys, {"minLength", "maxLength", "pattern"})
+        meta: dict[str, Any] = {}
+        if "minLength" in node:
+            meta["min_length"] = node["minLength"]
+        if "maxLength" in node:
+            meta["max_length"] = node["maxLength"]
+        if "pattern" in node:
+            meta["pattern"] = _ecma_to_python(node["pattern"])
+        return Annotated[str, msgspec.Meta(**meta)] if meta else str
+
+    def t_array(self, node: dict, keys: set[str]) -> Any:
+        self.only(keys, {"items", "minItems", "maxItems"})
+        item = self.type(node["items"]) if "items" in node else Any
+        meta = {}
+        if "minItems" in node:
+            meta["min_length"] = node["minItems"]
+        if "maxItems" in node:
+            meta["max_length"] = node["maxItems"]
+        return Annotated[list[item], msgspec.Meta(**meta)] if meta else list[item]
+
+    def t_object(self, node: dict, keys: set[str]) -> Any:
+        self.only(keys, {"properties", "required", "additionalProperties"})
+        extra = node.get("additionalProperties", True)
+        if extra not in (True, False):
+            raise Unsupported("additionalProperties schema")
+        props = node.get("properties", {})
+        required = set(node.get("required", []))
+        if required - set(props):
+            raise Unsupported("required names an undeclared property")
+        if not props and extra is True:
+            return dict[str, Any]
+        fields, rename = [], {}
+        top, self.top = self.top, False
+        for i, (name, sub) in enumerate(props.items()):
+            attr = f"f{i}"
+            rename[attr] = name
+            if top and isinstance(sub, dict) and sub.get("type") == "string" and "pattern" in sub:
+                self.deferred.append((attr, re.compile(_ecma_to_python(sub["pattern"]))))
+                sub = {k: v for k, v in sub.items() if k != "pattern"}
+            t = self.type(sub)
+            fields.append((attr, t) if name in required else (attr, Union[t, msgspec.UnsetType], msgspec.UNSET))
+        fields.sort(key=lambda f: len(f) == 3)  # required fields first (no defaults)
+        return msgspec.defstruct(f"Fast{next(_counter)}", fields, rename=rename,
+                                 forbid_unknown_fields=extra is False, gc=False)
+
+
+@dataclass(frozen=True)
+class FastRecord:
+    decoder: msgspec.json.Decoder
+    deferred: tuple[tuple[str, re.Pattern[str]], ...]
+
+
+@functools.cache
+def decoder(stem: str) -> FastRecord | None:
+    """The fast decoder of a record contract, or None when its schema is not translated."""
+    from ._contracts import get
+    from ._validate import bundled_schema
+
+    c = get(stem)
+    if c.kind != "record":
+        return None
+    schema = bundled_schema(c)
+    compiler = _Compiler(schema)
+    try:
+        return FastRecord(msgspec.json.Decoder(compiler.type(schema)), tuple(compiler.deferred))
+    except (Unsupported, TypeError, ValueError, re.error):
+        return None
+
+
+CHUNK = 1 << 16  # decode in ~64 KiB slices: the records of one slice stay in cache
+
+
+def accepts_lines(stem: str, data: bytes) -> int | None:
+    """Number of records when every line of `data` is accepted by the fast path, else None
+    (refused, untranslated or malformed: the exact path decides and reports)."""
+    fast = decoder(stem)
+    if fast is None:
+        return None
+    count, start, end_all = 0, 0, len(data)
+    seen: list[set[str]] = [set() for _ in fast.deferred]
+    try:
+        while start < end_all:
+            end = data.find(b"\n", min(start + CHUNK, end_all))
+            end = end_all if end < 0 else end + 1
+            records = fast.decoder.decode_lines(data[start:end])
+            count += len(records)
+            for (attr, _), values in zip(fast.deferred, seen):
+                values.update(map(attrgetter(attr), records))
+            start = end
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    for (_, pattern), values in zip(fast.deferred, seen):
+        values.discard(msgspec.UNSET)
+        if not all(pattern.search(v) for v in values):
+            return None
+    return count

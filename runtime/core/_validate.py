@@ -1,0 +1,201 @@
+"""Validate JSON documents and JSONL records against the contract they belong to.
+
+Validation runs on jsonschema-rs over the bundled schemas in `generated/schemas/`: it keeps
+bulk JSONL validation close to the speed of parsing (DESIGN.md section 8).
+"""
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema_rs
+import orjson
+
+from ._contracts import Contract, ContractError, get, load_all, meta_for
+from ._inline import self_contained
+
+
+class UnknownContract(ContractError):
+    """A document names a schema/type no contract declares, or `--contract` names none."""
+
+
+class Unreadable(ContractError):
+    """A file cannot be read or parsed as JSON."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation error: where (file, line, JSON path) and against which contract."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    contract: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message} [{self.contract}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def json_path(parts: list[Any]) -> str:
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def bundled_schema(c: Contract) -> dict[str, Any]:
+    """The self-contained schema: the committed generated copy, or inlined from contracts."""
+    generated = resources.files("lume.generated") / "schemas" / f"{c.module}.json"
+    try:
+        return json.loads(generated.read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError):
+        return self_contained(c)
+
+
+@functools.cache
+def validator(stem: str) -> Any:
+    c = get(stem)
+    schema_of = meta_for(c) if c.kind == "table" else c
+    return jsonschema_rs.validator_for(bundled_schema(schema_of), validate_formats=True)
+
+
+def problems(instance: Any, contract: Contract, *, file: str = "<memory>",
+             line: int | None = None) -> list[Problem]:
+    v = validator(contract.stem)
+    if v.is_valid(instance):
+        return []
+    return [Problem(file, line, json_path(list(e.instance_path)), e.message, contract.stem)
+            for e in v.iter_errors(instance)]
+
+
+def table_problems(contract: Contract) -> list[Problem]:
+    return problems(contract.table_data(), contract, file=str(contract.path))
+
+
+@functools.cache
+def _matchers() -> tuple[dict[str, Contract], dict[str, Contract], list[tuple[str, Contract]]]:
+    by_schema: dict[str, Contract] = {}
+    by_type: dict[str, Contract] = {}
+    by_file: list[tuple[str, Contract]] = []
+    for c in load_all():
+        if c.is_meta:
+            continue
+        m = c.match
+        if "schema" in m:
+            by_schema[m["schema"]] = c
+        if "type" in m:
+            by_type[m["type"]] = c
+        by_file += [(pattern, c) for pattern in m.get("files", [])]
+    by_file.sort(key=lambda pc: -len(pc[0]))  # most specific pattern first
+    return by_schema, by_type, by_file
+
+
+def contract_for(doc: Any, path: Path | None) -> Contract | None:
+    """Pick the contract from the document's `schema`, then `type`, then the file path."""
+    by_schema, by_type, by_file = _matchers()
+    if isinstance(doc, dict):
+        schema = doc.get("schema")
+        if isinstance(schema, str) and schema.startswith("lume."):
+            if schema not in by_schema:
+                raise UnknownContract(f"no contract declares schema {schema!r}")
+            return by_schema[schema]
+        kind = doc.get("type")
+        if isinstance(kind, str) and kind in by_type:
+            return by_type[kind]
+    if path is not None:
+        posix = path.as_posix()
+        for pattern, c in by_file:
+            if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}"):
+                return c
+    return None
+
+
+@dataclass
+class FileResult:
+    file: str
+    contract: str | None
+    documents: int
+    problems: list[Problem]
+    skipped: str | None = None  # why the file was not validated (no contract matches)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if raw.strip():
+                try:
+                    yield number, orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise Unreadable(f"{path}:{number}: not valid JSON: {exc}") from exc
+
+
+def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
+    """A valid JSONL file accepted in one msgspec pass (fastpath.py), or None: the exact
+    path then decides and reports every error with its line."""
+    from ._fastpath import accepts_lines
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if contract is None:
+        first = next((line for line in data.split(b"\n", 64)[:64] if line.strip()), None)
+        if first is None:
+            return None
+        try:
+            contract = contract_for(orjson.loads(first), path)
+        except (orjson.JSONDecodeError, ContractError):
+            return None
+        if contract is None:
+            return None
+    count = accepts_lines(contract.stem, data)
+    return None if count is None else FileResult(str(path), contract.stem, count, [])
+
+
+def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
+    """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2."""
+    if path.suffix == ".jsonl":
+        fast = _fast_jsonl(path, contract)
+        if fast is not None:
+            return fast
+    try:
+        if path.suffix == ".jsonl":
+            records = list(_records(path))
+        else:
+            try:
+                records = [(None, orjson.loads(path.read_bytes()))]
+            except orjson.JSONDecodeError as exc:
+                raise Unreadable(f"{path}: not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if not records:
+        return FileResult(str(path), contract.stem if contract else None, 0, [])
+    # A JSONL file is homogeneous: its first record (or its name) picks the contract.
+    chosen = contract or contract_for(records[0][1], path)
+    if chosen is None:
+        return FileResult(str(path), None, len(records), [], skipped="no contract matches")
+    found = [p for line, doc in records for p in problems(doc, chosen, file=str(path), line=line)]
+    return FileResult(str(path), chosen.stem, len(records), found)
+
+
+def iter_documents(paths: list[Path]) -> Iterator[Path]:
+    """Files to validate: the given files, and every .json / .jsonl below given folders."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*") if q.suffix in (".json", ".jsonl") and q.is_file())
+        else:
+            yield p

@@ -1,0 +1,81 @@
+"""WebSocket frames (director_frames.v1): validate what clients send, build what the server sends.
+
+A command frame is validated against the one `$defs` entry whose `type` const matches, not
+against the whole `oneOf`: the error then names the real problem ("'by' was unexpected")
+instead of "not valid under any of the given schemas".
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jsonschema_rs
+import orjson
+
+from lume.runtime.core import Problem, bundled_schema, get, json_path
+from lume.runtime.core import problems as contract_problems
+
+CONTRACT = "director_frames.v1"
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    return bundled_schema(get(CONTRACT))
+
+
+@functools.cache
+def definitions() -> dict[str, str]:
+    """Frame `type` -> name of its `$defs` entry, for every frame of the contract."""
+    schema = _schema()
+    out = {}
+    for branch in schema["oneOf"]:
+        name = branch["$ref"].rsplit("/", 1)[-1]
+        out[schema["$defs"][name]["properties"]["type"]["const"]] = name
+    return out
+
+
+@functools.cache
+def _validator(frame_type: str) -> Any:
+    schema = {k: v for k, v in _schema().items() if k not in ("oneOf", "examples")}
+    schema["$ref"] = f"#/$defs/{definitions()[frame_type]}"
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+def frame_problems(frame: dict[str, Any], where: str = "<frame>") -> list[Problem]:
+    """Problems of a frame whose `type` is known, against that frame's definition."""
+    v = _validator(frame["type"])
+    if v.is_valid(frame):
+        return []
+    return [Problem(where, None, json_path(list(e.instance_path)), e.message, CONTRACT)
+            for e in v.iter_errors(frame)]
+
+
+def problems(frame: Any, where: str = "<frame>") -> list[Problem]:
+    """Problems of any frame against the whole contract (used to check server output)."""
+    return contract_problems(frame, get(CONTRACT), file=where)
+
+
+@functools.cache
+def default(frame_type: str, key: str) -> Any:
+    """A property default declared by the contract (e.g. set_cue's `slot`)."""
+    return _schema()["$defs"][definitions()[frame_type]]["properties"][key].get("default")
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return orjson.dumps(frame).decode()
+
+
+def ack(version: int) -> dict[str, Any]:
+    return {"type": "ack", "version": version}
+
+
+def state(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "state", "state": doc}
+
+
+def kicked(reason: str) -> dict[str, Any]:
+    return {"type": "kicked", "reason": reason}
+
+
+def schema(version: str) -> dict[str, Any]:
+    return {"type": "schema", "version": version}

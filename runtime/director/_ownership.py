@@ -1,0 +1,153 @@
+"""Who may write what: command -> fields -> owner, read from director_ownership.v1.
+
+Nothing here names a role or a field: the rows of the contract decide. `check` refuses a
+command before it is applied; `illegal_changes` re-checks the outcome (every field that
+changed must be owned by the sender or be a server/quorum update of that command), so a bug
+in an applier can never commit a write by a non-owner.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lume.generated.models.meta_director_ownership_v1 import (
+    BusRules,
+    DirectorOwnership,
+    QuorumRule,
+)
+from lume.runtime.core import table
+
+from . import _state as st
+
+CONTRACT = "director_ownership.v1"
+# Writers that are not roles: derived by the server or by the consent quorum.
+DERIVED_WRITERS = frozenset({"server", "quorum"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a frame was refused; becomes an `error` frame of director_frames.v1."""
+
+    code: str
+    message: str
+    role: str | None = None
+    field: str | None = None
+    owner: str | None = None
+
+    def frame(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "field": self.field, "owner": self.owner,
+                "role": self.role, "message": self.message}
+
+
+@dataclass(frozen=True)
+class CommandRule:
+    """One `commands` row with plain values (the generated row wraps each in a RootModel)."""
+
+    name: str
+    senders: frozenset[str]
+    writes: tuple[str, ...]
+    server_updates: tuple[str, ...]
+    reply: str  # ack | state | none
+    bumps_version: str  # always | on_change
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """The ownership table in the shapes the bus needs."""
+
+    table: DirectorOwnership
+    roles: tuple[str, ...]
+    writer_of: dict[str, str]  # field path -> role | "server" | "quorum"
+    commands: dict[str, CommandRule]
+    field_paths: tuple[str, ...] = field(default=())
+    paused_blocks: frozenset[str] = frozenset()  # rules.paused_blocks_commands
+    reset_on: frozenset[str] = frozenset()  # quorum.reset_on
+    reset_when_changed: tuple[str, ...] = ()  # quorum.reset_when_changed
+    quorum_roles: frozenset[str] = frozenset()  # quorum.of_roles
+
+    @property
+    def rules(self) -> BusRules:
+        return self.table.rules
+
+    @property
+    def quorum(self) -> QuorumRule:
+        return self.table.quorum
+
+    def owner(self, path: str) -> str | None:
+        """The owning role of a field, or None when the server / quorum derives it."""
+        writer = self.writer_of.get(path)
+        return None if writer in DERIVED_WRITERS else writer
+
+    def fields_of(self, role: str) -> list[str]:
+        return [p for p in self.field_paths if self.writer_of[p] == role]
+
+    def may_send(self, command: str, role: str) -> bool:
+        row = self.commands.get(command)
+        return row is not None and role in row.senders
+
+    def check(self, command: str, role: str, fields: Iterable[str]) -> Refusal | None:
+        """Refuse `command` from `role` writing `fields` unless the role owns every one."""
+        row = self.commands[command]
+        fields = list(fields)
+        if role not in row.senders:
+            path = fields[0] if fields else (row.writes[0] if row.writes else None)
+            owner = self.owner(path) if path else None
+            return Refusal("field_ownership_violation",
+                           f"{command} writes {path}, owned by {owner}; sender is {role}"
+                           if path else f"{role} may not send {command}",
+                           role=role, field=path, owner=owner)
+        allowed = set(row.writes)
+        for path in fields:
+            if path not in allowed or self.writer_of.get(path) != role:
+                owner = self.owner(path)
+                return Refusal("field_ownership_violation",
+                               f"{command} writes {path}, owned by {owner or self.writer_of.get(path)};"
+                               f" sender is {role}", role=role, field=path, owner=owner)
+        return None
+
+    def illegal_changes(self, before: dict[str, Any], after: dict[str, Any],
+                        command: str | None, role: str | None) -> list[str]:
+        """Fields that changed between two documents without the right to change them.
+
+        `command=None` is the server's own sweep (heartbeat / consent expiry): only
+        server- and quorum-derived fields may change then.
+        """
+        if command is None:
+            allowed = {p for p, w in self.writer_of.items() if w in DERIVED_WRITERS}
+        else:
+            row = self.commands[command]
+            allowed = {p for p in row.writes if self.writer_of.get(p) == role}
+            allowed |= set(row.server_updates)
+        allowed |= {st.VERSION, st.UPDATED_AT}
+        bad = []
+        for path in self.field_paths:
+            a, b = st.read(before, path), st.read(after, path)
+            if a is not b and a != b and path not in allowed:
+                bad.append(path)
+        return bad
+
+
+def _roots(items: Iterable[Any]) -> list[Any]:
+    """Unwrap generated RootModel values into plain strings."""
+    return [getattr(i, "root", i) for i in items]
+
+
+@functools.cache
+def load() -> Ownership:
+    t: DirectorOwnership = table(CONTRACT)
+    return Ownership(
+        table=t,
+        roles=tuple(r.role.root for r in t.roles),
+        writer_of={r.field.root: r.writer.root for r in t.fields},
+        commands={c.command.root: CommandRule(
+            name=c.command.root, senders=frozenset(_roots(c.senders)), writes=tuple(_roots(c.writes)),
+            server_updates=tuple(_roots(c.server_updates)), reply=c.reply.root,
+            bumps_version=c.bumps_version.root) for c in t.commands},
+        field_paths=tuple(r.field.root for r in t.fields),
+        paused_blocks=frozenset(_roots(t.rules.paused_blocks_commands)),
+        reset_on=frozenset(_roots(t.quorum.reset_on)),
+        reset_when_changed=tuple(_roots(t.quorum.reset_when_changed)),
+        quorum_roles=frozenset(_roots(t.quorum.of_roles)),
+    )

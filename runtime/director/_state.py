@@ -1,0 +1,105 @@
+"""The canonical state document (director_state.v1): build, validate, read and write fields.
+
+The bus keeps the document as plain JSON-shaped dicts and never mutates one in place: a write
+returns a new document that shares every untouched branch with the old one, so a refused or
+failed command can never leave a half-applied state behind. Validation on the hot path uses
+the contract's bundled JSON Schema (jsonschema-rs, ~10x faster than the pydantic model); the
+generated pydantic model is the typed view for loading and for callers (`model`).
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lume.generated.models.director_state_v1 import (
+    ConsentState,
+    CueState,
+    DirectorSession,
+    DirectorState,
+    LookState,
+    PerformerState,
+    TelemetryState,
+)
+from lume.runtime.core import Problem, get
+from lume.runtime.core import problems as contract_problems
+
+CONTRACT = "director_state.v1"
+SCHEMA_TAG: str = get(CONTRACT).match["schema"]
+# The document's own bookkeeping fields (director_state.v1 requires both).
+VERSION, UPDATED_AT = "version", "updated_at"
+
+
+class StateInvalid(ValueError):
+    """A state document breaks director_state.v1; the message names the path and contract."""
+
+    def __init__(self, found: list[Problem], where: str = "<state>") -> None:
+        self.problems = found
+        first = found[0]
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        super().__init__(f"{where}: {first.path}: {first.message} [{first.contract}]{more}")
+
+
+def iso(dt: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and `Z`, the one rendering of every timestamp we write."""
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)  # Python >= 3.11 reads the `Z`
+
+
+def fresh(now: datetime) -> dict[str, Any]:
+    """A new, empty session at version 0: built through the generated models, so it is valid."""
+    doc = DirectorState(
+        schema=SCHEMA_TAG,
+        session=DirectorSession(id=None, phase="idle", started_at=None, operator_device_id=None),
+        cue=CueState(current=None, next=None, history=[]),
+        look=LookState(active=None, wardrobe_id=None, lighting_preset=None),
+        performer=PerformerState(intent=None, voice_state=None, comprehension_score=None),
+        model_consent=ConsentState(acknowledged=False, token=None, scope=[], expires_at=None,
+                                   proposed_by=None, acks=[]),
+        telemetry=TelemetryState(frames_captured=0, last_proof_token_at=None, active_directors=[]),
+        version=0,
+        updated_at=now,
+    ).model_dump(mode="json", by_alias=True)
+    doc[UPDATED_AT] = iso(now)
+    return doc
+
+
+def problems(doc: Any, where: str = "<state>") -> list[Problem]:
+    return contract_problems(doc, get(CONTRACT), file=where)
+
+
+def check(doc: Any, where: str = "<state>") -> dict[str, Any]:
+    """Return `doc` if it is a valid director_state.v1 document, else raise StateInvalid."""
+    found = problems(doc, where)
+    if found:
+        raise StateInvalid(found, where)
+    return doc
+
+
+def model(doc: dict[str, Any]) -> DirectorState:
+    """The typed (generated pydantic) view of a document."""
+    return DirectorState.model_validate(doc)
+
+
+def read(doc: dict[str, Any], path: str) -> Any:
+    """The value at a dotted field path (`session.phase`)."""
+    node: Any = doc
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def write(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `doc` with `path` set to `value`; only the branches on the path are copied."""
+    head, _, rest = path.partition(".")
+    out = dict(doc)
+    out[head] = write(doc[head], rest, value) if rest else value
+    return out
+
+
+def write_many(doc: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    for path, value in values.items():
+        doc = write(doc, path, value)
+    return doc

@@ -1,0 +1,143 @@
+"""Audio in: files read into memory, and the producers that feed a Ring in real time.
+
+The features use channel 0 of the stream (the seed's tap reads floatChannelData[0]), so a
+stereo file is analysed on its first channel, not on a mix.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ._ring import Ring
+
+# Seed 004 Q1: the mixer tap delivers 512-frame buffers; the file producer copies the same size.
+DEFAULT_BLOCK = 512
+
+
+class AudioInputError(ValueError):
+    """Audio that cannot be read or opened; the message names the file or device."""
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """(channel 0 as float32 in [-1, 1] nominal, sample rate) of an audio file.
+
+    soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, ...) when it is installed, else WAV through the
+    standard library `wave` module (integer PCM only).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"{path}: no such audio file")
+    try:
+        import soundfile  # noqa: PLC0415 - optional: the stdlib reads WAV without it
+    except (ImportError, OSError):
+        return read_wav(path)
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, TypeError) as exc:
+        raise AudioInputError(f"{path}: cannot read audio: {exc}") from exc
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise AudioInputError(f"{path}: the file holds no audio frames")
+    return np.ascontiguousarray(data[:, 0]), int(rate)
+
+
+_PCM = {1: ("u1", 128.0, 128.0), 2: ("<i2", 0.0, 32768.0), 4: ("<i4", 0.0, 2147483648.0)}
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Channel 0 of an integer-PCM WAV file via the `wave` module, as float32."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError, OSError) as exc:
+        raise AudioInputError(f"{path}: not a readable PCM WAV file: {exc}") from exc
+    frames = len(raw) // (width * channels)
+    if frames == 0:
+        raise AudioInputError(f"{path}: the file holds no audio frames")
+    if width == 3:  # 24-bit: widen each little-endian sample to int32
+        b = np.frombuffer(raw[:frames * 3 * channels], dtype=np.uint8).reshape(-1, 3)
+        ints = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8)
+                | (b[:, 2].astype(np.int8).astype(np.int32) << 16))
+        samples = ints.astype(np.float32) / 8388608.0
+    elif width in _PCM:
+        dtype, offset, scale = _PCM[width]
+        ints = np.frombuffer(raw[:frames * width * channels], dtype=dtype)
+        samples = ((ints.astype(np.float64) - offset) / scale).astype(np.float32)
+    else:
+        raise AudioInputError(f"{path}: {8 * width}-bit WAV samples are not supported")
+    return np.ascontiguousarray(samples.reshape(frames, channels)[:, 0]), rate
+
+
+class FileSource:
+    """Plays samples into a Ring at real-time pace from its own thread, one block at a time."""
+
+    def __init__(self, samples: np.ndarray, sample_rate_hz: int, ring: Ring, *,
+                 block: int = DEFAULT_BLOCK, clock=time.perf_counter) -> None:
+        self.samples = np.asarray(samples, dtype=np.float32)
+        self.sample_rate_hz = sample_rate_hz
+        self.ring, self.block, self._clock = ring, block, clock
+        self.finished = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lumf-file-source", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        period = self.block / self.sample_rate_hz
+        t0 = self._clock()
+        try:
+            for i, start in enumerate(range(0, len(self.samples), self.block)):
+                delay = t0 + i * period - self._clock()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+                if self._stop.is_set():
+                    break
+                self.ring.write(self.samples[start:start + self.block])
+        finally:
+            self.finished.set()
+
+
+class DeviceSource:
+    """Live input through sounddevice: the PortAudio callback only copies into the Ring."""
+
+    def __init__(self, device: int, ring: Ring, *, block: int = DEFAULT_BLOCK) -> None:
+        try:
+            import sounddevice  # noqa: PLC0415 - only live capture needs PortAudio
+        except (ImportError, OSError) as exc:
+            raise AudioInputError(f"no audio input available: sounddevice/PortAudio cannot load "
+                                  f"({exc})") from exc
+        try:
+            info = sounddevice.query_devices(device, "input")
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            raise AudioInputError(f"no audio input device {device}: {exc}") from exc
+        self.sample_rate_hz = int(info["default_samplerate"])
+        self.ring = ring
+        self.finished = threading.Event()  # a live device never finishes by itself
+
+        def callback(indata, frames, time_info, status):  # PortAudio thread: copy, nothing else
+            ring.write(indata[:, 0])
+
+        try:
+            self._stream = sounddevice.InputStream(
+                device=device, channels=1, samplerate=self.sample_rate_hz, blocksize=block,
+                dtype="float32", callback=callback)
+        except sounddevice.PortAudioError as exc:
+            raise AudioInputError(f"cannot open audio input device {device}: {exc}") from exc
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def stop(self) -> None:
+        self._stream.stop()
+        self._stream.close()
+        self.finished.set()

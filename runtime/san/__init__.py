@@ -1,0 +1,21 @@
+"""The SAN OSC side channel (seed 004 Q1, S3): `/san/pattern_id ,i`, `/san/confidence ,f`,
+`/san/cluster ,i`, encoded and decoded against contracts/san_osc.v1.yaml."""
+from ._osc import (
+    CONTRACT,
+    SanError,
+    SanMessage,
+    SanSender,
+    code_for,
+    decode,
+    decode_datagram,
+    default_port,
+    encode,
+    iter_messages,
+    messages,
+    spec,
+)
+
+__all__ = [
+    "CONTRACT", "SanError", "SanMessage", "SanSender", "code_for", "decode", "decode_datagram",
+    "default_port", "encode", "iter_messages", "messages", "spec",
+]

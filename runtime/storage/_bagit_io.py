@@ -1,0 +1,339 @@
+"""BagIt (RFC 8493) export and validation, through bagit-python.
+
+The K11 canonical archive must be checkable by archival tools that know nothing of LUME, so a
+rehearsal bundle exports as a plain BagIt 1.0 bag: the bundle folder under `data/`, sha256 and
+sha512 payload and tag manifests, and `bag-info.txt` naming the bundle. Validation is
+bagit-python's, run stage by stage so that one report lists every error instead of stopping at
+the first failed stage, plus the warnings bagit-python logs and a few portability checks it
+does not make (see `_lint`).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import stat
+import tempfile
+import unicodedata
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import bagit
+
+from lume.runtime.core import InputError, read_json
+
+# RFC 8493 section 2.4: tools MUST support SHA-256 and SHA-512; we write both.
+ALGORITHMS = ("sha256", "sha512")
+BAGIT_VERSION = "1.0"  # RFC 8493; bagit-python's make_bag writes 0.97, export_bag upgrades it
+BUNDLE_MANIFEST = "bundle.json"
+# Files operating systems drop into folders; a payload carrying them is probably an accident.
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", ".directory"}
+WEAK_ALGORITHMS = {"md5", "sha1"}
+
+
+class NotABag(InputError):
+    """The path is missing, unreadable, or a folder with no trace of a bag (exit 2)."""
+
+
+@dataclass
+class BagCheck:
+    """What `check_bag` found: every error (bag invalid when any) and every warning."""
+
+    path: str
+    mode: str  # full | fast | completeness
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "valid": self.valid}
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_bag(bundle_dir: Path, out: Path) -> Path:
+    """Write the bundle at `bundle_dir` as a BagIt bag at `out`; returns `out`.
+
+    The bundle is copied (never moved or modified) into `out/data/`. `out` must not exist yet
+    (or be an empty folder) and must not lie inside the bundle. The bag is built in a sibling
+    temporary folder and renamed into place, so a failure leaves no partial bag behind.
+    Raises InputError for a missing or unreadable bundle or an unusable `out`.
+    """
+    bundle_dir, out = Path(bundle_dir), Path(out)
+    manifest = bundle_dir / BUNDLE_MANIFEST
+    if not manifest.is_file():
+        raise InputError(f"{bundle_dir}: not a rehearsal bundle (no {BUNDLE_MANIFEST})")
+    bundle = read_json(manifest)
+    bundle_id = bundle.get("bundle_id") if isinstance(bundle, dict) else None
+    if not isinstance(bundle_id, str) or not bundle_id:
+        raise InputError(f"{manifest}: $.bundle_id: missing or not a string [rehearsal_bundle.v1]")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise InputError(f"{out}: already exists; refusing to overwrite it")
+    if out.resolve().is_relative_to(bundle_dir.resolve()):
+        raise InputError(f"{out}: inside the bundle {bundle_dir}; a bag must be written elsewhere")
+    links = [p for p in bundle_dir.rglob("*") if p.is_symlink()]
+    if links:
+        raise InputError(f"{links[0]}: symbolic link in the bundle; a bag holds regular files only")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".bagging", dir=out.parent))
+    try:
+        work = staging / "bag"
+        shutil.copytree(bundle_dir, work, copy_function=shutil.copyfile)
+        _make_writable(work)
+        info = {
+            "External-Identifier": bundle_id,
+            "Bag-Group-Identifier": bundle_id,
+            "External-Description": f"LUME rehearsal bundle {bundle_id} ({bundle.get('schema')})",
+            "Source-Organization": "LUME",
+        }
+        referenced = _referenced_files(bundle)
+        if referenced:
+            # Pose Coach sessions kept by reference (seed 000: checksums instead of copies)
+            info["LUME-Referenced-Files"] = (f"{referenced} files recorded in bundle.json with "
+                                             "sha256 and size are kept by reference, not in this bag")
+        with _quiet_bagit():
+            bagit.make_bag(str(work), bag_info=info, checksums=list(ALGORITHMS))
+            # make_bag declares BagIt 0.97; RFC 8493 is 1.0. Rewrite the declaration and let
+            # bagit-python regenerate the tag manifests that cover it.
+            (work / "bagit.txt").write_text(
+                f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: UTF-8\n",
+                encoding="utf-8")
+            bagit.Bag(str(work)).save()
+        if out.exists():
+            out.rmdir()  # the empty folder we were allowed to fill
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def _referenced_files(bundle: dict[str, Any]) -> int:
+    return sum(len(s.get("files") or []) for s in bundle.get("sources") or []
+               if isinstance(s, dict) and s.get("storage") == "reference")
+
+
+def _make_writable(root: Path) -> None:
+    """bagit-python moves files into data/, so the copy must be writable whatever the source."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | stat.S_IWUSR | stat.S_IRUSR | (stat.S_IXUSR if path.is_dir() else 0))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_bag(path: Path, fast: bool = False, completeness_only: bool = False) -> list[str]:
+    """Every error of the bag at `path` (empty when valid). Warnings: see `check_bag`."""
+    return check_bag(path, fast=fast, completeness_only=completeness_only).errors
+
+
+def check_bag(path: Path, *, fast: bool = False, completeness_only: bool = False) -> BagCheck:
+    """Validate a bag, collecting every error and warning.
+
+    `fast` checks only Payload-Oxum (file count and bytes); `completeness_only` also checks
+    that manifests and payload list the same files, without hashing. Raises NotABag when
+    `path` is missing, not a folder, unreadable, or shows no sign of being a bag.
+    """
+    if fast and completeness_only:
+        raise ValueError("fast and completeness_only are exclusive")
+    path = Path(path)
+    _require_bag_like(path)
+    mode = "fast" if fast else "completeness" if completeness_only else "full"
+    check = BagCheck(str(path), mode)
+    # A file reported missing is not also reported as a checksum failure (bagit-python hashes
+    # it anyway and records the read error as the "found" digest).
+    missing: set[str] = set()
+    dropped: set[str] = set()
+    with _captured_bagit_log() as log:
+        try:
+            bag = bagit.Bag(str(path))
+        except PermissionError as exc:
+            raise NotABag(f"{path}: unreadable: {exc}") from exc
+        except (bagit.BagError, OSError, UnicodeError, ValueError) as exc:
+            # bagit-python cannot even open it (no declaration, bad version, unsafe path …)
+            check.errors.append(str(exc))
+        else:
+            check.errors += _declaration_problems(path)
+            _align_normalized_names(bag)
+            for stage in _stages(bag, fast, completeness_only):
+                try:
+                    stage()
+                except bagit.BagValidationError as exc:
+                    kept = [d for d in exc.details if not (
+                        isinstance(d, bagit.ChecksumMismatch) and d.path in missing)]
+                    dropped |= {str(d) for d in exc.details} - {str(d) for d in kept}
+                    check.errors += [str(d) for d in kept] if exc.details else [exc.message]
+                    missing |= {d.path for d in exc.details if isinstance(d, bagit.FileMissing)}
+                except PermissionError as exc:
+                    raise NotABag(f"{path}: unreadable: {exc}") from exc
+                except (bagit.BagError, OSError, UnicodeError, ValueError) as exc:
+                    check.errors.append(str(exc))
+            check.warnings += _lint(bag)
+    # bagit-python logs each detail of a failure as a warning too: keep those as errors only.
+    check.errors += [m for level, m in log if level >= logging.ERROR and m not in check.errors]
+    check.warnings = [m for level, m in log if level == logging.WARNING
+                      and m not in check.errors and m not in dropped] + check.warnings
+    check.errors = list(dict.fromkeys(check.errors))
+    check.warnings = list(dict.fromkeys(check.warnings))
+    return check
+
+
+def _require_bag_like(path: Path) -> None:
+    if not path.exists():
+        raise NotABag(f"{path}: no such file or directory")
+    if not path.is_dir():
+        raise NotABag(f"{path}: not a directory (a bag is a folder)")
+    try:
+        names = os.listdir(path)
+    except OSError as exc:
+        raise NotABag(f"{path}: unreadable: {exc.strerror or exc}") from exc
+    # A folder with a declaration, a manifest or a payload folder is a bag, however broken;
+    # anything else is not a bag at all.
+    if not any(n == "bagit.txt" or n == "data" or re.match(r"^(tag)?manifest-\w+\.txt$", n)
+               for n in names):
+        raise NotABag(f"{path}: not a bag (no bagit.txt, manifest-*.txt or data/)")
+
+
+def _stages(bag: bagit.Bag, fast: bool, completeness_only: bool) -> list[Any]:
+    """bagit-python's `Bag.validate`, split so that a failing stage does not hide the next."""
+    stages = [bag._validate_structure, bag._validate_bagittxt, bag.validate_fetch]
+    if fast:
+        if not bag.has_oxum():
+            def no_oxum() -> None:
+                raise bagit.BagValidationError("Fast validation requires bag-info.txt to include Payload-Oxum")
+            return [*stages, no_oxum]
+        return [*stages, bag._validate_oxum]
+    stages += [bag._validate_oxum, bag._validate_completeness]
+    if not completeness_only:
+        stages.append(lambda: bag._validate_entries(1))
+    return stages
+
+
+def _declaration_problems(path: Path) -> list[str]:
+    """RFC 8493 2.1.1: bagit.txt is exactly `BagIt-Version: M.N` and
+    `Tag-File-Character-Encoding: ENCODING`. bagit-python strips whitespace around the label
+    and so accepts `BagIt-Version : 1.0`; a label never ends in whitespace (2.2.2)."""
+    try:
+        text = (path / "bagit.txt").read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeError):
+        return []  # bagit-python reports a missing or undecodable declaration itself
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        label = line.split(":", 1)[0]
+        if ":" in line and label != label.strip():
+            found.append(f"bagit.txt line {number}: label {label!r} has surrounding whitespace "
+                         "(RFC 8493 2.1.1: the declaration is `Label: value`)")
+    return found
+
+
+def _align_normalized_names(bag: bagit.Bag) -> None:
+    """Let a manifest name that differs from the file on disk only in Unicode normalization
+    hash that file.
+
+    bagit-python compares manifest and payload names after NFC normalization (so such a bag
+    is complete), but hashes each manifest entry under its raw name, which does not exist on
+    a normalization-preserving filesystem such as ext4; it then reports a checksum failure for
+    a file it just found. The duplicate listing is reported as a warning by `_lint`.
+    """
+    try:
+        list(bag.payload_files())  # fills bag.normalized_filesystem_names
+    except OSError:
+        return
+    on_disk = bag.normalized_filesystem_names
+    for name in list(bag.entries):
+        nfc = unicodedata.normalize("NFC", name)
+        if name not in on_disk and nfc in on_disk and not (Path(bag.path) / name).exists():
+            on_disk[name] = on_disk[nfc]
+
+
+def _manifest_lines(bag: bagit.Bag) -> Iterator[tuple[str, int, str]]:
+    """(manifest file name, line number, raw path field) of every payload and tag manifest."""
+    for manifest in [*bag.manifest_files(), *bag.tagmanifest_files()]:
+        try:
+            with open(manifest, encoding=bag.encoding, errors="replace") as fh:
+                for number, line in enumerate(fh, start=1):
+                    parts = line.strip().lstrip("\ufeff").split(None, 1)
+                    if len(parts) == 2 and not parts[0].startswith("#"):
+                        yield os.path.basename(manifest), number, parts[1]
+        except OSError:
+            continue
+
+
+def _lint(bag: bagit.Bag) -> list[str]:
+    """Portability warnings bagit-python does not give (the bag stays valid)."""
+    found = []
+    names: dict[str, set[str]] = defaultdict(set)
+    for manifest, number, raw in _manifest_lines(bag):
+        if raw.startswith("*"):
+            found.append(f"{manifest} line {number}: {raw!r} carries the md5sum binary-mode "
+                         "marker `*`, which is not part of a BagIt manifest line")
+        if raw.startswith("./"):
+            found.append(f"{manifest} line {number}: {raw!r} starts with `./`; manifest paths "
+                         "are relative to the bag without it")
+        if not manifest.startswith("tag"):
+            names[manifest].add(raw.lstrip("*"))
+    for manifest, listed in sorted(names.items()):
+        by_form: dict[str, set[str]] = defaultdict(set)
+        by_case: dict[str, set[str]] = defaultdict(set)
+        for name in listed:
+            nfc = unicodedata.normalize("NFC", os.path.normpath(name))
+            by_form[nfc].add(name)
+            by_case[nfc.casefold()].add(nfc)
+        for nfc, spellings in sorted(by_form.items()):
+            if len(spellings) > 1:
+                found.append(f"{manifest}: {nfc!r} is listed {len(spellings)} times in different "
+                             "Unicode normalization forms (one file on normalizing filesystems)")
+        for _folded, spellings in sorted(by_case.items()):
+            if len(spellings) > 1:
+                found.append(f"{manifest}: {sorted(spellings)} differ only in case and collide on "
+                             "case-insensitive filesystems (macOS, Windows)")
+    weak = set(bag.algorithms) and set(bag.algorithms) <= WEAK_ALGORITHMS
+    if weak:
+        found.append(f"only {', '.join(sorted(bag.algorithms))} manifests: RFC 8493 2.4 asks "
+                     "validators for sha256 / sha512, and md5 / sha1 are not collision resistant")
+    try:
+        system = sorted(p for p in bag.payload_files() if Path(p).name.casefold() in SYSTEM_FILES)
+    except OSError:
+        system = []
+    if system:
+        found.append(f"payload holds operating-system files: {', '.join(system)}")
+    return found
+
+
+@contextlib.contextmanager
+def _captured_bagit_log() -> Iterator[list[tuple[int, str]]]:
+    """bagit-python reports some problems only through its logger; collect them."""
+    records: list[tuple[int, str]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING and not record.exc_info:
+                records.append((record.levelno, record.getMessage()))
+
+    logger = logging.getLogger("bagit")
+    handler = Collect(logging.WARNING)
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+@contextlib.contextmanager
+def _quiet_bagit() -> Iterator[None]:
+    with _captured_bagit_log():
+        yield

@@ -1,0 +1,192 @@
+"""The bundle manifest generator (seed 000, Wave 2) and the one way bundle.json is changed.
+
+`create_bundle(root, session_id)` writes `_processed/<session_id>/bundle.json`
+(lume.rehearsal_bundle.v1) for a processed Mac4 Tier 0 session: one source entry per source
+folder of bundle_layout.v1 found in the bundle (the long take, and MotionMix / mocopi when
+they arrived), each with its archive checksum and size from the index, the sha256 and size of
+every file, its start time and duration (the long take's duration read from the video), and
+the Mac4 marker labels aligned into the unified vocabulary of labels.v1; plus `README.md` and
+the `reports/` of the layout. Entries other producers added (Pose Coach sources, Mac5
+derived outputs, their labels) are kept. Safe to rerun: the bytes only change when the
+content does, and then `updated_at_unix` says when.
+
+`update_bundle(bundle_dir, mutate)` is how every other writer changes bundle.json: read,
+mutate, validate against the contract, stamp `updated_at_unix` when something changed,
+write atomically, refresh README.md and reports/.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+from lume.runtime.core import Clock, InputError, LabelTable, dumps, get, problems, read_json, write_text
+from lume.runtime.core import now as wall_clock
+
+from ._checksum import sha256_files
+from ._index import load_index
+from ._indexer import check_root
+from ._policy import BUNDLE_FILE, folder_of, incoming_dir, join_root, layout, processed_dir
+from ._reports import render_all
+from ._sources import SOURCE_READERS, archive_entry_for
+
+SCHEMA = "lume.rehearsal_bundle.v1"
+# Fixed by the contract (rehearsal_bundle.v1 MachineRoles / BundleSafety consts); read from it.
+_CONTRACT = "rehearsal_bundle.v1"
+
+
+def _const_object(defname: str) -> dict[str, Any]:
+    spec = get(_CONTRACT).raw["$defs"][defname]
+    return {k: v["const"] for k, v in spec["properties"].items()}
+
+
+def _storage_machine() -> str:
+    """The machine that keeps the canonical copy: the contract's const, not a literal here."""
+    return get(_CONTRACT).raw["$defs"]["PrimaryStorage"]["properties"]["machine"]["const"]
+
+
+def bundle_problems(doc: Any, file: str) -> list[str]:
+    return [str(p) for p in problems(doc, get(_CONTRACT), file=file)]
+
+
+def read_bundle(bundle_dir: Path) -> dict[str, Any]:
+    """bundle.json of a bundle folder, validated (InputError names file, field and contract)."""
+    path = Path(bundle_dir) / BUNDLE_FILE
+    doc = read_json(path)
+    found = bundle_problems(doc, str(path))
+    if found:
+        raise InputError("; ".join(found[:5]))
+    return doc
+
+
+def _same(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
+    if a is None:
+        return False
+    strip = lambda d: {k: v for k, v in d.items() if k != "updated_at_unix"}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def write_bundle(bundle_dir: Path, doc: dict[str, Any], previous: dict[str, Any] | None,
+                 clock: Clock) -> bool:
+    """Validate and write bundle.json + README.md + reports/ (atomic; only what changed)."""
+    bundle_dir = Path(bundle_dir)
+    if previous is not None and _same(previous, doc):
+        doc = {**doc}
+        if "updated_at_unix" in previous:
+            doc["updated_at_unix"] = previous["updated_at_unix"]
+        else:
+            doc.pop("updated_at_unix", None)
+    else:
+        doc = {**doc, "updated_at_unix": clock()}
+    doc = _ordered(doc)
+    found = bundle_problems(doc, str(bundle_dir / BUNDLE_FILE))
+    if found:
+        raise InputError("bundle.json would not be valid, nothing written: " + "; ".join(found[:5]))
+    changed = write_text(bundle_dir / BUNDLE_FILE, dumps(doc))
+    for rel, text in render_all(bundle_dir, doc).items():
+        changed |= write_text(bundle_dir / rel, text)
+    return changed
+
+
+_ORDER = ["schema", "bundle_id", "created_at_unix", "updated_at_unix", "primary_storage", "sources",
+          "derived", "labels", "machine_roles", "safety"]
+
+
+def _ordered(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in _ORDER if k in doc} | {k: v for k, v in doc.items() if k not in _ORDER}
+
+
+def update_bundle(bundle_dir: Path, mutate: Callable[[dict[str, Any]], None], *,
+                  clock: Clock | None = None) -> dict[str, Any]:
+    """Read bundle.json, apply `mutate` (in place) to a copy, validate against
+    rehearsal_bundle.v1 and write it atomically (nothing is written when the mutation changes
+    nothing or the result is invalid). Returns the document as written."""
+    bundle_dir = Path(bundle_dir)
+    previous = read_bundle(bundle_dir)
+    doc = copy.deepcopy(previous)
+    mutate(doc)
+    write_bundle(bundle_dir, doc, previous, clock or wall_clock)
+    return read_json(bundle_dir / BUNDLE_FILE)
+
+
+# --------------------------------------------------------------------------- create
+
+
+def bundle_dir_of(root: Path, session_id: str) -> Path:
+    return Path(root) / processed_dir() / session_id
+
+
+def _files(folder: Path) -> list[dict[str, Any]]:
+    """Every file below `folder`, sorted, with sha256 and size (hashed on every core)."""
+    paths = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()),
+                   key=lambda p: p.relative_to(folder).as_posix())
+    digests = sha256_files(paths)
+    return [{"path": p.relative_to(folder).as_posix(), "sha256": digests[str(p)],
+             "byte_size": p.stat().st_size} for p in paths]
+
+
+def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
+                  clock: Clock | None = None) -> Path:
+    """Write (or refresh) the bundle of a processed session; returns `_processed/<session_id>/`.
+
+    Raises BadRoot for a bad ROOT and InputError (naming file, field and contract) for a
+    session that is not a processed Mac4 Tier 0 session or whose documents are invalid.
+    """
+    root = check_root(Path(root))
+    clock = clock or wall_clock
+    bundle_dir = bundle_dir_of(root, session_id)
+    lay = layout()
+    long_take_key = next(k for k, s in lay["sources"].items() if "long_take_video" in s["source_types"])
+    long_take = bundle_dir / folder_of(lay["sources"][long_take_key])
+    if not (long_take / lay["sources"][long_take_key]["required"][0]).is_file():
+        raise InputError(f"{bundle_dir}: not a processed Mac4 Tier 0 session (no "
+                         f"{folder_of(lay['sources'][long_take_key])}/{lay['sources'][long_take_key]['required'][0]}; "
+                         "run `lume index` first)")
+    index = load_index(root)
+    root_name = index["root"] if index else str(root.resolve())
+    previous = read_bundle(bundle_dir) if (bundle_dir / BUNDLE_FILE).exists() else None
+    labels = LabelTable.load()
+
+    generated_sources: list[dict[str, Any]] = []
+    generated_labels: list[dict[str, Any]] = []
+    for key, spec in lay["sources"].items():
+        folder = bundle_dir / folder_of(spec)
+        reader = SOURCE_READERS.get(key)
+        if reader is None or spec.get("instances") or not folder.is_dir():
+            continue
+        facts = reader(folder, spec, labels)
+        archive = archive_entry_for(root, index, session_id, key)
+        entry = {
+            "source_id": key,
+            "source_type": spec["source_types"][0],
+            "machine": facts.machine,
+            "path": folder_of(spec),
+            "archive_path": join_root(root_name, incoming_dir(), archive["archive_name"]) if archive else None,
+            "sha256": archive["archive_sha256"] if archive else None,
+            "byte_size": archive["archive_bytes"] if archive else None,
+            "status": facts.status,
+            "timebase": facts.timebase,
+            "start_unix": facts.start_unix,
+            "duration_s": facts.duration_s,
+            "labels_path": facts.labels_path,
+            "notes": facts.notes,
+            "files": _files(folder),
+        }
+        generated_sources.append(entry)
+        generated_labels += facts.labels
+    ours = {s["source_id"] for s in generated_sources}
+    old = previous or {}
+    doc = {
+        "schema": SCHEMA,
+        "bundle_id": bundle_id or old.get("bundle_id") or session_id,
+        "created_at_unix": old.get("created_at_unix", clock()),
+        "primary_storage": {"machine": _storage_machine(), "root": root_name},
+        "sources": generated_sources + [s for s in old.get("sources", []) if s["source_id"] not in ours],
+        "derived": old.get("derived", []),
+        "labels": generated_labels + [lb for lb in old.get("labels", []) if lb["source_id"] not in ours],
+        "machine_roles": _const_object("MachineRoles"),
+        "safety": _const_object("BundleSafety"),
+    }
+    write_bundle(bundle_dir, doc, previous, clock)
+    return bundle_dir
+

@@ -1,0 +1,84 @@
+"""Storage rules read from the contracts: folder names, extraction limits, the bundle layout."""
+from __future__ import annotations
+
+import functools
+import posixpath
+from typing import Any
+
+from lume.runtime.core import get
+
+# Folders of the K11 storage root that seed 000 names ("K11 owns"), besides the two that are
+# invariant parameters (`_incoming` in SAFE-INCOMING-KEPT, `_processed` in SAFE-ARCHIVE-EXTRACT).
+MANIFESTS, EXPORTS, LOGS = "_manifests", "_exports", "_logs"
+INDEX_JSON, INDEX_JSONL = "index.json", "index.jsonl"
+BUNDLE_FILE = "bundle.json"
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+@functools.cache
+def invariant(ident: str) -> dict[str, Any]:
+    for inv in get("safety_invariants.v1").table_data()["invariants"]:
+        if inv["id"] == ident:
+            return inv["parameters"]
+    raise KeyError(f"{ident} is not in safety_invariants.v1")
+
+
+def incoming_dir() -> str:
+    return invariant("SAFE-INCOMING-KEPT")["incoming_dir"].strip("/")
+
+
+def processed_dir() -> str:
+    return invariant("SAFE-ARCHIVE-EXTRACT")["processed_dir"].strip("/")
+
+
+def staging_prefix() -> str:
+    return invariant("SAFE-ARCHIVE-EXTRACT")["staging_prefix"]
+
+
+def default_limits() -> dict[str, int]:
+    p = invariant("SAFE-ARCHIVE-EXTRACT")
+    return {"max_bytes": int(p["max_expanded_bytes"]), "max_members": int(p["max_members"])}
+
+
+@functools.cache
+def layout() -> dict[str, Any]:
+    return get("bundle_layout.v1").table_data()
+
+
+def source_folder(source_type: str) -> tuple[str, dict[str, Any]]:
+    """(layout key, spec) of the bundle source folder that holds `source_type`."""
+    for key, spec in layout()["sources"].items():
+        if source_type in spec["source_types"]:
+            return key, spec
+    raise KeyError(f"bundle_layout.v1 has no source folder for {source_type}")
+
+
+def folder_of(spec: dict[str, Any]) -> str:
+    return spec["folder"].rstrip("/")
+
+
+def classify_members(paths: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """The single-instance layout source whose required files are all among `paths`
+    (archive member paths, top folder already stripped), most required files first."""
+    names = set(paths)
+    best: tuple[str, dict[str, Any]] | None = None
+    for key, spec in layout()["sources"].items():
+        if spec.get("instances") or not spec["required"]:
+            continue
+        if all(r in names for r in spec["required"]):
+            if best is None or len(spec["required"]) > len(best[1]["required"]):
+                best = (key, spec)
+    return best
+
+
+def expected_sources() -> list[str]:
+    return [f"{key} ({', '.join(spec['required'])})" for key, spec in layout()["sources"].items()
+            if not spec.get("instances") and spec["required"]]
+
+
+def join_root(root_name: str, *parts: str) -> str:
+    """A path under the storage root as documents record it (Windows roots keep backslashes)."""
+    windows = "\\" in root_name or (len(root_name) > 1 and root_name[1] == ":")
+    if windows:
+        return "\\".join([root_name.rstrip("\\/"), *(p.replace("/", "\\") for p in parts)])
+    return posixpath.join(root_name, *parts)

@@ -1,0 +1,219 @@
+"""The Pose Coach source adapter (seed 000, Wave 3): a Pose Coach session -> `k11_pose_coach_NNN`.
+
+Reads a session folder (`manifest.json`, lume.pose_coach.training_session.v1, and
+`metadata/training.jsonl`), validates both, and records in the bundle a Pose Coach source
+entry with the seed's fields, the sha256 and byte size of every file the manifest refers to
+(manifest, training JSONL, the three videos, the PNG keyframes) and the session's clips as
+label windows. Default storage is a reference (nothing copied: "copy heavy videos only when
+the target machine actually needs them"); `copy=True` copies the session into
+`sources/k11_pose_coach/<session_id>/` (through a staging folder, checked against the
+originals). The same session added again updates its entry instead of adding a second one.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lume.runtime.core import Clock, InputError, LabelTable, get, iter_jsonl, problems, read_json
+
+from ._bundle import read_bundle, update_bundle
+from ._checksum import sha256_files
+from ._policy import folder_of, layout, staging_prefix
+
+SOURCE_TYPE = "guided_pose_clip"
+LATEST = "pose-coach-latest-session.json"
+SESSIONS = "sessions"
+_ENTRY = "PoseCoachSourceEntry"
+
+
+def _entry_schema() -> dict[str, Any]:
+    return get("rehearsal_bundle.v1").raw["$defs"][_ENTRY]
+
+
+def _source_id_pattern() -> tuple[str, int]:
+    """(prefix, digits) of `k11_pose_coach_NNN` from the contract's source_id pattern."""
+    pattern = _entry_schema()["properties"]["source_id"]["pattern"]  # ^k11_pose_coach_[0-9]{3}$
+    prefix = pattern.lstrip("^").split("[", 1)[0]
+    digits = int(pattern.split("{", 1)[1].split("}", 1)[0])
+    return prefix, digits
+
+
+def _const(field: str) -> Any:
+    return _entry_schema()["properties"][field]["const"]
+
+
+def _layout_spec() -> tuple[str, dict[str, Any]]:
+    for key, spec in layout()["sources"].items():
+        if SOURCE_TYPE in spec["source_types"]:
+            return key, spec
+    raise KeyError(f"bundle_layout.v1 has no folder for {SOURCE_TYPE}")
+
+
+def _unix(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def resolve_latest(pose_coach_root: Path) -> Path:
+    """The session folder `pose-coach-latest-session.json` points at, found under this root
+    (the pointer's absolute paths are K11 paths; its session id is looked up here first)."""
+    pose_coach_root = Path(pose_coach_root)
+    pointer = pose_coach_root / LATEST
+    doc = read_json(pointer)
+    found = problems(doc, get("pose_coach_latest.v1"), file=str(pointer))
+    if found:
+        raise InputError("; ".join(str(p) for p in found[:3]))
+    for candidate in (pose_coach_root / SESSIONS / doc["session_id"], Path(doc["session_dir"])):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise InputError(f"{pointer}: session {doc['session_id']} is neither in {pose_coach_root / SESSIONS} "
+                     f"nor at {doc['session_dir']}")
+
+
+def read_session(session_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """(manifest, training records, referenced files relative to the session), validated."""
+    session_dir = Path(session_dir)
+    path = session_dir / "manifest.json"
+    manifest = read_json(path)
+    found = problems(manifest, get("pose_coach_session.v1"), file=str(path))
+    if found:
+        raise InputError("; ".join(str(p) for p in found[:3]))
+    training = session_dir / manifest["training_jsonl"]
+    contract = get("pose_coach_training_record.v1")
+    records = []
+    for line, rec in iter_jsonl(training):
+        found = problems(rec, contract, file=str(training), line=line)
+        if found:
+            raise InputError("; ".join(str(p) for p in found[:3]))
+        records.append(rec)
+    files = ["manifest.json", manifest["training_jsonl"], *sorted(manifest["videos"].values())]
+    for rel in files:
+        if not (session_dir / rel).is_file():
+            raise InputError(f"{session_dir / rel}: missing (named by {path})")
+    for folder in sorted(manifest["frames"].values()):
+        frames = session_dir / folder
+        if frames.is_dir():
+            files += sorted(p.relative_to(session_dir).as_posix() for p in frames.glob("*.png") if p.is_file())
+    for rec in records:  # keyframes a record names must exist
+        for rel in (rec.get("keyframes") or {}).values():
+            if not (session_dir / rel).is_file():
+                raise InputError(f"{training}: frame {rec['frame_index']} names keyframe {rel}, which is missing")
+    return manifest, records, files
+
+
+def _labels(manifest: dict[str, Any], source_id: str, where: str) -> list[dict[str, Any]]:
+    table = LabelTable.load()
+    fps = manifest["camera"]["fps"]
+    out = []
+    for clip in manifest.get("clips", []):
+        category = table.category(clip["label"])
+        if category is None:
+            raise InputError(f"{where}: clips[{clip['clip_index']}].label {clip['label']!r} is not in labels.v1")
+        entry: dict[str, Any] = {"label": table.canonical(clip["label"]), "source_id": source_id, "category": category}
+        if "start_ms" in clip and "end_ms" in clip:
+            entry["start_unix"], entry["end_unix"] = clip["start_ms"] / 1000, clip["end_ms"] / 1000
+        else:
+            entry["t_start_s"] = round(clip["start_frame"] / fps, 3)
+            entry["t_end_s"] = round(max(clip["end_frame"], clip["start_frame"]) / fps, 3)
+        out.append(entry)
+    return out
+
+
+def _copy_session(session_dir: Path, files: list[str], dest: Path, digests: dict[str, str]) -> None:
+    """Copy the referenced files into `dest` (staging folder + rename); an existing copy must
+    be identical (sources are never modified)."""
+    if dest.exists():
+        have = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+        theirs = sha256_files(dest / rel for rel in files if (dest / rel).is_file())
+        differs = [rel for rel in files if theirs.get(str(dest / rel)) != digests[rel]]
+        extra = sorted(set(have) - set(files))
+        if differs or extra:
+            raise InputError(f"{dest}: a copy of this session is already there and differs "
+                             f"({(differs + extra)[0]}); sources are never overwritten")
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(), dir=dest.parent))
+    try:
+        for rel in files:
+            out = staging / "x" / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(session_dir / rel, out)
+        copied = sha256_files(staging / "x" / rel for rel in files)
+        bad = [rel for rel in files if copied[str(staging / "x" / rel)] != digests[rel]]
+        if bad:
+            raise InputError(f"{session_dir / bad[0]}: changed while it was copied")
+        os.rename(staging / "x", dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def add_pose_coach(bundle_dir: Path, session_dir: Path, copy: bool = False, *,
+                   clock: Clock | None = None) -> dict[str, Any]:
+    """Add (or refresh) the Pose Coach session as a source of the bundle; returns its entry."""
+    bundle_dir, session_dir = Path(bundle_dir), Path(session_dir)
+    bundle = read_bundle(bundle_dir)
+    manifest, records, files = read_session(session_dir)
+    digests = {rel: d for rel, d in zip(files, sha256_files(session_dir / rel for rel in files).values())}
+    session_id = manifest["session_id"]
+
+    existing = [s for s in bundle["sources"]
+                if s["source_type"] == SOURCE_TYPE and s.get("session_id") == session_id]
+    prefix, digits = _source_id_pattern()
+    if existing:
+        source_id = existing[0]["source_id"]
+    else:
+        taken = {s["source_id"] for s in bundle["sources"]}
+        n = next(i for i in range(1, 10 ** digits) if f"{prefix}{i:0{digits}d}" not in taken)
+        source_id = f"{prefix}{n:0{digits}d}"
+
+    key, spec = _layout_spec()
+    storage = "copy" if copy or (existing and existing[0].get("storage") == "copy") else "reference"
+    if storage == "copy":
+        dest = bundle_dir / folder_of(spec) / session_id
+        _copy_session(session_dir, files, dest, digests)
+        manifest_path = (dest / "manifest.json").relative_to(bundle_dir).as_posix()
+    else:
+        manifest_path = str((session_dir / "manifest.json").resolve())
+
+    stamps = [r["timestamp_ms"] for r in records]
+    start = _unix(manifest["created_at"])
+    if manifest.get("ended_at"):
+        duration = max(0.0, _unix(manifest["ended_at"]) - start)
+    else:
+        duration = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
+    intended = _entry_schema()["properties"]["intended_use"]["items"]["enum"]
+    entry = {
+        "source_id": source_id,
+        "source_type": SOURCE_TYPE,
+        "machine": _const("machine"),
+        "schema": manifest["schema"],
+        "session_id": session_id,
+        "manifest_path": manifest_path,
+        "training_jsonl_path": manifest["training_jsonl"],
+        "review_video": manifest["videos"]["display_overlay"],
+        "raw_camera_video": manifest["videos"]["raw_camera"],
+        "coordinate_space": _const("coordinate_space"),
+        "intended_use": list(intended),
+        "storage": storage,
+        "status": "complete" if manifest.get("ended_at") else "recording",
+        "start_unix": start,
+        "duration_s": round(duration, 3),
+        "files": [{"path": rel, "sha256": digests[rel], "byte_size": (session_dir / rel).stat().st_size}
+                  for rel in files],
+    }
+    labels = _labels(manifest, source_id, str(session_dir / "manifest.json"))
+
+    def mutate(doc: dict[str, Any]) -> None:
+        for i, s in enumerate(doc["sources"]):
+            if s["source_id"] == source_id:
+                doc["sources"][i] = entry
+                break
+        else:
+            doc["sources"].append(entry)
+        doc["labels"] = [lb for lb in doc["labels"] if lb["source_id"] != source_id] + labels
+
+    update_bundle(bundle_dir, mutate, clock=clock)
+    return entry

@@ -1,0 +1,59 @@
+"""The analyzer and promotion rules (promotion_policy.v1), read once and validated."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from importlib import metadata
+from typing import Any
+
+from lume.runtime.core import get, table
+
+POLICY = "promotion_policy.v1"
+
+
+@functools.cache
+def policy() -> dict[str, Any]:
+    """The policy table as plain data (validated against its meta-schema on first use)."""
+    table(POLICY)
+    return get(POLICY).table_data()
+
+
+def analyzer() -> dict[str, Any]:
+    return policy()["analyzer"]
+
+
+def visual() -> dict[str, Any]:
+    return policy()["visual"]
+
+
+def command() -> dict[str, Any]:
+    return policy()["command"]
+
+
+def criteria() -> list[dict[str, Any]]:
+    return sorted(policy()["criteria"], key=lambda c: c["order"])
+
+
+def contract_ref(stem: str) -> dict[str, str]:
+    """`{id, sha256}` of a contract file, as recorded in the documents we write."""
+    c = get(stem)
+    return {"id": c.id, "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()}
+
+
+def policy_ref() -> dict[str, str]:
+    return contract_ref(POLICY)
+
+
+@functools.cache
+def pose_motion_full_scale() -> tuple[int, float]:
+    """(window_ms, body heights per second at energy 1.0) of body_truth_rules.v0 `pose_motion`:
+    track speeds become 0..1 energies the same way the pose source computes motion_energy."""
+    pm = get("body_truth_rules.v0").table_data()["pose_motion"]
+    return int(pm["window_ms"]), float(pm["full_scale_body_heights_per_s"])
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("lume")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,118 @@
+"""What a verifier sees of a root: its files, their digests and parsed documents, read-only."""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lume.runtime.core import Contract, ContractError, InputError, contract_for, read_json
+
+from ._digests import DigestCache
+from ._predicate import contracts_fingerprint
+
+DOCUMENT_SUFFIXES = (".json", ".jsonl")
+
+
+class Context:
+    """One verification run over `root`. Every helper only reads the root."""
+
+    def __init__(self, root: Path, *, quick: bool = False, cache_folder: Path | None = None):
+        self.root = Path(root).absolute()
+        self.quick = quick
+        self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
+                                 fingerprint=contracts_fingerprint())
+        self.links: list[str] = []  # symbolic links met while listing (never followed)
+
+    # --- files -------------------------------------------------------------------------
+    @functools.cached_property
+    def files(self) -> list[str]:
+        """Every regular file below the root, as sorted POSIX paths relative to it."""
+        found: list[str] = []
+        for folder, dirs, names in os.walk(self.root, followlinks=False):
+            base = Path(folder)
+            for d in list(dirs):
+                if (base / d).is_symlink():
+                    self.links.append(self.rel(base / d))
+                    dirs.remove(d)
+            for n in names:
+                p = base / n
+                if p.is_symlink():
+                    self.links.append(self.rel(p))
+                elif p.is_file():
+                    found.append(self.rel(p))
+        return sorted(found)
+
+    @functools.cached_property
+    def file_set(self) -> frozenset[str]:
+        return frozenset(self.files)
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def exists(self, rel: str) -> bool:
+        return rel in self.file_set
+
+    def size(self, rel: str) -> int:
+        return os.stat(self.path(rel)).st_size
+
+    def sha256(self, rel: str) -> str:
+        return self.cache.digest(rel)
+
+    def hash_all(self, rels: list[str] | None = None) -> None:
+        """Hash many files at once (parallel); later sha256() calls are lookups."""
+        self.cache.digest_many(self.files if rels is None else rels)
+
+    # --- documents ---------------------------------------------------------------------
+    @functools.cached_property
+    def documents(self) -> list[str]:
+        return [f for f in self.files if f.endswith(DOCUMENT_SUFFIXES)]
+
+    @functools.lru_cache(maxsize=None)
+    def json(self, rel: str) -> Any:
+        """A parsed JSON document (raises InputError naming the file)."""
+        return read_json(self.path(rel))
+
+    def records(self, rel: str) -> list[tuple[int, Any]]:
+        """(line, record) of a JSONL file (raises InputError naming the file and line)."""
+        from lume.runtime.core import iter_jsonl
+
+        return list(iter_jsonl(self.path(rel)))
+
+    def first_document(self, rel: str) -> Any:
+        if not rel.endswith(".jsonl"):
+            return self.json(rel)
+        with open(self.path(rel), "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        return orjson.loads(line)
+                    except orjson.JSONDecodeError as exc:
+                        raise InputError(f"{rel}:{number}: not valid JSON: {exc}") from exc
+        return None
+
+    @functools.lru_cache(maxsize=None)
+    def contract_of(self, rel: str) -> Contract | None:
+        """The contract a document belongs to (schema / type field, else its path), or None.
+
+        Raises InputError for unreadable files and ContractError for unknown `schema` values.
+        """
+        return contract_for(self.first_document(rel), Path(rel))
+
+    def documents_of(self, *stems: str) -> list[str]:
+        """Documents of the given contracts (unreadable or unknown ones are skipped here;
+        schema conformance reports them)."""
+        out = []
+        for rel in self.documents:
+            try:
+                c = self.contract_of(rel)
+            except (InputError, ContractError):
+                continue
+            if c is not None and c.stem in stems:
+                out.append(rel)
+        return out

@@ -1,0 +1,139 @@
+"""SHA-256 of the files of a root, hashed in parallel, with the quick-mode cache.
+
+A full run hashes every file (hashlib on OpenSSL, threads: the GIL is released while
+hashing, so both cores stay busy with several files). The cache lives OUTSIDE the root
+(verifiers never write into it): `$LUME_CACHE_DIR`, else `$XDG_CACHE_HOME/lume`, else
+`~/.cache/lume`, one file per root. A quick run trusts a cached digest only when the file's
+size, mtime, ctime and inode are all unchanged; anything else is hashed again. Per-file
+results of checks (`memo`) are cached the same way, and also keyed by a fingerprint of the
+contracts and the tool version, so a changed contract re-checks every file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from lume.runtime.core import write_bytes
+
+CACHE_ENV = "LUME_CACHE_DIR"
+CACHE_VERSION = 1
+CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    named = os.environ.get(CACHE_ENV)
+    if named:
+        return Path(named).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lume"
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class DigestCache:
+    """Digests of one root's files (keyed by POSIX path relative to the root)."""
+
+    def __init__(self, root: Path, *, quick: bool, folder: Path | None = None,
+                 fingerprint: str = ""):
+        self.root = root
+        self.quick = quick
+        self.fingerprint = fingerprint
+        self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
+        key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
+        self.path = (folder or cache_dir()) / f"verify-{key}.json"
+        self.entries: dict[str, list] = {}  # rel -> [size, mtime_ns, ctime_ns, ino, sha256]
+        self.stored_memos: dict[str, dict[str, list]] = {}
+        self.stored: dict[str, list] = self._read() if quick else {}
+        self.trusted = 0  # files whose digest came from the cache in this run
+        self.hashed = 0
+
+    def _read(self) -> dict[str, list]:
+        try:
+            doc = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        if doc.get("version") != CACHE_VERSION or doc.get("root") != str(self.root.resolve()):
+            return {}
+        if doc.get("fingerprint") == self.fingerprint:
+            self.stored_memos = doc.get("memos", {})
+        return doc.get("entries", {})
+
+    def memo(self, check: str, rel: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` for one file, or in quick mode its cached value when the file is unchanged."""
+        try:
+            stamp = _stamp(os.stat(self.root / rel))
+        except OSError:
+            return compute()
+        old = self.stored_memos.get(check, {}).get(rel)
+        if self.quick and old is not None and old[:4] == stamp:
+            value = old[4]
+        else:
+            value = compute()
+        self.memos.setdefault(check, {})[rel] = [*stamp, value]
+        return value
+
+    def digest(self, rel: str) -> str:
+        """The sha256 of one file (raises OSError when it cannot be read)."""
+        hit = self.entries.get(rel)
+        if hit is not None:
+            return hit[4]
+        self.digest_many([rel])
+        return self.entries[rel][4]
+
+    def digest_many(self, rels: Iterable[str], workers: int | None = None) -> None:
+        """Hash every not-yet-known file, in parallel; unreadable files are left out."""
+        todo: list[tuple[str, list[int]]] = []
+        for rel in rels:
+            if rel in self.entries:
+                continue
+            try:
+                stamp = _stamp(os.stat(self.root / rel))
+            except OSError:
+                continue
+            old = self.stored.get(rel)
+            if self.quick and old is not None and old[:4] == stamp:
+                self.entries[rel] = old
+                self.trusted += 1
+            else:
+                todo.append((rel, stamp))
+        if not todo:
+            return
+
+        def work(item: tuple[str, list[int]]) -> tuple[str, list | None]:
+            rel, stamp = item
+            try:
+                return rel, [*stamp, sha256_file(self.root / rel)]
+            except OSError:
+                return rel, None
+
+        n = workers or min(4, os.cpu_count() or 1)
+        if n > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                results = list(pool.map(work, todo))
+        else:
+            results = [work(item) for item in todo]
+        for rel, entry in results:
+            if entry is not None:
+                self.entries[rel] = entry
+                self.hashed += 1
+
+    def save(self) -> None:
+        """Persist the digests of this run for the next quick run (best effort: never fatal)."""
+        doc = {"version": CACHE_VERSION, "root": str(self.root.resolve()),
+               "fingerprint": self.fingerprint, "entries": self.entries, "memos": self.memos}
+        try:
+            write_bytes(self.path, orjson.dumps(doc))
+        except OSError:
+            pass

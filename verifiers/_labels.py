@@ -1,0 +1,171 @@
+"""labels.table: the label table is coherent, and every label used in the root is in it.
+
+The table (lume:contract:labels:v1) is checked for the cross-row rules its meta-schema
+cannot express: unique names and aliases; categories, lanes and promotion statuses that
+exist; a gesture row naming an existing command label and copying its destructive flag;
+every command label with a category, the command lane, a promotion status and its gate
+parameters in safety_invariants.v1 (`commands`, destructive flag agreeing); only statuses
+that allow a live command in a lane that may command. Then every label field the table
+lists (`label_fields`) is read in every document of the root: each value must be a label
+or an alias, and a recorded category must be the label's category.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any, Iterator
+
+from lume.runtime.core import ContractError, InputError, commands, get
+
+from ._context import Context
+from ._framework import Evidence, held, unchecked, verifier, violated
+
+ID = "labels.table"
+TABLE = "labels.v1"
+_TOKEN = re.compile(r"([A-Za-z0-9_]+)(\[\*\])?")
+
+
+def table_data() -> dict[str, Any]:
+    return get(TABLE).table_data()
+
+
+def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
+    file = f"contracts/{TABLE}.yaml"
+    rows = data["labels"]
+    categories = {c["name"]: c for c in data["categories"]}
+    lanes = {lane["name"]: lane for lane in data["lanes"]}
+    statuses = {s["name"]: s for s in data["promotion_statuses"]}
+    names: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        for spelling in (row["name"], *row.get("aliases", [])):
+            if spelling in names:
+                yield violated(f"`{spelling}` is used by two rows", file=file,
+                               field=f"labels[{i}]", expected="unique names and aliases",
+                               found=f"also labels[{names[spelling]}]")
+            names.setdefault(spelling, i)
+    by_name = {row["name"]: row for row in rows}
+    gate = commands()
+    for i, row in enumerate(rows):
+        where = f"labels[{i}] {row['name']}"
+        category = categories.get(row["category"])
+        if category is None or category.get("scope") != "label":
+            yield violated("category is not a label category of the table", file=file,
+                           field=f"{where}.category", expected=sorted(c for c, v in categories.items()
+                                                                       if v.get("scope") == "label"),
+                           found=row["category"])
+        lane = lanes.get(row["lane"])
+        status = statuses.get(row["promotion_status"])
+        if lane is None:
+            yield violated("lane is not in the table", file=file, field=f"{where}.lane",
+                           expected=sorted(lanes), found=row["lane"])
+        if status is None:
+            yield violated("promotion status is not in the table", file=file,
+                           field=f"{where}.promotion_status", expected=sorted(statuses),
+                           found=row["promotion_status"])
+        if status and status["allows_live_command"] and not (lane and lane["may_command"]):
+            yield violated("a live-command status on a lane that may not command", file=file,
+                           field=f"{where}.promotion_status", expected="a command lane",
+                           found=row["lane"])
+        if not (lane and lane["may_command"]):
+            continue
+        if row.get("gesture"):  # a gesture row resolves to its command label
+            target = by_name.get(row["gesture"])
+            if target is None or not target.get("command"):
+                yield violated("gesture names no command label of the table", file=file,
+                               field=f"{where}.gesture", expected="a command label", found=row["gesture"])
+            elif target["destructive"] != row["destructive"]:
+                yield violated("gesture row disagrees with its command's destructive flag", file=file,
+                               field=f"{where}.destructive", expected=target["destructive"],
+                               found=row["destructive"])
+            continue
+        rule = gate.get(row["name"])
+        if rule is None:
+            yield violated("command label has no gate parameters in safety_invariants.v1 `commands`",
+                           file=file, field=where, expected="threshold, hold_ms, cooldown_ms",
+                           found=None)
+        elif "destructive" in rule and rule["destructive"] != row["destructive"]:
+            yield violated("destructive flag differs between labels.v1 and safety_invariants.v1",
+                           file=file, field=f"{where}.destructive", expected=rule["destructive"],
+                           found=row["destructive"])
+    for name in sorted(set(gate) - {r["name"] for r in rows if r.get("command")}):
+        yield violated("safety_invariants.v1 `commands` names a label that is no command label",
+                       file="contracts/safety_invariants.v1.yaml", field=f"commands.{name}",
+                       expected="a command label of labels.v1", found=name)
+    commanding = [r for r in rows if lanes.get(r["lane"], {}).get("may_command")]
+    yield held(f"{len(rows)} labels, {len(commanding)} command labels: each with a category, a lane, "
+               f"a promotion status and gate parameters", file=file, expected="coherent table",
+               found=len(rows))
+
+
+def _values(node: Any, tokens: list[tuple[str, bool]], path: str) -> Iterator[tuple[str, Any, Any]]:
+    """(JSON path, value, parent object) for every value a label-field path selects."""
+    if not tokens:
+        return
+    (name, each), rest = tokens[0], tokens[1:]
+    if not isinstance(node, dict) or name not in node:
+        return
+    child = node[name]
+    items = list(enumerate(child)) if each and isinstance(child, list) else [(None, child)]
+    for i, item in items:
+        here = f"{path}.{name}" + (f"[{i}]" if i is not None else "")
+        if rest:
+            yield from _values(item, rest, here)
+        else:
+            yield here, item, node
+
+
+def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
+    """[json path or line, label, recorded category or None, category field] in one document."""
+    docs = ctx.records(rel) if rel.endswith(".jsonl") else [(None, ctx.json(rel))]
+    out = []
+    for line, doc in docs:
+        for f in fields:
+            tokens = [(m.group(1), bool(m.group(2))) for m in _TOKEN.finditer(f["path"])]
+            for where, value, parent in _values(doc, tokens, "$"):
+                if value is None:
+                    continue
+                at = f"line {line}: {where}" if line else where
+                category = parent.get(f["category"]) if f.get("category") and isinstance(parent, dict) else None
+                out.append([at, value, category])
+    return out
+
+
+@verifier(ID, "Every label used is in the label table; every command label is complete",
+          invariants=("SAFE-CMD-PROMOTED", "SAFE-BURST-NONDESTRUCTIVE"), domain="rig")
+def label_table(ctx: Context) -> Iterator[Evidence]:
+    data = table_data()
+    yield from _table_problems(data)
+    rows = {r["name"]: r for r in data["labels"]}
+    spelled = {alias: r for r in data["labels"] for alias in r.get("aliases", [])}
+    by_contract: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in data.get("label_fields", []):
+        try:
+            by_contract[get(f["contract"]).stem].append(f)
+        except ContractError:
+            yield violated("label field names an unknown contract", file=f"contracts/{TABLE}.yaml",
+                           field="label_fields", expected="a contract $id", found=f["contract"])
+    used = files = 0
+    for stem, fields in sorted(by_contract.items()):
+        for rel in ctx.documents_of(stem):
+            try:
+                uses = ctx.cache.memo(ID, rel, lambda rel=rel, fields=fields: _uses(ctx, rel, fields))
+            except InputError as exc:
+                yield unchecked(f"cannot read: {exc}", file=rel, expected="readable JSON", found=None)
+                continue
+            files += 1
+            unknown: dict[str, list[str]] = defaultdict(list)
+            for at, value, category in uses:
+                used += 1
+                row = rows.get(value) or spelled.get(value)
+                if row is None:
+                    unknown[value].append(at)
+                elif category is not None and category != row["category"]:
+                    yield violated(f"label `{value}` recorded with another category", file=rel,
+                                   field=at, expected=row["category"], found=category)
+            for value, places in sorted(unknown.items(), key=lambda kv: str(kv[0])):
+                more = f" (+{len(places) - 10} more)" if len(places) > 10 else ""
+                yield violated(f"label `{value}` is not in {TABLE} ({len(places)} use(s))", file=rel,
+                               field="; ".join(places[:10]) + more,
+                               expected=f"a label or alias of {TABLE}", found=value)
+    yield held(f"{used} label uses in {files} documents checked against {TABLE}",
+               expected="every label in the table", found=used)

@@ -1,0 +1,97 @@
+"""Run verifiers over a root and turn the results into a signed readiness report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from lume.runtime.core import SigningKey, sign_report
+
+from ._catalog import all_verifiers
+from ._context import Context
+from ._framework import CheckResult, Verifier
+from ._predicate import build_predicate, subjects_of
+from ._report import write_report
+
+if TYPE_CHECKING:
+    from lume.runtime.completion import CompletionRun
+
+FIXTURE_ROOT = "route_smoke"
+
+
+class UnknownCheck(ValueError):
+    """`--only` named a check id that does not exist."""
+
+
+def default_root() -> Path:
+    """The shipped route-smoke fixtures (package data of lume.fixtures)."""
+    return Path(str(resources.files("lume.fixtures") / FIXTURE_ROOT))
+
+
+def select(only: Iterable[str] = ()) -> list[Verifier]:
+    registry = all_verifiers()
+    wanted = list(only)
+    unknown = [i for i in wanted if i not in registry]
+    if unknown:
+        raise UnknownCheck(f"unknown check id(s): {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+    return [registry[i] for i in (wanted or sorted(registry))]
+
+
+@dataclass
+class Run:
+    root: Path
+    checks: list[CheckResult]
+    subjects: list[dict[str, Any]]
+    context: Context
+
+    @property
+    def green(self) -> bool:
+        return bool(self.checks) and all(c.status == "pass" for c in self.checks)
+
+
+def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
+        progress: Callable[[Verifier, CheckResult | None], None] | None = None) -> Run:
+    """Run the selected verifiers (every one by default) over `root`; never writes into it."""
+    verifiers = select(only)
+    ctx = Context(root, quick=quick, cache_folder=cache_folder)
+    results = []
+    for v in verifiers:
+        if progress:
+            progress(v, None)
+        result = v.run(ctx)
+        results.append(result)
+        if progress:
+            progress(v, result)
+    ctx.hash_all()  # subjects: every file of the root with its digest
+    digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
+    ctx.cache.save()
+    return Run(ctx.root, results, subjects_of(digests), ctx)
+
+
+def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:
+    """Sign the run's readiness predicate and write JSON + Markdown + HTML; returns the envelope."""
+    predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects)
+    envelope = sign_report(predicate, result.subjects, key)
+    write_report(envelope, path)
+    return envelope
+
+
+def completion_predicate(run: "CompletionRun", *, generated_at: str | None = None) -> dict[str, Any]:
+    """The readiness_report.v1 predicate of a completion-gate run (with its `gate` block)."""
+    ready = run.completion_ready
+    pred = build_predicate(run.root_label, run.checks, run.subjects(), generated_at=generated_at,
+                           gate=run.gate_block(), completion_ready=ready,
+                           mac5_heavy_reconstruction_allowed=False)
+    # Mac5 may start only with a ready gate in a green report (readiness_report.v1 rule).
+    pred["verdicts"]["mac5_heavy_reconstruction_allowed"] = ready and pred["verdicts"]["overall"] == "green"
+    return pred
+
+
+def sign_completion_report(run: "CompletionRun", key: SigningKey, output: Path, *,
+              generated_at: str | None = None) -> dict[str, Any]:
+    """Sign the gate's readiness predicate and write it (JSON + Markdown + HTML) to `output`."""
+    predicate = completion_predicate(run, generated_at=generated_at)
+    envelope = sign_report(predicate, predicate["subjects"], key)
+    write_report(envelope, output)
+    return envelope

@@ -1,0 +1,61 @@
+"""schema.conformance: every JSON / JSONL document in the root against its contract.
+
+The contract of a document comes from its `schema` / `type` field or its path
+(lume.runtime.core.validate_file). Every violation is evidence naming the file, the line
+and JSON path, and the contract. Unreadable JSON and an unknown `lume.*` schema are failures;
+a document no contract describes is listed, not failed (the report says how many).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from lume.runtime.core import ContractError, UnknownContract, Unreadable, validate_file
+
+from ._context import Context
+from ._framework import Evidence, held, unchecked, verifier, violated
+
+ID = "schema.conformance"
+
+
+def _validate(ctx: Context, rel: str) -> dict[str, Any]:
+    try:
+        r = validate_file(ctx.path(rel))
+    except Unreadable as exc:
+        return {"error": "unreadable", "message": str(exc).replace(str(ctx.root) + "/", "")}
+    except UnknownContract as exc:
+        return {"error": "unknown_contract", "message": str(exc)}
+    except ContractError as exc:
+        return {"error": "contract", "message": str(exc)}
+    return {"contract": r.contract, "documents": r.documents, "skipped": r.skipped,
+            "problems": [{"line": p.line, "path": p.path, "message": p.message} for p in r.problems]}
+
+
+@verifier(ID, "Every document in the root conforms to its contract", domain="data")
+def schema_conformance(ctx: Context) -> Iterator[Evidence]:
+    files = documents = 0
+    uncovered: list[str] = []
+    for rel in ctx.documents:
+        result = ctx.cache.memo(ID, rel, lambda rel=rel: _validate(ctx, rel))
+        if "error" in result:
+            yield violated(result["message"], file=rel, expected="a document of a known contract",
+                           found=result["error"])
+            continue
+        if result["skipped"]:
+            uncovered.append(rel)
+            continue
+        files += 1
+        documents += result["documents"]
+        for p in result["problems"]:
+            field = f"line {p['line']}: {p['path']}" if p["line"] else p["path"]
+            yield violated(p["message"], file=rel, field=field,
+                           expected=f"conforms to {result['contract']}", found="violation")
+    if uncovered:
+        yield held(f"{len(uncovered)} JSON file(s) no contract describes (not validated): "
+                   + ", ".join(uncovered[:20]) + (" …" if len(uncovered) > 20 else ""),
+                   expected="covered by a contract", found=len(uncovered))
+    if files:
+        yield held(f"{files} files, {documents} documents validated against their contracts",
+                   expected="0 violations", found=files)
+    else:
+        yield unchecked("no document in the root matched a contract", expected=">= 1 document",
+                        found=0)
