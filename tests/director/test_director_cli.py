@@ -54,7 +54,7 @@ def test_send_bad_input_exits_2_before_connecting(bus) -> None:
 
 
 def test_send_to_a_bus_that_is_down_exits_1() -> None:
-    result = lume("send", "mac", "heartbeat", "--url", "ws://127.0.0.1:9", "--timeout", "0.3")
+    result = lume("send", "mac", "heartbeat", "--url", "ws://127.0.0.1:9", "--timeout", "300ms")
     assert result.exit_code == 1
     assert "unreachable" in result.output
 

@@ -175,7 +175,7 @@ def test_cli_listen_decodes_and_counts_refusals():
     port = free_port()
     holder = {}
     t = threading.Thread(target=lambda: holder.update(r=run(
-        "san", "listen", "--listen", f"127.0.0.1:{port}", "--count", "4", "--timeout", "10",
+        "san", "listen", "--listen", f"127.0.0.1:{port}", "--count", "4", "--timeout", "10s",
         "--json")))
     t.start()
     wait_until_bound(port)
