@@ -189,13 +189,17 @@ def run(live: bool, midi, config_path: Path | None, promoted: Path | None, repor
 @airdeck.command()
 @click.option("--lock-file", type=FILE, default=Path("airdeck_safe_stop.lock.json"), show_default=True,
               help="The safe-stop lock file of the live gate.")
-def rearm(lock_file: Path) -> int:
+@json_option
+def rearm(lock_file: Path, as_json: bool) -> int:
     """The operator's re-arm after a safe stop (no gesture can re-arm the gate)."""
     from lume.runtime.airdeck import SafeStopLock
 
     lock = SafeStopLock(lock_file)
     info = lock.read()
-    if lock.release():
+    released = lock.release()
+    if as_json:
+        emit_json({"rearmed": released, "lock_file": str(lock_file), "since_ms": info.get("since_ms")})
+    elif released:
         console.print(f"gate re-armed: removed {escape(str(lock_file))} (locked since "
                       f"{info.get('since_ms')})", highlight=False)
     else:

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import json_option
-from ._output import FAILED, OK, console, emit_json, err_console
+from ._output import FAILED, OK, console, emit_json, err_console, step
 
 
 @click.group(cls=LumeGroup)
@@ -28,7 +28,8 @@ def validate(path: Path, fast: bool, completeness_only: bool, as_json: bool) -> 
 
     if fast and completeness_only:
         raise BadInput("--fast and --completeness-only are exclusive")
-    check = check_bag(path, fast=fast, completeness_only=completeness_only)  # NotABag: exit 2
+    with step(f"validating {escape(str(path))}", enabled=not as_json):
+        check = check_bag(path, fast=fast, completeness_only=completeness_only)  # NotABag: exit 2
     if as_json:
         emit_json({**check.to_dict(), "is_bag": True})
     else:

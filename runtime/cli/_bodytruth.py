@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import AddressType, address_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, progress
+from ._output import FAILED, OK, console, emit_json, emit_jsonl, progress
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -46,12 +46,21 @@ def bodytruth() -> None:
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every emitted frame to this JSONL file.")
 @TICK_MS
-def serve(address, replay_files: tuple[Path, ...], speed: float, record: Path | None, tick_ms: int) -> int:
+@json_option
+def serve(address, replay_files: tuple[Path, ...], speed: float, record: Path | None, tick_ms: int,
+          as_json: bool) -> int:
     """Serve GET /body-truth (and POST /observations, /gestures) on a real ASGI server."""
     from lume.runtime.bodytruth import plan_service, run_service
 
     plan = plan_service(replay=replay_files, speed=speed, record=record, tick_ms=tick_ms)
-    console.print(f"BodyTruth: http://{address.hostport}/body-truth  (OpenAPI: /openapi.json)"
+    url = f"http://{address.hostport}/body-truth"
+    if as_json:  # the start-up line, for a supervisor
+        emit_jsonl({"url": url, "openapi": f"http://{address.hostport}/openapi.json",
+                    "record": str(record) if record else None, "replaying": {
+                        "observations": plan.observations, "gestures": plan.gestures}})
+        run_service(plan.app, address.host, address.port)
+        return OK
+    console.print(f"BodyTruth: {url}  (OpenAPI: /openapi.json)"
                   + (f"  recording to {escape(str(record))}" if record else "")
                   + (f"  replaying {plan.observations} observations, {plan.gestures} gestures"
                      if replay_files else ""), highlight=False)
@@ -137,7 +146,8 @@ def _print_summary(s: dict) -> None:
 @bodytruth.command()
 @out_option("Target folder (default: the package's fixtures/scenarios).", folder=True)
 @click.option("--check", is_flag=True, help="Exit 1 when the committed fixtures differ from a fresh render.")
-def scenarios(out: Path | None, check: bool) -> int:
+@json_option
+def scenarios(out: Path | None, check: bool, as_json: bool) -> int:
     """Regenerate the scenario fixtures (deterministic, seeded) or check they are current."""
     from importlib import resources
 
@@ -146,10 +156,16 @@ def scenarios(out: Path | None, check: bool) -> int:
     folder = out or Path(str(resources.files("lume.fixtures"))) / SCENARIO_DIR
     if check:
         differ = stale(folder)
+        if as_json:
+            emit_json({"ok": not differ, "folder": str(folder), "stale": [str(f) for f in differ]})
+            return FAILED if differ else OK
         for f in differ:
             console.print(f"[red]stale[/] {escape(str(f))}", highlight=False)
         console.print(f"{len(differ)} stale scenario file(s) under {escape(str(folder))}", highlight=False)
         return FAILED if differ else OK
     changed = write_all(folder)
+    if as_json:
+        emit_json({"ok": True, "folder": str(folder), "changed": [str(f) for f in changed]})
+        return OK
     console.print(f"{len(changed)} scenario file(s) changed under {escape(str(folder))}", highlight=False)
     return OK

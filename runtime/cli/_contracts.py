@@ -53,7 +53,8 @@ def check(as_json: bool) -> int:
     """Validate every contract: envelope, meta-schema, examples and rule tables."""
     from lume.runtime.core import check_all, load_all
 
-    found = check_all()  # ContractError: exit 2
+    with step("checking every contract", enabled=not as_json):
+        found = check_all()  # ContractError: exit 2
     if as_json:
         emit_json({"ok": not found, "contracts": len(load_all()),
                    "errors": [p.to_dict() for p in found]})
@@ -92,7 +93,8 @@ def _default_generated() -> Path:
 @contracts.command()
 @click.option("--check", is_flag=True, help="Exit 1 with a diff when generated/ is stale.")
 @out_option("The generated/ folder (default: the installed lume.generated package).", folder=True)
-def codegen(check: bool, out: Path | None) -> int:
+@json_option
+def codegen(check: bool, out: Path | None, as_json: bool) -> int:
     """Regenerate generated/ (models, bundled schemas, registry, LUMF layout) from contracts/.
 
     Needs the codegen extra (pip install 'lume[codegen]').
@@ -102,19 +104,24 @@ def codegen(check: bool, out: Path | None) -> int:
     target = out or _default_generated()
     try:
         if check:
-            with step(f"rendering contracts/ to compare with {target}"):
+            with step(f"rendering contracts/ to compare with {escape(str(target))}", enabled=not as_json):
                 diff = cg.diff_against(target)
-            if diff:
+            if as_json:
+                emit_json({"ok": not diff, "generated": str(target), "diff": "".join(diff)})
+            elif diff:
                 click.echo("".join(diff), nl=False)
                 err_console.print(f"[red]generated/ is stale[/]: run `nox -s codegen` "
                                   f"({escape(str(target))})", highlight=False)
-                return FAILED
-            console.print(f"[green]generated/ is in sync with contracts/[/] ({escape(str(target))})",
-                          highlight=False)
-            return OK
-        with step(f"rendering contracts/ into {target}"):
+            else:
+                console.print(f"[green]generated/ is in sync with contracts/[/] ({escape(str(target))})",
+                              highlight=False)
+            return FAILED if diff else OK
+        with step(f"rendering contracts/ into {escape(str(target))}", enabled=not as_json):
             cg.write(target)
     except (RuntimeError, ValueError) as exc:  # the generator failed: its stderr is in the message
         raise BadInput(f"codegen failed: {exc}") from exc
-    console.print(f"generated/ rewritten from contracts/ ({escape(str(target))})", highlight=False)
+    if as_json:
+        emit_json({"ok": True, "generated": str(target)})
+    else:
+        console.print(f"generated/ rewritten from contracts/ ({escape(str(target))})", highlight=False)
     return OK

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import Duration, config_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console
+from ._output import FAILED, OK, console, emit_json, err_console, step
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
 PORT = click.IntRange(1, 65535)
@@ -111,7 +111,8 @@ def mac4_first(preflight_only: bool, host, ssh_port, bodytruth_port, bridge_port
     from lume.runtime.completion import run_completion_gate
 
     target = _target(host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file, topology, config_path)
-    run = run_completion_gate(target, preflight_only=preflight_only)
+    with step(f"auditing Mac4 at {escape(target.host)}", enabled=not as_json):
+        run = run_completion_gate(target, preflight_only=preflight_only)
     keyid = _sign_and_write(run, out, err_console if as_json else console)
     return _finish(run, out, as_json, keyid, run.preflight_ready if preflight_only else run.completion_ready)
 

@@ -53,13 +53,17 @@ def init(key_dir: Path | None, as_json: bool) -> int:
 @click.argument("pubkey")
 @click.option("--name", default=None, help="Who holds the private key (free text).")
 @trust_file_option
-def trust_(pubkey: str, name: str | None, trust_path: Path | None) -> int:
+@json_option
+def trust_(pubkey: str, name: str | None, trust_path: Path | None, as_json: bool) -> int:
     """Add an Ed25519 public key (64 hex digits) to the trust file."""
     from lume.runtime.core import trust, trust_entry, trust_file
 
     path = trust_path or trust_file()
     added = trust(pubkey, path, name=name)
     keyid = trust_entry(pubkey)["keyid"]
+    if as_json:
+        emit_json({"keyid": keyid, "trust_file": str(path), "added": added})
+        return OK
     console.print(("trusted" if added else "already trusted") + f" {keyid} in {escape(str(path))}",
                   highlight=False)
     return OK

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import HiddenArgument, hidden_flag, json_option, out_option
-from ._output import OK, console, emit_json, progress
+from ._output import OK, console, emit_json, progress, step
 
 
 @contextlib.contextmanager
@@ -93,8 +93,9 @@ def create(root: Path, session_id: str, bundle_id: str | None, as_json: bool) ->
     """
     from lume.runtime.storage import create_bundle, read_bundle
 
-    folder = create_bundle(root, session_id, bundle_id)
-    doc = read_bundle(folder)
+    with step(f"bundling {escape(session_id)}", enabled=not as_json):
+        folder = create_bundle(root, session_id, bundle_id)
+        doc = read_bundle(folder)
     if as_json:
         emit_json({"ok": True, "bundle_dir": str(folder), "bundle": doc})
     else:
@@ -123,7 +124,8 @@ def add_pose_coach_cmd(bundle_dir: Path, session_dir: Path | None, latest_root: 
     if (session_dir is None) == (latest_root is None):
         raise BadInput("give exactly one of SESSION_DIR or --latest POSE_COACH_ROOT")
     session = session_dir if session_dir is not None else resolve_latest(latest_root)
-    entry = add_pose_coach(bundle_dir, session, copy=copy_)
+    with step(f"adding {escape(str(session))}", enabled=not as_json):
+        entry = add_pose_coach(bundle_dir, session, copy=copy_)
     if as_json:
         emit_json({"ok": True, "entry": entry})
     else:
@@ -152,7 +154,8 @@ def export(bundle_dir: Path, out_arg: Path | None, out: Path | None, as_json: bo
     if target is None:
         raise click.UsageError("missing option '-o' / '--out': where to write the bag")
     try:
-        bag = export_bag(bundle_dir, target)
+        with step(f"writing the bag {escape(str(target))}", enabled=not as_json):
+            bag = export_bag(bundle_dir, target)
     except ValueError as exc:  # bagit-python's own refusals
         raise BadInput(str(exc)) from exc
     if as_json:

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from ._errors import LumeCommand
 from ._options import json_option
-from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console
+from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console, progress
 
 
 @click.command(cls=LumeCommand)
@@ -28,17 +28,21 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
 
     forced = get(contract_name) if contract_name else None  # ContractError: exit 2
     named = {p for p in paths if not p.is_dir()}
+    files = list(iter_documents(list(paths)))
     results, unreadable = [], []
-    for path in iter_documents(list(paths)):
-        try:
-            result = validate_file(path, forced)
-        except ContractError as exc:  # Unreadable or UnknownContract
-            unreadable.append(str(exc))
-            continue
-        if result.skipped and path in named:
-            unreadable.append(f"{path}: {result.skipped} (name one with --contract; "
-                              "see `lume contracts list`)")
-        results.append(result)
+    with progress(enabled=not as_json and len(files) > 1) as bar:
+        task = bar.add_task("validating", total=len(files))
+        for path in files:
+            bar.advance(task)
+            try:
+                result = validate_file(path, forced)
+            except ContractError as exc:  # Unreadable or UnknownContract
+                unreadable.append(str(exc))
+                continue
+            if result.skipped and path in named:
+                unreadable.append(f"{path}: {result.skipped} (name one with --contract; "
+                                  "see `lume contracts list`)")
+            results.append(result)
     invalid = [r for r in results if not r.ok]
     checked = [r for r in results if not r.skipped]
     if as_json:

@@ -56,10 +56,10 @@ class Work:
 
     def dry_run(self, *extra):
         return self.lume("airdeck", "replay", self.events, "--bodytruth", self.frames, "--promoted",
-                         self.manifest, "--dry-run", "--report", self.report, *extra)
+                         self.manifest, "-o", self.report, *extra)
 
     def live(self, port, *extra, events=None):
-        return self.lume("airdeck", "run", "--live", "--port", f"tcp://127.0.0.1:{port}",
+        return self.lume("airdeck", "run", "--live", "--midi", f"tcp://127.0.0.1:{port}",
                          "--config", self.k11, "--promoted", self.manifest, "--events",
                          events or self.stream, "--log", self.root / "live.decisions.jsonl",
                          *extra)

@@ -69,6 +69,13 @@ def test_every_command_uses_the_one_error_policy(path, command) -> None:
     assert isinstance(command, expected), f"lume {' '.join(path)} is a plain {type(command).__name__}"
 
 
+@pytest.mark.parametrize(("path", "command"), [(p, c) for p, c in COMMANDS if not isinstance(c, click.Group)],
+                         ids=[" ".join(p) for p, c in COMMANDS if not isinstance(c, click.Group)])
+def test_every_command_speaks_json(path, command) -> None:
+    opts = {o for p in command.get_params(click.Context(command)) for o in getattr(p, "opts", ())}
+    assert "--json" in opts, f"lume {' '.join(path)} has no --json"
+
+
 def test_one_json_help_text() -> None:
     texts = {p.help for _, c in COMMANDS for p in c.get_params(click.Context(c))
              if isinstance(p, click.Option) and "--json" in p.opts}

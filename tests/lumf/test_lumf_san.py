@@ -160,7 +160,7 @@ def test_cli_send_emits_one_message_per_value():
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(10)
-    r = run("san", "send", "--to", f"127.0.0.1:{rx.getsockname()[1]}", "--pattern-id", "9",
+    r = run("san", "send", "--address", f"127.0.0.1:{rx.getsockname()[1]}", "--pattern-id", "9",
             "--confidence", "0.5", "--cluster", "minimal", "--json")
     assert r.exit_code == 0, r.output
     got = [decode(rx.recv(4096)) for _ in range(3)]
