@@ -49,15 +49,10 @@ class Listener:
 
     @classmethod
     def bind(cls, host: str, port: int) -> Listener:
-        """OSError when the address cannot be bound."""
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            sock.close()
-            raise
-        return cls(sock)
+        """OSError when the address cannot be bound (the same UDP bind as the LUMF inspector)."""
+        from lume.runtime.lumf import bind
+
+        return cls(bind(host, port))
 
     @property
     def port(self) -> int:

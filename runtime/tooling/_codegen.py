@@ -89,7 +89,8 @@ def render(target: Path) -> None:
     (target / "schemas").mkdir(parents=True)
     models = target / "models"
     with tempfile.TemporaryDirectory(prefix="lume-codegen-") as stage_dir:
-        stage = Path(stage_dir)
+        stage = Path(stage_dir) / "schemas"
+        stage.mkdir()
         ids = {c.id: c for c in contracts}
         for c in modelled(contracts):
             (target / "schemas" / f"{c.module}.json").write_text(_dump(self_contained(c)), "utf-8")
@@ -97,11 +98,16 @@ def render(target: Path) -> None:
             schema = _linked(c, ids)
             schema["title"] = c.model_name  # drives the root class name
             (stage / f"{c.module}.json").write_text(_dump(schema), encoding="utf-8")
+        # The generator writes outside the repository, then the models are copied in: its
+        # formatter takes settings from a pyproject.toml above its output (our ruff line length),
+        # so rendering in place gave other bytes than `--check` rendering in a temp folder.
+        out = Path(stage_dir) / "models"
         cmd = [sys.executable, "-m", GENERATOR, "--input", str(stage),
-               "--output", str(models), *_DMCG_ARGS]
+               "--output", str(out), *_DMCG_ARGS]
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise RuntimeError(f"datamodel-codegen failed:\n{run.stderr}")
+        shutil.copytree(out, models)
     for c in shared_or_modelled(contracts):
         module = models / f"{c.module}.py"
         module.write_text(HEADER.format(source=source_of(c), id=c.id) + module.read_text(), "utf-8")

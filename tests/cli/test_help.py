@@ -82,34 +82,34 @@ def test_one_json_help_text() -> None:
     assert len(texts) == 1, texts
 
 
+def _fresh(code: str) -> str:
+    """stdout of `code` run in a fresh interpreter (nothing imported yet)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def test_importing_every_verb_and_rendering_the_top_help_reads_no_contract() -> None:
-    # A fresh interpreter: `lume --help` and the import of every verb module load no contract
-    # (choices and defaults that come from contracts are resolved when a command needs them).
-    code = (
-        "import importlib, sys\n"
+    # `lume --help` and the import of every verb module load no contract: choices and
+    # defaults that come from contracts are resolved when a command needs them.
+    loaded = _fresh(
+        "import importlib\n"
         "from click.testing import CliRunner\n"
         "from lume.runtime.cli import VERBS, main\n"
         "for target in VERBS.values():\n"
         "    importlib.import_module('lume.runtime.cli.' + target.split(':')[0])\n"
         "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
         "from lume.runtime.core import load_all\n"
-        "print(load_all.cache_info().currsize)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0", "a verb module read the contracts at import time"
+        "print(load_all.cache_info().currsize)\n")
+    assert loaded == "0", "a verb module read the contracts at import time"
 
 
 def test_validate_parses_little() -> None:
-    code = (
+    heavy = _fresh(
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from lume.runtime.cli import main\n"
         "CliRunner().invoke(main, ['validate', '--help'])\n"
-        "heavy = [m for m in ('fastapi', 'uvicorn', 'mediapipe', 'cv2', 'matplotlib', 'scipy',\n"
-        "                     'lume.runtime.airdeck', 'lume.runtime.director') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "", f"`lume validate --help` imported {done.stdout.strip()}"
+        "print(','.join(m for m in ('fastapi', 'uvicorn', 'mediapipe', 'cv2', 'matplotlib', 'scipy',\n"
+        "                           'lume.runtime.airdeck', 'lume.runtime.director') if m in sys.modules))\n")
+    assert heavy == "", f"`lume validate --help` imported {heavy}"
