@@ -1,7 +1,6 @@
 """`lume director serve | send | watch`: run the director bus, send one command, follow the state."""
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -103,6 +102,8 @@ def send(role: str, command: str, args: tuple[str, ...], json_args: str | None, 
     Identifying as ROLE supersedes that role's live director (one connection per role).
     With --json the server's reply frame is printed.
     """
+    import asyncio
+
     from lume.runtime.director import frame_from_args, resolve_url, send_once
 
     frame = frame_from_args(command, args, json_args)  # InputError: exit 2
@@ -134,6 +135,8 @@ def watch(address, config_path: Path | None, count: int | None, as_json: bool) -
 
     With --json one JSON frame per line (JSONL). Exit 1 when the bus is unreachable.
     """
+    import asyncio
+
     from lume.runtime.director import resolve_url
 
     target = resolve_url(address.url if address else None, config_path)
