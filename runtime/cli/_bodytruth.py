@@ -26,7 +26,7 @@ def _default_port() -> int:
 
 
 TICK_MS = click.option("--tick-ms", type=click.IntRange(min=1), default=_default_tick_ms,
-                       show_default="33", metavar="MS",
+                       show_default="the BodyTruth replay tick", metavar="MS",
                        help="Fusion tick in milliseconds: one BodyTruth frame per tick.")
 
 
