@@ -25,7 +25,7 @@ def verify(session: nox.Session) -> None:
     session.install("-e", ".")
     report = os.environ.get("LUME_REPORT", os.path.join("reports", "readiness.json"))
     session.run("lume", "contracts", "check")
-    session.run("lume", "verify", *session.posargs, "--report", report)
+    session.run("lume", "verify", *session.posargs, "-o", report)
     session.run("lume", "report", "verify", report)
 
 
@@ -64,7 +64,7 @@ def contract_diff(session: nox.Session) -> None:
     """
     session.install(".")
     refs = session.posargs or [_merge_base()]
-    session.run("lume", "contracts", "diff", *refs, "--markdown", "reports/contract_diff.md")
+    session.run("lume", "contracts", "diff", *refs, "-o", "reports/contract_diff.md")
 
 
 @nox.session(python=PYTHON)

@@ -4,7 +4,8 @@
 per event out, every rule from the contracts via `Rules`); `replay` / `run_stream` drive it
 over streams; `build_report` writes the dry-run report; `live_refusal` guards live mode and
 `run_loop` runs it (lock, MIDI, log); `Recognizer` turns K11 pose observations into the first AirDeck gestures; `open_output`
-and `MidiDispatcher` send the planned MIDI through mido.
+and `MidiDispatcher` send the planned MIDI through mido. The use cases are assembled in one place:
+`dry_run`, `start_live` / `start_dry` (a `GateSession` over a live stream), `recognize_file`.
 """
 from ._audit import audit
 from ._dispatch_gate import DISPATCHED, REFUSED, Authority, Decision, DispatchGate
@@ -20,15 +21,28 @@ from ._recognize import Recognizer, recognize
 from ._replay import is_frame, replay, run_stream
 from ._report import build_report, file_ref, live_report_problem
 from ._rules import PRESENCE, SAFE_STOP, Resolution, Rules, RulesError, Target, contract_digests
+from ._session import (
+    DryRun,
+    GateSession,
+    LiveRefused,
+    dry_run,
+    machine_of,
+    recognize_file,
+    start_dry,
+    start_live,
+)
 
 __all__ = [
     "Authority",
     "DISPATCHED",
     "Decision",
     "DispatchFailed",
+    "DryRun",
     "FRAME",
     "FrameBuffer",
     "GESTURE",
+    "GateSession",
+    "LiveRefused",
     "DispatchGate",
     "MidiDispatcher",
     "MidiOpenError",
@@ -49,6 +63,7 @@ __all__ = [
     "check",
     "consistency_problems",
     "contract_digests",
+    "dry_run",
     "file_ref",
     "gesture_entry",
     "is_frame",
@@ -57,12 +72,16 @@ __all__ = [
     "live_report_problem",
     "load_config",
     "load_manifest",
+    "machine_of",
     "open_output",
     "parse_tcp_spec",
     "pose_records",
     "read_records",
     "recognize",
+    "recognize_file",
     "replay",
     "run_loop",
     "run_stream",
+    "start_dry",
+    "start_live",
 ]

@@ -46,7 +46,7 @@ def live_refusal(config: dict[str, Any] | None, rules: Rules, manifest: Promoted
     report_path = report_path or default_report(manifest)
     if not report_path.is_file():
         return (f"no dry-run report at {report_path}; run `lume airdeck replay EVENTS --promoted "
-                f"{manifest.path} --dry-run --report {report_path}` first")
+                f"{manifest.path} -o {report_path}` first")
     try:
         problem = live_report_problem(read_json(report_path), manifest)
     except InputError as exc:

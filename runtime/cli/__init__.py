@@ -2,6 +2,8 @@
 
 Verbs live in their own private modules (`lume.runtime.cli._<verb>`) so that `lume validate` never
 pays for importing MediaPipe or a web server. A verb whose module is missing is not listed.
+A verb module parses options and calls a component; it reads no contract at import time. Shared
+options live in `_options`, the exit-code and error policy in `_errors`, output in `_output`.
 """
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import importlib
 import importlib.util
 
 import click
+
+from ._errors import LumeGroup
+from ._output import set_verbose
 
 # verb -> "module:attribute" inside lume.runtime.cli
 VERBS: dict[str, str] = {
@@ -40,7 +45,7 @@ def _available(verb: str) -> bool:
     return importlib.util.find_spec(f"{__name__}.{module}") is not None
 
 
-class LazyGroup(click.Group):
+class LazyGroup(LumeGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(v for v in VERBS if _available(v))
 
@@ -53,5 +58,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lume")
-def main() -> None:
-    """LUME contracts: is the rig safe, and is the data sound?"""
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show third-party log output (MediaPipe, TensorFlow Lite, uvicorn, …).")
+def main(verbose: bool) -> None:
+    """LUME contracts: is the rig safe, and is the data sound?
+
+    Exit codes: 0 all good, 1 a check failed or something was refused, 2 bad input or usage.
+    """
+    set_verbose(verbose)

@@ -6,10 +6,12 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console
+from ._errors import BadInput, LumeGroup
+from ._options import json_option
+from ._output import FAILED, OK, console, emit_json, err_console, step
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def bag() -> None:
     """BagIt bags: validate archives with tools that know nothing of LUME."""
 
@@ -19,22 +21,15 @@ def bag() -> None:
 @click.option("--fast", is_flag=True, help="Check only Payload-Oxum (file count and bytes).")
 @click.option("--completeness-only", is_flag=True,
               help="Check that manifests and payload list the same files, without hashing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(path: Path, fast: bool, completeness_only: bool, as_json: bool) -> None:
+@json_option
+def validate(path: Path, fast: bool, completeness_only: bool, as_json: bool) -> int:
     """Validate the bag at PATH; exit 0 valid (warnings printed), 1 invalid, 2 not a bag."""
-    from lume.runtime.storage import NotABag, check_bag
+    from lume.runtime.storage import check_bag
 
     if fast and completeness_only:
-        err_console.print("[red]error:[/] --fast and --completeness-only are exclusive")
-        raise SystemExit(BAD_INPUT)
-    try:
-        check = check_bag(path, fast=fast, completeness_only=completeness_only)
-    except NotABag as exc:
-        if as_json:
-            emit_json({"bag": str(path), "valid": False, "is_bag": False, "error": str(exc)})
-        else:
-            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise SystemExit(BAD_INPUT) from exc
+        raise BadInput("--fast and --completeness-only are exclusive")
+    with step(f"validating {escape(str(path))}", enabled=not as_json):
+        check = check_bag(path, fast=fast, completeness_only=completeness_only)  # NotABag: exit 2
     if as_json:
         emit_json({**check.to_dict(), "is_bag": True})
     else:
@@ -45,4 +40,4 @@ def validate(path: Path, fast: bool, completeness_only: bool, as_json: bool) -> 
         verdict = "[green]valid[/]" if check.valid else f"[red]INVALID[/] ({len(check.errors)} errors)"
         console.print(f"{verdict} {escape(str(path))} [dim]({check.mode} validation, "
                       f"{len(check.warnings)} warnings)[/]", highlight=False)
-    raise SystemExit(OK if check.valid else FAILED)
+    return OK if check.valid else FAILED

@@ -5,23 +5,20 @@ import sys
 from pathlib import Path
 
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 
-from lume.runtime.core import write_text
-
-from ._output import FAILED, OK, console, emit_json, fail_input
+from ._output import FAILED, OK, console, emit_json
 
 _COLOURS = {"breaking": "bold red", "review": "yellow", "breaking, new version": "magenta",
             "new version": "cyan", "compatible": "green", "allowed": "green"}
 
 
-def show_diff(repo: Path, base: str, head: str | None, *, as_json: bool, markdown: Path | None) -> None:
-    from lume.runtime.tooling import DiffInputError, diff_refs, yes_no
+def show_diff(repo: Path, base: str, head: str | None, *, as_json: bool, markdown: Path | None) -> int:
+    from lume.runtime.core import write_text
+    from lume.runtime.tooling import diff_refs, yes_no
 
-    try:
-        result = diff_refs(repo, base, head)
-    except DiffInputError as exc:
-        fail_input(escape(str(exc)))
+    result = diff_refs(repo, base, head)  # DiffInputError: exit 2
     if markdown is not None:
         text = result.to_markdown()
         if str(markdown) == "-":
@@ -31,18 +28,26 @@ def show_diff(repo: Path, base: str, head: str | None, *, as_json: bool, markdow
     if as_json:
         emit_json(result.to_dict())
     elif markdown is None or str(markdown) != "-":
-        table = Table("contract", "path", "change", "backward", "forward", "verdict",
-                      title=f"contracts {result.base} → {result.head}")
+        # Contract names are never cut; paths and changes fold, so everything fits 80 columns.
+        console.print(f"contracts {escape(result.base)} → {escape(result.head)}", highlight=False,
+                      soft_wrap=False)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column("contract (mode)", no_wrap=True)
+        table.add_column("path", overflow="fold", ratio=2)
+        table.add_column("change", overflow="fold", ratio=3)
+        table.add_column("back/fwd", no_wrap=True)
+        table.add_column("verdict", overflow="fold", ratio=1)
         for r in result.rows:
             colour = _COLOURS.get(r.verdict, "white")
-            table.add_row(f"{r.contract} ({r.mode})", r.path, r.change, yes_no(r.backward),
-                          yes_no(r.forward), f"[{colour}]{r.verdict}[/]")
+            table.add_row(f"{r.contract}\n({r.mode})", escape(r.path), escape(r.change),
+                          f"{yes_no(r.backward)}/{yes_no(r.forward)}", f"[{colour}]{r.verdict}[/]")
         if result.rows:
-            console.print(table)
+            console.print(table, soft_wrap=False)
         counts = ", ".join(f"{n} {v}" for v, n in sorted(result.counts().items())) or "no changes"
         colour = "red" if result.failed else "green"
         console.print(f"[{colour}]{result.compared} contracts compared: {counts}[/]"
-                      + (" — breaking changes need a new contract version" if result.failed else ""))
+                      + (" — breaking changes need a new contract version" if result.failed else ""),
+                      soft_wrap=False)
         if markdown is not None:
-            console.print(f"review table written to {markdown}")
-    raise SystemExit(FAILED if result.failed else OK)
+            console.print(f"review table written to {escape(str(markdown))}", highlight=False)
+    return FAILED if result.failed else OK

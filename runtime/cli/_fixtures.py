@@ -6,7 +6,9 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ._output import OK, console, emit_json
+from ._errors import LumeGroup
+from ._options import json_option, out_option
+from ._output import OK, console, emit_json, quiet_native_stderr, step
 
 
 def default_out() -> Path:
@@ -16,19 +18,19 @@ def default_out() -> Path:
     return Path(lume.fixtures.__file__).resolve().parent
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def fixtures() -> None:
     """Route-smoke fixtures: K11 sessions as they arrive, replayed through the pipeline."""
 
 
 @fixtures.command()
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder that receives route_smoke/ and pose_coach/ (default: the repository's fixtures/).")
+@out_option("Folder that receives route_smoke/ and pose_coach/ (default: the repository's fixtures/).",
+            folder=True)
 @click.option("--reuse-media", is_flag=True,
               help="Keep the videos already in OUT instead of encoding them again (OpenCV builds "
                    "encode different bytes; this keeps every checksum stable).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def build(out: Path | None, reuse_media: bool, as_json: bool) -> None:
+@json_option
+def build(out: Path | None, reuse_media: bool, as_json: bool) -> int:
     """Build route_smoke/ (a K11 root after index, bundle create, add-pose-coach) and pose_coach/.
 
     Deterministic: timestamps come from SOURCE_DATE_EPOCH (default 1780000000), the RNG is seeded.
@@ -36,7 +38,7 @@ def build(out: Path | None, reuse_media: bool, as_json: bool) -> None:
     from lume.fixtures import build as run
 
     target = out or default_out()
-    with console.status("building route-smoke fixtures…") if not as_json else _null():
+    with step("building route-smoke fixtures", enabled=not as_json), quiet_native_stderr():
         folders = run(target, reuse_media=reuse_media)
     files = sorted(p for f in folders for p in f.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in files)
@@ -46,10 +48,4 @@ def build(out: Path | None, reuse_media: bool, as_json: bool) -> None:
         for f in folders:
             console.print(f"[green]built[/] {escape(str(f))}", highlight=False)
         console.print(f"{len(files)} files, {size} bytes", highlight=False)
-    raise SystemExit(OK)
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()
+    return OK

@@ -7,39 +7,40 @@ from typing import Any, Callable
 import click
 from rich.markup import escape
 
-from ._output import FAILED, OK, console, emit_json, err_console
-from ._output import fail_input as _fail_input
-
-
-def fail_input(message: str):
-    _fail_input(escape(message))  # messages name contracts as `[stem]`: not rich markup
-
+from ._errors import BadInput, LumeGroup
+from ._options import Duration, config_option, json_option, out_option
+from ._output import FAILED, OK, console, emit_json, err_console, step
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
+PORT = click.IntRange(1, 65535)
 
 
 def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options both subcommands share: where Mac4 is and where the proof and topology come from."""
+    """The options both subcommands share: where Mac4 is and where the proof and topology come from.
+
+    Mac4 is one host with several services, so it is a host and a port per service, each
+    defaulting to the machine configuration's `mac4` block, then to machine_config.v1.
+    """
     opts = [
         click.option("--host", default=None, metavar="MAC4_HOST",
                      help="Mac4 host (default: `mac4.host` of the machine configuration)."),
-        click.option("--ssh-port", type=click.IntRange(1, 65535), default=None,
+        click.option("--ssh-port", type=PORT, default=None,
                      help="SSH port (default: configuration, else the machine_config.v1 default)."),
-        click.option("--bodytruth-port", type=click.IntRange(1, 65535), default=None,
+        click.option("--bodytruth-port", type=PORT, default=None,
                      help="BodyTruth port (default: configuration, else the machine_config.v1 default)."),
-        click.option("--bridge-port", type=click.IntRange(1, 65535), default=None,
+        click.option("--bridge-port", type=PORT, default=None,
                      help="Output bridge port (default: configuration, else the machine_config.v1 default)."),
         click.option("--proof-url", default=None, metavar="URL",
-                     help="Fetch the MRT2 browser proof here (default: the bridge's /mrt2-proof)."),
+                     help="Fetch the MRT2 browser proof here, http://HOST:PORT/PATH "
+                          "(default: the bridge's /mrt2-proof)."),
         click.option("--proof-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="Read the MRT2 browser proof from a local copy of mrt2_browser_proof.json."),
         click.option("--topology", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="The bundle's derived/mac4_first/device_topology.json."),
-        click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                     help="Where to write the signed report (Markdown and HTML beside it)."),
-        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     default=None, help="Machine configuration (default: LUME_CONFIG or ~/.config/lume/config.json)."),
-        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        out_option("Where to write the signed report (Markdown and HTML beside it).", required=True,
+                   old=("--output",)),
+        config_option,
+        json_option,
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -48,61 +49,53 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _target(host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file, topology, config_path):
     from lume.runtime.completion import load_machine_config, resolve_target
-    from lume.runtime.core import InputError
 
     if proof_url and proof_file:
-        fail_input("give --proof-url or --proof-file, not both")
-    try:
-        config = load_machine_config(config_path)
-        return resolve_target(config, host=host, proof_url=proof_url, proof_file=proof_file, topology=topology,
-                              ports={"ssh": ssh_port, "bodytruth": bodytruth_port, "output_bridge": bridge_port})
-    except InputError as exc:
-        fail_input(str(exc))
+        raise BadInput("give --proof-url or --proof-file, not both")
+    config = load_machine_config(config_path)
+    return resolve_target(config, host=host, proof_url=proof_url, proof_file=proof_file, topology=topology,
+                          ports={"ssh": ssh_port, "bodytruth": bodytruth_port, "output_bridge": bridge_port})
 
 
-def _sign_and_write(run, output: Path, out) -> dict[str, Any]:
-    from lume.runtime.core import InputError
+def _sign_and_write(run, out: Path, say) -> str:
+    """Sign the gate's report with this machine's key and write it; returns the key id."""
     from lume.verifiers import sign_completion_report
 
-    from ._verify import signing_key
+    from ._verify import signing_key, write_failed
 
+    key = signing_key(lambda text: say.print(text, highlight=False))
     try:
-        key = signing_key(lambda text: out.print(text, highlight=False))
-        sign_completion_report(run, key, output)
-    except InputError as exc:
-        fail_input(str(exc))
+        sign_completion_report(run, key, out)
     except OSError as exc:
-        fail_input(f"{output}: cannot write the report: {exc.strerror or exc}")
-    return {"keyid": key.keyid}
+        raise write_failed(out, exc) from exc
+    return key.keyid
 
 
-def _finish(run, output: Path, as_json: bool, signed: dict[str, Any], ok: bool) -> None:
+def _finish(run, out: Path, as_json: bool, keyid: str, ok: bool) -> int:
     from lume.verifiers import completion_predicate
 
-    predicate = completion_predicate(run)
-    verdicts = predicate["verdicts"]
+    verdicts = completion_predicate(run)["verdicts"]
     if as_json:
         emit_json({"host": run.target.host, "preflight_ready": run.preflight_ready,
                    "full_audit_ran": run.full_audit_ran, "completion_ready": verdicts["completion_ready"],
                    "mac5_heavy_reconstruction_allowed": verdicts["mac5_heavy_reconstruction_allowed"],
-                   "report": str(output), "keyid": signed["keyid"],
-                   "checks": [c.to_dict() for c in run.checks]})
-    else:
-        for c in run.checks:
-            console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id}", highlight=False)
-            for e in c.evidence:
-                if e.ok is not True:
-                    where = ": ".join(x for x in (e.file, e.field) if x)
-                    console.print(f"      {where + ': ' if where else ''}{e.message}", markup=False, highlight=False)
-        colour = "green" if verdicts["completion_ready"] else "red"
-        console.print(f"[bold {colour}]completion_ready={verdicts['completion_ready']}[/] "
-                      f"mac5_heavy_reconstruction_allowed={verdicts['mac5_heavy_reconstruction_allowed']} "
-                      f"full_audit_ran={run.full_audit_ran}", highlight=False)
-        console.print(f"signed report: {output} (+ .md, .html), key {signed['keyid']}", highlight=False)
-    raise SystemExit(OK if ok else FAILED)
+                   "report": str(out), "keyid": keyid, "checks": [c.to_dict() for c in run.checks]})
+        return OK if ok else FAILED
+    for c in run.checks:
+        console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id}", highlight=False)
+        for e in c.evidence:
+            if e.ok is not True:
+                where = ": ".join(x for x in (e.file, e.field) if x)
+                console.print(f"      {where + ': ' if where else ''}{e.message}", markup=False, highlight=False)
+    colour = "green" if verdicts["completion_ready"] else "red"
+    console.print(f"[bold {colour}]completion_ready={verdicts['completion_ready']}[/] "
+                  f"mac5_heavy_reconstruction_allowed={verdicts['mac5_heavy_reconstruction_allowed']} "
+                  f"full_audit_ran={run.full_audit_ran}", highlight=False)
+    console.print(f"signed report: {escape(str(out))} (+ .md, .html), key {keyid}", highlight=False)
+    return OK if ok else FAILED
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def gate() -> None:
     """The Mac4-first completion gate Mac5 heavy reconstruction waits for."""
 
@@ -111,44 +104,44 @@ def gate() -> None:
 @click.option("--preflight-only", is_flag=True, help="Only the cheap reachability pass (never completion_ready).")
 @target_options
 def mac4_first(preflight_only: bool, host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file,
-               topology, output: Path, config_path, as_json: bool) -> None:
+               topology, out: Path, config_path, as_json: bool) -> int:
     """Preflight Mac4's ports, then audit BodyTruth, the read-only bridge, the MRT2 proof and the
     topology; write a signed report. Exit 0 when completion_ready (with --preflight-only: when
     every port is reachable), 1 otherwise, 2 on bad input."""
     from lume.runtime.completion import run_completion_gate
 
     target = _target(host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file, topology, config_path)
-    run = run_completion_gate(target, preflight_only=preflight_only)
-    out = err_console if as_json else console
-    signed = _sign_and_write(run, output, out)
-    _finish(run, output, as_json, signed, run.preflight_ready if preflight_only else run.completion_ready)
+    with step(f"auditing Mac4 at {escape(target.host)}", enabled=not as_json):
+        run = run_completion_gate(target, preflight_only=preflight_only)
+    keyid = _sign_and_write(run, out, err_console if as_json else console)
+    return _finish(run, out, as_json, keyid, run.preflight_ready if preflight_only else run.completion_ready)
 
 
 @gate.command("watch")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=1, show_default=True,
               help="Preflight attempts before giving up.")
-@click.option("--interval", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Seconds between attempts.")
+@click.option("--interval", type=Duration(), default="30s", show_default=True,
+              help="Time between attempts, e.g. 30s or 2m.")
 @click.option("--watch-log", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="JSONL log: one line appended per attempt.")
 @target_options
 def watch_cmd(max_attempts: int, interval: float, watch_log: Path, host, ssh_port, bodytruth_port, bridge_port,
-              proof_url, proof_file, topology, output: Path, config_path, as_json: bool) -> None:
+              proof_url, proof_file, topology, out: Path, config_path, as_json: bool) -> int:
     """Retry the preflight up to --max-attempts times; run the full gate once Mac4 is reachable.
-    The report at --output is the full gate's, or the last fast preflight failure."""
+    The report at --out is the full gate's, or the last fast preflight failure."""
     from lume.runtime.completion import watch
 
     target = _target(host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file, topology, config_path)
-    out = err_console if as_json else console
+    say = err_console if as_json else console
 
     def said(record: dict[str, Any]) -> None:
         state = "ready" if record["preflight_ready"] else "unreachable: " + ", ".join(
             p["name"] for p in record["ports"] if not p["reachable"])
-        out.print(f"attempt {record['attempt']}/{record['max_attempts']}: preflight {state}", highlight=False)
+        say.print(f"attempt {record['attempt']}/{record['max_attempts']}: preflight {state}", highlight=False)
 
     try:
         run = watch(target, max_attempts=max_attempts, interval_s=interval, log=watch_log, on_attempt=said)
     except OSError as exc:
-        fail_input(f"{watch_log}: cannot append to the watch log: {exc.strerror or exc}")
-    signed = _sign_and_write(run, output, out)
-    _finish(run, output, as_json, signed, run.completion_ready)
+        raise BadInput(f"{watch_log}: cannot append to the watch log: {exc.strerror or exc}") from exc
+    keyid = _sign_and_write(run, out, say)
+    return _finish(run, out, as_json, keyid, run.completion_ready)

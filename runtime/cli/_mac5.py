@@ -1,18 +1,19 @@
 """`lume mac5 process ROOT BUNDLE_ID --worker CMD`: the Mac5 pull / process / return handoff."""
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console
+from ._errors import LumeGroup
+from ._options import Duration, json_option
+from ._output import OK, console, emit_json, step
 
 SHIPPED_WORKER = "python -m lume.runtime.workers.sam3d"
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def mac5() -> None:
     """Mac5 offline reconstruction: pull a K11 session, run a worker, return derived/sam3d."""
 
@@ -25,42 +26,29 @@ def mac5() -> None:
                    "uses the placeholders {session} {out} {fps}. The shipped worker is "
                    f"'{SHIPPED_WORKER}'.")
 @click.option("--label-windows-only", is_flag=True, help="Sample only inside label windows.")
-@click.option("--fps", type=float, default=1.0, show_default=True, help="Frames per second to sample.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Frames per second to sample.")
 @click.option("--gate-report", type=click.Path(path_type=Path), default=None,
               help="Mac4-first completion-gate report: a readiness report in a DSSE envelope "
                    "signed by a trusted key, fresh and green (SAFE-MAC5-GATE).")
-@click.option("--timeout", "timeout_s", type=float, default=None, help="Stop the worker after SECONDS.")
+@click.option("--timeout", "timeout_s", type=Duration(positive=True), default=None,
+              help="Stop the worker after this long, e.g. 30m (default: no limit).")
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the temporary working copy goes (default: the system temp folder).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def process(root: Path, bundle_id: str, worker_cmd: str, label_windows_only: bool, fps: float,
             gate_report: Path | None, timeout_s: float | None, workdir: Path | None,
-            as_json: bool) -> None:
+            as_json: bool) -> int:
     """Run WORKER on a local copy of BUNDLE_ID's long take and write derived/sam3d into the bundle.
 
     Exit 0 done, 1 refused (no green completion gate, worker failed, invalid outputs, sources
     changed; the bundle is then unchanged), 2 bad input.
     """
-    from lume.runtime.core import InputError
-    from lume.runtime.storage import Mac5Refused
     from lume.runtime.storage import mac5_process as run
 
-    try:
-        with console.status("Mac5 worker running…", spinner="dots") if not as_json else contextlib.nullcontext():
-            result = run(root, bundle_id, worker_cmd, label_windows_only=label_windows_only,
-                         fps=fps, gate_report=gate_report, timeout_s=timeout_s, workdir=workdir)
-    except Mac5Refused as exc:
-        if as_json:
-            emit_json({"ok": False, "refused": str(exc)})
-        else:
-            err_console.print(f"[bold red]refused:[/] {escape(str(exc))}", highlight=False)
-        raise SystemExit(FAILED) from exc
-    except InputError as exc:
-        if as_json:
-            emit_json({"ok": False, "error": str(exc)})
-        else:
-            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise SystemExit(BAD_INPUT) from exc
+    with step("Mac5 worker running", enabled=not as_json):
+        result = run(root, bundle_id, worker_cmd, label_windows_only=label_windows_only,
+                     fps=fps, gate_report=gate_report, timeout_s=timeout_s, workdir=workdir)
     if as_json:
         emit_json({"ok": True, **result.to_dict()})
     else:
@@ -72,5 +60,4 @@ def process(root: Path, bundle_id: str, worker_cmd: str, label_windows_only: boo
                           highlight=False)
         console.print(f"      sources unchanged: {len(result.sources)} files verified by sha256 and size",
                       highlight=False)
-    raise SystemExit(OK)
-
+    return OK

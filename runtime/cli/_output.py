@@ -1,24 +1,119 @@
-"""CLI output conventions: rich for people, `--json` for machines, exit codes 0 / 1 / 2."""
+"""CLI output conventions: rich for people, `--json` for machines, progress and noise on stderr.
+
+Exit codes are 0 all good, 1 a check failed or something was refused, 2 bad input or usage
+(`_errors` turns exceptions into the last two). Text printed with markup escapes every value
+it did not write itself: messages name contracts as `[stem]`, which rich would take as markup.
+"""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from typing import Any, NoReturn
+from typing import Any, Iterator
 
 from rich.console import Console
-from rich.markup import escape
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
-console = Console(soft_wrap=True)  # never break file paths across lines
+console = Console(soft_wrap=True)  # never break file paths across lines (tables wrap their cells)
 err_console = Console(stderr=True, soft_wrap=True)
+for _c in (console, err_console):  # read COLUMNS / the terminal when printing, not at import
+    _c.width = None  # type: ignore[assignment]
+
+# Native libraries (MediaPipe's glog/absl, TensorFlow Lite) read these before they log anything.
+_NATIVE_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
+_verbose = False
 
 
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def fail_input(message: str) -> NoReturn:
-    """Report bad input or usage on stderr and exit 2."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise SystemExit(BAD_INPUT)
+def emit_jsonl(obj: Any) -> None:
+    """One compact JSON line, flushed (streams read by another program as they happen)."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def set_verbose(verbose: bool) -> None:
+    """`lume --verbose`: third-party logs (Python and native) are shown; else only warnings of
+    ours and errors of theirs."""
+    import logging
+
+    global _verbose
+    _verbose = verbose
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return
+    for name, level in _NATIVE_QUIET.items():
+        os.environ.setdefault(name, level)
+    for noisy in ("absl", "mediapipe", "matplotlib", "PIL"):  # their warnings are not ours to act on
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Unless `--verbose`, send what native code writes straight to file descriptor 2 to
+    /dev/null (MediaPipe's absl `W0000` and TFLite `INFO:` lines ignore every environment
+    variable), while Python's `sys.stderr` (our messages, the progress bar) keeps the terminal."""
+    if _verbose:
+        yield
+        return
+    try:
+        fd = 2
+        saved = os.dup(fd)
+    except OSError:  # no descriptor 2 at all: nothing to silence
+        yield
+        return
+    python_stderr = sys.stderr
+    own = python_stderr is sys.__stderr__  # else already captured (a test runner), not on fd 2
+    python_stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if own:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        if own:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def step(description: str, *, enabled: bool = True) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr for one long step (rich; gone when it ends)."""
+    if not enabled:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        bar.add_task(description, total=None)
+        yield
+
+
+def progress(*, enabled: bool = True, transfer: bool = False):
+    """A rich progress bar on stderr (`bar.add_task`, `bar.advance`), disabled for `--json`."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = ((TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                TransferSpeedColumn()) if transfer else
+               (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn()))
+    return Progress(*columns, console=err_console, transient=True, disable=not enabled)

@@ -4,92 +4,76 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.markup import escape
 
-from ._output import OK, console, emit_json, err_console, fail_input
+from ._errors import BadInput, LumeGroup
+from ._options import json_option, out_option
+from ._output import OK, console, emit_json, emit_jsonl, err_console, progress, quiet_native_stderr
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def pose() -> None:
     """The pose source (needs the `pose` extra: pip install 'lume[pose]')."""
 
 
 @pose.command()
 @click.argument("video_or_camera")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write observations here (default: JSONL on stdout).")
+@out_option("Write observations here (default: JSONL on stdout).")
 @click.option("--deck-zones", "deck_zones", default=None, metavar="CONTRACT_OR_FILE",
               help="Deck zones: a contract name or a YAML/JSON file (default airdeck_deck_zones.v1).")
-@click.option("--source-id", default="k11_webcam_pose", show_default=True)
+@click.option("--source-id", default=None, metavar="ID",
+              help="source_id written into every observation (default: the K11 webcam pose source).")
 @click.option("--start-ms", type=click.IntRange(min=0), default=None,
               help="Timestamp of the first video frame (default: the file's modification time).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None)
+@click.option("--max-frames", type=click.IntRange(min=1), default=None,
+              help="Stop after this many frames (default: the whole video, or until Ctrl-C).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every n-th frame.")
 @click.option("--input-mirrored", is_flag=True, help="Frames are already a mirrored (selfie) preview.")
 @click.option("--training", "training_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write Pose Coach training.jsonl records (follow targets).")
-@click.option("--label", default="present_still", show_default=True, help="Label of the training records.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary (needs --out).")
-def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, source_id: str,
+@click.option("--label", default="present_still", show_default=True,
+              help="Label of the training records (a labels.v1 name or alias).")
+@json_option
+def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, source_id: str | None,
             start_ms: int | None, max_frames: int | None, every: int, input_mirrored: bool,
-            training_out: Path | None, label: str, as_json: bool) -> None:
+            training_out: Path | None, label: str, as_json: bool) -> int:
     """Person presence, body box and anchor, hand cursors and deck zones for every frame.
 
-    VIDEO_OR_CAMERA is a video file or a camera index such as 0.
+    VIDEO_OR_CAMERA is a video file or a camera index such as 0. With --json (which needs
+    --out) a summary is printed; MediaPipe's own log lines are hidden unless `lume --verbose`.
     """
-    from lume.runtime import core as contracts  # noqa: PLC0415
-    from lume.runtime.core import (
-        InputError,  # noqa: PLC0415
-        write_jsonl,  # noqa: PLC0415
-    )
-    from lume.runtime.pose import (
-        PoseUnavailable,
-        ZonesError,
-        load_deck_zones,
-        load_mediapipe_pose,
-        open_capture,
-        training_record,
-    )
+    from lume.runtime.core import LabelIndex, write_jsonl
+    from lume.runtime.pose import load_deck_zones, load_mediapipe_pose, open_capture, training_record
     from lume.runtime.pose import extract as run
 
     if as_json and out is None:
-        fail_input("--json needs --out (stdout carries the observations otherwise)")
-    try:
-        load_mediapipe_pose()
-    except PoseUnavailable as exc:
-        fail_input(str(exc))
-    try:
-        zones = load_deck_zones(deck_zones)
-    except ZonesError as exc:
-        fail_input(str(exc))
+        raise BadInput("--json needs --out (stdout carries the observations otherwise)")
+    load_mediapipe_pose()  # PoseUnavailable (with the install command): exit 2
+    zones = load_deck_zones(deck_zones)
     if training_out is not None:
-        names = {row["name"] for row in contracts.get("labels.v1").table_data()["labels"]}
-        if label not in names:
-            fail_input(f"--label {label!r} is not in the label table [labels.v1]")
-    try:
-        capture = open_capture(video_or_camera, start_ms=start_ms)
-        total = capture.frame_count
-        capture.close()
-    except InputError as exc:
-        fail_input(str(exc))
+        label = LabelIndex.load().require(label, where="--label")  # UnknownLabel: exit 2
+    capture = open_capture(video_or_camera, start_ms=start_ms)
+    total = capture.frame_count
+    capture.close()
     if total is not None:
         total = -(-total // every)
         total = min(total, max_frames) if max_frames else total
 
+    options: dict[str, Any] = {"source_id": source_id} if source_id else {}
     observations = []
     started = time.perf_counter()
-    from rich.progress import Progress  # noqa: PLC0415
-
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task(f"pose {video_or_camera}", total=total)
+    with progress() as bar, quiet_native_stderr():
+        task = bar.add_task(f"pose {escape(video_or_camera)}", total=total)
         try:
-            for obs in run(video_or_camera, zones=zones, source_id=source_id, start_ms=start_ms,
-                           max_frames=max_frames, every=every, input_mirrored=input_mirrored):
+            for obs in run(video_or_camera, zones=zones, start_ms=start_ms, max_frames=max_frames,
+                           every=every, input_mirrored=input_mirrored, **options):
                 observations.append(obs)
                 if out is None:
-                    sys.stdout.write(_line(obs))
-                progress.advance(task)
+                    emit_jsonl(obs)
+                bar.advance(task)
         except KeyboardInterrupt:  # a camera runs until stopped: keep what was captured
             pass
     elapsed = time.perf_counter() - started
@@ -112,11 +96,6 @@ def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, sour
         target = console if out is not None else err_console
         target.print(f"{summary['frames']} frames, person in {detected} "
                      f"({summary['detection_rate']:.0%}), {summary['frames_per_s']} frames/s"
-                     + (f" -> {out}" if out else ""), highlight=False)
-    raise SystemExit(OK)
-
-
-def _line(obs: dict) -> str:
-    import json  # noqa: PLC0415
-
-    return json.dumps(obs, separators=(",", ":")) + "\n"
+                     + (f" -> {escape(str(out))}" if out else ""), highlight=False)
+    sys.stdout.flush()
+    return OK

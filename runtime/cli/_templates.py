@@ -1,22 +1,20 @@
 """`lume templates build` (the template analyzer) and `lume promote` (visual / command)."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from lume.runtime.core import InputError
-
-from ._output import FAILED, OK, console, emit_json, fail_input
+from ._errors import BadInput, LumeCommand, LumeGroup
+from ._options import config_option, json_option
+from ._output import FAILED, OK, console, emit_json, progress, quiet_native_stderr, step
 
 BUNDLE = click.Path(path_type=Path, file_okay=False)
 STREAM = click.Path(path_type=Path, dir_okay=False)
 
 
-@click.group()
+@click.group(cls=LumeGroup)
 def templates() -> None:
     """The template analyzer: labelled windows, gesture templates, timeline, session summary."""
 
@@ -27,20 +25,16 @@ def templates() -> None:
               help="Recorded BodyTruth frames (body_truth.v0 JSONL) to read motion features from.")
 @click.option("--pose", type=STREAM, default=None,
               help="Recorded pose observations (body_observation.v1 JSONL, `lume pose extract`).")
-@click.option("--json", "as_json", is_flag=True, help="Machine output.")
-def build(bundle_dir: Path, body_truth: Path | None, pose: Path | None, as_json: bool) -> None:
+@json_option
+def build(bundle_dir: Path, body_truth: Path | None, pose: Path | None, as_json: bool) -> int:
     """Write derived/templates/ of a rehearsal bundle (exit 2 on bad input, nothing written)."""
-    from lume.runtime.core import UnknownLabel
     from lume.runtime.templates import build_templates
 
-    try:
-        with nullcontext() if as_json else console.status(f"analyzing {bundle_dir}"):
-            result = build_templates(bundle_dir, body_truth=body_truth, pose=pose)
-    except (InputError, UnknownLabel) as exc:
-        fail_input(escape(str(exc)))
+    with step(f"analyzing {escape(str(bundle_dir))}", enabled=not as_json), quiet_native_stderr():
+        result = build_templates(bundle_dir, body_truth=body_truth, pose=pose)
     if as_json:
         emit_json(result.summary())
-        raise SystemExit(OK)
+        return OK
     console.print(f"{result.bundle_id}: {len(result.windows)} labelled windows, "
                   f"{len(result.templates)} templates", highlight=False)
     for t in result.templates:
@@ -48,43 +42,38 @@ def build(bundle_dir: Path, body_truth: Path | None, pose: Path | None, as_json:
         console.print(f"  {t['label']:<26} {t['lane']:<11} {t['count']:>3} window(s)"
                       + (f"  motion energy {energy['mean']:.3f}" if energy else ""), highlight=False)
     for rel, changed in result.written.items():
-        console.print(f"  {'wrote    ' if changed else 'unchanged'} {rel}", highlight=False)
+        console.print(f"  {'wrote    ' if changed else 'unchanged'} {escape(rel)}", highlight=False)
     for note in result.notes:
         console.print(f"  [yellow]note:[/] {escape(note)}", highlight=False)
-    raise SystemExit(OK)
+    return OK
 
 
-@click.command()
+@click.command(cls=LumeCommand)
 @click.argument("bundle_dir", type=BUNDLE)
 @click.option("--visual", is_flag=True, help="Visual templates -> derived/templates/visual_templates.json.")
 @click.option("--command", "command_", is_flag=True,
               help="Command templates -> derived/airdeck/ (promotion report, proof matrix, gate dry "
                    "run, and promoted_gestures.json only when everything holds).")
-@click.option("--config", "config_path", type=STREAM, default=None,
-              help="Machine config (machine_config.v1); default $LUME_CONFIG.")
-@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+@config_option
+@json_option
 def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | None,
-            as_json: bool) -> None:
+            as_json: bool) -> int:
     """Promote a bundle's templates: exit 0 when something was promoted, 1 when nothing was."""
     from lume.runtime.templates import promote as run
 
     if visual == command_:
-        fail_input("pass exactly one of --visual or --command")
-    try:
-        if command_ and not as_json:
-            with Progress(TextColumn("replaying windows on the gate"), BarColumn(),
-                          MofNCompleteColumn(), console=console, transient=True) as bar:
-                task = bar.add_task("windows", total=None)
-                result = run(bundle_dir, command=True, config=config_path,
-                             progress=lambda n, total: bar.update(task, completed=n, total=total))
-        else:
-            result = run(bundle_dir, visual=visual, command=command_, config=config_path)
-    except InputError as exc:
-        fail_input(escape(str(exc)))
+        raise BadInput("pass exactly one of --visual or --command")
+    if command_:
+        with progress(enabled=not as_json) as bar, quiet_native_stderr():
+            task = bar.add_task("replaying windows on the gate", total=None)
+            result = run(bundle_dir, command=True, config=config_path,
+                         progress=lambda n, total: bar.update(task, completed=n, total=total))
+    else:
+        result = run(bundle_dir, visual=True, config=config_path)
     ok = bool(result.exported) if visual else bool(result.promoted)
     if as_json:
         emit_json(result.summary())
-        raise SystemExit(OK if ok else FAILED)
+        return OK if ok else FAILED
     if visual:
         for t in result.visual["templates"]:
             r = t["response"]
@@ -104,13 +93,14 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
                               f"{', '.join(c['missing'])}", highlight=False)
         dry = doc["dry_run"]
         if dry:
-            console.print(f"gate dry run: {dry['verdict']} ({dry['report']})", highlight=False)
+            console.print(f"gate dry run: {dry['verdict']} ({escape(str(dry['report']))})", highlight=False)
         if doc["promoted_manifest"]:
-            console.print(f"[bold green]wrote {doc['promoted_manifest']['path']}[/]", highlight=False)
+            console.print(f"[bold green]wrote {escape(str(doc['promoted_manifest']['path']))}[/]",
+                          highlight=False)
         elif doc["withdrawn"]:
             console.print("[bold yellow]withdrew the earlier promoted_gestures.json[/]")
         else:
             console.print("nothing promoted: no promoted_gestures.json written")
     for rel, changed in result.written.items():
-        console.print(f"  {'wrote    ' if changed else 'unchanged'} {rel}", highlight=False)
-    raise SystemExit(OK if ok else FAILED)
+        console.print(f"  {'wrote    ' if changed else 'unchanged'} {escape(rel)}", highlight=False)
+    return OK if ok else FAILED

@@ -5,14 +5,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import click
+from rich.markup import escape
 
-from ._output import FAILED, OK, console, emit_json, err_console, fail_input
+from ._errors import BadInput, LumeCommand
+from ._options import json_option, out_option
+from ._output import FAILED, OK, console, emit_json, err_console, progress
 
 if TYPE_CHECKING:
     from lume.runtime.core import SigningKey
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
 SHOWN_PER_CHECK = 25
+DEFAULT_REPORT = Path("reports/readiness.json")
 
 
 def signing_key(say: Callable[[str], None]) -> SigningKey:
@@ -22,74 +26,68 @@ def signing_key(say: Callable[[str], None]) -> SigningKey:
     key = load_or_create_key()
     if key.created:
         trust(key.public_hex, name="local (trusted on first use)")
-        say(f"[bold]created a signing key[/] {key.keyid} in {key.path.parent} and trusted it on "
-            f"first use ({trust_file()}); other machines trust it with "
+        say(f"[bold]created a signing key[/] {key.keyid} in {escape(str(key.path.parent))} and "
+            f"trusted it on first use ({escape(str(trust_file()))}); other machines trust it with "
             f"`lume keys trust {key.public_hex}`")
     elif key.keyid not in {e["keyid"] for e in load_trust()}:
-        say(f"[yellow]warning:[/] signing key {key.keyid} is not in the trust file {trust_file()}; "
-            f"`lume report verify` will reject this report until you run "
+        say(f"[yellow]warning:[/] signing key {key.keyid} is not in the trust file "
+            f"{escape(str(trust_file()))}; `lume report verify` will reject this report until you run "
             f"`lume keys trust {key.public_hex}`")
     return key
 
 
-@click.command()
+def write_failed(path: Path, exc: OSError) -> BadInput:
+    return BadInput(f"{path}: cannot write the report: {exc.strerror or exc}")
+
+
+@click.command(cls=LumeCommand)
 @click.argument("root", required=False, type=click.Path(path_type=Path))
-@click.option("--report", "report_path", type=click.Path(path_type=Path),
-              default=Path("reports/readiness.json"), show_default=True,
-              help="Where to write the signed report (Markdown and HTML are written beside it).")
+@out_option("Where to write the signed report (Markdown and HTML are written beside it).",
+            default=DEFAULT_REPORT, old=("--report",))
 @click.option("--only", multiple=True, metavar="ID",
               help="Run only this check (repeat, or separate ids with commas).")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
                    "are unchanged since the last run (default: re-hash everything).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify(root: Path | None, report_path: Path, only: tuple[str, ...], quick: bool, as_json: bool) -> None:
+@json_option
+def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red, 2 bad input."""
-    from rich.progress import Progress
+    from lume.runtime.core import decode_statement
+    from lume.verifiers import default_root, report, run, select
 
-    from lume.runtime.core import InputError
-    from lume.verifiers import UnknownCheck, default_root, report, run, select
-
-    out = err_console if as_json else console
+    say = err_console if as_json else console
     root = root if root is not None else default_root()
     if not root.is_dir():
-        fail_input(f"{root}: not a folder (give a storage root, or nothing for the route-smoke fixtures)")
+        raise BadInput(f"{root}: not a folder (give a storage root, or nothing for the route-smoke fixtures)")
     ids = [i.strip() for group in only for i in group.split(",") if i.strip()]
-    try:
-        chosen = select(ids)
-        key = signing_key(lambda text: out.print(text, highlight=False))
-    except UnknownCheck as exc:
-        fail_input(str(exc))
-    except InputError as exc:
-        fail_input(str(exc))
-    with Progress(console=err_console, transient=True, disable=as_json) as bar:
+    chosen = select(ids)  # UnknownCheck: exit 2
+    key = signing_key(lambda text: say.print(text, highlight=False))
+    with progress(enabled=not as_json) as bar:
         task = bar.add_task("verifying", total=len(chosen))
 
-        def progress(v, result):
+        def on_check(v, result):
             if result is None:
-                bar.update(task, description=f"{v.id}")
+                bar.update(task, description=v.id)
             else:
                 bar.advance(task)
 
-        result = run(root, only=ids, quick=quick, progress=progress)
+        result = run(root, only=ids, quick=quick, progress=on_check)
     try:
-        envelope = report(result, key, report_path)
+        envelope = report(result, key, out)
     except OSError as exc:
-        fail_input(f"{report_path}: cannot write the report: {exc.strerror or exc}")
-    from lume.runtime.core import decode_statement
-
+        raise write_failed(out, exc) from exc
     verdicts = decode_statement(envelope)["predicate"]["verdicts"]
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
-                   "report": str(report_path), "keyid": key.keyid, "quick": quick,
+                   "report": str(out), "keyid": key.keyid, "quick": quick,
                    "checks": [c.to_dict() for c in result.checks]})
     else:
-        _print(result, verdicts, report_path, key.keyid)
-    raise SystemExit(OK if verdicts["overall"] == "green" else FAILED)
+        _print(result, verdicts, out, key.keyid)
+    return OK if verdicts["overall"] == "green" else FAILED
 
 
 def _print(result, verdicts, report_path: Path, keyid: str) -> None:
-    console.print(f"root: {result.root}", highlight=False)
+    console.print(f"root: {escape(str(result.root))}", highlight=False)
     for c in result.checks:
         console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id} [dim]({len(c.evidence)} evidence, "
                       f"{c.duration_ms:.0f} ms)[/]", highlight=False)
@@ -103,5 +101,4 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
     colour = "green" if verdicts["overall"] == "green" else "red"
     console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  rig_safe={verdicts['rig_safe']} "
                   f"data_sound={verdicts['data_sound']}", highlight=False)
-    console.print(f"signed report: {report_path} (+ .md, .html), key {keyid}", highlight=False)
-
+    console.print(f"signed report: {escape(str(report_path))} (+ .md, .html), key {keyid}", highlight=False)

@@ -10,6 +10,7 @@
 - `client`     DirectorClient(role, url), reconnecting, read-only while the bus is down
 - `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
 - `cmdline`    `lume director` helpers: KEY=VALUE frames, bus URL from machine_config, summaries
+- `oneshot`    `lume director send | watch`: one command and its reply, or follow the state
 """
 from ._bus import Bus, Outcome
 from ._client import CommandRefused, DirectorClient, watch
@@ -17,6 +18,7 @@ from ._clock import Clock, FakeClock, SystemClock
 from ._cmdline import frame_from_args, resolve_url, summary
 from ._consent import ConsentSigner, KeyFileError
 from ._consent import verify as verify_token
+from ._oneshot import BusUnreachable, follow, send_once
 from ._ownership import Ownership, Refusal
 from ._ownership import load as load_ownership
 from ._persist import LoadReport, StateStore
@@ -25,6 +27,7 @@ from ._server import BusServer, bind, serve
 __all__ = [
     "Bus",
     "BusServer",
+    "BusUnreachable",
     "Clock",
     "CommandRefused",
     "ConsentSigner",
@@ -38,9 +41,11 @@ __all__ = [
     "StateStore",
     "SystemClock",
     "bind",
+    "follow",
     "frame_from_args",
     "load_ownership",
     "resolve_url",
+    "send_once",
     "serve",
     "summary",
     "verify_token",

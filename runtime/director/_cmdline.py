@@ -59,7 +59,7 @@ def url_from_config(path: Path) -> str:
 
 def resolve_url(url: str | None, config: Path | None) -> str:
     if url and config:
-        raise InputError("give --url or --config, not both")
+        raise InputError("give --address or --config, not both")
     if config:
         return url_from_config(config)
     return url or default_url()

@@ -19,6 +19,7 @@ _EXPORTS = {
     "_publisher": ("Publisher", "PublisherStats", "publish"),
     "_records": ("file_records",),
     "_ring": ("Ring",),
+    "_targets": ("configured_target",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -33,8 +33,15 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
         raise AudioInputError(f"{path}: no such audio file")
     try:
         import soundfile  # noqa: PLC0415 - optional: the stdlib reads WAV without it
-    except (ImportError, OSError):
-        return read_wav(path)
+    except (ImportError, OSError) as exc:
+        if _is_riff(path):
+            return read_wav(path)
+        # say what is missing, not that an OGG file is a bad WAV file
+        if isinstance(exc, ModuleNotFoundError):
+            raise ModuleNotFoundError(f"{path}: reading {path.suffix or 'non-WAV'} audio needs "
+                                      "soundfile", name="soundfile") from exc
+        raise AudioInputError(f"{path}: not a WAV file, and soundfile cannot load libsndfile "
+                              f"to read it ({exc})") from exc
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, TypeError) as exc:
@@ -45,6 +52,14 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 _PCM = {1: ("u1", 128.0, 128.0), 2: ("<i2", 0.0, 32768.0), 4: ("<i4", 0.0, 2147483648.0)}
+
+
+def _is_riff(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"RIFF"
+    except OSError:
+        return True  # let the WAV reader name the problem
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -113,7 +128,10 @@ class DeviceSource:
     def __init__(self, device: int, ring: Ring, *, block: int = DEFAULT_BLOCK) -> None:
         try:
             import sounddevice  # noqa: PLC0415 - only live capture needs PortAudio
-        except (ImportError, OSError) as exc:
+        except ModuleNotFoundError as exc:  # not installed: the front end names the extra
+            raise ModuleNotFoundError(f"live audio input needs sounddevice ({exc})",
+                                      name="sounddevice") from exc
+        except (ImportError, OSError) as exc:  # installed, but the PortAudio library is missing
             raise AudioInputError(f"no audio input available: sounddevice/PortAudio cannot load "
                                   f"({exc})") from exc
         try:

@@ -56,10 +56,10 @@ class Work:
 
     def dry_run(self, *extra):
         return self.lume("airdeck", "replay", self.events, "--bodytruth", self.frames, "--promoted",
-                         self.manifest, "--dry-run", "--report", self.report, *extra)
+                         self.manifest, "-o", self.report, *extra)
 
     def live(self, port, *extra, events=None):
-        return self.lume("airdeck", "run", "--live", "--port", f"tcp://127.0.0.1:{port}",
+        return self.lume("airdeck", "run", "--live", "--midi", f"tcp://127.0.0.1:{port}",
                          "--config", self.k11, "--promoted", self.manifest, "--events",
                          events or self.stream, "--log", self.root / "live.decisions.jsonl",
                          *extra)
@@ -143,9 +143,12 @@ def test_replay_on_another_machine_is_allowed(work):
     assert report["machine"] == "Mac5" and report["simulated_authority"] == "K11"
 
 
-def test_replay_needs_dry_run(work):
-    result = work.lume("airdeck", "replay", work.events, "--report", work.report)
-    assert result.exit_code == 2 and "--dry-run" in result.output
+def test_replay_is_always_a_dry_run_and_the_old_flag_still_parses(work):
+    # a replay never sends anything, so --dry-run is no longer required (kept hidden, accepted)
+    result = work.lume("airdeck", "replay", work.events, "-o", work.report)
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(work.report.read_text())["dry_run"] is True
+    assert "--dry-run" not in work.lume("airdeck", "replay", "--help").output
 
 
 @pytest.mark.parametrize(("line", "expected"), [

@@ -19,7 +19,7 @@ def lume(*args: str):
 
 
 def test_send_applies_and_reports_the_version(bus) -> None:
-    result = lume("send", "mac", "set_session_phase", "phase=live", "--url", bus.url, "--json")
+    result = lume("send", "mac", "set_session_phase", "phase=live", "--address", bus.url, "--json")
     assert result.exit_code == 0, result.output
     reply = json.loads(result.output)
     assert reply["type"] == "ack" and bus.state()["version"] == reply["version"]
@@ -54,7 +54,7 @@ def test_send_bad_input_exits_2_before_connecting(bus) -> None:
 
 
 def test_send_to_a_bus_that_is_down_exits_1() -> None:
-    result = lume("send", "mac", "heartbeat", "--url", "ws://127.0.0.1:9", "--timeout", "0.3")
+    result = lume("send", "mac", "heartbeat", "--url", "ws://127.0.0.1:9", "--timeout", "300ms")
     assert result.exit_code == 1
     assert "unreachable" in result.output
 
@@ -78,7 +78,7 @@ def test_watch_prints_each_state(bus) -> None:
 
     timer = threading.Timer(0.3, later)
     timer.start()
-    result = lume("watch", "--url", bus.url, "--count", "3", "--json")
+    result = lume("watch", "--address", bus.url, "--count", "3", "--json")
     timer.join()
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]

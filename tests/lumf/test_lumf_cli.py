@@ -148,7 +148,7 @@ def test_inspect_json_reports_each_packet_and_counts_rejects(tmp_path):
     holder = {}
     t = threading.Thread(target=lambda: holder.update(r=run(
         "lumf", "inspect", "--listen", f"127.0.0.1:{port}", "--count", str(len(valid + invalid)),
-        "--timeout", "10", "--json")))
+        "--timeout", "10s", "--json")))
     t.start()
     wait_until_bound(port)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -172,7 +172,7 @@ def test_inspect_all_valid_exits_0_and_prints_values():
     port = free_port()
     holder = {}
     t = threading.Thread(target=lambda: holder.update(r=run(
-        "lumf", "inspect", "--listen", f"127.0.0.1:{port}", "--count", "2", "--timeout", "10")))
+        "lumf", "inspect", "--listen", f"127.0.0.1:{port}", "--count", "2", "--timeout", "10s")))
     t.start()
     wait_until_bound(port)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -185,7 +185,7 @@ def test_inspect_all_valid_exits_0_and_prints_values():
 
 
 def test_inspect_timeout_without_packets_fails_and_bad_listen_exits_2():
-    r = run("lumf", "inspect", "--listen", f"127.0.0.1:{free_port()}", "--timeout", "0.2", "--json")
+    r = run("lumf", "inspect", "--listen", f"127.0.0.1:{free_port()}", "--timeout", "200ms", "--json")
     assert r.exit_code == 1 and json.loads(r.output)["summary"]["packets"] == 0
     assert run("lumf", "inspect", "--listen", "127.0.0.1:notaport").exit_code == 2
 

@@ -69,8 +69,8 @@ def test_publish_a_wav_for_two_seconds_to_an_inspector_on_loopback(tmp_path):
     heartbeat = tmp_path / "state" / "lumf-heartbeat.txt"
     inspector = Inspector()
     inspector.start()
-    r = CliRunner().invoke(main, ["lumf", "publish", str(wav), "--to", f"127.0.0.1:{inspector.port}",
-                                  "--duration", "2", "--heartbeat", str(heartbeat), "--json"])
+    r = CliRunner().invoke(main, ["lumf", "publish", str(wav), "--address", f"127.0.0.1:{inspector.port}",
+                                  "--duration", "2s", "--heartbeat", str(heartbeat), "--json"])
     inspector.finish()
     assert r.exit_code == 0, r.output
     stats = json.loads(r.output)

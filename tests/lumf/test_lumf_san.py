@@ -160,7 +160,7 @@ def test_cli_send_emits_one_message_per_value():
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(10)
-    r = run("san", "send", "--to", f"127.0.0.1:{rx.getsockname()[1]}", "--pattern-id", "9",
+    r = run("san", "send", "--address", f"127.0.0.1:{rx.getsockname()[1]}", "--pattern-id", "9",
             "--confidence", "0.5", "--cluster", "minimal", "--json")
     assert r.exit_code == 0, r.output
     got = [decode(rx.recv(4096)) for _ in range(3)]
@@ -175,7 +175,7 @@ def test_cli_listen_decodes_and_counts_refusals():
     port = free_port()
     holder = {}
     t = threading.Thread(target=lambda: holder.update(r=run(
-        "san", "listen", "--listen", f"127.0.0.1:{port}", "--count", "4", "--timeout", "10",
+        "san", "listen", "--listen", f"127.0.0.1:{port}", "--count", "4", "--timeout", "10s",
         "--json")))
     t.start()
     wait_until_bound(port)

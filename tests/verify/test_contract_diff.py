@@ -357,6 +357,29 @@ def test_cli_markdown_json_and_exit_codes(repo: Repo, tmp_path: Path) -> None:
     assert res.exit_code == 2
 
 
+def test_cli_table_fits_80_columns_and_cuts_nothing(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.edit(PROOF, lambda r: r["$defs"]["ProofKind"]["enum"].remove("endpoint_smoke"))
+    repo.edit("safety_invariants.v1", lambda r: r["invariants"].reverse())
+    head = repo.commit("two changes")
+    monkeypatch.setenv("COLUMNS", "80")
+    res = CliRunner().invoke(main, ["contracts", "diff", repo.base, head, "--repo", str(repo.root)])
+    assert res.exit_code == 1, res.output
+    lines = res.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, res.stdout
+    text = "".join(line.strip() for line in lines)  # folded cells rejoin: nothing is cut
+    assert "…" not in res.stdout and "mrt2_browser_proof.v1" in text and "rowsreordered" in text.replace(" ", "")
+
+
+def test_the_review_table_goes_to_out_and_markdown_is_its_hidden_old_spelling(
+        repo: Repo, tmp_path: Path) -> None:
+    out = tmp_path / "review.md"  # test_cli_markdown_json_and_exit_codes still spells --markdown
+    res = CliRunner().invoke(main, ["contracts", "diff", repo.base, "--repo", str(repo.root), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("# Contract diff:")
+    shown = CliRunner().invoke(main, ["contracts", "diff", "--help"]).output
+    assert "--out" in shown and "--markdown" not in shown
+
+
 def test_bad_yaml_in_history_is_bad_input(repo: Repo) -> None:
     repo.path(PROOF).write_text("a: [unclosed\n")
     head = repo.commit("broken")

@@ -134,7 +134,7 @@ def check(pred: dict[str, Any], check_id: str) -> dict[str, Any]:
 
 def test_all_green_is_ready_and_the_signed_report_verifies(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
     out = tmp_path / "gate.json"
-    res = gate(["mac4-first", *mac4.args(), "--topology", str(topology), "--output", str(out)])
+    res = gate(["mac4-first", *mac4.args(), "--topology", str(topology), "-o", str(out)])
     assert res.exit_code == 0, res.output
     pred = report_of(out)
     assert pred["verdicts"] == {"rig_safe": True, "data_sound": True, "overall": "green",

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from verify_roots import build_root
 
 from lume.runtime.cli import main
-from lume.runtime.cli._report import parse_duration
+from lume.runtime.cli._options import parse_duration
 
 
 def lume(*args: str):
@@ -103,7 +103,9 @@ def test_report_verify_bad_input_exits_2(tmp_path):
 def test_parse_duration():
     assert parse_duration("24h") == 86400
     assert parse_duration("1h30m") == 5400
-    assert parse_duration("90") == 90
+    assert parse_duration("500ms") == 0.5
+    with pytest.raises(ValueError, match="no unit"):
+        parse_duration("90")  # seconds or hours? a bare number is refused
     with pytest.raises(ValueError):
         parse_duration("tomorrow")
 
