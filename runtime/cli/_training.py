@@ -1,0 +1,105 @@
+"""`lume training`: V6 training data against its contracts (check pairs, capture coverage, build pairs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from ._output import FAILED, OK, console, emit_json, fail_input
+
+
+def _evidence(items) -> list[dict]:
+    return [dict(e.to_dict(), ok=e.ok) for e in items]
+
+
+def _print(items, heading: str) -> None:
+    console.print(f"[bold]{escape(heading)}[/]", highlight=False)
+    for e in items:
+        mark = "[green]ok[/]  " if e.ok else ("[red]FAIL[/]" if e.ok is False else "[yellow]??[/]  ")
+        where = f"{e.field}: " if e.field else ""
+        console.print(f"  {mark} {escape(where + e.message)}", highlight=False)
+
+
+@click.group()
+def training() -> None:
+    """V6 training data: pairs against the conditioning layout, capture coverage, pair building."""
+
+
+@training.command()
+@click.argument("pairs", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+def check(pairs: Path, as_json: bool) -> None:
+    """Check PAIRS.npz against v6_conditioning.v1 and v6_training.v1; exit 0 ok, 1 violations, 2 unreadable."""
+    from lume.runtime.core import InputError
+    from lume.runtime.training import check_pairs
+
+    if not pairs.is_file():
+        fail_input(f"{pairs}: no such file (give a training pairs NPZ)")
+    try:
+        result = check_pairs(pairs)
+    except InputError as exc:
+        fail_input(str(exc))
+    if as_json:
+        emit_json({"file": str(pairs), "ok": result.ok, "pairs": result.pairs, "tracks": result.tracks,
+                   "evidence": _evidence(result.evidence)})
+    else:
+        _print(result.evidence, f"{pairs}: {result.pairs} pairs")
+    raise SystemExit(OK if result.ok else FAILED)
+
+
+@training.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--captured-only", is_flag=True, help="Count only captured sessions toward the matrix.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+def coverage(manifest: Path, captured_only: bool, as_json: bool) -> None:
+    """Check a capture MANIFEST against the V6 capture protocol; lists the missing mode × emotion cells."""
+    from lume.runtime.core import InputError
+    from lume.runtime.training import coverage as cover
+    from lume.runtime.training import load_manifest
+
+    try:
+        doc = load_manifest(manifest)
+    except InputError as exc:
+        fail_input(str(exc))
+    result = cover(doc, file=str(manifest), base=manifest.parent, captured_only=captured_only)
+    if as_json:
+        emit_json({"file": str(manifest), "ok": result.ok, "rows": list(result.rows), "columns": list(result.columns),
+                   "cells": {f"{m}|{e}": ids for (m, e), ids in result.cells.items()},
+                   "missing": [[m, e] for m, e in result.missing], "captured": result.captured,
+                   "evidence": _evidence(result.evidence)})
+        raise SystemExit(OK if result.ok else FAILED)
+    console.print(f"[bold]{escape(str(manifest))}[/]: sessions per cell "
+                  f"({'captured' if captured_only else 'planned + captured'})", highlight=False)
+    width = max(len(c) for c in result.columns) + 1
+    console.print(f"  {'':<28}" + "".join(f"{c:>{width}}" for c in result.columns), highlight=False)
+    for m in result.rows:
+        cells = "".join(f"{len(result.cells[(m, e)]) or '-':>{width}}" for e in result.columns)
+        console.print(f"  {m:<28}{cells}", highlight=False)
+    _print(result.evidence, "checks")
+    raise SystemExit(OK if result.ok else FAILED)
+
+
+@training.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="The pairs NPZ to write.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+def build(manifest: Path, out: Path, as_json: bool) -> None:
+    """Build V6 training pairs from the captured sessions of MANIFEST (seed 001 "JSONL + NPZ -> pairs")."""
+    from lume.runtime.core import InputError
+    from lume.runtime.training import build_pairs
+
+    try:
+        built = build_pairs(manifest, out)
+    except InputError as exc:
+        fail_input(str(exc))
+    summary = {"out": str(built.path), "pairs": built.pairs, "sessions": built.sessions,
+               "train_tracks": built.train_tracks, "val_tracks": built.val_tracks, "dropped_frames": built.dropped,
+               "sha256": built.sha256, "byte_size": built.byte_size}
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"wrote {escape(str(built.path))}: {built.pairs} pairs from {len(built.sessions)} session(s); "
+                      f"train tracks {', '.join(built.train_tracks)}; val tracks {', '.join(built.val_tracks)}; "
+                      f"{built.dropped} frame(s) without audio dropped; sha256 {built.sha256}", highlight=False)
+    raise SystemExit(OK)
