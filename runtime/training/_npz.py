@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Mapping
 
@@ -51,8 +52,8 @@ def read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(arrays, {name: why it could not be read}) - object arrays are refused, never unpickled."""
     try:
         handle = np.load(Path(path), allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: not an NPZ file: {exc}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"{path}: not an NPZ file: {exc or type(exc).__name__}") from exc
     if not isinstance(handle, np.lib.npyio.NpzFile):
         raise InputError(f"{path}: a single .npy array, not an NPZ archive")
     arrays, refused = {}, {}
@@ -60,6 +61,6 @@ def read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         for name in handle.files:
             try:
                 arrays[name] = handle[name]
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
                 refused[name] = str(exc)
     return arrays, refused
