@@ -75,7 +75,8 @@ def _seed(c) -> Iterator[Evidence]:
     mine = {o.relation.id: o for o in check(c.values)[0]}
     for text in result.conflicts:
         name = text.split(" ", 1)[0]
-        yield held(f"seed 004 Q3 contradiction: {text}; the shipped set gives one value, {number(c.values[name])}",
+        yield held(f"seed 004 Q3 contradiction: {text}; the shipped set gives one value, "
+                   f"{number(c.values[name])}",
                    file=where, field=name, expected="one value", found=text)
     for reading, outcomes, _ in result.readings:
         for o in outcomes:

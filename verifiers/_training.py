@@ -34,7 +34,8 @@ def pairs_files(ctx: Context) -> list[str]:
 
 
 @verifier(PAIRS_ID, "Training pairs match the V6 conditioning layout and the cross-track split",
-          inputs=lambda ctx: bool(pairs_files(ctx)), needs="training pairs NPZ (lume:contract:v6_training:v1)")
+          inputs=lambda ctx: bool(pairs_files(ctx)),
+          needs="training pairs NPZ (lume:contract:v6_training:v1)")
 def training_pairs(ctx: Context) -> Iterator[Evidence]:
     for rel in pairs_files(ctx):
         try:

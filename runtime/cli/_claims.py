@@ -29,7 +29,10 @@ def claims() -> None:
               help="Where the evidence lives (default: the file's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Machine output.")
 def check(file: Path, root: Path | None, as_json: bool) -> None:
-    """Check the claims of FILE (Markdown front matter or claims YAML); exit 0 backed, 1 unbacked, 2 bad input."""
+    """Check the claims of FILE (Markdown front matter or claims YAML).
+
+    Exit 0 when every claim rests on its evidence, 1 when one does not, 2 for bad input.
+    """
     from lume.runtime.core import InputError
     from lume.runtime.training import RootEvidence, evaluate, read_claims, sha256_file
 
@@ -55,7 +58,8 @@ def check(file: Path, root: Path | None, as_json: bool) -> None:
         emit_json({"file": str(file), "root": str(root), "release": doc["release"], "ok": not bad,
                    "evidence": [dict(e.to_dict(), ok=e.ok) for e in results]})
     else:
-        console.print(f"[bold]{escape(doc['release'])}[/] ({escape(str(file))}), evidence under {escape(str(root))}",
+        console.print(f"[bold]{escape(doc['release'])}[/] ({escape(str(file))}), "
+                      f"evidence under {escape(str(root))}",
                       highlight=False)
         for e in results:
             mark = "[green]ok[/]  " if e.ok else "[red]FAIL[/]"

@@ -69,11 +69,13 @@ def status(root: Path | None, as_json: bool) -> None:
         raise SystemExit(FAILED if bad else OK)
     for a in assessments:
         colour = "green" if a.status == "live_safe" else "yellow"
-        console.print(f"[bold]{escape(a.run_id)}[/] ({escape(a.record)}): {a.model['family']} {a.model['version']} "
+        console.print(f"[bold]{escape(a.run_id)}[/] ({escape(a.record)}): "
+                      f"{a.model['family']} {a.model['version']} "
                       f"- [{colour}]{a.status}[/] (claims {a.claimed})", highlight=False)
         for c in a.criteria:
             mark = "[green]met[/]    " if c["met"] else "[red]missing[/]"
-            console.print(f"  {c['order']}. {mark} {escape(c['sentence'])}: {escape(c['detail'])}", highlight=False)
+            console.print(f"  {c['order']}. {mark} {escape(c['sentence'])}: {escape(c['detail'])}",
+                          highlight=False)
         for e in a.evidence():
             if e.ok is False:
                 console.print(f"  [red]FAIL[/] {escape(': '.join(x for x in (e.file, e.field) if x))}: "

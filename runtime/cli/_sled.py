@@ -1,4 +1,4 @@
-"""`lume sled constants`: the universal sled's constants, their relations, and the lume-config.scad section."""
+"""`lume sled constants`: the universal sled's constants, their relations, the lume-config.scad section."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,17 +59,22 @@ def constants(out: Path | None, check_file: Path | None, as_json: bool) -> None:
         if other is not None:
             doc["check"] = {"file": str(check_file), "ok": other.ok, "conflicts": other.conflicts,
                             "unknown": other.unknown, "readings": [
-                                {"reading": r.name, "relations": [{"id": o.relation.id, "ok": o.ok, "message": o.message}
+                                {"reading": r.name, "relations": [{"id": o.relation.id, "ok": o.ok,
+                                                                   "message": o.message}
                                                                   for o in outs],
-                                 "not_stated": [s.id for s in skipped]} for r, outs, skipped in other.readings]}
+                                 "not_stated": [s.id for s in skipped]} for r, outs,
+                                 skipped in other.readings]}
         if written is not None:
-            doc["scad"] = {"path": str(written.path), "action": written.action, "clashes": list(written.clashes)}
+            doc["scad"] = {"path": str(written.path), "action": written.action,
+                           "clashes": list(written.clashes)}
         emit_json(doc)
         raise SystemExit(OK if ok else FAILED)
     console.print(f"[bold]{c.contract_id}[/]: {len(c.rows)} constants (mm)", highlight=False)
     for r in c.rows:
-        console.print(f"  {r['name']:<28} {number(r['value']):>7}  {escape(r['description'])}", highlight=False)
-    console.print(f"[bold]relations[/]: {sum(o.ok for o in outcomes)} of {len(outcomes)} hold", highlight=False)
+        console.print(f"  {r['name']:<28} {number(r['value']):>7}  {escape(r['description'])}",
+                      highlight=False)
+    console.print(f"[bold]relations[/]: {sum(o.ok for o in outcomes)} of {len(outcomes)} hold",
+                  highlight=False)
     for o in outcomes:
         if not o.ok:
             console.print(f"  [red]FAIL[/] {escape(o.message)}", highlight=False)
@@ -91,5 +96,6 @@ def constants(out: Path | None, check_file: Path | None, as_json: bool) -> None:
                       highlight=False)
         if written.clashes:
             err_console.print(f"[yellow]warning:[/] the rest of {escape(str(written.path))} also assigns "
-                              f"{', '.join(written.clashes)}; OpenSCAD keeps the last assignment", highlight=False)
+                              f"{', '.join(written.clashes)}; OpenSCAD keeps the last assignment",
+                              highlight=False)
     raise SystemExit(OK if ok else FAILED)

@@ -30,7 +30,7 @@ def training() -> None:
 @click.argument("pairs", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine output.")
 def check(pairs: Path, as_json: bool) -> None:
-    """Check PAIRS.npz against v6_conditioning.v1 and v6_training.v1; exit 0 ok, 1 violations, 2 unreadable."""
+    """Check PAIRS.npz against v6_conditioning.v1 and v6_training.v1 (exit 0 ok, 1 red, 2 unreadable)."""
     from lume.runtime.core import InputError
     from lume.runtime.training import check_pairs
 
@@ -64,7 +64,8 @@ def coverage(manifest: Path, captured_only: bool, as_json: bool) -> None:
         fail_input(str(exc))
     result = cover(doc, file=str(manifest), base=manifest.parent, captured_only=captured_only)
     if as_json:
-        emit_json({"file": str(manifest), "ok": result.ok, "rows": list(result.rows), "columns": list(result.columns),
+        emit_json({"file": str(manifest), "ok": result.ok, "rows": list(result.rows),
+                   "columns": list(result.columns),
                    "cells": {f"{m}|{e}": ids for (m, e), ids in result.cells.items()},
                    "missing": [[m, e] for m, e in result.missing], "captured": result.captured,
                    "evidence": _evidence(result.evidence)})
@@ -94,12 +95,15 @@ def build(manifest: Path, out: Path, as_json: bool) -> None:
     except InputError as exc:
         fail_input(str(exc))
     summary = {"out": str(built.path), "pairs": built.pairs, "sessions": built.sessions,
-               "train_tracks": built.train_tracks, "val_tracks": built.val_tracks, "dropped_frames": built.dropped,
+               "train_tracks": built.train_tracks, "val_tracks": built.val_tracks,
+               "dropped_frames": built.dropped,
                "sha256": built.sha256, "byte_size": built.byte_size}
     if as_json:
         emit_json(summary)
     else:
-        console.print(f"wrote {escape(str(built.path))}: {built.pairs} pairs from {len(built.sessions)} session(s); "
-                      f"train tracks {', '.join(built.train_tracks)}; val tracks {', '.join(built.val_tracks)}; "
-                      f"{built.dropped} frame(s) without audio dropped; sha256 {built.sha256}", highlight=False)
+        console.print(f"wrote {escape(str(built.path))}: {built.pairs} pairs from {len(built.sessions)} "
+                      f"session(s); train tracks {', '.join(built.train_tracks)}; "
+                      f"val tracks {', '.join(built.val_tracks)}; "
+                      f"{built.dropped} frame(s) without audio dropped; sha256 {built.sha256}",
+                      highlight=False)
     raise SystemExit(OK)

@@ -12,15 +12,18 @@
 """
 from ._capture import Coverage, coverage, load_manifest
 from ._claims import RootEvidence, evaluate, is_claims_file, is_pairs_file, read_claims, rules
+from ._io import sha256_file
 from ._layout import Block, blocks, encode, one_hot_blocks, producers, rules_data, width
 from ._models import Assessment, assess, criteria, load_record, policy
 from ._npz import array_names, npz_bytes, read_npz, write_npz
-from ._pairs import Built, PairsCheck, build_pairs, check_pairs, sha256_file
+from ._pairs import Built, PairsCheck, build_pairs, check_pairs
 from ._probe import Probe, fit_linear_probe
 
 __all__ = [
-    "Assessment", "Block", "Built", "Coverage", "PairsCheck", "Probe", "RootEvidence", "array_names", "assess",
+    "Assessment", "Block", "Built", "Coverage", "PairsCheck", "Probe", "RootEvidence", "array_names",
+    "assess",
     "blocks", "build_pairs", "check_pairs", "coverage", "criteria", "encode", "evaluate", "fit_linear_probe",
-    "is_claims_file", "is_pairs_file", "load_manifest", "load_record", "npz_bytes", "one_hot_blocks", "policy",
+    "is_claims_file", "is_pairs_file", "load_manifest", "load_record", "npz_bytes", "one_hot_blocks",
+    "policy",
     "producers", "read_claims", "read_npz", "rules", "rules_data", "sha256_file", "width", "write_npz",
 ]

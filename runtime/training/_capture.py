@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.runtime.core import Evidence, InputError, get, held, problems, read_json, unchecked, violated
+from lume.runtime.core import Evidence, held, unchecked, violated
 
 from . import _layout as layout
-from ._pairs import sha256_file
+from ._io import load_document, sha256_file
 
 
 @dataclass
@@ -36,11 +36,7 @@ class Coverage:
 
 def load_manifest(path: Path) -> dict[str, Any]:
     """A capture manifest, valid against its contract (InputError naming the file otherwise)."""
-    doc = read_json(path)
-    bad = problems(doc, get(layout.MANIFEST), file=str(path))
-    if bad:
-        raise InputError(f"{path}: not a valid {layout.MANIFEST}: {bad[0].path}: {bad[0].message}")
-    return doc
+    return load_document(path, layout.MANIFEST)
 
 
 def coverage(doc: dict[str, Any], *, file: str, base: Path | None,
@@ -72,7 +68,8 @@ def coverage(doc: dict[str, Any], *, file: str, base: Path | None,
         where = f"sessions[{i}] {s['session_id']}"
         known = True
         if s["mode"] not in rows.values:
-            ev.append(violated(f"mode `{s['mode']}` is not a value of {rows.name}", file=file, field=f"{where}.mode",
+            ev.append(violated(f"mode `{s['mode']}` is not a value of {rows.name}", file=file,
+                               field=f"{where}.mode",
                                expected=list(rows.values), found=s["mode"]))
             known = False
         if s["emotion"] not in cols.values:
@@ -83,7 +80,8 @@ def coverage(doc: dict[str, Any], *, file: str, base: Path | None,
             ev.append(violated(f"track {s['track_id']} is not in the manifest's tracks", file=file,
                                field=f"{where}.track_id", expected="a listed track", found=s["track_id"]))
         if s["planned_minutes"] != rules["session_minutes"]:
-            ev.append(violated(f"planned for {s['planned_minutes']} min", file=file, field=f"{where}.planned_minutes",
+            ev.append(violated(f"planned for {s['planned_minutes']} min", file=file,
+                               field=f"{where}.planned_minutes",
                                expected=rules["session_minutes"], found=s["planned_minutes"]))
         odd = sorted(set(s["devices"]) - devices)
         if odd:
@@ -105,9 +103,11 @@ def coverage(doc: dict[str, Any], *, file: str, base: Path | None,
     counted = " + ".join(sorted(statuses))
     if cov.missing:
         shown = ", ".join(f"{m} × {e}" for m, e in cov.missing)
-        ev.append(violated(f"{len(cov.missing)} of {len(cov.cells)} {rows.name} × {cols.name} cell(s) have fewer "
+        ev.append(violated(f"{len(cov.missing)} of {len(cov.cells)} {rows.name} × {cols.name} cell(s) have "
+                           f"fewer "
                            f"than {need} {counted} session(s): {shown}", file=file, field="sessions",
-                           expected=f">= {need} session(s) in every cell", found=[f"{m} × {e}" for m, e in cov.missing]))
+                           expected=f">= {need} session(s) in every cell", found=[f"{m} × {e}" for m,
+                                                                                  e in cov.missing]))
     if len(cov.counted) < rules["sessions"]:
         ev.append(violated(f"{len(cov.counted)} {counted} session(s)", file=file, field="sessions",
                            expected=f">= {rules['sessions']} sessions", found=len(cov.counted)))
@@ -146,7 +146,8 @@ def _captured(s: dict[str, Any], where: str, file: str, base: Path | None, diges
             continue
         path = base / ref["path"]
         if not path.is_file():
-            ev.append(violated("session file is missing", file=file, field=field, expected=ref["path"], found=None))
+            ev.append(violated("session file is missing", file=file, field=field, expected=ref["path"],
+                               found=None))
         elif path.stat().st_size != ref["byte_size"]:
             ev.append(violated("byte size differs from the manifest", file=file, field=field,
                                expected=ref["byte_size"], found=path.stat().st_size))

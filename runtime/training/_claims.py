@@ -8,7 +8,6 @@ whose requirements are unmet is a violation naming the claim and the evidence it
 """
 from __future__ import annotations
 
-import functools
 import math
 import posixpath
 import re
@@ -18,8 +17,9 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from lume.runtime.core import ContractError, Evidence, InputError, get, held, problems, read_json, table_problems, violated
+from lume.runtime.core import Evidence, InputError, get, held, problems, read_json, violated
 
+from ._io import table_data
 from ._models import Assessment, assess, load_record
 from ._npz import array_names
 from ._pairs import PairsCheck, check_pairs
@@ -32,13 +32,8 @@ MATRIX_SCHEMA = "lume.airdeck.physical_proof_matrix.v1"
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
-@functools.cache
 def table() -> dict[str, Any]:
-    c = get(TABLE)
-    bad = table_problems(c)
-    if bad:
-        raise ContractError(f"{TABLE}: {bad[0]}")
-    return c.table_data()
+    return table_data(TABLE)
 
 
 def rules() -> dict[str, dict[str, Any]]:
@@ -139,6 +134,10 @@ class RootEvidence:
         return self._pairs[rel]
 
 
+def _where(allowed: set[str] | None) -> str:
+    return "among the cited evidence" if allowed is not None else "in the root"
+
+
 def _match(a: Assessment, match: dict[str, Any]) -> list[str]:
     """What of `match` the record does not have."""
     m, doc, off = a.model, a.doc, []
@@ -173,7 +172,7 @@ def _model_requirement(req: dict[str, Any], claim: dict[str, Any], ev: RootEvide
     ids = None if wanted == "all" else list(wanted)
     records = [(rel, a) for rel, a in ev.models() if allowed is None or rel in allowed]
     if not records:
-        return False, "no model artifact record" + (" among the cited evidence" if allowed is not None else " in the root")
+        return False, f"no model artifact record {_where(allowed)}"
     reasons = []
     for rel, a in records:
         if isinstance(a, str):
@@ -210,7 +209,7 @@ def _pairs_requirement(claim: dict[str, Any], ev: RootEvidence, allowed: set[str
         return False, "the claim states no pair count"
     files = [rel for rel in ev.pairs_files if allowed is None or rel in allowed]
     if not files:
-        return False, "no training pairs file" + (" among the cited evidence" if allowed is not None else " in the root")
+        return False, f"no training pairs file {_where(allowed)}"
     listed = {d["sha256"] for _, a in ev.models() if not isinstance(a, str) for d in a.doc["datasets"]}
     reasons = []
     for rel in files:
@@ -231,7 +230,7 @@ def _pairs_requirement(claim: dict[str, Any], ev: RootEvidence, allowed: set[str
 def _proof_requirement(ev: RootEvidence, allowed: set[str] | None) -> tuple[bool, str]:
     files = [rel for rel in ev.matrices if allowed is None or rel in allowed]
     if not files:
-        return False, "no physical proof matrix" + (" among the cited evidence" if allowed is not None else " in the root")
+        return False, f"no physical proof matrix {_where(allowed)}"
     reasons = []
     for rel in files:
         try:
@@ -240,7 +239,8 @@ def _proof_requirement(ev: RootEvidence, allowed: set[str] | None) -> tuple[bool
             reasons.append(f"{rel} unreadable ({exc})")
             continue
         t = doc.get("thresholds", {})
-        judged = [g for g in doc.get("gestures", []) if g.get("examples", 0) >= t.get("min_physical_examples", 1)]
+        judged = [g for g in doc.get("gestures", []) if g.get("examples",
+                                                              0) >= t.get("min_physical_examples", 1)]
         works = [g["label"] for g in judged
                  if g["dispatched_examples"] >= t.get("min_dispatch_fraction", 1.0) * g["examples"]]
         if not judged:
@@ -275,7 +275,8 @@ def evaluate(doc: dict[str, Any], doc_rel: str, ev: RootEvidence) -> list[Eviden
                 rel = posixpath.normpath(posixpath.join(folder, p))
                 if rel.startswith("../") or not (ev.root / rel).is_file():
                     out.append(violated(f"cited evidence {p} is not a file of the root", file=doc_rel,
-                                        field=f"{where}.evidence", expected="a file inside the root", found=p))
+                                        field=f"{where}.evidence", expected="a file inside the root",
+                                        found=p))
                 allowed.add(rel)
         results = []
         for req in rule["evidence"]["requires"]:
@@ -288,7 +289,8 @@ def evaluate(doc: dict[str, Any], doc_rel: str, ev: RootEvidence) -> list[Eviden
         stated = f"“{rule['sentence']}”" + (f" ({claim['value']:g})" if "value" in claim else "")
         if all(ok for ok, _ in results):
             out.append(held(f"claim {stated} rests on its evidence: " + "; ".join(d for _, d in results),
-                            file=doc_rel, field=where, expected=rule["evidence"]["description"], found="evidence present"))
+                            file=doc_rel, field=where, expected=rule["evidence"]["description"],
+                            found="evidence present"))
         else:
             out.append(violated(f"claims {stated} without its evidence: "
                                 + "; ".join(d for ok, d in results if not ok), file=doc_rel, field=where,

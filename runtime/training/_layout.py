@@ -13,7 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from lume.generated import v6_conditioning as L
-from lume.runtime.core import ContractError, get, table_problems
+from lume.runtime.core import get
+
+from ._io import table_data
 
 LAYOUT = "v6_conditioning.v1"
 RULES = "v6_training.v1"
@@ -46,7 +48,8 @@ class Block:
 
 @functools.cache
 def blocks() -> dict[str, Block]:
-    return {name: Block(name, offset, width, enc, tuple(L.VALUES.get(name, ())), tuple(L.RESERVED.get(name, ())))
+    return {name: Block(name, offset, width, enc, tuple(L.VALUES.get(name, ())), tuple(L.RESERVED.get(name,
+                                                                                                      ())))
             for name, offset, width, enc in L.BLOCKS}
 
 
@@ -85,14 +88,9 @@ def encode(dynamics: Sequence[float], mode: str, emotion: str) -> np.ndarray:
     return out
 
 
-@functools.cache
 def rules_data() -> dict[str, Any]:
     """lume:contract:v6_training:v1 as validated plain data."""
-    c = get(RULES)
-    bad = table_problems(c)
-    if bad:
-        raise ContractError(f"{RULES}: {bad[0]}")
-    return c.table_data()
+    return table_data(RULES)
 
 
 def array_specs(section: str) -> dict[str, dict[str, Any]]:

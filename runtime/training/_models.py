@@ -9,7 +9,6 @@ criterion missing is a problem too. A `candidate` missing criteria is simply a c
 """
 from __future__ import annotations
 
-import functools
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +16,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lume.runtime.core import ContractError, Evidence, InputError, get, held, problems, read_json, table_problems, violated
+from lume.runtime.core import Evidence, InputError, held, violated
 
+from ._io import load_document, sha256_file, table_data
 from ._npz import read_npz
-from ._pairs import sha256_file
 
 POLICY = "live_safe_policy.v1"
 RECORD = "model_artifact.v1"
 
 
-@functools.cache
 def policy() -> dict[str, Any]:
-    c = get(POLICY)
-    bad = table_problems(c)
-    if bad:
-        raise ContractError(f"{POLICY}: {bad[0]}")
-    return c.table_data()
+    return table_data(POLICY)
 
 
 def criteria() -> list[dict[str, Any]]:
@@ -104,29 +98,29 @@ class _Files:
             return FileCheck(ref["path"], False, f"{ref['path']} is outside the root")
         path = self.root / rel
         if not path.is_file():
-            self.problems.append(violated("file the record names is missing", file=self.record_rel, field=field,
+            self.problems.append(violated("file the record names is missing", file=self.record_rel,
+                                          field=field,
                                           expected=rel, found=None))
             return FileCheck(rel, False, f"{rel} is missing")
         size = path.stat().st_size
         if size != ref["byte_size"]:
             self.problems.append(violated("byte size differs from the record", file=rel,
-                                          field=f"{self.record_rel}: {field}", expected=ref["byte_size"], found=size))
+                                          field=f"{self.record_rel}: {field}", expected=ref["byte_size"],
+                                          found=size))
             return FileCheck(rel, False, f"{rel} is {size} bytes, the record says {ref['byte_size']}")
         got = self.digest(rel)
         if got != ref["sha256"]:
             self.problems.append(violated("sha256 differs from the record", file=rel,
-                                          field=f"{self.record_rel}: {field}", expected=ref["sha256"], found=got))
-            return FileCheck(rel, False, f"{rel} sha256 {got[:12]}… differs from the record's {ref['sha256'][:12]}…",
+                                          field=f"{self.record_rel}: {field}", expected=ref["sha256"],
+                                          found=got))
+            return FileCheck(rel, False,
+                             f"{rel} sha256 {got[:12]}… differs from the record's {ref['sha256'][:12]}…",
                              got)
         return FileCheck(rel, True, f"{rel} matches", got)
 
 
 def load_record(path: Path) -> dict[str, Any]:
-    doc = read_json(path)
-    bad = problems(doc, get(RECORD), file=str(path))
-    if bad:
-        raise InputError(f"{path}: not a valid {RECORD}: {bad[0].path}: {bad[0].message}")
-    return doc
+    return load_document(path, RECORD)
 
 
 def assess(doc: dict[str, Any], root: Path, record_rel: str,
@@ -144,7 +138,8 @@ def assess(doc: dict[str, Any], root: Path, record_rel: str,
         return bool(checks) and all(c.ok for c in checks), checks
 
     ok, checks = refs([(d, f"datasets[{i}]") for i, d in enumerate(doc["datasets"])])
-    decided["source_data_archived"] = (ok, f"{len(checks)} dataset(s)" + ("" if checks else ": none listed"), checks)
+    decided["source_data_archived"] = (ok, f"{len(checks)} dataset(s)" + ("" if checks else ": none listed"),
+                                       checks)
 
     code = doc["code"]
     pins = [k for k in ("commit", "version", "sha256") if code.get(k)]
@@ -169,7 +164,8 @@ def assess(doc: dict[str, Any], root: Path, record_rel: str,
         decided["on_device_load_verified"] = (False, "no on-device load recorded", [])
     else:
         c = files.check(dev["evidence"], "on_device.evidence")
-        decided["on_device_load_verified"] = (dev["loaded"] and c.ok, f"{dev['device']} build {dev['build']}: "
+        decided["on_device_load_verified"] = (dev["loaded"] and c.ok,
+                                              f"{dev['device']} build {dev['build']}: "
                                               + ("loaded" if dev["loaded"] else "did NOT load"), [c])
 
     live = doc["live_output"]
@@ -209,8 +205,10 @@ def assess(doc: dict[str, Any], root: Path, record_rel: str,
 
     for crit in criteria():
         ok, detail, checks = decided[crit["id"]]
-        a.criteria.append({"id": crit["id"], "order": crit["order"], "sentence": crit["sentence"], "met": bool(ok),
-                           "detail": detail, "evidence": [{"path": c.path, "sha256": c.sha256} for c in checks]})
+        a.criteria.append({"id": crit["id"], "order": crit["order"], "sentence": crit["sentence"],
+                           "met": bool(ok),
+                           "detail": detail, "evidence": [{"path": c.path,
+                                                           "sha256": c.sha256} for c in checks]})
     a.problems = files.problems
     return a
 

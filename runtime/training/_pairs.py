@@ -20,20 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lume.runtime.core import (
-    Evidence,
-    InputError,
-    Unreadable,
-    get,
-    held,
-    iter_jsonl,
-    problems,
-    read_json,
-    validate_file,
-    violated,
-)
+from lume.runtime.core import Evidence, InputError, Unreadable, get, held, iter_jsonl, validate_file, violated
 
 from . import _layout as layout
+from ._io import load_document, sha256_file
 from ._npz import read_npz, write_npz
 
 SHOWN = 5  # rows / tracks named per finding
@@ -73,12 +63,13 @@ def check_pairs(path: Path, *, name: str | None = None) -> PairsCheck:
     spec = layout.array_specs("pairs")
     data, refused = read_npz(Path(path))
     for key, why in sorted(refused.items()):
-        ev.append(violated(f"array `{key}` cannot be read without pickle ({why})", file=file, field=key,
-                           expected="a plain numpy array (allow_pickle=False)", found="object array"))
+        ev.append(violated(f"array `{key}` cannot be read ({why})", file=file, field=key,
+                           expected="a plain numpy array, read with allow_pickle=False", found="unreadable"))
     missing = [k for k in spec if k not in data and k not in refused]
     extra = sorted(k for k in data if k not in spec)
     if missing:
-        ev.append(violated(f"pairs file lacks array(s) {', '.join(missing)}", file=file, field=", ".join(missing),
+        ev.append(violated(f"pairs file lacks array(s) {', '.join(missing)}", file=file,
+                           field=", ".join(missing),
                            expected=sorted(spec), found=sorted(data)))
     if extra:
         ev.append(violated(f"pairs file has array(s) the format does not declare: {', '.join(extra)}",
@@ -189,7 +180,8 @@ def _check_producers(producer: np.ndarray, file: str) -> list[Evidence]:
     empty = producer == ""
     if empty.any():
         ev.append(violated(f"{int(empty.sum())} frame(s) without a producer: rows {_rows(empty)}", file=file,
-                           field="producer", expected="the vector producer of every frame (seed 002 Workstream 2)",
+                           field="producer",
+                           expected="the vector producer of every frame (seed 002 Workstream 2)",
                            found=int(empty.sum())))
     known = set(layout.producers())
     unknown = sorted(str(p) for p in np.unique(producer) if p and str(p) not in known)
@@ -199,14 +191,16 @@ def _check_producers(producer: np.ndarray, file: str) -> list[Evidence]:
     return ev
 
 
-def _check_split(split: np.ndarray, tracks: np.ndarray | None, file: str, result: PairsCheck) -> list[Evidence]:
+def _check_split(split: np.ndarray, tracks: np.ndarray | None, file: str,
+                 result: PairsCheck) -> list[Evidence]:
     ev = []
     rules = layout.rules_data()["pairs"]["split"]
     codes = rules["codes"]
     known = np.isin(split, np.asarray(list(codes.values()), dtype=split.dtype))
     if not known.all():
         ev.append(violated(f"{int((~known).sum())} pair(s) with an unknown split code: rows {_rows(~known)}",
-                           file=file, field="split", expected=codes, found=sorted({int(v) for v in split[~known]})))
+                           file=file, field="split", expected=codes,
+                           found=sorted({int(v) for v in split[~known]})))
     if tracks is None or tracks.shape != split.shape:
         return ev
     names, inverse = np.unique(tracks, return_inverse=True)
@@ -221,7 +215,8 @@ def _check_split(split: np.ndarray, tracks: np.ndarray | None, file: str, result
         listed = [str(t) for t in names[both]]
         ev.append(violated(f"track(s) in both train and val: {', '.join(listed[:SHOWN])}"
                            + (f" (+{len(listed) - SHOWN} more)" if len(listed) > SHOWN else ""),
-                           file=file, field="track_id / split", expected="cross-track split: each track in one split",
+                           file=file, field="track_id / split",
+                           expected="cross-track split: each track in one split",
                            found=listed))
     for side in ("train", "val"):
         need = rules[f"min_{side}_tracks"]
@@ -235,14 +230,6 @@ def _check_split(split: np.ndarray, tracks: np.ndarray | None, file: str, result
 # ------------------------------------------------------------------------------- building
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass
 class Built:
     path: Path
@@ -253,14 +240,6 @@ class Built:
     dropped: int  # SAN frames with no audio frame within max_skew_ms
     sha256: str
     byte_size: int
-
-
-def _manifest(path: Path) -> dict[str, Any]:
-    doc = read_json(path)
-    bad = problems(doc, get(layout.MANIFEST), file=str(path))
-    if bad:
-        raise InputError(f"{path}: not a valid {layout.MANIFEST}: {bad[0].path}: {bad[0].message}")
-    return doc
 
 
 def _session_file(base: Path, session: dict[str, Any], role: str, manifest: Path,
@@ -281,14 +260,15 @@ def _session_file(base: Path, session: dict[str, Any], role: str, manifest: Path
 def build_pairs(manifest: Path, out: Path, *, digest: Callable[[Path], str] = sha256_file) -> Built:
     """Pairs of every captured session of `manifest`, written to `out` (atomically, reproducibly)."""
     manifest = Path(manifest)
-    doc = _manifest(manifest)
+    doc = load_document(manifest, layout.MANIFEST)
     base = manifest.parent
     rules = layout.rules_data()
     skew = rules["audio_features"]["max_skew_ms"]
     codes = rules["pairs"]["split"]["codes"]
     rows: dict[str, list[Any]] = {k: [] for k in ("conditioning", "target", "track_id", "session_id",
                                                   "producer", "timestamp_ms")}
-    sessions = sorted((s for s in doc["sessions"] if s["status"] == "captured"), key=lambda s: s["session_id"])
+    sessions = sorted((s for s in doc["sessions"] if s["status"] == "captured"),
+                      key=lambda s: s["session_id"])
     if not sessions:
         raise InputError(f"{manifest}: no captured session to build pairs from")
     dropped = 0
@@ -308,7 +288,8 @@ def build_pairs(manifest: Path, out: Path, *, digest: Callable[[Path], str] = sh
         audio_path = _session_file(base, s, "audio_features", manifest, digest)
         audio, refused = read_npz(audio_path)
         if refused or "timestamp_ms" not in audio or "features" not in audio:
-            raise InputError(f"{audio_path}: needs arrays timestamp_ms and features ({layout.RULES} audio_features)")
+            raise InputError(f"{audio_path}: needs arrays timestamp_ms and features "
+                             f"({layout.RULES} audio_features)")
         at = np.asarray(audio["timestamp_ms"], dtype=np.int64)
         feats = np.asarray(audio["features"], dtype=np.float32)
         if at.ndim != 1 or feats.ndim != 2 or feats.shape[0] != at.shape[0] or at.size == 0:
@@ -335,7 +316,8 @@ def build_pairs(manifest: Path, out: Path, *, digest: Callable[[Path], str] = sh
     every = rules["pairs"]["split"]["val_every"]
     val = set(tracks[::every])
     if len(tracks) < 2:
-        raise InputError(f"{manifest}: {len(tracks)} captured track(s) with pairs; a cross-track split needs 2 or more")
+        raise InputError(f"{manifest}: {len(tracks)} captured track(s) with pairs; "
+                         f"a cross-track split needs 2 or more")
     arrays = {
         "conditioning": np.stack(rows["conditioning"]).astype(np.float32),
         "target": np.stack(rows["target"]).astype(np.float32),
@@ -343,7 +325,8 @@ def build_pairs(manifest: Path, out: Path, *, digest: Callable[[Path], str] = sh
         "session_id": np.asarray(rows["session_id"], dtype=str),
         "producer": np.asarray(rows["producer"], dtype=str),
         "timestamp_ms": np.asarray(rows["timestamp_ms"], dtype=np.int64),
-        "split": np.asarray([codes["val"] if t in val else codes["train"] for t in rows["track_id"]], dtype=np.uint8),
+        "split": np.asarray([codes["val"] if t in val else codes["train"] for t in rows["track_id"]],
+                            dtype=np.uint8),
     }
     data = write_npz(out, arrays)
     return Built(Path(out), len(rows["track_id"]), [s["session_id"] for s in sessions],

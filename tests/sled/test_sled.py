@@ -50,12 +50,14 @@ def test_the_shipped_set_keeps_every_seed_number_it_does_not_have_to_change():
 def test_the_seed_as_written_is_reported_with_its_numbers():
     result = check_statements(SEED)
     assert not result.ok and result.unknown == []  # every name the seed uses is a declared constant
-    assert [c.split(" is given")[0] for c in result.conflicts] == ["RACEWAY_MACMINI_GAPS", "RACEWAY_MACMINI_W"]
+    assert [c.split(" is given")[0] for c in result.conflicts] == ["RACEWAY_MACMINI_GAPS",
+                                                                   "RACEWAY_MACMINI_W"]
     assert "42 (prose)" in result.conflicts[1] and "48 (code)" in result.conflicts[1]
     found = broken(result.readings)
     assert set(found) == {"prose", "code"}
     for reading in found.values():
-        assert "RACEWAY_K11_W = 46 ≠" in reading["k11_width"] and "4×7 + 3×3 + 12 + 1×10 = 59" in reading["k11_width"]
+        assert "RACEWAY_K11_W = 46 ≠" in reading["k11_width"]
+        assert "4×7 + 3×3 + 12 + 1×10 = 59" in reading["k11_width"]
         assert "max(127 - 200, 127 - 120) = 7, not ≤ 0" in reading["macmini_fits_deck"]
         assert "min(200, 120) = 120" in reading["adapter_fits_deck"]
     assert "(200 - 96) / 2 = 52" in found["prose"]["side_margin"]
@@ -157,7 +159,8 @@ difference() {
 """
 
 
-@pytest.mark.skipif(OPENSCAD is None, reason="openscad is not on PATH (Debian/Ubuntu: apt-get install -y openscad)")
+@pytest.mark.skipif(OPENSCAD is None,
+                    reason="openscad is not on PATH (Debian/Ubuntu: apt-get install -y openscad)")
 def test_openscad_renders_a_part_from_the_generated_constants_and_refuses_a_broken_one(tmp_path):
     shutil.copyfile(REPO / "generated" / "scad" / "lume-config.scad", tmp_path / "lume-config.scad")
     (tmp_path / "part.scad").write_text(PART)

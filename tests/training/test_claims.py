@@ -80,7 +80,8 @@ def test_claims_with_their_evidence_are_green_and_wrong_values_red(tmp_path):
 def test_cited_evidence_limits_what_counts(tmp_path):
     root = copy_training(tmp_path / "root")
     results = evaluated(root, note(root, [{"id": "training_pair_count", "value": 48,
-                                           "evidence": ["sessions/v6-s01/audio_features.npz", "nowhere.npz"]}]))
+                                           "evidence": ["sessions/v6-s01/audio_features.npz",
+                                                        "nowhere.npz"]}]))
     assert [e.ok for e in results] == [False, False]
     assert "nowhere.npz is not a file of the root" in results[0].message
     assert "no training pairs file among the cited evidence" in results[1].message

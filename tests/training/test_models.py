@@ -7,7 +7,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-from training_helpers import RECORD, RUN_ID, TRAINING, check, cli, copy_training, edit_json, failures, write_arrays
+from training_helpers import (
+    RECORD,
+    RUN_ID,
+    TRAINING,
+    check,
+    cli,
+    copy_training,
+    edit_json,
+    failures,
+    write_arrays,
+)
 
 from lume.runtime.core import get
 from lume.runtime.templates import _policy as gesture_policy
@@ -18,7 +28,8 @@ REL = f"models/{RUN_ID}/model_artifact.json"
 
 def ref(root: Path, rel: str, **extra) -> dict:
     data = (root / rel).read_bytes()
-    return {**extra, "path": Path(rel).name, "sha256": hashlib.sha256(data).hexdigest(), "byte_size": len(data)}
+    return {**extra, "path": Path(rel).name, "sha256": hashlib.sha256(data).hexdigest(),
+            "byte_size": len(data)}
 
 
 def live_safe_root(tmp: Path, *, moving: bool = True) -> Path:
@@ -62,7 +73,8 @@ def test_a_flat_live_output_keeps_it_a_candidate_and_a_live_safe_claim_fails(tmp
     root = live_safe_root(tmp_path, moving=False)
     a = assess(load_record(root / REL), root, REL)
     assert a.missing() == ["live_output_non_flat"]
-    assert "largest per-dimension std 0" in next(c["detail"] for c in a.criteria if c["id"] == "live_output_non_flat")
+    detail = next(c["detail"] for c in a.criteria if c["id"] == "live_output_non_flat")
+    assert "largest per-dimension std 0" in detail
     result = check(root, "models.live_safe", tmp_path)
     assert result.status == "fail"
     [bad] = failures(result.evidence)
@@ -78,7 +90,8 @@ def test_an_artifact_whose_digest_differs_is_red(tmp_path):
     result = check(root, "models.live_safe", tmp_path)
     assert result.status == "fail"
     [bad] = failures(result.evidence)
-    assert bad.message == "sha256 differs from the record" and bad.file == f"models/{RUN_ID}/probe_weights.npz"
+    assert bad.message == "sha256 differs from the record"
+    assert bad.file == f"models/{RUN_ID}/probe_weights.npz"
     assert bad.expected == load_record(RECORD)["artifacts"][0]["sha256"] != bad.found
 
 
@@ -86,7 +99,8 @@ def test_a_dataset_that_is_missing_or_resized_is_red(tmp_path):
     root = copy_training(tmp_path / "root")
     (root / "pairs" / "v6_pairs.npz").unlink()
     bad = failures(check(root, "models.live_safe", tmp_path).evidence)
-    assert [e.message for e in bad] == ["file the record names is missing"] and bad[0].expected == "pairs/v6_pairs.npz"
+    assert [e.message for e in bad] == ["file the record names is missing"]
+    assert bad[0].expected == "pairs/v6_pairs.npz"
     edit_json(root / REL, lambda d: d["datasets"][0].update(path="../../../../etc/passwd"))
     bad = failures(check(root, "models.live_safe", tmp_path).evidence)
     assert [e.message for e in bad] == ["path leaves the verified root"]
@@ -119,4 +133,5 @@ def test_models_status_cli(tmp_path):
     del broken["code"]
     (empty / "model_artifact.json").write_text(json.dumps(broken))
     refused = cli("models", "status", str(empty))
-    assert refused.exit_code == 2 and "model_artifact.v1" in refused.output and "Traceback" not in refused.output
+    assert refused.exit_code == 2 and "model_artifact.v1" in refused.output
+    assert "Traceback" not in refused.output

@@ -1,4 +1,4 @@
-"""The V6 contracts hold together: the layout generator's rules, the protocol against the layout, the frame record."""
+"""The V6 contracts hold together: the layout generator, the protocol against the layout, the frame record."""
 from __future__ import annotations
 
 import copy

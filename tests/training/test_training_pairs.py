@@ -46,7 +46,8 @@ def test_the_shipped_pairs_hold_every_rule():
 
 def test_layout_is_the_seed_schema():
     """dynamics_128 ⊕ mode_8 ⊕ emotion_5 = 141, encoder 141 -> 256 -> 512 -> 768 (seed 001)."""
-    assert L.WIDTH == 141 and L.BLOCKS == (("dynamics_128", 0, 128, "continuous"), ("mode_8", 128, 8, "one_hot"),
+    assert L.WIDTH == 141 and L.BLOCKS == (("dynamics_128", 0, 128, "continuous"), ("mode_8", 128, 8,
+                                                                                    "one_hot"),
                                            ("emotion_5", 136, 5, "one_hot"))
     assert L.VALUES["mode_8"] == ("sky_garden", "turquoise_alcove", "radiant_underground_chamber",
                                   "iridescent_beauty", "aurora_veil")
@@ -101,7 +102,8 @@ def test_frame_without_producer_is_red(tmp_path):
 
 
 def test_unknown_producer_dtype_and_missing_arrays_are_red(tmp_path):
-    red(edited_pairs(tmp_path, lambda a: a.update(producer=np.asarray(["unity"] * 48))), "unknown producer(s) unity")
+    red(edited_pairs(tmp_path, lambda a: a.update(producer=np.asarray(["unity"] * 48))),
+        "unknown producer(s) unity")
     red(edited_pairs(tmp_path, lambda a: a.update(conditioning=a["conditioning"].astype(np.float64))),
         "dtype float64")
     red(edited_pairs(tmp_path, lambda a: a.pop("split")), "lacks array(s) split")
@@ -112,7 +114,7 @@ def test_object_arrays_are_refused_never_unpickled(tmp_path):
     data = arrays()
     path = tmp_path / "pickled.npz"
     np.savez(path, **{**data, "track_id": data["track_id"].astype(object)})
-    red(path, "cannot be read without pickle")
+    red(path, "array `track_id` cannot be read", "Object arrays cannot be loaded when allow_pickle=False")
 
 
 def test_values_other_than_hot_and_cold_are_red(tmp_path):

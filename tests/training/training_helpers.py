@@ -41,7 +41,8 @@ def write_arrays(path: Path, data: dict[str, np.ndarray]) -> Path:
     return path
 
 
-def edited_pairs(tmp: Path, change: Callable[[dict[str, np.ndarray]], None], name: str = "v6_pairs.npz") -> Path:
+def edited_pairs(tmp: Path, change: Callable[[dict[str, np.ndarray]], None],
+                 name: str = "v6_pairs.npz") -> Path:
     data = arrays()
     change(data)
     return write_arrays(tmp / name, data)
