@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from lume.runtime.core import InputError, get, problems
 from lume.runtime.training import assess
 
 from ._context import Context
-from ._framework import Evidence, verifier, violated
+from ._documents import valid_documents
+from ._framework import Evidence, verifier
 
 ID = "models.live_safe"
 RECORD = "model_artifact.v1"
@@ -24,16 +24,8 @@ RECORD = "model_artifact.v1"
           inputs=lambda ctx: bool(ctx.documents_of(RECORD)),
           needs="model artifact record (lume:contract:model_artifact:v1)")
 def models_live_safe(ctx: Context) -> Iterator[Evidence]:
-    contract = get(RECORD)
-    for rel in ctx.documents_of(RECORD):
-        try:
-            doc = ctx.json(rel)
-        except InputError as exc:
-            yield violated(f"cannot read: {exc}", file=rel, expected="valid JSON", found="unreadable")
-            continue
-        bad = problems(doc, contract, file=rel)
-        if bad:
-            yield violated(f"not a valid model artifact record: {bad[0].path}: {bad[0].message}", file=rel,
-                           field=bad[0].path, expected=f"conforms to {RECORD}", found="violation")
-            continue
-        yield from assess(doc, ctx.root, rel, ctx.sha256).evidence()
+    for rel, doc, bad in valid_documents(ctx, RECORD, "model artifact record"):
+        if bad is not None:
+            yield bad
+        else:
+            yield from assess(doc, ctx.root, rel, ctx.sha256).evidence()

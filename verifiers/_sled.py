@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lume.runtime.core import InputError, get, problems
-from lume.runtime.sled import CONTRACT, SET_CONTRACT, check, check_statements, number, shipped
+from lume.runtime.core import get
+from lume.runtime.sled import CONTRACT, SET_CONTRACT, Constants, check, check_statements, number, shipped
 
 from ._context import Context
+from ._documents import valid_documents
 from ._framework import Evidence, held, verifier, violated
 
 ID = "sled.constraints"
@@ -52,22 +53,11 @@ def sled_constraints(ctx: Context) -> Iterator[Evidence]:
         yield held(f"{len(outcomes)} relations hold for the {len(c.rows)} shipped constants", file=c.source,
                    expected="every relation holds", found=len(ok))
     yield from _seed(c)
-    contract = get(SET_CONTRACT)
-    for rel in ctx.documents_of(SET_CONTRACT):
-        try:
-            doc = ctx.json(rel)
-        except InputError as exc:
-            yield violated(f"cannot read: {exc}", file=rel, expected="valid JSON", found="unreadable")
-            continue
-        bad = problems(doc, contract, file=rel)
-        if bad:
-            yield violated(f"not a valid constants set: {bad[0].path}: {bad[0].message}", file=rel,
-                           field=bad[0].path, expected=f"conforms to {SET_CONTRACT}", found="violation")
-            continue
-        yield from _set_evidence(doc, rel)
+    for rel, doc, bad in valid_documents(ctx, SET_CONTRACT, "constants set"):
+        yield from [bad] if bad is not None else _set_evidence(doc, rel)
 
 
-def _seed(c) -> Iterator[Evidence]:
+def _seed(c: Constants) -> Iterator[Evidence]:
     """The seed as written: its contradictions, each with the shipped set's answer."""
     seed = get(SET_CONTRACT).examples[0]
     where = f"contracts/{SET_CONTRACT}.yaml examples[0]"

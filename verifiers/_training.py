@@ -15,10 +15,11 @@ from __future__ import annotations
 import weakref
 from typing import Iterator
 
-from lume.runtime.core import InputError, get, problems
+from lume.runtime.core import InputError
 from lume.runtime.training import check_pairs, coverage, is_pairs_file
 
 from ._context import Context
+from ._documents import valid_documents
 from ._framework import Evidence, verifier, violated
 
 PAIRS_ID = "training.pairs"
@@ -49,17 +50,9 @@ def training_pairs(ctx: Context) -> Iterator[Evidence]:
           inputs=lambda ctx: bool(ctx.documents_of(MANIFEST)),
           needs="capture manifest (lume:contract:capture_manifest:v1)")
 def capture_coverage(ctx: Context) -> Iterator[Evidence]:
-    contract = get(MANIFEST)
-    for rel in ctx.documents_of(MANIFEST):
-        try:
-            doc = ctx.json(rel)
-        except InputError as exc:
-            yield violated(f"cannot read: {exc}", file=rel, expected="valid JSON", found="unreadable")
-            continue
-        bad = problems(doc, contract, file=rel)
-        if bad:
-            yield violated(f"not a valid capture manifest: {bad[0].path}: {bad[0].message}", file=rel,
-                           field=bad[0].path, expected=f"conforms to {MANIFEST}", found="violation")
+    for rel, doc, bad in valid_documents(ctx, MANIFEST, "capture manifest"):
+        if bad is not None:
+            yield bad
             continue
         yield from coverage(doc, file=rel, base=ctx.path(rel).parent,
                             digest=lambda p: ctx.sha256(ctx.rel(p))).evidence
