@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from ._authority import k11_only_static
+from ._claims import claims
 from ._framework import Verifier
 from ._labels import label_table
+from ._models import models_live_safe
 from ._schema_conformance import schema_conformance
+from ._sled import sled_constraints
 from ._storage_integrity import storage_integrity
+from ._training import capture_coverage, training_pairs
 
-_CHECKS = (k11_only_static, label_table, schema_conformance, storage_integrity)
+_CHECKS = (k11_only_static, label_table, schema_conformance, storage_integrity, training_pairs,
+           capture_coverage, models_live_safe, claims, sled_constraints)
 
 
 def all_verifiers() -> dict[str, Verifier]:

@@ -28,6 +28,12 @@ class Verifier:
     invariants: tuple[str, ...]
     domain: Domain
     check: Callable[["Context"], Iterable[Evidence]] = field(repr=False)
+    inputs: Callable[["Context"], bool] | None = field(default=None, repr=False)
+    needs: str = ""
+
+    def applies(self, ctx: "Context") -> bool:
+        """Whether the root holds this check's inputs (always, for a check that declares none)."""
+        return self.inputs is None or bool(self.inputs(ctx))
 
     def run(self, ctx: "Context") -> CheckResult:
         """Run the check; an exception or missing input makes it inconclusive, never pass."""
@@ -49,11 +55,15 @@ class Verifier:
                            evidence, (time.perf_counter() - start) * 1000, self.domain)
 
 
-def verifier(id: str, title: str, *, invariants: Iterable[str] = (),
-             domain: Domain = "data") -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
-    """Make a check function a Verifier (the catalog, `_catalog.py`, lists the built-in ones)."""
+def verifier(id: str, title: str, *, invariants: Iterable[str] = (), domain: Domain = "data",
+             inputs: Callable[["Context"], bool] | None = None,
+             needs: str = "") -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
+    """Make a check function a Verifier (the catalog, `_catalog.py`, lists the built-in ones).
+
+    `inputs(ctx)` says whether the root holds what the check reads, `needs` says what that is.
+    """
 
     def make(fn: Callable[["Context"], Iterable[Evidence]]) -> Verifier:
-        return Verifier(id, title, tuple(invariants), domain, fn)
+        return Verifier(id, title, tuple(invariants), domain, fn, inputs, needs)
 
     return make

@@ -1,7 +1,7 @@
 """Run verifiers over a root and turn the results into a signed readiness report."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -44,6 +44,7 @@ class Run:
     checks: list[CheckResult]
     subjects: list[dict[str, Any]]
     context: Context
+    not_applicable: list[tuple[str, str]] = field(default_factory=list)  # (check id, what it needs)
 
     @property
     def green(self) -> bool:
@@ -52,11 +53,21 @@ class Run:
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
         progress: Callable[[Verifier, CheckResult | None], None] | None = None) -> Run:
-    """Run the selected verifiers (every one by default) over `root`; never writes into it."""
+    """Run the selected verifiers (every one by default) over `root`; never writes into it.
+
+    Without `only`, a check whose inputs the root does not hold is left out and listed in
+    `not_applicable`; a check named in `only` always runs.
+    """
+    only = list(only)
+    explicit = bool(only)
     verifiers = select(only)
     ctx = Context(root, quick=quick, cache_folder=cache_folder)
     results = []
+    skipped = []
     for v in verifiers:
+        if not explicit and not v.applies(ctx):
+            skipped.append((v.id, v.needs))
+            continue
         if progress:
             progress(v, None)
         result = v.run(ctx)
@@ -66,7 +77,7 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     ctx.hash_all()  # subjects: every file of the root with its digest
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
     ctx.cache.save()
-    return Run(ctx.root, results, subjects_of(digests), ctx)
+    return Run(ctx.root, results, subjects_of(digests), ctx, skipped)
 
 
 def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:

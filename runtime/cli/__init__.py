@@ -37,6 +37,10 @@ VERBS: dict[str, str] = {
     "labels": "_labels:labels",
     "templates": "_templates:templates",
     "promote": "_templates:promote",
+    "training": "_training:training",
+    "models": "_models:models",
+    "claims": "_claims:claims",
+    "sled": "_sled:sled",
 }
 
 

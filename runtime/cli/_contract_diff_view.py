@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rich.markup import escape
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from ._output import FAILED, OK, console, emit_json

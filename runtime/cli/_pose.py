@@ -46,8 +46,8 @@ def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, sour
     --out) a summary is printed; MediaPipe's own log lines are hidden unless `lume --verbose`.
     """
     from lume.runtime.core import LabelIndex, write_jsonl
-    from lume.runtime.pose import load_deck_zones, load_mediapipe_pose, open_capture, training_record
     from lume.runtime.pose import extract as run
+    from lume.runtime.pose import load_deck_zones, load_mediapipe_pose, open_capture, training_record
 
     if as_json and out is None:
         raise BadInput("--json needs --out (stdout carries the observations otherwise)")

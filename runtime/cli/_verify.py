@@ -80,7 +80,8 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
                    "report": str(out), "keyid": key.keyid, "quick": quick,
-                   "checks": [c.to_dict() for c in result.checks]})
+                   "checks": [c.to_dict() for c in result.checks],
+                   "not_applicable": [{"id": i, "needs": needs} for i, needs in result.not_applicable]})
     else:
         _print(result, verdicts, out, key.keyid)
     return OK if verdicts["overall"] == "green" else FAILED
@@ -98,6 +99,8 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
                           markup=False, highlight=False)
         if len(bad) > SHOWN_PER_CHECK:
             console.print(f"      … {len(bad) - SHOWN_PER_CHECK} more in the report", highlight=False)
+    for check_id, needs in result.not_applicable:
+        console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs} in this root)[/]", highlight=False)
     colour = "green" if verdicts["overall"] == "green" else "red"
     console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  rig_safe={verdicts['rig_safe']} "
                   f"data_sound={verdicts['data_sound']}", highlight=False)

@@ -1,4 +1,8 @@
-"""The analyzer and promotion rules (promotion_policy.v1), read once and validated."""
+"""The analyzer and promotion rules (promotion_policy.v1), read once and validated.
+
+Seed 002's eight live-safe criteria come from live_safe_policy.v1, the one policy for gestures
+and models (its `gesture` checks; promotion_policy.v1 keeps an identical copy for v1 readers).
+"""
 from __future__ import annotations
 
 import functools
@@ -9,6 +13,7 @@ from typing import Any
 from lume.runtime.core import get, table
 
 POLICY = "promotion_policy.v1"
+LIVE_SAFE = "live_safe_policy.v1"
 
 
 @functools.cache
@@ -30,8 +35,16 @@ def command() -> dict[str, Any]:
     return policy()["command"]
 
 
+@functools.cache
+def live_safe() -> dict[str, Any]:
+    table(LIVE_SAFE)
+    return get(LIVE_SAFE).table_data()
+
+
 def criteria() -> list[dict[str, Any]]:
-    return sorted(policy()["criteria"], key=lambda c: c["order"])
+    """The eight criteria as a gesture is checked: id, order, sentence and the gesture check."""
+    return [{"id": c["id"], "order": c["order"], "sentence": c["sentence"], "check": c["gesture"]}
+            for c in sorted(live_safe()["criteria"], key=lambda c: c["order"])]
 
 
 def contract_ref(stem: str) -> dict[str, str]:

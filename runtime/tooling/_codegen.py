@@ -121,6 +121,16 @@ def render(target: Path) -> None:
     layout = render_layout(contracts)
     if layout is not None:
         (target / "lumf_layout.py").write_text(layout, "utf-8")
+    from ._v6_codegen import render_layout as render_v6
+
+    v6 = render_v6(contracts)
+    if v6 is not None:
+        (target / "v6_conditioning.py").write_text(v6, "utf-8")
+    if any(c.name == "sled_constants" for c in contracts if not c.is_meta):
+        from lume.runtime.sled import section
+
+        (target / "scad").mkdir()
+        (target / "scad" / "lume-config.scad").write_text(section(), "utf-8")
 
 
 def _registry(contracts: tuple[Contract, ...]) -> str:

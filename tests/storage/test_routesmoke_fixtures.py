@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from storage_helpers import K11_ROOT, MAIN, POSE_COACH, ROUTE_SMOKE, SECOND, arrived, tree
 
-from lume.fixtures import DEFAULT_EPOCH, is_video
+from lume.fixtures import DEFAULT_EPOCH, TRAINING_DIR, is_video
 from lume.runtime.cli import main
 
 FOLDERS = ("route_smoke", "pose_coach")
@@ -48,7 +48,8 @@ def test_every_fixture_document_is_valid_and_none_is_skipped() -> None:
                          "mac4_session.v1", "mac4_label_record.v1", "motionmix_state_record.v1",
                          "mocopi_skeleton_record.v1", "pose_coach_session.v1", "pose_coach_latest.v1",
                          "pose_coach_training_record.v1", "device_topology_mac4_first.v1",
-                         "device_topology_reconstruction.v1"}
+                         "device_topology_reconstruction.v1", "capture_manifest.v1", "san_dynamics128_record.v1",
+                         "track_event_record.v1", "model_artifact.v1"}
 
 
 def test_videos_are_real_and_playable() -> None:
@@ -110,6 +111,8 @@ def test_replaying_the_arrived_archives_through_the_cli_gives_the_committed_root
     step(DEFAULT_EPOCH + 60, "bundle", "create", str(root), SECOND)
     step(DEFAULT_EPOCH + 120, "bundle", "add-pose-coach", str(root / "_processed" / MAIN), "--latest",
          str(POSE_COACH), "--copy")
+    # the V6 training root beside the K11 root is written by the training lane, not by these steps
+    shutil.copytree(ROUTE_SMOKE / TRAINING_DIR, root / TRAINING_DIR)
     want, got = files(ROUTE_SMOKE), files(root)
     assert sorted(got) == sorted(want)
     for rel in want:
