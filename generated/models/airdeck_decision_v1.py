@@ -4,39 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
-
-
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    """
-    The command label the event resolves to (labels.v1), or null when it resolves to none.
-    """
+Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
+"""
+The command label the event resolves to (labels.v1), or null when it resolves to none.
+"""
 
 
-class Outcome(RootModel[Literal['dispatched', 'refused']]):
-    root: Literal['dispatched', 'refused']
-    """
-    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
-    """
-
-
-class InvariantRef1(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
-
-
-class InvariantRef(RootModel[InvariantRef1 | None]):
-    root: InvariantRef1 | None
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
+InvariantRef1 = TypeAliasType(
+    "InvariantRef1", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
+"""
+The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+"""
 
 
 class MidiMessage(BaseModel):
@@ -47,22 +31,21 @@ class MidiMessage(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bytes: str = Field(..., pattern='^[0-9A-F]{2}( [0-9A-F]{2}){1,2}$')
+    bytes: Annotated[str, Field(pattern='^[0-9A-F]{2}( [0-9A-F]{2}){1,2}$')]
     """
     The raw message, upper-case hex bytes separated by spaces (e.g. `90 0B 7F`).
     """
-    after_ms: int = Field(..., ge=0)
+    after_ms: Annotated[int, Field(ge=0)]
     """
     Delay after the command's first message (0 for the press, release_after_ms for the release).
     """
 
 
-class Midi(RootModel[list[MidiMessage]]):
-    root: list[MidiMessage] = Field(..., min_length=1)
-    """
-    The MIDI messages of a dispatched command, in order (sent in live mode, planned in a dry run); null when nothing is sent (a refusal or a gate-internal command).
+Midi = TypeAliasType("Midi", Annotated[list[MidiMessage], Field(min_length=1)])
+"""
+The MIDI messages of a dispatched command, in order (sent in live mode, planned in a dry run); null when nothing is sent (a refusal or a gate-internal command).
 
-    """
+"""
 
 
 class BodyTruthRef(BaseModel):
@@ -73,8 +56,11 @@ class BodyTruthRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp: common_v1.UnixMillis
-    age_ms: int = Field(..., ge=0)
+    timestamp: Annotated[int, Field(ge=0)]
+    """
+    Milliseconds since the Unix epoch.
+    """
+    age_ms: Annotated[int, Field(ge=0)]
     """
     Event time minus frame time (ms).
     """
@@ -92,19 +78,19 @@ class AirdeckDecision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: Annotated[int, Field(ge=0)]
     """
     The gesture event's timestamp_ms.
     """
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The event's source_id.
     """
-    machine: common_v1.Machine
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
     """
     The machine the event's detector ran on.
     """
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The event's label as received.
     """
@@ -112,7 +98,10 @@ class AirdeckDecision(BaseModel):
     """
     The event's phase, or null when the event carried none (a repeated sample).
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     command: Command | None
     """
     The command label the event resolves to (labels.v1), or null when it resolves to none.
@@ -121,9 +110,15 @@ class AirdeckDecision(BaseModel):
     """
     The resolved deck, or null.
     """
-    decision: Outcome
-    invariant: InvariantRef | None
-    reason: str = Field(..., min_length=1)
+    decision: Literal['dispatched', 'refused']
+    """
+    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
+    """
+    invariant: InvariantRef1 | None
+    """
+    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+    """
+    reason: Annotated[str, Field(min_length=1)]
     """
     Why, in one sentence an operator can act on.
     """

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
-from . import airdeck_decision_v1, common_v1
+from . import airdeck_decision_v1
 
 
 class Tool(BaseModel):
@@ -16,36 +17,37 @@ class Tool(BaseModel):
         extra='forbid',
     )
     name: Literal['lume']
-    version: str = Field(..., min_length=1)
+    version: Annotated[str, Field(min_length=1)]
 
 
-class Gesture(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Gesture = TypeAliasType("Gesture", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
 
 
 class Counts(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    events: int = Field(..., ge=0)
-    dispatched: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
+    events: Annotated[int, Field(ge=0)]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
 
 
 class Commands(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    dispatched: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
+    dispatched: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
 
 
-class RefusalsByInvariant(RootModel[int]):
-    root: int = Field(..., ge=1)
+RefusalsByInvariantAdditionalProperty = TypeAliasType(
+    "RefusalsByInvariantAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
-class Invariant(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
+Invariant = TypeAliasType(
+    "Invariant", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
 
 
 class Check(BaseModel):
@@ -62,11 +64,10 @@ class Check(BaseModel):
     """
     The safety invariants the check covers.
     """
-    detail: str = Field(..., min_length=1)
+    detail: Annotated[str, Field(min_length=1)]
 
 
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
 
 
 class PromotedManifest(BaseModel):
@@ -77,8 +78,11 @@ class PromotedManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: common_v1.AnyPath
-    sha256: common_v1.Sha256
+    path: Annotated[str, Field(min_length=1)]
+    """
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
     """
     SHA-256 of the manifest file's exact bytes.
     """
@@ -92,17 +96,26 @@ class Contract(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: common_v1.Sha256
+    id: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
 class FileRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: common_v1.AnyPath
-    sha256: common_v1.Sha256
-    records: int = Field(..., ge=0)
+    path: Annotated[str, Field(min_length=1)]
+    """
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
+    records: Annotated[int, Field(ge=0)]
     """
     Number of JSON records in the file.
     """
@@ -116,15 +129,24 @@ class Decision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    timestamp_ms: Annotated[int, Field(ge=0)]
+    """
+    Milliseconds since the Unix epoch.
+    """
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     phase: Literal['start', 'hold', 'release'] | None
     command: Command | None
     deck: Literal[1, 2] | None
-    decision: airdeck_decision_v1.Outcome
-    invariant: airdeck_decision_v1.InvariantRef | None
-    reason: str = Field(..., min_length=1)
+    decision: Literal['dispatched', 'refused']
+    """
+    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
+    """
+    invariant: airdeck_decision_v1.InvariantRef1 | None
+    """
+    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+    """
+    reason: Annotated[str, Field(min_length=1)]
 
 
 class Inputs(BaseModel):
@@ -144,8 +166,11 @@ class AirdeckDryRunReport(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.dry_run_report.v1'] = Field(..., alias='schema')
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[Literal['lume.airdeck.dry_run_report.v1'], Field(alias='schema')]
+    generated_at: AwareDatetime
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """
     tool: Tool
     dry_run: Literal[True]
     """
@@ -155,7 +180,7 @@ class AirdeckDryRunReport(BaseModel):
     """
     The command authority the gate was evaluated as (SAFE-AUTHORITY-K11).
     """
-    machine: common_v1.Machine | None
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'] | None
     """
     The configured machine the dry run ran on (machine_config.v1), or null without a config.
     """
@@ -168,7 +193,7 @@ class AirdeckDryRunReport(BaseModel):
     The promoted-gesture manifest (airdeck_promoted_gestures.v1) the gate ran against, or null (label table only).
     """
     inputs: Inputs
-    contracts: list[Contract] = Field(..., min_length=1)
+    contracts: Annotated[list[Contract], Field(min_length=1)]
     """
     The rule contracts the gate read, by $id and SHA-256 of the contract file.
     """
@@ -177,15 +202,23 @@ class AirdeckDryRunReport(BaseModel):
     The decision log (airdeck_decision.v1 JSONL) written beside the report, or null.
     """
     counts: Counts
-    commands: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Commands]
+    commands: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Commands
+    ]
     """
     Per command label the events resolved to, how many were dispatched and refused.
     """
-    refusals_by_invariant: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusalsByInvariant]
+    refusals_by_invariant: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusalsByInvariantAdditionalProperty,
+    ]
     """
     Refusals per safety invariant id (release events, which name none, are not counted).
     """
-    midi_plan: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), list[airdeck_decision_v1.MidiMessage]]
+    midi_plan: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+        list[airdeck_decision_v1.MidiMessage],
+    ]
     """
     For each dispatched command, the MIDI it would send (airdeck_midi_map.v1); an empty list for a gate-internal command (safe_stop_rehearsal sends nothing).
 

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from . import common_v1
 
@@ -19,12 +19,8 @@ class Generator(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
-
-
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    tool: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
 
 
 class SourceBundle(BaseModel):
@@ -35,11 +31,11 @@ class SourceBundle(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str = Field(..., min_length=1)
+    bundle_id: Annotated[str, Field(min_length=1)]
     """
     The bundle's `bundle_id` (rehearsal_bundle.v1).
     """
-    path: common_v1.AnyPath
+    path: Annotated[str, Field(min_length=1)]
     """
     Where the bundle lives (K11 `_processed/<bundle_id>` or a local path).
     """
@@ -52,13 +48,20 @@ class SourceBundle(BaseModel):
 class Evidence(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
     kind: Literal['labeled_clip', 'gesture_window', 'gesture_template', 'proof_matrix', 'promotion_candidates', 'dry_run_report', 'physical_verification']
     """
     labeled_clip = a Pose Coach clip labelled with the gesture; gesture_window / gesture_template = template analyzer output; proof_matrix = derived/airdeck/physical_proof_matrix.json; promotion_candidates = derived/airdeck/promotion_candidates.json; dry_run_report = an AirDeck dry-run / self-play report; physical_verification = the operator's physical check record.
 
     """
-    path: common_v1.RelPath
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
     """
     Path of the evidence relative to the bundle root.
     """
@@ -73,11 +76,11 @@ class PromotedGesture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The gesture label events carry (labels.v1, e.g. left_hand_raise).
     """
-    command: LabelName
+    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The command label it dispatches (labels.v1 command lane, e.g. d1_play_pause).
     """
@@ -85,19 +88,19 @@ class PromotedGesture(BaseModel):
     """
     The deck of the command (1 or 2), or null for a global / gate-internal command.
     """
-    threshold: float = Field(..., ge=0.5, le=1.0)
+    threshold: Annotated[float, Field(ge=0.5, le=1.0)]
     """
     Minimum gesture confidence; never below the safety_invariants.v1 `commands` threshold.
     """
-    hold_ms: int = Field(..., ge=200, le=5000)
+    hold_ms: Annotated[int, Field(ge=200, le=5000)]
     """
     Hold before dispatch (ms); never below the safety_invariants.v1 `commands` hold_ms.
     """
-    cooldown_ms: int = Field(..., ge=500, le=600000)
+    cooldown_ms: Annotated[int, Field(ge=500, le=600000)]
     """
     Per-command cooldown (ms); never below the safety_invariants.v1 `commands` cooldown_ms.
     """
-    evidence: list[Evidence] = Field(..., min_length=1)
+    evidence: Annotated[list[Evidence], Field(min_length=1)]
     """
     What the promotion rests on (seed 000 promotion path); at least one item.
     """
@@ -112,8 +115,10 @@ class AirdeckPromotedGestures(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.promoted_gestures.v1'] = Field(..., alias='schema')
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[
+        Literal['lume.airdeck.promoted_gestures.v1'], Field(alias='schema')
+    ]
+    generated_at: AwareDatetime
     """
     When the manifest was written.
     """

@@ -4,31 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
-
-
-class ObservationSource(
-    RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
-):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-    """
-    Kind of source (seed 003 section 3).
-    """
-
-
-class Posture(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
-
-
-class DeckZone(RootModel[Literal['deck1', 'deck2'] | None]):
-    root: Literal['deck1', 'deck2'] | None
-    """
-    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
-    """
 
 
 class DeckZoneMembership(BaseModel):
@@ -39,8 +19,14 @@ class DeckZoneMembership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left_hand: DeckZone | None
-    right_hand: DeckZone | None
+    left_hand: Literal['deck1', 'deck2'] | None
+    """
+    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
+    """
+    right_hand: Literal['deck1', 'deck2'] | None
+    """
+    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
+    """
 
 
 class HandPoint(BaseModel):
@@ -51,9 +37,12 @@ class HandPoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-    confidence: common_v1.Unit
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
 
 
 class Hands(BaseModel):
@@ -77,12 +66,15 @@ class BodyObservation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: Annotated[int, Field(ge=0)]
     """
     Capture time of the reading, milliseconds since the Unix epoch.
     """
-    source: ObservationSource
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
+    """
+    Kind of source (seed 003 section 3).
+    """
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Stable id of the physical source (e.g. `mac4_mega_depth`, `mac4_mega_rgb`, `mac2_insta360_room_wide`, `k11_webcam_pose`, `mac4_mocopi`).
 
@@ -91,7 +83,7 @@ class BodyObservation(BaseModel):
     """
     The source sees a person in this reading.
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     The source's own confidence that a person is there, 0..1.
     """
@@ -103,12 +95,12 @@ class BodyObservation(BaseModel):
     """
     Body extent along x/y/z (metres), when the source has 3-D.
     """
-    motion_energy: common_v1.Unit | None = None
+    motion_energy: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
     """
     Motion energy of the body in this reading, 0..1.
     """
-    posture: Posture | None = None
-    joint_count: int | None = Field(None, ge=0)
+    posture: Literal['upright', 'seated', 'torso_only', 'unknown'] | None = None
+    joint_count: Annotated[int | None, Field(ge=0)] = None
     """
     Tracked joints in this reading (mocopi canonical skeleton has 27).
     """

@@ -4,48 +4,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class BodyTruthMode(
-    RootModel[Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']]
-):
-    root: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    """
-    The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
-    """
+Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
+"""
+Command the gesture maps to (e.g. `d1_play_pause`), or null.
+"""
 
 
-class Posture(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
-    """
-    Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
-    """
+FreshMs = TypeAliasType("FreshMs", Annotated[int, Field(ge=0)])
+"""
+Age in ms of the newest reading of this source, or null when none was seen recently.
+"""
 
 
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9_]+$')
-    """
-    Command the gesture maps to (e.g. `d1_play_pause`), or null.
-    """
-
-
-class FreshMs(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Age in ms of the newest reading of this source, or null when none was seen recently.
-    """
-
-
-class MotionRecordId(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    Id of the motion record this tick is stored in, or null when not recorded.
-    """
+MotionRecordId = TypeAliasType("MotionRecordId", Annotated[str, Field(min_length=1)])
+"""
+Id of the motion record this tick is stored in, or null when not recorded.
+"""
 
 
 class RawRef(BaseModel):
@@ -74,11 +55,11 @@ class GestureIntent(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9_]+$')
+    name: Annotated[str, Field(pattern='^[a-z0-9_]+$')]
     """
     Gesture label (label table name), `none` when there is no intent.
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Gesture confidence; K11 commands need it at or above the command threshold.
     """
@@ -104,7 +85,10 @@ class SourceState(BaseModel):
     """
     The source currently reports a person from a fresh reading.
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     fresh_ms: FreshMs | None
     """
     Age in ms of the newest reading of this source, or null when none was seen recently.
@@ -139,11 +123,11 @@ class LumeBodyTruth(BaseModel):
     """
     Object type tag (seed 003 section 4).
     """
-    schema_: Literal['lume.body_truth.v0'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.body_truth.v0'], Field(alias='schema')]
     """
     Schema tag of this version (seed 003 section 4).
     """
-    timestamp: common_v1.UnixMillis
+    timestamp: Annotated[int, Field(ge=0)]
     """
     Publish time of this tick, milliseconds since the Unix epoch.
     """
@@ -152,16 +136,19 @@ class LumeBodyTruth(BaseModel):
     True only when at least one fresh human source reports a person with confidence at or above body_truth_rules.v0 `presence.min_confidence` (seed 003 section 6).
 
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Fused confidence in the performer truth, 0..1 (formula in body_truth_rules.v0 `output`).
     """
-    authority: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    authority: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Which sources back this tick, joined by `_` (e.g. `mocopi_rgb_depth`, `k11_pose`, `rgb_depth`); `none` when no source backs it.
 
     """
-    mode: BodyTruthMode
+    mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
+    """
+    The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
+    """
     tracking_lost: bool
     """
     True while the previous confident body is stale but the absent timeout has not expired (seed 003 section 6); true exactly when `mode` is `tracking_lost`.
@@ -175,19 +162,22 @@ class LumeBodyTruth(BaseModel):
     """
     Body extent along x/y/z (metres), or null when unknown.
     """
-    velocity: float = Field(..., ge=0.0)
+    velocity: Annotated[float, Field(ge=0.0)]
     """
     Speed of the body centre (metres per second, smoothed); 0 when unknown.
     """
-    stillness: common_v1.Unit
+    stillness: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     1 = perfectly still, 0 = moving hard (seed 003 section 7, DYK freeze behaviours).
     """
-    burst: common_v1.Unit
+    burst: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Intentional high-energy motion level; 0 unless a human is present (seed 003 section 6).
     """
-    posture: Posture
+    posture: Literal['upright', 'seated', 'torso_only', 'unknown']
+    """
+    Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
+    """
     seated: bool
     """
     True when the posture is `seated` (seed 003 section 9, seated is a valid present state).

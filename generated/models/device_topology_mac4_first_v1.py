@@ -4,29 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
-
-from . import common_v1
-
-
-class DeviceKind(
-    RootModel[Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']]
-):
-    root: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']
-    """
-    Kind of capture device (seed 003 sections 1 and 3).
-    """
-
-
-class OutputLane(
-    RootModel[Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']]
-):
-    root: Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']
-    """
-    Consumer lane a device feeds (seed 003 section 7).
-    """
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TopologyDevice(BaseModel):
@@ -37,17 +17,27 @@ class TopologyDevice(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    device: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Device id, e.g. `femto_mega`, `k11_uvc_webcam`, `insta360`.
     """
-    kind: DeviceKind | None = None
-    machine: common_v1.Machine
-    role: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    kind: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'] | None = (
+        None
+    )
+    """
+    Kind of capture device (seed 003 sections 1 and 3).
+    """
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    """
+    A machine of the rig (seed 000, seed 003 section 1).
+    """
+    role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     What the device is for, e.g. `bodytruth_depth`, `pose_coach_command_gate`.
     """
-    lanes: list[OutputLane] | None = None
+    lanes: list[Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']] | None = (
+        None
+    )
     evidence_only: bool | None = None
     """
     The device feeds evidence and review only, never the live command path.
@@ -67,8 +57,13 @@ class DeviceTopologyMac4First(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
-    created_at_unix: common_v1.UnixSeconds | None = None
+    bundle_id: Annotated[
+        str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    ] = None
+    created_at_unix: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
     command_authority: Literal['K11'] | None = None
     """
     The only Rekordbox command authority.
@@ -79,4 +74,4 @@ class DeviceTopologyMac4First(BaseModel):
     """
     Mac5 heavy reconstruction waits for `completion_ready` and `mac5_heavy_reconstruction_allowed`.
     """
-    devices: list[TopologyDevice] = Field(..., min_length=1)
+    devices: Annotated[list[TopologyDevice], Field(min_length=1)]

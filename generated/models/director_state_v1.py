@@ -4,36 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
-
-
-class DirectorRole(RootModel[Literal['mac', 'ios', 'ipad']]):
-    root: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
-
-
-class Uuid(RootModel[str]):
-    root: str = Field(
-        ...,
-        pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-    )
-    """
-    A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
-    """
-
-
-class SessionPhase(RootModel[Literal['idle', 'setup', 'live', 'paused', 'wrap']]):
-    root: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
+Uuid = TypeAliasType(
+    "Uuid",
+    Annotated[
+        str,
+        Field(
+            pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+        ),
+    ],
+)
+"""
+A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
+"""
 
 
 class DirectorSession(BaseModel):
@@ -48,30 +35,17 @@ class DirectorSession(BaseModel):
     """
     Session UUID, null before a session is opened.
     """
-    phase: SessionPhase
-    started_at: common_v1.Iso8601 | None
+    phase: Literal['idle', 'setup', 'live', 'paused', 'wrap']
+    """
+    Phase of the shoot session.
+    """
+    started_at: AwareDatetime | None
     """
     When the session started, null before.
     """
     operator_device_id: Uuid | None
     """
     UUID of the operator's Mac, null before a session is opened.
-    """
-
-
-class CueKind(
-    RootModel[Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']]
-):
-    root: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
-    """
-    Kind of a cue.
-    """
-
-
-class CueId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Cue identifier chosen by the sender.
     """
 
 
@@ -83,8 +57,14 @@ class Cue(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: CueId
-    kind: CueKind
+    id: Annotated[str, Field(max_length=128, min_length=1)]
+    """
+    Cue identifier chosen by the sender.
+    """
+    kind: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
+    """
+    Kind of a cue.
+    """
     payload: dict[str, Any]
     """
     Kind-specific parameters (open object).
@@ -99,14 +79,20 @@ class AppliedCue(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: CueId
-    kind: CueKind
+    id: Annotated[str, Field(max_length=128, min_length=1)]
+    """
+    Cue identifier chosen by the sender.
+    """
+    kind: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
+    """
+    Kind of a cue.
+    """
     payload: dict[str, Any]
-    applied_at: common_v1.Iso8601
+    applied_at: AwareDatetime
     """
     Server receive/apply time (breaks ties for capture cues, seed failure mode D).
     """
-    applied_version: int = Field(..., ge=1)
+    applied_version: Annotated[int, Field(ge=1)]
     """
     The state version that made this cue current.
     """
@@ -129,25 +115,20 @@ class CueState(BaseModel):
     """
 
 
-class LookId(RootModel[Literal['look_1', 'look_2', 'look_3']]):
-    root: Literal['look_1', 'look_2', 'look_3']
-    """
-    One of the three looks of a shoot.
-    """
+WardrobeId = TypeAliasType(
+    "WardrobeId", Annotated[str, Field(max_length=128, min_length=1)]
+)
+"""
+Identifier of the wardrobe worn for the active look.
+"""
 
 
-class WardrobeId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Identifier of the wardrobe worn for the active look.
-    """
-
-
-class LightingPreset(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Name of the lighting preset of the active look.
-    """
+LightingPreset = TypeAliasType(
+    "LightingPreset", Annotated[str, Field(max_length=128, min_length=1)]
+)
+"""
+Name of the lighting preset of the active look.
+"""
 
 
 class LookState(BaseModel):
@@ -158,32 +139,17 @@ class LookState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    active: LookId | None
+    active: Literal['look_1', 'look_2', 'look_3'] | None
     wardrobe_id: WardrobeId | None
     lighting_preset: LightingPreset | None
 
 
-class PerformerIntent(
-    RootModel[Literal['ready', 'hold', 'cue_request', 'break_request']]
-):
-    root: Literal['ready', 'hold', 'cue_request', 'break_request']
-    """
-    What the performer asks for.
-    """
-
-
-class VoiceState(RootModel[Literal['listening', 'speaking', 'muted']]):
-    root: Literal['listening', 'speaking', 'muted']
-    """
-    State of the performer's voice loop.
-    """
-
-
-class ComprehensionScore(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    How well the performer's voice loop is understood, 0..1.
-    """
+ComprehensionScore = TypeAliasType(
+    "ComprehensionScore", Annotated[float, Field(ge=0.0, le=1.0)]
+)
+"""
+How well the performer's voice loop is understood, 0..1.
+"""
 
 
 class PerformerState(BaseModel):
@@ -194,23 +160,17 @@ class PerformerState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    intent: PerformerIntent | None
-    voice_state: VoiceState | None
+    intent: Literal['ready', 'hold', 'cue_request', 'break_request'] | None
+    voice_state: Literal['listening', 'speaking', 'muted'] | None
     comprehension_score: ComprehensionScore | None
 
 
-class ConsentScope(RootModel[Literal['frame_capture', 'reel_use']]):
-    root: Literal['frame_capture', 'reel_use']
-    """
-    A use the model consents to.
-    """
-
-
-class ConsentToken(RootModel[str]):
-    root: str = Field(..., pattern='^ed25519:[A-Za-z0-9_-]{86}$')
-    """
-    Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signature.
-    """
+ConsentToken = TypeAliasType(
+    "ConsentToken", Annotated[str, Field(pattern='^ed25519:[A-Za-z0-9_-]{86}$')]
+)
+"""
+Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signature.
+"""
 
 
 class ConsentState(BaseModel):
@@ -230,19 +190,19 @@ class ConsentState(BaseModel):
     """
     Proof token issued on quorum; null until then.
     """
-    scope: list[ConsentScope] = Field(..., max_length=2)
+    scope: Annotated[list[Literal['frame_capture', 'reel_use']], Field(max_length=2)]
     """
     Proposed scope (empty when nothing was proposed).
     """
-    expires_at: common_v1.Iso8601 | None
+    expires_at: AwareDatetime | None
     """
     Token expiry (issue time + quorum.token_ttl_s); null without a token.
     """
-    proposed_by: DirectorRole | None
+    proposed_by: Literal['mac', 'ios', 'ipad'] | None
     """
     Role that sent the current proposal; null when none.
     """
-    acks: list[DirectorRole] = Field(..., max_length=3)
+    acks: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(max_length=3)]
     """
     Distinct roles that acknowledged the current proposal, in arrival order.
     """
@@ -256,15 +216,17 @@ class TelemetryState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    frames_captured: int = Field(..., ge=0)
+    frames_captured: Annotated[int, Field(ge=0)]
     """
     Frames captured in this session (from the MJPEG capture nodes).
     """
-    last_proof_token_at: common_v1.Iso8601 | None
+    last_proof_token_at: AwareDatetime | None
     """
     Time of the last proof token seen from the capture path; null if none.
     """
-    active_directors: list[DirectorRole] = Field(..., max_length=3)
+    active_directors: Annotated[
+        list[Literal['mac', 'ios', 'ipad']], Field(max_length=3)
+    ]
     """
     Roles with a heartbeat within rules.heartbeat_timeout_s (3 s).
     """
@@ -279,7 +241,7 @@ class DirectorStateDocument(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.director_state.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.director_state.v1'], Field(alias='schema')]
     """
     Document type tag.
     """
@@ -289,11 +251,11 @@ class DirectorStateDocument(BaseModel):
     performer: PerformerState
     model_consent: ConsentState
     telemetry: TelemetryState
-    version: int = Field(..., ge=0)
+    version: Annotated[int, Field(ge=0)]
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: common_v1.Iso8601
+    updated_at: AwareDatetime
     """
     When the server last changed the document (or created it).
     """
@@ -307,7 +269,7 @@ class DirectorState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.director_state.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.director_state.v1'], Field(alias='schema')]
     """
     Document type tag.
     """
@@ -317,11 +279,11 @@ class DirectorState(BaseModel):
     performer: PerformerState
     model_consent: ConsentState
     telemetry: TelemetryState
-    version: int = Field(..., ge=0)
+    version: Annotated[int, Field(ge=0)]
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: common_v1.Iso8601
+    updated_at: AwareDatetime
     """
     When the server last changed the document (or created it).
     """

@@ -4,18 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
-
-from . import common_v1
-
-
-class GesturePhase(RootModel[Literal['start', 'hold', 'release']]):
-    root: Literal['start', 'hold', 'release']
-    """
-    start = first frame seen, hold = still held, release = let go.
-    """
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GestureEvent(BaseModel):
@@ -27,25 +18,31 @@ class GestureEvent(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: Annotated[int, Field(ge=0)]
     """
     Time of the event, milliseconds since the Unix epoch.
     """
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Id of the detector / camera lane that produced the event (e.g. `k11_webcam_pose`).
     """
-    machine: common_v1.Machine
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
     """
     Machine the detector ran on.
     """
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Gesture label (label table name).
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     deck: Literal[1, 2] | None = None
     """
     Target deck when the gesture is deck-specific.
     """
-    phase: GesturePhase | None = None
+    phase: Literal['start', 'hold', 'release'] | None = None
+    """
+    start = first frame seen, hold = still held, release = let go.
+    """

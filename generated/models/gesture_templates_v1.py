@@ -4,19 +4,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
-
-from . import common_v1, rehearsal_bundle_v1
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 
 class Segment(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+    start_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    end_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
 
 
 class Timeline(BaseModel):
@@ -28,25 +33,25 @@ class Timeline(BaseModel):
     """
     The header of timeline.csv, in order.
     """
-    bin_s: float = Field(..., gt=0.0)
-    rows: int = Field(..., ge=0)
+    bin_s: Annotated[float, Field(gt=0.0)]
+    rows: Annotated[int, Field(ge=0)]
     segments: list[Segment]
 
 
-class Note(RootModel[str]):
-    root: str = Field(..., min_length=1)
+Note = TypeAliasType("Note", Annotated[str, Field(min_length=1)])
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+LabelName = TypeAliasType(
+    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
 
 
 class BundleRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str = Field(..., min_length=1)
-    bundle_sha256: common_v1.Sha256
+    bundle_id: Annotated[str, Field(min_length=1)]
+    bundle_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
     """
     SHA-256 of bundle.json as read.
     """
@@ -56,8 +61,11 @@ class ContractRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: common_v1.Sha256
+    id: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
 class InputRef(BaseModel):
@@ -65,18 +73,37 @@ class InputRef(BaseModel):
         extra='forbid',
     )
     kind: Literal['mac4_labels', 'pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    path: common_v1.AnyPath
-    sha256: common_v1.Sha256
-    records: int = Field(..., ge=0)
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    path: Annotated[str, Field(min_length=1)]
+    """
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
+    records: Annotated[int, Field(ge=0)]
 
 
 class OutputRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    path: common_v1.RelPath
-    sha256: common_v1.Sha256
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
+    """
+    A relative POSIX path inside a bundle or session; never absolute, never `..`.
+    """
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
 class Stats(BaseModel):
@@ -87,58 +114,74 @@ class Stats(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    n: int = Field(..., ge=1)
+    n: Annotated[int, Field(ge=1)]
     mean: float
-    std: float = Field(..., ge=0.0)
+    std: Annotated[float, Field(ge=0.0)]
     min: float
     max: float
 
 
-class Sources(RootModel[int]):
-    root: int = Field(..., ge=1)
+SourcesAdditionalProperty = TypeAliasType(
+    "SourcesAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
-class ClipKinds(RootModel[int]):
-    root: int = Field(..., ge=1)
+ClipKindsAdditionalProperty = TypeAliasType(
+    "ClipKindsAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
 class Example(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    start_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    end_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
 
 
 class Template(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
-    category: rehearsal_bundle_v1.UnifiedCategory
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
+    """
+    Unified top-level label categories (seed 000, "Marker and Label Convergence").
+    """
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
     command: LabelName | None
     dispatch_label: LabelName | None
-    count: int = Field(..., ge=1)
+    count: Annotated[int, Field(ge=1)]
     """
     Windows with this label.
     """
-    sources: dict[constr(pattern=r'^[a-z0-9][a-z0-9_]*$'), Sources]
+    sources: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z0-9][a-z0-9_]*$')],
+        SourcesAdditionalProperty,
+    ]
     """
     Windows per bundle source id.
     """
-    clip_kinds: dict[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'], ClipKinds]
+    clip_kinds: dict[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'], ClipKindsAdditionalProperty]
     """
     Pose Coach windows per clip kind (empty for Mac4 markers).
     """
     duration_s: Stats
-    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Stats]
+    features: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Stats
+    ]
     """
     Statistics of each gesture_window.v1 feature over the windows that have it.
     """
-    examples: list[Example] = Field(..., min_length=1)
+    examples: Annotated[list[Example], Field(min_length=1)]
     """
     The first windows in time (at most promotion_policy.v1 `analyzer.max_examples`).
     """
@@ -153,9 +196,11 @@ class GestureTemplates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.templates.gesture_templates.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.templates.gesture_templates.v1'], Field(alias='schema')
+    ]
     bundle: BundleRef
-    origin_unix: common_v1.UnixSeconds
+    origin_unix: Annotated[float, Field(ge=0.0)]
     """
     Timeline origin (the earliest evidence of the bundle), Unix seconds; `t_*_s` count from it.
     """

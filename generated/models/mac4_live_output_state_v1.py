@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -20,10 +21,19 @@ class Bodytruth(BaseModel):
         extra='forbid',
     )
     present: bool
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    stillness: common_v1.Unit
-    burst: common_v1.Unit
+    stillness: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
+    burst: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     tracking_lost: bool
 
 
@@ -35,18 +45,22 @@ class Enthea(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: common_v1.AnyPath | None = None
+    map_path: Annotated[str | None, Field(min_length=1)] = None
     """
     The control map the values came from.
     """
-    controls: dict[constr(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$'), common_v1.Unit]
+    controls: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$')],
+        common_v1.Unit,
+    ]
     """
     Control name → value in 0..1.
     """
 
 
-class Cc(RootModel[int]):
-    root: int = Field(..., ge=0, le=127)
+CcAdditionalProperty = TypeAliasType(
+    "CcAdditionalProperty", Annotated[int, Field(ge=0, le=127)]
+)
 
 
 class Mrt2(BaseModel):
@@ -57,11 +71,14 @@ class Mrt2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: common_v1.AnyPath | None = None
+    map_path: Annotated[str | None, Field(min_length=1)] = None
     """
     The control map the values came from.
     """
-    cc: dict[constr(pattern=r'^([0-9]|[1-9][0-9]|1[01][0-9])$'), Cc]
+    cc: dict[
+        Annotated[str, StringConstraints(pattern=r'^([0-9]|[1-9][0-9]|1[01][0-9])$')],
+        CcAdditionalProperty,
+    ]
     """
     MIDI controller number (0..119, as a string) → CC value 0..127.
     """
@@ -76,14 +93,14 @@ class Mac4LiveOutputState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.mac4_first.live_output_state.v1'] = Field(
-        ..., alias='schema'
-    )
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[
+        Literal['lume.mac4_first.live_output_state.v1'], Field(alias='schema')
+    ]
+    generated_at: AwareDatetime
     """
     When the bridge wrote this state.
     """
-    bodytruth_url: str = Field(..., pattern='^https?://[^\\s]+$')
+    bodytruth_url: Annotated[str, Field(pattern='^https?://[^\\s]+$')]
     """
     The BodyTruth endpoint the bridge polls (`--bodytruth-url`, port 9405 `/body-truth`).
     """

@@ -4,37 +4,28 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from re import compile
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+PortSpec = TypeAliasType(
+    "PortSpec",
+    Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=compile('^(tcp://[A-Za-z0-9.\\-]+:[0-9]{1,5}|(?!tcp://)\\S.*)$'),
+        ),
+    ],
+)
+"""
+A MIDI output port name (opened through rtmidi, e.g. the K11 loopMIDI port), or `tcp://HOST:PORT` for a mido socket port (tests; these machines have no MIDI subsystem).
 
-class Host(RootModel[str]):
-    root: str = Field(..., min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-
-
-class Port(RootModel[int]):
-    root: int = Field(..., ge=1, le=65535)
-
-
-class PortSpec(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(tcp://[A-Za-z0-9.\\-]+:[0-9]{1,5}|(?!tcp://)\\S.*)$',
-    )
-    """
-    A MIDI output port name (opened through rtmidi, e.g. the K11 loopMIDI port), or `tcp://HOST:PORT` for a mido socket port (tests; these machines have no MIDI subsystem).
-
-    """
+"""
 
 
 class Mac4Endpoints(BaseModel):
@@ -45,10 +36,13 @@ class Mac4Endpoints(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Host
-    ssh_port: Port | None = Field(22, validate_default=True)
-    bodytruth_port: Port | None = Field(9405, validate_default=True)
-    bridge_port: Port | None = Field(9415, validate_default=True)
+    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+    """
+    A host name or IP address of a peer (configuration data, never a contract id).
+    """
+    ssh_port: Annotated[int | None, Field(ge=1, le=65535)] = 22
+    bodytruth_port: Annotated[int | None, Field(ge=1, le=65535)] = 9405
+    bridge_port: Annotated[int | None, Field(ge=1, le=65535)] = 9415
 
 
 class BodyTruthEndpoint(BaseModel):
@@ -59,8 +53,11 @@ class BodyTruthEndpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Host
-    port: Port | None = Field(9405, validate_default=True)
+    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+    """
+    A host name or IP address of a peer (configuration data, never a contract id).
+    """
+    port: Annotated[int | None, Field(ge=1, le=65535)] = 9405
 
 
 class DirectorEndpoint(BaseModel):
@@ -71,8 +68,11 @@ class DirectorEndpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Host
-    port: Port | None = Field(9610, validate_default=True)
+    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+    """
+    A host name or IP address of a peer (configuration data, never a contract id).
+    """
+    port: Annotated[int | None, Field(ge=1, le=65535)] = 9610
 
 
 class LumfTarget(BaseModel):
@@ -83,8 +83,11 @@ class LumfTarget(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Host
-    port: Port | None = Field(9701, validate_default=True)
+    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+    """
+    A host name or IP address of a peer (configuration data, never a contract id).
+    """
+    port: Annotated[int | None, Field(ge=1, le=65535)] = 9701
 
 
 class MachineConfig(BaseModel):
@@ -96,12 +99,12 @@ class MachineConfig(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.machine_config.v1'] = Field(..., alias='schema')
-    machine: common_v1.Machine
+    schema_: Annotated[Literal['lume.machine_config.v1'], Field(alias='schema')]
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
     """
     Which machine this installation is (configured, never guessed).
     """
-    storage_root: common_v1.AnyPath
+    storage_root: Annotated[str, Field(min_length=1)]
     """
     The dance-sessions root on this machine (K11 durable store; Mac5 working copies).
     """
@@ -117,11 +120,11 @@ class MachineConfig(BaseModel):
     bodytruth: BodyTruthEndpoint
     director: DirectorEndpoint
     lumf: LumfTarget
-    key_dir: common_v1.AnyPath
+    key_dir: Annotated[str, Field(min_length=1)]
     """
     Folder holding this machine's Ed25519 signing key for readiness reports.
     """
-    trust_file: common_v1.AnyPath
+    trust_file: Annotated[str, Field(min_length=1)]
     """
     File listing the public keys trusted to sign readiness reports.
     """

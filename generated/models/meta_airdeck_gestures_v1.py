@@ -4,20 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
-
-
-class Hand(RootModel[Literal['left', 'right']]):
-    root: Literal['left', 'right']
-
-
-class Zone(RootModel[Literal['deck1', 'deck2']]):
-    root: Literal['deck1', 'deck2']
-    """
-    A zone name of airdeck_deck_zones.v1.
-    """
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Zones(BaseModel):
@@ -28,19 +17,25 @@ class Zones(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left: Zone | None = None
-    right: Zone | None = None
+    left: Literal['deck1', 'deck2'] | None = None
+    """
+    A zone name of airdeck_deck_zones.v1.
+    """
+    right: Literal['deck1', 'deck2'] | None = None
+    """
+    A zone name of airdeck_deck_zones.v1.
+    """
 
 
 class GestureRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The gesture label emitted (a label of lume:contract:labels:v1).
     """
-    raised: list[Hand] = Field(..., min_length=1)
+    raised: Annotated[list[Literal['left', 'right']], Field(min_length=1)]
     """
     The hands that must all be raised.
     """
@@ -64,9 +59,10 @@ class AirdeckGestures(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    observation_sources: list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']] = (
-        Field(..., min_length=1)
-    )
+    observation_sources: Annotated[
+        list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']],
+        Field(min_length=1),
+    ]
     """
     Body observation kinds (body_observation.v1 `source`) the recogniser reads.
     """
@@ -74,7 +70,7 @@ class AirdeckGestures(BaseModel):
     """
     How the event confidence is formed from the raised hands' confidences.
     """
-    gestures: list[GestureRow] = Field(..., min_length=1)
+    gestures: Annotated[list[GestureRow], Field(min_length=1)]
     """
     Tried in order; the first row whose hands are all raised (in their zones) wins.
     """

@@ -4,36 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
-
-
-class SourceKind(
-    RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
-):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-
-
-class OutputSlot(RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']]):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']
-    """
-    A key of lume_body_truth `sources`.
-    """
-
-
-class SourceId(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
-
-
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-
-
-class Millis(RootModel[int]):
-    root: int = Field(..., ge=0)
+SourceId = TypeAliasType(
+    "SourceId", Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
+)
 
 
 class SourceClass(BaseModel):
@@ -48,11 +26,11 @@ class SourceClass(BaseModel):
     """
     What the source is best at (seed 003 section 3 input policy).
     """
-    output_slot: OutputSlot | None
+    output_slot: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone'] | None
     """
     The lume_body_truth `sources` slot it reports into, or null when it has none.
     """
-    fresh_ms_max: Millis
+    fresh_ms_max: Annotated[int, Field(ge=0)]
     """
     A reading is fresh while its age in ms is at most this.
     """
@@ -78,7 +56,7 @@ class PresenceRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_confidence: Unit
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     A fresh human source must report at least this for `present=true`.
     """
@@ -100,10 +78,10 @@ class MocopiSkeletonAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source: SourceKind
-    min_source_confidence: Unit
-    min_joint_count: int = Field(..., ge=1)
-    canonical_joint_count: int = Field(..., ge=1)
+    source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
+    min_source_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_joint_count: Annotated[int, Field(ge=1)]
+    canonical_joint_count: Annotated[int, Field(ge=1)]
 
 
 class DepthPlusVerifierAlternative(BaseModel):
@@ -114,9 +92,9 @@ class DepthPlusVerifierAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    depth_source: SourceKind
-    min_depth_confidence: Unit
-    min_verifier_confidence: Unit
+    depth_source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
+    min_depth_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_verifier_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class IndependentSourcesAlternative(BaseModel):
@@ -127,12 +105,12 @@ class IndependentSourcesAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_count: int = Field(..., ge=2)
+    min_count: Annotated[int, Field(ge=2)]
     distinct_by: Literal['source_id', 'source']
     """
     What makes two readings independent.
     """
-    min_source_confidence: Unit
+    min_source_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class HighConfidenceRule(BaseModel):
@@ -143,7 +121,7 @@ class HighConfidenceRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_confidence: Unit
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     mocopi_skeleton: MocopiSkeletonAlternative
     depth_plus_person_verifier: DepthPlusVerifierAlternative
     independent_camera_person_sources: IndependentSourcesAlternative
@@ -153,16 +131,16 @@ class Timing(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tracking_lost_after_ms: Millis
+    tracking_lost_after_ms: Annotated[int, Field(ge=0)]
     """
     Stale horizon: a human reading older than this never counts for presence (caps every source's fresh_ms_max); once no qualifying human reading is younger, the body is stale.
 
     """
-    absent_after_ms: Millis
+    absent_after_ms: Annotated[int, Field(ge=0)]
     """
     Time since the last qualifying human reading after which tracking_lost becomes absent.
     """
-    source_slot_null_after_ms: Millis
+    source_slot_null_after_ms: Annotated[int, Field(ge=0)]
     """
     A source slot reports `fresh_ms=null` when its newest reading is older than this.
     """
@@ -176,19 +154,19 @@ class MotionRule(BaseModel):
     """
     How counted sources' motion_energy values combine into one fused motion energy.
     """
-    still_max_motion_energy: Unit
+    still_max_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Fused motion energy below this means present_still.
     """
-    active_min_motion_energy: Unit
+    active_min_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Fused motion energy at or above this means active (hysteresis above still_max).
     """
-    burst_min_motion_energy: Unit
+    burst_min_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Fused motion energy at or above this enters burst.
     """
-    burst_exit_motion_energy: Unit
+    burst_exit_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Burst ends when fused motion energy falls below this.
     """
@@ -196,25 +174,23 @@ class MotionRule(BaseModel):
     """
     Burst needs `present=true` (seed 003 section 6).
     """
-    burst_min_counted_sources: int = Field(..., ge=1)
+    burst_min_counted_sources: Annotated[int, Field(ge=1)]
     """
     Fresh sources with motion_energy_counts needed for burst (depth never counts).
     """
-
-
-class PostureName(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
 
 
 class PostureRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    present_allowed: list[PostureName] = Field(..., min_length=1)
+    present_allowed: Annotated[
+        list[Literal['upright', 'seated', 'torso_only', 'unknown']], Field(min_length=1)
+    ]
     """
     Postures that may be `present=true` when confidence is high enough (seed 003 section 9).
     """
-    seated_when: list[PostureName]
+    seated_when: list[Literal['upright', 'seated', 'torso_only', 'unknown']]
     """
     Postures for which the output `seated` is true.
     """
@@ -232,7 +208,7 @@ class OutputRule(BaseModel):
     """
     Score of a satisfied high-confidence alternative; output confidence is the best score.
     """
-    presence_only_confidence_cap: Unit
+    presence_only_confidence_cap: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Confidence cap when present but no high-confidence alternative holds (best human source otherwise).
     """
@@ -240,22 +216,24 @@ class OutputRule(BaseModel):
     """
     Confidence while tracking_lost.
     """
-    absent_confidence: Unit
+    absent_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     stillness: Literal['one_minus_motion_energy']
     """
     Formula of `stillness` from fused motion energy.
     """
-    burst_ramp_start: Unit
+    burst_ramp_start: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     `burst` = clamp((energy - start) / (end - start)) while present, else 0.
     """
-    burst_ramp_end: Unit
-    authority_order: list[OutputSlot] | None = None
+    burst_ramp_end: Annotated[float, Field(ge=0.0, le=1.0)]
+    authority_order: list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']] | None = (
+        None
+    )
     """
     Order of the source slots joined into `authority` (seed 003 section 4 examples: `mocopi_rgb_depth`, `rgb_k11_pose`); slots not listed follow in `sources` order.
 
     """
-    velocity_window_ms: Millis | None = None
+    velocity_window_ms: Annotated[int | None, Field(ge=0)] = None
     """
     `velocity` is the body-centre displacement of each source over its readings of the last velocity_window_ms, per second, averaged over fresh 3-D sources weighted by confidence.
 
@@ -270,11 +248,11 @@ class PoseMotionRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_ms: Millis
+    window_ms: Annotated[int, Field(ge=0)]
     """
     Landmark displacement is measured against the frame this many ms earlier (less jitter than frame to frame).
     """
-    full_scale_body_heights_per_s: float = Field(..., gt=0.0)
+    full_scale_body_heights_per_s: Annotated[float, Field(gt=0.0)]
     """
     Mean landmark speed, in body heights per second, that maps to motion_energy 1.0 (linear, clamped).
     """
@@ -304,27 +282,29 @@ class Gesture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    candidate_min_confidence: Unit
+    candidate_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     A gesture event at or above this starts gesture_candidate.
     """
-    confirm_min_confidence: Unit
+    confirm_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Default command threshold; candidate→confirmed needs the gesture at or above max(this, its label's threshold in labels.v1) for the hold.
     """
-    hold_ms: Millis
+    hold_ms: Annotated[int, Field(ge=0)]
     """
     Default hold before a candidate becomes gesture_confirmed; the effective hold is max(this, its label's hold_ms in labels.v1).
     """
-    release_after_ms: Millis
+    release_after_ms: Annotated[int, Field(ge=0)]
     """
     A candidate or confirmed gesture with no event for this long counts as released.
     """
-    confirmed_max_ms: Millis
+    confirmed_max_ms: Annotated[int, Field(ge=0)]
     """
     Longest time mode stays gesture_confirmed before it returns to active/present_still.
     """
-    confirm_machines: list[common_v1.Machine] = Field(..., min_length=1)
+    confirm_machines: Annotated[
+        list[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']], Field(min_length=1)
+    ]
     """
     Machines whose gesture events may reach gesture_confirmed.
     """

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Box2(BaseModel):
@@ -17,10 +17,10 @@ class Box2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
+    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class DeckZone(BaseModel):
@@ -38,10 +38,6 @@ class DeckZone(BaseModel):
     box: Box2
 
 
-class RaiseReference(RootModel[Literal['same_side_shoulder', 'body_anchor']]):
-    root: Literal['same_side_shoulder', 'body_anchor']
-
-
 class Margins(BaseModel):
     """
     Minimum height above each reference, in normalised image height.
@@ -50,8 +46,8 @@ class Margins(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    same_side_shoulder: float = Field(..., ge=0.0, le=1.0)
-    body_anchor: float = Field(..., ge=0.0, le=1.0)
+    same_side_shoulder: Annotated[float, Field(ge=0.0, le=1.0)]
+    body_anchor: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class HandRaiseRule(BaseModel):
@@ -63,7 +59,9 @@ class HandRaiseRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    references: list[RaiseReference] = Field(..., min_length=1)
+    references: Annotated[
+        list[Literal['same_side_shoulder', 'body_anchor']], Field(min_length=1)
+    ]
     """
     Reference points in order of preference.
     """
@@ -71,7 +69,7 @@ class HandRaiseRule(BaseModel):
     """
     Minimum height above each reference, in normalised image height.
     """
-    min_hand_confidence: float = Field(..., ge=0.0, le=1.0)
+    min_hand_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Zones(BaseModel):

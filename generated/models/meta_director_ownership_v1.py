@@ -4,29 +4,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import director_state_v1
-
-
-class ContractId(RootModel[str]):
-    root: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-
-
-class FieldPath(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z_]+(\\.[a-z_]+)*$')
-    """
-    Dotted path of a state field (e.g. session.phase).
-    """
+FieldPath = TypeAliasType(
+    "FieldPath", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+)
+"""
+Dotted path of a state field (e.g. session.phase).
+"""
 
 
-class CommandName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z_]*$')
-    """
-    A command frame `type`.
-    """
+CommandName = TypeAliasType(
+    "CommandName", Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
+)
+"""
+A command frame `type`.
+"""
 
 
 class RoleRow(BaseModel):
@@ -37,19 +33,16 @@ class RoleRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    role: director_state_v1.DirectorRole
-    surface: str = Field(..., min_length=1)
+    role: Literal['mac', 'ios', 'ipad']
+    """
+    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
+
+    """
+    surface: Annotated[str, Field(min_length=1)]
     """
     The director application that connects with this role.
     """
-    description: str = Field(..., min_length=1)
-
-
-class FieldWriter(RootModel[Literal['mac', 'ios', 'ipad', 'quorum', 'server']]):
-    root: Literal['mac', 'ios', 'ipad', 'quorum', 'server']
-    """
-    Who writes a field - a role, the consent quorum, or the server (derived).
-    """
+    description: Annotated[str, Field(min_length=1)]
 
 
 class FieldRow(BaseModel):
@@ -60,27 +53,19 @@ class FieldRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    field: FieldPath
-    writer: FieldWriter
+    field: Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+    """
+    Dotted path of a state field (e.g. session.phase).
+    """
+    writer: Literal['mac', 'ios', 'ipad', 'quorum', 'server']
+    """
+    Who writes a field - a role, the consent quorum, or the server (derived).
+    """
     command: CommandName | None
     """
     The command through which the field changes; null when the server derives it from elsewhere.
     """
-    description: str = Field(..., min_length=1)
-
-
-class CommandReply(RootModel[Literal['ack', 'state', 'none']]):
-    root: Literal['ack', 'state', 'none']
-    """
-    What the server sends back to the sender of an accepted command.
-    """
-
-
-class VersionBump(RootModel[Literal['always', 'on_change']]):
-    root: Literal['always', 'on_change']
-    """
-    Whether an accepted command always bumps the version or only when the document changes.
-    """
+    description: Annotated[str, Field(min_length=1)]
 
 
 class CommandRow(BaseModel):
@@ -91,8 +76,11 @@ class CommandRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    command: CommandName
-    senders: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
+    command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
+    """
+    A command frame `type`.
+    """
+    senders: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(min_length=1)]
     """
     Roles allowed to send it.
     """
@@ -104,9 +92,15 @@ class CommandRow(BaseModel):
     """
     Server-derived fields the server updates as a consequence.
     """
-    reply: CommandReply
-    bumps_version: VersionBump
-    description: str = Field(..., min_length=1)
+    reply: Literal['ack', 'state', 'none']
+    """
+    What the server sends back to the sender of an accepted command.
+    """
+    bumps_version: Literal['always', 'on_change']
+    """
+    Whether an accepted command always bumps the version or only when the document changes.
+    """
+    description: Annotated[str, Field(min_length=1)]
 
 
 class QuorumRule(BaseModel):
@@ -117,19 +111,28 @@ class QuorumRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    field: FieldPath
-    command: CommandName
-    distinct_roles: int = Field(..., ge=1)
+    field: Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+    """
+    Dotted path of a state field (e.g. session.phase).
+    """
+    command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
+    """
+    A command frame `type`.
+    """
+    distinct_roles: Annotated[int, Field(ge=1)]
     """
     Distinct roles needed.
     """
-    of_roles: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
+    of_roles: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(min_length=1)]
     counted_by: Literal['role']
     """
     Acks are counted per role, never per device.
     """
     requires_proposal: bool
-    proposal_command: CommandName
+    proposal_command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
+    """
+    A command frame `type`.
+    """
     reset_on: list[CommandName]
     reset_when_changed: list[FieldPath]
     """
@@ -137,15 +140,15 @@ class QuorumRule(BaseModel):
 
     """
     token_scheme: Literal['ed25519']
-    token_format: str = Field(..., min_length=1)
-    token_payload_fields: list[FieldPath] = Field(..., min_length=1)
-    token_payload_encoding: str = Field(..., min_length=1)
-    token_ttl_s: int = Field(..., ge=1)
+    token_format: Annotated[str, Field(min_length=1)]
+    token_payload_fields: Annotated[list[FieldPath], Field(min_length=1)]
+    token_payload_encoding: Annotated[str, Field(min_length=1)]
+    token_ttl_s: Annotated[int, Field(ge=1)]
     on_expiry: Literal['revoke']
     """
     What the server does when expires_at passes.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
 class BusRules(BaseModel):
@@ -156,15 +159,15 @@ class BusRules(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_version: str = Field(..., pattern='^[0-9]+$')
+    schema_version: Annotated[str, Field(pattern='^[0-9]+$')]
     """
     Director schema version announced in the `schema` frame.
     """
-    port: int = Field(..., ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)]
     """
     WebSocket port of the bus (multicam-server).
     """
-    path: str = Field(..., pattern='^/')
+    path: Annotated[str, Field(pattern='^/')]
     """
     WebSocket path.
     """
@@ -172,7 +175,10 @@ class BusRules(BaseModel):
     """
     Conflict rule - commands are applied in the order the server receives them.
     """
-    paused_phase: director_state_v1.SessionPhase
+    paused_phase: Literal['idle', 'setup', 'live', 'paused', 'wrap']
+    """
+    Phase of the shoot session.
+    """
     paused_blocks_commands: list[CommandName]
     """
     Commands refused (error `paused`) while session.phase is paused_phase.
@@ -181,20 +187,20 @@ class BusRules(BaseModel):
     """
     Commands before `identify` are refused with not_identified.
     """
-    heartbeat_interval_s: float = Field(..., gt=0.0)
-    heartbeat_timeout_s: float = Field(..., gt=0.0)
+    heartbeat_interval_s: Annotated[float, Field(gt=0.0)]
+    heartbeat_timeout_s: Annotated[float, Field(gt=0.0)]
     """
     A role without a heartbeat for this long leaves telemetry.active_directors.
     """
-    state_max_age_h: float = Field(..., gt=0.0)
+    state_max_age_h: Annotated[float, Field(gt=0.0)]
     """
     A persisted state older than this on startup is replaced by a fresh state.
     """
-    history_keep: int = Field(..., ge=1)
+    history_keep: Annotated[int, Field(ge=1)]
     """
     Maximum entries kept in cue.history (oldest dropped).
     """
-    persisted_versions_keep: int = Field(..., ge=1)
+    persisted_versions_keep: Annotated[int, Field(ge=1)]
     """
     Persisted state versions kept on disk for forensics (rotation).
     """
@@ -215,23 +221,23 @@ class BusRules(BaseModel):
     """
     What clients do with unknown state fields (the server's document stays closed).
     """
-    control_path: str = Field(..., pattern='^/')
+    control_path: Annotated[str, Field(pattern='^/')]
     """
     WebSocket endpoint for commands in (identify first; ack / error / state out).
     """
-    state_path: str = Field(..., pattern='^/')
+    state_path: Annotated[str, Field(pattern='^/')]
     """
     Read-only WebSocket endpoint - `schema` and `state` on connect, `state` after every change.
     """
-    schema_path: str = Field(..., pattern='^/')
+    schema_path: Annotated[str, Field(pattern='^/')]
     """
     HTTP GET endpoint answering the `schema` frame (the director schema version).
     """
-    reconnect_backoff_initial_s: float = Field(..., gt=0.0)
+    reconnect_backoff_initial_s: Annotated[float, Field(gt=0.0)]
     """
     A client's first reconnect delay after losing the bus; doubled after each failed attempt.
     """
-    reconnect_backoff_max_s: float = Field(..., gt=0.0)
+    reconnect_backoff_max_s: Annotated[float, Field(gt=0.0)]
     """
     Upper bound of a client's reconnect delay.
     """
@@ -246,23 +252,23 @@ class DirectorOwnership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    state_contract: ContractId
+    state_contract: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     $id of the state document contract.
     """
-    frames_contract: ContractId
+    frames_contract: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     $id of the WebSocket frames contract.
     """
-    roles: list[RoleRow] = Field(..., min_length=1)
+    roles: Annotated[list[RoleRow], Field(min_length=1)]
     """
     The director roles.
     """
-    fields: list[FieldRow] = Field(..., min_length=1)
+    fields: Annotated[list[FieldRow], Field(min_length=1)]
     """
     One row per field of the state document, with its single writer.
     """
-    commands: list[CommandRow] = Field(..., min_length=1)
+    commands: Annotated[list[CommandRow], Field(min_length=1)]
     """
     One row per client command.
     """

@@ -4,16 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
-
-
-class F32(RootModel[float]):
-    root: float
-    """
-    A finite number exactly representable in float32.
-    """
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GoldenFields(BaseModel):
@@ -24,11 +17,20 @@ class GoldenFields(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    rms: F32
-    centroid: F32
-    onset: F32
-    eq_bands: list[F32] = Field(..., max_length=4, min_length=4)
-    mfcc: list[F32] = Field(..., max_length=8, min_length=8)
+    rms: float
+    """
+    A finite number exactly representable in float32.
+    """
+    centroid: float
+    """
+    A finite number exactly representable in float32.
+    """
+    onset: float
+    """
+    A finite number exactly representable in float32.
+    """
+    eq_bands: Annotated[list[float], Field(max_length=4, min_length=4)]
+    mfcc: Annotated[list[float], Field(max_length=8, min_length=8)]
 
 
 class GoldenPacket(BaseModel):
@@ -39,9 +41,9 @@ class GoldenPacket(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    description: str = Field(..., min_length=1)
-    hex: str = Field(..., pattern='^[0-9a-f]{168}$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    description: Annotated[str, Field(min_length=1)]
+    hex: Annotated[str, Field(pattern='^[0-9a-f]{168}$')]
     """
     The 84 packet bytes as 168 lower-case hex characters.
     """
@@ -56,9 +58,9 @@ class InvalidPacket(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    description: str = Field(..., min_length=1)
-    hex: str = Field(..., pattern='^([0-9a-f]{2})*$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    description: Annotated[str, Field(min_length=1)]
+    hex: Annotated[str, Field(pattern='^([0-9a-f]{2})*$')]
     """
     The datagram bytes as lower-case hex (any length, possibly empty).
     """
@@ -77,15 +79,15 @@ class LumfGolden(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    layout: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    layout: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     The `$id` of the layout contract these vectors pin.
     """
-    size: int = Field(..., ge=1)
+    size: Annotated[int, Field(ge=1)]
     """
     Packet size in bytes (84 for LUMF).
     """
-    packets: list[GoldenPacket] = Field(..., min_length=8)
+    packets: Annotated[list[GoldenPacket], Field(min_length=8)]
     """
     Valid packets with their decoded values.
     """

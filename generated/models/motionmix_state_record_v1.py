@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
@@ -17,9 +19,12 @@ class Joint3d(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     position: common_v1.Vec3
-    confidence: common_v1.Unit | None = None
+    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """
+    A value in 0..1.
+    """
 
 
 class MotionmixStateRecord(BaseModel):
@@ -31,24 +36,42 @@ class MotionmixStateRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
-    source: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    timestamp_ms: Annotated[int, Field(ge=0)]
+    """
+    Milliseconds since the Unix epoch.
+    """
+    source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Which input produced the state, e.g. `multicam`, `mocopi` (seed 003 rollout step 8).
     """
-    source_authority: str = Field(..., min_length=1)
+    source_authority: Annotated[str, Field(min_length=1)]
     """
     The authority MotionMix assigned to the state, e.g. `multicam_triangulated`.
     """
-    joint_count: int = Field(..., ge=0)
-    camera_count: int = Field(..., ge=0)
-    joint_coverage: common_v1.Unit
-    triangulation_strength: common_v1.Unit
-    avg_energy: float = Field(..., ge=0.0)
-    avg_motion: float = Field(..., ge=0.0)
-    avg_framing: common_v1.Unit
-    avg_coverage: common_v1.Unit
-    stillness_score: common_v1.Unit
+    joint_count: Annotated[int, Field(ge=0)]
+    camera_count: Annotated[int, Field(ge=0)]
+    joint_coverage: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
+    triangulation_strength: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
+    avg_energy: Annotated[float, Field(ge=0.0)]
+    avg_motion: Annotated[float, Field(ge=0.0)]
+    avg_framing: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
+    avg_coverage: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
+    stillness_score: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     semantic: str | None
     """
     MotionMix's coarse semantic reading of the body, or null.

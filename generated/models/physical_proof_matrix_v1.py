@@ -4,28 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
-from . import (
-    airdeck_dry_run_report_v1,
-    common_v1,
-    gesture_templates_v1,
-    pose_coach_training_record_v1,
-    promotion_candidates_v1,
-)
+from . import airdeck_dry_run_report_v1, gesture_templates_v1, promotion_candidates_v1
 
 
 class Thresholds(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_physical_examples: int = Field(..., ge=1)
-    min_dispatch_fraction: float = Field(..., gt=0.0, le=1.0)
-    max_false_triggers: int = Field(..., ge=0)
-    min_negative_windows: int = Field(..., ge=1)
-    window_preroll_ms: int = Field(..., ge=0)
+    min_physical_examples: Annotated[int, Field(ge=1)]
+    min_dispatch_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    max_false_triggers: Annotated[int, Field(ge=0)]
+    min_negative_windows: Annotated[int, Field(ge=1)]
+    window_preroll_ms: Annotated[int, Field(ge=0)]
 
 
 class Stream(BaseModel):
@@ -33,17 +28,17 @@ class Stream(BaseModel):
         extra='forbid',
     )
     kind: Literal['pose_coach']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    path: common_v1.AnyPath
-    records: int = Field(..., ge=0)
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    path: Annotated[str, Field(min_length=1)]
+    """
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
+    records: Annotated[int, Field(ge=0)]
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class RefusedBy(RootModel[int]):
-    root: int = Field(..., ge=1)
+RefusedByAdditionalProperty = TypeAliasType(
+    "RefusedByAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
 class Cell(BaseModel):
@@ -51,12 +46,15 @@ class Cell(BaseModel):
         extra='forbid',
     )
     role: Literal['example', 'negative', 'other']
-    events: int = Field(..., ge=0)
+    events: Annotated[int, Field(ge=0)]
     """
     Gesture events of this gesture in the window (start / hold, not release).
     """
-    dispatched: int = Field(..., ge=0)
-    refused_by: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusedBy]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused_by: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusedByAdditionalProperty,
+    ]
     """
     Refusals per safety invariant id.
     """
@@ -70,24 +68,27 @@ class Fallback(BaseModel):
     """
     no_body_truth = replayed without BodyTruth frames; gate_locked = replayed on a gate locked by a safe stop.
     """
-    events: int = Field(..., ge=0)
-    dispatched: int = Field(..., ge=0)
-    refused_by: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusedBy]
+    events: Annotated[int, Field(ge=0)]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused_by: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusedByAdditionalProperty,
+    ]
 
 
 class GestureColumn(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
-    command: LabelName
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     deck: Literal[1, 2] | None
-    examples: int = Field(..., ge=0)
-    dispatched_examples: int = Field(..., ge=0)
-    negatives: int = Field(..., ge=0)
-    false_triggers: int = Field(..., ge=0)
-    other_windows: int = Field(..., ge=0)
-    dispatched_other: int = Field(..., ge=0)
+    examples: Annotated[int, Field(ge=0)]
+    dispatched_examples: Annotated[int, Field(ge=0)]
+    negatives: Annotated[int, Field(ge=0)]
+    false_triggers: Annotated[int, Field(ge=0)]
+    other_windows: Annotated[int, Field(ge=0)]
+    dispatched_other: Annotated[int, Field(ge=0)]
     """
     Windows of other labels (not negative) in which this gesture was dispatched.
     """
@@ -107,11 +108,11 @@ class Evidence(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The gesture-source id Pose Coach tracks were replayed under (promotion_policy.v1).
     """
-    observations: int = Field(..., ge=0)
+    observations: Annotated[int, Field(ge=0)]
     events: airdeck_dry_run_report_v1.FileRef
     bodytruth: airdeck_dry_run_report_v1.FileRef
     streams: list[Stream]
@@ -124,14 +125,20 @@ class WindowRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    label: LabelName
-    clip_kind: pose_coach_training_record_v1.ClipKind | None
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'] | None
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    start_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    end_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
     negative: bool
-    cells: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Cell]
+    cells: dict[Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Cell]
     """
     Per gesture label.
     """
@@ -146,10 +153,13 @@ class PhysicalProofMatrix(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.physical_proof_matrix.v1'] = Field(
-        ..., alias='schema'
-    )
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[
+        Literal['lume.airdeck.physical_proof_matrix.v1'], Field(alias='schema')
+    ]
+    generated_at: AwareDatetime
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """
     bundle: promotion_candidates_v1.BundleRef
     policy: gesture_templates_v1.ContractRef
     thresholds: Thresholds

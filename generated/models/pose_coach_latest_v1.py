@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from . import common_v1
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class PoseCoachLatest(BaseModel):
@@ -20,15 +18,15 @@ class PoseCoachLatest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    session_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     """
     Folder name of the latest session under `sessions\\`.
     """
-    session_dir: common_v1.AnyPath
+    session_dir: Annotated[str, Field(min_length=1)]
     """
     Absolute path of the session folder on K11.
     """
-    manifest_path: common_v1.AnyPath
+    manifest_path: Annotated[str, Field(min_length=1)]
     """
     Absolute path of the session `manifest.json`.
     """
@@ -40,4 +38,7 @@ class PoseCoachLatest(BaseModel):
     """
     Whether the session is still recording.
     """
-    updated_at: common_v1.Iso8601 | None = None
+    updated_at: AwareDatetime | None = None
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """

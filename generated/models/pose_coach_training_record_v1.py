@@ -4,20 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
-
-
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
 
 
 class HandCursor(BaseModel):
@@ -28,9 +19,12 @@ class HandCursor(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-    confidence: common_v1.Unit
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
 
 
 class HandCursors(BaseModel):
@@ -45,13 +39,6 @@ class HandCursors(BaseModel):
     right: HandCursor | None
 
 
-class DeckZone(RootModel[Literal['deck1', 'deck2'] | None]):
-    root: Literal['deck1', 'deck2'] | None
-    """
-    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
-    """
-
-
 class DeckZoneMembership(BaseModel):
     """
     AirDeck deck-zone membership of each hand.
@@ -60,8 +47,14 @@ class DeckZoneMembership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left_hand: DeckZone | None
-    right_hand: DeckZone | None
+    left_hand: Literal['deck1', 'deck2'] | None
+    """
+    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
+    """
+    right_hand: Literal['deck1', 'deck2'] | None
+    """
+    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
+    """
 
 
 class Keyframes(BaseModel):
@@ -72,9 +65,9 @@ class Keyframes(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    display: str | None = Field(None, pattern='^frames/display/[^/]+\\.png$')
-    camera: str | None = Field(None, pattern='^frames/camera/[^/]+\\.png$')
-    raw: str | None = Field(None, pattern='^frames/raw/[^/]+\\.png$')
+    display: Annotated[str | None, Field(pattern='^frames/display/[^/]+\\.png$')] = None
+    camera: Annotated[str | None, Field(pattern='^frames/camera/[^/]+\\.png$')] = None
+    raw: Annotated[str | None, Field(pattern='^frames/raw/[^/]+\\.png$')] = None
 
 
 class PoseCoachTrainingRecord(BaseModel):
@@ -86,24 +79,30 @@ class PoseCoachTrainingRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: common_v1.UnixMillis
-    frame_index: int = Field(..., ge=0)
+    timestamp_ms: Annotated[int, Field(ge=0)]
+    """
+    Milliseconds since the Unix epoch.
+    """
+    frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number inside the session (0-based).
     """
-    session_id: str | None = Field(None, min_length=1)
+    session_id: Annotated[str | None, Field(min_length=1)] = None
     """
     Pose Coach session id (the session folder name).
     """
-    clip_index: int | None = Field(None, ge=0)
+    clip_index: Annotated[int | None, Field(ge=0)] = None
     """
     Index of the clip this frame belongs to; null between clips.
     """
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Current label name from the label table (e.g. `d1_play_pause`, `present_still`).
     """
-    clip_kind: ClipKind
+    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
+    """
+    What a clip is evidence for (seed 000, "Pose Coach Conversion").
+    """
     recording: bool
     """
     Whether Pose Coach was recording a clip at this frame.
@@ -118,7 +117,7 @@ class PoseCoachTrainingRecord(BaseModel):
     Person bounding box, or null when no body.
     """
     deck_zone: DeckZoneMembership
-    person_confidence: common_v1.Unit
+    person_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Confidence that a person is in frame.
     """

@@ -4,45 +4,42 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1, gesture_templates_v1, meta_promotion_policy_v1
+from . import common_v1, gesture_templates_v1
 
 
 class Generator(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
+    tool: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
 
 
-class FailedCheck(RootModel[str]):
-    root: str = Field(..., min_length=1)
+FailedCheck = TypeAliasType("FailedCheck", Annotated[str, Field(min_length=1)])
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+LabelName = TypeAliasType(
+    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
 
 
 class BundleRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str = Field(..., min_length=1)
-    path: common_v1.AnyPath
-    bundle_sha256: common_v1.Sha256
-
-
-class CheckId(
-    RootModel[Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']]
-):
-    root: Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']
+    bundle_id: Annotated[str, Field(min_length=1)]
+    path: Annotated[str, Field(min_length=1)]
     """
-    The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
-
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
+    bundle_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
     """
 
 
@@ -50,16 +47,23 @@ class Check(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: CheckId
+    id: Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']
+    """
+    The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
+
+    """
     status: Literal['pass', 'fail']
-    detail: str = Field(..., min_length=1)
+    detail: Annotated[str, Field(min_length=1)]
 
 
 class EvidenceItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: common_v1.AnyPath
+    path: Annotated[str, Field(min_length=1)]
+    """
+    A path on some machine (POSIX or Windows, absolute or relative).
+    """
     sha256: common_v1.Sha256 | None
 
 
@@ -67,27 +71,28 @@ class Criterion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: meta_promotion_policy_v1.CriterionId
-    order: int = Field(..., ge=1, le=8)
-    sentence: str = Field(..., min_length=5)
+    id: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
+    order: Annotated[int, Field(ge=1, le=8)]
+    sentence: Annotated[str, Field(min_length=5)]
     status: Literal['met', 'missing']
-    detail: str = Field(..., min_length=1)
+    detail: Annotated[str, Field(min_length=1)]
     evidence: list[EvidenceItem]
 
 
-class MissingItem(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+MissingItem = TypeAliasType(
+    "MissingItem", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
 
 
 class Candidate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The label the gate dispatches on (gesture_event.v1 `label`).
     """
-    command: LabelName
+    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The command label it stands for.
     """
@@ -104,17 +109,17 @@ class Candidate(BaseModel):
     """
     One of seed 000's first AirDeck targets (promotion_policy.v1 `command.first_targets`).
     """
-    examples: int = Field(..., ge=0)
+    examples: Annotated[int, Field(ge=0)]
     """
     Physical example clips (Pose Coach windows of an example clip kind whose label maps to this gesture).
     """
-    dispatched_examples: int = Field(..., ge=0)
-    false_triggers: int = Field(..., ge=0)
+    dispatched_examples: Annotated[int, Field(ge=0)]
+    false_triggers: Annotated[int, Field(ge=0)]
     """
     Dispatches of this gesture inside negative windows.
     """
-    checks: list[Check] = Field(..., max_length=4, min_length=4)
-    criteria: list[Criterion] = Field(..., max_length=8, min_length=8)
+    checks: Annotated[list[Check], Field(max_length=4, min_length=4)]
+    criteria: Annotated[list[Criterion], Field(max_length=8, min_length=8)]
     missing: list[MissingItem]
     """
     Every failed check id and missing criterion id (empty exactly when promoted).
@@ -137,18 +142,28 @@ class DryRun(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    report: common_v1.RelPath
+    report: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
     """
     Bundle-relative path of the airdeck_dry_run_report.v1 document.
     """
-    sha256: common_v1.Sha256
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
     verdict: Literal['green', 'red']
-    manifest_sha256: common_v1.Sha256
+    manifest_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
     """
     SHA-256 of the manifest bytes the report was run against.
     """
-    attempts: list[Attempt] = Field(..., min_length=1)
+    attempts: Annotated[list[Attempt], Field(min_length=1)]
     """
     Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
 
@@ -160,8 +175,11 @@ class PromotedManifest(BaseModel):
         extra='forbid',
     )
     path: Literal['derived/airdeck/promoted_gestures.json']
-    sha256: common_v1.Sha256
-    gestures: list[LabelName] = Field(..., min_length=1)
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
+    gestures: Annotated[list[LabelName], Field(min_length=1)]
 
 
 class PromotionCandidates(BaseModel):
@@ -173,18 +191,21 @@ class PromotionCandidates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.promotion_candidates.v1'] = Field(
-        ..., alias='schema'
-    )
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[
+        Literal['lume.airdeck.promotion_candidates.v1'], Field(alias='schema')
+    ]
+    generated_at: AwareDatetime
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """
     generator: Generator
     bundle: BundleRef
-    machine: common_v1.Machine | None
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'] | None
     """
     The configured machine promotion ran on (machine_config.v1), or null without a config.
     """
     policy: gesture_templates_v1.ContractRef
-    inputs: list[gesture_templates_v1.OutputRef] = Field(..., min_length=1)
+    inputs: Annotated[list[gesture_templates_v1.OutputRef], Field(min_length=1)]
     """
     The analyzer outputs promotion read (bundle-relative, with SHA-256).
     """

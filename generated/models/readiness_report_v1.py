@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -14,17 +15,31 @@ from . import common_v1
 class ContractRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    id: str = Field(..., pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')
-    file: common_v1.RelPath
-    sha256: common_v1.Sha256
+    id: Annotated[str, Field(pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')]
+    file: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
+    """
+    A relative POSIX path inside a bundle or session; never absolute, never `..`.
+    """
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
-class ContractsCommit(RootModel[str]):
-    root: str = Field(..., pattern='^([0-9a-f]{40}|[0-9a-f]{64})$')
-    """
-    Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
-    """
+ContractsCommit = TypeAliasType(
+    "ContractsCommit", Annotated[str, Field(pattern='^([0-9a-f]{40}|[0-9a-f]{64})$')]
+)
+"""
+Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
+"""
 
 
 class Tool(BaseModel):
@@ -32,7 +47,7 @@ class Tool(BaseModel):
         extra='forbid',
     )
     name: Literal['lume']
-    version: str = Field(..., min_length=1)
+    version: Annotated[str, Field(min_length=1)]
     """
     PEP 440 / semver version of the lume tool
     """
@@ -42,32 +57,27 @@ class Digest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    sha256: common_v1.Sha256
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
 class Subject(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
+    name: Annotated[str, Field(min_length=1)]
     """
     path of the subject relative to root (POSIX)
     """
     digest: Digest
 
 
-class CheckStatus(RootModel[Literal['pass', 'fail', 'inconclusive']]):
-    root: Literal['pass', 'fail', 'inconclusive']
-    """
-    pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
-    """
-
-
-class Field1(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    The field, JSON path or line concerned, or null.
-    """
+Field1 = TypeAliasType("Field1", Annotated[str, Field(min_length=1)])
+"""
+The field, JSON path or line concerned, or null.
+"""
 
 
 class Evidence(BaseModel):
@@ -94,29 +104,33 @@ class Evidence(BaseModel):
     """
     What was found (any JSON value).
     """
-    message: str = Field(..., min_length=1)
+    message: Annotated[str, Field(min_length=1)]
 
 
-class Invariant(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
+Invariant = TypeAliasType(
+    "Invariant", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
 
 
 class Check(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')
+    id: Annotated[str, Field(pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')]
     """
     Stable dotted check id, e.g. storage.integrity.
     """
-    title: str = Field(..., min_length=3)
-    status: CheckStatus
+    title: Annotated[str, Field(min_length=3)]
+    status: Literal['pass', 'fail', 'inconclusive']
+    """
+    pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
+    """
     invariants: list[Invariant]
     """
     The safety invariants (lume:contract:safety_invariants:v1 ids) this check covers.
     """
     evidence: list[Evidence]
-    duration_ms: float = Field(..., ge=0.0)
+    duration_ms: Annotated[float, Field(ge=0.0)]
 
 
 class Verdicts(BaseModel):
@@ -142,26 +156,21 @@ class Verdicts(BaseModel):
     """
 
 
-class PortName(RootModel[Literal['ssh', 'bodytruth', 'output_bridge']]):
-    root: Literal['ssh', 'bodytruth', 'output_bridge']
-    """
-    The Mac4 ports the completion gate preflight probes.
-    """
-
-
-class LatencyMs(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Connect latency, or null when unreachable.
-    """
+LatencyMs = TypeAliasType("LatencyMs", Annotated[float, Field(ge=0.0)])
+"""
+Connect latency, or null when unreachable.
+"""
 
 
 class PortProbe(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: PortName
-    port: int = Field(..., ge=1, le=65535)
+    name: Literal['ssh', 'bodytruth', 'output_bridge']
+    """
+    The Mac4 ports the completion gate preflight probes.
+    """
+    port: Annotated[int, Field(ge=1, le=65535)]
     reachable: bool
     latency_ms: LatencyMs | None
     """
@@ -173,8 +182,8 @@ class Preflight(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: str = Field(..., min_length=1)
-    ports: list[PortProbe] = Field(..., min_length=1)
+    host: Annotated[str, Field(min_length=1)]
+    ports: Annotated[list[PortProbe], Field(min_length=1)]
 
 
 class Gate(BaseModel):
@@ -202,10 +211,13 @@ class ReadinessReport(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.readiness_report.v1'] = Field(..., alias='schema')
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[Literal['lume.readiness_report.v1'], Field(alias='schema')]
+    generated_at: AwareDatetime
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """
     tool: Tool
-    contracts: list[ContractRef] = Field(..., min_length=1)
+    contracts: Annotated[list[ContractRef], Field(min_length=1)]
     """
     The contracts the checks were run against.
     """
@@ -213,7 +225,7 @@ class ReadinessReport(BaseModel):
     """
     Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
     """
-    root: common_v1.AnyPath
+    root: Annotated[str, Field(min_length=1)]
     """
     The root that was verified (a fixtures folder or a real storage root).
     """

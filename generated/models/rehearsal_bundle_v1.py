@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
 
@@ -20,7 +20,7 @@ class PrimaryStorage(BaseModel):
         extra='forbid',
     )
     machine: Literal['K11']
-    root: common_v1.AnyPath
+    root: Annotated[str, Field(min_length=1)]
     """
     K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
@@ -33,22 +33,23 @@ class FileRef(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    path: common_v1.RelPath
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
     """
     Path relative to the owning entry's folder (or bundle root for derived outputs).
     """
-    sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
-
-
-class SourceStatus(
-    RootModel[Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']]
-):
-    root: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
     """
-    Lifecycle of a source as recorded in the bundle.
+    Lower-case hex SHA-256 digest.
     """
+    byte_size: Annotated[int, Field(ge=0)]
 
 
 class GenericSourceEntry(BaseModel):
@@ -59,7 +60,7 @@ class GenericSourceEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Stable id inside the bundle, e.g. `mac4_tier0`, `motionmix`, `mocopi`, `iphone_left`, `watch_right`.
     """
@@ -67,11 +68,11 @@ class GenericSourceEntry(BaseModel):
     """
     Kind of evidence; each type has its folder in bundle_layout.v1 (`guided_pose_clip` is the Pose Coach entry).
     """
-    machine: common_v1.Machine
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
     """
     Machine that captured / holds the source.
     """
-    path: common_v1.AnyPath
+    path: Annotated[str, Field(min_length=1)]
     """
     Where the source lives (bundle-relative folder or a local path on its machine).
     """
@@ -83,11 +84,14 @@ class GenericSourceEntry(BaseModel):
     """
     Checksum of the archive (or of the single source file); null while pending.
     """
-    byte_size: int | None = Field(None, ge=0)
+    byte_size: Annotated[int | None, Field(ge=0)] = None
     """
     Size in bytes of what `sha256` covers; null while pending.
     """
-    status: SourceStatus
+    status: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
+    """
+    Lifecycle of a source as recorded in the bundle.
+    """
     timebase: Literal['unix_seconds', 'unix_millis', 'session_seconds']
     """
     Clock of the source's timestamps (seed 000 uses `unix_seconds`).
@@ -96,7 +100,7 @@ class GenericSourceEntry(BaseModel):
     """
     Capture start, Unix seconds; null if unknown.
     """
-    duration_s: float | None = Field(None, ge=0.0)
+    duration_s: Annotated[float | None, Field(ge=0.0)] = None
     labels_path: common_v1.AnyPath | None = None
     """
     Labels file of this source (Mac4 `raw/labels/labels.jsonl`), or null.
@@ -116,18 +120,20 @@ class PoseCoachSourceEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^k11_pose_coach_[0-9]{3}$')
+    source_id: Annotated[str, Field(pattern='^k11_pose_coach_[0-9]{3}$')]
     source_type: Literal['guided_pose_clip']
     machine: Literal['K11']
-    schema_: Literal['lume.pose_coach.training_session.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.pose_coach.training_session.v1'], Field(alias='schema')
+    ]
     """
     Schema of the referenced Pose Coach manifest.
     """
-    session_id: str | None = Field(None, min_length=1)
+    session_id: Annotated[str | None, Field(min_length=1)] = None
     """
     Pose Coach session id (folder name under `C:\\lume\\recordings\\pose-coach\\sessions`).
     """
-    manifest_path: common_v1.AnyPath
+    manifest_path: Annotated[str, Field(min_length=1)]
     """
     Absolute path of the session `manifest.json` on K11.
     """
@@ -135,18 +141,27 @@ class PoseCoachSourceEntry(BaseModel):
     review_video: Literal['video/display-overlay.avi']
     raw_camera_video: Literal['video/raw-camera.avi']
     coordinate_space: Literal['normalized_camera_frame']
-    intended_use: list[Literal['airdeck_training', 'pose_quality_review', 'virtual_deck_follow_targets']] = (
-        Field(..., min_length=1)
-    )
+    intended_use: Annotated[
+        list[Literal['airdeck_training', 'pose_quality_review', 'virtual_deck_follow_targets']],
+        Field(min_length=1),
+    ]
     storage: Literal['reference', 'copy']
     """
     `reference` (default: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3).
     """
-    status: SourceStatus | None = None
-    start_unix: common_v1.UnixSeconds | None = None
-    duration_s: float | None = Field(None, ge=0.0)
+    status: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing'] | None = (
+        None
+    )
+    """
+    Lifecycle of a source as recorded in the bundle.
+    """
+    start_unix: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    duration_s: Annotated[float | None, Field(ge=0.0)] = None
     notes: str | None = None
-    files: list[FileRef] = Field(..., min_length=1)
+    files: Annotated[list[FileRef], Field(min_length=1)]
     """
     Session files with checksums and byte sizes, paths relative to the session folder.
     """
@@ -159,8 +174,9 @@ class DerivedEntry(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    derived_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    derived_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     e.g. `sam3d_001`, `templates_001`, `airdeck_001`.
     """
@@ -170,16 +186,25 @@ class DerivedEntry(BaseModel):
     """
     Folder under `derived/` this entry belongs to (see bundle_layout.v1).
     """
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The source it was derived from (a `sources[].source_id`).
     """
-    machine: common_v1.Machine
-    tool: str = Field(..., min_length=1)
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    """
+    A machine of the rig (seed 000, seed 003 section 1).
+    """
+    tool: Annotated[str, Field(min_length=1)]
     """
     Producing tool, e.g. `SAM3DBody-cpp`.
     """
-    path: common_v1.RelPath
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
     """
     Main output, bundle-relative (e.g. `derived/sam3d/summary.json`).
     """
@@ -188,19 +213,13 @@ class DerivedEntry(BaseModel):
     Frame sampling (seed 000 uses `label_windows_only_or_1fps`); `not_applicable` for non-sampling tools.
     """
     status: Literal['pending', 'running', 'complete', 'partial', 'failed']
-    created_at_unix: common_v1.UnixSeconds | None = None
+    created_at_unix: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
     outputs: list[FileRef] | None = None
     """
     Output files (bundle-relative) with checksums and byte sizes.
-    """
-
-
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
     """
 
 
@@ -213,16 +232,25 @@ class LabelEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Label name from the label table (Mac4 marker, Pose Coach or AirDeck label).
     """
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    category: UnifiedCategory
-    start_unix: common_v1.UnixSeconds | None = None
-    end_unix: common_v1.UnixSeconds | None = None
-    t_start_s: float | None = Field(None, ge=0.0)
-    t_end_s: float | None = Field(None, ge=0.0)
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
+    """
+    Unified top-level label categories (seed 000, "Marker and Label Convergence").
+    """
+    start_unix: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    end_unix: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    t_start_s: Annotated[float | None, Field(ge=0.0)] = None
+    t_end_s: Annotated[float | None, Field(ge=0.0)] = None
 
 
 class MachineRoles(BaseModel):
@@ -251,14 +279,6 @@ class BundleSafety(BaseModel):
     mac5_can_command_rekordbox: Literal[False]
 
 
-class SourceEntry(RootModel[GenericSourceEntry | PoseCoachSourceEntry]):
-    root: GenericSourceEntry | PoseCoachSourceEntry
-    """
-    One evidence source, discriminated by `source_type`: `guided_pose_clip` is a K11 Pose Coach entry, every other type is a generic source entry.
-
-    """
-
-
 class RehearsalBundle(BaseModel):
     """
     The `bundle.json` at the root of `rehearsal-bundles/<bundle_id>/` (seed 000, "Unified Rehearsal Bundle Contract" and "Bundle Manifest Fields"). One rehearsal = one bundle with its evidence sources (Mac4 long take, K11 Pose Coach clips, optional MotionMix / mocopi / phone / watch streams), derived artifacts (Mac5 SAM3D, templates, AirDeck), labels, machine roles and the Rekordbox safety block. Heavy data may stay where it lives: sources are referenced by path with checksums and byte sizes (seed 000, "Storage and Space Policy").
@@ -268,19 +288,22 @@ class RehearsalBundle(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.rehearsal_bundle.v1'] = Field(..., alias='schema')
-    bundle_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    schema_: Annotated[Literal['lume.rehearsal_bundle.v1'], Field(alias='schema')]
+    bundle_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')]
     """
     Bundle folder name, conventionally `<YYYYMMDD>-<take name>` (seed 000: "20260528-weighted-freestyle-01").
 
     """
-    created_at_unix: common_v1.UnixSeconds
-    updated_at_unix: common_v1.UnixSeconds | None = None
+    created_at_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    updated_at_unix: Annotated[float | None, Field(ge=0.0)] = None
     """
     Last rewrite by a generator or adapter (the generator is safe to rerun, seed 000 Wave 2).
     """
     primary_storage: PrimaryStorage
-    sources: list[SourceEntry]
+    sources: list[GenericSourceEntry | PoseCoachSourceEntry]
     """
     Evidence sources (seed 000, "Each source entry should include" / "Pose Coach source entries").
     """

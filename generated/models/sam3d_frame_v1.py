@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
@@ -17,11 +19,14 @@ class Keypoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     x: float
     y: float
     z: float | None = None
-    visibility: common_v1.Unit
+    visibility: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
 
 
 class Sam3dFrame(BaseModel):
@@ -33,11 +38,11 @@ class Sam3dFrame(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    frame_index: int = Field(..., ge=0)
+    frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number in the source video (0-based).
     """
-    t_s: float = Field(..., ge=0.0)
+    t_s: Annotated[float, Field(ge=0.0)]
     """
     Seconds from the start of the source video.
     """
@@ -45,13 +50,16 @@ class Sam3dFrame(BaseModel):
     """
     Whether a body was reconstructed in this frame.
     """
-    confidence: common_v1.Unit
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    A value in 0..1.
+    """
     body_box: common_v1.Box2 | None
     """
     Body bounding box, or null when no body.
     """
     keypoints: list[Keypoint] | None = None
-    label: str | None = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str | None, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Label window the frame was sampled in, or null for fixed-rate frames outside windows.
     """

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,11 +20,11 @@ class Sam3dWorker(BaseModel):
         extra='forbid',
     )
     machine: Literal['Mac5']
-    script: common_v1.AnyPath
+    script: Annotated[str, Field(min_length=1)]
     """
     Path of `process_session.py` on Mac5.
     """
-    binary: common_v1.AnyPath | None = None
+    binary: Annotated[str | None, Field(min_length=1)] = None
     """
     Path of the `fast_sam_3dbody_run` binary.
     """
@@ -42,9 +42,9 @@ class LabelWindow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    t_start_s: float = Field(..., ge=0.0)
-    t_end_s: float = Field(..., ge=0.0)
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    t_start_s: Annotated[float, Field(ge=0.0)]
+    t_end_s: Annotated[float, Field(ge=0.0)]
 
 
 class Sam3dSummary(BaseModel):
@@ -55,13 +55,20 @@ class Sam3dSummary(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
+        regex_engine="python-re",
     )
-    schema_: Literal['lume.sam3d.summary.v1'] = Field(..., alias='schema')
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    schema_: Annotated[Literal['lume.sam3d.summary.v1'], Field(alias='schema')]
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source that was reconstructed (e.g. `mac4_tier0`).
     """
-    source_path: common_v1.RelPath
+    source_path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+        ),
+    ]
     """
     Bundle-relative path of the source video.
     """
@@ -75,7 +82,7 @@ class Sam3dSummary(BaseModel):
     """
     `label_windows_only` (frames inside label windows only) or `fixed_fps` (whole take), both at `fps`.
     """
-    fps: float = Field(..., gt=0.0)
+    fps: Annotated[float, Field(gt=0.0)]
     """
     Sampling rate in frames per second (seed 000 uses 1).
     """
@@ -87,20 +94,26 @@ class Sam3dSummary(BaseModel):
     """
     The label windows that were sampled (label-windows-only runs).
     """
-    frames_sampled: int = Field(..., ge=0)
-    frames_with_body: int = Field(..., ge=0)
+    frames_sampled: Annotated[int, Field(ge=0)]
+    frames_with_body: Annotated[int, Field(ge=0)]
     frames_path: Literal['sam3d_frames.jsonl'] | None = None
-    started_at_unix: common_v1.UnixSeconds
+    started_at_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
     finished_at_unix: common_v1.UnixSeconds | None
     """
     End of the run, or null while running.
     """
-    source_sha256_before: common_v1.Sha256
+    source_sha256_before: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
     source_sha256_after: common_v1.Sha256 | None
     """
     Source checksum after the run (must equal `source_sha256_before`), or null while running.
     """
-    completion_gate_report: common_v1.AnyPath | None = None
+    completion_gate_report: Annotated[str | None, Field(min_length=1)] = None
     """
     The green Mac4-first completion-gate report that allowed this heavy run (seed 003 section 7).
     """

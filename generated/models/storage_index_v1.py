@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import common_v1, storage_index_record_v1
+from . import storage_index_record_v1
 
 
 class IndexCounts(BaseModel):
@@ -19,12 +19,12 @@ class IndexCounts(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    total: int = Field(..., ge=0)
-    indexed: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
-    corrupt: int = Field(..., ge=0)
-    missing_checksum: int = Field(..., ge=0)
-    pending: int = Field(..., ge=0)
+    total: Annotated[int, Field(ge=0)]
+    indexed: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
+    corrupt: Annotated[int, Field(ge=0)]
+    missing_checksum: Annotated[int, Field(ge=0)]
+    pending: Annotated[int, Field(ge=0)]
 
 
 class StorageIndex(BaseModel):
@@ -36,12 +36,15 @@ class StorageIndex(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.storage_index.v1'] = Field(..., alias='schema')
-    root: common_v1.AnyPath
+    schema_: Annotated[Literal['lume.storage_index.v1'], Field(alias='schema')]
+    root: Annotated[str, Field(min_length=1)]
     """
     The K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
     machine: Literal['K11'] | None = None
-    updated_at_unix: common_v1.UnixSeconds
+    updated_at_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
     entries: list[storage_index_record_v1.StorageIndexEntry]
     counts: IndexCounts

@@ -4,24 +4,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, constr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from . import (
-    common_v1,
-    gesture_templates_v1,
-    promotion_candidates_v1,
-    rehearsal_bundle_v1,
-)
+from . import gesture_templates_v1, promotion_candidates_v1
 
 
 class Generator(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
+    tool: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
 
 
 class SourceTemplates(BaseModel):
@@ -33,15 +28,18 @@ class SourceTemplates(BaseModel):
         extra='forbid',
     )
     path: Literal['derived/templates/gesture_templates.json']
-    sha256: common_v1.Sha256
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    """
+    Lower-case hex SHA-256 digest.
+    """
 
 
 class NotExportedItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    reason: str = Field(..., min_length=1)
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    reason: Annotated[str, Field(min_length=1)]
 
 
 class Band(BaseModel):
@@ -49,40 +47,52 @@ class Band(BaseModel):
         extra='forbid',
     )
     feature: Literal['motion_energy']
-    low: float = Field(..., ge=0.0, le=1.0)
-    high: float = Field(..., ge=0.0, le=1.0)
+    low: Annotated[float, Field(ge=0.0, le=1.0)]
+    high: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Example(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    start_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
+    end_unix: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds since the Unix epoch (may carry fractions).
+    """
 
 
 class VisualTemplate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    effect: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    effect: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The behaviour Unity / Web Lab applies (promotion_policy.v1 `visual.targets`).
     """
-    category: rehearsal_bundle_v1.UnifiedCategory
+    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
+    """
+    Unified top-level label categories (seed 000, "Marker and Label Convergence").
+    """
     lane: Literal['visual']
-    windows: int = Field(..., ge=1)
-    windows_with_motion: int = Field(..., ge=0)
+    windows: Annotated[int, Field(ge=1)]
+    windows_with_motion: Annotated[int, Field(ge=0)]
     duration_s: gesture_templates_v1.Stats
     motion_energy: gesture_templates_v1.Stats
     response: Band
-    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), gesture_templates_v1.Stats]
+    features: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+        gesture_templates_v1.Stats,
+    ]
     """
     Every feature statistic of the label's template.
     """
-    examples: list[Example] = Field(..., min_length=1)
+    examples: Annotated[list[Example], Field(min_length=1)]
 
 
 class VisualTemplates(BaseModel):
@@ -94,8 +104,13 @@ class VisualTemplates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.templates.visual_templates.v1'] = Field(..., alias='schema')
-    generated_at: common_v1.Iso8601
+    schema_: Annotated[
+        Literal['lume.templates.visual_templates.v1'], Field(alias='schema')
+    ]
+    generated_at: AwareDatetime
+    """
+    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    """
     generator: Generator
     bundle: promotion_candidates_v1.BundleRef
     policy: gesture_templates_v1.ContractRef
@@ -103,6 +118,6 @@ class VisualTemplates(BaseModel):
     """
     The gesture_templates.json the templates were taken from.
     """
-    consumers: list[Literal['unity', 'web_lab']] = Field(..., min_length=1)
+    consumers: Annotated[list[Literal['unity', 'web_lab']], Field(min_length=1)]
     templates: list[VisualTemplate]
     not_exported: list[NotExportedItem]

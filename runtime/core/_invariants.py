@@ -10,14 +10,10 @@ from ._models import table
 CONTRACT = "safety_invariants.v1"
 
 
-def _id(value: Any) -> str:
-    return getattr(value, "root", value)
-
-
 @functools.cache
 def invariants() -> dict[str, Any]:
     """Invariant id -> its parsed row (sentence, parameters, covers)."""
-    return {_id(inv.id): inv for inv in table(CONTRACT).invariants}
+    return {inv.id: inv for inv in table(CONTRACT).invariants}
 
 
 def parameters(invariant_id: str) -> dict[str, Any]:

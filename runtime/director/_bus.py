@@ -138,18 +138,18 @@ class Bus:
         if refusal:
             return _refused(refusal)
         rules = self.own.rules
-        if kind in self.own.paused_blocks and st.read(self._doc, PHASE) == rules.paused_phase.root:
-            return _refused(Refusal("paused", f"{kind} refused while {PHASE} is {rules.paused_phase.root}", role))
+        if kind in rules.paused_blocks_commands and st.read(self._doc, PHASE) == rules.paused_phase:
+            return _refused(Refusal("paused", f"{kind} refused while {PHASE} is {rules.paused_phase}", role))
         if kind in ("heartbeat", "identify"):
             return self._seen(role, kind)
         doc = st.write_many(self._doc, writes)
         q = self.own.quorum
-        if kind == q.proposal_command.root:
+        if kind == q.proposal_command:
             doc = st.write(doc, PROPOSED_BY, role)
-        if kind in self.own.reset_on or any(
-                st.read(doc, path) != st.read(self._doc, path) for path in self.own.reset_when_changed):
+        if kind in q.reset_on or any(
+                st.read(doc, path) != st.read(self._doc, path) for path in q.reset_when_changed):
             doc = self._reset_quorum(doc)
-        if kind == q.command.root:
+        if kind == q.command:
             doc = self._ack_consent(doc, role)
             if isinstance(doc, Refusal):
                 return _refused(doc)
@@ -157,7 +157,7 @@ class Bus:
             doc = self._append_history(doc, writes["cue.current"])
         return self._commit(doc, kind, role, row.bumps_version, reply=row.reply)
 
-    def _role_writes(self, kind: str, row: own.CommandRule, frame: dict[str, Any]) -> dict[str, Any]:
+    def _role_writes(self, kind: str, row: own.CommandRow, frame: dict[str, Any]) -> dict[str, Any]:
         """Field path -> value for the role-owned fields a command frame writes."""
         if kind == "set_cue":
             return {f"cue.{frame.get('slot', self._slot_default)}": frame["cue"]}
@@ -175,24 +175,24 @@ class Bus:
         return self._commit(st.write(self._doc, ACTIVE, ordered), kind, role, "on_change", reply=None)
 
     def _reset_quorum(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return st.write_many(doc, {self.own.quorum.field.root: False, TOKEN: None, EXPIRES_AT: None, ACKS: []})
+        return st.write_many(doc, {self.own.quorum.field: False, TOKEN: None, EXPIRES_AT: None, ACKS: []})
 
     def _ack_consent(self, doc: dict[str, Any], role: str) -> dict[str, Any] | Refusal:
         q = self.own.quorum
         if q.requires_proposal and st.read(doc, PROPOSED_BY) is None:
             return Refusal("no_consent_proposal", f"no consent proposal to acknowledge; send "
-                           f"{q.proposal_command.root} first", role)
-        if st.read(doc, q.field.root):
+                           f"{q.proposal_command} first", role)
+        if st.read(doc, q.field):
             return Refusal("consent_already_acknowledged",
                            "the current proposal already has its quorum and token", role)
         acks = st.read(doc, ACKS)
-        if role in acks or role not in self.own.quorum_roles:
+        if role in acks or role not in self.own.quorum.of_roles:
             return doc  # counted by role: a second ack from the same role changes nothing
         acks = [*acks, role]
         doc = st.write(doc, ACKS, acks)
         if len(acks) >= q.distinct_roles:
             expires = self.clock.now() + timedelta(seconds=q.token_ttl_s)
-            doc = st.write_many(doc, {q.field.root: True, EXPIRES_AT: st.iso(expires)})
+            doc = st.write_many(doc, {q.field: True, EXPIRES_AT: st.iso(expires)})
             doc = st.write(doc, TOKEN, self.signer.sign(doc))
         return doc
 

@@ -34,7 +34,7 @@ class PoseMotion:
 
 def pose_motion_rule() -> PoseMotion | None:
     pm = contracts.table("body_truth_rules.v0").pose_motion
-    return None if pm is None else PoseMotion(pm.window_ms.root, pm.full_scale_body_heights_per_s)
+    return None if pm is None else PoseMotion(pm.window_ms, pm.full_scale_body_heights_per_s)
 
 
 def _clamp01(v: float) -> float:

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import InputError, dumps, get, problems, read_json, table
+from lume.runtime.core import InputError, dumps, get, parameters, problems, read_json, table
 
 from ._bundle import bundle_dir_of, read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -76,24 +76,12 @@ def _layout() -> Any:
     return table("bundle_layout.v1")
 
 
-def _invariant(name: str) -> dict[str, Any]:
-    for inv in table("safety_invariants.v1").invariants:
-        if getattr(inv.id, "root", inv.id) == name:
-            return dict(inv.parameters)
-    raise KeyError(f"{name} is not in safety_invariants.v1")
-
-
-def _root(value: Any) -> Any:
-    return getattr(value, "root", value)
-
-
 @functools.cache
 def derived_spec() -> tuple[str, tuple[str, ...], tuple[str, ...], dict[str, str]]:
     """(folder, required, allowed, file -> contract stem) of derived/sam3d in bundle_layout.v1."""
     spec = _layout().derived[DERIVED]
-    contracts = {name: get(_root(cid)).stem for name, cid in (_root(spec.contracts) or {}).items()}
-    return (_root(spec.folder), tuple(_root(p) for p in spec.required),
-            tuple(_root(p) for p in spec.allowed), contracts)
+    contracts = {name: get(cid).stem for name, cid in (spec.contracts or {}).items()}
+    return spec.folder, tuple(spec.required), tuple(spec.allowed), contracts
 
 
 class SourceSpec(NamedTuple):
@@ -109,10 +97,9 @@ def source_spec() -> SourceSpec:
     """The long-take source of bundle_layout.v1."""
     for key, spec in _layout().sources.items():
         if SOURCE_TYPE in spec.source_types:
-            documents = [(name, get(_root(cid)).stem) for name, cid in (_root(spec.contracts) or {}).items()
-                         if get(_root(cid)).kind == "document"]
-            return SourceSpec(key, _root(spec.folder), tuple(_root(p) for p in spec.required),
-                              *documents[0])
+            documents = [(name, get(cid).stem) for name, cid in (spec.contracts or {}).items()
+                         if get(cid).kind == "document"]
+            return SourceSpec(key, spec.folder, tuple(spec.required), *documents[0])
     raise KeyError(f"bundle_layout.v1 has no source folder for {SOURCE_TYPE}")
 
 
@@ -309,7 +296,7 @@ def _derived_entry(bundle: dict[str, Any], summary: dict[str, Any], outputs: lis
 def _return_to_bundle(bundle_dir: Path, files: dict[str, bytes], entry: dict[str, Any]) -> None:
     """Swap the new derived folder in and record the entry; on any failure restore the old."""
     folder = derived_spec()[0].rstrip("/")
-    writable = _invariant("SAFE-SOURCES-IMMUTABLE")["writable_prefix"]
+    writable = parameters("SAFE-SOURCES-IMMUTABLE")["writable_prefix"]
     if not f"{folder}/".startswith(writable):
         raise Mac5Refused(f"{folder}/ is outside {writable} (SAFE-SOURCES-IMMUTABLE)")
     target = bundle_dir / folder

@@ -31,6 +31,12 @@ _DMCG_ARGS = [
     "--use-field-description",
     "--use-title-as-name",
     "--enum-field-as-literal", "all",
+    # one class per shape: no RootModel wrappers (a constrained scalar is an Annotated alias, so
+    # values are plain str/int/float and code never unwraps `.root`), identical shapes reused
+    "--collapse-root-models",
+    "--reuse-model",
+    "--use-type-alias",
+    "--use-annotated",
     "--formatters", "builtin",
 ]
 
@@ -93,11 +99,18 @@ def render(target: Path) -> None:
             schema = _linked(c, ids)
             schema["title"] = c.model_name  # drives the root class name
             (stage / f"{c.module}.json").write_text(_dump(schema), encoding="utf-8")
-        cmd = [sys.executable, "-m", "datamodel_code_generator", "--input", str(stage),
-               "--output", str(models), *_DMCG_ARGS]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # Run inside the stage (input, output and working folder) so the generator finds no
+        # project settings (a pyproject.toml changes its line length): same bytes wherever run.
+        staged = stage / "schemas"
+        staged.mkdir()
+        for f in stage.glob("*.json"):
+            f.rename(staged / f.name)
+        cmd = [sys.executable, "-m", "datamodel_code_generator", "--input", str(staged),
+               "--output", str(stage / "models"), *_DMCG_ARGS]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=stage)
         if run.returncode != 0:
             raise RuntimeError(f"datamodel-codegen failed:\n{run.stderr}")
+        shutil.move(stage / "models", models)
     for c in shared_or_modelled(contracts):
         module = models / f"{c.module}.py"
         module.write_text(HEADER.format(source=source_of(c), id=c.id) + module.read_text(), "utf-8")

@@ -119,7 +119,7 @@ def test_cue_history_is_appended_by_the_server(bus: Harness) -> None:
 def test_cues_do_not_advance_while_paused(bus: Harness) -> None:
     ios, mac = bus.control("ios"), bus.control("mac")
     assert ios.command({"type": "set_cue", "cue": CUE})["type"] == "ack"
-    mac.command({"type": "set_session_phase", "phase": OWN.rules.paused_phase.root})
+    mac.command({"type": "set_session_phase", "phase": OWN.rules.paused_phase})
     before = bus.state()
     reply = ios.command({"type": "set_cue", "cue": cue(2)})
     assert reply["code"] == "paused" and reply["role"] == "ios"
