@@ -9,15 +9,23 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
+from . import common_v1
+
+Outcome = TypeAliasType("Outcome", Literal['dispatched', 'refused'])
 """
-The command label the event resolves to (labels.v1), or null when it resolves to none.
+dispatched = every safety invariant held; refused = one did not (or nothing was asked).
 """
 
 
 InvariantRef1 = TypeAliasType(
     "InvariantRef1", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
 )
+"""
+The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+"""
+
+
+InvariantRef = TypeAliasType("InvariantRef", InvariantRef1 | None)
 """
 The id of the safety invariant that refused the event (safety_invariants.v1), or null.
 """
@@ -56,10 +64,7 @@ class BodyTruthRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp: Annotated[int, Field(ge=0)]
-    """
-    Milliseconds since the Unix epoch.
-    """
+    timestamp: common_v1.UnixMillis
     age_ms: Annotated[int, Field(ge=0)]
     """
     Event time minus frame time (ms).
@@ -78,7 +83,7 @@ class AirdeckDecision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
+    timestamp_ms: common_v1.UnixMillis
     """
     The gesture event's timestamp_ms.
     """
@@ -86,7 +91,7 @@ class AirdeckDecision(BaseModel):
     """
     The event's source_id.
     """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    machine: common_v1.Machine
     """
     The machine the event's detector ran on.
     """
@@ -98,11 +103,8 @@ class AirdeckDecision(BaseModel):
     """
     The event's phase, or null when the event carried none (a repeated sample).
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-    command: Command | None
+    confidence: common_v1.Unit
+    command: common_v1.LabelName | None
     """
     The command label the event resolves to (labels.v1), or null when it resolves to none.
     """
@@ -110,14 +112,8 @@ class AirdeckDecision(BaseModel):
     """
     The resolved deck, or null.
     """
-    decision: Literal['dispatched', 'refused']
-    """
-    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
-    """
-    invariant: InvariantRef1 | None
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
+    decision: Outcome
+    invariant: InvariantRef
     reason: Annotated[str, Field(min_length=1)]
     """
     Why, in one sentence an operator can act on.

@@ -6,21 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
-from . import airdeck_decision_v1
-
-
-class Tool(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Literal['lume']
-    version: Annotated[str, Field(min_length=1)]
-
-
-Gesture = TypeAliasType("Gesture", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
+from . import airdeck_decision_v1, common_v1
 
 
 class Counts(BaseModel):
@@ -67,9 +56,6 @@ class Check(BaseModel):
     detail: Annotated[str, Field(min_length=1)]
 
 
-Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
-
-
 class PromotedManifest(BaseModel):
     """
     The promoted-gesture manifest (airdeck_promoted_gestures.v1) the gate ran against, or null (label table only).
@@ -78,28 +64,14 @@ class PromotedManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
     """
     SHA-256 of the manifest file's exact bytes.
     """
-    gestures: list[Gesture]
+    gestures: list[common_v1.LabelName]
     """
     The gesture labels it promotes.
-    """
-
-
-class Contract(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
     """
 
 
@@ -107,14 +79,8 @@ class FileRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
     records: Annotated[int, Field(ge=0)]
     """
     Number of JSON records in the file.
@@ -129,23 +95,14 @@ class Decision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
-    """
-    Milliseconds since the Unix epoch.
-    """
+    timestamp_ms: common_v1.UnixMillis
     source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     phase: Literal['start', 'hold', 'release'] | None
-    command: Command | None
+    command: common_v1.LabelName | None
     deck: Literal[1, 2] | None
-    decision: Literal['dispatched', 'refused']
-    """
-    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
-    """
-    invariant: airdeck_decision_v1.InvariantRef1 | None
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
+    decision: airdeck_decision_v1.Outcome
+    invariant: airdeck_decision_v1.InvariantRef
     reason: Annotated[str, Field(min_length=1)]
 
 
@@ -167,11 +124,8 @@ class AirdeckDryRunReport(BaseModel):
         extra='forbid',
     )
     schema_: Annotated[Literal['lume.airdeck.dry_run_report.v1'], Field(alias='schema')]
-    generated_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-    tool: Tool
+    generated_at: common_v1.Iso8601
+    tool: common_v1.LumeTool
     dry_run: Literal[True]
     """
     Always true: nothing was sent to any MIDI port.
@@ -180,7 +134,7 @@ class AirdeckDryRunReport(BaseModel):
     """
     The command authority the gate was evaluated as (SAFE-AUTHORITY-K11).
     """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'] | None
+    machine: common_v1.Machine | None
     """
     The configured machine the dry run ran on (machine_config.v1), or null without a config.
     """
@@ -193,7 +147,7 @@ class AirdeckDryRunReport(BaseModel):
     The promoted-gesture manifest (airdeck_promoted_gestures.v1) the gate ran against, or null (label table only).
     """
     inputs: Inputs
-    contracts: Annotated[list[Contract], Field(min_length=1)]
+    contracts: Annotated[list[common_v1.ContractRef], Field(min_length=1)]
     """
     The rule contracts the gate read, by $id and SHA-256 of the contract file.
     """

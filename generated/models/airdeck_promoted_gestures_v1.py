@@ -6,21 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
-
-
-class Generator(BaseModel):
-    """
-    The tool that wrote this manifest (e.g. `lume promote`).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: Annotated[str, Field(min_length=1)]
-    version: Annotated[str, Field(min_length=1)]
 
 
 class SourceBundle(BaseModel):
@@ -35,7 +23,7 @@ class SourceBundle(BaseModel):
     """
     The bundle's `bundle_id` (rehearsal_bundle.v1).
     """
-    path: Annotated[str, Field(min_length=1)]
+    path: common_v1.AnyPath
     """
     Where the bundle lives (K11 `_processed/<bundle_id>` or a local path).
     """
@@ -48,20 +36,13 @@ class SourceBundle(BaseModel):
 class Evidence(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
     kind: Literal['labeled_clip', 'gesture_window', 'gesture_template', 'proof_matrix', 'promotion_candidates', 'dry_run_report', 'physical_verification']
     """
     labeled_clip = a Pose Coach clip labelled with the gesture; gesture_window / gesture_template = template analyzer output; proof_matrix = derived/airdeck/physical_proof_matrix.json; promotion_candidates = derived/airdeck/promotion_candidates.json; dry_run_report = an AirDeck dry-run / self-play report; physical_verification = the operator's physical check record.
 
     """
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
+    path: common_v1.RelPath
     """
     Path of the evidence relative to the bundle root.
     """
@@ -76,11 +57,11 @@ class PromotedGesture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     """
     The gesture label events carry (labels.v1, e.g. left_hand_raise).
     """
-    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    command: common_v1.LabelName
     """
     The command label it dispatches (labels.v1 command lane, e.g. d1_play_pause).
     """
@@ -118,11 +99,11 @@ class AirdeckPromotedGestures(BaseModel):
     schema_: Annotated[
         Literal['lume.airdeck.promoted_gestures.v1'], Field(alias='schema')
     ]
-    generated_at: AwareDatetime
+    generated_at: common_v1.Iso8601
     """
     When the manifest was written.
     """
-    generator: Generator
+    generator: common_v1.Generator
     """
     The tool that wrote this manifest (e.g. `lume promote`).
     """

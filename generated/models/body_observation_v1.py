@@ -7,54 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class DeckZoneMembership(BaseModel):
-    """
-    Which AirDeck deck zone each hand is in (pose sources; seed 000 Pose Coach follow targets).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left_hand: Literal['deck1', 'deck2'] | None
-    """
-    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
-    """
-    right_hand: Literal['deck1', 'deck2'] | None
-    """
-    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
-    """
+ObservationSource = TypeAliasType("ObservationSource", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360'])
+"""
+Kind of source (seed 003 section 3).
+"""
 
 
-class HandPoint(BaseModel):
-    """
-    A hand cursor in normalised camera coordinates with its confidence.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: Annotated[float, Field(ge=0.0, le=1.0)]
-    y: Annotated[float, Field(ge=0.0, le=1.0)]
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-
-
-class Hands(BaseModel):
-    """
-    Hand cursors; null for a hand that is not seen.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left: HandPoint | None
-    right: HandPoint | None
+Posture = TypeAliasType("Posture", Literal['upright', 'seated', 'torso_only', 'unknown'])
 
 
 class BodyObservation(BaseModel):
@@ -66,14 +29,11 @@ class BodyObservation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
+    timestamp_ms: common_v1.UnixMillis
     """
     Capture time of the reading, milliseconds since the Unix epoch.
     """
-    source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-    """
-    Kind of source (seed 003 section 3).
-    """
+    source: ObservationSource
     source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Stable id of the physical source (e.g. `mac4_mega_depth`, `mac4_mega_rgb`, `mac2_insta360_room_wide`, `k11_webcam_pose`, `mac4_mocopi`).
@@ -83,7 +43,7 @@ class BodyObservation(BaseModel):
     """
     The source sees a person in this reading.
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: common_v1.Unit
     """
     The source's own confidence that a person is there, 0..1.
     """
@@ -95,16 +55,16 @@ class BodyObservation(BaseModel):
     """
     Body extent along x/y/z (metres), when the source has 3-D.
     """
-    motion_energy: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    motion_energy: common_v1.Unit | None = None
     """
     Motion energy of the body in this reading, 0..1.
     """
-    posture: Literal['upright', 'seated', 'torso_only', 'unknown'] | None = None
+    posture: Posture | None = None
     joint_count: Annotated[int | None, Field(ge=0)] = None
     """
     Tracked joints in this reading (mocopi canonical skeleton has 27).
     """
-    hands: Hands | None = None
+    hands: common_v1.Hands | None = None
     body_box: common_v1.Box2 | None = None
     """
     Body bounding box in the camera image (pose sources).
@@ -113,4 +73,4 @@ class BodyObservation(BaseModel):
     """
     Body anchor point (shoulder midpoint) in the camera image (pose sources).
     """
-    deck_zones: DeckZoneMembership | None = None
+    deck_zones: common_v1.DeckZoneMembership | None = None

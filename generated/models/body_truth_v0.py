@@ -11,6 +11,18 @@ from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+BodyTruthMode = TypeAliasType("BodyTruthMode", Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'])
+"""
+The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
+"""
+
+
+Posture = TypeAliasType("Posture", Literal['upright', 'seated', 'torso_only', 'unknown'])
+"""
+Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
+"""
+
+
 Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
 """
 Command the gesture maps to (e.g. `d1_play_pause`), or null.
@@ -59,7 +71,7 @@ class GestureIntent(BaseModel):
     """
     Gesture label (label table name), `none` when there is no intent.
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: common_v1.Unit
     """
     Gesture confidence; K11 commands need it at or above the command threshold.
     """
@@ -85,10 +97,7 @@ class SourceState(BaseModel):
     """
     The source currently reports a person from a fresh reading.
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    confidence: common_v1.Unit
     fresh_ms: FreshMs | None
     """
     Age in ms of the newest reading of this source, or null when none was seen recently.
@@ -127,7 +136,7 @@ class LumeBodyTruth(BaseModel):
     """
     Schema tag of this version (seed 003 section 4).
     """
-    timestamp: Annotated[int, Field(ge=0)]
+    timestamp: common_v1.UnixMillis
     """
     Publish time of this tick, milliseconds since the Unix epoch.
     """
@@ -136,7 +145,7 @@ class LumeBodyTruth(BaseModel):
     True only when at least one fresh human source reports a person with confidence at or above body_truth_rules.v0 `presence.min_confidence` (seed 003 section 6).
 
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: common_v1.Unit
     """
     Fused confidence in the performer truth, 0..1 (formula in body_truth_rules.v0 `output`).
     """
@@ -145,10 +154,7 @@ class LumeBodyTruth(BaseModel):
     Which sources back this tick, joined by `_` (e.g. `mocopi_rgb_depth`, `k11_pose`, `rgb_depth`); `none` when no source backs it.
 
     """
-    mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    """
-    The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
-    """
+    mode: BodyTruthMode
     tracking_lost: bool
     """
     True while the previous confident body is stale but the absent timeout has not expired (seed 003 section 6); true exactly when `mode` is `tracking_lost`.
@@ -166,18 +172,15 @@ class LumeBodyTruth(BaseModel):
     """
     Speed of the body centre (metres per second, smoothed); 0 when unknown.
     """
-    stillness: Annotated[float, Field(ge=0.0, le=1.0)]
+    stillness: common_v1.Unit
     """
     1 = perfectly still, 0 = moving hard (seed 003 section 7, DYK freeze behaviours).
     """
-    burst: Annotated[float, Field(ge=0.0, le=1.0)]
+    burst: common_v1.Unit
     """
     Intentional high-energy motion level; 0 unless a human is present (seed 003 section 6).
     """
-    posture: Literal['upright', 'seated', 'torso_only', 'unknown']
-    """
-    Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
-    """
+    posture: Posture
     seated: bool
     """
     True when the posture is `seated` (seed 003 section 9, seated is a valid present state).

@@ -4,15 +4,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from re import compile
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 Common = TypeAliasType("Common", Annotated[Any, Field(title='Common')])
 """
 Shared building blocks referenced by other contracts with `$ref: "lume:contract:common:v1#/$defs/NAME"`. Codegen inlines them, so every generated schema and model is self-contained.
 
+"""
+
+
+Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'])
+"""
+A machine of the rig (seed 000, seed 003 section 1).
 """
 
 
@@ -25,6 +32,12 @@ Lower-case hex SHA-256 digest.
 UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
 """
 Seconds since the Unix epoch (may carry fractions).
+"""
+
+
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
 """
 
 
@@ -73,7 +86,156 @@ class Box2(BaseModel):
     y_max: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+RelPath = TypeAliasType(
+    "RelPath",
+    Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=compile(
+                '^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$'
+            ),
+        ),
+    ],
+)
+"""
+A relative POSIX path inside a bundle or session; never absolute, never `..`.
+"""
+
+
 AnyPath = TypeAliasType("AnyPath", Annotated[str, Field(min_length=1)])
 """
 A path on some machine (POSIX or Windows, absolute or relative).
+"""
+
+
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
+"""
+
+
+LabelName = TypeAliasType(
+    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
+"""
+A snake_case name of the label table (labels.v1), also used for aliases and command labels.
+"""
+
+
+ContractId = TypeAliasType(
+    "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+)
+"""
+The `$id` of a LUME contract.
+"""
+
+
+class ContractRef(BaseModel):
+    """
+    A contract by `$id` and the SHA-256 of its file, as the documents we write record it.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: ContractId
+    sha256: Sha256
+
+
+class Generator(BaseModel):
+    """
+    The tool that wrote a document (e.g. `lume promote`) and its version.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tool: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
+
+
+class LumeTool(BaseModel):
+    """
+    The lume tool that wrote a report, with its PEP 440 / semver version.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Literal['lume']
+    version: Annotated[str, Field(min_length=1)]
+
+
+class TimeSpan(BaseModel):
+    """
+    An interval in Unix seconds.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    start_unix: UnixSeconds
+    end_unix: UnixSeconds
+
+
+class Example(BaseModel):
+    """
+    One example window of a template, by window id and time.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    start_unix: UnixSeconds
+    end_unix: UnixSeconds
+
+
+class HandPoint(BaseModel):
+    """
+    A hand cursor in normalised camera coordinates with its confidence.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: Unit
+
+
+class Hands(BaseModel):
+    """
+    Left and right hand cursors; null for a hand that is not seen.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    left: HandPoint | None
+    right: HandPoint | None
+
+
+DeckZone = TypeAliasType("DeckZone", Literal['deck1', 'deck2'] | None)
+"""
+An AirDeck zone name of airdeck_deck_zones.v1 (left = deck1, right = deck2), or null when the hand is in no zone.
+"""
+
+
+class DeckZoneMembership(BaseModel):
+    """
+    Which AirDeck deck zone each hand is in (pose sources; Pose Coach follow targets).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    left_hand: DeckZone
+    right_hand: DeckZone
+
+
+DeckAction = TypeAliasType("DeckAction", Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop'])
+"""
+A Rekordbox deck action the AirDeck gate can dispatch (or, for safe_stop, apply inside the gate).
 """

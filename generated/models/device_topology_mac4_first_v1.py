@@ -7,6 +7,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+DeviceKind = TypeAliasType("DeviceKind", Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'])
+"""
+Kind of capture device (seed 003 sections 1 and 3).
+"""
+
+
+OutputLane = TypeAliasType("OutputLane", Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration'])
+"""
+Consumer lane a device feeds (seed 003 section 7).
+"""
 
 
 class TopologyDevice(BaseModel):
@@ -21,23 +35,13 @@ class TopologyDevice(BaseModel):
     """
     Device id, e.g. `femto_mega`, `k11_uvc_webcam`, `insta360`.
     """
-    kind: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'] | None = (
-        None
-    )
-    """
-    Kind of capture device (seed 003 sections 1 and 3).
-    """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+    kind: DeviceKind | None = None
+    machine: common_v1.Machine
     role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     What the device is for, e.g. `bodytruth_depth`, `pose_coach_command_gate`.
     """
-    lanes: list[Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']] | None = (
-        None
-    )
+    lanes: list[OutputLane] | None = None
     evidence_only: bool | None = None
     """
     The device feeds evidence and review only, never the live command path.
@@ -60,10 +64,7 @@ class DeviceTopologyMac4First(BaseModel):
     bundle_id: Annotated[
         str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
     ] = None
-    created_at_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    created_at_unix: common_v1.UnixSeconds | None = None
     command_authority: Literal['K11'] | None = None
     """
     The only Rekordbox command authority.

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import common_v1, device_topology_mac4_first_v1
+
 
 class ReconstructionDevice(BaseModel):
     """
@@ -18,16 +20,8 @@ class ReconstructionDevice(BaseModel):
         extra='forbid',
     )
     device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    kind: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'] | None = (
-        None
-    )
-    """
-    Kind of capture device (seed 003 sections 1 and 3).
-    """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+    kind: device_topology_mac4_first_v1.DeviceKind | None = None
+    machine: common_v1.Machine
     role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     live_command_source: Literal[False]
 
@@ -45,10 +39,7 @@ class DeviceTopologyReconstruction(BaseModel):
     bundle_id: Annotated[
         str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
     ] = None
-    created_at_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    created_at_unix: common_v1.UnixSeconds | None = None
     host_machine: Literal['Mac2'] | None = None
     command_authority: Literal['K11'] | None = None
     command_authority_changed: Literal[False]

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import director_state_v1
+from . import common_v1, director_state_v1
+
+CueSlot = TypeAliasType("CueSlot", Literal['current', 'next'])
+"""
+Which cue slot a set_cue writes.
+"""
 
 
 class AckConsentFrame(BaseModel):
@@ -47,9 +52,21 @@ class AckFrame(BaseModel):
     version: Annotated[int, Field(ge=0)]
 
 
+ErrorCode = TypeAliasType("ErrorCode", Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error'])
+"""
+Why a frame was refused.
+"""
+
+
 FieldModel = TypeAliasType(
     "FieldModel", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
 )
+
+
+KickReason = TypeAliasType("KickReason", Literal['superseded', 'server_shutdown'])
+"""
+Why the server closes a connection.
+"""
 
 
 class KickedFrame(BaseModel):
@@ -62,10 +79,7 @@ class KickedFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['kicked']
-    reason: Literal['superseded', 'server_shutdown']
-    """
-    Why the server closes a connection.
-    """
+    reason: KickReason
 
 
 class SchemaFrame(BaseModel):
@@ -90,11 +104,7 @@ class IdentifyFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['identify']
-    role: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
+    role: director_state_v1.DirectorRole
 
 
 class SetSessionPhaseFrame(BaseModel):
@@ -106,10 +116,7 @@ class SetSessionPhaseFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_session_phase']
-    phase: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
+    phase: director_state_v1.SessionPhase
 
 
 class SetSessionFrame(BaseModel):
@@ -123,7 +130,7 @@ class SetSessionFrame(BaseModel):
     )
     type: Literal['set_session']
     id: director_state_v1.Uuid | None = None
-    started_at: AwareDatetime | None = None
+    started_at: common_v1.Iso8601 | None = None
     operator_device_id: director_state_v1.Uuid | None = None
 
 
@@ -138,10 +145,7 @@ class SetCueFrame(BaseModel):
     )
     type: Literal['set_cue']
     cue: director_state_v1.Cue | None
-    slot: Literal['current', 'next'] | None = 'current'
-    """
-    Which cue slot a set_cue writes.
-    """
+    slot: CueSlot | None = 'current'
 
 
 class SetLookActiveFrame(BaseModel):
@@ -153,7 +157,7 @@ class SetLookActiveFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_look_active']
-    id: Literal['look_1', 'look_2', 'look_3'] | None
+    id: director_state_v1.LookId | None
 
 
 class SetLookFrame(BaseModel):
@@ -179,10 +183,7 @@ class SetPerformerIntentFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_performer_intent']
-    intent: Literal['ready', 'hold', 'cue_request', 'break_request']
-    """
-    What the performer asks for.
-    """
+    intent: director_state_v1.PerformerIntent
 
 
 class SetPerformerVoiceFrame(BaseModel):
@@ -195,7 +196,7 @@ class SetPerformerVoiceFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['set_performer_voice']
-    voice_state: Literal['listening', 'speaking', 'muted'] | None = None
+    voice_state: director_state_v1.VoiceState | None = None
     comprehension_score: director_state_v1.ComprehensionScore | None = None
 
 
@@ -210,7 +211,7 @@ class ProposeConsentFrame(BaseModel):
     )
     type: Literal['propose_consent']
     scope: Annotated[
-        list[Literal['frame_capture', 'reel_use']], Field(max_length=2, min_length=1)
+        list[director_state_v1.ConsentScope], Field(max_length=2, min_length=1)
     ]
 
 
@@ -224,13 +225,10 @@ class ErrorFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['error']
-    code: Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error']
-    """
-    Why a frame was refused.
-    """
+    code: ErrorCode
     field: FieldModel | None
-    owner: Literal['mac', 'ios', 'ipad'] | None
-    role: Literal['mac', 'ios', 'ipad'] | None
+    owner: director_state_v1.DirectorRole | None
+    role: director_state_v1.DirectorRole | None
     message: Annotated[str, Field(min_length=1)]
 
 

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+DirectorRole = TypeAliasType("DirectorRole", Literal['mac', 'ios', 'ipad'])
+"""
+A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
+
+"""
+
 
 Uuid = TypeAliasType(
     "Uuid",
@@ -23,6 +32,12 @@ A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
 """
 
 
+SessionPhase = TypeAliasType("SessionPhase", Literal['idle', 'setup', 'live', 'paused', 'wrap'])
+"""
+Phase of the shoot session.
+"""
+
+
 class DirectorSession(BaseModel):
     """
     The session (Mac writer).
@@ -35,11 +50,8 @@ class DirectorSession(BaseModel):
     """
     Session UUID, null before a session is opened.
     """
-    phase: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
-    started_at: AwareDatetime | None
+    phase: SessionPhase
+    started_at: common_v1.Iso8601 | None
     """
     When the session started, null before.
     """
@@ -47,6 +59,18 @@ class DirectorSession(BaseModel):
     """
     UUID of the operator's Mac, null before a session is opened.
     """
+
+
+CueKind = TypeAliasType("CueKind", Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause'])
+"""
+Kind of a cue.
+"""
+
+
+CueId = TypeAliasType("CueId", Annotated[str, Field(max_length=128, min_length=1)])
+"""
+Cue identifier chosen by the sender.
+"""
 
 
 class Cue(BaseModel):
@@ -57,14 +81,8 @@ class Cue(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Annotated[str, Field(max_length=128, min_length=1)]
-    """
-    Cue identifier chosen by the sender.
-    """
-    kind: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
-    """
-    Kind of a cue.
-    """
+    id: CueId
+    kind: CueKind
     payload: dict[str, Any]
     """
     Kind-specific parameters (open object).
@@ -79,16 +97,10 @@ class AppliedCue(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Annotated[str, Field(max_length=128, min_length=1)]
-    """
-    Cue identifier chosen by the sender.
-    """
-    kind: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
-    """
-    Kind of a cue.
-    """
+    id: CueId
+    kind: CueKind
     payload: dict[str, Any]
-    applied_at: AwareDatetime
+    applied_at: common_v1.Iso8601
     """
     Server receive/apply time (breaks ties for capture cues, seed failure mode D).
     """
@@ -115,6 +127,12 @@ class CueState(BaseModel):
     """
 
 
+LookId = TypeAliasType("LookId", Literal['look_1', 'look_2', 'look_3'])
+"""
+One of the three looks of a shoot.
+"""
+
+
 WardrobeId = TypeAliasType(
     "WardrobeId", Annotated[str, Field(max_length=128, min_length=1)]
 )
@@ -139,9 +157,21 @@ class LookState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    active: Literal['look_1', 'look_2', 'look_3'] | None
+    active: LookId | None
     wardrobe_id: WardrobeId | None
     lighting_preset: LightingPreset | None
+
+
+PerformerIntent = TypeAliasType("PerformerIntent", Literal['ready', 'hold', 'cue_request', 'break_request'])
+"""
+What the performer asks for.
+"""
+
+
+VoiceState = TypeAliasType("VoiceState", Literal['listening', 'speaking', 'muted'])
+"""
+State of the performer's voice loop.
+"""
 
 
 ComprehensionScore = TypeAliasType(
@@ -160,9 +190,15 @@ class PerformerState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    intent: Literal['ready', 'hold', 'cue_request', 'break_request'] | None
-    voice_state: Literal['listening', 'speaking', 'muted'] | None
+    intent: PerformerIntent | None
+    voice_state: VoiceState | None
     comprehension_score: ComprehensionScore | None
+
+
+ConsentScope = TypeAliasType("ConsentScope", Literal['frame_capture', 'reel_use'])
+"""
+A use the model consents to.
+"""
 
 
 ConsentToken = TypeAliasType(
@@ -190,19 +226,19 @@ class ConsentState(BaseModel):
     """
     Proof token issued on quorum; null until then.
     """
-    scope: Annotated[list[Literal['frame_capture', 'reel_use']], Field(max_length=2)]
+    scope: Annotated[list[ConsentScope], Field(max_length=2)]
     """
     Proposed scope (empty when nothing was proposed).
     """
-    expires_at: AwareDatetime | None
+    expires_at: common_v1.Iso8601 | None
     """
     Token expiry (issue time + quorum.token_ttl_s); null without a token.
     """
-    proposed_by: Literal['mac', 'ios', 'ipad'] | None
+    proposed_by: DirectorRole | None
     """
     Role that sent the current proposal; null when none.
     """
-    acks: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(max_length=3)]
+    acks: Annotated[list[DirectorRole], Field(max_length=3)]
     """
     Distinct roles that acknowledged the current proposal, in arrival order.
     """
@@ -220,13 +256,11 @@ class TelemetryState(BaseModel):
     """
     Frames captured in this session (from the MJPEG capture nodes).
     """
-    last_proof_token_at: AwareDatetime | None
+    last_proof_token_at: common_v1.Iso8601 | None
     """
     Time of the last proof token seen from the capture path; null if none.
     """
-    active_directors: Annotated[
-        list[Literal['mac', 'ios', 'ipad']], Field(max_length=3)
-    ]
+    active_directors: Annotated[list[DirectorRole], Field(max_length=3)]
     """
     Roles with a heartbeat within rules.heartbeat_timeout_s (3 s).
     """
@@ -255,7 +289,7 @@ class DirectorStateDocument(BaseModel):
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: AwareDatetime
+    updated_at: common_v1.Iso8601
     """
     When the server last changed the document (or created it).
     """
@@ -283,7 +317,7 @@ class DirectorState(BaseModel):
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
-    updated_at: AwareDatetime
+    updated_at: common_v1.Iso8601
     """
     When the server last changed the document (or created it).
     """

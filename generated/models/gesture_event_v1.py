@@ -7,6 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+GesturePhase = TypeAliasType("GesturePhase", Literal['start', 'hold', 'release'])
+"""
+start = first frame seen, hold = still held, release = let go.
+"""
 
 
 class GestureEvent(BaseModel):
@@ -18,7 +26,7 @@ class GestureEvent(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
+    timestamp_ms: common_v1.UnixMillis
     """
     Time of the event, milliseconds since the Unix epoch.
     """
@@ -26,7 +34,7 @@ class GestureEvent(BaseModel):
     """
     Id of the detector / camera lane that produced the event (e.g. `k11_webcam_pose`).
     """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    machine: common_v1.Machine
     """
     Machine the detector ran on.
     """
@@ -34,15 +42,9 @@ class GestureEvent(BaseModel):
     """
     Gesture label (label table name).
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    confidence: common_v1.Unit
     deck: Literal[1, 2] | None = None
     """
     Target deck when the gesture is deck-specific.
     """
-    phase: Literal['start', 'hold', 'release'] | None = None
-    """
-    start = first frame seen, hold = still held, release = let go.
-    """
+    phase: GesturePhase | None = None

@@ -9,19 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
-
-class Segment(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+from . import common_v1, rehearsal_bundle_v1
 
 
 class Timeline(BaseModel):
@@ -35,15 +23,10 @@ class Timeline(BaseModel):
     """
     bin_s: Annotated[float, Field(gt=0.0)]
     rows: Annotated[int, Field(ge=0)]
-    segments: list[Segment]
+    segments: list[common_v1.TimeSpan]
 
 
 Note = TypeAliasType("Note", Annotated[str, Field(min_length=1)])
-
-
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-)
 
 
 class BundleRef(BaseModel):
@@ -51,20 +34,9 @@ class BundleRef(BaseModel):
         extra='forbid',
     )
     bundle_id: Annotated[str, Field(min_length=1)]
-    bundle_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    bundle_sha256: common_v1.Sha256
     """
     SHA-256 of bundle.json as read.
-    """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
     """
 
 
@@ -74,36 +46,17 @@ class InputRef(BaseModel):
     )
     kind: Literal['mac4_labels', 'pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256
     records: Annotated[int, Field(ge=0)]
 
 
 class OutputRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    path: common_v1.RelPath
+    sha256: common_v1.Sha256
 
 
 class Stats(BaseModel):
@@ -126,39 +79,19 @@ SourcesAdditionalProperty = TypeAliasType(
 )
 
 
-ClipKindsAdditionalProperty = TypeAliasType(
-    "ClipKindsAdditionalProperty", Annotated[int, Field(ge=1)]
-)
-
-
-class Example(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+ClipKindsAdditionalProperty = TypeAliasType("ClipKindsAdditionalProperty", SourcesAdditionalProperty)
 
 
 class Template(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
+    label: common_v1.LabelName
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
-    command: LabelName | None
-    dispatch_label: LabelName | None
+    command: common_v1.LabelName | None
+    dispatch_label: common_v1.LabelName | None
     count: Annotated[int, Field(ge=1)]
     """
     Windows with this label.
@@ -181,7 +114,7 @@ class Template(BaseModel):
     """
     Statistics of each gesture_window.v1 feature over the windows that have it.
     """
-    examples: Annotated[list[Example], Field(min_length=1)]
+    examples: Annotated[list[common_v1.Example], Field(min_length=1)]
     """
     The first windows in time (at most promotion_policy.v1 `analyzer.max_examples`).
     """
@@ -200,11 +133,11 @@ class GestureTemplates(BaseModel):
         Literal['lume.templates.gesture_templates.v1'], Field(alias='schema')
     ]
     bundle: BundleRef
-    origin_unix: Annotated[float, Field(ge=0.0)]
+    origin_unix: common_v1.UnixSeconds
     """
     Timeline origin (the earliest evidence of the bundle), Unix seconds; `t_*_s` count from it.
     """
-    policy: ContractRef
+    policy: common_v1.ContractRef
     inputs: list[InputRef]
     """
     Every file read, in reading order.

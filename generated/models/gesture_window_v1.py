@@ -9,23 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-
-class FeatureSpan(BaseModel):
-    """
-    The interval the features were read over.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+from . import common_v1, pose_coach_training_record_v1, rehearsal_bundle_v1
 
 
 class Provenance(BaseModel):
@@ -36,69 +20,64 @@ class Provenance(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
+    path: common_v1.AnyPath
     first_line: Annotated[int, Field(ge=1)]
     last_line: Annotated[int, Field(ge=1)]
 
 
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-)
+StreamKind = TypeAliasType("StreamKind", Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d'])
+"""
+An evidence stream: pose_coach = K11 Pose Coach training.jsonl tracks; motionmix = sources/motionmix/motionmix_state.jsonl; body_truth = recorded body_truth.v0 frames; pose = recorded body_observation.v1 pose records (`lume pose extract`); sam3d = derived/sam3d/sam3d_frames.jsonl.
+
+"""
 
 
 class StreamUse(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    kind: Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
-    """
-    An evidence stream: pose_coach = K11 Pose Coach training.jsonl tracks; motionmix = sources/motionmix/motionmix_state.jsonl; body_truth = recorded body_truth.v0 frames; pose = recorded body_observation.v1 pose records (`lume pose extract`); sam3d = derived/sam3d/sam3d_frames.jsonl.
-
-    """
+    kind: StreamKind
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source or derived entry, or the stream's own id for files given on the command line.
     """
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
+    path: common_v1.AnyPath
     samples: Annotated[int, Field(ge=1)]
+
+
+Fraction = TypeAliasType("Fraction", Annotated[float, Field(ge=0.0, le=1.0)])
 
 
 class Features(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    motion_energy: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    person_confidence_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    left_hand_raised_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    right_hand_raised_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    both_hands_raised_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    left_hand_deck1_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    right_hand_deck2_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    motion_energy: Fraction | None = None
+    person_confidence_mean: Fraction | None = None
+    left_hand_raised_fraction: Fraction | None = None
+    right_hand_raised_fraction: Fraction | None = None
+    both_hands_raised_fraction: Fraction | None = None
+    left_hand_deck1_fraction: Fraction | None = None
+    right_hand_deck2_fraction: Fraction | None = None
     left_hand_height_mean: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
     right_hand_height_mean: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
     hand_speed_mean: Annotated[float | None, Field(ge=0.0)] = None
-    pose_coach_energy_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    pose_coach_energy_mean: Fraction | None = None
     motionmix_energy_mean: Annotated[float | None, Field(ge=0.0)] = None
     motionmix_energy_max: Annotated[float | None, Field(ge=0.0)] = None
     motionmix_motion_mean: Annotated[float | None, Field(ge=0.0)] = None
-    motionmix_stillness_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    body_truth_present_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    body_truth_energy_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    body_truth_stillness_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    body_truth_burst_max: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    motionmix_stillness_mean: Fraction | None = None
+    body_truth_present_fraction: Fraction | None = None
+    body_truth_energy_mean: Fraction | None = None
+    body_truth_stillness_mean: Fraction | None = None
+    body_truth_burst_max: Fraction | None = None
     body_truth_velocity_mean: Annotated[float | None, Field(ge=0.0)] = None
-    pose_present_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    pose_energy_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    pose_energy_max: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    sam3d_present_fraction: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    sam3d_confidence_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    sam3d_energy_mean: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    pose_present_fraction: Fraction | None = None
+    pose_energy_mean: Fraction | None = None
+    pose_energy_max: Fraction | None = None
+    sam3d_present_fraction: Fraction | None = None
+    sam3d_confidence_mean: Fraction | None = None
+    sam3d_energy_mean: Fraction | None = None
 
 
 class GestureWindow(BaseModel):
@@ -114,25 +93,22 @@ class GestureWindow(BaseModel):
     """
     `<source_id>/<NNNN>`: the bundle source and the window's number in it (1-based, time order).
     """
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     """
     Canonical label of labels.v1 (an alias in the source is resolved to its row).
     """
-    recorded_label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    recorded_label: common_v1.LabelName
     """
     The label exactly as the source wrote it (a name or an alias of labels.v1).
     """
-    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
-    command: LabelName | None
+    command: common_v1.LabelName | None
     """
     The command label this window's label stands for (through its gesture row), or null.
     """
-    dispatch_label: LabelName | None
+    dispatch_label: common_v1.LabelName | None
     """
     For command-lane labels, the label the AirDeck gate dispatches on (the gesture row that maps to the command, e.g. d1_play_pause -> left_hand_raise; else the label itself); null for every other lane.
 
@@ -145,7 +121,7 @@ class GestureWindow(BaseModel):
     """
     The bundle source (rehearsal_bundle.v1 `sources[].source_id`) the window was read from.
     """
-    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'] | None
+    clip_kind: pose_coach_training_record_v1.ClipKind | None
     """
     The Pose Coach clip kind, or null for Mac4 markers.
     """
@@ -157,21 +133,15 @@ class GestureWindow(BaseModel):
     """
     window = a start/end pair or a clip; point = a single marker (end = start).
     """
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
     duration_s: Annotated[float, Field(ge=0.0)]
     t_start_s: Annotated[float, Field(ge=0.0)]
     """
     Seconds from the session origin (gesture_templates.json `origin_unix`).
     """
     t_end_s: Annotated[float, Field(ge=0.0)]
-    feature_span: FeatureSpan
+    feature_span: common_v1.TimeSpan
     """
     The interval the features were read over.
     """
@@ -184,7 +154,7 @@ class GestureWindow(BaseModel):
     The evidence streams with samples inside `feature_span`.
     """
     features: Features
-    energy_source: Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d'] | None
+    energy_source: StreamKind | None
     """
     The stream `features.motion_energy` came from, or null when none had samples.
     """

@@ -7,6 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+Mac4Marker = TypeAliasType("Mac4Marker", Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive'])
+"""
+The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
+"""
 
 
 class Mac4LabelRecord(BaseModel):
@@ -18,18 +26,12 @@ class Mac4LabelRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    t_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    t_unix: common_v1.UnixSeconds | None = None
     t_s: Annotated[float | None, Field(ge=0.0)] = None
     """
     Seconds since the take started.
     """
-    label: Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive']
-    """
-    The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
-    """
+    label: Mac4Marker
     event: Literal['start', 'end', 'marker']
     source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """

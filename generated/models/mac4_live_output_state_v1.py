@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 from . import common_v1
@@ -21,19 +21,10 @@ class Bodytruth(BaseModel):
         extra='forbid',
     )
     present: bool
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    confidence: common_v1.Unit
     mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    stillness: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-    burst: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    stillness: common_v1.Unit
+    burst: common_v1.Unit
     tracking_lost: bool
 
 
@@ -45,7 +36,7 @@ class Enthea(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: Annotated[str | None, Field(min_length=1)] = None
+    map_path: common_v1.AnyPath | None = None
     """
     The control map the values came from.
     """
@@ -71,7 +62,7 @@ class Mrt2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    map_path: Annotated[str | None, Field(min_length=1)] = None
+    map_path: common_v1.AnyPath | None = None
     """
     The control map the values came from.
     """
@@ -96,7 +87,7 @@ class Mac4LiveOutputState(BaseModel):
     schema_: Annotated[
         Literal['lume.mac4_first.live_output_state.v1'], Field(alias='schema')
     ]
-    generated_at: AwareDatetime
+    generated_at: common_v1.Iso8601
     """
     When the bridge wrote this state.
     """

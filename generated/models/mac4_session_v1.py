@@ -66,10 +66,7 @@ class Mac4Session(BaseModel):
     """
     machine: Literal['Mac4']
     recorder: Recorder
-    started_at_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    started_at_unix: common_v1.UnixSeconds
     ended_at_unix: common_v1.UnixSeconds | None
     """
     End of the take, or null while recording.

@@ -12,6 +12,17 @@ from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+Host = TypeAliasType(
+    "Host", Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+)
+"""
+A host name or IP address of a peer (configuration data, never a contract id).
+"""
+
+
+Port = TypeAliasType("Port", Annotated[int, Field(ge=1, le=65535)])
+
+
 PortSpec = TypeAliasType(
     "PortSpec",
     Annotated[
@@ -36,13 +47,10 @@ class Mac4Endpoints(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-    ssh_port: Annotated[int | None, Field(ge=1, le=65535)] = 22
-    bodytruth_port: Annotated[int | None, Field(ge=1, le=65535)] = 9405
-    bridge_port: Annotated[int | None, Field(ge=1, le=65535)] = 9415
+    host: Host
+    ssh_port: Port | None = 22
+    bodytruth_port: Port | None = 9405
+    bridge_port: Port | None = 9415
 
 
 class BodyTruthEndpoint(BaseModel):
@@ -53,11 +61,8 @@ class BodyTruthEndpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-    port: Annotated[int | None, Field(ge=1, le=65535)] = 9405
+    host: Host
+    port: Port | None = 9405
 
 
 class DirectorEndpoint(BaseModel):
@@ -68,11 +73,8 @@ class DirectorEndpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-    port: Annotated[int | None, Field(ge=1, le=65535)] = 9610
+    host: Host
+    port: Port | None = 9610
 
 
 class LumfTarget(BaseModel):
@@ -83,11 +85,8 @@ class LumfTarget(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-    port: Annotated[int | None, Field(ge=1, le=65535)] = 9701
+    host: Host
+    port: Port | None = 9701
 
 
 class MachineConfig(BaseModel):
@@ -100,11 +99,11 @@ class MachineConfig(BaseModel):
         extra='forbid',
     )
     schema_: Annotated[Literal['lume.machine_config.v1'], Field(alias='schema')]
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    machine: common_v1.Machine
     """
     Which machine this installation is (configured, never guessed).
     """
-    storage_root: Annotated[str, Field(min_length=1)]
+    storage_root: common_v1.AnyPath
     """
     The dance-sessions root on this machine (K11 durable store; Mac5 working copies).
     """
@@ -120,11 +119,11 @@ class MachineConfig(BaseModel):
     bodytruth: BodyTruthEndpoint
     director: DirectorEndpoint
     lumf: LumfTarget
-    key_dir: Annotated[str, Field(min_length=1)]
+    key_dir: common_v1.AnyPath
     """
     Folder holding this machine's Ed25519 signing key for readiness reports.
     """
-    trust_file: Annotated[str, Field(min_length=1)]
+    trust_file: common_v1.AnyPath
     """
     File listing the public keys trusted to sign readiness reports.
     """

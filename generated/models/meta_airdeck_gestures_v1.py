@@ -7,6 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+Hand = TypeAliasType("Hand", Literal['left', 'right'])
+
+
+Zone = TypeAliasType("Zone", Literal['deck1', 'deck2'])
+"""
+A zone name of airdeck_deck_zones.v1.
+"""
 
 
 class Zones(BaseModel):
@@ -17,25 +28,19 @@ class Zones(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left: Literal['deck1', 'deck2'] | None = None
-    """
-    A zone name of airdeck_deck_zones.v1.
-    """
-    right: Literal['deck1', 'deck2'] | None = None
-    """
-    A zone name of airdeck_deck_zones.v1.
-    """
+    left: Zone | None = None
+    right: Zone | None = None
 
 
 class GestureRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     """
     The gesture label emitted (a label of lume:contract:labels:v1).
     """
-    raised: Annotated[list[Literal['left', 'right']], Field(min_length=1)]
+    raised: Annotated[list[Hand], Field(min_length=1)]
     """
     The hands that must all be raised.
     """

@@ -9,6 +9,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+ModeName = TypeAliasType("ModeName", Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'])
+
+
+GestureRecognition = TypeAliasType("GestureRecognition", Literal['enabled', 'held_only', 'disabled'])
+"""
+enabled = new gestures may start a candidate; held_only = only deliberate held gestures may start one; disabled = no gesture is recognised.
+
+"""
+
 
 class ModeSpec(BaseModel):
     model_config = ConfigDict(
@@ -35,11 +44,7 @@ class ModeSpec(BaseModel):
     """
     Whether K11 may dispatch a command in this mode.
     """
-    gesture_recognition: Literal['enabled', 'held_only', 'disabled']
-    """
-    enabled = new gestures may start a candidate; held_only = only deliberate held gestures may start one; disabled = no gesture is recognised.
-
-    """
+    gesture_recognition: GestureRecognition
 
 
 RuleRef = TypeAliasType(
@@ -54,11 +59,8 @@ class Transition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    from_: Annotated[
-        Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'],
-        Field(alias='from'),
-    ]
-    to: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
+    from_: Annotated[ModeName, Field(alias='from')]
+    to: ModeName
     when: Annotated[str, Field(min_length=3)]
     """
     The condition, in words.
@@ -73,11 +75,8 @@ class ForbiddenTransition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    from_: Annotated[
-        Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'],
-        Field(alias='from'),
-    ]
-    to: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
+    from_: Annotated[ModeName, Field(alias='from')]
+    to: ModeName
     why: Annotated[str, Field(min_length=3)]
 
 
@@ -107,7 +106,7 @@ class BodyTruthModes(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    initial: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
+    initial: ModeName
     """
     Mode of the first tick, before any observation.
     """

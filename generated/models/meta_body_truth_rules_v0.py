@@ -9,9 +9,26 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import common_v1
+
+SourceKind = TypeAliasType("SourceKind", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360'])
+
+
+OutputSlot = TypeAliasType("OutputSlot", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone'])
+"""
+A key of lume_body_truth `sources`.
+"""
+
+
 SourceId = TypeAliasType(
     "SourceId", Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
 )
+
+
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+
+
+Millis = TypeAliasType("Millis", Annotated[int, Field(ge=0)])
 
 
 class SourceClass(BaseModel):
@@ -26,11 +43,11 @@ class SourceClass(BaseModel):
     """
     What the source is best at (seed 003 section 3 input policy).
     """
-    output_slot: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone'] | None
+    output_slot: OutputSlot | None
     """
     The lume_body_truth `sources` slot it reports into, or null when it has none.
     """
-    fresh_ms_max: Annotated[int, Field(ge=0)]
+    fresh_ms_max: Millis
     """
     A reading is fresh while its age in ms is at most this.
     """
@@ -56,7 +73,7 @@ class PresenceRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_confidence: Unit
     """
     A fresh human source must report at least this for `present=true`.
     """
@@ -78,8 +95,8 @@ class MocopiSkeletonAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-    min_source_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    source: SourceKind
+    min_source_confidence: Unit
     min_joint_count: Annotated[int, Field(ge=1)]
     canonical_joint_count: Annotated[int, Field(ge=1)]
 
@@ -92,9 +109,9 @@ class DepthPlusVerifierAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    depth_source: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-    min_depth_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    min_verifier_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    depth_source: SourceKind
+    min_depth_confidence: Unit
+    min_verifier_confidence: Unit
 
 
 class IndependentSourcesAlternative(BaseModel):
@@ -110,7 +127,7 @@ class IndependentSourcesAlternative(BaseModel):
     """
     What makes two readings independent.
     """
-    min_source_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_source_confidence: Unit
 
 
 class HighConfidenceRule(BaseModel):
@@ -121,7 +138,7 @@ class HighConfidenceRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_confidence: Unit
     mocopi_skeleton: MocopiSkeletonAlternative
     depth_plus_person_verifier: DepthPlusVerifierAlternative
     independent_camera_person_sources: IndependentSourcesAlternative
@@ -131,16 +148,16 @@ class Timing(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tracking_lost_after_ms: Annotated[int, Field(ge=0)]
+    tracking_lost_after_ms: Millis
     """
     Stale horizon: a human reading older than this never counts for presence (caps every source's fresh_ms_max); once no qualifying human reading is younger, the body is stale.
 
     """
-    absent_after_ms: Annotated[int, Field(ge=0)]
+    absent_after_ms: Millis
     """
     Time since the last qualifying human reading after which tracking_lost becomes absent.
     """
-    source_slot_null_after_ms: Annotated[int, Field(ge=0)]
+    source_slot_null_after_ms: Millis
     """
     A source slot reports `fresh_ms=null` when its newest reading is older than this.
     """
@@ -154,19 +171,19 @@ class MotionRule(BaseModel):
     """
     How counted sources' motion_energy values combine into one fused motion energy.
     """
-    still_max_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
+    still_max_motion_energy: Unit
     """
     Fused motion energy below this means present_still.
     """
-    active_min_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
+    active_min_motion_energy: Unit
     """
     Fused motion energy at or above this means active (hysteresis above still_max).
     """
-    burst_min_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
+    burst_min_motion_energy: Unit
     """
     Fused motion energy at or above this enters burst.
     """
-    burst_exit_motion_energy: Annotated[float, Field(ge=0.0, le=1.0)]
+    burst_exit_motion_energy: Unit
     """
     Burst ends when fused motion energy falls below this.
     """
@@ -180,17 +197,18 @@ class MotionRule(BaseModel):
     """
 
 
+PostureName = TypeAliasType("PostureName", Literal['upright', 'seated', 'torso_only', 'unknown'])
+
+
 class PostureRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    present_allowed: Annotated[
-        list[Literal['upright', 'seated', 'torso_only', 'unknown']], Field(min_length=1)
-    ]
+    present_allowed: Annotated[list[PostureName], Field(min_length=1)]
     """
     Postures that may be `present=true` when confidence is high enough (seed 003 section 9).
     """
-    seated_when: list[Literal['upright', 'seated', 'torso_only', 'unknown']]
+    seated_when: list[PostureName]
     """
     Postures for which the output `seated` is true.
     """
@@ -208,7 +226,7 @@ class OutputRule(BaseModel):
     """
     Score of a satisfied high-confidence alternative; output confidence is the best score.
     """
-    presence_only_confidence_cap: Annotated[float, Field(ge=0.0, le=1.0)]
+    presence_only_confidence_cap: Unit
     """
     Confidence cap when present but no high-confidence alternative holds (best human source otherwise).
     """
@@ -216,24 +234,22 @@ class OutputRule(BaseModel):
     """
     Confidence while tracking_lost.
     """
-    absent_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    absent_confidence: Unit
     stillness: Literal['one_minus_motion_energy']
     """
     Formula of `stillness` from fused motion energy.
     """
-    burst_ramp_start: Annotated[float, Field(ge=0.0, le=1.0)]
+    burst_ramp_start: Unit
     """
     `burst` = clamp((energy - start) / (end - start)) while present, else 0.
     """
-    burst_ramp_end: Annotated[float, Field(ge=0.0, le=1.0)]
-    authority_order: list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']] | None = (
-        None
-    )
+    burst_ramp_end: Unit
+    authority_order: list[OutputSlot] | None = None
     """
     Order of the source slots joined into `authority` (seed 003 section 4 examples: `mocopi_rgb_depth`, `rgb_k11_pose`); slots not listed follow in `sources` order.
 
     """
-    velocity_window_ms: Annotated[int | None, Field(ge=0)] = None
+    velocity_window_ms: Millis | None = None
     """
     `velocity` is the body-centre displacement of each source over its readings of the last velocity_window_ms, per second, averaged over fresh 3-D sources weighted by confidence.
 
@@ -248,7 +264,7 @@ class PoseMotionRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_ms: Annotated[int, Field(ge=0)]
+    window_ms: Millis
     """
     Landmark displacement is measured against the frame this many ms earlier (less jitter than frame to frame).
     """
@@ -282,29 +298,27 @@ class Gesture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    candidate_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    candidate_min_confidence: Unit
     """
     A gesture event at or above this starts gesture_candidate.
     """
-    confirm_min_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    confirm_min_confidence: Unit
     """
     Default command threshold; candidate→confirmed needs the gesture at or above max(this, its label's threshold in labels.v1) for the hold.
     """
-    hold_ms: Annotated[int, Field(ge=0)]
+    hold_ms: Millis
     """
     Default hold before a candidate becomes gesture_confirmed; the effective hold is max(this, its label's hold_ms in labels.v1).
     """
-    release_after_ms: Annotated[int, Field(ge=0)]
+    release_after_ms: Millis
     """
     A candidate or confirmed gesture with no event for this long counts as released.
     """
-    confirmed_max_ms: Annotated[int, Field(ge=0)]
+    confirmed_max_ms: Millis
     """
     Longest time mode stays gesture_confirmed before it returns to active/present_still.
     """
-    confirm_machines: Annotated[
-        list[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']], Field(min_length=1)
-    ]
+    confirm_machines: Annotated[list[common_v1.Machine], Field(min_length=1)]
     """
     Machines whose gesture events may reach gesture_confirmed.
     """

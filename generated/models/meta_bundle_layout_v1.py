@@ -42,11 +42,33 @@ A relative POSIX path that may use `*` (one segment) and `**` (any depth).
 """
 
 
+FolderPath = TypeAliasType(
+    "FolderPath",
+    Annotated[
+        str,
+        Field(
+            pattern=compile(
+                '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$'
+            )
+        ),
+    ],
+)
+"""
+A bundle-relative folder, ending in `/`.
+"""
+
+
 ContractId = TypeAliasType(
     "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
 )
 """
 The `$id` of the contract that validates a file.
+"""
+
+
+ContractMap = TypeAliasType("ContractMap", dict[PathGlob, ContractId])
+"""
+Which contract validates which path (keys are paths of `required` or `allowed`).
 """
 
 
@@ -63,10 +85,7 @@ class FileSet(BaseModel):
     """
     Further paths that may exist (besides `required`).
     """
-    contracts: dict[PathGlob, ContractId] | None = None
-    """
-    Which contract validates which path (keys are paths of `required` or `allowed`).
-    """
+    contracts: ContractMap | None = None
 
 
 class FolderLayout(BaseModel):
@@ -77,24 +96,12 @@ class FolderLayout(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
-    folder: Annotated[
-        str,
-        Field(
-            pattern='^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$'
-        ),
-    ]
-    """
-    A bundle-relative folder, ending in `/`.
-    """
+    folder: FolderPath
     description: Annotated[str, Field(min_length=3)]
     required: list[LiteralPath]
     allowed: list[PathGlob]
-    contracts: dict[PathGlob, ContractId] | None = None
-    """
-    Which contract validates which path (keys are paths of `required` or `allowed`).
-    """
+    contracts: ContractMap | None = None
 
 
 Name = TypeAliasType("Name", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
@@ -130,17 +137,8 @@ class SourceFolderLayout(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
-    folder: Annotated[
-        str,
-        Field(
-            pattern='^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$'
-        ),
-    ]
-    """
-    A bundle-relative folder, ending in `/`.
-    """
+    folder: FolderPath
     description: Annotated[str, Field(min_length=3)]
     source_types: Annotated[
         list[Literal['long_take_video', 'guided_pose_clip', 'motionmix_state', 'mocopi_skeleton', 'phone_stream', 'watch_stream']],
@@ -155,10 +153,7 @@ class SourceFolderLayout(BaseModel):
     """
     required: list[LiteralPath]
     allowed: list[PathGlob]
-    contracts: dict[PathGlob, ContractId] | None = None
-    """
-    Which contract validates which path (keys are paths of `required` or `allowed`).
-    """
+    contracts: ContractMap | None = None
 
 
 class BundleLayout(BaseModel):

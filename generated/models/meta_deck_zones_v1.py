@@ -7,20 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class Box2(BaseModel):
-    """
-    Same shape as common Box2 (kept local so the meta-schema stands alone).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
-    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
-    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
-    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
+from . import common_v1
 
 
 class DeckZone(BaseModel):
@@ -35,7 +24,10 @@ class DeckZone(BaseModel):
     """
     The performer's side the zone lies on.
     """
-    box: Box2
+    box: common_v1.Box2
+
+
+RaiseReference = TypeAliasType("RaiseReference", Literal['same_side_shoulder', 'body_anchor'])
 
 
 class Margins(BaseModel):
@@ -59,9 +51,7 @@ class HandRaiseRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    references: Annotated[
-        list[Literal['same_side_shoulder', 'body_anchor']], Field(min_length=1)
-    ]
+    references: Annotated[list[RaiseReference], Field(min_length=1)]
     """
     Reference points in order of preference.
     """

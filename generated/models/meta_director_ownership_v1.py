@@ -9,6 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import director_state_v1
+
+ContractId = TypeAliasType(
+    "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+)
+
+
 FieldPath = TypeAliasType(
     "FieldPath", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
 )
@@ -33,16 +40,18 @@ class RoleRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    role: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
+    role: director_state_v1.DirectorRole
     surface: Annotated[str, Field(min_length=1)]
     """
     The director application that connects with this role.
     """
     description: Annotated[str, Field(min_length=1)]
+
+
+FieldWriter = TypeAliasType("FieldWriter", Literal['mac', 'ios', 'ipad', 'quorum', 'server'])
+"""
+Who writes a field - a role, the consent quorum, or the server (derived).
+"""
 
 
 class FieldRow(BaseModel):
@@ -53,19 +62,25 @@ class FieldRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    field: Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
-    """
-    Dotted path of a state field (e.g. session.phase).
-    """
-    writer: Literal['mac', 'ios', 'ipad', 'quorum', 'server']
-    """
-    Who writes a field - a role, the consent quorum, or the server (derived).
-    """
+    field: FieldPath
+    writer: FieldWriter
     command: CommandName | None
     """
     The command through which the field changes; null when the server derives it from elsewhere.
     """
     description: Annotated[str, Field(min_length=1)]
+
+
+CommandReply = TypeAliasType("CommandReply", Literal['ack', 'state', 'none'])
+"""
+What the server sends back to the sender of an accepted command.
+"""
+
+
+VersionBump = TypeAliasType("VersionBump", Literal['always', 'on_change'])
+"""
+Whether an accepted command always bumps the version or only when the document changes.
+"""
 
 
 class CommandRow(BaseModel):
@@ -76,11 +91,8 @@ class CommandRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
-    """
-    A command frame `type`.
-    """
-    senders: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(min_length=1)]
+    command: CommandName
+    senders: Annotated[list[director_state_v1.DirectorRole], Field(min_length=1)]
     """
     Roles allowed to send it.
     """
@@ -92,14 +104,8 @@ class CommandRow(BaseModel):
     """
     Server-derived fields the server updates as a consequence.
     """
-    reply: Literal['ack', 'state', 'none']
-    """
-    What the server sends back to the sender of an accepted command.
-    """
-    bumps_version: Literal['always', 'on_change']
-    """
-    Whether an accepted command always bumps the version or only when the document changes.
-    """
+    reply: CommandReply
+    bumps_version: VersionBump
     description: Annotated[str, Field(min_length=1)]
 
 
@@ -111,28 +117,19 @@ class QuorumRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    field: Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
-    """
-    Dotted path of a state field (e.g. session.phase).
-    """
-    command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
-    """
-    A command frame `type`.
-    """
+    field: FieldPath
+    command: CommandName
     distinct_roles: Annotated[int, Field(ge=1)]
     """
     Distinct roles needed.
     """
-    of_roles: Annotated[list[Literal['mac', 'ios', 'ipad']], Field(min_length=1)]
+    of_roles: Annotated[list[director_state_v1.DirectorRole], Field(min_length=1)]
     counted_by: Literal['role']
     """
     Acks are counted per role, never per device.
     """
     requires_proposal: bool
-    proposal_command: Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
-    """
-    A command frame `type`.
-    """
+    proposal_command: CommandName
     reset_on: list[CommandName]
     reset_when_changed: list[FieldPath]
     """
@@ -175,10 +172,7 @@ class BusRules(BaseModel):
     """
     Conflict rule - commands are applied in the order the server receives them.
     """
-    paused_phase: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
+    paused_phase: director_state_v1.SessionPhase
     paused_blocks_commands: list[CommandName]
     """
     Commands refused (error `paused`) while session.phase is paused_phase.
@@ -252,11 +246,11 @@ class DirectorOwnership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    state_contract: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+    state_contract: ContractId
     """
     $id of the state document contract.
     """
-    frames_contract: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+    frames_contract: ContractId
     """
     $id of the WebSocket frames contract.
     """

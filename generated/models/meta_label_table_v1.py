@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import common_v1
+
 
 class LabelField(BaseModel):
     model_config = ConfigDict(
@@ -21,11 +23,40 @@ class LabelField(BaseModel):
     category: Annotated[str | None, Field(pattern='^[A-Za-z0-9_]+$')] = None
 
 
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-)
+CategoryName = TypeAliasType("CategoryName", Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified'])
 """
-A snake_case label name (also used for aliases).
+One of the 11 unified categories.
+"""
+
+
+CategoryScope = TypeAliasType("CategoryScope", Literal['label', 'clip_status'])
+"""
+`label` = a vocabulary category that label rows use; `clip_status` = a status of a recorded clip or window (Pose Coach shows it), never the category of a label row.
+
+"""
+
+
+LaneName = TypeAliasType("LaneName", Literal['visual', 'command', 'negative', 'calibration'])
+"""
+The lane a label travels in.
+"""
+
+
+PromotionStatusName = TypeAliasType("PromotionStatusName", Literal['visual_only', 'candidate', 'promoted', 'never'])
+"""
+How far a label has been promoted.
+"""
+
+
+LabelOrigin = TypeAliasType("LabelOrigin", Literal['mac4_marker', 'pose_coach', 'airdeck_gesture'])
+"""
+Which vocabulary the label comes from.
+"""
+
+
+Deck = TypeAliasType("Deck", Literal[1, 2] | None)
+"""
+Deck 1 or 2; null means both decks / global (the label names no deck).
 """
 
 
@@ -37,29 +68,16 @@ class Command(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    deck: Literal[1, 2] | None
-    """
-    Deck 1 or 2; null means both decks / global (the label names no deck).
-    """
-    action: Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']
-    """
-    A Rekordbox deck action the AirDeck gate can dispatch (or, for safe_stop, apply inside the gate).
-    """
+    deck: Deck
+    action: common_v1.DeckAction
 
 
 class CategoryRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    One of the 11 unified categories.
-    """
-    scope: Literal['label', 'clip_status']
-    """
-    `label` = a vocabulary category that label rows use; `clip_status` = a status of a recorded clip or window (Pose Coach shows it), never the category of a label row.
-
-    """
+    name: CategoryName
+    scope: CategoryScope
     description: Annotated[str, Field(min_length=10)]
 
 
@@ -67,10 +85,7 @@ class LaneRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Literal['visual', 'command', 'negative', 'calibration']
-    """
-    The lane a label travels in.
-    """
+    name: LaneName
     may_command: bool
     """
     Whether labels of this lane may ever stand for a command (only `command`).
@@ -82,10 +97,7 @@ class PromotionStatusRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Literal['visual_only', 'candidate', 'promoted', 'never']
-    """
-    How far a label has been promoted.
-    """
+    name: PromotionStatusName
     allows_live_command: bool
     """
     Whether a label with this status may be dispatched live (only `promoted`).
@@ -98,18 +110,9 @@ class LabelRow(BaseModel):
         extra='forbid',
     )
     category: Any | None = None
-    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-    """
-    A snake_case label name (also used for aliases).
-    """
-    origin: Literal['mac4_marker', 'pose_coach', 'airdeck_gesture']
-    """
-    Which vocabulary the label comes from.
-    """
-    lane: Literal['visual', 'command', 'negative', 'calibration']
-    """
-    The lane a label travels in.
-    """
+    name: common_v1.LabelName
+    origin: LabelOrigin
+    lane: LaneName
     command: Command | None
     """
     The command this label stands for, or null. Gesture rows carry null and name the command label in `gesture`; the command is resolved from that row (one source of truth).
@@ -120,15 +123,12 @@ class LabelRow(BaseModel):
     True when the command moves the playhead, changes the loaded track or otherwise loses playback state that a repeat of the gesture cannot restore. Never triggered in `burst` (SAFE-BURST-NONDESTRUCTIVE). Gesture rows copy their target's flag.
 
     """
-    promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
-    """
-    How far a label has been promoted.
-    """
-    gesture: LabelName | None
+    promotion_status: PromotionStatusName
+    gesture: common_v1.LabelName | None
     """
     For airdeck_gesture rows, the command label the gesture maps to; null otherwise.
     """
-    aliases: list[LabelName]
+    aliases: list[common_v1.LabelName]
     """
     Other spellings seen in older recordings; unique across the table.
     """

@@ -7,6 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+F32 = TypeAliasType("F32", float)
+"""
+A finite number exactly representable in float32.
+"""
 
 
 class GoldenFields(BaseModel):
@@ -17,20 +23,11 @@ class GoldenFields(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    rms: float
-    """
-    A finite number exactly representable in float32.
-    """
-    centroid: float
-    """
-    A finite number exactly representable in float32.
-    """
-    onset: float
-    """
-    A finite number exactly representable in float32.
-    """
-    eq_bands: Annotated[list[float], Field(max_length=4, min_length=4)]
-    mfcc: Annotated[list[float], Field(max_length=8, min_length=8)]
+    rms: F32
+    centroid: F32
+    onset: F32
+    eq_bands: Annotated[list[F32], Field(max_length=4, min_length=4)]
+    mfcc: Annotated[list[F32], Field(max_length=8, min_length=8)]
 
 
 class GoldenPacket(BaseModel):

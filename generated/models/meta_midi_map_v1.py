@@ -9,6 +9,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import common_v1
+
+MidiMessageType = TypeAliasType("MidiMessageType", Literal['note_on', 'control_change'])
+"""
+The MIDI message type (mido names).
+"""
+
+
+MidiChannel = TypeAliasType("MidiChannel", Annotated[int, Field(ge=0, le=15)])
+"""
+MIDI channel 0..15 (mido numbering; 0 = channel 1 on the controller).
+"""
+
+
 MidiData = TypeAliasType("MidiData", Annotated[int, Field(ge=0, le=127)])
 
 
@@ -24,19 +38,13 @@ class MidiRow(BaseModel):
         extra='forbid',
     )
     action: Any | None = None
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     deck: Literal[1, 2] | None
     """
     Deck 1 or 2; null for a global command.
     """
-    message: Literal['note_on', 'control_change']
-    """
-    The MIDI message type (mido names).
-    """
-    channel: Annotated[int, Field(ge=0, le=15)]
-    """
-    MIDI channel 0..15 (mido numbering; 0 = channel 1 on the controller).
-    """
+    message: MidiMessageType
+    channel: MidiChannel
     note: MidiData | None
     """
     Note number for note_on rows; null for control_change rows.
@@ -45,7 +53,7 @@ class MidiRow(BaseModel):
     """
     Controller number for control_change rows; null for note_on rows.
     """
-    value: Annotated[int, Field(ge=0, le=127)]
+    value: MidiData
     """
     Velocity of the note_on press, or the control_change value.
     """
@@ -61,8 +69,8 @@ class GateInternal(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-    action: Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']
+    label: common_v1.LabelName
+    action: common_v1.DeckAction
     reason: Annotated[str, Field(min_length=10)]
 
 

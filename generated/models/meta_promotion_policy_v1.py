@@ -9,16 +9,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-)
+from . import common_v1
+
+EnergySource = TypeAliasType("EnergySource", Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach'])
+
+
+ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
+"""
+A Pose Coach clip kind (pose_coach_training_record.v1 `clip_kind`).
+"""
 
 
 class VisualTarget(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     effect: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The visual behaviour the template drives in Unity / Web Lab.
@@ -26,11 +32,14 @@ class VisualTarget(BaseModel):
     description: Annotated[str, Field(min_length=10)]
 
 
+CriterionId = TypeAliasType("CriterionId", Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written'])
+
+
 class Criterion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
+    id: CriterionId
     order: Annotated[int, Field(ge=1, le=8)]
     sentence: Annotated[str, Field(min_length=5)]
     """
@@ -48,10 +57,7 @@ class Analyzer(BaseModel):
     timeline_gap_s: Annotated[float, Field(gt=0.0)]
     max_plot_segments: Annotated[int, Field(ge=1, le=24)]
     max_examples: Annotated[int, Field(ge=1)]
-    energy_sources: Annotated[
-        list[Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach']],
-        Field(min_length=1),
-    ]
+    energy_sources: Annotated[list[EnergySource], Field(min_length=1)]
 
 
 class Visual(BaseModel):
@@ -69,14 +75,8 @@ class Command(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    example_clip_kinds: Annotated[
-        list[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']],
-        Field(min_length=1),
-    ]
-    negative_clip_kinds: Annotated[
-        list[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']],
-        Field(min_length=1),
-    ]
+    example_clip_kinds: Annotated[list[ClipKind], Field(min_length=1)]
+    negative_clip_kinds: Annotated[list[ClipKind], Field(min_length=1)]
     negative_lanes: list[Literal['visual', 'command', 'negative', 'calibration']]
     min_physical_examples: Annotated[int, Field(ge=1)]
     min_dispatch_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
@@ -91,7 +91,7 @@ class Command(BaseModel):
     """
     window_preroll_ms: Annotated[int, Field(ge=0, le=60000)]
     pose_coach_source_id: Annotated[str, Field(pattern='^k11(_[a-z0-9]+)*_pose$')]
-    first_targets: list[LabelName]
+    first_targets: list[common_v1.LabelName]
 
 
 class PromotionPolicy(BaseModel):

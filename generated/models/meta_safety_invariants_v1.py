@@ -18,9 +18,18 @@ class D2PlayPause(D1PlayPause):
     pass
 
 
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+InvariantId = TypeAliasType(
+    "InvariantId", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
 )
+"""
+A stable invariant id, e.g. SAFE-CMD-HOLD.
+"""
+
+
+Component = TypeAliasType("Component", Literal['airdeck_gate', 'body_truth', 'director_bus', 'storage_indexer', 'bundle_generator', 'pose_coach_adapter', 'mac5_handoff', 'mac4_output_bridge', 'completion_gate', 'machine_config', 'device_topology', 'rehearsal_bundle', 'label_table', 'template_analyzer', 'readiness_report'])
+"""
+A LUME component an invariant constrains (and whose verifier cites it).
+"""
 
 
 class CommandRule(BaseModel):
@@ -54,10 +63,7 @@ class Invariant(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
-    """
-    A stable invariant id, e.g. SAFE-CMD-HOLD.
-    """
+    id: InvariantId
     sentence: Annotated[str, Field(min_length=10)]
     """
     The invariant in one plain sentence, as reports show it.
@@ -68,10 +74,7 @@ class Invariant(BaseModel):
     """
     The invariant's parameters (snake_case keys, any JSON values).
     """
-    covers: Annotated[
-        list[Literal['airdeck_gate', 'body_truth', 'director_bus', 'storage_indexer', 'bundle_generator', 'pose_coach_adapter', 'mac5_handoff', 'mac4_output_bridge', 'completion_gate', 'machine_config', 'device_topology', 'rehearsal_bundle', 'label_table', 'template_analyzer', 'readiness_report']],
-        Field(min_length=1),
-    ]
+    covers: Annotated[list[Component], Field(min_length=1)]
     """
     The components this invariant constrains.
     """

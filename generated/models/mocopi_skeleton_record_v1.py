@@ -7,8 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
+
+MocopiBoneName = TypeAliasType("MocopiBoneName", Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes'])
+"""
+The 27 mocopi bones.
+"""
 
 
 class Quaternion(BaseModel):
@@ -37,10 +43,7 @@ class Bone(BaseModel):
     """
     mocopi bone index (0..26).
     """
-    name: Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes']
-    """
-    The 27 mocopi bones.
-    """
+    name: MocopiBoneName
     position: common_v1.Vec3
     rotation: Quaternion
 
@@ -54,10 +57,7 @@ class MocopiSkeletonRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
-    """
-    Milliseconds since the Unix epoch.
-    """
+    timestamp_ms: common_v1.UnixMillis
     frame_id: Annotated[int | None, Field(ge=0)] = None
     """
     mocopi frame counter.

@@ -21,10 +21,7 @@ class Joint3d(BaseModel):
     )
     name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     position: common_v1.Vec3
-    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
-    """
-    A value in 0..1.
-    """
+    confidence: common_v1.Unit | None = None
 
 
 class MotionmixStateRecord(BaseModel):
@@ -36,10 +33,7 @@ class MotionmixStateRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
-    """
-    Milliseconds since the Unix epoch.
-    """
+    timestamp_ms: common_v1.UnixMillis
     source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Which input produced the state, e.g. `multicam`, `mocopi` (seed 003 rollout step 8).
@@ -50,28 +44,13 @@ class MotionmixStateRecord(BaseModel):
     """
     joint_count: Annotated[int, Field(ge=0)]
     camera_count: Annotated[int, Field(ge=0)]
-    joint_coverage: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-    triangulation_strength: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    joint_coverage: common_v1.Unit
+    triangulation_strength: common_v1.Unit
     avg_energy: Annotated[float, Field(ge=0.0)]
     avg_motion: Annotated[float, Field(ge=0.0)]
-    avg_framing: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-    avg_coverage: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
-    stillness_score: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    avg_framing: common_v1.Unit
+    avg_coverage: common_v1.Unit
+    stillness_score: common_v1.Unit
     semantic: str | None
     """
     MotionMix's coarse semantic reading of the body, or null.

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+ProofKind = TypeAliasType("ProofKind", Literal['browser_web_midi_runtime', 'endpoint_smoke'])
+"""
+browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
+"""
 
 
 class Mrt2BrowserProof(BaseModel):
@@ -21,10 +29,7 @@ class Mrt2BrowserProof(BaseModel):
     schema_: Annotated[
         Literal['lume.mac4_first.mrt2_browser_proof.v1'], Field(alias='schema')
     ]
-    proof_kind: Literal['browser_web_midi_runtime', 'endpoint_smoke']
-    """
-    browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
-    """
+    proof_kind: ProofKind
     output_name: Annotated[str, Field(min_length=1)]
     """
     The selected Web MIDI output (default `LUME MRT2 Proof Sink`); never a Rekordbox port.
@@ -53,10 +58,7 @@ class Mrt2BrowserProof(BaseModel):
     """
     Keyboard events sent; always 0.
     """
-    created_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
+    created_at: common_v1.Iso8601
     user_agent: Annotated[str, Field(min_length=1)]
     """
     The browser's user agent (`HeadlessChrome` or a tool name for endpoint smokes).

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
-from . import airdeck_dry_run_report_v1, gesture_templates_v1, promotion_candidates_v1
+from . import (
+    airdeck_dry_run_report_v1,
+    common_v1,
+    pose_coach_training_record_v1,
+    promotion_candidates_v1,
+)
 
 
 class Thresholds(BaseModel):
@@ -29,10 +34,7 @@ class Stream(BaseModel):
     )
     kind: Literal['pose_coach']
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
+    path: common_v1.AnyPath
     records: Annotated[int, Field(ge=0)]
 
 
@@ -80,8 +82,8 @@ class GestureColumn(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
+    command: common_v1.LabelName
     deck: Literal[1, 2] | None
     examples: Annotated[int, Field(ge=0)]
     dispatched_examples: Annotated[int, Field(ge=0)]
@@ -126,17 +128,11 @@ class WindowRow(BaseModel):
         extra='forbid',
     )
     window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'] | None
+    label: common_v1.LabelName
+    clip_kind: pose_coach_training_record_v1.ClipKind | None
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    start_unix: common_v1.UnixSeconds
+    end_unix: common_v1.UnixSeconds
     negative: bool
     cells: dict[Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Cell]
     """
@@ -156,12 +152,9 @@ class PhysicalProofMatrix(BaseModel):
     schema_: Annotated[
         Literal['lume.airdeck.physical_proof_matrix.v1'], Field(alias='schema')
     ]
-    generated_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
+    generated_at: common_v1.Iso8601
     bundle: promotion_candidates_v1.BundleRef
-    policy: gesture_templates_v1.ContractRef
+    policy: common_v1.ContractRef
     thresholds: Thresholds
     evidence: Evidence | None
     """

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import common_v1
 
 
 class PoseCoachLatest(BaseModel):
@@ -22,11 +24,11 @@ class PoseCoachLatest(BaseModel):
     """
     Folder name of the latest session under `sessions\\`.
     """
-    session_dir: Annotated[str, Field(min_length=1)]
+    session_dir: common_v1.AnyPath
     """
     Absolute path of the session folder on K11.
     """
-    manifest_path: Annotated[str, Field(min_length=1)]
+    manifest_path: common_v1.AnyPath
     """
     Absolute path of the session `manifest.json`.
     """
@@ -38,7 +40,4 @@ class PoseCoachLatest(BaseModel):
     """
     Whether the session is still recording.
     """
-    updated_at: AwareDatetime | None = None
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
+    updated_at: common_v1.Iso8601 | None = None

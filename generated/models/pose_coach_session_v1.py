@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
+from . import common_v1, pose_coach_training_record_v1
 
 Label = TypeAliasType("Label", Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')])
 
@@ -89,20 +89,11 @@ class ClipInfo(BaseModel):
     )
     clip_index: Annotated[int, Field(ge=0)]
     label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
+    clip_kind: pose_coach_training_record_v1.ClipKind
     start_frame: Annotated[int, Field(ge=0)]
     end_frame: Annotated[int, Field(ge=0)]
-    start_ms: Annotated[int | None, Field(ge=0)] = None
-    """
-    Milliseconds since the Unix epoch.
-    """
-    end_ms: Annotated[int | None, Field(ge=0)] = None
-    """
-    Milliseconds since the Unix epoch.
-    """
+    start_ms: common_v1.UnixMillis | None = None
+    end_ms: common_v1.UnixMillis | None = None
 
 
 class PoseCoachSession(BaseModel):
@@ -121,11 +112,8 @@ class PoseCoachSession(BaseModel):
     """
     Session folder name.
     """
-    created_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-    ended_at: AwareDatetime | None = None
+    created_at: common_v1.Iso8601
+    ended_at: common_v1.Iso8601 | None = None
     """
     End of the session, or null while recording.
     """

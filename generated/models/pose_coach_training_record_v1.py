@@ -7,24 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class HandCursor(BaseModel):
-    """
-    A hand cursor in the normalised camera frame with its confidence.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: Annotated[float, Field(ge=0.0, le=1.0)]
-    y: Annotated[float, Field(ge=0.0, le=1.0)]
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
+"""
+What a clip is evidence for (seed 000, "Pose Coach Conversion").
+"""
 
 
 class HandCursors(BaseModel):
@@ -35,8 +25,14 @@ class HandCursors(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left: HandCursor | None
-    right: HandCursor | None
+    left: common_v1.HandPoint | None
+    right: common_v1.HandPoint | None
+
+
+DeckZone = TypeAliasType("DeckZone", Literal['deck1', 'deck2'] | None)
+"""
+AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
+"""
 
 
 class DeckZoneMembership(BaseModel):
@@ -47,14 +43,8 @@ class DeckZoneMembership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left_hand: Literal['deck1', 'deck2'] | None
-    """
-    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
-    """
-    right_hand: Literal['deck1', 'deck2'] | None
-    """
-    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
-    """
+    left_hand: DeckZone
+    right_hand: DeckZone
 
 
 class Keyframes(BaseModel):
@@ -79,10 +69,7 @@ class PoseCoachTrainingRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    timestamp_ms: Annotated[int, Field(ge=0)]
-    """
-    Milliseconds since the Unix epoch.
-    """
+    timestamp_ms: common_v1.UnixMillis
     frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number inside the session (0-based).
@@ -99,10 +86,7 @@ class PoseCoachTrainingRecord(BaseModel):
     """
     Current label name from the label table (e.g. `d1_play_pause`, `present_still`).
     """
-    clip_kind: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
+    clip_kind: ClipKind
     recording: bool
     """
     Whether Pose Coach was recording a clip at this frame.
@@ -117,7 +101,7 @@ class PoseCoachTrainingRecord(BaseModel):
     Person bounding box, or null when no body.
     """
     deck_zone: DeckZoneMembership
-    person_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    person_confidence: common_v1.Unit
     """
     Confidence that a person is in frame.
     """

@@ -6,26 +6,55 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1, gesture_templates_v1
-
-
-class Generator(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: Annotated[str, Field(min_length=1)]
-    version: Annotated[str, Field(min_length=1)]
-
+from . import common_v1, gesture_templates_v1, meta_promotion_policy_v1
 
 FailedCheck = TypeAliasType("FailedCheck", Annotated[str, Field(min_length=1)])
 
 
-LabelName = TypeAliasType(
-    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
-)
+class Attempt(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    gestures: list[common_v1.LabelName]
+    verdict: Literal['green', 'red']
+    failed_checks: list[FailedCheck]
+
+
+class DryRun(BaseModel):
+    """
+    The AirDeck gate's dry-run report of this run (null when no gesture reached the dry run).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    report: common_v1.RelPath
+    """
+    Bundle-relative path of the airdeck_dry_run_report.v1 document.
+    """
+    sha256: common_v1.Sha256
+    verdict: Literal['green', 'red']
+    manifest_sha256: common_v1.Sha256
+    """
+    SHA-256 of the manifest bytes the report was run against.
+    """
+    attempts: Annotated[list[Attempt], Field(min_length=1)]
+    """
+    Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
+
+    """
+
+
+class PromotedManifest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: Literal['derived/airdeck/promoted_gestures.json']
+    sha256: common_v1.Sha256
+    gestures: Annotated[list[common_v1.LabelName], Field(min_length=1)]
 
 
 class BundleRef(BaseModel):
@@ -33,25 +62,22 @@ class BundleRef(BaseModel):
         extra='forbid',
     )
     bundle_id: Annotated[str, Field(min_length=1)]
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
-    bundle_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    path: common_v1.AnyPath
+    bundle_sha256: common_v1.Sha256
+
+
+CheckId = TypeAliasType("CheckId", Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green'])
+"""
+The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
+
+"""
 
 
 class Check(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']
-    """
-    The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
-
-    """
+    id: CheckId
     status: Literal['pass', 'fail']
     detail: Annotated[str, Field(min_length=1)]
 
@@ -60,10 +86,7 @@ class EvidenceItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    path: Annotated[str, Field(min_length=1)]
-    """
-    A path on some machine (POSIX or Windows, absolute or relative).
-    """
+    path: common_v1.AnyPath
     sha256: common_v1.Sha256 | None
 
 
@@ -71,7 +94,7 @@ class Criterion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
+    id: meta_promotion_policy_v1.CriterionId
     order: Annotated[int, Field(ge=1, le=8)]
     sentence: Annotated[str, Field(min_length=5)]
     status: Literal['met', 'missing']
@@ -88,11 +111,11 @@ class Candidate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     """
     The label the gate dispatches on (gesture_event.v1 `label`).
     """
-    command: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    command: common_v1.LabelName
     """
     The command label it stands for.
     """
@@ -126,62 +149,6 @@ class Candidate(BaseModel):
     """
 
 
-class Attempt(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    gestures: list[LabelName]
-    verdict: Literal['green', 'red']
-    failed_checks: list[FailedCheck]
-
-
-class DryRun(BaseModel):
-    """
-    The AirDeck gate's dry-run report of this run (null when no gesture reached the dry run).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-        regex_engine="python-re",
-    )
-    report: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
-    """
-    Bundle-relative path of the airdeck_dry_run_report.v1 document.
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
-    verdict: Literal['green', 'red']
-    manifest_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    SHA-256 of the manifest bytes the report was run against.
-    """
-    attempts: Annotated[list[Attempt], Field(min_length=1)]
-    """
-    Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
-
-    """
-
-
-class PromotedManifest(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: Literal['derived/airdeck/promoted_gestures.json']
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
-    gestures: Annotated[list[LabelName], Field(min_length=1)]
-
-
 class PromotionCandidates(BaseModel):
     """
     What `lume promote BUNDLE_DIR --command` writes into `derived/airdeck/promotion_candidates.json` (seed 000 Wave 7, "DJ command templates -> K11 AirDeck promotion manifest"): one entry per command-lane gesture of lume:contract:labels:v1 (the label the AirDeck gate dispatches on: a gesture row such as left_hand_raise, or a command label no gesture row maps to, such as safe_stop_rehearsal), with its physical examples, the proof-matrix checks of promotion_policy.v1 `command` (label promoted in labels.v1, minimum physical examples, zero false triggers in negative clips, a green dry-run report of the gate) and seed 002's eight live-safe criteria, each `met` or `missing` with what was checked. A gesture is `promoted` only when every check passes and every criterion is met; it is then listed in `derived/airdeck/promoted_gestures.json` (airdeck_promoted_gestures.v1). Otherwise it stays a `candidate` and `missing` names every failed check and missing criterion. `promoted_manifest` is the manifest written by this run (null when nothing was promoted: then any earlier manifest of the bundle was withdrawn, `withdrawn` says so, and the AirDeck gate has nothing to load from this bundle).
@@ -194,17 +161,14 @@ class PromotionCandidates(BaseModel):
     schema_: Annotated[
         Literal['lume.airdeck.promotion_candidates.v1'], Field(alias='schema')
     ]
-    generated_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-    generator: Generator
+    generated_at: common_v1.Iso8601
+    generator: common_v1.Generator
     bundle: BundleRef
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'] | None
+    machine: common_v1.Machine | None
     """
     The configured machine promotion ran on (machine_config.v1), or null without a config.
     """
-    policy: gesture_templates_v1.ContractRef
+    policy: common_v1.ContractRef
     inputs: Annotated[list[gesture_templates_v1.OutputRef], Field(min_length=1)]
     """
     The analyzer outputs promotion read (bundle-relative, with SHA-256).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 from . import common_v1
@@ -15,23 +15,10 @@ from . import common_v1
 class ContractRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
     id: Annotated[str, Field(pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')]
-    file: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    file: common_v1.RelPath
+    sha256: common_v1.Sha256
 
 
 ContractsCommit = TypeAliasType(
@@ -42,25 +29,11 @@ Git commit of the contracts (40 or 64 hex digits), or null when not in a git che
 """
 
 
-class Tool(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Literal['lume']
-    version: Annotated[str, Field(min_length=1)]
-    """
-    PEP 440 / semver version of the lume tool
-    """
-
-
 class Digest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    sha256: common_v1.Sha256
 
 
 class Subject(BaseModel):
@@ -72,6 +45,12 @@ class Subject(BaseModel):
     path of the subject relative to root (POSIX)
     """
     digest: Digest
+
+
+CheckStatus = TypeAliasType("CheckStatus", Literal['pass', 'fail', 'inconclusive'])
+"""
+pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
+"""
 
 
 Field1 = TypeAliasType("Field1", Annotated[str, Field(min_length=1)])
@@ -121,10 +100,7 @@ class Check(BaseModel):
     Stable dotted check id, e.g. storage.integrity.
     """
     title: Annotated[str, Field(min_length=3)]
-    status: Literal['pass', 'fail', 'inconclusive']
-    """
-    pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
-    """
+    status: CheckStatus
     invariants: list[Invariant]
     """
     The safety invariants (lume:contract:safety_invariants:v1 ids) this check covers.
@@ -156,6 +132,12 @@ class Verdicts(BaseModel):
     """
 
 
+PortName = TypeAliasType("PortName", Literal['ssh', 'bodytruth', 'output_bridge'])
+"""
+The Mac4 ports the completion gate preflight probes.
+"""
+
+
 LatencyMs = TypeAliasType("LatencyMs", Annotated[float, Field(ge=0.0)])
 """
 Connect latency, or null when unreachable.
@@ -166,10 +148,7 @@ class PortProbe(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Literal['ssh', 'bodytruth', 'output_bridge']
-    """
-    The Mac4 ports the completion gate preflight probes.
-    """
+    name: PortName
     port: Annotated[int, Field(ge=1, le=65535)]
     reachable: bool
     latency_ms: LatencyMs | None
@@ -212,11 +191,8 @@ class ReadinessReport(BaseModel):
         extra='forbid',
     )
     schema_: Annotated[Literal['lume.readiness_report.v1'], Field(alias='schema')]
-    generated_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-    tool: Tool
+    generated_at: common_v1.Iso8601
+    tool: common_v1.LumeTool
     contracts: Annotated[list[ContractRef], Field(min_length=1)]
     """
     The contracts the checks were run against.
@@ -225,7 +201,7 @@ class ReadinessReport(BaseModel):
     """
     Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
     """
-    root: Annotated[str, Field(min_length=1)]
+    root: common_v1.AnyPath
     """
     The root that was verified (a fixtures folder or a real storage root).
     """

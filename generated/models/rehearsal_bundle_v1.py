@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -20,7 +21,7 @@ class PrimaryStorage(BaseModel):
         extra='forbid',
     )
     machine: Literal['K11']
-    root: Annotated[str, Field(min_length=1)]
+    root: common_v1.AnyPath
     """
     K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
@@ -33,23 +34,19 @@ class FileRef(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
+    path: common_v1.RelPath
     """
     Path relative to the owning entry's folder (or bundle root for derived outputs).
     """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    sha256: common_v1.Sha256
     byte_size: Annotated[int, Field(ge=0)]
+
+
+SourceStatus = TypeAliasType("SourceStatus", Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing'])
+"""
+Lifecycle of a source as recorded in the bundle.
+"""
 
 
 class GenericSourceEntry(BaseModel):
@@ -68,11 +65,11 @@ class GenericSourceEntry(BaseModel):
     """
     Kind of evidence; each type has its folder in bundle_layout.v1 (`guided_pose_clip` is the Pose Coach entry).
     """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    machine: common_v1.Machine
     """
     Machine that captured / holds the source.
     """
-    path: Annotated[str, Field(min_length=1)]
+    path: common_v1.AnyPath
     """
     Where the source lives (bundle-relative folder or a local path on its machine).
     """
@@ -88,10 +85,7 @@ class GenericSourceEntry(BaseModel):
     """
     Size in bytes of what `sha256` covers; null while pending.
     """
-    status: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
-    """
-    Lifecycle of a source as recorded in the bundle.
-    """
+    status: SourceStatus
     timebase: Literal['unix_seconds', 'unix_millis', 'session_seconds']
     """
     Clock of the source's timestamps (seed 000 uses `unix_seconds`).
@@ -133,7 +127,7 @@ class PoseCoachSourceEntry(BaseModel):
     """
     Pose Coach session id (folder name under `C:\\lume\\recordings\\pose-coach\\sessions`).
     """
-    manifest_path: Annotated[str, Field(min_length=1)]
+    manifest_path: common_v1.AnyPath
     """
     Absolute path of the session `manifest.json` on K11.
     """
@@ -149,16 +143,8 @@ class PoseCoachSourceEntry(BaseModel):
     """
     `reference` (default: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3).
     """
-    status: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing'] | None = (
-        None
-    )
-    """
-    Lifecycle of a source as recorded in the bundle.
-    """
-    start_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    status: SourceStatus | None = None
+    start_unix: common_v1.UnixSeconds | None = None
     duration_s: Annotated[float | None, Field(ge=0.0)] = None
     notes: str | None = None
     files: Annotated[list[FileRef], Field(min_length=1)]
@@ -174,7 +160,6 @@ class DerivedEntry(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
     derived_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
@@ -190,21 +175,12 @@ class DerivedEntry(BaseModel):
     """
     The source it was derived from (a `sources[].source_id`).
     """
-    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+    machine: common_v1.Machine
     tool: Annotated[str, Field(min_length=1)]
     """
     Producing tool, e.g. `SAM3DBody-cpp`.
     """
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
+    path: common_v1.RelPath
     """
     Main output, bundle-relative (e.g. `derived/sam3d/summary.json`).
     """
@@ -213,14 +189,17 @@ class DerivedEntry(BaseModel):
     Frame sampling (seed 000 uses `label_windows_only_or_1fps`); `not_applicable` for non-sampling tools.
     """
     status: Literal['pending', 'running', 'complete', 'partial', 'failed']
-    created_at_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    created_at_unix: common_v1.UnixSeconds | None = None
     outputs: list[FileRef] | None = None
     """
     Output files (bundle-relative) with checksums and byte sizes.
     """
+
+
+UnifiedCategory = TypeAliasType("UnifiedCategory", Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified'])
+"""
+Unified top-level label categories (seed 000, "Marker and Label Convergence").
+"""
 
 
 class LabelEntry(BaseModel):
@@ -237,18 +216,9 @@ class LabelEntry(BaseModel):
     Label name from the label table (Mac4 marker, Pose Coach or AirDeck label).
     """
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
-    start_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    category: UnifiedCategory
+    start_unix: common_v1.UnixSeconds | None = None
+    end_unix: common_v1.UnixSeconds | None = None
     t_start_s: Annotated[float | None, Field(ge=0.0)] = None
     t_end_s: Annotated[float | None, Field(ge=0.0)] = None
 
@@ -279,6 +249,13 @@ class BundleSafety(BaseModel):
     mac5_can_command_rekordbox: Literal[False]
 
 
+SourceEntry = TypeAliasType("SourceEntry", GenericSourceEntry | PoseCoachSourceEntry)
+"""
+One evidence source, discriminated by `source_type`: `guided_pose_clip` is a K11 Pose Coach entry, every other type is a generic source entry.
+
+"""
+
+
 class RehearsalBundle(BaseModel):
     """
     The `bundle.json` at the root of `rehearsal-bundles/<bundle_id>/` (seed 000, "Unified Rehearsal Bundle Contract" and "Bundle Manifest Fields"). One rehearsal = one bundle with its evidence sources (Mac4 long take, K11 Pose Coach clips, optional MotionMix / mocopi / phone / watch streams), derived artifacts (Mac5 SAM3D, templates, AirDeck), labels, machine roles and the Rekordbox safety block. Heavy data may stay where it lives: sources are referenced by path with checksums and byte sizes (seed 000, "Storage and Space Policy").
@@ -294,16 +271,13 @@ class RehearsalBundle(BaseModel):
     Bundle folder name, conventionally `<YYYYMMDD>-<take name>` (seed 000: "20260528-weighted-freestyle-01").
 
     """
-    created_at_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    updated_at_unix: Annotated[float | None, Field(ge=0.0)] = None
+    created_at_unix: common_v1.UnixSeconds
+    updated_at_unix: common_v1.UnixSeconds | None = None
     """
     Last rewrite by a generator or adapter (the generator is safe to rerun, seed 000 Wave 2).
     """
     primary_storage: PrimaryStorage
-    sources: list[GenericSourceEntry | PoseCoachSourceEntry]
+    sources: list[SourceEntry]
     """
     Evidence sources (seed 000, "Each source entry should include" / "Pose Coach source entries").
     """

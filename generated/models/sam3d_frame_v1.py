@@ -23,10 +23,7 @@ class Keypoint(BaseModel):
     x: float
     y: float
     z: float | None = None
-    visibility: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    visibility: common_v1.Unit
 
 
 class Sam3dFrame(BaseModel):
@@ -50,10 +47,7 @@ class Sam3dFrame(BaseModel):
     """
     Whether a body was reconstructed in this frame.
     """
-    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
-    """
-    A value in 0..1.
-    """
+    confidence: common_v1.Unit
     body_box: common_v1.Box2 | None
     """
     Body bounding box, or null when no body.

@@ -20,11 +20,11 @@ class Sam3dWorker(BaseModel):
         extra='forbid',
     )
     machine: Literal['Mac5']
-    script: Annotated[str, Field(min_length=1)]
+    script: common_v1.AnyPath
     """
     Path of `process_session.py` on Mac5.
     """
-    binary: Annotated[str | None, Field(min_length=1)] = None
+    binary: common_v1.AnyPath | None = None
     """
     Path of the `fast_sam_3dbody_run` binary.
     """
@@ -55,20 +55,13 @@ class Sam3dSummary(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
     schema_: Annotated[Literal['lume.sam3d.summary.v1'], Field(alias='schema')]
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source that was reconstructed (e.g. `mac4_tier0`).
     """
-    source_path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
+    source_path: common_v1.RelPath
     """
     Bundle-relative path of the source video.
     """
@@ -97,23 +90,17 @@ class Sam3dSummary(BaseModel):
     frames_sampled: Annotated[int, Field(ge=0)]
     frames_with_body: Annotated[int, Field(ge=0)]
     frames_path: Literal['sam3d_frames.jsonl'] | None = None
-    started_at_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    started_at_unix: common_v1.UnixSeconds
     finished_at_unix: common_v1.UnixSeconds | None
     """
     End of the run, or null while running.
     """
-    source_sha256_before: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    source_sha256_before: common_v1.Sha256
     source_sha256_after: common_v1.Sha256 | None
     """
     Source checksum after the run (must equal `source_sha256_before`), or null while running.
     """
-    completion_gate_report: Annotated[str | None, Field(min_length=1)] = None
+    completion_gate_report: common_v1.AnyPath | None = None
     """
     The green Mac4-first completion-gate report that allowed this heavy run (seed 003 section 7).
     """

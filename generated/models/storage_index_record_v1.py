@@ -51,7 +51,7 @@ class StorageIndexEntry(BaseModel):
     extracted_at_unix: common_v1.UnixSeconds | None
     member_count: Annotated[int | None, Field(ge=0)]
     expanded_bytes: Annotated[int | None, Field(ge=0)]
-    indexed_at_unix: Annotated[float | None, Field(ge=0.0)] = None
+    indexed_at_unix: common_v1.UnixSeconds | None = None
     """
     When this verdict was written.
     """

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import storage_index_record_v1
+from . import common_v1, storage_index_record_v1
 
 
 class IndexCounts(BaseModel):
@@ -37,14 +37,11 @@ class StorageIndex(BaseModel):
         extra='forbid',
     )
     schema_: Annotated[Literal['lume.storage_index.v1'], Field(alias='schema')]
-    root: Annotated[str, Field(min_length=1)]
+    root: common_v1.AnyPath
     """
     The K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.
     """
     machine: Literal['K11'] | None = None
-    updated_at_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    updated_at_unix: common_v1.UnixSeconds
     entries: list[storage_index_record_v1.StorageIndexEntry]
     counts: IndexCounts

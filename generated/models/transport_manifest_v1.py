@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import common_v1
+
 
 class ArchiveMember(BaseModel):
     """
@@ -16,22 +18,9 @@ class ArchiveMember(BaseModel):
 
     model_config = ConfigDict(
         extra='forbid',
-        regex_engine="python-re",
     )
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
-        ),
-    ]
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    path: common_v1.RelPath
+    sha256: common_v1.Sha256
     byte_size: Annotated[int, Field(ge=0)]
 
 
@@ -52,20 +41,14 @@ class TransportManifest(BaseModel):
     """
     File name of the archive in `_incoming` (no folders).
     """
-    archive_sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    archive_sha256: common_v1.Sha256
     archive_bytes: Annotated[int, Field(ge=0)]
-    source_machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
+    source_machine: common_v1.Machine
     """
     Machine that built and sent the archive (normally Mac4).
     """
     target_machine: Literal['K11'] | None = None
-    created_at_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+    created_at_unix: common_v1.UnixSeconds
     format: Literal['tar', 'tar.gz', 'tgz', 'zip']
     member_count: Annotated[int | None, Field(ge=0)] = None
     """

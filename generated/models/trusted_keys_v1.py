@@ -9,12 +9,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import common_v1
+
 
 class TrustedKey(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    keyid: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    keyid: common_v1.Sha256
     """
     SHA-256 of the raw public key bytes, lower-case hex.
     """

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from . import gesture_templates_v1, promotion_candidates_v1
-
-
-class Generator(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: Annotated[str, Field(min_length=1)]
-    version: Annotated[str, Field(min_length=1)]
+from . import (
+    common_v1,
+    gesture_templates_v1,
+    promotion_candidates_v1,
+    rehearsal_bundle_v1,
+)
 
 
 class SourceTemplates(BaseModel):
@@ -28,17 +25,14 @@ class SourceTemplates(BaseModel):
         extra='forbid',
     )
     path: Literal['derived/templates/gesture_templates.json']
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
-    """
-    Lower-case hex SHA-256 digest.
-    """
+    sha256: common_v1.Sha256
 
 
 class NotExportedItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     reason: Annotated[str, Field(min_length=1)]
 
 
@@ -51,34 +45,16 @@ class Band(BaseModel):
     high: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class Example(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
-    start_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-    end_unix: Annotated[float, Field(ge=0.0)]
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
-
-
 class VisualTemplate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    label: common_v1.LabelName
     effect: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The behaviour Unity / Web Lab applies (promotion_policy.v1 `visual.targets`).
     """
-    category: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
+    category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual']
     windows: Annotated[int, Field(ge=1)]
     windows_with_motion: Annotated[int, Field(ge=0)]
@@ -92,7 +68,7 @@ class VisualTemplate(BaseModel):
     """
     Every feature statistic of the label's template.
     """
-    examples: Annotated[list[Example], Field(min_length=1)]
+    examples: Annotated[list[common_v1.Example], Field(min_length=1)]
 
 
 class VisualTemplates(BaseModel):
@@ -107,13 +83,10 @@ class VisualTemplates(BaseModel):
     schema_: Annotated[
         Literal['lume.templates.visual_templates.v1'], Field(alias='schema')
     ]
-    generated_at: AwareDatetime
-    """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
-    """
-    generator: Generator
+    generated_at: common_v1.Iso8601
+    generator: common_v1.Generator
     bundle: promotion_candidates_v1.BundleRef
-    policy: gesture_templates_v1.ContractRef
+    policy: common_v1.ContractRef
     source_templates: SourceTemplates
     """
     The gesture_templates.json the templates were taken from.

@@ -31,12 +31,15 @@ _DMCG_ARGS = [
     "--use-field-description",
     "--use-title-as-name",
     "--enum-field-as-literal", "all",
-    # one class per shape: no RootModel wrappers (a constrained scalar is an Annotated alias, so
-    # values are plain str/int/float and code never unwraps `.root`), identical shapes reused
-    "--collapse-root-models",
-    "--reuse-model",
+    # One class per shape. A schema that is not an object (a constrained string, a list, a
+    # `oneOf`) becomes a type alias instead of a RootModel wrapper, so values are plain
+    # str/int/float/list and code never unwraps `.root`; an alias is defined once, in the module
+    # of the contract that owns it, and imported where it is used. Models of the same content
+    # in a module are reused. (--collapse-root-models is not needed once there are no root
+    # models, and it would copy every shared alias into each field that uses it again.)
     "--use-type-alias",
     "--use-annotated",
+    "--reuse-model",
     "--formatters", "builtin",
 ]
 
