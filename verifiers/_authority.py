@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from lume.generated.constants import SAFE_AUTHORITY_K11, SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND
 from lume.runtime.core import InputError, config_path, load_config, parameters
 
 from ._context import Context
 from ._framework import Evidence, held, verifier, violated
 
 ID = "authority.k11_only.static"
-AUTHORITY, NEVER, READONLY = "SAFE-AUTHORITY-K11", "SAFE-NEVER-COMMAND", "SAFE-MAC4-READONLY"
+AUTHORITY, NEVER, READONLY = SAFE_AUTHORITY_K11, SAFE_NEVER_COMMAND, SAFE_MAC4_READONLY
 TOPOLOGIES = ("device_topology_mac4_first.v1", "device_topology_reconstruction.v1")
 _MISSING = object()
 

@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from typing import Any, Iterator
 
+from lume.generated.constants import SAFE_BURST_NONDESTRUCTIVE, SAFE_CMD_PROMOTED
 from lume.runtime.core import ContractError, InputError, commands, get
 
 from ._context import Context
@@ -131,7 +132,7 @@ def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
 
 
 @verifier(ID, "Every label used is in the label table; every command label is complete",
-          invariants=("SAFE-CMD-PROMOTED", "SAFE-BURST-NONDESTRUCTIVE"), domain="rig")
+          invariants=(SAFE_CMD_PROMOTED, SAFE_BURST_NONDESTRUCTIVE), domain="rig")
 def label_table(ctx: Context) -> Iterator[Evidence]:
     data = table_data()
     yield from _table_problems(data)

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lume.generated import constants as C
 from lume.runtime.core import get, table
 
 from ._midi_map import MidiRow, planned_messages
@@ -25,18 +26,18 @@ from ._midi_map import MidiRow, planned_messages
 RULE_CONTRACTS = ("labels.v1", "safety_invariants.v1", "airdeck_midi_map.v1",
                   "body_truth_rules.v0", "body_truth_modes.v0")
 
-# Invariant ids the gate cites. They are checked against the table at load time, so a renamed
-# invariant fails loudly instead of silently disabling a rule.
-AUTHORITY = "SAFE-AUTHORITY-K11"
-NEVER_COMMAND = "SAFE-NEVER-COMMAND"
-PRESENCE = "SAFE-CMD-PRESENCE"
-PROMOTED = "SAFE-CMD-PROMOTED"
-THRESHOLD = "SAFE-CMD-THRESHOLD"
-HOLD = "SAFE-CMD-HOLD"
-COOLDOWN = "SAFE-CMD-COOLDOWN"
-BURST = "SAFE-BURST-NONDESTRUCTIVE"
-SOURCE_FILTER = "SAFE-LIVE-SOURCE-FILTER"
-SAFE_STOP = "SAFE-SAFE-STOP-LOCK"
+# Invariant ids the gate cites (generated from the table: a renamed invariant fails at import
+# instead of silently disabling a rule).
+AUTHORITY = C.SAFE_AUTHORITY_K11
+NEVER_COMMAND = C.SAFE_NEVER_COMMAND
+PRESENCE = C.SAFE_CMD_PRESENCE
+PROMOTED = C.SAFE_CMD_PROMOTED
+THRESHOLD = C.SAFE_CMD_THRESHOLD
+HOLD = C.SAFE_CMD_HOLD
+COOLDOWN = C.SAFE_CMD_COOLDOWN
+BURST = C.SAFE_BURST_NONDESTRUCTIVE
+SOURCE_FILTER = C.SAFE_LIVE_SOURCE_FILTER
+SAFE_STOP = C.SAFE_SAFE_STOP_LOCK
 GATE_INVARIANTS = (AUTHORITY, NEVER_COMMAND, PRESENCE, PROMOTED, THRESHOLD, HOLD, COOLDOWN,
                    BURST, SOURCE_FILTER, SAFE_STOP)
 

@@ -12,14 +12,24 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from lume.generated.constants import (
+    MODE_ABSENT,
+    MODE_ACTIVE,
+    MODE_BURST,
+    MODE_GESTURE_CANDIDATE,
+    MODE_GESTURE_CONFIRMED,
+    MODE_PRESENT_STILL,
+    MODE_TRACKING_LOST,
+)
+
 from ._gestures import GestureTracker
 from ._inputs import check_gesture, check_observation
 from ._modes import ModeTable, mode_table
 from ._rules import Rules, compile_rules
 
-# Mode names are the contract's enum values (body_truth_modes.v0); the state machine branches on them.
-ABSENT, STILL, ACTIVE, BURST = "absent", "present_still", "active", "burst"
-CANDIDATE, CONFIRMED, LOST = "gesture_candidate", "gesture_confirmed", "tracking_lost"
+# Mode names are the contract's (body_truth_modes.v0); the state machine branches on them.
+ABSENT, STILL, ACTIVE, BURST = MODE_ABSENT, MODE_PRESENT_STILL, MODE_ACTIVE, MODE_BURST
+CANDIDATE, CONFIRMED, LOST = MODE_GESTURE_CANDIDATE, MODE_GESTURE_CONFIRMED, MODE_TRACKING_LOST
 NO_INTENT = {"name": "none", "confidence": 0.0, "deck": None, "command": None}
 _DIGITS = 6  # output rounding: stable JSON, far below any threshold's resolution
 

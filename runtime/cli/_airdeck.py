@@ -9,12 +9,12 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from lume.generated.constants import MACHINES
 from lume.runtime.core import InputError, get, write_json, write_jsonl
 
 from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console, fail_input
 
 LIVE_HELP = "only K11 with can_command_rekordbox=true (SAFE-AUTHORITY-K11)"
-MACHINES = get("common.v1").raw["$defs"]["Machine"]["enum"]  # the rig's machines (common.v1)
 
 
 @click.group()
@@ -79,7 +79,7 @@ def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_p
         read_records,
     )
     from lume.runtime.airdeck import replay as run_replay
-    from lume.runtime.core import get, problems
+    from lume.runtime.core import problems
 
     if not dry_run:
         fail_input("`lume airdeck replay` only runs dry: pass --dry-run "

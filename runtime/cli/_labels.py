@@ -4,11 +4,10 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
+from lume.generated.constants import LANES
 from lume.runtime.core import get
 
 from ._output import BAD_INPUT, OK, console, emit_json, err_console
-
-LANES = [lane["name"] for lane in get("labels.v1").table_data()["lanes"]]
 
 
 @click.group()

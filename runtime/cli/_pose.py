@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from lume.generated.constants import LABELS
+from lume.runtime.pose import DEFAULT_SOURCE_ID
+
 from ._output import OK, console, emit_json, err_console, fail_input
 
 
@@ -21,7 +24,7 @@ def pose() -> None:
               help="Write observations here (default: JSONL on stdout).")
 @click.option("--deck-zones", "deck_zones", default=None, metavar="CONTRACT_OR_FILE",
               help="Deck zones: a contract name or a YAML/JSON file (default airdeck_deck_zones.v1).")
-@click.option("--source-id", default="k11_webcam_pose", show_default=True)
+@click.option("--source-id", default=DEFAULT_SOURCE_ID, show_default=True)
 @click.option("--start-ms", type=click.IntRange(min=0), default=None,
               help="Timestamp of the first video frame (default: the file's modification time).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None)
@@ -38,7 +41,6 @@ def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, sour
 
     VIDEO_OR_CAMERA is a video file or a camera index such as 0.
     """
-    from lume.runtime import core as contracts  # noqa: PLC0415
     from lume.runtime.core import (
         InputError,  # noqa: PLC0415
         write_jsonl,  # noqa: PLC0415
@@ -64,8 +66,7 @@ def extract(video_or_camera: str, out: Path | None, deck_zones: str | None, sour
     except ZonesError as exc:
         fail_input(str(exc))
     if training_out is not None:
-        names = {row["name"] for row in contracts.get("labels.v1").table_data()["labels"]}
-        if label not in names:
+        if label not in LABELS:
             fail_input(f"--label {label!r} is not in the label table [labels.v1]")
     try:
         capture = open_capture(video_or_camera, start_ms=start_ms)

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import SAFE_MAC5_GATE
 from lume.runtime.core import InputError, get, parameters, problems, read_json
 
-INVARIANT = "SAFE-MAC5-GATE"
+INVARIANT = SAFE_MAC5_GATE
 REPORT = "readiness_report.v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 

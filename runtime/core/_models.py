@@ -7,16 +7,20 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ._contracts import Contract, get, meta_for
+from ._contracts import REGISTRY, Contract, get, meta_for
 
 
 def model_for(key: str | Contract) -> Any:
     """The generated root of a document/record contract, or of a table's meta-schema: a pydantic
     class, or a type alias where the root is not an object (a list, a `oneOf` of frames)."""
     c = key if isinstance(key, Contract) else get(key)
-    source = meta_for(c) if c.kind == "table" else c
-    module = importlib.import_module(f"lume.generated.models.{source.module}")
-    return getattr(module, source.model_name)
+    entry = REGISTRY.get(c.stem) if not c.is_meta else None
+    if entry is not None:
+        module_name, name = entry["module"], entry["model"]
+    else:  # a meta-schema or a definitions file: not in the index
+        source = meta_for(c) if c.kind == "table" else c
+        module_name, name = source.module, source.model_name
+    return getattr(importlib.import_module(f"lume.generated.models.{module_name}"), name)
 
 
 @functools.cache

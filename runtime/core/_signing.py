@@ -21,6 +21,8 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import Signature
 
+from lume.generated.constants import SAFE_MAC5_GATE
+
 from ._contracts import get
 from ._invariants import parameters
 from ._keys import SigningKey, load_trust, sslib_key
@@ -96,7 +98,7 @@ def now_iso(now: float | None = None) -> str:
 
 
 def mac5_gate_parameters() -> dict[str, Any]:
-    return parameters("SAFE-MAC5-GATE")
+    return parameters(SAFE_MAC5_GATE)
 
 
 def default_max_age_s() -> float:

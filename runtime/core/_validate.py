@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import jsonschema_rs
 import orjson
 
-from ._contracts import Contract, ContractError, get, load_all, meta_for
+from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
 from ._inline import self_contained
 
 
@@ -87,10 +87,8 @@ def _matchers() -> tuple[dict[str, Contract], dict[str, Contract], list[tuple[st
     by_schema: dict[str, Contract] = {}
     by_type: dict[str, Contract] = {}
     by_file: list[tuple[str, Contract]] = []
-    for c in load_all():
-        if c.is_meta:
-            continue
-        m = c.match
+    for stem, entry in REGISTRY.items():
+        c, m = get(stem), entry["match"]
         if "schema" in m:
             by_schema[m["schema"]] = c
         if "type" in m:

@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from lume.generated.constants import (
+    COMMAND_HEARTBEAT,
+    COMMAND_IDENTIFY,
+    COMMAND_SET_CUE,
+    COMMAND_SET_LOOK_ACTIVE,
+)
+
 from . import _frames as frames
 from . import _ownership as own
 from . import _state as st
@@ -59,7 +66,7 @@ class Bus:
         # Roles restored from disk get one full timeout to reconnect before they expire.
         start = self.clock.monotonic()
         self._last_seen: dict[str, float] = {r: start for r in st.read(self._doc, ACTIVE)}
-        self._slot_default = frames.default("set_cue", "slot")
+        self._slot_default = frames.default(COMMAND_SET_CUE, "slot")
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -95,7 +102,7 @@ class Bus:
         if found:
             p = found[0]
             return _refused(Refusal("invalid_frame", f"{kind}: {p.path}: {p.message} [{p.contract}]", role))
-        if kind == "identify":
+        if kind == COMMAND_IDENTIFY:
             if role is not None:
                 return _refused(Refusal("already_identified",
                                         f"this connection is already identified as {role}", role))
@@ -106,7 +113,7 @@ class Bus:
 
     def identify(self, role: str) -> Outcome:
         """Bind a role (the server handles the one-connection-per-role part)."""
-        out = self._seen(role, "identify")
+        out = self._seen(role, COMMAND_IDENTIFY)
         if not out.accepted:
             return out
         return Outcome(reply=frames.state(self._doc), changed=out.changed, identified=role)
@@ -140,7 +147,7 @@ class Bus:
         rules = self.own.rules
         if kind in rules.paused_blocks_commands and st.read(self._doc, PHASE) == rules.paused_phase:
             return _refused(Refusal("paused", f"{kind} refused while {PHASE} is {rules.paused_phase}", role))
-        if kind in ("heartbeat", "identify"):
+        if kind in (COMMAND_HEARTBEAT, COMMAND_IDENTIFY):
             return self._seen(role, kind)
         doc = st.write_many(self._doc, writes)
         q = self.own.quorum
@@ -159,9 +166,9 @@ class Bus:
 
     def _role_writes(self, kind: str, row: own.CommandRow, frame: dict[str, Any]) -> dict[str, Any]:
         """Field path -> value for the role-owned fields a command frame writes."""
-        if kind == "set_cue":
+        if kind == COMMAND_SET_CUE:
             return {f"cue.{frame.get('slot', self._slot_default)}": frame["cue"]}
-        if kind == "set_look_active":
+        if kind == COMMAND_SET_LOOK_ACTIVE:
             return {"look.active": frame["id"]}
         by_leaf = {path.rsplit(".", 1)[-1]: path for path in row.writes}
         return {by_leaf[k]: v for k, v in frame.items() if k != "type"}

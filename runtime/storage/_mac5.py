@@ -31,13 +31,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
 from lume.runtime.completion import CompletionRefused, read_completion_report
 from lume.runtime.core import InputError, dumps, get, parameters, problems, read_json, table
 
 from ._bundle import bundle_dir_of, read_bundle, update_bundle
 from ._checksum import sha256_files
 from ._indexer import check_root
-from ._policy import BUNDLE_FILE, processed_dir
+from ._policy import processed_dir
 
 DERIVED = "sam3d"  # the bundle_layout.v1 derived folder the handoff writes
 SOURCE_TYPE = "long_take_video"
@@ -296,7 +297,7 @@ def _derived_entry(bundle: dict[str, Any], summary: dict[str, Any], outputs: lis
 def _return_to_bundle(bundle_dir: Path, files: dict[str, bytes], entry: dict[str, Any]) -> None:
     """Swap the new derived folder in and record the entry; on any failure restore the old."""
     folder = derived_spec()[0].rstrip("/")
-    writable = parameters("SAFE-SOURCES-IMMUTABLE")["writable_prefix"]
+    writable = parameters(SAFE_SOURCES_IMMUTABLE)["writable_prefix"]
     if not f"{folder}/".startswith(writable):
         raise Mac5Refused(f"{folder}/ is outside {writable} (SAFE-SOURCES-IMMUTABLE)")
     target = bundle_dir / folder

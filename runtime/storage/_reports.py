@@ -10,9 +10,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import BUNDLE_FILE
 from lume.runtime.core import InputError, read_json
 
-from ._policy import BUNDLE_FILE, layout
+from ._policy import layout
 
 
 def _when(t: float | None) -> str:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
 from lume.runtime.core import InputError, LabelTable, get, iter_jsonl, problems, read_json
 
 from . import _extract as ex
 from ._media import probe_video
-from ._policy import MANIFESTS, classify_members, default_limits, incoming_dir
+from ._policy import classify_members, default_limits, incoming_dir
 
 
 @dataclass
@@ -127,10 +128,10 @@ def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelTable) -> S
     )
 
 
-def _stream(machine: str, file: str) -> Callable[[Path, dict[str, Any], LabelTable], SourceFacts]:
-    """A timestamped JSONL stream (timestamp_ms on every record)."""
+def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelTable], SourceFacts]:
+    """A timestamped JSONL stream (timestamp_ms on every record): the layout's one required file."""
     def read(folder: Path, spec: dict[str, Any], labels: LabelTable) -> SourceFacts:
-        records = load_checked(folder, spec)[file]
+        records = load_checked(folder, spec)[spec["required"][0]]
         stamps = [r["timestamp_ms"] for r in records]
         start = min(stamps) / 1000 if stamps else None
         duration = (max(stamps) - min(stamps)) / 1000 if stamps else None
@@ -139,19 +140,19 @@ def _stream(machine: str, file: str) -> Callable[[Path, dict[str, Any], LabelTab
     return read
 
 
-# layout source key -> reader. Machines from seed 000: MotionMix is its own hub; mocopi feeds
-# Mac4 ("local mocopi-to-Unity feed when sensors are charged").
+# layout source key -> reader. Machines (common.v1) from seed 000: MotionMix is its own hub;
+# mocopi feeds Mac4 ("local mocopi-to-Unity feed when sensors are charged").
 SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelTable], SourceFacts]] = {
     "mac4_tier0": read_mac4_tier0,
-    "motionmix": _stream("MotionMix", "motionmix_state.jsonl"),
-    "mocopi": _stream("Mac4", "skeleton.jsonl"),
+    "motionmix": _stream(MOTIONMIX),
+    "mocopi": _stream(MAC4),
 }
 
 
 def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
     """Which layout source folder an indexed archive was extracted into."""
     name, session = entry["archive_name"], entry.get("session_id") or ""
-    manifest = root / MANIFESTS / f"{name}.json"
+    manifest = root / STORAGE_MANIFESTS_DIR / f"{name}.json"
     paths: list[str] | None = None
     if manifest.is_file():
         try:

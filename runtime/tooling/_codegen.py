@@ -1,7 +1,8 @@
 """Rebuild `generated/` from `contracts/`: bundled schemas, pydantic models, registry, layouts.
 
-datamodel-code-generator writes the models; the LUMF layout module comes from our own small
-generator (`lumf_codegen`). Output is deterministic so a byte comparison proves it is in sync.
+datamodel-code-generator writes the models; the constants module and the LUMF layout module
+come from our own small generators (`_constants_codegen`, `_lumf_codegen`). Output is
+deterministic so a byte comparison proves it is in sync.
 """
 from __future__ import annotations
 
@@ -122,7 +123,10 @@ def render(target: Path) -> None:
     (target / "__init__.py").write_text(
         '"""Code generated from contracts/ by `nox -s codegen`. Never edited by hand."""\n', "utf-8")
     (target / "registry.py").write_text(_registry(contracts), "utf-8")
+    from ._constants_codegen import render_constants
     from ._lumf_codegen import render_layout
+
+    (target / "constants.py").write_text(render_constants(contracts), "utf-8")
 
     layout = render_layout(contracts)
     if layout is not None:
