@@ -9,7 +9,6 @@ build rule variants (e.g. every candidate promoted) and check that the gate stil
 """
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lume.generated import constants as C
-from lume.runtime.core import get, table
+from lume.runtime.core import LabelIndex, get, rule_data
 
 from ._midi_map import MidiRow, planned_messages
 
@@ -96,8 +95,7 @@ class Rules:
     blocked_labels: frozenset[str]
     safe_stop_label: str
     release_after_ms: int
-    labels: dict[str, dict[str, Any]]
-    aliases: dict[str, str]
+    index: LabelIndex  # the label table: names, aliases and what each label commands
     live_statuses: frozenset[str]
     command_lanes: frozenset[str]
     commands: dict[str, dict[str, Any]]
@@ -110,10 +108,7 @@ class Rules:
     @classmethod
     @functools.cache
     def from_contracts(cls) -> "Rules":
-        for stem in RULE_CONTRACTS:
-            table(stem)  # validates each table against its meta-schema
-        return cls.from_data(**{_key(stem): copy.deepcopy(get(stem).table_data())
-                                for stem in RULE_CONTRACTS})
+        return cls.from_data(**{_key(stem): rule_data(stem) for stem in RULE_CONTRACTS})
 
     @classmethod
     def from_data(cls, *, labels: dict[str, Any], safety_invariants: dict[str, Any],
@@ -130,8 +125,6 @@ class Rules:
             except KeyError:
                 raise RulesError(f"safety_invariants.v1 {invariant} has no parameter {key!r}") from None
 
-        rows = {row["name"]: row for row in labels["labels"]}
-        aliases = {alias: row["name"] for row in labels["labels"] for alias in row["aliases"]}
         midi_rows = {(r["label"], r["deck"]): MidiRow.from_row(r) for r in airdeck_midi_map["rows"]}
         gesture = body_truth_rules["gesture"]
         return cls(
@@ -159,8 +152,7 @@ class Rules:
             blocked_labels=frozenset(p(BURST, "blocked_labels_from")),
             safe_stop_label=p(SAFE_STOP, "label"),
             release_after_ms=int(gesture["release_after_ms"]),
-            labels=rows,
-            aliases=aliases,
+            index=LabelIndex(labels),
             live_statuses=frozenset(s["name"] for s in labels["promotion_statuses"]
                                     if s["allows_live_command"]),
             command_lanes=frozenset(lane["name"] for lane in labels["lanes"] if lane["may_command"]),
@@ -171,9 +163,7 @@ class Rules:
 
     # ---- queries ------------------------------------------------------------------------------
     def canonical(self, label: str) -> str | None:
-        if label in self.labels:
-            return label
-        return self.aliases.get(label)
+        return self.index.canonical(label)
 
     def source_kind(self, source_id: str) -> str:
         """The kind of a gesture source by the contract's id patterns; `unknown` when none match."""
@@ -199,17 +189,16 @@ class Rules:
         name = self.canonical(label)
         if name is None:
             return Resolution(None, None, deck, f"{label!r} is not a label of labels.v1")
-        row = self.labels[name]
-        command_row = self.labels.get(row["gesture"]) if row["gesture"] else row
-        if command_row is None or command_row["command"] is None:
+        found = self.index.resolve_command(name)
+        if found is None:
+            row = self.index.rows[name]
             return Resolution(None, None, deck,
                               f"{name} ({row['lane']} lane) stands for no command")
-        command = command_row["name"]
-        spec = command_row["command"]
-        if spec["deck"] is not None and deck is not None and deck != spec["deck"]:
+        row, command_row, command = found.row, found.command_row, found.command
+        if found.deck is not None and deck is not None and deck != found.deck:
             return Resolution(None, command, deck,
-                              f"{name} commands deck {spec['deck']} but the event names deck {deck}")
-        deck = spec["deck"] if spec["deck"] is not None else deck
+                              f"{name} commands deck {found.deck} but the event names deck {deck}")
+        deck = found.deck if found.deck is not None else deck
         for r in (row, command_row):
             if r["lane"] != self.required_lane or r["lane"] not in self.command_lanes:
                 return Resolution(None, command, deck, f"{r['name']} is in the {r['lane']} lane, "
@@ -231,7 +220,7 @@ class Rules:
                 return Resolution(None, command, deck,
                                   f"{command} has no MIDI row for {where} in airdeck_midi_map.v1")
             midi = planned_messages(midi_row)
-        action = spec["action"]
+        action = found.action
         target = Target(
             gesture=name, command=command, action=action, deck=deck,
             threshold=max(float(rule["threshold"]), self.min_threshold),

@@ -2,8 +2,9 @@
 
 - contracts: load them (`get`, `load_all`), validate against them (`problems`,
   `validate_file`), parse into generated models (`model_for`, `table`);
-- the rule tables as lookups: safety invariants (`parameters`, `commands`), the label table
-  (`LabelIndex`);
+- the rule tables, typed (`labels`, `invariant`, `parameters`, `commands`, `policy`,
+  `bundle_layout`, `body_truth_rules`, … and `rule_data` for plain JSON) and the label table
+  as the one label lookup (`LabelIndex`, with `resolve_command`);
 - validated I/O: `read_json`, `iter_jsonl` and `InputError`; atomic writes (`write_json`, …);
 - time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
@@ -36,7 +37,6 @@ from ._evidence import (
     violated,
 )
 from ._inline import self_contained
-from ._invariants import commands, invariants, parameters
 from ._jsonl import InputError, iter_jsonl, read_json
 from ._keys import (
     PRIVATE_NAME,
@@ -50,9 +50,26 @@ from ._keys import (
     trust_entry,
     trust_file,
 )
-from ._label_table import LabelTable
-from ._labels import LabelIndex, LabelMapping, UnknownLabel
+from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
 from ._models import model_for, parse, table
+from ._rules import (
+    airdeck_gestures,
+    body_truth_modes,
+    body_truth_rules,
+    bundle_layout,
+    commands,
+    deck_zones,
+    director_ownership,
+    invariant,
+    invariants,
+    labels,
+    midi_map,
+    parameters,
+    policy,
+    rule_data,
+    safety_invariants,
+    storage_root,
+)
 from ._signing import (
     ReportRejected,
     decode_statement,
@@ -78,9 +95,12 @@ from ._validate import (
 )
 
 __all__ = [
+    "airdeck_gestures", "body_truth_modes", "body_truth_rules", "bundle_layout", "deck_zones",
+    "director_ownership", "invariant", "labels", "midi_map", "policy", "rule_data",
+    "safety_invariants", "storage_root",
     "ENVELOPE_KEYS", "PRIVATE_NAME", "CheckResult", "Clock", "Contract", "ContractError", "Domain",
-    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
-    "LabelTable", "Problem", "ReportRejected", "SigningKey", "Status", "UnknownContract",
+    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping", "CommandOf",
+    "Problem", "ReportRejected", "SigningKey", "Status", "UnknownContract",
     "UnknownLabel", "Unreadable", "bundled_schema", "by_id", "check_all", "commands",
     "config_dir_path", "config_home", "config_path", "contract_for", "contracts_dir",
     "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",

@@ -14,8 +14,7 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from ._contracts import get
-from ._models import table
+from ._rules import rule_data
 
 TABLE = "labels.v1"
 
@@ -93,8 +92,7 @@ class LabelIndex:
     @classmethod
     @functools.cache
     def load(cls) -> "LabelIndex":
-        table(TABLE)  # validates the table against its meta-schema
-        return cls(get(TABLE).table_data())
+        return cls(rule_data(TABLE))
 
     # ---- lookups --------------------------------------------------------------------------
     def canonical(self, label: str) -> str | None:

@@ -24,8 +24,8 @@ from securesystemslib.signer import Signature
 from lume.generated.constants import SAFE_MAC5_GATE
 
 from ._contracts import get
-from ._invariants import parameters
 from ._keys import SigningKey, load_trust, sslib_key
+from ._rules import parameters
 from ._validate import problems
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

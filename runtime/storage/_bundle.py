@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.generated.constants import BUNDLE_FILE, BUNDLE_MACHINE_ROLES, BUNDLE_SAFETY, BUNDLE_STORAGE_MACHINE
-from lume.runtime.core import Clock, InputError, LabelTable, dumps, get, problems, read_json, write_text
+from lume.runtime.core import Clock, InputError, LabelIndex, dumps, get, problems, read_json, write_text
 from lume.runtime.core import now as wall_clock
 
 from ._checksum import sha256_files
@@ -135,7 +135,7 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
     index = load_index(root)
     root_name = index["root"] if index else str(root.resolve())
     previous = read_bundle(bundle_dir) if (bundle_dir / BUNDLE_FILE).exists() else None
-    labels = LabelTable.load()
+    labels = LabelIndex.load()
 
     generated_sources: list[dict[str, Any]] = []
     generated_labels: list[dict[str, Any]] = []

@@ -33,7 +33,7 @@ import orjson
 
 from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import InputError, dumps, get, parameters, problems, read_json, table
+from lume.runtime.core import InputError, bundle_layout, dumps, get, parameters, problems, read_json
 
 from ._bundle import bundle_dir_of, read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -74,7 +74,7 @@ class Mac5Result:
 
 
 def _layout() -> Any:
-    return table("bundle_layout.v1")
+    return bundle_layout()
 
 
 @functools.cache

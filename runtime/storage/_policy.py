@@ -11,7 +11,7 @@ import posixpath
 from typing import Any
 
 from lume.generated.constants import SAFE_ARCHIVE_EXTRACT, SAFE_INCOMING_KEPT
-from lume.runtime.core import get, parameters
+from lume.runtime.core import parameters, rule_data
 
 
 def incoming_dir() -> str:
@@ -33,7 +33,7 @@ def default_limits() -> dict[str, int]:
 
 @functools.cache
 def layout() -> dict[str, Any]:
-    return get("bundle_layout.v1").table_data()
+    return rule_data("bundle_layout.v1")
 
 
 def source_folder(source_type: str) -> tuple[str, dict[str, Any]]:

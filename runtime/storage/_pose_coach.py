@@ -23,7 +23,7 @@ from lume.generated.constants import (
     POSE_COACH_INTENDED_USES,
     POSE_COACH_SOURCE_ID_PATTERN,
 )
-from lume.runtime.core import Clock, InputError, LabelTable, get, iter_jsonl, problems, read_json
+from lume.runtime.core import Clock, InputError, LabelIndex, get, iter_jsonl, problems, read_json
 
 from ._bundle import read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -101,7 +101,7 @@ def read_session(session_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]
 
 
 def _labels(manifest: dict[str, Any], source_id: str, where: str) -> list[dict[str, Any]]:
-    table = LabelTable.load()
+    table = LabelIndex.load()
     fps = manifest["camera"]["fps"]
     out = []
     for clip in manifest.get("clips", []):

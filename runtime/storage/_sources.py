@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
-from lume.runtime.core import InputError, LabelTable, get, iter_jsonl, problems, read_json
+from lume.runtime.core import InputError, LabelIndex, get, iter_jsonl, problems, read_json
 
 from . import _extract as ex
 from ._media import probe_video
@@ -69,7 +69,7 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
 _SESSION_STATUS = {"complete": "complete", "recording": "recording", "interrupted": "partial", "failed": "failed"}
 
 
-def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelTable, where: str,
+def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelIndex, where: str,
                 take_end: float | None) -> list[dict[str, Any]]:
     """Mac4 markers -> label windows: a start/end pair of a label is one window, a marker is
     a point (end = start). Absolute times are used when both ends have them."""
@@ -109,7 +109,7 @@ def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelTabl
     return out
 
 
-def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelTable) -> SourceFacts:
+def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
     docs = load_checked(folder, spec)
     session = docs["session.json"]
     video = probe_video(folder / session["video"]["path"])
@@ -128,9 +128,9 @@ def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelTable) -> S
     )
 
 
-def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelTable], SourceFacts]:
+def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]:
     """A timestamped JSONL stream (timestamp_ms on every record): the layout's one required file."""
-    def read(folder: Path, spec: dict[str, Any], labels: LabelTable) -> SourceFacts:
+    def read(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
         records = load_checked(folder, spec)[spec["required"][0]]
         stamps = [r["timestamp_ms"] for r in records]
         start = min(stamps) / 1000 if stamps else None
@@ -142,7 +142,7 @@ def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelTable], Source
 
 # layout source key -> reader. Machines (common.v1) from seed 000: MotionMix is its own hub;
 # mocopi feeds Mac4 ("local mocopi-to-Unity feed when sensors are charged").
-SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelTable], SourceFacts]] = {
+SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]] = {
     "mac4_tier0": read_mac4_tier0,
     "motionmix": _stream(MOTIONMIX),
     "mocopi": _stream(MAC4),

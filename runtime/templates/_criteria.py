@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lume.runtime.airdeck import Rules, as_records
-from lume.runtime.core import get
+from lume.runtime.core import get, rule_data
 
 from . import _policy as policy
 from ._bundle import Bundle
@@ -155,7 +155,7 @@ def _archived(bundle: Bundle, source_id: str) -> tuple[bool, str, list[dict[str,
 
 def rule_code(a: Assessment) -> None:
     c = get(GESTURE_RULES)
-    rows = {g["label"]: g for g in c.table_data()["gestures"]}
+    rows = {g["label"]: g for g in rule_data(GESTURE_RULES)["gestures"]}
     row = rows.get(a.label)
     ev = [{"path": f"contracts/{c.path.name}", "sha256": _sha_file(c.path)}]
     if row is None:

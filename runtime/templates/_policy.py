@@ -6,7 +6,7 @@ import hashlib
 from importlib import metadata
 from typing import Any
 
-from lume.runtime.core import get, table
+from lume.runtime.core import body_truth_rules, get, rule_data
 
 POLICY = "promotion_policy.v1"
 
@@ -14,8 +14,7 @@ POLICY = "promotion_policy.v1"
 @functools.cache
 def policy() -> dict[str, Any]:
     """The policy table as plain data (validated against its meta-schema on first use)."""
-    table(POLICY)
-    return get(POLICY).table_data()
+    return rule_data(POLICY)
 
 
 def analyzer() -> dict[str, Any]:
@@ -48,8 +47,8 @@ def policy_ref() -> dict[str, str]:
 def pose_motion_full_scale() -> tuple[int, float]:
     """(window_ms, body heights per second at energy 1.0) of body_truth_rules.v0 `pose_motion`:
     track speeds become 0..1 energies the same way the pose source computes motion_energy."""
-    pm = get("body_truth_rules.v0").table_data()["pose_motion"]
-    return int(pm["window_ms"]), float(pm["full_scale_body_heights_per_s"])
+    pm = body_truth_rules().pose_motion
+    return int(pm.window_ms), float(pm.full_scale_body_heights_per_s)
 
 
 def tool_version() -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lume.runtime.core import InputError, get, iter_jsonl, problems
+from lume.runtime.core import InputError, deck_zones, get, iter_jsonl, problems
 
 from ._policy import pose_motion_full_scale
 
@@ -117,8 +117,8 @@ class Speed:
 def hand_rule() -> tuple[float, float]:
     """(anchor margin, min hand confidence) of airdeck_deck_zones.v1 `hand_raise`: Pose Coach
     tracks carry the body anchor, not shoulders, so the anchor margin applies."""
-    rule = get("airdeck_deck_zones.v1").table_data()["hand_raise"]
-    return float(rule["margins"]["body_anchor"]), float(rule["min_hand_confidence"])
+    rule = deck_zones().hand_raise
+    return float(rule.margins.body_anchor), float(rule.min_hand_confidence)
 
 
 POSE_COACH_CHANNELS = ("person_confidence", "left_raised", "right_raised", "both_raised",
