@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from lume.generated.constants import SAFE_AUTHORITY_K11, SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND
-from lume.runtime.core import InputError, config_path, load_config, parameters
+from lume.runtime.core import InputError, config_path, load_machine_config, parameters
 
 from ._context import Context
 from ._framework import Evidence, held, verifier, violated
@@ -114,7 +114,7 @@ def k11_only_static(ctx: Context) -> Iterator[Evidence]:
         except InputError as exc:
             yield violated(f"cannot read: {exc}", file=rel, expected="valid JSON", found="unreadable")
     try:
-        own = load_config()
+        own = load_machine_config()
     except InputError as exc:
         yield violated(f"this installation's configuration is invalid: {exc}", file=str(config_path()),
                        expected="a valid machine configuration", found="invalid")

@@ -9,7 +9,7 @@ and `MidiDispatcher` send the planned MIDI through mido.
 from ._audit import audit
 from ._dispatch_gate import DISPATCHED, REFUSED, Authority, Decision, DispatchGate
 from ._frames import FrameBuffer
-from ._inputs import FRAME, GESTURE, OBSERVATION, check, iter_stream, load_config, read_records
+from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
 from ._live import DispatchFailed, live_refusal, run_loop
 from ._lock import SafeStopLock
 from ._manifest import PromotedManifest, consistency_problems, gesture_entry, load_manifest
@@ -46,7 +46,6 @@ __all__ = [
     "as_records",
     "audit",
     "build_report",
-    "check",
     "consistency_problems",
     "contract_digests",
     "file_ref",
@@ -55,12 +54,10 @@ __all__ = [
     "iter_stream",
     "live_refusal",
     "live_report_problem",
-    "load_config",
     "load_manifest",
     "open_output",
     "parse_tcp_spec",
     "pose_records",
-    "read_records",
     "recognize",
     "replay",
     "run_loop",

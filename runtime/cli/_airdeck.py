@@ -23,10 +23,10 @@ def airdeck() -> None:
 
 
 def _config(path: Path | None) -> dict[str, Any] | None:
-    from lume.runtime.airdeck import load_config
+    from lume.runtime.core import load_machine_config
 
     try:
-        return load_config(path)
+        return load_machine_config(path)
     except InputError as exc:
         fail_input(escape(str(exc)))
 
@@ -76,10 +76,9 @@ def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_p
         Rules,
         build_report,
         file_ref,
-        read_records,
     )
     from lume.runtime.airdeck import replay as run_replay
-    from lume.runtime.core import problems
+    from lume.runtime.core import problems, read_records
 
     if not dry_run:
         fail_input("`lume airdeck replay` only runs dry: pass --dry-run "
@@ -289,8 +288,9 @@ def rearm(lock_file: Path) -> None:
 def recognize(observations: Path, out: Path, machine: str | None, config_path: Path | None,
               as_json: bool) -> None:
     """Turn k11_pose observations into AirDeck gesture events (start / hold / release)."""
-    from lume.runtime.airdeck import OBSERVATION, read_records
+    from lume.runtime.airdeck import OBSERVATION
     from lume.runtime.airdeck import recognize as run_recognize
+    from lume.runtime.core import read_records
 
     if machine is None:
         config = _config(config_path)

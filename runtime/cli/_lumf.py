@@ -139,14 +139,14 @@ def publish(audio: Path | None, input_device: int | None, target: str | None,
 def _target(target: str | None) -> tuple[str, int]:
     from lume.runtime.core import (
         InputError,  # noqa: PLC0415
-        load_config,  # noqa: PLC0415
+        load_machine_config,  # noqa: PLC0415
     )
     from lume.runtime.lumf import parse_endpoint  # noqa: PLC0415
 
     if target is not None:
         return parse_endpoint(target, _contract_port())
     try:
-        config = load_config()
+        config = load_machine_config()
     except InputError as exc:
         raise ValueError(str(exc)) from exc
     if config is None:

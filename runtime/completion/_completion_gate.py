@@ -46,7 +46,6 @@ from lume.runtime.core import (
     now_iso,
     parameters,
     problems,
-    read_json,
     status_of,
     unchecked,
     violated,
@@ -422,15 +421,3 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
 
-
-def load_machine_config(path: Path | None) -> dict[str, Any] | None:
-    """`--config PATH` (validated against machine_config.v1), else LUME_CONFIG / the default file."""
-    if path is None:
-        from lume.runtime.core import load_config
-
-        return load_config()
-    doc = read_json(path)
-    found = problems(doc, get("machine_config.v1"), file=str(path))
-    if found:
-        raise InputError("; ".join(str(p) for p in found))
-    return doc

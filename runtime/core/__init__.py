@@ -5,8 +5,9 @@
 - the rule tables, typed (`labels`, `invariant`, `parameters`, `commands`, `policy`,
   `bundle_layout`, `body_truth_rules`, … and `rule_data` for plain JSON) and the label table
   as the one label lookup (`LabelIndex`, with `resolve_command`);
-- validated I/O: `read_json`, `iter_jsonl` and `InputError`; atomic writes (`write_json`, …);
-- time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_config`);
+- validated I/O: `read_json`, `iter_jsonl`, `iter_records` / `read_records` / `validated` (JSONL
+  records checked against their contract) and `InputError`; atomic writes (`write_json`, …);
+- time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
@@ -15,7 +16,7 @@ Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
 """
 from ._atomic import dumps, write_bytes, write_json, write_jsonl, write_text
 from ._check import check_all
-from ._config import config_dir_path, config_home, config_path, load_config
+from ._config import config_dir_path, config_home, config_path, load_machine_config
 from ._contracts import (
     ENVELOPE_KEYS,
     Contract,
@@ -52,6 +53,7 @@ from ._keys import (
 )
 from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
 from ._models import model_for, parse, table
+from ._records import iter_records, read_records, validated
 from ._rules import (
     airdeck_gestures,
     body_truth_modes,
@@ -89,13 +91,14 @@ from ._validate import (
     contract_for,
     iter_documents,
     json_path,
+    one_line,
     problems,
     table_problems,
     validate_file,
 )
 
 __all__ = [
-    "airdeck_gestures", "body_truth_modes", "body_truth_rules", "bundle_layout", "deck_zones",
+    "airdeck_gestures", "iter_records", "one_line", "read_records", "validated", "body_truth_modes", "body_truth_rules", "bundle_layout", "deck_zones",
     "director_ownership", "invariant", "labels", "midi_map", "policy", "rule_data",
     "safety_invariants", "storage_root",
     "ENVELOPE_KEYS", "PRIVATE_NAME", "CheckResult", "Clock", "Contract", "ContractError", "Domain",
@@ -104,7 +107,7 @@ __all__ = [
     "UnknownLabel", "Unreadable", "bundled_schema", "by_id", "check_all", "commands",
     "config_dir_path", "config_home", "config_path", "contract_for", "contracts_dir",
     "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",
-    "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_config",
+    "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_machine_config",
     "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters",
     "parse", "parse_time", "problems", "read_json", "self_contained", "sign_report", "status_of",
     "table", "table_problems", "trust", "trust_entry", "trust_file", "unchecked",

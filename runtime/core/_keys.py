@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from ._atomic import write_json
-from ._config import config_dir_path, config_home, load_config
+from ._config import config_dir_path, config_home, load_machine_config
 from ._jsonl import InputError, read_json
 
 KEY_DIR_ENV = "LUME_KEY_DIR"
@@ -128,7 +128,7 @@ def key_dir(override: Path | None = None) -> Path:
     named = os.environ.get(KEY_DIR_ENV)
     if named:
         return _refuse_in_repository(Path(named).expanduser())
-    config = load_config()
+    config = load_machine_config()
     if config:
         return _refuse_in_repository(config_dir_path(config["key_dir"]))
     return _refuse_in_repository(config_home() / "keys")
@@ -139,7 +139,7 @@ def trust_file(key_folder: Path | None = None) -> Path:
     if named:
         return Path(named).expanduser()
     if key_folder is None:
-        config = load_config()
+        config = load_machine_config()
         if config and not os.environ.get(KEY_DIR_ENV):
             return config_dir_path(config["trust_file"])
     return (key_folder or key_dir()) / TRUST_NAME

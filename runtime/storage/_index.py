@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from lume.generated.constants import STORAGE_INDEX_FILE, STORAGE_INDEX_MACHINE, STORAGE_INDEX_RECORDS_FILE
-from lume.runtime.core import InputError, dumps, get, iter_jsonl, problems, read_json, write_bytes
+from lume.runtime.core import InputError, dumps, get, problems, read_json, read_records, write_bytes
 
 STATUSES = ("indexed", "refused", "corrupt", "missing_checksum", "pending")
 # an entry's verdict without the time it was written (what "changed" compares)
@@ -45,14 +45,7 @@ def load_history(root: Path) -> list[dict[str, Any]]:
     path = root / STORAGE_INDEX_RECORDS_FILE
     if not path.exists():
         return []
-    contract = get("storage_index_record.v1")
-    out = []
-    for line, rec in iter_jsonl(path):
-        found = problems(rec, contract, file=str(path), line=line)
-        if found:
-            raise InputError(str(found[0]))
-        out.append(rec)
-    return out
+    return read_records(path, "storage_index_record.v1")
 
 
 def counts(entries: list[dict[str, Any]]) -> dict[str, int]:

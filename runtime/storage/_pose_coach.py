@@ -23,7 +23,7 @@ from lume.generated.constants import (
     POSE_COACH_INTENDED_USES,
     POSE_COACH_SOURCE_ID_PATTERN,
 )
-from lume.runtime.core import Clock, InputError, LabelIndex, get, iter_jsonl, problems, read_json
+from lume.runtime.core import Clock, InputError, LabelIndex, get, problems, read_json, read_records
 
 from ._bundle import read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -78,13 +78,7 @@ def read_session(session_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]
     if found:
         raise InputError("; ".join(str(p) for p in found[:3]))
     training = session_dir / manifest["training_jsonl"]
-    contract = get("pose_coach_training_record.v1")
-    records = []
-    for line, rec in iter_jsonl(training):
-        found = problems(rec, contract, file=str(training), line=line)
-        if found:
-            raise InputError("; ".join(str(p) for p in found[:3]))
-        records.append(rec)
+    records = read_records(training, "pose_coach_training_record.v1")
     files = ["manifest.json", manifest["training_jsonl"], *sorted(manifest["videos"].values())]
     for rel in files:
         if not (session_dir / rel).is_file():

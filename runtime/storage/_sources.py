@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
-from lume.runtime.core import InputError, LabelIndex, get, iter_jsonl, problems, read_json
+from lume.runtime.core import InputError, LabelIndex, get, problems, read_json, read_records
 
 from . import _extract as ex
 from ._media import probe_video
@@ -50,13 +50,7 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
             continue
         contract = get(contract_stem(urn))
         if rel.endswith(".jsonl"):
-            records = []
-            for line, rec in iter_jsonl(path):
-                found = problems(rec, contract, file=str(path), line=line)
-                if found:
-                    raise InputError("; ".join(str(p) for p in found[:3]))
-                records.append(rec)
-            out[rel] = records
+            out[rel] = read_records(path, contract)
         else:
             doc = read_json(path)
             found = problems(doc, contract, file=str(path))

@@ -124,11 +124,11 @@ def _jsonl(records: list[dict[str, Any]]) -> bytes:
 
 def _config(config: dict[str, Any] | Path | str | None) -> dict[str, Any] | None:
     """The machine config: a validated dict, a file, or (None) this installation's config."""
-    from lume.runtime.airdeck import check, load_config
+    from lume.runtime.core import load_machine_config, validated
 
     if isinstance(config, dict):
-        return check(config, "machine_config.v1", file="<config>", line=None)
-    return load_config(Path(config) if config is not None else None)
+        return validated(config, "machine_config.v1", file="<config>")
+    return load_machine_config(Path(config) if config is not None else None)
 
 
 def promote(bundle_dir: Path, *, visual: bool = False, command: bool = False,
