@@ -7,7 +7,7 @@
   as the one label lookup (`LabelIndex`, with `resolve_command`);
 - validated I/O: `read_json`, `iter_jsonl`, `iter_records` / `read_records` / `validated` (JSONL
   records checked against their contract) and `InputError`; atomic writes (`write_json`, …);
-- time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
+- time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
@@ -76,12 +76,10 @@ from ._signing import (
     ReportRejected,
     decode_statement,
     default_max_age_s,
-    now_iso,
-    parse_time,
     sign_report,
     verify_report,
 )
-from ._time import Clock, fixed, now
+from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
 from ._validate import (
     FileResult,
     Problem,
@@ -108,7 +106,7 @@ __all__ = [
     "config_dir_path", "config_home", "config_path", "contract_for", "contracts_dir",
     "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",
     "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_machine_config",
-    "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters",
+    "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters", "parse_datetime", "rfc3339",
     "parse", "parse_time", "problems", "read_json", "self_contained", "sign_report", "status_of",
     "table", "table_problems", "trust", "trust_entry", "trust_file", "unchecked",
     "validate_file", "verify_report", "violated", "write_bytes", "write_json", "write_jsonl",

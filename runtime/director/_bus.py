@@ -20,6 +20,7 @@ from lume.generated.constants import (
     COMMAND_SET_CUE,
     COMMAND_SET_LOOK_ACTIVE,
 )
+from lume.runtime.core import parse_datetime, rfc3339
 
 from . import _frames as frames
 from . import _ownership as own
@@ -83,7 +84,7 @@ class Bus:
         times = [self._last_seen.get(r, -math.inf) + timeout for r in st.read(self._doc, ACTIVE)]
         expires = st.read(self._doc, EXPIRES_AT)
         if expires is not None:
-            left = (st.parse_iso(expires) - self.clock.now()).total_seconds()
+            left = (parse_datetime(expires) - self.clock.now()).total_seconds()
             times.append(self.clock.monotonic() + left)
         return min(times) if times else None
 
@@ -128,7 +129,7 @@ class Bus:
         if len(alive) != len(active):
             doc = st.write(doc, ACTIVE, alive)
         expires = st.read(doc, EXPIRES_AT)
-        if expires is not None and st.parse_iso(expires) <= self.clock.now():
+        if expires is not None and parse_datetime(expires) <= self.clock.now():
             doc = self._reset_quorum(doc)
         if doc is self._doc:
             return None
@@ -199,12 +200,12 @@ class Bus:
         doc = st.write(doc, ACKS, acks)
         if len(acks) >= q.distinct_roles:
             expires = self.clock.now() + timedelta(seconds=q.token_ttl_s)
-            doc = st.write_many(doc, {q.field: True, EXPIRES_AT: st.iso(expires)})
+            doc = st.write_many(doc, {q.field: True, EXPIRES_AT: rfc3339(expires)})
             doc = st.write(doc, TOKEN, self.signer.sign(doc))
         return doc
 
     def _append_history(self, doc: dict[str, Any], cue: dict[str, Any]) -> dict[str, Any]:
-        entry = {**cue, "applied_at": st.iso(self.clock.now()), "applied_version": self.version + 1}
+        entry = {**cue, "applied_at": rfc3339(self.clock.now()), "applied_version": self.version + 1}
         keep = self.own.rules.history_keep
         return st.write(doc, HISTORY, [*st.read(doc, HISTORY)[-(keep - 1):], entry] if keep > 1 else [entry])
 
@@ -213,7 +214,7 @@ class Bus:
         changed = doc != self._doc
         if not changed and bump == "on_change":
             return Outcome(reply=frames.ack(self.version) if reply == "ack" else None)
-        doc = st.write_many(doc, {st.VERSION: self.version + 1, st.UPDATED_AT: st.iso(self.clock.now())})
+        doc = st.write_many(doc, {st.VERSION: self.version + 1, st.UPDATED_AT: rfc3339(self.clock.now())})
         bad = self.own.illegal_changes(self._doc, doc, kind, role)
         if bad:
             return _refused(Refusal("internal_error", f"{kind} would change {', '.join(bad)} without "

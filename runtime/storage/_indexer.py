@@ -23,7 +23,6 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,7 +34,7 @@ from lume.generated.constants import (
     STORAGE_LOGS_DIR,
     STORAGE_MANIFESTS_DIR,
 )
-from lume.runtime.core import Clock, InputError, get, problems, read_json
+from lume.runtime.core import Clock, InputError, get, problems, read_json, rfc3339
 from lume.runtime.core import now as wall_clock
 
 from . import _extract as ex
@@ -283,10 +282,6 @@ def _log(root: Path, lines: list[str]) -> None:
         fh.writelines(lines)
 
 
-def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def check_root(root: Path) -> Path:
     root = Path(root)
     if not root.is_dir():
@@ -326,7 +321,7 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
     for stale in sorted(run.processed.glob(f"{staging_prefix()}*")):
         shutil.rmtree(stale, ignore_errors=True)
         result.cleaned.append(stale.name)
-        log.append(f"{_stamp(clock())} WARN {stale.name}: removed staging folder left by an interrupted run\n")
+        log.append(f"{rfc3339(clock())} WARN {stale.name}: removed staging folder left by an interrupted run\n")
 
     previous = {e["archive_name"]: e for e in (previous_doc or {}).get("entries", [])}
     last_record = {r["archive_name"]: r for r in history}
@@ -334,7 +329,7 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
     for name in names:
         if not _NAME.fullmatch(name):
             result.skipped.append(name)
-            log.append(f"{_stamp(clock())} ERROR {name}: name cannot be indexed (letters, digits, . _ - only); skipped\n")
+            log.append(f"{rfc3339(clock())} ERROR {name}: name cannot be indexed (letters, digits, . _ - only); skipped\n")
             continue
         if on_archive:
             on_archive(name, (run.incoming / name).stat().st_size)
@@ -347,7 +342,7 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
             level = "INFO" if entry["status"] == "indexed" else "ERROR"
             detail = (f"{what} into {entry['processed_path']}" if entry["status"] == "indexed"
                       else f"{entry['status']}: {entry['reason']}")
-            log.append(f"{_stamp(clock())} {level} {name}: {detail}\n")
+            log.append(f"{rfc3339(clock())} {level} {name}: {detail}\n")
         if what == "extracted":
             result.extracted.append(name)
         result.entries.append(entry)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,16 @@ from lume.generated.constants import (
     POSE_COACH_INTENDED_USES,
     POSE_COACH_SOURCE_ID_PATTERN,
 )
-from lume.runtime.core import Clock, InputError, LabelIndex, get, problems, read_json, read_records
+from lume.runtime.core import (
+    Clock,
+    InputError,
+    LabelIndex,
+    get,
+    parse_time,
+    problems,
+    read_json,
+    read_records,
+)
 
 from ._bundle import read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -50,7 +58,7 @@ def _layout_spec() -> tuple[str, dict[str, Any]]:
 
 
 def _unix(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return parse_time(iso)
 
 
 def resolve_latest(pose_coach_root: Path) -> Path:

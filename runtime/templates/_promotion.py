@@ -29,7 +29,6 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,7 +44,7 @@ from lume.runtime.airdeck import (
     load_manifest,
     replay,
 )
-from lume.runtime.core import InputError, LabelIndex, dumps, get, problems, write_bytes, write_text
+from lume.runtime.core import InputError, LabelIndex, dumps, get, now_iso, problems, write_bytes, write_text
 
 from . import _criteria as criteria
 from . import _evidence as evidence
@@ -107,7 +106,7 @@ def _sha(data: bytes) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return now_iso()
 
 
 def _valid(doc: Any, stem: str, where: str) -> Any:

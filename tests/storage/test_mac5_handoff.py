@@ -23,9 +23,8 @@ from lume.generated.constants import BUNDLE_FILE, STORAGE_MANIFESTS_DIR
 from lume.runtime import storage
 from lume.runtime.cli import main
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import get, iter_documents, validate_file
+from lume.runtime.core import get, iter_documents, now_iso, sign_report, validate_file
 from lume.runtime.core._keys import SigningKey
-from lume.runtime.core._signing import now_iso, sign_report
 from lume.runtime.storage._bagit_io import check_bag, export_bag
 from lume.runtime.storage._mac5 import Mac5Refused, long_take_source, process, source_spec, worker_command
 from lume.runtime.storage._policy import incoming_dir, processed_dir
