@@ -10,13 +10,12 @@ build rule variants (e.g. every candidate promoted) and check that the gate stil
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lume.generated import constants as C
-from lume.runtime.core import LabelIndex, get, rule_data
+from lume.runtime.core import LabelIndex, contract_ref, rule_data
 
 from ._midi_map import MidiRow, planned_messages
 
@@ -240,8 +239,4 @@ def _key(stem: str) -> str:
 
 def contract_digests() -> list[dict[str, str]]:
     """`{id, sha256}` of each rule contract file the gate reads (recorded in dry-run reports)."""
-    out = []
-    for stem in RULE_CONTRACTS:
-        c = get(stem)
-        out.append({"id": c.id, "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()})
-    return out
+    return [contract_ref(stem) for stem in RULE_CONTRACTS]

@@ -7,6 +7,7 @@ YAML itself is read here.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -148,6 +149,17 @@ def get(key: str, root: Path | None = None) -> Contract:
         if c.is_meta and key in (c.stem, c.id, f"meta/{c.stem}"):
             return c
     raise ContractError(f"unknown contract {key!r} (see `lume contracts list`)")
+
+
+def contract_ref(key: str | Contract, *, with_file: bool = False) -> dict[str, str]:
+    """The one reference to a contract that the documents we write record: `{id, sha256}` (the
+    SHA-256 of the file's bytes), with `file` (its path as `contracts/...`) when asked."""
+    c = key if isinstance(key, Contract) else get(key)
+    digest = hashlib.sha256(c.path.read_bytes()).hexdigest()
+    if not with_file:
+        return {"id": c.id, "sha256": digest}
+    return {"id": c.id, "file": f"contracts/{c.path.relative_to(contracts_dir()).as_posix()}",
+            "sha256": digest}
 
 
 def meta_for(table: Contract, root: Path | None = None) -> Contract:

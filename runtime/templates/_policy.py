@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from importlib import metadata
 from typing import Any
 
-from lume.runtime.core import body_truth_rules, get, rule_data
+from lume.runtime.core import body_truth_rules, contract_ref, rule_data
 
 POLICY = "promotion_policy.v1"
 
@@ -31,12 +30,6 @@ def command() -> dict[str, Any]:
 
 def criteria() -> list[dict[str, Any]]:
     return sorted(policy()["criteria"], key=lambda c: c["order"])
-
-
-def contract_ref(stem: str) -> dict[str, str]:
-    """`{id, sha256}` of a contract file, as recorded in the documents we write."""
-    c = get(stem)
-    return {"id": c.id, "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()}
 
 
 def policy_ref() -> dict[str, str]:
