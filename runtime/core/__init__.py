@@ -14,7 +14,16 @@
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
 """
-from ._atomic import dumps, write_bytes, write_json, write_jsonl, write_text
+from ._atomic import (
+    Staged,
+    dumps,
+    publish_once,
+    write_bytes,
+    write_durable,
+    write_json,
+    write_jsonl,
+    write_text,
+)
 from ._check import check_all
 from ._config import config_dir_path, config_home, config_path, load_machine_config
 from ._contracts import (
@@ -97,19 +106,20 @@ from ._validate import (
 )
 
 __all__ = [
-    "airdeck_gestures", "iter_records", "one_line", "read_records", "validated", "body_truth_modes", "body_truth_rules", "bundle_layout", "deck_zones",
-    "director_ownership", "invariant", "labels", "midi_map", "policy", "rule_data",
-    "safety_invariants", "storage_root",
-    "ENVELOPE_KEYS", "PRIVATE_NAME", "CheckResult", "Clock", "Contract", "ContractError", "Domain",
-    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping", "CommandOf",
-    "Problem", "ReportRejected", "SigningKey", "Status", "UnknownContract",
-    "UnknownLabel", "Unreadable", "bundled_schema", "by_id", "check_all", "commands",
-    "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref", "contracts_dir",
-    "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",
-    "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_machine_config",
-    "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters", "parse_datetime", "rfc3339",
-    "parse", "parse_time", "problems", "read_json", "self_contained", "sign_report", "status_of",
-    "table", "table_problems", "trust", "trust_entry", "trust_file", "unchecked",
-    "validate_file", "verify_report", "violated", "write_bytes", "write_json", "write_jsonl",
-    "write_text",
+    "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
+    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
+    "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey", "Staged", "Status",
+    "UnknownContract", "UnknownLabel", "Unreadable", "airdeck_gestures", "body_truth_modes",
+    "body_truth_rules", "bundle_layout", "bundled_schema", "by_id", "check_all", "commands",
+    "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref",
+    "contracts_dir", "deck_zones", "decode_statement", "default_max_age_s",
+    "director_ownership", "dumps", "fixed", "get", "held", "invariant", "invariants",
+    "iter_documents", "iter_jsonl", "iter_records", "json_path", "key_dir", "keyid_of",
+    "labels", "load_all", "load_machine_config", "load_or_create_key", "load_trust", "meta_for",
+    "midi_map", "model_for", "now", "now_iso", "one_line", "parameters", "parse",
+    "parse_datetime", "parse_time", "policy", "problems", "publish_once", "read_json",
+    "read_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
+    "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
+    "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
+    "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
 ]

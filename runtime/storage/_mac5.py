@@ -33,7 +33,16 @@ import orjson
 
 from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import InputError, bundle_layout, dumps, get, parameters, problems, read_json
+from lume.runtime.core import (
+    InputError,
+    bundle_layout,
+    dumps,
+    get,
+    parameters,
+    problems,
+    read_json,
+    write_durable,
+)
 
 from ._bundle import bundle_dir_of, read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -307,10 +316,7 @@ def _return_to_bundle(bundle_dir: Path, files: dict[str, bytes], entry: dict[str
     old = target.parent / f"{stage.name[:-4]}.old"
     try:
         for name, data in files.items():
-            with open(stage / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_durable(stage / name, data)
         if target.exists():
             os.replace(target, old)
         os.replace(stage, target)
