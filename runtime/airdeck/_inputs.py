@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import IO, Any, Iterator
 
-import orjson
-
-from lume.runtime.core import InputError, validated
+from lume.runtime.core import scan_records
 
 GESTURE = "gesture_event.v1"
 FRAME = "body_truth.v0"
@@ -25,16 +23,6 @@ def stream_kind(record: Any, default: str) -> str:
 def iter_stream(fh: IO[bytes], where: str, default: str,
                 errors: list[str]) -> Iterator[dict[str, Any]]:
     """Validated records of a live JSONL stream; a bad line is reported in `errors` and skipped."""
-    for n, raw in enumerate(fh, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            errors.append(f"{where}:{n}: not valid JSON: {exc}")
-            continue
-        try:
-            yield validated(obj, stream_kind(obj, default), file=where, line=n)
-        except InputError as exc:
-            errors.append(str(exc))
+    for _, record in scan_records(fh, lambda r: stream_kind(r, default), file=where, errors=errors):
+        yield record
 

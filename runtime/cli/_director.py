@@ -12,13 +12,14 @@ import click
 from rich.markup import escape
 
 from lume.runtime.core import InputError
+from lume.runtime.director import default_state_dir
 from lume.runtime.director import load_ownership
 
 from ._output import FAILED, OK, console, emit_json, err_console
 from ._output import fail_input as _fail_input
 
 _RULES = load_ownership()
-DEFAULT_STATE_DIR = Path.home() / ".lume" / "director"
+DEFAULT_STATE_DIR = default_state_dir()
 
 
 def fail_input(message: str) -> NoReturn:

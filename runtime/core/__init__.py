@@ -63,7 +63,7 @@ from ._keys import (
 )
 from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
 from ._models import model_for, parse, table
-from ._records import iter_records, read_records, validated
+from ._records import iter_records, read_records, scan_records, validated
 from ._rules import (
     airdeck_gestures,
     body_truth_modes,
@@ -118,7 +118,7 @@ __all__ = [
     "labels", "load_all", "load_machine_config", "load_or_create_key", "load_trust", "meta_for",
     "midi_map", "model_for", "now", "now_iso", "one_line", "parameters", "parse",
     "parse_datetime", "parse_time", "policy", "problems", "publish_once", "read_json",
-    "read_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
+    "read_records", "scan_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
     "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",

@@ -8,7 +8,9 @@ and file checks added to `iter_jsonl` reach every reader.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
 
 from ._contracts import Contract, get
 from ._jsonl import InputError, iter_jsonl
@@ -33,6 +35,26 @@ def iter_records(path: Path, contract: str | Contract) -> Iterator[tuple[int, An
     c = _contract(contract)
     for line, record in iter_jsonl(path):
         yield line, validated(record, c, file=str(path), line=line)
+
+
+def scan_records(lines: Iterable[bytes], contract: str | Contract | Callable[[Any], str], *,
+                 file: str, errors: list[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, record) of every valid record of a JSONL stream that goes on past bad
+    lines (a live stream, a report of every problem): each line that is not JSON or breaks its
+    contract adds one message to `errors` instead. `contract` may pick the contract per record."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            errors.append(f"{file}:{number}: not valid JSON: {exc}")
+            continue
+        chosen = contract(record) if callable(contract) else contract
+        try:
+            yield number, validated(record, chosen, file=file, line=number)
+        except InputError as exc:
+            errors.append(str(exc))
 
 
 def read_records(path: Path, contract: str | Contract) -> list[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
 from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
@@ -30,6 +30,7 @@ from ._contracts import get
 from ._models import table
 
 INVARIANTS = "safety_invariants.v1"
+M = TypeVar("M")
 
 
 def rule_data(stem: str) -> dict[str, Any]:
@@ -38,12 +39,25 @@ def rule_data(stem: str) -> dict[str, Any]:
     return copy.deepcopy(get(stem).table_data())
 
 
-def labels() -> LabelTable:
-    return table("labels.v1")
+def _table(stem: str, model: type[M]) -> Callable[[], M]:
+    """The accessor of one rule table: its generated model, parsed once."""
+    def accessor() -> M:
+        return table(stem)
+    accessor.__doc__ = f"{stem} parsed into its generated model `{model.__name__}`."
+    return accessor
 
 
-def safety_invariants() -> SafetyInvariants:
-    return table(INVARIANTS)
+labels = _table("labels.v1", LabelTable)
+safety_invariants = _table(INVARIANTS, SafetyInvariants)
+policy = _table("promotion_policy.v1", PromotionPolicy)
+bundle_layout = _table("bundle_layout.v1", BundleLayout)
+storage_root = _table("storage_root.v1", StorageRoot)
+body_truth_rules = _table("body_truth_rules.v0", BodyTruthRules)
+body_truth_modes = _table("body_truth_modes.v0", BodyTruthModes)
+deck_zones = _table("airdeck_deck_zones.v1", DeckZones)
+airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
+midi_map = _table("airdeck_midi_map.v1", MidiMap)
+director_ownership = _table("director_ownership.v1", DirectorOwnership)
 
 
 @functools.cache
@@ -81,38 +95,3 @@ def commands() -> dict[str, dict[str, Any]]:
     table(INVARIANTS)
     return copy.deepcopy(_commands())
 
-
-def policy() -> PromotionPolicy:
-    return table("promotion_policy.v1")
-
-
-def bundle_layout() -> BundleLayout:
-    return table("bundle_layout.v1")
-
-
-def storage_root() -> StorageRoot:
-    return table("storage_root.v1")
-
-
-def body_truth_rules() -> BodyTruthRules:
-    return table("body_truth_rules.v0")
-
-
-def body_truth_modes() -> BodyTruthModes:
-    return table("body_truth_modes.v0")
-
-
-def deck_zones() -> DeckZones:
-    return table("airdeck_deck_zones.v1")
-
-
-def airdeck_gestures() -> AirdeckGestures:
-    return table("airdeck_gestures.v1")
-
-
-def midi_map() -> MidiMap:
-    return table("airdeck_midi_map.v1")
-
-
-def director_ownership() -> DirectorOwnership:
-    return table("director_ownership.v1")

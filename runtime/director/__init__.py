@@ -19,7 +19,7 @@ from ._consent import ConsentSigner, KeyFileError
 from ._consent import verify as verify_token
 from ._ownership import Ownership, Refusal
 from ._ownership import load as load_ownership
-from ._persist import LoadReport, StateStore
+from ._persist import LoadReport, StateStore, default_state_dir
 from ._server import BusServer, bind, serve
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Outcome",
     "Ownership",
     "Refusal",
+    "default_state_dir",
     "StateStore",
     "SystemClock",
     "bind",

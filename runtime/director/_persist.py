@@ -31,6 +31,11 @@ from . import _state as st
 from ._clock import Clock, SystemClock
 
 VERSIONS, EXPIRED = "versions", "expired"
+
+
+def default_state_dir() -> Path:
+    """The state folder when none is given: `director/` in LUME's one config home."""
+    return core.config_home() / "director"
 _NAME = re.compile(r"^(\d{12})\.json$")
 
 

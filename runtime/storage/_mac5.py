@@ -41,6 +41,7 @@ from lume.runtime.core import (
     parameters,
     problems,
     read_json,
+    scan_records,
     write_durable,
 )
 
@@ -245,18 +246,8 @@ def _check_outputs(out: Path, *, fps: float, label_windows_only: bool, video_sha
         raise Mac5Refused(f"worker output {summary_name} is not valid JSON: {exc} "
                           f"[{contracts[summary_name]}]") from exc
     found = [str(p) for p in problems(summary, get(contracts[summary_name]), file=summary_name)]
-    records = []
-    frame_contract = get(contracts[frames_name])
-    for n, raw in enumerate((out / frames_name).read_bytes().splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rec = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            found.append(f"{frames_name}:{n}: not valid JSON: {exc} [{contracts[frames_name]}]")
-            continue
-        records.append(rec)
-        found += [str(p) for p in problems(rec, frame_contract, file=frames_name, line=n)]
+    lines = (out / frames_name).read_bytes().splitlines()
+    records = [r for _, r in scan_records(lines, contracts[frames_name], file=frames_name, errors=found)]
     if found:
         shown = found[:20] + ([f"… and {len(found) - 20} more"] if len(found) > 20 else [])
         raise Mac5Refused("worker outputs break their contracts; the bundle is unchanged:\n  "
