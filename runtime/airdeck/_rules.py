@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lume.generated import constants as C
-from lume.runtime.core import LabelIndex, contract_ref, rule_data
+from lume.runtime.core import LabelIndex, contract_ref, invariants, rule_data
 
 from ._midi_map import MidiRow, planned_messages
 
@@ -113,14 +113,14 @@ class Rules:
     def from_data(cls, *, labels: dict[str, Any], safety_invariants: dict[str, Any],
                   airdeck_midi_map: dict[str, Any], body_truth_rules: dict[str, Any],
                   body_truth_modes: dict[str, Any]) -> "Rules":
-        inv = {row["id"]: row for row in safety_invariants["invariants"]}
+        inv = invariants(safety_invariants)
         missing = [i for i in GATE_INVARIANTS if i not in inv]
         if missing:
             raise RulesError(f"safety_invariants.v1 lacks the gate invariants {missing}")
 
         def p(invariant: str, key: str) -> Any:
             try:
-                return inv[invariant]["parameters"][key]
+                return inv[invariant].parameters[key]
             except KeyError:
                 raise RulesError(f"safety_invariants.v1 {invariant} has no parameter {key!r}") from None
 

@@ -12,8 +12,7 @@ import click
 from rich.markup import escape
 
 from lume.runtime.core import InputError
-from lume.runtime.director import default_state_dir
-from lume.runtime.director import load_ownership
+from lume.runtime.director import default_state_dir, load_ownership
 
 from ._output import FAILED, OK, console, emit_json, err_console
 from ._output import fail_input as _fail_input

@@ -62,25 +62,35 @@ director_ownership = _table("director_ownership.v1", DirectorOwnership)
 
 @functools.cache
 def _invariants() -> dict[str, Invariant]:
-    return {inv.id: inv for inv in safety_invariants().invariants}
+    return _index(safety_invariants())
 
 
-def invariants() -> dict[str, Invariant]:
-    """Invariant id -> its row (sentence, parameters, covers)."""
-    return dict(_invariants())
+def _index(t: SafetyInvariants) -> dict[str, Invariant]:
+    return {inv.id: inv for inv in t.invariants}
 
 
-def invariant(invariant_id: str) -> Invariant:
+Table = SafetyInvariants | dict[str, Any] | None
+
+
+def invariants(table: Table = None) -> dict[str, Invariant]:
+    """Invariant id -> its row (sentence, parameters, covers). `table` is another
+    safety_invariants table (its data or model), e.g. a rule variant, instead of the shipped one."""
+    if table is None:
+        return dict(_invariants())
+    return _index(table if isinstance(table, SafetyInvariants) else SafetyInvariants.model_validate(table))
+
+
+def invariant(invariant_id: str, table: Table = None) -> Invariant:
     """One safety invariant (KeyError naming the contract when it is missing)."""
     try:
-        return _invariants()[invariant_id]
+        return (_invariants() if table is None else invariants(table))[invariant_id]
     except KeyError:
         raise KeyError(f"{invariant_id} is not in {INVARIANTS}") from None
 
 
-def parameters(invariant_id: str) -> dict[str, Any]:
+def parameters(invariant_id: str, table: Table = None) -> dict[str, Any]:
     """The parameters of one invariant, as a fresh mapping."""
-    return dict(invariant(invariant_id).parameters)
+    return dict(invariant(invariant_id, table).parameters)
 
 
 @functools.cache
