@@ -70,7 +70,7 @@ def time_gate(events, frames, rules, *, log: bool) -> tuple[list[int], int]:
 
 def time_baseline(events, rules) -> list[int]:
     commands = rules.commands
-    gestures = {name: row["gesture"] or name for name, row in rules.labels.items()}
+    gestures = {name: row["gesture"] or name for name, row in rules.index.rows.items()}
     out, clock = [], time.perf_counter_ns
     for e in events:
         t = clock()

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from lume.runtime.core import InputError, config_path, load_config, parameters
+from lume.generated.constants import SAFE_AUTHORITY_K11, SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND
+from lume.runtime.core import InputError, config_path, load_machine_config, parameters
 
 from ._context import Context
 from ._framework import Evidence, held, verifier, violated
 
 ID = "authority.k11_only.static"
-AUTHORITY, NEVER, READONLY = "SAFE-AUTHORITY-K11", "SAFE-NEVER-COMMAND", "SAFE-MAC4-READONLY"
+AUTHORITY, NEVER, READONLY = SAFE_AUTHORITY_K11, SAFE_NEVER_COMMAND, SAFE_MAC4_READONLY
 TOPOLOGIES = ("device_topology_mac4_first.v1", "device_topology_reconstruction.v1")
 _MISSING = object()
 
@@ -113,7 +114,7 @@ def k11_only_static(ctx: Context) -> Iterator[Evidence]:
         except InputError as exc:
             yield violated(f"cannot read: {exc}", file=rel, expected="valid JSON", found="unreadable")
     try:
-        own = load_config()
+        own = load_machine_config()
     except InputError as exc:
         yield violated(f"this installation's configuration is invalid: {exc}", file=str(config_path()),
                        expected="a valid machine configuration", found="invalid")

@@ -15,7 +15,8 @@ import re
 from collections import defaultdict
 from typing import Any, Iterator
 
-from lume.runtime.core import ContractError, InputError, commands, get
+from lume.generated.constants import SAFE_BURST_NONDESTRUCTIVE, SAFE_CMD_PROMOTED
+from lume.runtime.core import ContractError, InputError, LabelIndex, commands, get, rule_data
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
@@ -26,7 +27,7 @@ _TOKEN = re.compile(r"([A-Za-z0-9_]+)(\[\*\])?")
 
 
 def table_data() -> dict[str, Any]:
-    return get(TABLE).table_data()
+    return rule_data(TABLE)
 
 
 def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
@@ -43,7 +44,7 @@ def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
                                field=f"labels[{i}]", expected="unique names and aliases",
                                found=f"also labels[{names[spelling]}]")
             names.setdefault(spelling, i)
-    by_name = {row["name"]: row for row in rows}
+    index = LabelIndex(data)
     gate = commands()
     for i, row in enumerate(rows):
         where = f"labels[{i}] {row['name']}"
@@ -69,13 +70,13 @@ def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
         if not (lane and lane["may_command"]):
             continue
         if row.get("gesture"):  # a gesture row resolves to its command label
-            target = by_name.get(row["gesture"])
-            if target is None or not target.get("command"):
+            found = index.resolve_command(row["name"])
+            if found is None:
                 yield violated("gesture names no command label of the table", file=file,
                                field=f"{where}.gesture", expected="a command label", found=row["gesture"])
-            elif target["destructive"] != row["destructive"]:
+            elif found.command_row["destructive"] != row["destructive"]:
                 yield violated("gesture row disagrees with its command's destructive flag", file=file,
-                               field=f"{where}.destructive", expected=target["destructive"],
+                               field=f"{where}.destructive", expected=found.command_row["destructive"],
                                found=row["destructive"])
             continue
         rule = gate.get(row["name"])
@@ -131,12 +132,11 @@ def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
 
 
 @verifier(ID, "Every label used is in the label table; every command label is complete",
-          invariants=("SAFE-CMD-PROMOTED", "SAFE-BURST-NONDESTRUCTIVE"), domain="rig")
+          invariants=(SAFE_CMD_PROMOTED, SAFE_BURST_NONDESTRUCTIVE), domain="rig")
 def label_table(ctx: Context) -> Iterator[Evidence]:
     data = table_data()
     yield from _table_problems(data)
-    rows = {r["name"]: r for r in data["labels"]}
-    spelled = {alias: r for r in data["labels"] for alias in r.get("aliases", [])}
+    index = LabelIndex(data)
     by_contract: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in data.get("label_fields", []):
         try:
@@ -156,7 +156,7 @@ def label_table(ctx: Context) -> Iterator[Evidence]:
             unknown: dict[str, list[str]] = defaultdict(list)
             for at, value, category in uses:
                 used += 1
-                row = rows.get(value) or spelled.get(value)
+                row = index.row(value) if isinstance(value, str) else None
                 if row is None:
                     unknown[value].append(at)
                 elif category is not None and category != row["category"]:

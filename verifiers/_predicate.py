@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lume.runtime.core import contracts_dir, load_all, now_iso
+from lume.runtime.core import contract_ref, contracts_dir, load_all, now_iso
 
 if TYPE_CHECKING:
     from ._framework import CheckResult
@@ -33,9 +33,7 @@ def tool() -> dict[str, str]:
 @functools.cache
 def contract_refs() -> list[dict[str, str]]:
     """Every contract and meta-schema with its `$id`, file and SHA-256 of its bytes."""
-    base = contracts_dir()
-    return [{"id": c.id, "file": f"contracts/{c.path.relative_to(base).as_posix()}",
-             "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()} for c in load_all()]
+    return [contract_ref(c, with_file=True) for c in load_all()]
 
 
 @functools.cache

@@ -18,28 +18,24 @@ import zipfile
 from collections import Counter
 from typing import Any, Iterator
 
+from lume.generated.constants import (
+    ARCHIVE_SUFFIXES,
+    SAFE_INCOMING_KEPT,
+    SAFE_SOURCES_IMMUTABLE,
+    STORAGE_INDEX_FILE,
+    STORAGE_INDEX_RECORDS_FILE,
+    STORAGE_MANIFESTS_DIR,
+)
 from lume.runtime.core import InputError, parameters
+from lume.runtime.storage import incoming_dir, processed_dir
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
 
 ID = "storage.integrity"
-SOURCES = "SAFE-SOURCES-IMMUTABLE"
-INCOMING = "SAFE-INCOMING-KEPT"
-# Folders of the K11 storage root that seed 000 names ("K11 owns"), besides the two that are
-# invariant parameters (`_incoming` in SAFE-INCOMING-KEPT, `_processed` in SAFE-ARCHIVE-EXTRACT).
-MANIFESTS = "_manifests"
-INDEX_JSON, INDEX_JSONL = "index.json", "index.jsonl"
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+SOURCES = SAFE_SOURCES_IMMUTABLE
+INCOMING = SAFE_INCOMING_KEPT
 _DRIVE = re.compile(r"^[A-Za-z]:/")
-
-
-def incoming_dir() -> str:
-    return parameters(INCOMING)["incoming_dir"].strip("/")
-
-
-def processed_dir() -> str:
-    return parameters("SAFE-ARCHIVE-EXTRACT")["processed_dir"].strip("/")
 
 
 def archive_stem(name: str) -> str:
@@ -76,7 +72,7 @@ def locate(ctx: Context, value: str | None, *, base: str = "", roots: tuple[str,
             return posixpath.normpath(v[len(here):])
         parts = v.split("/")
         for i, part in enumerate(parts):  # K11 path on another machine: from a storage folder on
-            if part in (incoming_dir(), processed_dir(), MANIFESTS):
+            if part in (incoming_dir(), processed_dir(), STORAGE_MANIFESTS_DIR):
                 return "/".join(parts[i:])
         return None
     joined = posixpath.normpath(posixpath.join(base, v))
@@ -126,8 +122,8 @@ def _index_entries(ctx: Context) -> tuple[list[tuple[str, str, dict]], list[str]
     entries: list[tuple[str, str, dict]] = []
     roots: list[str] = []
     problems: list[Evidence] = []
-    if ctx.exists(INDEX_JSON):
-        doc, bad = _read_json(ctx, INDEX_JSON)
+    if ctx.exists(STORAGE_INDEX_FILE):
+        doc, bad = _read_json(ctx, STORAGE_INDEX_FILE)
         if bad:
             problems.append(bad)
         elif isinstance(doc, dict):
@@ -135,14 +131,15 @@ def _index_entries(ctx: Context) -> tuple[list[tuple[str, str, dict]], list[str]
                 roots.append(doc["root"])
             for i, e in enumerate(doc.get("entries") or []):
                 if isinstance(e, dict):
-                    entries.append((INDEX_JSON, f"entries[{i}]", e))
-    if ctx.exists(INDEX_JSONL):
+                    entries.append((STORAGE_INDEX_FILE, f"entries[{i}]", e))
+    if ctx.exists(STORAGE_INDEX_RECORDS_FILE):
         try:
-            for line, rec in ctx.records(INDEX_JSONL):
+            for line, rec in ctx.records(STORAGE_INDEX_RECORDS_FILE):
                 if isinstance(rec, dict):
-                    entries.append((INDEX_JSONL, f"line {line}", rec))
+                    entries.append((STORAGE_INDEX_RECORDS_FILE, f"line {line}", rec))
         except InputError as exc:
-            problems.append(violated(str(exc), file=INDEX_JSONL, expected="valid JSONL", found="unreadable"))
+            problems.append(violated(str(exc), file=STORAGE_INDEX_RECORDS_FILE, expected="valid JSONL",
+                                     found="unreadable"))
     return entries, roots, problems
 
 
@@ -156,12 +153,12 @@ def _check_index(ctx: Context, roots: tuple[str, ...]) -> Iterator[Evidence]:
     entries, _, problems = _index_entries(ctx)
     yield from problems
     incoming = incoming_dir()
-    if not ctx.exists(INDEX_JSON) and not ctx.exists(INDEX_JSONL):
+    if not ctx.exists(STORAGE_INDEX_FILE) and not ctx.exists(STORAGE_INDEX_RECORDS_FILE):
         if any(f.startswith(incoming + "/") for f in ctx.files):
-            yield violated("archives in _incoming but no index.json / index.jsonl", file=INDEX_JSON,
+            yield violated("archives in _incoming but no index.json / index.jsonl", file=STORAGE_INDEX_FILE,
                            expected="the K11 index", found=None)
         return
-    for name in (INDEX_JSON, INDEX_JSONL):
+    for name in (STORAGE_INDEX_FILE, STORAGE_INDEX_RECORDS_FILE):
         if not ctx.exists(name):
             yield violated(f"{name} is missing (the indexer writes both)", file=name,
                            expected=name, found=None)
@@ -227,39 +224,39 @@ def _check_index(ctx: Context, roots: tuple[str, ...]) -> Iterator[Evidence]:
                                field=None, expected="an index entry's processed_path", found=rel)
     if checked_archives:
         yield held(f"{len(checked_archives)} indexed archive(s) present in _incoming; sha256 and size "
-                   f"checked against index.json and index.jsonl", file=INDEX_JSON,
+                   f"checked against index.json and index.jsonl", file=STORAGE_INDEX_FILE,
                    expected="every archive kept", found=len(checked_archives))
 
 
 def _index_agreement(ctx: Context, entries: list[tuple[str, str, dict]]) -> Iterator[Evidence]:
     """index.json's counts match its entries; each entry equals index.jsonl's last record."""
-    if ctx.exists(INDEX_JSON):
-        doc, _ = _read_json(ctx, INDEX_JSON)
+    if ctx.exists(STORAGE_INDEX_FILE):
+        doc, _ = _read_json(ctx, STORAGE_INDEX_FILE)
         if isinstance(doc, dict) and isinstance(doc.get("counts"), dict):
-            listed = [e for s, _, e in entries if s == INDEX_JSON]
+            listed = [e for s, _, e in entries if s == STORAGE_INDEX_FILE]
             by_status = Counter(e.get("status") for e in listed)
             for key, value in doc["counts"].items():
                 want = len(listed) if key == "total" else by_status.get(key, 0)
                 if value != want:
-                    yield violated("index counts disagree with its entries", file=INDEX_JSON,
+                    yield violated("index counts disagree with its entries", file=STORAGE_INDEX_FILE,
                                    field=f"counts.{key}", expected=want, found=value)
-    if not (ctx.exists(INDEX_JSON) and ctx.exists(INDEX_JSONL)):
+    if not (ctx.exists(STORAGE_INDEX_FILE) and ctx.exists(STORAGE_INDEX_RECORDS_FILE)):
         return
     latest: dict[str, dict] = {}
     for source, _, e in entries:
-        if source == INDEX_JSONL:
+        if source == STORAGE_INDEX_RECORDS_FILE:
             latest[e.get("archive_name")] = e
     for source, field, e in entries:
-        if source != INDEX_JSON:
+        if source != STORAGE_INDEX_FILE:
             continue
         other = latest.get(e.get("archive_name"))
         if other is None:
-            yield violated("index.json entry has no index.jsonl record", file=INDEX_JSONL,
-                           field=f"{INDEX_JSON} {field}", expected=e.get("archive_name"), found=None)
+            yield violated("index.json entry has no index.jsonl record", file=STORAGE_INDEX_RECORDS_FILE,
+                           field=f"{STORAGE_INDEX_FILE} {field}", expected=e.get("archive_name"), found=None)
             continue
         for key in ("archive_sha256", "archive_bytes", "status", "processed_path"):
             if e.get(key) != other.get(key):
-                yield violated("index.json and index.jsonl disagree", file=INDEX_JSONL,
+                yield violated("index.json and index.jsonl disagree", file=STORAGE_INDEX_RECORDS_FILE,
                                field=f"{e.get('archive_name')}.{key}", expected=e.get(key),
                                found=other.get(key))
 
@@ -401,7 +398,7 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
 def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str) -> Iterator[Evidence]:
     """Every member of the source's archive, as its transport manifest records it at upload,
     is still in the source folder with the same bytes (sources are never modified)."""
-    manifest = f"{MANIFESTS}/{posixpath.basename(archive)}.json"
+    manifest = f"{STORAGE_MANIFESTS_DIR}/{posixpath.basename(archive)}.json"
     if not ctx.exists(manifest):
         return
     doc, bad = _read_json(ctx, manifest)
@@ -436,7 +433,8 @@ def storage_integrity(ctx: Context) -> Iterator[Evidence]:
     roots = tuple(roots_list)
     transports = ctx.documents_of("transport_manifest.v1")
     bundles = ctx.documents_of("rehearsal_bundle.v1")
-    if not (ctx.exists(INDEX_JSON) or ctx.exists(INDEX_JSONL) or transports or bundles):
+    indexed = ctx.exists(STORAGE_INDEX_FILE) or ctx.exists(STORAGE_INDEX_RECORDS_FILE)
+    if not (indexed or transports or bundles):
         yield unchecked("no index, transport manifest or bundle.json in the root: nothing records "
                         "what the bytes should be", expected="index.json or bundle.json", found=None)
     yield from _check_index(ctx, roots)

@@ -4,39 +4,31 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    """
-    The command label the event resolves to (labels.v1), or null when it resolves to none.
-    """
+Outcome = TypeAliasType("Outcome", Literal['dispatched', 'refused'])
+"""
+dispatched = every safety invariant held; refused = one did not (or nothing was asked).
+"""
 
 
-class Outcome(RootModel[Literal['dispatched', 'refused']]):
-    root: Literal['dispatched', 'refused']
-    """
-    dispatched = every safety invariant held; refused = one did not (or nothing was asked).
-    """
+InvariantRef1 = TypeAliasType(
+    "InvariantRef1", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
+"""
+The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+"""
 
 
-class InvariantRef1(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
-
-
-class InvariantRef(RootModel[InvariantRef1 | None]):
-    root: InvariantRef1 | None
-    """
-    The id of the safety invariant that refused the event (safety_invariants.v1), or null.
-    """
+InvariantRef = TypeAliasType("InvariantRef", InvariantRef1 | None)
+"""
+The id of the safety invariant that refused the event (safety_invariants.v1), or null.
+"""
 
 
 class MidiMessage(BaseModel):
@@ -47,22 +39,21 @@ class MidiMessage(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bytes: str = Field(..., pattern='^[0-9A-F]{2}( [0-9A-F]{2}){1,2}$')
+    bytes: Annotated[str, Field(pattern='^[0-9A-F]{2}( [0-9A-F]{2}){1,2}$')]
     """
     The raw message, upper-case hex bytes separated by spaces (e.g. `90 0B 7F`).
     """
-    after_ms: int = Field(..., ge=0)
+    after_ms: Annotated[int, Field(ge=0)]
     """
     Delay after the command's first message (0 for the press, release_after_ms for the release).
     """
 
 
-class Midi(RootModel[list[MidiMessage]]):
-    root: list[MidiMessage] = Field(..., min_length=1)
-    """
-    The MIDI messages of a dispatched command, in order (sent in live mode, planned in a dry run); null when nothing is sent (a refusal or a gate-internal command).
+Midi = TypeAliasType("Midi", Annotated[list[MidiMessage], Field(min_length=1)])
+"""
+The MIDI messages of a dispatched command, in order (sent in live mode, planned in a dry run); null when nothing is sent (a refusal or a gate-internal command).
 
-    """
+"""
 
 
 class BodyTruthRef(BaseModel):
@@ -74,7 +65,7 @@ class BodyTruthRef(BaseModel):
         extra='forbid',
     )
     timestamp: common_v1.UnixMillis
-    age_ms: int = Field(..., ge=0)
+    age_ms: Annotated[int, Field(ge=0)]
     """
     Event time minus frame time (ms).
     """
@@ -96,7 +87,7 @@ class AirdeckDecision(BaseModel):
     """
     The gesture event's timestamp_ms.
     """
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The event's source_id.
     """
@@ -104,7 +95,7 @@ class AirdeckDecision(BaseModel):
     """
     The machine the event's detector ran on.
     """
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The event's label as received.
     """
@@ -113,7 +104,7 @@ class AirdeckDecision(BaseModel):
     The event's phase, or null when the event carried none (a repeated sample).
     """
     confidence: common_v1.Unit
-    command: Command | None
+    command: common_v1.LabelName | None
     """
     The command label the event resolves to (labels.v1), or null when it resolves to none.
     """
@@ -122,8 +113,8 @@ class AirdeckDecision(BaseModel):
     The resolved deck, or null.
     """
     decision: Outcome
-    invariant: InvariantRef | None
-    reason: str = Field(..., min_length=1)
+    invariant: InvariantRef
+    reason: Annotated[str, Field(min_length=1)]
     """
     Why, in one sentence an operator can act on.
     """

@@ -4,48 +4,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from . import airdeck_decision_v1, common_v1
-
-
-class Tool(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Literal['lume']
-    version: str = Field(..., min_length=1)
-
-
-class Gesture(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
 
 
 class Counts(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    events: int = Field(..., ge=0)
-    dispatched: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
+    events: Annotated[int, Field(ge=0)]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
 
 
 class Commands(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    dispatched: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
+    dispatched: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
 
 
-class RefusalsByInvariant(RootModel[int]):
-    root: int = Field(..., ge=1)
+RefusalsByInvariantAdditionalProperty = TypeAliasType(
+    "RefusalsByInvariantAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
-class Invariant(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
+Invariant = TypeAliasType(
+    "Invariant", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
 
 
 class Check(BaseModel):
@@ -62,11 +53,7 @@ class Check(BaseModel):
     """
     The safety invariants the check covers.
     """
-    detail: str = Field(..., min_length=1)
-
-
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    detail: Annotated[str, Field(min_length=1)]
 
 
 class PromotedManifest(BaseModel):
@@ -82,18 +69,10 @@ class PromotedManifest(BaseModel):
     """
     SHA-256 of the manifest file's exact bytes.
     """
-    gestures: list[Gesture]
+    gestures: list[common_v1.LabelName]
     """
     The gesture labels it promotes.
     """
-
-
-class Contract(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: common_v1.Sha256
 
 
 class FileRef(BaseModel):
@@ -102,7 +81,7 @@ class FileRef(BaseModel):
     )
     path: common_v1.AnyPath
     sha256: common_v1.Sha256
-    records: int = Field(..., ge=0)
+    records: Annotated[int, Field(ge=0)]
     """
     Number of JSON records in the file.
     """
@@ -117,14 +96,14 @@ class Decision(BaseModel):
         extra='forbid',
     )
     timestamp_ms: common_v1.UnixMillis
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     phase: Literal['start', 'hold', 'release'] | None
-    command: Command | None
+    command: common_v1.LabelName | None
     deck: Literal[1, 2] | None
     decision: airdeck_decision_v1.Outcome
-    invariant: airdeck_decision_v1.InvariantRef | None
-    reason: str = Field(..., min_length=1)
+    invariant: airdeck_decision_v1.InvariantRef
+    reason: Annotated[str, Field(min_length=1)]
 
 
 class Inputs(BaseModel):
@@ -144,9 +123,9 @@ class AirdeckDryRunReport(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.dry_run_report.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.airdeck.dry_run_report.v1'], Field(alias='schema')]
     generated_at: common_v1.Iso8601
-    tool: Tool
+    tool: common_v1.LumeTool
     dry_run: Literal[True]
     """
     Always true: nothing was sent to any MIDI port.
@@ -168,7 +147,7 @@ class AirdeckDryRunReport(BaseModel):
     The promoted-gesture manifest (airdeck_promoted_gestures.v1) the gate ran against, or null (label table only).
     """
     inputs: Inputs
-    contracts: list[Contract] = Field(..., min_length=1)
+    contracts: Annotated[list[common_v1.ContractRef], Field(min_length=1)]
     """
     The rule contracts the gate read, by $id and SHA-256 of the contract file.
     """
@@ -177,15 +156,23 @@ class AirdeckDryRunReport(BaseModel):
     The decision log (airdeck_decision.v1 JSONL) written beside the report, or null.
     """
     counts: Counts
-    commands: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Commands]
+    commands: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Commands
+    ]
     """
     Per command label the events resolved to, how many were dispatched and refused.
     """
-    refusals_by_invariant: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusalsByInvariant]
+    refusals_by_invariant: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusalsByInvariantAdditionalProperty,
+    ]
     """
     Refusals per safety invariant id (release events, which name none, are not counted).
     """
-    midi_plan: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), list[airdeck_decision_v1.MidiMessage]]
+    midi_plan: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+        list[airdeck_decision_v1.MidiMessage],
+    ]
     """
     For each dispatched command, the MIDI it would send (airdeck_midi_map.v1); an empty list for a gate-internal command (safe_stop_rehearsal sends nothing).
 

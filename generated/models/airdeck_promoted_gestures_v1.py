@@ -4,27 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
-
-
-class Generator(BaseModel):
-    """
-    The tool that wrote this manifest (e.g. `lume promote`).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
-
-
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
 
 
 class SourceBundle(BaseModel):
@@ -35,7 +19,7 @@ class SourceBundle(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str = Field(..., min_length=1)
+    bundle_id: Annotated[str, Field(min_length=1)]
     """
     The bundle's `bundle_id` (rehearsal_bundle.v1).
     """
@@ -73,11 +57,11 @@ class PromotedGesture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
+    label: common_v1.LabelName
     """
     The gesture label events carry (labels.v1, e.g. left_hand_raise).
     """
-    command: LabelName
+    command: common_v1.LabelName
     """
     The command label it dispatches (labels.v1 command lane, e.g. d1_play_pause).
     """
@@ -85,19 +69,19 @@ class PromotedGesture(BaseModel):
     """
     The deck of the command (1 or 2), or null for a global / gate-internal command.
     """
-    threshold: float = Field(..., ge=0.5, le=1.0)
+    threshold: Annotated[float, Field(ge=0.5, le=1.0)]
     """
     Minimum gesture confidence; never below the safety_invariants.v1 `commands` threshold.
     """
-    hold_ms: int = Field(..., ge=200, le=5000)
+    hold_ms: Annotated[int, Field(ge=200, le=5000)]
     """
     Hold before dispatch (ms); never below the safety_invariants.v1 `commands` hold_ms.
     """
-    cooldown_ms: int = Field(..., ge=500, le=600000)
+    cooldown_ms: Annotated[int, Field(ge=500, le=600000)]
     """
     Per-command cooldown (ms); never below the safety_invariants.v1 `commands` cooldown_ms.
     """
-    evidence: list[Evidence] = Field(..., min_length=1)
+    evidence: Annotated[list[Evidence], Field(min_length=1)]
     """
     What the promotion rests on (seed 000 promotion path); at least one item.
     """
@@ -112,12 +96,14 @@ class AirdeckPromotedGestures(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.promoted_gestures.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.airdeck.promoted_gestures.v1'], Field(alias='schema')
+    ]
     generated_at: common_v1.Iso8601
     """
     When the manifest was written.
     """
-    generator: Generator
+    generator: common_v1.Generator
     """
     The tool that wrote this manifest (e.g. `lume promote`).
     """

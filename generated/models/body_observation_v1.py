@@ -4,68 +4,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class ObservationSource(
-    RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
-):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
-    """
-    Kind of source (seed 003 section 3).
-    """
+ObservationSource = TypeAliasType("ObservationSource", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360'])
+"""
+Kind of source (seed 003 section 3).
+"""
 
 
-class Posture(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
-
-
-class DeckZone(RootModel[Literal['deck1', 'deck2'] | None]):
-    root: Literal['deck1', 'deck2'] | None
-    """
-    An AirDeck zone name of airdeck_deck_zones.v1, or null when the hand is in no zone.
-    """
-
-
-class DeckZoneMembership(BaseModel):
-    """
-    Which AirDeck deck zone each hand is in (pose sources; seed 000 Pose Coach follow targets).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left_hand: DeckZone | None
-    right_hand: DeckZone | None
-
-
-class HandPoint(BaseModel):
-    """
-    A hand cursor in normalised camera coordinates with its confidence.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-    confidence: common_v1.Unit
-
-
-class Hands(BaseModel):
-    """
-    Hand cursors; null for a hand that is not seen.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left: HandPoint | None
-    right: HandPoint | None
+Posture = TypeAliasType("Posture", Literal['upright', 'seated', 'torso_only', 'unknown'])
 
 
 class BodyObservation(BaseModel):
@@ -82,7 +34,7 @@ class BodyObservation(BaseModel):
     Capture time of the reading, milliseconds since the Unix epoch.
     """
     source: ObservationSource
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Stable id of the physical source (e.g. `mac4_mega_depth`, `mac4_mega_rgb`, `mac2_insta360_room_wide`, `k11_webcam_pose`, `mac4_mocopi`).
 
@@ -108,11 +60,11 @@ class BodyObservation(BaseModel):
     Motion energy of the body in this reading, 0..1.
     """
     posture: Posture | None = None
-    joint_count: int | None = Field(None, ge=0)
+    joint_count: Annotated[int | None, Field(ge=0)] = None
     """
     Tracked joints in this reading (mocopi canonical skeleton has 27).
     """
-    hands: Hands | None = None
+    hands: common_v1.Hands | None = None
     body_box: common_v1.Box2 | None = None
     """
     Body bounding box in the camera image (pose sources).
@@ -121,4 +73,4 @@ class BodyObservation(BaseModel):
     """
     Body anchor point (shoulder midpoint) in the camera image (pose sources).
     """
-    deck_zones: DeckZoneMembership | None = None
+    deck_zones: common_v1.DeckZoneMembership | None = None

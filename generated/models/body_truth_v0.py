@@ -4,48 +4,41 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class BodyTruthMode(
-    RootModel[Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']]
-):
-    root: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    """
-    The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
-    """
+BodyTruthMode = TypeAliasType("BodyTruthMode", Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'])
+"""
+The stable state every consumer branches on (seed 003 section 5; table body_truth_modes.v0).
+"""
 
 
-class Posture(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
-    """
-    Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
-    """
+Posture = TypeAliasType("Posture", Literal['upright', 'seated', 'torso_only', 'unknown'])
+"""
+Coarse posture; seated and torso-only are valid present states (seed 003 section 9).
+"""
 
 
-class Command(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9_]+$')
-    """
-    Command the gesture maps to (e.g. `d1_play_pause`), or null.
-    """
+Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
+"""
+Command the gesture maps to (e.g. `d1_play_pause`), or null.
+"""
 
 
-class FreshMs(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Age in ms of the newest reading of this source, or null when none was seen recently.
-    """
+FreshMs = TypeAliasType("FreshMs", Annotated[int, Field(ge=0)])
+"""
+Age in ms of the newest reading of this source, or null when none was seen recently.
+"""
 
 
-class MotionRecordId(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    Id of the motion record this tick is stored in, or null when not recorded.
-    """
+MotionRecordId = TypeAliasType("MotionRecordId", Annotated[str, Field(min_length=1)])
+"""
+Id of the motion record this tick is stored in, or null when not recorded.
+"""
 
 
 class RawRef(BaseModel):
@@ -74,7 +67,7 @@ class GestureIntent(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9_]+$')
+    name: Annotated[str, Field(pattern='^[a-z0-9_]+$')]
     """
     Gesture label (label table name), `none` when there is no intent.
     """
@@ -139,7 +132,7 @@ class LumeBodyTruth(BaseModel):
     """
     Object type tag (seed 003 section 4).
     """
-    schema_: Literal['lume.body_truth.v0'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.body_truth.v0'], Field(alias='schema')]
     """
     Schema tag of this version (seed 003 section 4).
     """
@@ -156,7 +149,7 @@ class LumeBodyTruth(BaseModel):
     """
     Fused confidence in the performer truth, 0..1 (formula in body_truth_rules.v0 `output`).
     """
-    authority: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    authority: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Which sources back this tick, joined by `_` (e.g. `mocopi_rgb_depth`, `k11_pose`, `rgb_depth`); `none` when no source backs it.
 
@@ -175,7 +168,7 @@ class LumeBodyTruth(BaseModel):
     """
     Body extent along x/y/z (metres), or null when unknown.
     """
-    velocity: float = Field(..., ge=0.0)
+    velocity: Annotated[float, Field(ge=0.0)]
     """
     Speed of the body centre (metres per second, smoothed); 0 when unknown.
     """

@@ -4,19 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class Id(RootModel[str]):
-    root: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+Id = TypeAliasType("Id", Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')])
 
 
-class Name(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Name = TypeAliasType("Name", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
 
 
 class Track(BaseModel):
@@ -24,10 +22,10 @@ class Track(BaseModel):
         extra='forbid',
     )
     track_id: Id
-    title: str = Field(..., min_length=1)
-    artist: str = Field(..., min_length=1)
-    bpm: float | None = Field(None, gt=0.0)
-    rekordbox_id: str | None = Field(None, min_length=1)
+    title: Annotated[str, Field(min_length=1)]
+    artist: Annotated[str, Field(min_length=1)]
+    bpm: Annotated[float | None, Field(gt=0.0)] = None
+    rekordbox_id: Annotated[str | None, Field(min_length=1)] = None
 
 
 class FileRef(BaseModel):
@@ -40,7 +38,7 @@ class FileRef(BaseModel):
     """
     path: common_v1.RelPath
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
 
 
 class Session(BaseModel):
@@ -58,16 +56,16 @@ class Session(BaseModel):
     A value name of the layout's emotion_5 block (still, open, inward, energetic, release).
     """
     status: Literal['planned', 'captured', 'rejected']
-    dancer: str = Field(..., min_length=1)
-    planned_minutes: float = Field(..., gt=0.0)
+    dancer: Annotated[str, Field(min_length=1)]
+    planned_minutes: Annotated[float, Field(gt=0.0)]
     devices: list[Name]
     folder: common_v1.RelPath
     """
     The session folder, relative to the manifest.
     """
     captured_at: common_v1.Iso8601 | None = None
-    duration_s: float | None = Field(None, ge=0.0)
-    reason: str | None = Field(None, min_length=1)
+    duration_s: Annotated[float | None, Field(ge=0.0)] = None
+    reason: Annotated[str | None, Field(min_length=1)] = None
     """
     Why a session was rejected.
     """
@@ -86,8 +84,8 @@ class CaptureManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.capture_manifest.v1'] = Field(..., alias='schema')
-    capture_id: str = Field(..., pattern='^[a-z0-9][a-z0-9._-]*$')
+    schema_: Annotated[Literal['lume.capture_manifest.v1'], Field(alias='schema')]
+    capture_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9._-]*$')]
     protocol: Literal['lume:contract:v6_training:v1']
     """
     The protocol contract the manifest follows.
@@ -98,5 +96,5 @@ class CaptureManifest(BaseModel):
     The machine holding the training root.
     """
     notes: str | None = None
-    tracks: list[Track] = Field(..., min_length=1)
-    sessions: list[Session] = Field(..., min_length=1)
+    tracks: Annotated[list[Track], Field(min_length=1)]
+    sessions: Annotated[list[Session], Field(min_length=1)]

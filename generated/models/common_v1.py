@@ -4,52 +4,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from re import compile
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
+Common = TypeAliasType("Common", Annotated[Any, Field(title='Common')])
+"""
+Shared building blocks referenced by other contracts with `$ref: "lume:contract:common:v1#/$defs/NAME"`. Codegen inlines them, so every generated schema and model is self-contained.
 
-class Common(RootModel[Any]):
-    root: Any = Field(..., title='Common')
-    """
-    Shared building blocks referenced by other contracts with `$ref: "lume:contract:common:v1#/$defs/NAME"`. Codegen inlines them, so every generated schema and model is self-contained.
-
-    """
-
-
-class Machine(RootModel[Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']]):
-    root: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix']
-    """
-    A machine of the rig (seed 000, seed 003 section 1).
-    """
+"""
 
 
-class Sha256(RootModel[str]):
-    root: str = Field(..., pattern='^[0-9a-f]{64}$')
-    """
-    Lower-case hex SHA-256 digest.
-    """
+Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'])
+"""
+A machine of the rig (seed 000, seed 003 section 1).
+"""
 
 
-class UnixSeconds(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Seconds since the Unix epoch (may carry fractions).
-    """
+Sha256 = TypeAliasType("Sha256", Annotated[str, Field(pattern='^[0-9a-f]{64}$')])
+"""
+Lower-case hex SHA-256 digest.
+"""
 
 
-class UnixMillis(RootModel[int]):
-    root: int = Field(..., ge=0)
-    """
-    Milliseconds since the Unix epoch.
-    """
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
+"""
 
 
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    A value in 0..1.
-    """
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
+"""
+
+
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+"""
+A value in 0..1.
+"""
 
 
 class Vec3(BaseModel):
@@ -73,8 +68,8 @@ class Point2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Box2(BaseModel):
@@ -85,35 +80,162 @@ class Box2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
+    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class RelPath(RootModel[str]):
+RelPath = TypeAliasType(
+    "RelPath",
+    Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=compile(
+                '^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$'
+            ),
+        ),
+    ],
+)
+"""
+A relative POSIX path inside a bundle or session; never absolute, never `..`.
+"""
+
+
+AnyPath = TypeAliasType("AnyPath", Annotated[str, Field(min_length=1)])
+"""
+A path on some machine (POSIX or Windows, absolute or relative).
+"""
+
+
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
+"""
+
+
+LabelName = TypeAliasType(
+    "LabelName", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
+"""
+A snake_case name of the label table (labels.v1), also used for aliases and command labels.
+"""
+
+
+ContractId = TypeAliasType(
+    "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+)
+"""
+The `$id` of a LUME contract.
+"""
+
+
+class ContractRef(BaseModel):
+    """
+    A contract by `$id` and the SHA-256 of its file, as the documents we write record it.
+    """
+
     model_config = ConfigDict(
-        regex_engine="python-re",
+        extra='forbid',
     )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$',
+    id: ContractId
+    sha256: Sha256
+
+
+class Generator(BaseModel):
+    """
+    The tool that wrote a document (e.g. `lume promote`) and its version.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
     )
-    """
-    A relative POSIX path inside a bundle or session; never absolute, never `..`.
-    """
+    tool: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
 
 
-class AnyPath(RootModel[str]):
-    root: str = Field(..., min_length=1)
+class LumeTool(BaseModel):
     """
-    A path on some machine (POSIX or Windows, absolute or relative).
+    The lume tool that wrote a report, with its PEP 440 / semver version.
     """
 
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Literal['lume']
+    version: Annotated[str, Field(min_length=1)]
 
-class Iso8601(RootModel[AwareDatetime]):
-    root: AwareDatetime
+
+class TimeSpan(BaseModel):
     """
-    An ISO 8601 / RFC 3339 timestamp with a time zone.
+    An interval in Unix seconds.
     """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    start_unix: UnixSeconds
+    end_unix: UnixSeconds
+
+
+class Example(BaseModel):
+    """
+    One example window of a template, by window id and time.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    start_unix: UnixSeconds
+    end_unix: UnixSeconds
+
+
+class HandPoint(BaseModel):
+    """
+    A hand cursor in normalised camera coordinates with its confidence.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: Unit
+
+
+class Hands(BaseModel):
+    """
+    Left and right hand cursors; null for a hand that is not seen.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    left: HandPoint | None
+    right: HandPoint | None
+
+
+DeckZone = TypeAliasType("DeckZone", Literal['deck1', 'deck2'] | None)
+"""
+An AirDeck zone name of airdeck_deck_zones.v1 (left = deck1, right = deck2), or null when the hand is in no zone.
+"""
+
+
+class DeckZoneMembership(BaseModel):
+    """
+    Which AirDeck deck zone each hand is in (pose sources; Pose Coach follow targets).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    left_hand: DeckZone
+    right_hand: DeckZone
+
+
+DeckAction = TypeAliasType("DeckAction", Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop'])
+"""
+A Rekordbox deck action the AirDeck gate can dispatch (or, for safe_stop, apply inside the gate).
+"""

@@ -4,29 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class DeviceKind(
-    RootModel[Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']]
-):
-    root: Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch']
-    """
-    Kind of capture device (seed 003 sections 1 and 3).
-    """
+DeviceKind = TypeAliasType("DeviceKind", Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'])
+"""
+Kind of capture device (seed 003 sections 1 and 3).
+"""
 
 
-class OutputLane(
-    RootModel[Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']]
-):
-    root: Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration']
-    """
-    Consumer lane a device feeds (seed 003 section 7).
-    """
+OutputLane = TypeAliasType("OutputLane", Literal['bodytruth', 'enthea', 'unity', 'mrt2', 'demon', 'pose_coach', 'airdeck', 'reconstruction', 'review', 'calibration'])
+"""
+Consumer lane a device feeds (seed 003 section 7).
+"""
 
 
 class TopologyDevice(BaseModel):
@@ -37,13 +31,13 @@ class TopologyDevice(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    device: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Device id, e.g. `femto_mega`, `k11_uvc_webcam`, `insta360`.
     """
     kind: DeviceKind | None = None
     machine: common_v1.Machine
-    role: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     What the device is for, e.g. `bodytruth_depth`, `pose_coach_command_gate`.
     """
@@ -67,7 +61,9 @@ class DeviceTopologyMac4First(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    bundle_id: Annotated[
+        str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    ] = None
     created_at_unix: common_v1.UnixSeconds | None = None
     command_authority: Literal['K11'] | None = None
     """
@@ -79,4 +75,4 @@ class DeviceTopologyMac4First(BaseModel):
     """
     Mac5 heavy reconstruction waits for `completion_ready` and `mac5_heavy_reconstruction_allowed`.
     """
-    devices: list[TopologyDevice] = Field(..., min_length=1)
+    devices: Annotated[list[TopologyDevice], Field(min_length=1)]

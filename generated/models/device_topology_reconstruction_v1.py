@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,10 +19,10 @@ class ReconstructionDevice(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    device: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     kind: device_topology_mac4_first_v1.DeviceKind | None = None
     machine: common_v1.Machine
-    role: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     live_command_source: Literal[False]
 
 
@@ -36,7 +36,9 @@ class DeviceTopologyReconstruction(BaseModel):
         extra='forbid',
     )
     source_id: Literal['mac2_insta360_room_wide']
-    bundle_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    bundle_id: Annotated[
+        str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    ] = None
     created_at_unix: common_v1.UnixSeconds | None = None
     host_machine: Literal['Mac2'] | None = None
     command_authority: Literal['K11'] | None = None
@@ -47,4 +49,4 @@ class DeviceTopologyReconstruction(BaseModel):
     purposes: list[Literal['occlusion_recovery', 'camera_angle_diversity', 'calibration', 'review', 'future_reconstruction']] | None = (
         None
     )
-    devices: list[ReconstructionDevice] = Field(..., min_length=1)
+    devices: Annotated[list[ReconstructionDevice], Field(min_length=1)]

@@ -4,18 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1, director_state_v1
 
-
-class CueSlot(RootModel[Literal['current', 'next']]):
-    root: Literal['current', 'next']
-    """
-    Which cue slot a set_cue writes.
-    """
+CueSlot = TypeAliasType("CueSlot", Literal['current', 'next'])
+"""
+Which cue slot a set_cue writes.
+"""
 
 
 class AckConsentFrame(BaseModel):
@@ -50,27 +49,24 @@ class AckFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['ack']
-    version: int = Field(..., ge=0)
+    version: Annotated[int, Field(ge=0)]
 
 
-class ErrorCode(
-    RootModel[Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error']]
-):
-    root: Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error']
-    """
-    Why a frame was refused.
-    """
+ErrorCode = TypeAliasType("ErrorCode", Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error'])
+"""
+Why a frame was refused.
+"""
 
 
-class FieldModel(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z_]+(\\.[a-z_]+)*$')
+FieldModel = TypeAliasType(
+    "FieldModel", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+)
 
 
-class KickReason(RootModel[Literal['superseded', 'server_shutdown']]):
-    root: Literal['superseded', 'server_shutdown']
-    """
-    Why the server closes a connection.
-    """
+KickReason = TypeAliasType("KickReason", Literal['superseded', 'server_shutdown'])
+"""
+Why the server closes a connection.
+"""
 
 
 class KickedFrame(BaseModel):
@@ -96,7 +92,7 @@ class SchemaFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['schema']
-    version: str = Field(..., pattern='^[0-9]+$')
+    version: Annotated[str, Field(pattern='^[0-9]+$')]
 
 
 class IdentifyFrame(BaseModel):
@@ -149,7 +145,7 @@ class SetCueFrame(BaseModel):
     )
     type: Literal['set_cue']
     cue: director_state_v1.Cue | None
-    slot: CueSlot | None = Field('current', validate_default=True)
+    slot: CueSlot | None = 'current'
 
 
 class SetLookActiveFrame(BaseModel):
@@ -214,7 +210,9 @@ class ProposeConsentFrame(BaseModel):
         extra='forbid',
     )
     type: Literal['propose_consent']
-    scope: list[director_state_v1.ConsentScope] = Field(..., max_length=2, min_length=1)
+    scope: Annotated[
+        list[director_state_v1.ConsentScope], Field(max_length=2, min_length=1)
+    ]
 
 
 class ErrorFrame(BaseModel):
@@ -231,7 +229,7 @@ class ErrorFrame(BaseModel):
     field: FieldModel | None
     owner: director_state_v1.DirectorRole | None
     role: director_state_v1.DirectorRole | None
-    message: str = Field(..., min_length=1)
+    message: Annotated[str, Field(min_length=1)]
 
 
 class StateFrame(BaseModel):
@@ -246,45 +244,17 @@ class StateFrame(BaseModel):
     state: director_state_v1.DirectorState
 
 
-class DirectorFrame(
-    RootModel[
-        IdentifyFrame
-        | SetSessionPhaseFrame
-        | SetSessionFrame
-        | SetCueFrame
-        | SetLookActiveFrame
-        | SetLookFrame
-        | SetPerformerIntentFrame
-        | SetPerformerVoiceFrame
-        | ProposeConsentFrame
-        | AckConsentFrame
-        | HeartbeatFrame
-        | AckFrame
-        | ErrorFrame
-        | StateFrame
-        | KickedFrame
-        | SchemaFrame
-    ]
-):
-    root: (
-        IdentifyFrame
-        | SetSessionPhaseFrame
-        | SetSessionFrame
-        | SetCueFrame
-        | SetLookActiveFrame
-        | SetLookFrame
-        | SetPerformerIntentFrame
-        | SetPerformerVoiceFrame
-        | ProposeConsentFrame
-        | AckConsentFrame
-        | HeartbeatFrame
-        | AckFrame
-        | ErrorFrame
-        | StateFrame
-        | KickedFrame
-        | SchemaFrame
-    ) = Field(..., examples=[{'type': 'identify', 'role': 'ios'}, {'type': 'set_session_phase', 'phase': 'live'}, {'type': 'set_session', 'id': '812cf768-d26f-4cc6-9cc2-d6fb9b46b090', 'started_at': '2026-03-14T19:02:11.250Z', 'operator_device_id': '016130a1-c265-4abf-a0f8-7b684a08635a'}, {'type': 'set_cue', 'cue': {'id': 'cue-0007', 'kind': 'capture', 'payload': {'burst_frames': 12, 'camera': 'cam_a'}}}, {'type': 'set_cue', 'slot': 'next', 'cue': {'id': 'cue-0008', 'kind': 'look_change', 'payload': {'to': 'look_2'}}}, {'type': 'set_look_active', 'id': 'look_2'}, {'type': 'set_look', 'wardrobe_id': 'wardrobe_black_silk', 'lighting_preset': 'warm_key_45'}, {'type': 'set_performer_intent', 'intent': 'cue_request'}, {'type': 'set_performer_voice', 'voice_state': 'speaking', 'comprehension_score': 0.87}, {'type': 'propose_consent', 'scope': ['frame_capture', 'reel_use']}, {'type': 'ack_consent'}, {'type': 'heartbeat'}, {'type': 'ack', 'version': 19}, {'type': 'error', 'code': 'field_ownership_violation', 'field': 'cue.current', 'owner': 'ios', 'role': 'ipad', 'message': 'set_cue writes cue.current, owned by ios; sender is ipad'}, {'type': 'error', 'code': 'not_identified', 'field': None, 'owner': None, 'role': None, 'message': 'send identify before any command'}, {'type': 'state', 'state': {'schema': 'lume.director_state.v1', 'session': {'id': None, 'phase': 'idle', 'started_at': None, 'operator_device_id': None}, 'cue': {'current': None, 'next': None, 'history': []}, 'look': {'active': None, 'wardrobe_id': None, 'lighting_preset': None}, 'performer': {'intent': None, 'voice_state': None, 'comprehension_score': None}, 'model_consent': {'acknowledged': False, 'token': None, 'scope': [], 'expires_at': None, 'proposed_by': None, 'acks': []}, 'telemetry': {'frames_captured': 0, 'last_proof_token_at': None, 'active_directors': ['ios']}, 'version': 1, 'updated_at': '2026-03-14T18:00:01.500Z'}}, {'type': 'kicked', 'reason': 'superseded'}, {'type': 'schema', 'version': '1'}], title='DirectorFrame')
-    """
-    Every WebSocket text frame on the director bus (ws://HOST:9610/director, seed 004 Q2) is one JSON object with a `type` discriminator. Clients (roles mac, ios, ipad) send `identify` first, then commands; the sender's role comes only from `identify`, never from a command frame (no `by` field). The server answers each applied command with `ack` (the new `version`), refuses with `error`, broadcasts `state` after every change, sends `schema` on connect and `kicked` to a connection superseded by a newer one of the same role. Which role may send which command, and which fields it writes, is `director_ownership.v1`; the embedded state is `director_state.v1`. Unknown keys and unknown `type`s are refused (`invalid_frame` / `unknown_command`). Beyond the seed's DirectorCommand enum, `set_session`, `set_look` and `set_performer_voice` let the owning role write the remaining fields it owns (session id/start/operator device, wardrobe and lighting preset, voice state and comprehension score).
+DirectorFrame = TypeAliasType(
+    "DirectorFrame",
+    Annotated[
+        IdentifyFrame | SetSessionPhaseFrame | SetSessionFrame | SetCueFrame | SetLookActiveFrame | SetLookFrame | SetPerformerIntentFrame | SetPerformerVoiceFrame | ProposeConsentFrame | AckConsentFrame | HeartbeatFrame | AckFrame | ErrorFrame | StateFrame | KickedFrame | SchemaFrame,
+        Field(
+            examples=[{'type': 'identify', 'role': 'ios'}, {'type': 'set_session_phase', 'phase': 'live'}, {'type': 'set_session', 'id': '812cf768-d26f-4cc6-9cc2-d6fb9b46b090', 'started_at': '2026-03-14T19:02:11.250Z', 'operator_device_id': '016130a1-c265-4abf-a0f8-7b684a08635a'}, {'type': 'set_cue', 'cue': {'id': 'cue-0007', 'kind': 'capture', 'payload': {'burst_frames': 12, 'camera': 'cam_a'}}}, {'type': 'set_cue', 'slot': 'next', 'cue': {'id': 'cue-0008', 'kind': 'look_change', 'payload': {'to': 'look_2'}}}, {'type': 'set_look_active', 'id': 'look_2'}, {'type': 'set_look', 'wardrobe_id': 'wardrobe_black_silk', 'lighting_preset': 'warm_key_45'}, {'type': 'set_performer_intent', 'intent': 'cue_request'}, {'type': 'set_performer_voice', 'voice_state': 'speaking', 'comprehension_score': 0.87}, {'type': 'propose_consent', 'scope': ['frame_capture', 'reel_use']}, {'type': 'ack_consent'}, {'type': 'heartbeat'}, {'type': 'ack', 'version': 19}, {'type': 'error', 'code': 'field_ownership_violation', 'field': 'cue.current', 'owner': 'ios', 'role': 'ipad', 'message': 'set_cue writes cue.current, owned by ios; sender is ipad'}, {'type': 'error', 'code': 'not_identified', 'field': None, 'owner': None, 'role': None, 'message': 'send identify before any command'}, {'type': 'state', 'state': {'schema': 'lume.director_state.v1', 'session': {'id': None, 'phase': 'idle', 'started_at': None, 'operator_device_id': None}, 'cue': {'current': None, 'next': None, 'history': []}, 'look': {'active': None, 'wardrobe_id': None, 'lighting_preset': None}, 'performer': {'intent': None, 'voice_state': None, 'comprehension_score': None}, 'model_consent': {'acknowledged': False, 'token': None, 'scope': [], 'expires_at': None, 'proposed_by': None, 'acks': []}, 'telemetry': {'frames_captured': 0, 'last_proof_token_at': None, 'active_directors': ['ios']}, 'version': 1, 'updated_at': '2026-03-14T18:00:01.500Z'}}, {'type': 'kicked', 'reason': 'superseded'}, {'type': 'schema', 'version': '1'}],
+            title='DirectorFrame',
+        ),
+    ],
+)
+"""
+Every WebSocket text frame on the director bus (ws://HOST:9610/director, seed 004 Q2) is one JSON object with a `type` discriminator. Clients (roles mac, ios, ipad) send `identify` first, then commands; the sender's role comes only from `identify`, never from a command frame (no `by` field). The server answers each applied command with `ack` (the new `version`), refuses with `error`, broadcasts `state` after every change, sends `schema` on connect and `kicked` to a connection superseded by a newer one of the same role. Which role may send which command, and which fields it writes, is `director_ownership.v1`; the embedded state is `director_state.v1`. Unknown keys and unknown `type`s are refused (`invalid_frame` / `unknown_command`). Beyond the seed's DirectorCommand enum, `set_session`, `set_look` and `set_performer_voice` let the owning role write the remaining fields it owns (session id/start/operator device, wardrobe and lighting preset, voice state and comprehension score).
 
-    """
+"""

@@ -4,36 +4,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+DirectorRole = TypeAliasType("DirectorRole", Literal['mac', 'ios', 'ipad'])
+"""
+A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
 
-class DirectorRole(RootModel[Literal['mac', 'ios', 'ipad']]):
-    root: Literal['mac', 'ios', 'ipad']
-    """
-    A director role: mac = MotionMixDirector (macOS operator hub), ios = MotionMixLiveDirector (on-set show runner), ipad = StageView (performer-facing).
-
-    """
+"""
 
 
-class Uuid(RootModel[str]):
-    root: str = Field(
-        ...,
-        pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-    )
-    """
-    A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
-    """
+Uuid = TypeAliasType(
+    "Uuid",
+    Annotated[
+        str,
+        Field(
+            pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+        ),
+    ],
+)
+"""
+A UUID in canonical lower- or upper-case 8-4-4-4-12 form.
+"""
 
 
-class SessionPhase(RootModel[Literal['idle', 'setup', 'live', 'paused', 'wrap']]):
-    root: Literal['idle', 'setup', 'live', 'paused', 'wrap']
-    """
-    Phase of the shoot session.
-    """
+SessionPhase = TypeAliasType("SessionPhase", Literal['idle', 'setup', 'live', 'paused', 'wrap'])
+"""
+Phase of the shoot session.
+"""
 
 
 class DirectorSession(BaseModel):
@@ -59,20 +61,16 @@ class DirectorSession(BaseModel):
     """
 
 
-class CueKind(
-    RootModel[Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']]
-):
-    root: Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause']
-    """
-    Kind of a cue.
-    """
+CueKind = TypeAliasType("CueKind", Literal['look_change', 'pose_hold', 'capture', 'advance', 'pause'])
+"""
+Kind of a cue.
+"""
 
 
-class CueId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Cue identifier chosen by the sender.
-    """
+CueId = TypeAliasType("CueId", Annotated[str, Field(max_length=128, min_length=1)])
+"""
+Cue identifier chosen by the sender.
+"""
 
 
 class Cue(BaseModel):
@@ -106,7 +104,7 @@ class AppliedCue(BaseModel):
     """
     Server receive/apply time (breaks ties for capture cues, seed failure mode D).
     """
-    applied_version: int = Field(..., ge=1)
+    applied_version: Annotated[int, Field(ge=1)]
     """
     The state version that made this cue current.
     """
@@ -129,25 +127,26 @@ class CueState(BaseModel):
     """
 
 
-class LookId(RootModel[Literal['look_1', 'look_2', 'look_3']]):
-    root: Literal['look_1', 'look_2', 'look_3']
-    """
-    One of the three looks of a shoot.
-    """
+LookId = TypeAliasType("LookId", Literal['look_1', 'look_2', 'look_3'])
+"""
+One of the three looks of a shoot.
+"""
 
 
-class WardrobeId(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Identifier of the wardrobe worn for the active look.
-    """
+WardrobeId = TypeAliasType(
+    "WardrobeId", Annotated[str, Field(max_length=128, min_length=1)]
+)
+"""
+Identifier of the wardrobe worn for the active look.
+"""
 
 
-class LightingPreset(RootModel[str]):
-    root: str = Field(..., max_length=128, min_length=1)
-    """
-    Name of the lighting preset of the active look.
-    """
+LightingPreset = TypeAliasType(
+    "LightingPreset", Annotated[str, Field(max_length=128, min_length=1)]
+)
+"""
+Name of the lighting preset of the active look.
+"""
 
 
 class LookState(BaseModel):
@@ -163,27 +162,24 @@ class LookState(BaseModel):
     lighting_preset: LightingPreset | None
 
 
-class PerformerIntent(
-    RootModel[Literal['ready', 'hold', 'cue_request', 'break_request']]
-):
-    root: Literal['ready', 'hold', 'cue_request', 'break_request']
-    """
-    What the performer asks for.
-    """
+PerformerIntent = TypeAliasType("PerformerIntent", Literal['ready', 'hold', 'cue_request', 'break_request'])
+"""
+What the performer asks for.
+"""
 
 
-class VoiceState(RootModel[Literal['listening', 'speaking', 'muted']]):
-    root: Literal['listening', 'speaking', 'muted']
-    """
-    State of the performer's voice loop.
-    """
+VoiceState = TypeAliasType("VoiceState", Literal['listening', 'speaking', 'muted'])
+"""
+State of the performer's voice loop.
+"""
 
 
-class ComprehensionScore(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-    """
-    How well the performer's voice loop is understood, 0..1.
-    """
+ComprehensionScore = TypeAliasType(
+    "ComprehensionScore", Annotated[float, Field(ge=0.0, le=1.0)]
+)
+"""
+How well the performer's voice loop is understood, 0..1.
+"""
 
 
 class PerformerState(BaseModel):
@@ -199,18 +195,18 @@ class PerformerState(BaseModel):
     comprehension_score: ComprehensionScore | None
 
 
-class ConsentScope(RootModel[Literal['frame_capture', 'reel_use']]):
-    root: Literal['frame_capture', 'reel_use']
-    """
-    A use the model consents to.
-    """
+ConsentScope = TypeAliasType("ConsentScope", Literal['frame_capture', 'reel_use'])
+"""
+A use the model consents to.
+"""
 
 
-class ConsentToken(RootModel[str]):
-    root: str = Field(..., pattern='^ed25519:[A-Za-z0-9_-]{86}$')
-    """
-    Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signature.
-    """
+ConsentToken = TypeAliasType(
+    "ConsentToken", Annotated[str, Field(pattern='^ed25519:[A-Za-z0-9_-]{86}$')]
+)
+"""
+Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signature.
+"""
 
 
 class ConsentState(BaseModel):
@@ -230,7 +226,7 @@ class ConsentState(BaseModel):
     """
     Proof token issued on quorum; null until then.
     """
-    scope: list[ConsentScope] = Field(..., max_length=2)
+    scope: Annotated[list[ConsentScope], Field(max_length=2)]
     """
     Proposed scope (empty when nothing was proposed).
     """
@@ -242,7 +238,7 @@ class ConsentState(BaseModel):
     """
     Role that sent the current proposal; null when none.
     """
-    acks: list[DirectorRole] = Field(..., max_length=3)
+    acks: Annotated[list[DirectorRole], Field(max_length=3)]
     """
     Distinct roles that acknowledged the current proposal, in arrival order.
     """
@@ -256,7 +252,7 @@ class TelemetryState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    frames_captured: int = Field(..., ge=0)
+    frames_captured: Annotated[int, Field(ge=0)]
     """
     Frames captured in this session (from the MJPEG capture nodes).
     """
@@ -264,7 +260,7 @@ class TelemetryState(BaseModel):
     """
     Time of the last proof token seen from the capture path; null if none.
     """
-    active_directors: list[DirectorRole] = Field(..., max_length=3)
+    active_directors: Annotated[list[DirectorRole], Field(max_length=3)]
     """
     Roles with a heartbeat within rules.heartbeat_timeout_s (3 s).
     """
@@ -279,7 +275,7 @@ class DirectorStateDocument(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.director_state.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.director_state.v1'], Field(alias='schema')]
     """
     Document type tag.
     """
@@ -289,7 +285,7 @@ class DirectorStateDocument(BaseModel):
     performer: PerformerState
     model_consent: ConsentState
     telemetry: TelemetryState
-    version: int = Field(..., ge=0)
+    version: Annotated[int, Field(ge=0)]
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """
@@ -307,7 +303,7 @@ class DirectorState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.director_state.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.director_state.v1'], Field(alias='schema')]
     """
     Document type tag.
     """
@@ -317,7 +313,7 @@ class DirectorState(BaseModel):
     performer: PerformerState
     model_consent: ConsentState
     telemetry: TelemetryState
-    version: int = Field(..., ge=0)
+    version: Annotated[int, Field(ge=0)]
     """
     Monotonic state version; 0 for a fresh state, +1 on every applied change.
     """

@@ -4,18 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class GesturePhase(RootModel[Literal['start', 'hold', 'release']]):
-    root: Literal['start', 'hold', 'release']
-    """
-    start = first frame seen, hold = still held, release = let go.
-    """
+GesturePhase = TypeAliasType("GesturePhase", Literal['start', 'hold', 'release'])
+"""
+start = first frame seen, hold = still held, release = let go.
+"""
 
 
 class GestureEvent(BaseModel):
@@ -31,7 +30,7 @@ class GestureEvent(BaseModel):
     """
     Time of the event, milliseconds since the Unix epoch.
     """
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Id of the detector / camera lane that produced the event (e.g. `k11_webcam_pose`).
     """
@@ -39,7 +38,7 @@ class GestureEvent(BaseModel):
     """
     Machine the detector ran on.
     """
-    label: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     Gesture label (label table name).
     """

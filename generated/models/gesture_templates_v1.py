@@ -4,19 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from . import common_v1, rehearsal_bundle_v1
-
-
-class Segment(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
 
 
 class Timeline(BaseModel):
@@ -28,36 +21,23 @@ class Timeline(BaseModel):
     """
     The header of timeline.csv, in order.
     """
-    bin_s: float = Field(..., gt=0.0)
-    rows: int = Field(..., ge=0)
-    segments: list[Segment]
+    bin_s: Annotated[float, Field(gt=0.0)]
+    rows: Annotated[int, Field(ge=0)]
+    segments: list[common_v1.TimeSpan]
 
 
-class Note(RootModel[str]):
-    root: str = Field(..., min_length=1)
-
-
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Note = TypeAliasType("Note", Annotated[str, Field(min_length=1)])
 
 
 class BundleRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    bundle_id: str = Field(..., min_length=1)
+    bundle_id: Annotated[str, Field(min_length=1)]
     bundle_sha256: common_v1.Sha256
     """
     SHA-256 of bundle.json as read.
     """
-
-
-class ContractRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    sha256: common_v1.Sha256
 
 
 class InputRef(BaseModel):
@@ -65,10 +45,10 @@ class InputRef(BaseModel):
         extra='forbid',
     )
     kind: Literal['mac4_labels', 'pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     path: common_v1.AnyPath
     sha256: common_v1.Sha256
-    records: int = Field(..., ge=0)
+    records: Annotated[int, Field(ge=0)]
 
 
 class OutputRef(BaseModel):
@@ -87,58 +67,54 @@ class Stats(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    n: int = Field(..., ge=1)
+    n: Annotated[int, Field(ge=1)]
     mean: float
-    std: float = Field(..., ge=0.0)
+    std: Annotated[float, Field(ge=0.0)]
     min: float
     max: float
 
 
-class Sources(RootModel[int]):
-    root: int = Field(..., ge=1)
+SourcesAdditionalProperty = TypeAliasType(
+    "SourcesAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
-class ClipKinds(RootModel[int]):
-    root: int = Field(..., ge=1)
-
-
-class Example(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+ClipKindsAdditionalProperty = TypeAliasType("ClipKindsAdditionalProperty", SourcesAdditionalProperty)
 
 
 class Template(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
+    label: common_v1.LabelName
     category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
-    command: LabelName | None
-    dispatch_label: LabelName | None
-    count: int = Field(..., ge=1)
+    command: common_v1.LabelName | None
+    dispatch_label: common_v1.LabelName | None
+    count: Annotated[int, Field(ge=1)]
     """
     Windows with this label.
     """
-    sources: dict[constr(pattern=r'^[a-z0-9][a-z0-9_]*$'), Sources]
+    sources: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z0-9][a-z0-9_]*$')],
+        SourcesAdditionalProperty,
+    ]
     """
     Windows per bundle source id.
     """
-    clip_kinds: dict[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'], ClipKinds]
+    clip_kinds: dict[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'], ClipKindsAdditionalProperty]
     """
     Pose Coach windows per clip kind (empty for Mac4 markers).
     """
     duration_s: Stats
-    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Stats]
+    features: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Stats
+    ]
     """
     Statistics of each gesture_window.v1 feature over the windows that have it.
     """
-    examples: list[Example] = Field(..., min_length=1)
+    examples: Annotated[list[common_v1.Example], Field(min_length=1)]
     """
     The first windows in time (at most promotion_policy.v1 `analyzer.max_examples`).
     """
@@ -153,13 +129,15 @@ class GestureTemplates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.templates.gesture_templates.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.templates.gesture_templates.v1'], Field(alias='schema')
+    ]
     bundle: BundleRef
     origin_unix: common_v1.UnixSeconds
     """
     Timeline origin (the earliest evidence of the bundle), Unix seconds; `t_*_s` count from it.
     """
-    policy: ContractRef
+    policy: common_v1.ContractRef
     inputs: list[InputRef]
     """
     Every file read, in reading order.

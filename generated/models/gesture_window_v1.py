@@ -4,23 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1, pose_coach_training_record_v1, rehearsal_bundle_v1
-
-
-class FeatureSpan(BaseModel):
-    """
-    The interval the features were read over.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
 
 
 class Provenance(BaseModel):
@@ -32,22 +21,15 @@ class Provenance(BaseModel):
         extra='forbid',
     )
     path: common_v1.AnyPath
-    first_line: int = Field(..., ge=1)
-    last_line: int = Field(..., ge=1)
+    first_line: Annotated[int, Field(ge=1)]
+    last_line: Annotated[int, Field(ge=1)]
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+StreamKind = TypeAliasType("StreamKind", Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d'])
+"""
+An evidence stream: pose_coach = K11 Pose Coach training.jsonl tracks; motionmix = sources/motionmix/motionmix_state.jsonl; body_truth = recorded body_truth.v0 frames; pose = recorded body_observation.v1 pose records (`lume pose extract`); sam3d = derived/sam3d/sam3d_frames.jsonl.
 
-
-class StreamKind(
-    RootModel[Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']]
-):
-    root: Literal['pose_coach', 'motionmix', 'body_truth', 'pose', 'sam3d']
-    """
-    An evidence stream: pose_coach = K11 Pose Coach training.jsonl tracks; motionmix = sources/motionmix/motionmix_state.jsonl; body_truth = recorded body_truth.v0 frames; pose = recorded body_observation.v1 pose records (`lume pose extract`); sam3d = derived/sam3d/sam3d_frames.jsonl.
-
-    """
+"""
 
 
 class StreamUse(BaseModel):
@@ -55,16 +37,15 @@ class StreamUse(BaseModel):
         extra='forbid',
     )
     kind: StreamKind
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source or derived entry, or the stream's own id for files given on the command line.
     """
     path: common_v1.AnyPath
-    samples: int = Field(..., ge=1)
+    samples: Annotated[int, Field(ge=1)]
 
 
-class Fraction(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
+Fraction = TypeAliasType("Fraction", Annotated[float, Field(ge=0.0, le=1.0)])
 
 
 class Features(BaseModel):
@@ -78,19 +59,19 @@ class Features(BaseModel):
     both_hands_raised_fraction: Fraction | None = None
     left_hand_deck1_fraction: Fraction | None = None
     right_hand_deck2_fraction: Fraction | None = None
-    left_hand_height_mean: float | None = Field(None, ge=-1.0, le=1.0)
-    right_hand_height_mean: float | None = Field(None, ge=-1.0, le=1.0)
-    hand_speed_mean: float | None = Field(None, ge=0.0)
+    left_hand_height_mean: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
+    right_hand_height_mean: Annotated[float | None, Field(ge=-1.0, le=1.0)] = None
+    hand_speed_mean: Annotated[float | None, Field(ge=0.0)] = None
     pose_coach_energy_mean: Fraction | None = None
-    motionmix_energy_mean: float | None = Field(None, ge=0.0)
-    motionmix_energy_max: float | None = Field(None, ge=0.0)
-    motionmix_motion_mean: float | None = Field(None, ge=0.0)
+    motionmix_energy_mean: Annotated[float | None, Field(ge=0.0)] = None
+    motionmix_energy_max: Annotated[float | None, Field(ge=0.0)] = None
+    motionmix_motion_mean: Annotated[float | None, Field(ge=0.0)] = None
     motionmix_stillness_mean: Fraction | None = None
     body_truth_present_fraction: Fraction | None = None
     body_truth_energy_mean: Fraction | None = None
     body_truth_stillness_mean: Fraction | None = None
     body_truth_burst_max: Fraction | None = None
-    body_truth_velocity_mean: float | None = Field(None, ge=0.0)
+    body_truth_velocity_mean: Annotated[float | None, Field(ge=0.0)] = None
     pose_present_fraction: Fraction | None = None
     pose_energy_mean: Fraction | None = None
     pose_energy_max: Fraction | None = None
@@ -108,26 +89,26 @@ class GestureWindow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
     """
     `<source_id>/<NNNN>`: the bundle source and the window's number in it (1-based, time order).
     """
-    label: LabelName
+    label: common_v1.LabelName
     """
     Canonical label of labels.v1 (an alias in the source is resolved to its row).
     """
-    recorded_label: LabelName
+    recorded_label: common_v1.LabelName
     """
     The label exactly as the source wrote it (a name or an alias of labels.v1).
     """
     category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual', 'command', 'negative', 'calibration']
     promotion_status: Literal['visual_only', 'candidate', 'promoted', 'never']
-    command: LabelName | None
+    command: common_v1.LabelName | None
     """
     The command label this window's label stands for (through its gesture row), or null.
     """
-    dispatch_label: LabelName | None
+    dispatch_label: common_v1.LabelName | None
     """
     For command-lane labels, the label the AirDeck gate dispatches on (the gesture row that maps to the command, e.g. d1_play_pause -> left_hand_raise; else the label itself); null for every other lane.
 
@@ -136,7 +117,7 @@ class GestureWindow(BaseModel):
     """
     mac4_marker = Mac4 Tier 0 labels.jsonl; pose_coach_clip = K11 Pose Coach training.jsonl.
     """
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source (rehearsal_bundle.v1 `sources[].source_id`) the window was read from.
     """
@@ -144,7 +125,7 @@ class GestureWindow(BaseModel):
     """
     The Pose Coach clip kind, or null for Mac4 markers.
     """
-    clip_index: int | None = Field(..., ge=0)
+    clip_index: Annotated[int | None, Field(ge=0)]
     """
     The Pose Coach clip index, or null (Mac4 markers, frames recorded without one).
     """
@@ -154,13 +135,13 @@ class GestureWindow(BaseModel):
     """
     start_unix: common_v1.UnixSeconds
     end_unix: common_v1.UnixSeconds
-    duration_s: float = Field(..., ge=0.0)
-    t_start_s: float = Field(..., ge=0.0)
+    duration_s: Annotated[float, Field(ge=0.0)]
+    t_start_s: Annotated[float, Field(ge=0.0)]
     """
     Seconds from the session origin (gesture_templates.json `origin_unix`).
     """
-    t_end_s: float = Field(..., ge=0.0)
-    feature_span: FeatureSpan
+    t_end_s: Annotated[float, Field(ge=0.0)]
+    feature_span: common_v1.TimeSpan
     """
     The interval the features were read over.
     """

@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+EqBand = TypeAliasType("EqBand", Annotated[float, Field(ge=0.0, le=1.0)])
 
 
-class EqBand(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
-
-
-class MfccItem(RootModel[float]):
-    root: float = Field(..., ge=-1000.0, le=1000.0)
+MfccItem = TypeAliasType("MfccItem", Annotated[float, Field(ge=-1000.0, le=1000.0)])
 
 
 class LumfFeaturesRecord(BaseModel):
@@ -24,39 +24,39 @@ class LumfFeaturesRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    index: int = Field(..., ge=0)
+    index: Annotated[int, Field(ge=0)]
     """
     Window number from the start of the file (0, 1, 2, ...).
     """
-    start_sample: int = Field(..., ge=0)
+    start_sample: Annotated[int, Field(ge=0)]
     """
     First sample of the window (index * W).
     """
-    t_s: float = Field(..., ge=0.0)
+    t_s: Annotated[float, Field(ge=0.0)]
     """
     Start of the window in seconds from the start of the file (start_sample / sample_rate_hz).
     """
-    sample_rate_hz: int = Field(..., ge=1)
+    sample_rate_hz: Annotated[int, Field(ge=1)]
     """
     Sample rate of the analysed audio.
     """
-    rms: float = Field(..., ge=0.0, le=1.0)
+    rms: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Linear RMS of the clipped window (lumf_layout.v1 features.rms).
     """
-    centroid: float = Field(..., ge=0.0, le=22050.0)
+    centroid: Annotated[float, Field(ge=0.0, le=22050.0)]
     """
     Spectral centroid in Hz, clamped to 22050 (lumf_layout.v1 features.centroid).
     """
-    onset: float = Field(..., ge=0.0, le=1.0)
+    onset: Annotated[float, Field(ge=0.0, le=1.0)]
     """
     Normalised spectral flux against the previous window (lumf_layout.v1 features.onset).
     """
-    eq_bands: list[EqBand] = Field(..., max_length=4, min_length=4)
+    eq_bands: Annotated[list[EqBand], Field(max_length=4, min_length=4)]
     """
     Mean normalised power in the low, low_mid, high_mid and high bands (lumf_layout.v1 features.eq_bands).
     """
-    mfcc: list[MfccItem] = Field(..., max_length=8, min_length=8)
+    mfcc: Annotated[list[MfccItem], Field(max_length=8, min_length=8)]
     """
     MFCC c0..c7 (lumf_layout.v1 features.mfcc).
     """

@@ -4,20 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class Mac4Marker(
-    RootModel[Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive']]
-):
-    root: Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive']
-    """
-    The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
-    """
+Mac4Marker = TypeAliasType("Mac4Marker", Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive'])
+"""
+The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
+"""
 
 
 class Mac4LabelRecord(BaseModel):
@@ -30,15 +27,17 @@ class Mac4LabelRecord(BaseModel):
         extra='forbid',
     )
     t_unix: common_v1.UnixSeconds | None = None
-    t_s: float | None = Field(None, ge=0.0)
+    t_s: Annotated[float | None, Field(ge=0.0)] = None
     """
     Seconds since the take started.
     """
     label: Mac4Marker
     event: Literal['start', 'end', 'marker']
-    source: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Who wrote the marker, e.g. `operator_monitor`, `keyboard`.
     """
-    session_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    session_id: Annotated[
+        str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    ] = None
     note: str | None = None

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -39,14 +40,18 @@ class Enthea(BaseModel):
     """
     The control map the values came from.
     """
-    controls: dict[constr(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$'), common_v1.Unit]
+    controls: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$')],
+        common_v1.Unit,
+    ]
     """
     Control name → value in 0..1.
     """
 
 
-class Cc(RootModel[int]):
-    root: int = Field(..., ge=0, le=127)
+CcAdditionalProperty = TypeAliasType(
+    "CcAdditionalProperty", Annotated[int, Field(ge=0, le=127)]
+)
 
 
 class Mrt2(BaseModel):
@@ -61,7 +66,10 @@ class Mrt2(BaseModel):
     """
     The control map the values came from.
     """
-    cc: dict[constr(pattern=r'^([0-9]|[1-9][0-9]|1[01][0-9])$'), Cc]
+    cc: dict[
+        Annotated[str, StringConstraints(pattern=r'^([0-9]|[1-9][0-9]|1[01][0-9])$')],
+        CcAdditionalProperty,
+    ]
     """
     MIDI controller number (0..119, as a string) → CC value 0..127.
     """
@@ -76,14 +84,14 @@ class Mac4LiveOutputState(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.mac4_first.live_output_state.v1'] = Field(
-        ..., alias='schema'
-    )
+    schema_: Annotated[
+        Literal['lume.mac4_first.live_output_state.v1'], Field(alias='schema')
+    ]
     generated_at: common_v1.Iso8601
     """
     When the bridge wrote this state.
     """
-    bodytruth_url: str = Field(..., pattern='^https?://[^\\s]+$')
+    bodytruth_url: Annotated[str, Field(pattern='^https?://[^\\s]+$')]
     """
     The BodyTruth endpoint the bridge polls (`--bodytruth-url`, port 9405 `/body-truth`).
     """

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +19,7 @@ class Recorder(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    script: str = Field(..., min_length=1)
+    script: Annotated[str, Field(min_length=1)]
     """
     Recorder script, relative to the lume-pcloud project root.
     """
@@ -37,14 +37,14 @@ class VideoInfo(BaseModel):
         extra='forbid',
     )
     path: Literal['raw/video/webcam_main.mp4']
-    camera: str = Field(..., min_length=1)
+    camera: Annotated[str, Field(min_length=1)]
     """
     Physical camera as the OS reports it (Insta360 / Arducam / Femto / Mega).
     """
-    width: int = Field(..., ge=1)
-    height: int = Field(..., ge=1)
-    fps: float = Field(..., gt=0.0)
-    codec: str = Field(..., min_length=1)
+    width: Annotated[int, Field(ge=1)]
+    height: Annotated[int, Field(ge=1)]
+    fps: Annotated[float, Field(gt=0.0)]
+    codec: Annotated[str, Field(min_length=1)]
     """
     Video codec name, e.g. `h264`, `hevc`.
     """
@@ -59,8 +59,8 @@ class Mac4Session(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.mac4.tier0_session.v1'] = Field(..., alias='schema')
-    session_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    schema_: Annotated[Literal['lume.mac4.tier0_session.v1'], Field(alias='schema')]
+    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')]
     """
     Session folder name under `docs/dance-sessions/`, e.g. `20260528-weighted-freestyle-01`.
     """
@@ -71,14 +71,14 @@ class Mac4Session(BaseModel):
     """
     End of the take, or null while recording.
     """
-    duration_s: float | None = Field(..., ge=0.0)
+    duration_s: Annotated[float | None, Field(ge=0.0)]
     """
     Take length in seconds, or null while recording.
     """
     video: VideoInfo
     labels_path: Literal['raw/labels/labels.jsonl']
-    label_count: int | None = Field(None, ge=0)
-    free_disk_gb_at_start: float | None = Field(None, ge=0.0)
+    label_count: Annotated[int | None, Field(ge=0)] = None
+    free_disk_gb_at_start: Annotated[float | None, Field(ge=0.0)] = None
     """
     Free disk on Mac4 when the take started (seed 000 asks for 50 GB minimum, 80-100 GB target).
     """

@@ -4,37 +4,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from re import compile
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class Host(RootModel[str]):
-    root: str = Field(..., min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')
-    """
-    A host name or IP address of a peer (configuration data, never a contract id).
-    """
-
-
-class Port(RootModel[int]):
-    root: int = Field(..., ge=1, le=65535)
+Host = TypeAliasType(
+    "Host", Annotated[str, Field(min_length=1, pattern='^[A-Za-z0-9.\\-:\\[\\]]+$')]
+)
+"""
+A host name or IP address of a peer (configuration data, never a contract id).
+"""
 
 
-class PortSpec(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        min_length=1,
-        pattern='^(tcp://[A-Za-z0-9.\\-]+:[0-9]{1,5}|(?!tcp://)\\S.*)$',
-    )
-    """
-    A MIDI output port name (opened through rtmidi, e.g. the K11 loopMIDI port), or `tcp://HOST:PORT` for a mido socket port (tests; these machines have no MIDI subsystem).
+Port = TypeAliasType("Port", Annotated[int, Field(ge=1, le=65535)])
 
-    """
+
+PortSpec = TypeAliasType(
+    "PortSpec",
+    Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=compile('^(tcp://[A-Za-z0-9.\\-]+:[0-9]{1,5}|(?!tcp://)\\S.*)$'),
+        ),
+    ],
+)
+"""
+A MIDI output port name (opened through rtmidi, e.g. the K11 loopMIDI port), or `tcp://HOST:PORT` for a mido socket port (tests; these machines have no MIDI subsystem).
+
+"""
 
 
 class Mac4Endpoints(BaseModel):
@@ -46,9 +48,9 @@ class Mac4Endpoints(BaseModel):
         extra='forbid',
     )
     host: Host
-    ssh_port: Port | None = Field(22, validate_default=True)
-    bodytruth_port: Port | None = Field(9405, validate_default=True)
-    bridge_port: Port | None = Field(9415, validate_default=True)
+    ssh_port: Port | None = 22
+    bodytruth_port: Port | None = 9405
+    bridge_port: Port | None = 9415
 
 
 class BodyTruthEndpoint(BaseModel):
@@ -60,7 +62,7 @@ class BodyTruthEndpoint(BaseModel):
         extra='forbid',
     )
     host: Host
-    port: Port | None = Field(9405, validate_default=True)
+    port: Port | None = 9405
 
 
 class DirectorEndpoint(BaseModel):
@@ -72,7 +74,7 @@ class DirectorEndpoint(BaseModel):
         extra='forbid',
     )
     host: Host
-    port: Port | None = Field(9610, validate_default=True)
+    port: Port | None = 9610
 
 
 class LumfTarget(BaseModel):
@@ -84,7 +86,7 @@ class LumfTarget(BaseModel):
         extra='forbid',
     )
     host: Host
-    port: Port | None = Field(9701, validate_default=True)
+    port: Port | None = 9701
 
 
 class MachineConfig(BaseModel):
@@ -96,7 +98,7 @@ class MachineConfig(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.machine_config.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.machine_config.v1'], Field(alias='schema')]
     machine: common_v1.Machine
     """
     Which machine this installation is (configured, never guessed).

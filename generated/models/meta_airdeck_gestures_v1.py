@@ -4,20 +4,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
+
+Hand = TypeAliasType("Hand", Literal['left', 'right'])
 
 
-class Hand(RootModel[Literal['left', 'right']]):
-    root: Literal['left', 'right']
-
-
-class Zone(RootModel[Literal['deck1', 'deck2']]):
-    root: Literal['deck1', 'deck2']
-    """
-    A zone name of airdeck_deck_zones.v1.
-    """
+Zone = TypeAliasType("Zone", Literal['deck1', 'deck2'])
+"""
+A zone name of airdeck_deck_zones.v1.
+"""
 
 
 class Zones(BaseModel):
@@ -36,11 +36,11 @@ class GestureRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    label: common_v1.LabelName
     """
     The gesture label emitted (a label of lume:contract:labels:v1).
     """
-    raised: list[Hand] = Field(..., min_length=1)
+    raised: Annotated[list[Hand], Field(min_length=1)]
     """
     The hands that must all be raised.
     """
@@ -64,9 +64,10 @@ class AirdeckGestures(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    observation_sources: list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']] = (
-        Field(..., min_length=1)
-    )
+    observation_sources: Annotated[
+        list[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']],
+        Field(min_length=1),
+    ]
     """
     Body observation kinds (body_observation.v1 `source`) the recogniser reads.
     """
@@ -74,7 +75,7 @@ class AirdeckGestures(BaseModel):
     """
     How the event confidence is formed from the raised hands' confidences.
     """
-    gestures: list[GestureRow] = Field(..., min_length=1)
+    gestures: Annotated[list[GestureRow], Field(min_length=1)]
     """
     Tried in order; the first row whose hands are all raised (in their zones) wins.
     """

@@ -4,35 +4,31 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class ModeName(
-    RootModel[Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']]
-):
-    root: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
+ModeName = TypeAliasType("ModeName", Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost'])
 
 
-class GestureRecognition(RootModel[Literal['enabled', 'held_only', 'disabled']]):
-    root: Literal['enabled', 'held_only', 'disabled']
-    """
-    enabled = new gestures may start a candidate; held_only = only deliberate held gestures may start one; disabled = no gesture is recognised.
+GestureRecognition = TypeAliasType("GestureRecognition", Literal['enabled', 'held_only', 'disabled'])
+"""
+enabled = new gestures may start a candidate; held_only = only deliberate held gestures may start one; disabled = no gesture is recognised.
 
-    """
+"""
 
 
 class ModeSpec(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    meaning: str = Field(..., min_length=3)
-    dyk_behavior: str = Field(..., min_length=3)
+    meaning: Annotated[str, Field(min_length=3)]
+    dyk_behavior: Annotated[str, Field(min_length=3)]
     """
     What Mac4 Unity / DYK does in this mode (seed 003 section 5).
     """
-    k11_behavior: str = Field(..., min_length=3)
+    k11_behavior: Annotated[str, Field(min_length=3)]
     """
     What the K11 Rekordbox / AirDeck bridge does in this mode (seed 003 section 5).
     """
@@ -51,20 +47,21 @@ class ModeSpec(BaseModel):
     gesture_recognition: GestureRecognition
 
 
-class RuleRef(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')
-    """
-    Dotted path of a value in body_truth_rules.v0 (e.g. `gesture.hold_ms`).
-    """
+RuleRef = TypeAliasType(
+    "RuleRef", Annotated[str, Field(pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')]
+)
+"""
+Dotted path of a value in body_truth_rules.v0 (e.g. `gesture.hold_ms`).
+"""
 
 
 class Transition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    from_: ModeName = Field(..., alias='from')
+    from_: Annotated[ModeName, Field(alias='from')]
     to: ModeName
-    when: str = Field(..., min_length=3)
+    when: Annotated[str, Field(min_length=3)]
     """
     The condition, in words.
     """
@@ -78,9 +75,9 @@ class ForbiddenTransition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    from_: ModeName = Field(..., alias='from')
+    from_: Annotated[ModeName, Field(alias='from')]
     to: ModeName
-    why: str = Field(..., min_length=3)
+    why: Annotated[str, Field(min_length=3)]
 
 
 class Modes(BaseModel):
@@ -117,7 +114,7 @@ class BodyTruthModes(BaseModel):
     """
     One row per mode; all seven are required.
     """
-    transitions: list[Transition] = Field(..., min_length=1)
+    transitions: Annotated[list[Transition], Field(min_length=1)]
     """
     Allowed mode changes between two ticks. Staying in the same mode is always allowed and not listed; any change not listed is forbidden.
 

@@ -4,36 +4,31 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class SourceKind(
-    RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']]
-):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360']
+SourceKind = TypeAliasType("SourceKind", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone', 'insta360'])
 
 
-class OutputSlot(RootModel[Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']]):
-    root: Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone']
-    """
-    A key of lume_body_truth `sources`.
-    """
+OutputSlot = TypeAliasType("OutputSlot", Literal['depth', 'rgb', 'mocopi', 'k11_pose', 'iphone'])
+"""
+A key of lume_body_truth `sources`.
+"""
 
 
-class SourceId(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+SourceId = TypeAliasType(
+    "SourceId", Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
+)
 
 
-class Unit(RootModel[float]):
-    root: float = Field(..., ge=0.0, le=1.0)
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
 
 
-class Millis(RootModel[int]):
-    root: int = Field(..., ge=0)
+Millis = TypeAliasType("Millis", Annotated[int, Field(ge=0)])
 
 
 class SourceClass(BaseModel):
@@ -102,8 +97,8 @@ class MocopiSkeletonAlternative(BaseModel):
     )
     source: SourceKind
     min_source_confidence: Unit
-    min_joint_count: int = Field(..., ge=1)
-    canonical_joint_count: int = Field(..., ge=1)
+    min_joint_count: Annotated[int, Field(ge=1)]
+    canonical_joint_count: Annotated[int, Field(ge=1)]
 
 
 class DepthPlusVerifierAlternative(BaseModel):
@@ -127,7 +122,7 @@ class IndependentSourcesAlternative(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_count: int = Field(..., ge=2)
+    min_count: Annotated[int, Field(ge=2)]
     distinct_by: Literal['source_id', 'source']
     """
     What makes two readings independent.
@@ -196,21 +191,20 @@ class MotionRule(BaseModel):
     """
     Burst needs `present=true` (seed 003 section 6).
     """
-    burst_min_counted_sources: int = Field(..., ge=1)
+    burst_min_counted_sources: Annotated[int, Field(ge=1)]
     """
     Fresh sources with motion_energy_counts needed for burst (depth never counts).
     """
 
 
-class PostureName(RootModel[Literal['upright', 'seated', 'torso_only', 'unknown']]):
-    root: Literal['upright', 'seated', 'torso_only', 'unknown']
+PostureName = TypeAliasType("PostureName", Literal['upright', 'seated', 'torso_only', 'unknown'])
 
 
 class PostureRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    present_allowed: list[PostureName] = Field(..., min_length=1)
+    present_allowed: Annotated[list[PostureName], Field(min_length=1)]
     """
     Postures that may be `present=true` when confidence is high enough (seed 003 section 9).
     """
@@ -274,7 +268,7 @@ class PoseMotionRule(BaseModel):
     """
     Landmark displacement is measured against the frame this many ms earlier (less jitter than frame to frame).
     """
-    full_scale_body_heights_per_s: float = Field(..., gt=0.0)
+    full_scale_body_heights_per_s: Annotated[float, Field(gt=0.0)]
     """
     Mean landmark speed, in body heights per second, that maps to motion_energy 1.0 (linear, clamped).
     """
@@ -324,7 +318,7 @@ class Gesture(BaseModel):
     """
     Longest time mode stays gesture_confirmed before it returns to active/present_still.
     """
-    confirm_machines: list[common_v1.Machine] = Field(..., min_length=1)
+    confirm_machines: Annotated[list[common_v1.Machine], Field(min_length=1)]
     """
     Machines whose gesture events may reach gesture_confirmed.
     """

@@ -4,63 +4,72 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from re import compile
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
-
-class LiteralPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ..., pattern='^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$'
-    )
-    """
-    A literal relative POSIX path (no wildcards, no `..`, not absolute); `/` at the end names a folder.
-    """
-
-
-class PathGlob(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ...,
-        pattern='^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.*-]+(/[A-Za-z0-9_.*-]+)*/?$',
-    )
-    """
-    A relative POSIX path that may use `*` (one segment) and `**` (any depth).
-    """
+LiteralPath = TypeAliasType(
+    "LiteralPath",
+    Annotated[
+        str,
+        Field(
+            pattern=compile(
+                '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$'
+            )
+        ),
+    ],
+)
+"""
+A literal relative POSIX path (no wildcards, no `..`, not absolute); `/` at the end names a folder.
+"""
 
 
-class FolderPath(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(
-        ..., pattern='^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$'
-    )
-    """
-    A bundle-relative folder, ending in `/`.
-    """
+PathGlob = TypeAliasType(
+    "PathGlob",
+    Annotated[
+        str,
+        Field(
+            pattern=compile(
+                '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.*-]+(/[A-Za-z0-9_.*-]+)*/?$'
+            )
+        ),
+    ],
+)
+"""
+A relative POSIX path that may use `*` (one segment) and `**` (any depth).
+"""
 
 
-class ContractId(RootModel[str]):
-    root: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    """
-    The `$id` of the contract that validates a file.
-    """
+FolderPath = TypeAliasType(
+    "FolderPath",
+    Annotated[
+        str,
+        Field(
+            pattern=compile(
+                '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$'
+            )
+        ),
+    ],
+)
+"""
+A bundle-relative folder, ending in `/`.
+"""
 
 
-class ContractMap(RootModel[dict[str, ContractId]]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: dict[constr(pattern=r'^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.*-]+(/[A-Za-z0-9_.*-]+)*/?$'), ContractId]
-    """
-    Which contract validates which path (keys are paths of `required` or `allowed`).
-    """
+ContractId = TypeAliasType(
+    "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+)
+"""
+The `$id` of the contract that validates a file.
+"""
+
+
+ContractMap = TypeAliasType("ContractMap", dict[PathGlob, ContractId])
+"""
+Which contract validates which path (keys are paths of `required` or `allowed`).
+"""
 
 
 class FileSet(BaseModel):
@@ -89,14 +98,13 @@ class FolderLayout(BaseModel):
         extra='forbid',
     )
     folder: FolderPath
-    description: str = Field(..., min_length=3)
+    description: Annotated[str, Field(min_length=3)]
     required: list[LiteralPath]
     allowed: list[PathGlob]
     contracts: ContractMap | None = None
 
 
-class Name(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9_]+$')
+Name = TypeAliasType("Name", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
 
 
 class Instances(BaseModel):
@@ -108,15 +116,15 @@ class Instances(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    dir: str = Field(..., pattern='^<[a-z_]+>$')
+    dir: Annotated[str, Field(pattern='^<[a-z_]+>$')]
     """
     Placeholder of the instance folder name, e.g. `<session_id>`.
     """
-    names: list[Name] | None = Field(None, min_length=1)
+    names: Annotated[list[Name] | None, Field(min_length=1)] = None
     """
     The closed list of instance names, when there is one.
     """
-    pattern: str | None = Field(None, min_length=1)
+    pattern: Annotated[str | None, Field(min_length=1)] = None
     """
     Regular expression an instance name must match, when names are open.
     """
@@ -131,10 +139,11 @@ class SourceFolderLayout(BaseModel):
         extra='forbid',
     )
     folder: FolderPath
-    description: str = Field(..., min_length=3)
-    source_types: list[Literal['long_take_video', 'guided_pose_clip', 'motionmix_state', 'mocopi_skeleton', 'phone_stream', 'watch_stream']] = (
-        Field(..., min_length=1)
-    )
+    description: Annotated[str, Field(min_length=3)]
+    source_types: Annotated[
+        list[Literal['long_take_video', 'guided_pose_clip', 'motionmix_state', 'mocopi_skeleton', 'phone_stream', 'watch_stream']],
+        Field(min_length=1),
+    ]
     """
     `bundle.json` `sources[].source_type` values whose copies live in this folder.
     """
@@ -156,28 +165,30 @@ class BundleLayout(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    layout_id: str = Field(..., pattern='^[a-z0-9_]+$')
+    layout_id: Annotated[str, Field(pattern='^[a-z0-9_]+$')]
     """
     Name of this layout.
     """
-    bundle_schema: str = Field(..., pattern='^lume\\.[a-z0-9_.]+\\.v[0-9]+$')
+    bundle_schema: Annotated[str, Field(pattern='^lume\\.[a-z0-9_.]+\\.v[0-9]+$')]
     """
     The `schema` value of the `bundle.json` this layout belongs to.
     """
-    root: str = Field(..., pattern='^[A-Za-z0-9_.-]+/<bundle_id>/$')
+    root: Annotated[str, Field(pattern='^[A-Za-z0-9_.-]+/<bundle_id>/$')]
     """
     Bundle folder, with `<bundle_id>` as placeholder, ending in `/`.
     """
     top_level: FileSet
-    sources: dict[constr(pattern=r'^[a-z0-9_]+$'), SourceFolderLayout] = Field(
-        ..., min_length=1
-    )
+    sources: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')], SourceFolderLayout],
+        Field(min_length=1),
+    ]
     """
     One layout per source folder under `sources/`, keyed by folder name.
     """
-    derived: dict[constr(pattern=r'^[a-z0-9_]+$'), FolderLayout] = Field(
-        ..., min_length=1
-    )
+    derived: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')], FolderLayout],
+        Field(min_length=1),
+    ]
     """
     One layout per derived folder under `derived/`, keyed by folder name.
     """

@@ -4,28 +4,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class Family(
-    RootModel[Literal['conditioning_encoder', 'flow_generator', 'san', 'linear_probe']]
-):
-    root: Literal['conditioning_encoder', 'flow_generator', 'san', 'linear_probe']
+Family = TypeAliasType("Family", Literal['conditioning_encoder', 'flow_generator', 'san', 'linear_probe'])
 
 
-class CriterionId(
-    RootModel[Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']]
-):
-    root: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
+CriterionId = TypeAliasType("CriterionId", Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written'])
 
 
-class Family1(RootModel[list[Family]]):
-    root: list[Family] = Field(..., min_length=1)
-    """
-    The record's family, or one of a list of families.
-    """
+Family1 = TypeAliasType("Family1", Annotated[list[Family], Field(min_length=1)])
+"""
+The record's family, or one of a list of families.
+"""
 
 
 class Match(BaseModel):
@@ -41,9 +34,9 @@ class Match(BaseModel):
     The record's family, or one of a list of families.
     """
     side: Literal['diffusion', 'san'] | None = None
-    version: str | None = Field(None, min_length=1)
+    version: Annotated[str | None, Field(min_length=1)] = None
     trained: bool | None = None
-    dynamics_width: int | None = Field(None, ge=0)
+    dynamics_width: Annotated[int | None, Field(ge=0)] = None
     sampler: Literal['one_step_token_logits', 'multi_step_diffusion', 'none'] | None = (
         None
     )
@@ -57,11 +50,12 @@ class Match(BaseModel):
     """
     Some dataset of the record has this split.
     """
-    domains: list[Literal['body', 'audio', 'nko']] | None = Field(None, min_length=1)
+    domains: Annotated[
+        list[Literal['body', 'audio', 'nko']] | None, Field(min_length=1)
+    ] = None
 
 
-class Criteria(RootModel[list[CriterionId]]):
-    root: list[CriterionId]
+Criteria = TypeAliasType("Criteria", list[CriterionId])
 
 
 class Requirement(BaseModel):
@@ -71,24 +65,24 @@ class Requirement(BaseModel):
     kind: Literal['model_artifact', 'pairs_file', 'camera_only_proof_fails']
     match: Match | None = None
     criteria: Literal['all'] | Criteria | None = None
-    metric: str | None = Field(None, pattern='^[a-z][a-z0-9_]*$')
-    tolerance: float | None = Field(None, ge=0.0)
+    metric: Annotated[str | None, Field(pattern='^[a-z][a-z0-9_]*$')] = None
+    tolerance: Annotated[float | None, Field(ge=0.0)] = None
 
 
 class Evidence(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    description: str = Field(..., min_length=10)
-    requires: list[Requirement] = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=10)]
+    requires: Annotated[list[Requirement], Field(min_length=1)]
 
 
 class Rule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    sentence: str = Field(..., min_length=5)
+    id: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    sentence: Annotated[str, Field(min_length=5)]
     """
     The claim in seed 002's words.
     """
@@ -108,5 +102,5 @@ class Claims(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source: str = Field(..., min_length=5)
-    claims: list[Rule] = Field(..., min_length=1)
+    source: Annotated[str, Field(min_length=5)]
+    claims: Annotated[list[Rule], Field(min_length=1)]

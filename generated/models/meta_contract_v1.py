@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,7 @@ class Match(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: str | None = Field(None, alias='schema')
+    schema_: Annotated[str | None, Field(alias='schema')] = None
     """
     value of the document's `schema` field
     """
@@ -44,7 +44,7 @@ class XLume(BaseModel):
     """
     Schema-registry compatibility mode that contract diffs enforce.
     """
-    model: str | None = Field(None, pattern='^[A-Z][A-Za-z0-9]*$')
+    model: Annotated[str | None, Field(pattern='^[A-Z][A-Za-z0-9]*$')] = None
     """
     Class name of the generated root model (default CamelCase of the file stem).
     """
@@ -64,9 +64,9 @@ class Contract(BaseModel):
 
     """
 
-    field_id: str = Field(
-        ..., alias='$id', pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$'
-    )
-    title: str = Field(..., min_length=3)
-    description: str = Field(..., min_length=10)
-    x_lume: XLume = Field(..., alias='x-lume')
+    field_id: Annotated[
+        str, Field(alias='$id', pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    ]
+    title: Annotated[str, Field(min_length=3)]
+    description: Annotated[str, Field(min_length=10)]
+    x_lume: Annotated[XLume, Field(alias='x-lume')]

@@ -4,23 +4,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class Box2(BaseModel):
-    """
-    Same shape as common Box2 (kept local so the meta-schema stands alone).
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x_min: float = Field(..., ge=0.0, le=1.0)
-    y_min: float = Field(..., ge=0.0, le=1.0)
-    x_max: float = Field(..., ge=0.0, le=1.0)
-    y_max: float = Field(..., ge=0.0, le=1.0)
+from . import common_v1
 
 
 class DeckZone(BaseModel):
@@ -35,11 +24,10 @@ class DeckZone(BaseModel):
     """
     The performer's side the zone lies on.
     """
-    box: Box2
+    box: common_v1.Box2
 
 
-class RaiseReference(RootModel[Literal['same_side_shoulder', 'body_anchor']]):
-    root: Literal['same_side_shoulder', 'body_anchor']
+RaiseReference = TypeAliasType("RaiseReference", Literal['same_side_shoulder', 'body_anchor'])
 
 
 class Margins(BaseModel):
@@ -50,8 +38,8 @@ class Margins(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    same_side_shoulder: float = Field(..., ge=0.0, le=1.0)
-    body_anchor: float = Field(..., ge=0.0, le=1.0)
+    same_side_shoulder: Annotated[float, Field(ge=0.0, le=1.0)]
+    body_anchor: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class HandRaiseRule(BaseModel):
@@ -63,7 +51,7 @@ class HandRaiseRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    references: list[RaiseReference] = Field(..., min_length=1)
+    references: Annotated[list[RaiseReference], Field(min_length=1)]
     """
     Reference points in order of preference.
     """
@@ -71,7 +59,7 @@ class HandRaiseRule(BaseModel):
     """
     Minimum height above each reference, in normalised image height.
     """
-    min_hand_confidence: float = Field(..., ge=0.0, le=1.0)
+    min_hand_confidence: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Zones(BaseModel):

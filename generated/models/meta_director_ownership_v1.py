@@ -4,29 +4,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import director_state_v1
 
-
-class ContractId(RootModel[str]):
-    root: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-
-
-class FieldPath(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z_]+(\\.[a-z_]+)*$')
-    """
-    Dotted path of a state field (e.g. session.phase).
-    """
+ContractId = TypeAliasType(
+    "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+)
 
 
-class CommandName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z_]*$')
-    """
-    A command frame `type`.
-    """
+FieldPath = TypeAliasType(
+    "FieldPath", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+)
+"""
+Dotted path of a state field (e.g. session.phase).
+"""
+
+
+CommandName = TypeAliasType(
+    "CommandName", Annotated[str, Field(pattern='^[a-z][a-z_]*$')]
+)
+"""
+A command frame `type`.
+"""
 
 
 class RoleRow(BaseModel):
@@ -38,18 +41,17 @@ class RoleRow(BaseModel):
         extra='forbid',
     )
     role: director_state_v1.DirectorRole
-    surface: str = Field(..., min_length=1)
+    surface: Annotated[str, Field(min_length=1)]
     """
     The director application that connects with this role.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
-class FieldWriter(RootModel[Literal['mac', 'ios', 'ipad', 'quorum', 'server']]):
-    root: Literal['mac', 'ios', 'ipad', 'quorum', 'server']
-    """
-    Who writes a field - a role, the consent quorum, or the server (derived).
-    """
+FieldWriter = TypeAliasType("FieldWriter", Literal['mac', 'ios', 'ipad', 'quorum', 'server'])
+"""
+Who writes a field - a role, the consent quorum, or the server (derived).
+"""
 
 
 class FieldRow(BaseModel):
@@ -66,21 +68,19 @@ class FieldRow(BaseModel):
     """
     The command through which the field changes; null when the server derives it from elsewhere.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
-class CommandReply(RootModel[Literal['ack', 'state', 'none']]):
-    root: Literal['ack', 'state', 'none']
-    """
-    What the server sends back to the sender of an accepted command.
-    """
+CommandReply = TypeAliasType("CommandReply", Literal['ack', 'state', 'none'])
+"""
+What the server sends back to the sender of an accepted command.
+"""
 
 
-class VersionBump(RootModel[Literal['always', 'on_change']]):
-    root: Literal['always', 'on_change']
-    """
-    Whether an accepted command always bumps the version or only when the document changes.
-    """
+VersionBump = TypeAliasType("VersionBump", Literal['always', 'on_change'])
+"""
+Whether an accepted command always bumps the version or only when the document changes.
+"""
 
 
 class CommandRow(BaseModel):
@@ -92,7 +92,7 @@ class CommandRow(BaseModel):
         extra='forbid',
     )
     command: CommandName
-    senders: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
+    senders: Annotated[list[director_state_v1.DirectorRole], Field(min_length=1)]
     """
     Roles allowed to send it.
     """
@@ -106,7 +106,7 @@ class CommandRow(BaseModel):
     """
     reply: CommandReply
     bumps_version: VersionBump
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
 class QuorumRule(BaseModel):
@@ -119,11 +119,11 @@ class QuorumRule(BaseModel):
     )
     field: FieldPath
     command: CommandName
-    distinct_roles: int = Field(..., ge=1)
+    distinct_roles: Annotated[int, Field(ge=1)]
     """
     Distinct roles needed.
     """
-    of_roles: list[director_state_v1.DirectorRole] = Field(..., min_length=1)
+    of_roles: Annotated[list[director_state_v1.DirectorRole], Field(min_length=1)]
     counted_by: Literal['role']
     """
     Acks are counted per role, never per device.
@@ -137,15 +137,15 @@ class QuorumRule(BaseModel):
 
     """
     token_scheme: Literal['ed25519']
-    token_format: str = Field(..., min_length=1)
-    token_payload_fields: list[FieldPath] = Field(..., min_length=1)
-    token_payload_encoding: str = Field(..., min_length=1)
-    token_ttl_s: int = Field(..., ge=1)
+    token_format: Annotated[str, Field(min_length=1)]
+    token_payload_fields: Annotated[list[FieldPath], Field(min_length=1)]
+    token_payload_encoding: Annotated[str, Field(min_length=1)]
+    token_ttl_s: Annotated[int, Field(ge=1)]
     on_expiry: Literal['revoke']
     """
     What the server does when expires_at passes.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
 class BusRules(BaseModel):
@@ -156,15 +156,15 @@ class BusRules(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_version: str = Field(..., pattern='^[0-9]+$')
+    schema_version: Annotated[str, Field(pattern='^[0-9]+$')]
     """
     Director schema version announced in the `schema` frame.
     """
-    port: int = Field(..., ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)]
     """
     WebSocket port of the bus (multicam-server).
     """
-    path: str = Field(..., pattern='^/')
+    path: Annotated[str, Field(pattern='^/')]
     """
     WebSocket path.
     """
@@ -181,20 +181,20 @@ class BusRules(BaseModel):
     """
     Commands before `identify` are refused with not_identified.
     """
-    heartbeat_interval_s: float = Field(..., gt=0.0)
-    heartbeat_timeout_s: float = Field(..., gt=0.0)
+    heartbeat_interval_s: Annotated[float, Field(gt=0.0)]
+    heartbeat_timeout_s: Annotated[float, Field(gt=0.0)]
     """
     A role without a heartbeat for this long leaves telemetry.active_directors.
     """
-    state_max_age_h: float = Field(..., gt=0.0)
+    state_max_age_h: Annotated[float, Field(gt=0.0)]
     """
     A persisted state older than this on startup is replaced by a fresh state.
     """
-    history_keep: int = Field(..., ge=1)
+    history_keep: Annotated[int, Field(ge=1)]
     """
     Maximum entries kept in cue.history (oldest dropped).
     """
-    persisted_versions_keep: int = Field(..., ge=1)
+    persisted_versions_keep: Annotated[int, Field(ge=1)]
     """
     Persisted state versions kept on disk for forensics (rotation).
     """
@@ -215,23 +215,23 @@ class BusRules(BaseModel):
     """
     What clients do with unknown state fields (the server's document stays closed).
     """
-    control_path: str = Field(..., pattern='^/')
+    control_path: Annotated[str, Field(pattern='^/')]
     """
     WebSocket endpoint for commands in (identify first; ack / error / state out).
     """
-    state_path: str = Field(..., pattern='^/')
+    state_path: Annotated[str, Field(pattern='^/')]
     """
     Read-only WebSocket endpoint - `schema` and `state` on connect, `state` after every change.
     """
-    schema_path: str = Field(..., pattern='^/')
+    schema_path: Annotated[str, Field(pattern='^/')]
     """
     HTTP GET endpoint answering the `schema` frame (the director schema version).
     """
-    reconnect_backoff_initial_s: float = Field(..., gt=0.0)
+    reconnect_backoff_initial_s: Annotated[float, Field(gt=0.0)]
     """
     A client's first reconnect delay after losing the bus; doubled after each failed attempt.
     """
-    reconnect_backoff_max_s: float = Field(..., gt=0.0)
+    reconnect_backoff_max_s: Annotated[float, Field(gt=0.0)]
     """
     Upper bound of a client's reconnect delay.
     """
@@ -254,15 +254,15 @@ class DirectorOwnership(BaseModel):
     """
     $id of the WebSocket frames contract.
     """
-    roles: list[RoleRow] = Field(..., min_length=1)
+    roles: Annotated[list[RoleRow], Field(min_length=1)]
     """
     The director roles.
     """
-    fields: list[FieldRow] = Field(..., min_length=1)
+    fields: Annotated[list[FieldRow], Field(min_length=1)]
     """
     One row per field of the state document, with its single writer.
     """
-    commands: list[CommandRow] = Field(..., min_length=1)
+    commands: Annotated[list[CommandRow], Field(min_length=1)]
     """
     One row per client command.
     """

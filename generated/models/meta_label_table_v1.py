@@ -4,83 +4,60 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
+
+from . import common_v1
 
 
 class LabelField(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    contract: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
-    path: str = Field(
-        ..., pattern='^[A-Za-z0-9_]+(\\[\\*\\])?(\\.[A-Za-z0-9_]+(\\[\\*\\])?)*$'
-    )
-    category: str | None = Field(None, pattern='^[A-Za-z0-9_]+$')
+    contract: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
+    path: Annotated[
+        str, Field(pattern='^[A-Za-z0-9_]+(\\[\\*\\])?(\\.[A-Za-z0-9_]+(\\[\\*\\])?)*$')
+    ]
+    category: Annotated[str | None, Field(pattern='^[A-Za-z0-9_]+$')] = None
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    """
-    A snake_case label name (also used for aliases).
-    """
+CategoryName = TypeAliasType("CategoryName", Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified'])
+"""
+One of the 11 unified categories.
+"""
 
 
-class CategoryName(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    One of the 11 unified categories.
-    """
+CategoryScope = TypeAliasType("CategoryScope", Literal['label', 'clip_status'])
+"""
+`label` = a vocabulary category that label rows use; `clip_status` = a status of a recorded clip or window (Pose Coach shows it), never the category of a label row.
+
+"""
 
 
-class CategoryScope(RootModel[Literal['label', 'clip_status']]):
-    root: Literal['label', 'clip_status']
-    """
-    `label` = a vocabulary category that label rows use; `clip_status` = a status of a recorded clip or window (Pose Coach shows it), never the category of a label row.
-
-    """
+LaneName = TypeAliasType("LaneName", Literal['visual', 'command', 'negative', 'calibration'])
+"""
+The lane a label travels in.
+"""
 
 
-class LaneName(RootModel[Literal['visual', 'command', 'negative', 'calibration']]):
-    root: Literal['visual', 'command', 'negative', 'calibration']
-    """
-    The lane a label travels in.
-    """
+PromotionStatusName = TypeAliasType("PromotionStatusName", Literal['visual_only', 'candidate', 'promoted', 'never'])
+"""
+How far a label has been promoted.
+"""
 
 
-class PromotionStatusName(
-    RootModel[Literal['visual_only', 'candidate', 'promoted', 'never']]
-):
-    root: Literal['visual_only', 'candidate', 'promoted', 'never']
-    """
-    How far a label has been promoted.
-    """
+LabelOrigin = TypeAliasType("LabelOrigin", Literal['mac4_marker', 'pose_coach', 'airdeck_gesture'])
+"""
+Which vocabulary the label comes from.
+"""
 
 
-class LabelOrigin(RootModel[Literal['mac4_marker', 'pose_coach', 'airdeck_gesture']]):
-    root: Literal['mac4_marker', 'pose_coach', 'airdeck_gesture']
-    """
-    Which vocabulary the label comes from.
-    """
-
-
-class DeckAction(
-    RootModel[Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']]
-):
-    root: Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']
-    """
-    A Rekordbox deck action the AirDeck gate can dispatch (or, for safe_stop, apply inside the gate).
-    """
-
-
-class Deck(RootModel[Literal[1, 2] | None]):
-    root: Literal[1, 2] | None
-    """
-    Deck 1 or 2; null means both decks / global (the label names no deck).
-    """
+Deck = TypeAliasType("Deck", Literal[1, 2] | None)
+"""
+Deck 1 or 2; null means both decks / global (the label names no deck).
+"""
 
 
 class Command(BaseModel):
@@ -91,8 +68,8 @@ class Command(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    deck: Deck | None
-    action: DeckAction
+    deck: Deck
+    action: common_v1.DeckAction
 
 
 class CategoryRow(BaseModel):
@@ -101,7 +78,7 @@ class CategoryRow(BaseModel):
     )
     name: CategoryName
     scope: CategoryScope
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
 class LaneRow(BaseModel):
@@ -113,7 +90,7 @@ class LaneRow(BaseModel):
     """
     Whether labels of this lane may ever stand for a command (only `command`).
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
 class PromotionStatusRow(BaseModel):
@@ -125,7 +102,7 @@ class PromotionStatusRow(BaseModel):
     """
     Whether a label with this status may be dispatched live (only `promoted`).
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
 class LabelRow(BaseModel):
@@ -133,7 +110,7 @@ class LabelRow(BaseModel):
         extra='forbid',
     )
     category: Any | None = None
-    name: LabelName
+    name: common_v1.LabelName
     origin: LabelOrigin
     lane: LaneName
     command: Command | None
@@ -147,15 +124,15 @@ class LabelRow(BaseModel):
 
     """
     promotion_status: PromotionStatusName
-    gesture: LabelName | None
+    gesture: common_v1.LabelName | None
     """
     For airdeck_gesture rows, the command label the gesture maps to; null otherwise.
     """
-    aliases: list[LabelName]
+    aliases: list[common_v1.LabelName]
     """
     Other spellings seen in older recordings; unique across the table.
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
 class LabelTable(BaseModel):
@@ -167,21 +144,21 @@ class LabelTable(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    categories: list[CategoryRow] = Field(..., max_length=11, min_length=11)
+    categories: Annotated[list[CategoryRow], Field(max_length=11, min_length=11)]
     """
     The 11 unified top-level categories (seed 000, Marker and Label Convergence).
     """
-    lanes: list[LaneRow] = Field(..., max_length=4, min_length=4)
+    lanes: Annotated[list[LaneRow], Field(max_length=4, min_length=4)]
     """
     The four lanes a label can travel in.
     """
-    promotion_statuses: list[PromotionStatusRow] = Field(
-        ..., max_length=4, min_length=4
-    )
+    promotion_statuses: Annotated[
+        list[PromotionStatusRow], Field(max_length=4, min_length=4)
+    ]
     """
     Promotion statuses; only `promoted` allows a live command.
     """
-    labels: list[LabelRow] = Field(..., min_length=1)
+    labels: Annotated[list[LabelRow], Field(min_length=1)]
     """
     One row per label of the unified vocabulary.
     """

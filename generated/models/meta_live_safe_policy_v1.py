@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,9 +22,9 @@ class ModelRules(BaseModel):
         extra='forbid',
     )
     digest: Literal['sha256']
-    live_output_array: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    non_flat_min_std: float = Field(..., gt=0.0)
-    min_live_output_frames: int = Field(..., ge=2)
+    live_output_array: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    non_flat_min_std: Annotated[float, Field(gt=0.0)]
+    min_live_output_frames: Annotated[int, Field(ge=2)]
 
 
 class Criterion(BaseModel):
@@ -32,16 +32,16 @@ class Criterion(BaseModel):
         extra='forbid',
     )
     id: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
-    order: int = Field(..., ge=1, le=8)
-    sentence: str = Field(..., min_length=5)
+    order: Annotated[int, Field(ge=1, le=8)]
+    sentence: Annotated[str, Field(min_length=5)]
     """
     The criterion as seed 002 words it.
     """
-    gesture: str = Field(..., min_length=10)
+    gesture: Annotated[str, Field(min_length=10)]
     """
     What is checked for a command gesture.
     """
-    model: str = Field(..., min_length=10)
+    model: Annotated[str, Field(min_length=10)]
     """
     What is checked for a model artifact.
     """
@@ -58,4 +58,4 @@ class LiveSafePolicy(BaseModel):
     )
     statuses: Statuses
     model_rules: ModelRules
-    criteria: list[Criterion] = Field(..., max_length=8, min_length=8)
+    criteria: Annotated[list[Criterion], Field(max_length=8, min_length=8)]

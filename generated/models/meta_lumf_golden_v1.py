@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class F32(RootModel[float]):
-    root: float
-    """
-    A finite number exactly representable in float32.
-    """
+F32 = TypeAliasType("F32", float)
+"""
+A finite number exactly representable in float32.
+"""
 
 
 class GoldenFields(BaseModel):
@@ -27,8 +26,8 @@ class GoldenFields(BaseModel):
     rms: F32
     centroid: F32
     onset: F32
-    eq_bands: list[F32] = Field(..., max_length=4, min_length=4)
-    mfcc: list[F32] = Field(..., max_length=8, min_length=8)
+    eq_bands: Annotated[list[F32], Field(max_length=4, min_length=4)]
+    mfcc: Annotated[list[F32], Field(max_length=8, min_length=8)]
 
 
 class GoldenPacket(BaseModel):
@@ -39,9 +38,9 @@ class GoldenPacket(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    description: str = Field(..., min_length=1)
-    hex: str = Field(..., pattern='^[0-9a-f]{168}$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    description: Annotated[str, Field(min_length=1)]
+    hex: Annotated[str, Field(pattern='^[0-9a-f]{168}$')]
     """
     The 84 packet bytes as 168 lower-case hex characters.
     """
@@ -56,9 +55,9 @@ class InvalidPacket(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    description: str = Field(..., min_length=1)
-    hex: str = Field(..., pattern='^([0-9a-f]{2})*$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    description: Annotated[str, Field(min_length=1)]
+    hex: Annotated[str, Field(pattern='^([0-9a-f]{2})*$')]
     """
     The datagram bytes as lower-case hex (any length, possibly empty).
     """
@@ -77,15 +76,15 @@ class LumfGolden(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    layout: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    layout: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     The `$id` of the layout contract these vectors pin.
     """
-    size: int = Field(..., ge=1)
+    size: Annotated[int, Field(ge=1)]
     """
     Packet size in bytes (84 for LUMF).
     """
-    packets: list[GoldenPacket] = Field(..., min_length=8)
+    packets: Annotated[list[GoldenPacket], Field(min_length=8)]
     """
     Valid packets with their decoded values.
     """

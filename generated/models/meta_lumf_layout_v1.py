@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class RateWindow(BaseModel):
@@ -17,8 +18,8 @@ class RateWindow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    sample_rate_hz: int = Field(..., ge=1)
-    window_samples: int = Field(..., ge=1)
+    sample_rate_hz: Annotated[int, Field(ge=1)]
+    window_samples: Annotated[int, Field(ge=1)]
 
 
 class WireType(BaseModel):
@@ -30,19 +31,18 @@ class WireType(BaseModel):
         extra='forbid',
     )
     name: Literal['u32', 'f32', 'bytes']
-    size: int = Field(..., ge=1)
+    size: Annotated[int, Field(ge=1)]
     """
     bytes per element
     """
-    struct: str = Field(..., max_length=1, min_length=1)
+    struct: Annotated[str, Field(max_length=1, min_length=1)]
     """
     Python struct code
     """
     description: str
 
 
-class Element(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Element = TypeAliasType("Element", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
 
 
 class LayoutField(BaseModel):
@@ -53,13 +53,13 @@ class LayoutField(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    offset: int = Field(..., ge=0)
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    offset: Annotated[int, Field(ge=0)]
     """
     Byte offset from the start of the packet.
     """
     type: Literal['u32', 'f32', 'bytes']
-    count: int = Field(..., ge=1)
+    count: Annotated[int, Field(ge=1)]
     """
     Number of elements (the field spans count * type size bytes).
     """
@@ -87,7 +87,7 @@ class LayoutField(BaseModel):
     """
     Names of the elements of an array field, in order.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
 class RejectItem(BaseModel):
@@ -110,7 +110,7 @@ class ReceiverRules(BaseModel):
     """
     Only datagrams of exactly `size` bytes are accepted.
     """
-    reject: list[RejectItem] = Field(..., min_length=1)
+    reject: Annotated[list[RejectItem], Field(min_length=1)]
     """
     Rejection reasons, in the order the inspector checks them.
     """
@@ -125,11 +125,11 @@ class FeatureDefinition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    definition: str = Field(..., min_length=1)
+    definition: Annotated[str, Field(min_length=1)]
     """
     prose definition
     """
-    formula: str = Field(..., min_length=1)
+    formula: Annotated[str, Field(min_length=1)]
     """
     the formula in plain ASCII math
     """
@@ -147,9 +147,9 @@ class SpectrumDefinition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    definition: str = Field(..., min_length=1)
-    formula: str = Field(..., min_length=1)
-    bins: int = Field(..., ge=1)
+    definition: Annotated[str, Field(min_length=1)]
+    formula: Annotated[str, Field(min_length=1)]
+    bins: Annotated[int, Field(ge=1)]
     """
     number of magnitude bins (fft_size / 2 + 1)
     """
@@ -163,8 +163,8 @@ class OnsetDefinition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    definition: str = Field(..., min_length=1)
-    formula: str = Field(..., min_length=1)
+    definition: Annotated[str, Field(min_length=1)]
+    formula: Annotated[str, Field(min_length=1)]
     silent_value: float
     initial_previous: Literal['zeros']
     """
@@ -172,8 +172,7 @@ class OnsetDefinition(BaseModel):
     """
 
 
-class BinsAt44100Item(RootModel[int]):
-    root: int = Field(..., ge=0)
+BinsAt44100Item = TypeAliasType("BinsAt44100Item", Annotated[int, Field(ge=0)])
 
 
 class EqBand(BaseModel):
@@ -184,11 +183,11 @@ class EqBand(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    index: int = Field(..., ge=0)
-    low_hz: float = Field(..., ge=0.0)
-    high_hz: float = Field(..., gt=0.0)
-    bins_at_44100: list[BinsAt44100Item] = Field(..., max_length=2, min_length=2)
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    index: Annotated[int, Field(ge=0)]
+    low_hz: Annotated[float, Field(ge=0.0)]
+    high_hz: Annotated[float, Field(gt=0.0)]
+    bins_at_44100: Annotated[list[BinsAt44100Item], Field(max_length=2, min_length=2)]
     """
     First and last bin index (inclusive) at 44.1 kHz, for tests.
     """
@@ -202,14 +201,15 @@ class EqBandsDefinition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    definition: str = Field(..., min_length=1)
-    formula: str = Field(..., min_length=1)
+    definition: Annotated[str, Field(min_length=1)]
+    formula: Annotated[str, Field(min_length=1)]
     silent_value: float
-    bands: list[EqBand] = Field(..., min_length=1)
+    bands: Annotated[list[EqBand], Field(min_length=1)]
 
 
-class MelEdgesHzAt44100Item(RootModel[float]):
-    root: float = Field(..., ge=0.0)
+MelEdgesHzAt44100Item = TypeAliasType(
+    "MelEdgesHzAt44100Item", Annotated[float, Field(ge=0.0)]
+)
 
 
 class MfccDefinition(BaseModel):
@@ -220,26 +220,26 @@ class MfccDefinition(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    definition: str = Field(..., min_length=1)
-    formula: str = Field(..., min_length=1)
+    definition: Annotated[str, Field(min_length=1)]
+    formula: Annotated[str, Field(min_length=1)]
     silent_value: list[float]
     """
     The coefficients for digital silence.
     """
-    n_filters: int = Field(..., ge=1)
-    n_coefficients: int = Field(..., ge=1)
+    n_filters: Annotated[int, Field(ge=1)]
+    n_coefficients: Annotated[int, Field(ge=1)]
     mel_scale: Literal['htk']
-    f_min_hz: float = Field(..., ge=0.0)
+    f_min_hz: Annotated[float, Field(ge=0.0)]
     f_max: Literal['nyquist']
     """
     Upper edge of the filter bank.
     """
-    power: int = Field(..., ge=1)
+    power: Annotated[int, Field(ge=1)]
     """
     Exponent applied to |X_k| before filtering (2 = power spectrum).
     """
     log: Literal['natural']
-    log_floor: float = Field(..., gt=0.0)
+    log_floor: Annotated[float, Field(gt=0.0)]
     dct: Literal['II-ortho']
     mel_edges_hz_at_44100: list[MelEdgesHzAt44100Item]
     """
@@ -274,23 +274,23 @@ class LumfLayout(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[A-Z]{4}$')
+    name: Annotated[str, Field(pattern='^[A-Z]{4}$')]
     """
     Layout name (the ASCII of the magic).
     """
-    magic: int = Field(..., ge=0, le=4294967295)
+    magic: Annotated[int, Field(ge=0, le=4294967295)]
     """
     The u32 magic as an integer (0x4C554D46 = 1280658758).
     """
-    magic_hex: str = Field(..., pattern='^0x[0-9A-F]{8}$')
+    magic_hex: Annotated[str, Field(pattern='^0x[0-9A-F]{8}$')]
     """
     The same magic as an upper-case hex string.
     """
-    ascii: str = Field(..., pattern='^[\\x20-\\x7E]{4}$')
+    ascii: Annotated[str, Field(pattern='^[\\x20-\\x7E]{4}$')]
     """
     The magic's four ASCII characters read big-endian.
     """
-    size: int = Field(..., ge=4)
+    size: Annotated[int, Field(ge=4)]
     """
     Exact packet size in bytes.
     """
@@ -302,31 +302,31 @@ class LumfLayout(BaseModel):
     """
     Transport protocol.
     """
-    port: int = Field(..., ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)]
     """
     Default destination port.
     """
-    cadence_hz: float = Field(..., gt=0.0)
+    cadence_hz: Annotated[float, Field(gt=0.0)]
     """
     Packets per second.
     """
-    sample_rate_hz: int = Field(..., ge=1)
+    sample_rate_hz: Annotated[int, Field(ge=1)]
     """
     Reference sample rate of the analysed audio.
     """
-    window_samples: int = Field(..., ge=1)
+    window_samples: Annotated[int, Field(ge=1)]
     """
     Samples per analysis window at the reference sample rate.
     """
-    window_samples_rule: str = Field(..., min_length=1)
+    window_samples_rule: Annotated[str, Field(min_length=1)]
     """
     Formula giving the window size for any sample rate.
     """
-    window_samples_by_rate: list[RateWindow] = Field(..., min_length=1)
+    window_samples_by_rate: Annotated[list[RateWindow], Field(min_length=1)]
     """
     Window sizes for the sample rates the rig meets.
     """
-    fft_size: int = Field(..., ge=2)
+    fft_size: Annotated[int, Field(ge=2)]
     """
     FFT length (the window is zero-padded up to it).
     """
@@ -334,11 +334,11 @@ class LumfLayout(BaseModel):
     """
     Window function name (defined exactly in features.window).
     """
-    types: list[WireType] = Field(..., min_length=1)
+    types: Annotated[list[WireType], Field(min_length=1)]
     """
     Wire types used by the fields.
     """
-    fields: list[LayoutField] = Field(..., min_length=1)
+    fields: Annotated[list[LayoutField], Field(min_length=1)]
     """
     Ordered fields; offsets ascend and tile the packet exactly.
     """

@@ -4,45 +4,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
+from . import common_v1
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class DeckAction(
-    RootModel[Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']]
-):
-    root: Literal['play_pause', 'loop_toggle', 'scratch', 'sync', 'next_track', 'cue', 'safe_stop']
+MidiMessageType = TypeAliasType("MidiMessageType", Literal['note_on', 'control_change'])
+"""
+The MIDI message type (mido names).
+"""
 
 
-class MidiMessageType(RootModel[Literal['note_on', 'control_change']]):
-    root: Literal['note_on', 'control_change']
-    """
-    The MIDI message type (mido names).
-    """
+MidiChannel = TypeAliasType("MidiChannel", Annotated[int, Field(ge=0, le=15)])
+"""
+MIDI channel 0..15 (mido numbering; 0 = channel 1 on the controller).
+"""
 
 
-class MidiChannel(RootModel[int]):
-    root: int = Field(..., ge=0, le=15)
-    """
-    MIDI channel 0..15 (mido numbering; 0 = channel 1 on the controller).
-    """
+MidiData = TypeAliasType("MidiData", Annotated[int, Field(ge=0, le=127)])
 
 
-class MidiData(RootModel[int]):
-    root: int = Field(..., ge=0, le=127)
+ReleaseAfterMs = TypeAliasType("ReleaseAfterMs", Annotated[int, Field(ge=1, le=1000)])
+"""
+For note_on rows, after how many ms the gate sends the release (note_on velocity 0, as a controller button does); null for control_change rows.
 
-
-class ReleaseAfterMs(RootModel[int]):
-    root: int = Field(..., ge=1, le=1000)
-    """
-    For note_on rows, after how many ms the gate sends the release (note_on velocity 0, as a controller button does); null for control_change rows.
-
-    """
+"""
 
 
 class MidiRow(BaseModel):
@@ -50,7 +38,7 @@ class MidiRow(BaseModel):
         extra='forbid',
     )
     action: Any | None = None
-    label: LabelName
+    label: common_v1.LabelName
     deck: Literal[1, 2] | None
     """
     Deck 1 or 2; null for a global command.
@@ -81,9 +69,9 @@ class GateInternal(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
-    action: DeckAction
-    reason: str = Field(..., min_length=10)
+    label: common_v1.LabelName
+    action: common_v1.DeckAction
+    reason: Annotated[str, Field(min_length=10)]
 
 
 class MidiMap(BaseModel):
@@ -95,11 +83,11 @@ class MidiMap(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    reference_controller: str = Field(..., min_length=1)
+    reference_controller: Annotated[str, Field(min_length=1)]
     """
     The controller layout the note/channel values follow (informational).
     """
-    rows: list[MidiRow] = Field(..., min_length=1)
+    rows: Annotated[list[MidiRow], Field(min_length=1)]
     gate_internal: list[GateInternal]
     """
     Command labels that act only inside the gate and never send MIDI.

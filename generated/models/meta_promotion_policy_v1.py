@@ -4,46 +4,35 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
+from . import common_v1
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class EnergySource(
-    RootModel[Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach']]
-):
-    root: Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach']
+EnergySource = TypeAliasType("EnergySource", Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach'])
 
 
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    A Pose Coach clip kind (pose_coach_training_record.v1 `clip_kind`).
-    """
+ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
+"""
+A Pose Coach clip kind (pose_coach_training_record.v1 `clip_kind`).
+"""
 
 
 class VisualTarget(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
-    effect: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    label: common_v1.LabelName
+    effect: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The visual behaviour the template drives in Unity / Web Lab.
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
-class CriterionId(
-    RootModel[Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']]
-):
-    root: Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written']
+CriterionId = TypeAliasType("CriterionId", Literal['source_data_archived', 'training_or_rule_code_identified', 'runtime_artifact_identified', 'on_device_load_verified', 'live_output_non_flat', 'behavior_observed', 'fallback_tested', 'report_written'])
 
 
 class Criterion(BaseModel):
@@ -51,58 +40,58 @@ class Criterion(BaseModel):
         extra='forbid',
     )
     id: CriterionId
-    order: int = Field(..., ge=1, le=8)
-    sentence: str = Field(..., min_length=5)
+    order: Annotated[int, Field(ge=1, le=8)]
+    sentence: Annotated[str, Field(min_length=5)]
     """
     The criterion as seed 002 "Promotion Criteria" words it.
     """
-    check: str = Field(..., min_length=10)
+    check: Annotated[str, Field(min_length=10)]
 
 
 class Analyzer(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    point_marker_context_s: float = Field(..., gt=0.0, le=30.0)
-    timeline_bin_s: float = Field(..., gt=0.0, le=10.0)
-    timeline_gap_s: float = Field(..., gt=0.0)
-    max_plot_segments: int = Field(..., ge=1, le=24)
-    max_examples: int = Field(..., ge=1)
-    energy_sources: list[EnergySource] = Field(..., min_length=1)
+    point_marker_context_s: Annotated[float, Field(gt=0.0, le=30.0)]
+    timeline_bin_s: Annotated[float, Field(gt=0.0, le=10.0)]
+    timeline_gap_s: Annotated[float, Field(gt=0.0)]
+    max_plot_segments: Annotated[int, Field(ge=1, le=24)]
+    max_examples: Annotated[int, Field(ge=1)]
+    energy_sources: Annotated[list[EnergySource], Field(min_length=1)]
 
 
 class Visual(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    consumers: list[Literal['unity', 'web_lab']] = Field(..., min_length=1)
-    min_examples: int = Field(..., ge=1)
-    min_windows_with_motion: int = Field(..., ge=0)
-    spread_k: float = Field(..., ge=0.0)
-    targets: list[VisualTarget] = Field(..., min_length=1)
+    consumers: Annotated[list[Literal['unity', 'web_lab']], Field(min_length=1)]
+    min_examples: Annotated[int, Field(ge=1)]
+    min_windows_with_motion: Annotated[int, Field(ge=0)]
+    spread_k: Annotated[float, Field(ge=0.0)]
+    targets: Annotated[list[VisualTarget], Field(min_length=1)]
 
 
 class Command(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    example_clip_kinds: list[ClipKind] = Field(..., min_length=1)
-    negative_clip_kinds: list[ClipKind] = Field(..., min_length=1)
+    example_clip_kinds: Annotated[list[ClipKind], Field(min_length=1)]
+    negative_clip_kinds: Annotated[list[ClipKind], Field(min_length=1)]
     negative_lanes: list[Literal['visual', 'command', 'negative', 'calibration']]
-    min_physical_examples: int = Field(..., ge=1)
-    min_dispatch_fraction: float = Field(..., gt=0.0, le=1.0)
+    min_physical_examples: Annotated[int, Field(ge=1)]
+    min_dispatch_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
     max_false_triggers: Literal[0]
     """
     Seed 000 asks for zero false triggers in negative clips; never above 0.
     """
-    min_negative_windows: int = Field(..., ge=1)
+    min_negative_windows: Annotated[int, Field(ge=1)]
     require_green_dry_run: Literal[True]
     """
     The gate's dry-run report must be green (seed 000 promotion path); always true.
     """
-    window_preroll_ms: int = Field(..., ge=0, le=60000)
-    pose_coach_source_id: str = Field(..., pattern='^k11(_[a-z0-9]+)*_pose$')
-    first_targets: list[LabelName]
+    window_preroll_ms: Annotated[int, Field(ge=0, le=60000)]
+    pose_coach_source_id: Annotated[str, Field(pattern='^k11(_[a-z0-9]+)*_pose$')]
+    first_targets: list[common_v1.LabelName]
 
 
 class PromotionPolicy(BaseModel):
@@ -117,7 +106,7 @@ class PromotionPolicy(BaseModel):
     analyzer: Analyzer
     visual: Visual
     command: Command
-    criteria: list[Criterion] = Field(..., max_length=8, min_length=8)
+    criteria: Annotated[list[Criterion], Field(max_length=8, min_length=8)]
     """
     Seed 002's eight live-safe criteria, in order.
     """

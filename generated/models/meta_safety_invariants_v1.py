@@ -4,37 +4,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal
+from typing import Annotated, Any, Dict, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 
 class D1PlayPause(BaseModel):
     cooldown_ms: Any | None = None
 
 
-class D2PlayPause(BaseModel):
-    cooldown_ms: Any | None = None
+class D2PlayPause(D1PlayPause):
+    pass
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+InvariantId = TypeAliasType(
+    "InvariantId", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
+"""
+A stable invariant id, e.g. SAFE-CMD-HOLD.
+"""
 
 
-class InvariantId(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
-    """
-    A stable invariant id, e.g. SAFE-CMD-HOLD.
-    """
-
-
-class Component(
-    RootModel[Literal['airdeck_gate', 'body_truth', 'director_bus', 'storage_indexer', 'bundle_generator', 'pose_coach_adapter', 'mac5_handoff', 'mac4_output_bridge', 'completion_gate', 'machine_config', 'device_topology', 'rehearsal_bundle', 'label_table', 'template_analyzer', 'readiness_report']]
-):
-    root: Literal['airdeck_gate', 'body_truth', 'director_bus', 'storage_indexer', 'bundle_generator', 'pose_coach_adapter', 'mac5_handoff', 'mac4_output_bridge', 'completion_gate', 'machine_config', 'device_topology', 'rehearsal_bundle', 'label_table', 'template_analyzer', 'readiness_report']
-    """
-    A LUME component an invariant constrains (and whose verifier cites it).
-    """
+Component = TypeAliasType("Component", Literal['airdeck_gate', 'body_truth', 'director_bus', 'storage_indexer', 'bundle_generator', 'pose_coach_adapter', 'mac5_handoff', 'mac4_output_bridge', 'completion_gate', 'machine_config', 'device_topology', 'rehearsal_bundle', 'label_table', 'template_analyzer', 'readiness_report'])
+"""
+A LUME component an invariant constrains (and whose verifier cites it).
+"""
 
 
 class CommandRule(BaseModel):
@@ -45,16 +40,16 @@ class CommandRule(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    threshold: float = Field(..., ge=0.5, le=1.0)
+    threshold: Annotated[float, Field(ge=0.5, le=1.0)]
     """
     Minimum `gesture_intent.confidence` (0..1) for the command (SAFE-CMD-THRESHOLD).
     """
-    hold_ms: int = Field(..., ge=200, le=5000)
+    hold_ms: Annotated[int, Field(ge=200, le=5000)]
     """
     How long the gesture must be held continuously before it is confirmed (SAFE-CMD-HOLD); a few hundred ms, never a 1-2 frame flicker.
 
     """
-    cooldown_ms: int = Field(..., ge=500, le=600000)
+    cooldown_ms: Annotated[int, Field(ge=500, le=600000)]
     """
     Minimum time after a dispatch before the same command may fire again (SAFE-CMD-COOLDOWN).
     """
@@ -69,15 +64,17 @@ class Invariant(BaseModel):
         extra='forbid',
     )
     id: InvariantId
-    sentence: str = Field(..., min_length=10)
+    sentence: Annotated[str, Field(min_length=10)]
     """
     The invariant in one plain sentence, as reports show it.
     """
-    parameters: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Any]
+    parameters: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Any
+    ]
     """
     The invariant's parameters (snake_case keys, any JSON values).
     """
-    covers: list[Component] = Field(..., min_length=1)
+    covers: Annotated[list[Component], Field(min_length=1)]
     """
     The components this invariant constrains.
     """
@@ -108,7 +105,7 @@ class SafetyInvariants(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    invariants: list[Invariant] = Field(..., min_length=1)
+    invariants: Annotated[list[Invariant], Field(min_length=1)]
     commands: Commands
     """
     Per-command gate parameters keyed by command label (e.g. d1_play_pause).

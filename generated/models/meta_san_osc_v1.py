@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class OscEnumValue(BaseModel):
@@ -18,7 +19,7 @@ class OscEnumValue(BaseModel):
         extra='forbid',
     )
     value: int
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
 
 
 class OscDecoderRules(BaseModel):
@@ -48,15 +49,14 @@ class LumfPolicy(BaseModel):
     """
     Always false; a new layout is a new magic and a new file.
     """
-    note: str = Field(..., min_length=1)
-    lumf_layout: str = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    note: Annotated[str, Field(min_length=1)]
+    lumf_layout: Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
 
 
-class Values(RootModel[list[OscEnumValue]]):
-    root: list[OscEnumValue] = Field(..., min_length=1)
-    """
-    The only valid codes with their names, or null when any value in range is valid.
-    """
+Values = TypeAliasType("Values", Annotated[list[OscEnumValue], Field(min_length=1)])
+"""
+The only valid codes with their names, or null when any value in range is valid.
+"""
 
 
 class OscMessage(BaseModel):
@@ -67,7 +67,7 @@ class OscMessage(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    address: str = Field(..., pattern='^(/[a-z0-9_]+)+$')
+    address: Annotated[str, Field(pattern='^(/[a-z0-9_]+)+$')]
     type_tag: Literal['i', 'f']
     """
     OSC type tag of the argument (without the leading comma).
@@ -79,11 +79,11 @@ class OscMessage(BaseModel):
     """
     The only valid codes with their names, or null when any value in range is valid.
     """
-    extras_field: str = Field(..., pattern='^[a-z][A-Za-z0-9]*$')
+    extras_field: Annotated[str, Field(pattern='^[a-z][A-Za-z0-9]*$')]
     """
     The field of ParamMapper.Extras the decoded value lands in.
     """
-    description: str = Field(..., min_length=1)
+    description: Annotated[str, Field(min_length=1)]
 
 
 class SanOsc(BaseModel):
@@ -100,7 +100,7 @@ class SanOsc(BaseModel):
     Wire protocol.
     """
     transport: Literal['udp']
-    port: int = Field(..., ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)]
     """
     Default receiving port (OSCService).
     """
@@ -108,16 +108,16 @@ class SanOsc(BaseModel):
     """
     Byte order of the arguments (OSC is big-endian).
     """
-    encoding: str = Field(..., min_length=1)
+    encoding: Annotated[str, Field(min_length=1)]
     """
     How one message is laid out on the wire.
     """
-    max_rate_hz: float = Field(..., gt=0.0)
+    max_rate_hz: Annotated[float, Field(gt=0.0)]
     """
     Highest rate at which a producer emits each address.
     """
-    producer: str = Field(..., min_length=1)
-    consumer: str = Field(..., min_length=1)
-    messages: list[OscMessage] = Field(..., min_length=1)
+    producer: Annotated[str, Field(min_length=1)]
+    consumer: Annotated[str, Field(min_length=1)]
+    messages: Annotated[list[OscMessage], Field(min_length=1)]
     decoder: OscDecoderRules
     lumf_policy: LumfPolicy

@@ -4,20 +4,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class Constant(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[A-Z][A-Z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[A-Z][A-Z0-9_]*$')]
     value: float
     group: Literal['boxes', 'pod', 'sled', 'adapters', 'raceways']
-    description: str = Field(..., min_length=3)
-    source: str = Field(..., min_length=3)
+    description: Annotated[str, Field(min_length=3)]
+    source: Annotated[str, Field(min_length=3)]
     """
     Where the seed states it, or the decision that sets it.
     """
@@ -27,16 +28,16 @@ class Decision(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    seed: str = Field(..., min_length=5)
+    id: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    seed: Annotated[str, Field(min_length=5)]
     """
     What the seed says, quoted.
     """
-    numbers: str = Field(..., min_length=5)
+    numbers: Annotated[str, Field(min_length=5)]
     """
     The arithmetic that shows the contradiction.
     """
-    choice: str = Field(..., min_length=5)
+    choice: Annotated[str, Field(min_length=5)]
     """
     What the shipped set does, and why.
     """
@@ -46,31 +47,32 @@ class Scad(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    file: str = Field(..., pattern='^[A-Za-z0-9._-]+\\.scad$')
-    begin: str = Field(..., pattern='^// ')
-    end: str = Field(..., pattern='^// ')
-    tolerance: float = Field(..., gt=0.0)
+    file: Annotated[str, Field(pattern='^[A-Za-z0-9._-]+\\.scad$')]
+    begin: Annotated[str, Field(pattern='^// ')]
+    end: Annotated[str, Field(pattern='^// ')]
+    tolerance: Annotated[float, Field(gt=0.0)]
     """
     Slack of an == relation's assert.
     """
 
 
-class Expression(RootModel[str]):
-    root: str = Field(..., pattern='^[A-Z0-9_+\\-*/(). ,a-z]+$')
-    """
-    An arithmetic expression over constant names (OpenSCAD and Python read it alike).
-    """
+Expression = TypeAliasType(
+    "Expression", Annotated[str, Field(pattern='^[A-Z0-9_+\\-*/(). ,a-z]+$')]
+)
+"""
+An arithmetic expression over constant names (OpenSCAD and Python read it alike).
+"""
 
 
 class Relation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    id: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     left: Expression
     op: Literal['==', '<=', '>=', '<', '>']
     right: Expression
-    description: str = Field(..., min_length=5)
+    description: Annotated[str, Field(min_length=5)]
 
 
 class SledConstants(BaseModel):
@@ -83,8 +85,8 @@ class SledConstants(BaseModel):
         extra='forbid',
     )
     unit: Literal['mm']
-    constants: list[Constant] = Field(..., min_length=1)
-    relations: list[Relation] = Field(..., min_length=1)
+    constants: Annotated[list[Constant], Field(min_length=1)]
+    relations: Annotated[list[Relation], Field(min_length=1)]
     decisions: list[Decision]
     """
     Every place the seed's numbers contradict each other, and the choice made.

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class OneHot(BaseModel):
@@ -25,57 +26,55 @@ class OneHot(BaseModel):
     """
 
 
-class Layer(RootModel[int]):
-    root: int = Field(..., ge=1)
+Layer = TypeAliasType("Layer", Annotated[int, Field(ge=1)])
 
 
 class Encoder(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
-    layers: list[Layer] = Field(..., min_length=2)
+    name: Annotated[str, Field(min_length=1)]
+    layers: Annotated[list[Layer], Field(min_length=2)]
     """
     Layer widths from input to output.
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
 
 
 class Legacy(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    v5_dynamics_width: int = Field(..., ge=1)
-    description: str = Field(..., min_length=10)
+    v5_dynamics_width: Annotated[int, Field(ge=1)]
+    description: Annotated[str, Field(min_length=10)]
 
 
 class Value(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    index: int = Field(..., ge=0)
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    title: str = Field(..., min_length=1)
+    index: Annotated[int, Field(ge=0)]
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    title: Annotated[str, Field(min_length=1)]
     visual: str | None = None
     music: str | None = None
 
 
-class ReservedItem(RootModel[int]):
-    root: int = Field(..., ge=0)
+ReservedItem = TypeAliasType("ReservedItem", Annotated[int, Field(ge=0)])
 
 
 class Block(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    offset: int = Field(..., ge=0)
-    width: int = Field(..., ge=1)
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+    offset: Annotated[int, Field(ge=0)]
+    width: Annotated[int, Field(ge=1)]
     encoding: Literal['continuous', 'one_hot']
     """
     continuous = any finite value; one_hot = see `one_hot`.
     """
-    description: str = Field(..., min_length=10)
+    description: Annotated[str, Field(min_length=10)]
     values: list[Value] | None = None
     """
     The named elements of a one-hot block, by index within the block.
@@ -95,8 +94,8 @@ class V6Conditioning(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[A-Z][A-Z0-9]*$')
-    width: int = Field(..., ge=1)
+    name: Annotated[str, Field(pattern='^[A-Z][A-Z0-9]*$')]
+    width: Annotated[int, Field(ge=1)]
     """
     Number of elements of the vector.
     """
@@ -104,7 +103,7 @@ class V6Conditioning(BaseModel):
     """
     Element type of the vector in training pairs and at inference.
     """
-    blocks: list[Block] = Field(..., min_length=1)
+    blocks: Annotated[list[Block], Field(min_length=1)]
     """
     Ordered blocks; offsets ascend and tile the vector exactly.
     """

@@ -4,27 +4,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class Name(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+Name = TypeAliasType("Name", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')])
 
 
-class SessionStatusName(RootModel[Literal['planned', 'captured', 'rejected']]):
-    root: Literal['planned', 'captured', 'rejected']
+SessionStatusName = TypeAliasType("SessionStatusName", Literal['planned', 'captured', 'rejected'])
 
 
-class Shape(RootModel[int]):
-    root: int = Field(..., ge=1)
+Shape = TypeAliasType("Shape", Annotated[int, Field(ge=1)])
 
 
-class Shape1(RootModel[str]):
-    root: str = Field(..., pattern='^[A-Z]$')
+Shape1 = TypeAliasType("Shape1", Annotated[str, Field(pattern='^[A-Z]$')])
 
 
 class Array(BaseModel):
@@ -36,11 +32,11 @@ class Array(BaseModel):
     """
     numpy dtype; `unicode` = a fixed-width unicode string array (never object).
     """
-    shape: list[Shape | Shape1] = Field(..., min_length=1)
+    shape: Annotated[list[Shape | Shape1], Field(min_length=1)]
     """
     Axis sizes; a letter is a size shared between arrays (N pairs, M frames, K features).
     """
-    description: str = Field(..., min_length=5)
+    description: Annotated[str, Field(min_length=5)]
 
 
 class NpzFormat(BaseModel):
@@ -52,8 +48,8 @@ class NpzFormat(BaseModel):
     """
     Always false - an NPZ is read with numpy.load(allow_pickle=False).
     """
-    arrays: list[Array] = Field(..., min_length=1)
-    max_skew_ms: int | None = Field(None, ge=0)
+    arrays: Annotated[list[Array], Field(min_length=1)]
+    max_skew_ms: Annotated[int | None, Field(ge=0)] = None
     """
     Largest time distance between a SAN frame and the audio frame it is paired with.
     """
@@ -63,8 +59,8 @@ class Codes(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    train: int = Field(..., ge=0, le=255)
-    val: int = Field(..., ge=0, le=255)
+    train: Annotated[int, Field(ge=0, le=255)]
+    val: Annotated[int, Field(ge=0, le=255)]
 
 
 class Split(BaseModel):
@@ -76,12 +72,12 @@ class Split(BaseModel):
     The split is cross-track: whole tracks go to train or to val.
     """
     codes: Codes
-    val_every: int = Field(..., ge=2)
+    val_every: Annotated[int, Field(ge=2)]
     """
     Every val_every-th track (sorted by id, from the first) goes to val.
     """
-    min_train_tracks: int = Field(..., ge=1)
-    min_val_tracks: int = Field(..., ge=1)
+    min_train_tracks: Annotated[int, Field(ge=1)]
+    min_val_tracks: Annotated[int, Field(ge=1)]
 
 
 class PairsFormat(BaseModel):
@@ -90,7 +86,7 @@ class PairsFormat(BaseModel):
     )
     format: Literal['npz']
     allow_pickle: Literal[False]
-    arrays: list[Array] = Field(..., min_length=1)
+    arrays: Annotated[list[Array], Field(min_length=1)]
     split: Split
 
 
@@ -103,7 +99,7 @@ class Matrix(BaseModel):
     one-hot block of the conditioning layout
     """
     columns: Name
-    min_sessions_per_cell: int = Field(..., ge=1)
+    min_sessions_per_cell: Annotated[int, Field(ge=1)]
 
 
 class SessionStatus(BaseModel):
@@ -111,7 +107,7 @@ class SessionStatus(BaseModel):
         extra='forbid',
     )
     name: SessionStatusName
-    description: str = Field(..., min_length=5)
+    description: Annotated[str, Field(min_length=5)]
 
 
 class SessionFile(BaseModel):
@@ -119,7 +115,7 @@ class SessionFile(BaseModel):
         extra='forbid',
     )
     role: Name
-    contract: str | None = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    contract: Annotated[str | None, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     The contract of the file's records, when it is JSON(L).
     """
@@ -130,29 +126,29 @@ class Capture(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    tracks: int = Field(..., ge=1)
+    tracks: Annotated[int, Field(ge=1)]
     """
     Distinct tracks the capture uses.
     """
-    sessions: int = Field(..., ge=1)
+    sessions: Annotated[int, Field(ge=1)]
     """
     Capture sessions the protocol asks for.
     """
-    session_minutes: float = Field(..., gt=0.0)
-    total_hours: float = Field(..., gt=0.0)
-    total_hours_rule: str = Field(..., min_length=1)
-    window_days: int = Field(..., ge=1)
-    performer: str = Field(..., min_length=1)
-    devices: list[Name] = Field(..., min_length=1)
-    training_root: str = Field(..., min_length=1)
+    session_minutes: Annotated[float, Field(gt=0.0)]
+    total_hours: Annotated[float, Field(gt=0.0)]
+    total_hours_rule: Annotated[str, Field(min_length=1)]
+    window_days: Annotated[int, Field(ge=1)]
+    performer: Annotated[str, Field(min_length=1)]
+    devices: Annotated[list[Name], Field(min_length=1)]
+    training_root: Annotated[str, Field(min_length=1)]
     training_root_machine: common_v1.Machine
     matrix: Matrix
-    coverage_counts: list[SessionStatusName] = Field(..., min_length=1)
+    coverage_counts: Annotated[list[SessionStatusName], Field(min_length=1)]
     """
     Session statuses that count toward the coverage matrix.
     """
-    session_statuses: list[SessionStatus] = Field(..., min_length=1)
-    session_files: list[SessionFile] = Field(..., min_length=1)
+    session_statuses: Annotated[list[SessionStatus], Field(min_length=1)]
+    session_files: Annotated[list[SessionFile], Field(min_length=1)]
     """
     The files of a captured session, by role.
     """

@@ -4,20 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class MocopiBoneName(
-    RootModel[Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes']]
-):
-    root: Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes']
-    """
-    The 27 mocopi bones.
-    """
+MocopiBoneName = TypeAliasType("MocopiBoneName", Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes'])
+"""
+The 27 mocopi bones.
+"""
 
 
 class Quaternion(BaseModel):
@@ -28,10 +25,10 @@ class Quaternion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    x: float = Field(..., ge=-1.0, le=1.0)
-    y: float = Field(..., ge=-1.0, le=1.0)
-    z: float = Field(..., ge=-1.0, le=1.0)
-    w: float = Field(..., ge=-1.0, le=1.0)
+    x: Annotated[float, Field(ge=-1.0, le=1.0)]
+    y: Annotated[float, Field(ge=-1.0, le=1.0)]
+    z: Annotated[float, Field(ge=-1.0, le=1.0)]
+    w: Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
 class Bone(BaseModel):
@@ -42,7 +39,7 @@ class Bone(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: int | None = Field(None, ge=0, le=26)
+    id: Annotated[int | None, Field(ge=0, le=26)] = None
     """
     mocopi bone index (0..26).
     """
@@ -61,10 +58,10 @@ class MocopiSkeletonRecord(BaseModel):
         extra='forbid',
     )
     timestamp_ms: common_v1.UnixMillis
-    frame_id: int | None = Field(None, ge=0)
+    frame_id: Annotated[int | None, Field(ge=0)] = None
     """
     mocopi frame counter.
     """
     source: Literal['mocopi'] | None = None
     bone_count: Literal[27]
-    bones: list[Bone] = Field(..., max_length=27, min_length=27)
+    bones: Annotated[list[Bone], Field(max_length=27, min_length=27)]

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from re import compile
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -15,25 +17,26 @@ class Reproduce(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    command: str = Field(..., min_length=1)
+    command: Annotated[str, Field(min_length=1)]
     """
     The command that reproduces the run.
     """
-    cwd: str | None = Field(None, min_length=1)
+    cwd: Annotated[str | None, Field(min_length=1)] = None
     environment: dict[str, str] | None = None
     """
     Tool versions the run used, by name.
     """
 
 
-class Path(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(..., min_length=1, pattern='^(?![/\\\\])(?![A-Za-z]:)[^\\\\]+$')
-    """
-    A POSIX path relative to the record's folder (`..` allowed; never absolute).
-    """
+Path = TypeAliasType(
+    "Path",
+    Annotated[
+        str, Field(min_length=1, pattern=compile('^(?![/\\\\])(?![A-Za-z]:)[^\\\\]+$'))
+    ],
+)
+"""
+A POSIX path relative to the record's folder (`..` allowed; never absolute).
+"""
 
 
 class FileRef(BaseModel):
@@ -42,33 +45,32 @@ class FileRef(BaseModel):
     )
     path: Path
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
 
 
 class Input(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    layout: str | None = Field(..., pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')
+    layout: Annotated[str | None, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
     """
     The input layout contract, or null when the input is not a LUME layout.
     """
-    width: int = Field(..., ge=1)
-    dynamics_width: int = Field(..., ge=0, le=128)
+    width: Annotated[int, Field(ge=1)]
+    dynamics_width: Annotated[int, Field(ge=0, le=128)]
     """
     How many of the 128 dynamics values the model consumes (104 = the V5 shim).
     """
 
 
-class Layer(RootModel[int]):
-    root: int = Field(..., ge=1)
+Layer = TypeAliasType("Layer", Annotated[int, Field(ge=1)])
 
 
 class Model(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
+    name: Annotated[str, Field(min_length=1)]
     family: Literal['conditioning_encoder', 'flow_generator', 'san', 'linear_probe']
     """
     conditioning_encoder / flow_generator = the diffusion-side CoreML pair; san = the SAN model; linear_probe = a least-squares baseline over the same pairs.
@@ -78,8 +80,8 @@ class Model(BaseModel):
     """
     Seed 001 "Entanglement" - diffusion-side V6 and SAN-side V6 are separate.
     """
-    version: str = Field(..., pattern='^[a-z0-9][a-z0-9._-]*$')
-    domains: list[Literal['body', 'audio', 'nko']] = Field(..., min_length=1)
+    version: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9._-]*$')]
+    domains: Annotated[list[Literal['body', 'audio', 'nko']], Field(min_length=1)]
     """
     What the model maps between (body motion, audio, N'Ko inscription).
     """
@@ -94,7 +96,7 @@ class Model(BaseModel):
 
     """
     layers: list[Layer] | None = None
-    parameters: int | None = Field(None, ge=0)
+    parameters: Annotated[int | None, Field(ge=0)] = None
 
 
 class Dataset(BaseModel):
@@ -104,8 +106,8 @@ class Dataset(BaseModel):
     role: Literal['pairs', 'train', 'val', 'source']
     path: Path
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
-    pairs: int | None = Field(None, ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
+    pairs: Annotated[int | None, Field(ge=0)] = None
     """
     Pairs the file holds, when it is a pairs file.
     """
@@ -119,18 +121,18 @@ class Code(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    repository: str = Field(..., min_length=1)
-    entry: str = Field(..., min_length=1)
+    repository: Annotated[str, Field(min_length=1)]
+    entry: Annotated[str, Field(min_length=1)]
     """
     Script path or module:function that trained the model.
     """
-    commit: str | None = Field(None, pattern='^[0-9a-f]{40}$')
-    version: str | None = Field(None, min_length=1)
+    commit: Annotated[str | None, Field(pattern='^[0-9a-f]{40}$')] = None
+    version: Annotated[str | None, Field(min_length=1)] = None
     """
     Package version, when the code is a released package.
     """
     sha256: common_v1.Sha256 | None = None
-    copy_: Path | None = Field(None, alias='copy')
+    copy_: Annotated[Path | None, Field(alias='copy')] = None
     """
     A copy of the script in the root, checked against sha256.
     """
@@ -140,7 +142,7 @@ class Metric(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     value: float
     split: Literal['train', 'val']
 
@@ -149,11 +151,11 @@ class Artifact(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
+    name: Annotated[str, Field(min_length=1)]
     format: Literal['mlpackage', 'npz', 'pt', 'onnx', 'mlx', 'safetensors']
     path: Path
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
 
 
 class Test(BaseModel):
@@ -169,7 +171,7 @@ class Fallback(BaseModel):
         extra='forbid',
     )
     artifact: Artifact
-    switch: str = Field(..., min_length=1)
+    switch: Annotated[str, Field(min_length=1)]
     """
     How the fallback is selected (seed 001: the `useV6Models` flag).
     """
@@ -180,15 +182,14 @@ class OnDevice(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    device: str = Field(..., min_length=1)
-    build: str = Field(..., min_length=1)
+    device: Annotated[str, Field(min_length=1)]
+    build: Annotated[str, Field(min_length=1)]
     loaded: bool
     at: common_v1.Iso8601 | None = None
     evidence: FileRef
 
 
-class ObservedItem(RootModel[str]):
-    root: str = Field(..., min_length=1)
+ObservedItem = TypeAliasType("ObservedItem", Annotated[str, Field(min_length=1)])
 
 
 class Observations(BaseModel):
@@ -208,8 +209,8 @@ class ModelArtifact(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.model_artifact.v1'] = Field(..., alias='schema')
-    run_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    schema_: Annotated[Literal['lume.model_artifact.v1'], Field(alias='schema')]
+    run_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     created_at: common_v1.Iso8601
     machine: common_v1.Machine | None = None
     """

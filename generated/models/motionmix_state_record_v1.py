@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
@@ -17,7 +19,7 @@ class Joint3d(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     position: common_v1.Vec3
     confidence: common_v1.Unit | None = None
 
@@ -32,20 +34,20 @@ class MotionmixStateRecord(BaseModel):
         extra='forbid',
     )
     timestamp_ms: common_v1.UnixMillis
-    source: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Which input produced the state, e.g. `multicam`, `mocopi` (seed 003 rollout step 8).
     """
-    source_authority: str = Field(..., min_length=1)
+    source_authority: Annotated[str, Field(min_length=1)]
     """
     The authority MotionMix assigned to the state, e.g. `multicam_triangulated`.
     """
-    joint_count: int = Field(..., ge=0)
-    camera_count: int = Field(..., ge=0)
+    joint_count: Annotated[int, Field(ge=0)]
+    camera_count: Annotated[int, Field(ge=0)]
     joint_coverage: common_v1.Unit
     triangulation_strength: common_v1.Unit
-    avg_energy: float = Field(..., ge=0.0)
-    avg_motion: float = Field(..., ge=0.0)
+    avg_energy: Annotated[float, Field(ge=0.0)]
+    avg_motion: Annotated[float, Field(ge=0.0)]
     avg_framing: common_v1.Unit
     avg_coverage: common_v1.Unit
     stillness_score: common_v1.Unit

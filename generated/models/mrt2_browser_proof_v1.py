@@ -4,18 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class ProofKind(RootModel[Literal['browser_web_midi_runtime', 'endpoint_smoke']]):
-    root: Literal['browser_web_midi_runtime', 'endpoint_smoke']
-    """
-    browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
-    """
+ProofKind = TypeAliasType("ProofKind", Literal['browser_web_midi_runtime', 'endpoint_smoke'])
+"""
+browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
+"""
 
 
 class Mrt2BrowserProof(BaseModel):
@@ -27,11 +26,11 @@ class Mrt2BrowserProof(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.mac4_first.mrt2_browser_proof.v1'] = Field(
-        ..., alias='schema'
-    )
+    schema_: Annotated[
+        Literal['lume.mac4_first.mrt2_browser_proof.v1'], Field(alias='schema')
+    ]
     proof_kind: ProofKind
-    output_name: str = Field(..., min_length=1)
+    output_name: Annotated[str, Field(min_length=1)]
     """
     The selected Web MIDI output (default `LUME MRT2 Proof Sink`); never a Rekordbox port.
     """
@@ -47,7 +46,7 @@ class Mrt2BrowserProof(BaseModel):
     """
     The K11 safety lock was on when the proof was posted.
     """
-    cc_sent_count: int = Field(..., ge=0)
+    cc_sent_count: Annotated[int, Field(ge=0)]
     """
     MIDI CC messages the page sent.
     """
@@ -60,11 +59,11 @@ class Mrt2BrowserProof(BaseModel):
     Keyboard events sent; always 0.
     """
     created_at: common_v1.Iso8601
-    user_agent: str = Field(..., min_length=1)
+    user_agent: Annotated[str, Field(min_length=1)]
     """
     The browser's user agent (`HeadlessChrome` or a tool name for endpoint smokes).
     """
-    page_url: str = Field(..., pattern='^https?://[^\\s]+$')
+    page_url: Annotated[str, Field(pattern='^https?://[^\\s]+$')]
     """
     The page that posted the proof (e.g. `http://HOST:9415/mrt2?output=LUME%20MRT2%20Proof%20Sink`).
     """

@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
 from . import (
     airdeck_dry_run_report_v1,
     common_v1,
-    gesture_templates_v1,
     pose_coach_training_record_v1,
     promotion_candidates_v1,
 )
@@ -21,11 +21,11 @@ class Thresholds(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    min_physical_examples: int = Field(..., ge=1)
-    min_dispatch_fraction: float = Field(..., gt=0.0, le=1.0)
-    max_false_triggers: int = Field(..., ge=0)
-    min_negative_windows: int = Field(..., ge=1)
-    window_preroll_ms: int = Field(..., ge=0)
+    min_physical_examples: Annotated[int, Field(ge=1)]
+    min_dispatch_fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    max_false_triggers: Annotated[int, Field(ge=0)]
+    min_negative_windows: Annotated[int, Field(ge=1)]
+    window_preroll_ms: Annotated[int, Field(ge=0)]
 
 
 class Stream(BaseModel):
@@ -33,17 +33,14 @@ class Stream(BaseModel):
         extra='forbid',
     )
     kind: Literal['pose_coach']
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     path: common_v1.AnyPath
-    records: int = Field(..., ge=0)
+    records: Annotated[int, Field(ge=0)]
 
 
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class RefusedBy(RootModel[int]):
-    root: int = Field(..., ge=1)
+RefusedByAdditionalProperty = TypeAliasType(
+    "RefusedByAdditionalProperty", Annotated[int, Field(ge=1)]
+)
 
 
 class Cell(BaseModel):
@@ -51,12 +48,15 @@ class Cell(BaseModel):
         extra='forbid',
     )
     role: Literal['example', 'negative', 'other']
-    events: int = Field(..., ge=0)
+    events: Annotated[int, Field(ge=0)]
     """
     Gesture events of this gesture in the window (start / hold, not release).
     """
-    dispatched: int = Field(..., ge=0)
-    refused_by: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusedBy]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused_by: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusedByAdditionalProperty,
+    ]
     """
     Refusals per safety invariant id.
     """
@@ -70,24 +70,27 @@ class Fallback(BaseModel):
     """
     no_body_truth = replayed without BodyTruth frames; gate_locked = replayed on a gate locked by a safe stop.
     """
-    events: int = Field(..., ge=0)
-    dispatched: int = Field(..., ge=0)
-    refused_by: dict[constr(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$'), RefusedBy]
+    events: Annotated[int, Field(ge=0)]
+    dispatched: Annotated[int, Field(ge=0)]
+    refused_by: dict[
+        Annotated[str, StringConstraints(pattern=r'^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')],
+        RefusedByAdditionalProperty,
+    ]
 
 
 class GestureColumn(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: LabelName
-    command: LabelName
+    label: common_v1.LabelName
+    command: common_v1.LabelName
     deck: Literal[1, 2] | None
-    examples: int = Field(..., ge=0)
-    dispatched_examples: int = Field(..., ge=0)
-    negatives: int = Field(..., ge=0)
-    false_triggers: int = Field(..., ge=0)
-    other_windows: int = Field(..., ge=0)
-    dispatched_other: int = Field(..., ge=0)
+    examples: Annotated[int, Field(ge=0)]
+    dispatched_examples: Annotated[int, Field(ge=0)]
+    negatives: Annotated[int, Field(ge=0)]
+    false_triggers: Annotated[int, Field(ge=0)]
+    other_windows: Annotated[int, Field(ge=0)]
+    dispatched_other: Annotated[int, Field(ge=0)]
     """
     Windows of other labels (not negative) in which this gesture was dispatched.
     """
@@ -107,11 +110,11 @@ class Evidence(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^[a-z0-9]+(_[a-z0-9]+)*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9]+(_[a-z0-9]+)*$')]
     """
     The gesture-source id Pose Coach tracks were replayed under (promotion_policy.v1).
     """
-    observations: int = Field(..., ge=0)
+    observations: Annotated[int, Field(ge=0)]
     events: airdeck_dry_run_report_v1.FileRef
     bodytruth: airdeck_dry_run_report_v1.FileRef
     streams: list[Stream]
@@ -124,14 +127,14 @@ class WindowRow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    label: LabelName
+    window_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')]
+    label: common_v1.LabelName
     clip_kind: pose_coach_training_record_v1.ClipKind | None
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     start_unix: common_v1.UnixSeconds
     end_unix: common_v1.UnixSeconds
     negative: bool
-    cells: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Cell]
+    cells: dict[Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Cell]
     """
     Per gesture label.
     """
@@ -146,12 +149,12 @@ class PhysicalProofMatrix(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.physical_proof_matrix.v1'] = Field(
-        ..., alias='schema'
-    )
+    schema_: Annotated[
+        Literal['lume.airdeck.physical_proof_matrix.v1'], Field(alias='schema')
+    ]
     generated_at: common_v1.Iso8601
     bundle: promotion_candidates_v1.BundleRef
-    policy: gesture_templates_v1.ContractRef
+    policy: common_v1.ContractRef
     thresholds: Thresholds
     evidence: Evidence | None
     """

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ class PoseCoachLatest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    session_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     """
     Folder name of the latest session under `sessions\\`.
     """

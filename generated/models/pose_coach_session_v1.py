@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1, pose_coach_training_record_v1
 
-
-class Label(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+Label = TypeAliasType("Label", Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')])
 
 
 class SessionVideos(BaseModel):
@@ -52,20 +51,20 @@ class CameraInfo(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
+    name: Annotated[str, Field(min_length=1)]
     """
     Device name as the OS reports it.
     """
     kind: Literal['uvc_webcam', 'uvc_arducam', 'insta360', 'femto_bolt', 'other'] | None = (
         None
     )
-    index: int | None = Field(None, ge=0)
+    index: Annotated[int | None, Field(ge=0)] = None
     """
     OpenCV capture index.
     """
-    width: int = Field(..., ge=1)
-    height: int = Field(..., ge=1)
-    fps: float = Field(..., gt=0.0)
+    width: Annotated[int, Field(ge=1)]
+    height: Annotated[int, Field(ge=1)]
+    fps: Annotated[float, Field(gt=0.0)]
 
 
 class DeckZones(BaseModel):
@@ -88,11 +87,11 @@ class ClipInfo(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    clip_index: int = Field(..., ge=0)
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    clip_index: Annotated[int, Field(ge=0)]
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     clip_kind: pose_coach_training_record_v1.ClipKind
-    start_frame: int = Field(..., ge=0)
-    end_frame: int = Field(..., ge=0)
+    start_frame: Annotated[int, Field(ge=0)]
+    end_frame: Annotated[int, Field(ge=0)]
     start_ms: common_v1.UnixMillis | None = None
     end_ms: common_v1.UnixMillis | None = None
 
@@ -106,8 +105,10 @@ class PoseCoachSession(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.pose_coach.training_session.v1'] = Field(..., alias='schema')
-    session_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    schema_: Annotated[
+        Literal['lume.pose_coach.training_session.v1'], Field(alias='schema')
+    ]
+    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     """
     Session folder name.
     """
@@ -131,8 +132,8 @@ class PoseCoachSession(BaseModel):
     """
     Label names used in this session (from the label table).
     """
-    clip_count: int = Field(..., ge=0)
-    frame_count: int | None = Field(None, ge=0)
+    clip_count: Annotated[int, Field(ge=0)]
+    frame_count: Annotated[int | None, Field(ge=0)] = None
     clips: list[ClipInfo] | None = None
     """
     The recorded clips, in order.

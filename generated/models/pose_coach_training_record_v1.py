@@ -4,33 +4,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
-
-class ClipKind(
-    RootModel[Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified']
-    """
-    What a clip is evidence for (seed 000, "Pose Coach Conversion").
-    """
-
-
-class HandCursor(BaseModel):
-    """
-    A hand cursor in the normalised camera frame with its confidence.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    x: float = Field(..., ge=0.0, le=1.0)
-    y: float = Field(..., ge=0.0, le=1.0)
-    confidence: common_v1.Unit
+ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
+"""
+What a clip is evidence for (seed 000, "Pose Coach Conversion").
+"""
 
 
 class HandCursors(BaseModel):
@@ -41,15 +25,14 @@ class HandCursors(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left: HandCursor | None
-    right: HandCursor | None
+    left: common_v1.HandPoint | None
+    right: common_v1.HandPoint | None
 
 
-class DeckZone(RootModel[Literal['deck1', 'deck2'] | None]):
-    root: Literal['deck1', 'deck2'] | None
-    """
-    AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
-    """
+DeckZone = TypeAliasType("DeckZone", Literal['deck1', 'deck2'] | None)
+"""
+AirDeck zone a hand is in (left = deck1, right = deck2), or null when in none.
+"""
 
 
 class DeckZoneMembership(BaseModel):
@@ -60,8 +43,8 @@ class DeckZoneMembership(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    left_hand: DeckZone | None
-    right_hand: DeckZone | None
+    left_hand: DeckZone
+    right_hand: DeckZone
 
 
 class Keyframes(BaseModel):
@@ -72,9 +55,9 @@ class Keyframes(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    display: str | None = Field(None, pattern='^frames/display/[^/]+\\.png$')
-    camera: str | None = Field(None, pattern='^frames/camera/[^/]+\\.png$')
-    raw: str | None = Field(None, pattern='^frames/raw/[^/]+\\.png$')
+    display: Annotated[str | None, Field(pattern='^frames/display/[^/]+\\.png$')] = None
+    camera: Annotated[str | None, Field(pattern='^frames/camera/[^/]+\\.png$')] = None
+    raw: Annotated[str | None, Field(pattern='^frames/raw/[^/]+\\.png$')] = None
 
 
 class PoseCoachTrainingRecord(BaseModel):
@@ -87,19 +70,19 @@ class PoseCoachTrainingRecord(BaseModel):
         extra='forbid',
     )
     timestamp_ms: common_v1.UnixMillis
-    frame_index: int = Field(..., ge=0)
+    frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number inside the session (0-based).
     """
-    session_id: str | None = Field(None, min_length=1)
+    session_id: Annotated[str | None, Field(min_length=1)] = None
     """
     Pose Coach session id (the session folder name).
     """
-    clip_index: int | None = Field(None, ge=0)
+    clip_index: Annotated[int | None, Field(ge=0)] = None
     """
     Index of the clip this frame belongs to; null between clips.
     """
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Current label name from the label table (e.g. `d1_play_pause`, `present_still`).
     """

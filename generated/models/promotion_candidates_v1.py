@@ -4,128 +4,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1, gesture_templates_v1, meta_promotion_policy_v1
 
-
-class Generator(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
-
-
-class FailedCheck(RootModel[str]):
-    root: str = Field(..., min_length=1)
-
-
-class LabelName(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class BundleRef(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    bundle_id: str = Field(..., min_length=1)
-    path: common_v1.AnyPath
-    bundle_sha256: common_v1.Sha256
-
-
-class CheckId(
-    RootModel[Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']]
-):
-    root: Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']
-    """
-    The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
-
-    """
-
-
-class Check(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: CheckId
-    status: Literal['pass', 'fail']
-    detail: str = Field(..., min_length=1)
-
-
-class EvidenceItem(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    path: common_v1.AnyPath
-    sha256: common_v1.Sha256 | None
-
-
-class Criterion(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: meta_promotion_policy_v1.CriterionId
-    order: int = Field(..., ge=1, le=8)
-    sentence: str = Field(..., min_length=5)
-    status: Literal['met', 'missing']
-    detail: str = Field(..., min_length=1)
-    evidence: list[EvidenceItem]
-
-
-class MissingItem(RootModel[str]):
-    root: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-
-
-class Candidate(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    label: LabelName
-    """
-    The label the gate dispatches on (gesture_event.v1 `label`).
-    """
-    command: LabelName
-    """
-    The command label it stands for.
-    """
-    deck: Literal[1, 2] | None
-    label_status: Literal['candidate', 'promoted']
-    """
-    The labels.v1 promotion status of the gesture row (and of its command row when different).
-    """
-    status: Literal['promoted', 'candidate']
-    """
-    promoted = listed in promoted_gestures.json by this run; candidate otherwise.
-    """
-    first_target: bool
-    """
-    One of seed 000's first AirDeck targets (promotion_policy.v1 `command.first_targets`).
-    """
-    examples: int = Field(..., ge=0)
-    """
-    Physical example clips (Pose Coach windows of an example clip kind whose label maps to this gesture).
-    """
-    dispatched_examples: int = Field(..., ge=0)
-    false_triggers: int = Field(..., ge=0)
-    """
-    Dispatches of this gesture inside negative windows.
-    """
-    checks: list[Check] = Field(..., max_length=4, min_length=4)
-    criteria: list[Criterion] = Field(..., max_length=8, min_length=8)
-    missing: list[MissingItem]
-    """
-    Every failed check id and missing criterion id (empty exactly when promoted).
-    """
+FailedCheck = TypeAliasType("FailedCheck", Annotated[str, Field(min_length=1)])
 
 
 class Attempt(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    gestures: list[LabelName]
+    gestures: list[common_v1.LabelName]
     verdict: Literal['green', 'red']
     failed_checks: list[FailedCheck]
 
@@ -148,7 +41,7 @@ class DryRun(BaseModel):
     """
     SHA-256 of the manifest bytes the report was run against.
     """
-    attempts: list[Attempt] = Field(..., min_length=1)
+    attempts: Annotated[list[Attempt], Field(min_length=1)]
     """
     Dry runs made: a gesture the combined run never dispatched (e.g. locked out by an earlier safe stop) is dropped and the run repeated without it.
 
@@ -161,7 +54,99 @@ class PromotedManifest(BaseModel):
     )
     path: Literal['derived/airdeck/promoted_gestures.json']
     sha256: common_v1.Sha256
-    gestures: list[LabelName] = Field(..., min_length=1)
+    gestures: Annotated[list[common_v1.LabelName], Field(min_length=1)]
+
+
+class BundleRef(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    bundle_id: Annotated[str, Field(min_length=1)]
+    path: common_v1.AnyPath
+    bundle_sha256: common_v1.Sha256
+
+
+CheckId = TypeAliasType("CheckId", Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green'])
+"""
+The proof-matrix checks of promotion_policy.v1 `command`: label_table_promoted (the gesture row and its command label are `promoted` in labels.v1 and resolve to a command the gate can dispatch), min_physical_examples, zero_false_triggers, dry_run_green.
+
+"""
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: CheckId
+    status: Literal['pass', 'fail']
+    detail: Annotated[str, Field(min_length=1)]
+
+
+class EvidenceItem(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    path: common_v1.AnyPath
+    sha256: common_v1.Sha256 | None
+
+
+class Criterion(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: meta_promotion_policy_v1.CriterionId
+    order: Annotated[int, Field(ge=1, le=8)]
+    sentence: Annotated[str, Field(min_length=5)]
+    status: Literal['met', 'missing']
+    detail: Annotated[str, Field(min_length=1)]
+    evidence: list[EvidenceItem]
+
+
+MissingItem = TypeAliasType(
+    "MissingItem", Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
+)
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    label: common_v1.LabelName
+    """
+    The label the gate dispatches on (gesture_event.v1 `label`).
+    """
+    command: common_v1.LabelName
+    """
+    The command label it stands for.
+    """
+    deck: Literal[1, 2] | None
+    label_status: Literal['candidate', 'promoted']
+    """
+    The labels.v1 promotion status of the gesture row (and of its command row when different).
+    """
+    status: Literal['promoted', 'candidate']
+    """
+    promoted = listed in promoted_gestures.json by this run; candidate otherwise.
+    """
+    first_target: bool
+    """
+    One of seed 000's first AirDeck targets (promotion_policy.v1 `command.first_targets`).
+    """
+    examples: Annotated[int, Field(ge=0)]
+    """
+    Physical example clips (Pose Coach windows of an example clip kind whose label maps to this gesture).
+    """
+    dispatched_examples: Annotated[int, Field(ge=0)]
+    false_triggers: Annotated[int, Field(ge=0)]
+    """
+    Dispatches of this gesture inside negative windows.
+    """
+    checks: Annotated[list[Check], Field(max_length=4, min_length=4)]
+    criteria: Annotated[list[Criterion], Field(max_length=8, min_length=8)]
+    missing: list[MissingItem]
+    """
+    Every failed check id and missing criterion id (empty exactly when promoted).
+    """
 
 
 class PromotionCandidates(BaseModel):
@@ -173,18 +158,18 @@ class PromotionCandidates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.airdeck.promotion_candidates.v1'] = Field(
-        ..., alias='schema'
-    )
+    schema_: Annotated[
+        Literal['lume.airdeck.promotion_candidates.v1'], Field(alias='schema')
+    ]
     generated_at: common_v1.Iso8601
-    generator: Generator
+    generator: common_v1.Generator
     bundle: BundleRef
     machine: common_v1.Machine | None
     """
     The configured machine promotion ran on (machine_config.v1), or null without a config.
     """
-    policy: gesture_templates_v1.ContractRef
-    inputs: list[gesture_templates_v1.OutputRef] = Field(..., min_length=1)
+    policy: common_v1.ContractRef
+    inputs: Annotated[list[gesture_templates_v1.OutputRef], Field(min_length=1)]
     """
     The analyzer outputs promotion read (bundle-relative, with SHA-256).
     """

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -15,27 +16,17 @@ class ContractRef(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')
+    id: Annotated[str, Field(pattern='^lume:(contract|meta):[a-z0-9_]+:v[0-9]+$')]
     file: common_v1.RelPath
     sha256: common_v1.Sha256
 
 
-class ContractsCommit(RootModel[str]):
-    root: str = Field(..., pattern='^([0-9a-f]{40}|[0-9a-f]{64})$')
-    """
-    Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
-    """
-
-
-class Tool(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Literal['lume']
-    version: str = Field(..., min_length=1)
-    """
-    PEP 440 / semver version of the lume tool
-    """
+ContractsCommit = TypeAliasType(
+    "ContractsCommit", Annotated[str, Field(pattern='^([0-9a-f]{40}|[0-9a-f]{64})$')]
+)
+"""
+Git commit of the contracts (40 or 64 hex digits), or null when not in a git checkout.
+"""
 
 
 class Digest(BaseModel):
@@ -49,25 +40,23 @@ class Subject(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., min_length=1)
+    name: Annotated[str, Field(min_length=1)]
     """
     path of the subject relative to root (POSIX)
     """
     digest: Digest
 
 
-class CheckStatus(RootModel[Literal['pass', 'fail', 'inconclusive']]):
-    root: Literal['pass', 'fail', 'inconclusive']
-    """
-    pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
-    """
+CheckStatus = TypeAliasType("CheckStatus", Literal['pass', 'fail', 'inconclusive'])
+"""
+pass = ran and held; fail = ran and did not hold; inconclusive = could not run (never pass).
+"""
 
 
-class Field1(RootModel[str]):
-    root: str = Field(..., min_length=1)
-    """
-    The field, JSON path or line concerned, or null.
-    """
+Field1 = TypeAliasType("Field1", Annotated[str, Field(min_length=1)])
+"""
+The field, JSON path or line concerned, or null.
+"""
 
 
 class Evidence(BaseModel):
@@ -94,29 +83,30 @@ class Evidence(BaseModel):
     """
     What was found (any JSON value).
     """
-    message: str = Field(..., min_length=1)
+    message: Annotated[str, Field(min_length=1)]
 
 
-class Invariant(RootModel[str]):
-    root: str = Field(..., pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')
+Invariant = TypeAliasType(
+    "Invariant", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
+)
 
 
 class Check(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')
+    id: Annotated[str, Field(pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')]
     """
     Stable dotted check id, e.g. storage.integrity.
     """
-    title: str = Field(..., min_length=3)
+    title: Annotated[str, Field(min_length=3)]
     status: CheckStatus
     invariants: list[Invariant]
     """
     The safety invariants (lume:contract:safety_invariants:v1 ids) this check covers.
     """
     evidence: list[Evidence]
-    duration_ms: float = Field(..., ge=0.0)
+    duration_ms: Annotated[float, Field(ge=0.0)]
 
 
 class Verdicts(BaseModel):
@@ -142,18 +132,16 @@ class Verdicts(BaseModel):
     """
 
 
-class PortName(RootModel[Literal['ssh', 'bodytruth', 'output_bridge']]):
-    root: Literal['ssh', 'bodytruth', 'output_bridge']
-    """
-    The Mac4 ports the completion gate preflight probes.
-    """
+PortName = TypeAliasType("PortName", Literal['ssh', 'bodytruth', 'output_bridge'])
+"""
+The Mac4 ports the completion gate preflight probes.
+"""
 
 
-class LatencyMs(RootModel[float]):
-    root: float = Field(..., ge=0.0)
-    """
-    Connect latency, or null when unreachable.
-    """
+LatencyMs = TypeAliasType("LatencyMs", Annotated[float, Field(ge=0.0)])
+"""
+Connect latency, or null when unreachable.
+"""
 
 
 class PortProbe(BaseModel):
@@ -161,7 +149,7 @@ class PortProbe(BaseModel):
         extra='forbid',
     )
     name: PortName
-    port: int = Field(..., ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)]
     reachable: bool
     latency_ms: LatencyMs | None
     """
@@ -173,8 +161,8 @@ class Preflight(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    host: str = Field(..., min_length=1)
-    ports: list[PortProbe] = Field(..., min_length=1)
+    host: Annotated[str, Field(min_length=1)]
+    ports: Annotated[list[PortProbe], Field(min_length=1)]
 
 
 class Gate(BaseModel):
@@ -202,10 +190,10 @@ class ReadinessReport(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.readiness_report.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.readiness_report.v1'], Field(alias='schema')]
     generated_at: common_v1.Iso8601
-    tool: Tool
-    contracts: list[ContractRef] = Field(..., min_length=1)
+    tool: common_v1.LumeTool
+    contracts: Annotated[list[ContractRef], Field(min_length=1)]
     """
     The contracts the checks were run against.
     """

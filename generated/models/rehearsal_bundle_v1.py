@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -39,16 +40,13 @@ class FileRef(BaseModel):
     Path relative to the owning entry's folder (or bundle root for derived outputs).
     """
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
 
 
-class SourceStatus(
-    RootModel[Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']]
-):
-    root: Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing']
-    """
-    Lifecycle of a source as recorded in the bundle.
-    """
+SourceStatus = TypeAliasType("SourceStatus", Literal['pending', 'recording', 'complete', 'partial', 'failed', 'missing'])
+"""
+Lifecycle of a source as recorded in the bundle.
+"""
 
 
 class GenericSourceEntry(BaseModel):
@@ -59,7 +57,7 @@ class GenericSourceEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Stable id inside the bundle, e.g. `mac4_tier0`, `motionmix`, `mocopi`, `iphone_left`, `watch_right`.
     """
@@ -83,7 +81,7 @@ class GenericSourceEntry(BaseModel):
     """
     Checksum of the archive (or of the single source file); null while pending.
     """
-    byte_size: int | None = Field(None, ge=0)
+    byte_size: Annotated[int | None, Field(ge=0)] = None
     """
     Size in bytes of what `sha256` covers; null while pending.
     """
@@ -96,7 +94,7 @@ class GenericSourceEntry(BaseModel):
     """
     Capture start, Unix seconds; null if unknown.
     """
-    duration_s: float | None = Field(None, ge=0.0)
+    duration_s: Annotated[float | None, Field(ge=0.0)] = None
     labels_path: common_v1.AnyPath | None = None
     """
     Labels file of this source (Mac4 `raw/labels/labels.jsonl`), or null.
@@ -116,14 +114,16 @@ class PoseCoachSourceEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    source_id: str = Field(..., pattern='^k11_pose_coach_[0-9]{3}$')
+    source_id: Annotated[str, Field(pattern='^k11_pose_coach_[0-9]{3}$')]
     source_type: Literal['guided_pose_clip']
     machine: Literal['K11']
-    schema_: Literal['lume.pose_coach.training_session.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.pose_coach.training_session.v1'], Field(alias='schema')
+    ]
     """
     Schema of the referenced Pose Coach manifest.
     """
-    session_id: str | None = Field(None, min_length=1)
+    session_id: Annotated[str | None, Field(min_length=1)] = None
     """
     Pose Coach session id (folder name under `C:\\lume\\recordings\\pose-coach\\sessions`).
     """
@@ -135,18 +135,19 @@ class PoseCoachSourceEntry(BaseModel):
     review_video: Literal['video/display-overlay.avi']
     raw_camera_video: Literal['video/raw-camera.avi']
     coordinate_space: Literal['normalized_camera_frame']
-    intended_use: list[Literal['airdeck_training', 'pose_quality_review', 'virtual_deck_follow_targets']] = (
-        Field(..., min_length=1)
-    )
+    intended_use: Annotated[
+        list[Literal['airdeck_training', 'pose_quality_review', 'virtual_deck_follow_targets']],
+        Field(min_length=1),
+    ]
     storage: Literal['reference', 'copy']
     """
     `reference` (default: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3).
     """
     status: SourceStatus | None = None
     start_unix: common_v1.UnixSeconds | None = None
-    duration_s: float | None = Field(None, ge=0.0)
+    duration_s: Annotated[float | None, Field(ge=0.0)] = None
     notes: str | None = None
-    files: list[FileRef] = Field(..., min_length=1)
+    files: Annotated[list[FileRef], Field(min_length=1)]
     """
     Session files with checksums and byte sizes, paths relative to the session folder.
     """
@@ -160,7 +161,7 @@ class DerivedEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    derived_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    derived_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     e.g. `sam3d_001`, `templates_001`, `airdeck_001`.
     """
@@ -170,12 +171,12 @@ class DerivedEntry(BaseModel):
     """
     Folder under `derived/` this entry belongs to (see bundle_layout.v1).
     """
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The source it was derived from (a `sources[].source_id`).
     """
     machine: common_v1.Machine
-    tool: str = Field(..., min_length=1)
+    tool: Annotated[str, Field(min_length=1)]
     """
     Producing tool, e.g. `SAM3DBody-cpp`.
     """
@@ -195,13 +196,10 @@ class DerivedEntry(BaseModel):
     """
 
 
-class UnifiedCategory(
-    RootModel[Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']]
-):
-    root: Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified']
-    """
-    Unified top-level label categories (seed 000, "Marker and Label Convergence").
-    """
+UnifiedCategory = TypeAliasType("UnifiedCategory", Literal['presence', 'stillness', 'expressive_motion', 'weighted_motion', 'deck_transport', 'deck_loop', 'deck_sync', 'deck_scratch', 'negative_false_reactive', 'promotion_candidate', 'promotion_verified'])
+"""
+Unified top-level label categories (seed 000, "Marker and Label Convergence").
+"""
 
 
 class LabelEntry(BaseModel):
@@ -213,16 +211,16 @@ class LabelEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Label name from the label table (Mac4 marker, Pose Coach or AirDeck label).
     """
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     category: UnifiedCategory
     start_unix: common_v1.UnixSeconds | None = None
     end_unix: common_v1.UnixSeconds | None = None
-    t_start_s: float | None = Field(None, ge=0.0)
-    t_end_s: float | None = Field(None, ge=0.0)
+    t_start_s: Annotated[float | None, Field(ge=0.0)] = None
+    t_end_s: Annotated[float | None, Field(ge=0.0)] = None
 
 
 class MachineRoles(BaseModel):
@@ -251,12 +249,11 @@ class BundleSafety(BaseModel):
     mac5_can_command_rekordbox: Literal[False]
 
 
-class SourceEntry(RootModel[GenericSourceEntry | PoseCoachSourceEntry]):
-    root: GenericSourceEntry | PoseCoachSourceEntry
-    """
-    One evidence source, discriminated by `source_type`: `guided_pose_clip` is a K11 Pose Coach entry, every other type is a generic source entry.
+SourceEntry = TypeAliasType("SourceEntry", GenericSourceEntry | PoseCoachSourceEntry)
+"""
+One evidence source, discriminated by `source_type`: `guided_pose_clip` is a K11 Pose Coach entry, every other type is a generic source entry.
 
-    """
+"""
 
 
 class RehearsalBundle(BaseModel):
@@ -268,8 +265,8 @@ class RehearsalBundle(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.rehearsal_bundle.v1'] = Field(..., alias='schema')
-    bundle_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    schema_: Annotated[Literal['lume.rehearsal_bundle.v1'], Field(alias='schema')]
+    bundle_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')]
     """
     Bundle folder name, conventionally `<YYYYMMDD>-<take name>` (seed 000: "20260528-weighted-freestyle-01").
 

@@ -4,23 +4,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from re import compile
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-
-class EvidenceItem(RootModel[str]):
-    model_config = ConfigDict(
-        regex_engine="python-re",
-    )
-    root: str = Field(..., min_length=1, pattern='^(?![/\\\\])(?![A-Za-z]:)[^\\\\]+$')
+EvidenceItem = TypeAliasType(
+    "EvidenceItem",
+    Annotated[
+        str, Field(min_length=1, pattern=compile('^(?![/\\\\])(?![A-Za-z]:)[^\\\\]+$'))
+    ],
+)
 
 
 class Claim(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    id: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     A rule id of lume:contract:claims:v1.
     """
@@ -40,10 +42,10 @@ class ReleaseClaims(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.release_claims.v1'] = Field(..., alias='schema')
-    release: str = Field(..., min_length=1)
+    schema_: Annotated[Literal['lume.release_claims.v1'], Field(alias='schema')]
+    release: Annotated[str, Field(min_length=1)]
     """
     The release the document is about.
     """
-    date: str | None = Field(None, pattern='^\\d{4}-\\d{2}-\\d{2}$')
+    date: Annotated[str | None, Field(pattern='^\\d{4}-\\d{2}-\\d{2}$')] = None
     claims: list[Claim]

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import common_v1
@@ -17,7 +19,7 @@ class Keypoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     x: float
     y: float
     z: float | None = None
@@ -33,11 +35,11 @@ class Sam3dFrame(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    frame_index: int = Field(..., ge=0)
+    frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number in the source video (0-based).
     """
-    t_s: float = Field(..., ge=0.0)
+    t_s: Annotated[float, Field(ge=0.0)]
     """
     Seconds from the start of the source video.
     """
@@ -51,7 +53,7 @@ class Sam3dFrame(BaseModel):
     Body bounding box, or null when no body.
     """
     keypoints: list[Keypoint] | None = None
-    label: str | None = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    label: Annotated[str | None, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Label window the frame was sampled in, or null for fixed-rate frames outside windows.
     """

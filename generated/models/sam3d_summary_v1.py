@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,9 +42,9 @@ class LabelWindow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
-    t_start_s: float = Field(..., ge=0.0)
-    t_end_s: float = Field(..., ge=0.0)
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    t_start_s: Annotated[float, Field(ge=0.0)]
+    t_end_s: Annotated[float, Field(ge=0.0)]
 
 
 class Sam3dSummary(BaseModel):
@@ -56,8 +56,8 @@ class Sam3dSummary(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.sam3d.summary.v1'] = Field(..., alias='schema')
-    source_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*$')
+    schema_: Annotated[Literal['lume.sam3d.summary.v1'], Field(alias='schema')]
+    source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source that was reconstructed (e.g. `mac4_tier0`).
     """
@@ -75,7 +75,7 @@ class Sam3dSummary(BaseModel):
     """
     `label_windows_only` (frames inside label windows only) or `fixed_fps` (whole take), both at `fps`.
     """
-    fps: float = Field(..., gt=0.0)
+    fps: Annotated[float, Field(gt=0.0)]
     """
     Sampling rate in frames per second (seed 000 uses 1).
     """
@@ -87,8 +87,8 @@ class Sam3dSummary(BaseModel):
     """
     The label windows that were sampled (label-windows-only runs).
     """
-    frames_sampled: int = Field(..., ge=0)
-    frames_with_body: int = Field(..., ge=0)
+    frames_sampled: Annotated[int, Field(ge=0)]
+    frames_with_body: Annotated[int, Field(ge=0)]
     frames_path: Literal['sam3d_frames.jsonl'] | None = None
     started_at_unix: common_v1.UnixSeconds
     finished_at_unix: common_v1.UnixSeconds | None

@@ -4,21 +4,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+VectorProducer = TypeAliasType("VectorProducer", Literal['rust_dynamics_128', 'swift_echelon_bridge', 'san_flat_input', 'diffusion_service_overlay', 'authoritative_builder'])
+"""
+Which code built the frame's vector (seed 002 Workstream 2): `rust_dynamics_128` = Rust `dynamics_128` / `echelon_get_dynamics_128` as computed (also what ClaimBridge reads raw); `swift_echelon_bridge` = Swift `EchelonBridge.getDynamics128()` with its pose / mocopi / watch overlays; `san_flat_input` = SAN's `san_get_flat_input`; `diffusion_service_overlay` = DiffusionService's activation / expression overlay; `authoritative_builder` = the one authoritative Dynamics128 builder Workstream 2 targets (once it exists).
 
-class VectorProducer(
-    RootModel[Literal['rust_dynamics_128', 'swift_echelon_bridge', 'san_flat_input', 'diffusion_service_overlay', 'authoritative_builder']]
-):
-    root: Literal['rust_dynamics_128', 'swift_echelon_bridge', 'san_flat_input', 'diffusion_service_overlay', 'authoritative_builder']
-    """
-    Which code built the frame's vector (seed 002 Workstream 2): `rust_dynamics_128` = Rust `dynamics_128` / `echelon_get_dynamics_128` as computed (also what ClaimBridge reads raw); `swift_echelon_bridge` = Swift `EchelonBridge.getDynamics128()` with its pose / mocopi / watch overlays; `san_flat_input` = SAN's `san_get_flat_input`; `diffusion_service_overlay` = DiffusionService's activation / expression overlay; `authoritative_builder` = the one authoritative Dynamics128 builder Workstream 2 targets (once it exists).
-
-    """
+"""
 
 
 class SanDynamics128Record(BaseModel):
@@ -35,16 +32,18 @@ class SanDynamics128Record(BaseModel):
     SAN log schema version (seed 002 "schema v2 128D JSONL").
     """
     timestamp_ms: common_v1.UnixMillis
-    frame: int = Field(..., ge=0)
+    frame: Annotated[int, Field(ge=0)]
     """
     Frame counter within the session, from 0.
     """
-    session_id: str | None = Field(None, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    session_id: Annotated[str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')] = (
+        None
+    )
     """
     Capture session the frame belongs to (the folder name), when the logger knows it.
     """
     producer: VectorProducer
-    dynamics_128: list[float] = Field(..., max_length=128, min_length=128)
+    dynamics_128: Annotated[list[float], Field(max_length=128, min_length=128)]
     """
     The 128 dynamics values, in the 128D contract's order.
     """

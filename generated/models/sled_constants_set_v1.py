@@ -4,23 +4,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypeAliasType
 
-
-class Readings(RootModel[str]):
-    root: str = Field(..., min_length=1)
+ReadingsAdditionalProperty = TypeAliasType(
+    "ReadingsAdditionalProperty", Annotated[str, Field(min_length=1)]
+)
 
 
 class Statement(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: str = Field(..., pattern='^[A-Z][A-Z0-9_]*$')
+    name: Annotated[str, Field(pattern='^[A-Z][A-Z0-9_]*$')]
     value: float
-    where: str = Field(..., min_length=1)
-    reading: str | None = Field(None, pattern='^[a-z][a-z0-9_]*$')
+    where: Annotated[str, Field(min_length=1)]
+    reading: Annotated[str | None, Field(pattern='^[a-z][a-z0-9_]*$')] = None
 
 
 class SledConstantsSet(BaseModel):
@@ -32,13 +33,19 @@ class SledConstantsSet(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.sled_constants_set.v1'] = Field(..., alias='schema')
-    source: str = Field(..., min_length=1)
+    schema_: Annotated[Literal['lume.sled_constants_set.v1'], Field(alias='schema')]
+    source: Annotated[str, Field(min_length=1)]
     """
     Where the numbers come from.
     """
-    readings: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), Readings] | None = None
+    readings: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+            ReadingsAdditionalProperty,
+        ]
+        | None
+    ) = None
     """
     The readings the statements use, with what each stands for.
     """
-    statements: list[Statement] = Field(..., min_length=1)
+    statements: Annotated[list[Statement], Field(min_length=1)]

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ class StorageIndexEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    archive_name: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    archive_name: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     """
     File name of the archive in `_incoming`.
     """
@@ -28,8 +28,10 @@ class StorageIndexEntry(BaseModel):
     """
     Verified checksum (from the `.sha256` sidecar), or null when missing.
     """
-    archive_bytes: int = Field(..., ge=0)
-    session_id: str | None = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    archive_bytes: Annotated[int, Field(ge=0)]
+    session_id: Annotated[
+        str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
+    ]
     """
     Session id from the transport manifest, or null when unknown.
     """
@@ -47,8 +49,8 @@ class StorageIndexEntry(BaseModel):
     Path of the transport manifest under `_manifests`, or null when none was found.
     """
     extracted_at_unix: common_v1.UnixSeconds | None
-    member_count: int | None = Field(..., ge=0)
-    expanded_bytes: int | None = Field(..., ge=0)
+    member_count: Annotated[int | None, Field(ge=0)]
+    expanded_bytes: Annotated[int | None, Field(ge=0)]
     indexed_at_unix: common_v1.UnixSeconds | None = None
     """
     When this verdict was written.

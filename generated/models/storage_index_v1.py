@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,12 +19,12 @@ class IndexCounts(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    total: int = Field(..., ge=0)
-    indexed: int = Field(..., ge=0)
-    refused: int = Field(..., ge=0)
-    corrupt: int = Field(..., ge=0)
-    missing_checksum: int = Field(..., ge=0)
-    pending: int = Field(..., ge=0)
+    total: Annotated[int, Field(ge=0)]
+    indexed: Annotated[int, Field(ge=0)]
+    refused: Annotated[int, Field(ge=0)]
+    corrupt: Annotated[int, Field(ge=0)]
+    missing_checksum: Annotated[int, Field(ge=0)]
+    pending: Annotated[int, Field(ge=0)]
 
 
 class StorageIndex(BaseModel):
@@ -36,7 +36,7 @@ class StorageIndex(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.storage_index.v1'] = Field(..., alias='schema')
+    schema_: Annotated[Literal['lume.storage_index.v1'], Field(alias='schema')]
     root: common_v1.AnyPath
     """
     The K11 dance-session storage root, e.g. `C:\\lume\\dance-sessions`.

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,20 +26,20 @@ class TrackEventRecord(BaseModel):
     track_loaded = a deck loaded the track; track_started / track_stopped = playback began / ended; cue = a hot cue or memory cue fired; bpm = the deck's tempo changed.
 
     """
-    track_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    track_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     source: Literal['rekordbox', 'player', 'operator']
     """
     Where the event was read: rekordbox = the Rekordbox deck state / history as exported; player = a plain audio player used for the capture; operator = entered by hand.
 
     """
-    deck: int | None = Field(None, ge=1, le=4)
+    deck: Annotated[int | None, Field(ge=1, le=4)] = None
     """
     Rekordbox deck number, when the event comes from a deck.
     """
-    title: str | None = Field(None, min_length=1)
-    artist: str | None = Field(None, min_length=1)
-    bpm: float | None = Field(None, gt=0.0)
-    position_ms: int | None = Field(None, ge=0)
+    title: Annotated[str | None, Field(min_length=1)] = None
+    artist: Annotated[str | None, Field(min_length=1)] = None
+    bpm: Annotated[float | None, Field(gt=0.0)] = None
+    position_ms: Annotated[int | None, Field(ge=0)] = None
     """
     Playback position inside the track at the event.
     """

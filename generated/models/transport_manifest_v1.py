@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,7 @@ class ArchiveMember(BaseModel):
     )
     path: common_v1.RelPath
     sha256: common_v1.Sha256
-    byte_size: int = Field(..., ge=0)
+    byte_size: Annotated[int, Field(ge=0)]
 
 
 class TransportManifest(BaseModel):
@@ -33,16 +33,16 @@ class TransportManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.transport_manifest.v1'] = Field(..., alias='schema')
-    session_id: str = Field(..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
-    archive_name: str = Field(
-        ..., pattern='^[A-Za-z0-9][A-Za-z0-9._-]*\\.(tar|tar\\.gz|tgz|zip)$'
-    )
+    schema_: Annotated[Literal['lume.transport_manifest.v1'], Field(alias='schema')]
+    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')]
+    archive_name: Annotated[
+        str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*\\.(tar|tar\\.gz|tgz|zip)$')
+    ]
     """
     File name of the archive in `_incoming` (no folders).
     """
     archive_sha256: common_v1.Sha256
-    archive_bytes: int = Field(..., ge=0)
+    archive_bytes: Annotated[int, Field(ge=0)]
     source_machine: common_v1.Machine
     """
     Machine that built and sent the archive (normally Mac4).
@@ -50,11 +50,11 @@ class TransportManifest(BaseModel):
     target_machine: Literal['K11'] | None = None
     created_at_unix: common_v1.UnixSeconds
     format: Literal['tar', 'tar.gz', 'tgz', 'zip']
-    member_count: int | None = Field(None, ge=0)
+    member_count: Annotated[int | None, Field(ge=0)] = None
     """
     Number of entries in `contents`.
     """
-    expanded_bytes: int | None = Field(None, ge=0)
+    expanded_bytes: Annotated[int | None, Field(ge=0)] = None
     """
     Sum of `contents[].byte_size`.
     """

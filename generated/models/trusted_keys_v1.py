@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from . import common_v1
 
@@ -20,7 +21,7 @@ class TrustedKey(BaseModel):
     SHA-256 of the raw public key bytes, lower-case hex.
     """
     scheme: Literal['ed25519']
-    public: str = Field(..., pattern='^[0-9a-f]{64}$')
+    public: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
     """
     The 32-byte Ed25519 public key, lower-case hex.
     """
@@ -30,18 +31,17 @@ class TrustedKey(BaseModel):
     """
 
 
-class TrustedKeys(RootModel[list[TrustedKey]]):
-    """
-    The trust file that `lume report verify`, the Mac5 handoff and the completion gate read to decide whether a signed readiness report is trusted (SAFE-MAC5-GATE `trusted_keys_from: trust_file`): a JSON list of Ed25519 public keys. `keyid` is the lower-case hex SHA-256 of the 32 raw public key bytes, `public` those bytes in hex. `lume keys trust PUBKEY` appends to it; `nox -s verify` adds the local key on first use. Its location comes from the machine configuration (`trust_file`), else `<key dir>/trusted_keys.json`.
+TrustedKeys = TypeAliasType(
+    "TrustedKeys",
+    Annotated[
+        list[TrustedKey],
+        Field(
+            examples=[[{'keyid': '39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f', 'scheme': 'ed25519', 'public': '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'name': 'k11'}], []],
+            title='TrustedKeys',
+        ),
+    ],
+)
+"""
+The trust file that `lume report verify`, the Mac5 handoff and the completion gate read to decide whether a signed readiness report is trusted (SAFE-MAC5-GATE `trusted_keys_from: trust_file`): a JSON list of Ed25519 public keys. `keyid` is the lower-case hex SHA-256 of the 32 raw public key bytes, `public` those bytes in hex. `lume keys trust PUBKEY` appends to it; `nox -s verify` adds the local key on first use. Its location comes from the machine configuration (`trust_file`), else `<key dir>/trusted_keys.json`.
 
-    """
-
-    root: list[TrustedKey] = Field(
-        ...,
-        examples=[[{'keyid': '39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f', 'scheme': 'ed25519', 'public': '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'name': 'k11'}], []],
-        title='TrustedKeys',
-    )
-    """
-    The trust file that `lume report verify`, the Mac5 handoff and the completion gate read to decide whether a signed readiness report is trusted (SAFE-MAC5-GATE `trusted_keys_from: trust_file`): a JSON list of Ed25519 public keys. `keyid` is the lower-case hex SHA-256 of the 32 raw public key bytes, `public` those bytes in hex. `lume keys trust PUBKEY` appends to it; `nox -s verify` adds the local key on first use. Its location comes from the machine configuration (`trust_file`), else `<key dir>/trusted_keys.json`.
-
-    """
+"""

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, constr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from . import (
     common_v1,
@@ -14,14 +14,6 @@ from . import (
     promotion_candidates_v1,
     rehearsal_bundle_v1,
 )
-
-
-class Generator(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    tool: str = Field(..., min_length=1)
-    version: str = Field(..., min_length=1)
 
 
 class SourceTemplates(BaseModel):
@@ -40,8 +32,8 @@ class NotExportedItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    reason: str = Field(..., min_length=1)
+    label: common_v1.LabelName
+    reason: Annotated[str, Field(min_length=1)]
 
 
 class Band(BaseModel):
@@ -49,40 +41,34 @@ class Band(BaseModel):
         extra='forbid',
     )
     feature: Literal['motion_energy']
-    low: float = Field(..., ge=0.0, le=1.0)
-    high: float = Field(..., ge=0.0, le=1.0)
-
-
-class Example(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    window_id: str = Field(..., pattern='^[a-z0-9][a-z0-9_]*/[0-9]{4,}$')
-    start_unix: common_v1.UnixSeconds
-    end_unix: common_v1.UnixSeconds
+    low: Annotated[float, Field(ge=0.0, le=1.0)]
+    high: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class VisualTemplate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    label: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
-    effect: str = Field(..., pattern='^[a-z][a-z0-9_]*$')
+    label: common_v1.LabelName
+    effect: Annotated[str, Field(pattern='^[a-z][a-z0-9_]*$')]
     """
     The behaviour Unity / Web Lab applies (promotion_policy.v1 `visual.targets`).
     """
     category: rehearsal_bundle_v1.UnifiedCategory
     lane: Literal['visual']
-    windows: int = Field(..., ge=1)
-    windows_with_motion: int = Field(..., ge=0)
+    windows: Annotated[int, Field(ge=1)]
+    windows_with_motion: Annotated[int, Field(ge=0)]
     duration_s: gesture_templates_v1.Stats
     motion_energy: gesture_templates_v1.Stats
     response: Band
-    features: dict[constr(pattern=r'^[a-z][a-z0-9_]*$'), gesture_templates_v1.Stats]
+    features: dict[
+        Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+        gesture_templates_v1.Stats,
+    ]
     """
     Every feature statistic of the label's template.
     """
-    examples: list[Example] = Field(..., min_length=1)
+    examples: Annotated[list[common_v1.Example], Field(min_length=1)]
 
 
 class VisualTemplates(BaseModel):
@@ -94,15 +80,17 @@ class VisualTemplates(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    schema_: Literal['lume.templates.visual_templates.v1'] = Field(..., alias='schema')
+    schema_: Annotated[
+        Literal['lume.templates.visual_templates.v1'], Field(alias='schema')
+    ]
     generated_at: common_v1.Iso8601
-    generator: Generator
+    generator: common_v1.Generator
     bundle: promotion_candidates_v1.BundleRef
-    policy: gesture_templates_v1.ContractRef
+    policy: common_v1.ContractRef
     source_templates: SourceTemplates
     """
     The gesture_templates.json the templates were taken from.
     """
-    consumers: list[Literal['unity', 'web_lab']] = Field(..., min_length=1)
+    consumers: Annotated[list[Literal['unity', 'web_lab']], Field(min_length=1)]
     templates: list[VisualTemplate]
     not_exported: list[NotExportedItem]

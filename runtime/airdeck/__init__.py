@@ -10,7 +10,7 @@ and `MidiDispatcher` send the planned MIDI through mido. The use cases are assem
 from ._audit import audit
 from ._dispatch_gate import DISPATCHED, REFUSED, Authority, Decision, DispatchGate
 from ._frames import FrameBuffer
-from ._inputs import FRAME, GESTURE, OBSERVATION, check, iter_stream, load_config, read_records
+from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
 from ._live import DispatchFailed, live_refusal, run_loop
 from ._lock import SafeStopLock
 from ._manifest import PromotedManifest, consistency_problems, gesture_entry, load_manifest
@@ -60,7 +60,6 @@ __all__ = [
     "as_records",
     "audit",
     "build_report",
-    "check",
     "consistency_problems",
     "contract_digests",
     "dry_run",
@@ -70,13 +69,11 @@ __all__ = [
     "iter_stream",
     "live_refusal",
     "live_report_problem",
-    "load_config",
     "load_manifest",
     "machine_of",
     "open_output",
     "parse_tcp_spec",
     "pose_records",
-    "read_records",
     "recognize",
     "recognize_file",
     "replay",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from lume.runtime.core import get, table
+from lume.runtime.core import body_truth_rules, rule_data
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,11 @@ class Recognizer:
                  zones: dict[str, Any] | None = None,
                  release_after_ms: int | None = None) -> None:
         if gestures is None:
-            table("airdeck_gestures.v1")
-            gestures = get("airdeck_gestures.v1").table_data()
+            gestures = rule_data("airdeck_gestures.v1")
         if zones is None:
-            table("airdeck_deck_zones.v1")
-            zones = get("airdeck_deck_zones.v1").table_data()
+            zones = rule_data("airdeck_deck_zones.v1")
         if release_after_ms is None:
-            release_after_ms = get("body_truth_rules.v0").table_data()["gesture"]["release_after_ms"]
+            release_after_ms = body_truth_rules().gesture.release_after_ms
         self.machine = machine
         self.sources = frozenset(gestures["observation_sources"])
         boxes = {name: (z["box"]["x_min"], z["box"]["y_min"], z["box"]["x_max"], z["box"]["y_max"])

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from lume.runtime.core import now_iso
 
 from ._audit import audit
 from ._dispatch_gate import Decision
@@ -79,7 +80,7 @@ def build_report(decisions: list[Decision], *, rules: Rules, manifest: PromotedM
     ok = all(c["status"] == "pass" for c in checks)
     return {
         "schema": SCHEMA,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generated_at": now_iso(),
         "tool": {"name": "lume", "version": _version()},
         "dry_run": True,
         "simulated_authority": rules.authority_machine,

@@ -9,14 +9,13 @@ build rule variants (e.g. every candidate promoted) and check that the gate stil
 """
 from __future__ import annotations
 
-import copy
 import functools
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lume.runtime.core import get, table
+from lume.generated import constants as C
+from lume.runtime.core import LabelIndex, contract_ref, invariants, rule_data
 
 from ._midi_map import MidiRow, planned_messages
 
@@ -25,18 +24,18 @@ from ._midi_map import MidiRow, planned_messages
 RULE_CONTRACTS = ("labels.v1", "safety_invariants.v1", "airdeck_midi_map.v1",
                   "body_truth_rules.v0", "body_truth_modes.v0")
 
-# Invariant ids the gate cites. They are checked against the table at load time, so a renamed
-# invariant fails loudly instead of silently disabling a rule.
-AUTHORITY = "SAFE-AUTHORITY-K11"
-NEVER_COMMAND = "SAFE-NEVER-COMMAND"
-PRESENCE = "SAFE-CMD-PRESENCE"
-PROMOTED = "SAFE-CMD-PROMOTED"
-THRESHOLD = "SAFE-CMD-THRESHOLD"
-HOLD = "SAFE-CMD-HOLD"
-COOLDOWN = "SAFE-CMD-COOLDOWN"
-BURST = "SAFE-BURST-NONDESTRUCTIVE"
-SOURCE_FILTER = "SAFE-LIVE-SOURCE-FILTER"
-SAFE_STOP = "SAFE-SAFE-STOP-LOCK"
+# Invariant ids the gate cites (generated from the table: a renamed invariant fails at import
+# instead of silently disabling a rule).
+AUTHORITY = C.SAFE_AUTHORITY_K11
+NEVER_COMMAND = C.SAFE_NEVER_COMMAND
+PRESENCE = C.SAFE_CMD_PRESENCE
+PROMOTED = C.SAFE_CMD_PROMOTED
+THRESHOLD = C.SAFE_CMD_THRESHOLD
+HOLD = C.SAFE_CMD_HOLD
+COOLDOWN = C.SAFE_CMD_COOLDOWN
+BURST = C.SAFE_BURST_NONDESTRUCTIVE
+SOURCE_FILTER = C.SAFE_LIVE_SOURCE_FILTER
+SAFE_STOP = C.SAFE_SAFE_STOP_LOCK
 GATE_INVARIANTS = (AUTHORITY, NEVER_COMMAND, PRESENCE, PROMOTED, THRESHOLD, HOLD, COOLDOWN,
                    BURST, SOURCE_FILTER, SAFE_STOP)
 
@@ -95,8 +94,7 @@ class Rules:
     blocked_labels: frozenset[str]
     safe_stop_label: str
     release_after_ms: int
-    labels: dict[str, dict[str, Any]]
-    aliases: dict[str, str]
+    index: LabelIndex  # the label table: names, aliases and what each label commands
     live_statuses: frozenset[str]
     command_lanes: frozenset[str]
     commands: dict[str, dict[str, Any]]
@@ -109,28 +107,23 @@ class Rules:
     @classmethod
     @functools.cache
     def from_contracts(cls) -> "Rules":
-        for stem in RULE_CONTRACTS:
-            table(stem)  # validates each table against its meta-schema
-        return cls.from_data(**{_key(stem): copy.deepcopy(get(stem).table_data())
-                                for stem in RULE_CONTRACTS})
+        return cls.from_data(**{_key(stem): rule_data(stem) for stem in RULE_CONTRACTS})
 
     @classmethod
     def from_data(cls, *, labels: dict[str, Any], safety_invariants: dict[str, Any],
                   airdeck_midi_map: dict[str, Any], body_truth_rules: dict[str, Any],
                   body_truth_modes: dict[str, Any]) -> "Rules":
-        inv = {row["id"]: row for row in safety_invariants["invariants"]}
+        inv = invariants(safety_invariants)
         missing = [i for i in GATE_INVARIANTS if i not in inv]
         if missing:
             raise RulesError(f"safety_invariants.v1 lacks the gate invariants {missing}")
 
         def p(invariant: str, key: str) -> Any:
             try:
-                return inv[invariant]["parameters"][key]
+                return inv[invariant].parameters[key]
             except KeyError:
                 raise RulesError(f"safety_invariants.v1 {invariant} has no parameter {key!r}") from None
 
-        rows = {row["name"]: row for row in labels["labels"]}
-        aliases = {alias: row["name"] for row in labels["labels"] for alias in row["aliases"]}
         midi_rows = {(r["label"], r["deck"]): MidiRow.from_row(r) for r in airdeck_midi_map["rows"]}
         gesture = body_truth_rules["gesture"]
         return cls(
@@ -158,8 +151,7 @@ class Rules:
             blocked_labels=frozenset(p(BURST, "blocked_labels_from")),
             safe_stop_label=p(SAFE_STOP, "label"),
             release_after_ms=int(gesture["release_after_ms"]),
-            labels=rows,
-            aliases=aliases,
+            index=LabelIndex(labels),
             live_statuses=frozenset(s["name"] for s in labels["promotion_statuses"]
                                     if s["allows_live_command"]),
             command_lanes=frozenset(lane["name"] for lane in labels["lanes"] if lane["may_command"]),
@@ -170,9 +162,7 @@ class Rules:
 
     # ---- queries ------------------------------------------------------------------------------
     def canonical(self, label: str) -> str | None:
-        if label in self.labels:
-            return label
-        return self.aliases.get(label)
+        return self.index.canonical(label)
 
     def source_kind(self, source_id: str) -> str:
         """The kind of a gesture source by the contract's id patterns; `unknown` when none match."""
@@ -198,17 +188,16 @@ class Rules:
         name = self.canonical(label)
         if name is None:
             return Resolution(None, None, deck, f"{label!r} is not a label of labels.v1")
-        row = self.labels[name]
-        command_row = self.labels.get(row["gesture"]) if row["gesture"] else row
-        if command_row is None or command_row["command"] is None:
+        found = self.index.resolve_command(name)
+        if found is None:
+            row = self.index.rows[name]
             return Resolution(None, None, deck,
                               f"{name} ({row['lane']} lane) stands for no command")
-        command = command_row["name"]
-        spec = command_row["command"]
-        if spec["deck"] is not None and deck is not None and deck != spec["deck"]:
+        row, command_row, command = found.row, found.command_row, found.command
+        if found.deck is not None and deck is not None and deck != found.deck:
             return Resolution(None, command, deck,
-                              f"{name} commands deck {spec['deck']} but the event names deck {deck}")
-        deck = spec["deck"] if spec["deck"] is not None else deck
+                              f"{name} commands deck {found.deck} but the event names deck {deck}")
+        deck = found.deck if found.deck is not None else deck
         for r in (row, command_row):
             if r["lane"] != self.required_lane or r["lane"] not in self.command_lanes:
                 return Resolution(None, command, deck, f"{r['name']} is in the {r['lane']} lane, "
@@ -230,7 +219,7 @@ class Rules:
                 return Resolution(None, command, deck,
                                   f"{command} has no MIDI row for {where} in airdeck_midi_map.v1")
             midi = planned_messages(midi_row)
-        action = spec["action"]
+        action = found.action
         target = Target(
             gesture=name, command=command, action=action, deck=deck,
             threshold=max(float(rule["threshold"]), self.min_threshold),
@@ -250,8 +239,4 @@ def _key(stem: str) -> str:
 
 def contract_digests() -> list[dict[str, str]]:
     """`{id, sha256}` of each rule contract file the gate reads (recorded in dry-run reports)."""
-    out = []
-    for stem in RULE_CONTRACTS:
-        c = get(stem)
-        out.append({"id": c.id, "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()})
-    return out
+    return [contract_ref(stem) for stem in RULE_CONTRACTS]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from lume.runtime.core import InputError, get, problems, write_json, write_jsonl
+from lume.runtime.core import InputError, get, problems, read_records, write_json, write_jsonl
 
 from ._dispatch_gate import Authority, Decision, DispatchGate
-from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream, read_records
+from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
 from ._live import live_refusal, run_loop
 from ._lock import SafeStopLock
 from ._manifest import PromotedManifest

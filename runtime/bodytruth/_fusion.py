@@ -12,14 +12,24 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from lume.generated.constants import (
+    MODE_ABSENT,
+    MODE_ACTIVE,
+    MODE_BURST,
+    MODE_GESTURE_CANDIDATE,
+    MODE_GESTURE_CONFIRMED,
+    MODE_PRESENT_STILL,
+    MODE_TRACKING_LOST,
+)
+
 from ._gestures import GestureTracker
 from ._inputs import check_gesture, check_observation
 from ._modes import ModeTable, mode_table
 from ._rules import Rules, compile_rules
 
-# Mode names are the contract's enum values (body_truth_modes.v0); the state machine branches on them.
-ABSENT, STILL, ACTIVE, BURST = "absent", "present_still", "active", "burst"
-CANDIDATE, CONFIRMED, LOST = "gesture_candidate", "gesture_confirmed", "tracking_lost"
+# Mode names are the contract's (body_truth_modes.v0); the state machine branches on them.
+ABSENT, STILL, ACTIVE, BURST = MODE_ABSENT, MODE_PRESENT_STILL, MODE_ACTIVE, MODE_BURST
+CANDIDATE, CONFIRMED, LOST = MODE_GESTURE_CANDIDATE, MODE_GESTURE_CONFIRMED, MODE_TRACKING_LOST
 NO_INTENT = {"name": "none", "confidence": 0.0, "deck": None, "command": None}
 _DIGITS = 6  # output rounding: stable JSON, far below any threshold's resolution
 
@@ -93,7 +103,7 @@ class Fusion:
         self._gesture(check_gesture(event))
 
     def _observe(self, o: dict[str, Any]) -> None:
-        if o["source_id"] in self.rules.evidence_only:
+        if o["source_id"] in self.rules.model.evidence_only_source_ids:
             return  # recorded elsewhere, never counts in live fusion
         rd = Reading(o["timestamp_ms"], o["source"], o["source_id"], o["present"],
                      float(o["confidence"]), _vec(o.get("center")), _vec(o.get("bounds")),
@@ -111,42 +121,45 @@ class Fusion:
             del hist[:drop]
 
     def _gesture(self, ev: dict[str, Any]) -> None:
-        if ev["source_id"] not in self.rules.evidence_only:
+        if ev["source_id"] not in self.rules.model.evidence_only_source_ids:
             self._gestures.event(ev)
 
     # ------------------------------------------------------------------ tick
     def tick(self, now_ms: int) -> dict[str, Any]:
         """Advance the state machine to `now_ms` and return one contract-valid frame."""
         r = self.rules
+        m = r.model
         slots: dict[str, tuple[bool, Reading, int]] = {}  # slot -> (usable, reading, age)
         fresh: list[tuple[Reading, list[Reading]]] = []  # fresh readings that report a person
         any_input = False
         for hist in self._history.values():
             rd = hist[-1]
             src = r.sources[rd.kind]
+            fresh_ms = r.fresh_ms[rd.kind]
             # Signed age: a reading "from the future" (clock skew) counts only within the same
             # window, so a bogus far-future timestamp cannot keep a body present forever.
             skew = now_ms - rd.ts
             age = max(0, skew)
-            usable = -src.fresh_ms <= skew <= src.fresh_ms and rd.present
+            usable = -fresh_ms <= skew <= fresh_ms and rd.present
             if usable:
                 fresh.append((rd, hist))
-            if src.slot is not None and -r.slot_null_after_ms <= skew <= r.slot_null_after_ms:
+            null_after = m.timing.source_slot_null_after_ms
+            if src.output_slot is not None and -null_after <= skew <= null_after:
                 any_input = True
-                best = slots.get(src.slot)
+                best = slots.get(src.output_slot)
                 if best is None or (usable, rd.confidence if usable else -age) > \
                         (best[0], best[1].confidence if best[0] else -best[2]):
-                    slots[src.slot] = (usable, rd, age)
+                    slots[src.output_slot] = (usable, rd, age)
 
         qualifying = [rd for rd, _ in fresh if self._qualifies(rd, now_ms)]
         present = bool(qualifying)
-        backing: set[str] = {r.sources[rd.kind].slot or rd.kind for rd in qualifying}
+        backing: set[str] = {r.sources[rd.kind].output_slot or rd.kind for rd in qualifying}
         confidence = 0.0
         if present:
             self._last_q_ms = max([rd.ts for rd in qualifying] + [self._last_q_ms or 0])
             best_alt, participants = self._alternatives([rd for rd, _ in fresh])
             backing |= participants
-            capped = min(max(rd.confidence for rd in qualifying), r.presence_only_cap)
+            capped = min(max(rd.confidence for rd in qualifying), m.output.presence_only_confidence_cap)
             confidence = max(best_alt, capped)
 
         energy, counted = self._energy([rd for rd, _ in fresh]) if present else (0.0, 0)
@@ -160,9 +173,10 @@ class Fusion:
             postured = [rd for rd in qualifying if rd.posture is not None]
             posture = max(postured, key=lambda rd: rd.confidence).posture if postured else "unknown"
             stillness = 1.0 - energy
-            span = r.burst_ramp_end - r.burst_ramp_start
-            burst = min(1.0, max(0.0, (energy - r.burst_ramp_start) / span)) if span > 0 else \
-                float(energy >= r.burst_ramp_end)
+            ramp_start, ramp_end = m.output.burst_ramp_start, m.output.burst_ramp_end
+            span = ramp_end - ramp_start
+            burst = min(1.0, max(0.0, (energy - ramp_start) / span)) if span > 0 else \
+                float(energy >= ramp_end)
             authority = "_".join(s for s in r.authority_order if s in backing) or "none"
             self._last_conf, self._last_posture, self._last_stillness = confidence, posture, stillness
             self._last_authority = authority
@@ -174,17 +188,18 @@ class Fusion:
             center, bounds, posture = self._last_center, self._last_bounds, self._last_posture
             velocity, burst, stillness = 0.0, 0.0, self._last_stillness
             authority = self._last_authority
-            if r.tracking_lost_confidence == "linear_decay_to_absent" and self._last_q_ms is not None:
+            absent_after = m.timing.absent_after_ms
+            if m.output.tracking_lost_confidence == "linear_decay_to_absent" and self._last_q_ms is not None:
                 # clamp before dividing: timestamps are unbounded integers
-                elapsed = min(max(now_ms - self._last_q_ms, 0), r.absent_after_ms)
-                left = 1.0 - elapsed / r.absent_after_ms if r.absent_after_ms else 0.0
+                elapsed = min(max(now_ms - self._last_q_ms, 0), absent_after)
+                left = 1.0 - elapsed / absent_after if absent_after else 0.0
                 confidence = self._last_conf * left
             else:
                 confidence = 0.0
         else:  # absent
             center = bounds = None
             posture, velocity, burst, stillness = "unknown", 0.0, 0.0, 1.0
-            authority, confidence = "none", r.absent_confidence
+            authority, confidence = "none", m.output.absent_confidence
             self._last_center = self._last_bounds = None
 
         if mode in (CANDIDATE, CONFIRMED) and self._gestures.track is not None:
@@ -219,7 +234,7 @@ class Fusion:
             "stillness": _r(min(1.0, max(0.0, stillness))),
             "burst": _r(burst),
             "posture": posture,
-            "seated": posture in r.seated_postures,
+            "seated": posture in m.posture.seated_when,
             "gesture_intent": intent,
             "sources": sources,
             "raw_ref": {"fused_body_state": any_input, "motion_record_id": self.motion_record_id},
@@ -227,32 +242,33 @@ class Fusion:
 
     # ------------------------------------------------------------------ state machine
     def _step(self, now: int, present: bool, energy: float, counted: int) -> str:
-        r, g, prev = self.rules, self._gestures, self._mode
+        m, g, prev = self.rules.model, self._gestures, self._mode
+        motion = m.motion
         spec = self.modes.modes[prev]
         nxt = prev
         if not present:
             if prev == LOST:
-                if self._last_q_ms is None or now - self._last_q_ms > r.absent_after_ms:
+                if self._last_q_ms is None or now - self._last_q_ms > m.timing.absent_after_ms:
                     nxt = ABSENT
             elif prev != ABSENT:
                 nxt = LOST
                 g.consume()  # hold timer cancelled, confirmed intent dropped
         elif prev in (ABSENT, LOST):
-            nxt = ACTIVE if energy >= r.active_min else STILL
+            nxt = ACTIVE if energy >= motion.active_min_motion_energy else STILL
         elif prev == STILL:
             if g.can_start(now, spec.gesture_recognition):
                 nxt = CANDIDATE
-            elif energy >= r.active_min:
+            elif energy >= motion.active_min_motion_energy:
                 nxt = ACTIVE
         elif prev == ACTIVE:
-            if energy >= r.burst_min and counted >= r.burst_min_counted:
+            if energy >= motion.burst_min_motion_energy and counted >= motion.burst_min_counted_sources:
                 nxt = BURST  # present is already established here (burst_requires_present)
             elif g.can_start(now, spec.gesture_recognition):
                 nxt = CANDIDATE
-            elif energy < r.still_max:
+            elif energy < motion.still_max_motion_energy:
                 nxt = STILL
         elif prev == BURST:
-            if energy < r.burst_exit:
+            if energy < motion.burst_exit_motion_energy:
                 nxt = ACTIVE
         elif prev == CANDIDATE:
             if g.can_confirm(now, self._candidate_since):
@@ -260,10 +276,10 @@ class Fusion:
                 self._confirmed_at = now
                 g.consume()
             elif not g.live(now) or (g.track is not None and g.track.consumed):
-                nxt = ACTIVE if energy >= r.still_max else STILL
+                nxt = ACTIVE if energy >= motion.still_max_motion_energy else STILL
         elif prev == CONFIRMED:
-            if not g.live(now) or now - self._confirmed_at >= r.confirmed_max_ms:
-                nxt = ACTIVE if energy >= r.still_max else STILL
+            if not g.live(now) or now - self._confirmed_at >= m.gesture.confirmed_max_ms:
+                nxt = ACTIVE if energy >= motion.still_max_motion_energy else STILL
         if nxt == CANDIDATE and prev != CANDIDATE:
             self._candidate_since = now
         self._mode = self.modes.check(prev, nxt)
@@ -271,58 +287,61 @@ class Fusion:
 
     # ------------------------------------------------------------------ evidence
     def _qualifies(self, rd: Reading, now: int) -> bool:
-        r = self.rules
-        src = r.sources[rd.kind]
-        if not src.human or rd.confidence < r.presence_min:
+        m = self.rules.model
+        if not self.rules.sources[rd.kind].human_source or rd.confidence < m.presence.min_confidence:
             return False
-        if rd.posture is not None and rd.posture not in r.present_postures:
+        if rd.posture is not None and rd.posture not in m.posture.present_allowed:
             return False
-        if r.full_body_required and rd.posture == "torso_only":
+        if m.presence.full_body_required and rd.posture == "torso_only":
             return False
         return True  # freshness was checked by the caller (fresh_ms is capped by the stale horizon)
 
     def _score(self, confs: list[float]) -> float:
-        if self.rules.alternative_score == "min_of_participating_sources":
+        if self.rules.model.output.alternative_score == "min_of_participating_sources":
             return min(confs)
         return sum(confs) / len(confs)
 
     def _alternatives(self, fresh: list[Reading]) -> tuple[float, set[str]]:
         """Best score of the satisfied high-confidence alternatives, and their participants."""
-        r = self.rules
+        src = self.rules.sources
+        hc = self.rules.model.high_confidence
         best, who = 0.0, set()
-        mocopi = [rd for rd in fresh if rd.kind == r.mocopi_source and rd.confidence >= r.mocopi_min_conf
-                  and (rd.joints or 0) >= r.mocopi_min_joints]
+        sk = hc.mocopi_skeleton
+        mocopi = [rd for rd in fresh if rd.kind == sk.source and rd.confidence >= sk.min_source_confidence
+                  and (rd.joints or 0) >= sk.min_joint_count]
         if mocopi:
             top = max(mocopi, key=lambda rd: rd.confidence)
             best = max(best, self._score([top.confidence]))
-            who.add(r.sources[top.kind].slot or top.kind)
-        depth = [rd for rd in fresh if rd.kind == r.depth_source and rd.confidence >= r.depth_min_conf]
-        verifiers = [rd for rd in fresh if r.sources[rd.kind].verifier
-                     and rd.confidence >= r.verifier_min_conf]
+            who.add(src[top.kind].output_slot or top.kind)
+        dv = hc.depth_plus_person_verifier
+        depth = [rd for rd in fresh if rd.kind == dv.depth_source and rd.confidence >= dv.min_depth_confidence]
+        verifiers = [rd for rd in fresh if src[rd.kind].person_verifier
+                     and rd.confidence >= dv.min_verifier_confidence]
         if depth and verifiers:
             d = max(depth, key=lambda rd: rd.confidence)
             v = max(verifiers, key=lambda rd: rd.confidence)
             best = max(best, self._score([d.confidence, v.confidence]))
-            who |= {r.sources[d.kind].slot or d.kind, r.sources[v.kind].slot or v.kind}
+            who |= {src[d.kind].output_slot or d.kind, src[v.kind].output_slot or v.kind}
+        cams = hc.independent_camera_person_sources
         per_key: dict[str, Reading] = {}
         for rd in fresh:
-            if r.sources[rd.kind].camera and rd.confidence >= r.cameras_min_conf:
-                key = rd.source_id if r.cameras_distinct_by == "source_id" else rd.kind
+            if src[rd.kind].camera_person_source and rd.confidence >= cams.min_source_confidence:
+                key = rd.source_id if cams.distinct_by == "source_id" else rd.kind
                 if key not in per_key or rd.confidence > per_key[key].confidence:
                     per_key[key] = rd
-        if len(per_key) >= r.cameras_min_count:
-            top = sorted(per_key.values(), key=lambda rd: -rd.confidence)[: r.cameras_min_count]
+        if len(per_key) >= cams.min_count:
+            top = sorted(per_key.values(), key=lambda rd: -rd.confidence)[: cams.min_count]
             best = max(best, self._score([rd.confidence for rd in top]))
-            who |= {r.sources[rd.kind].slot or rd.kind for rd in top}
+            who |= {src[rd.kind].output_slot or rd.kind for rd in top}
         return best, who
 
     def _energy(self, fresh: list[Reading]) -> tuple[float, int]:
         r = self.rules
         counted = [(rd.confidence, float(rd.energy)) for rd in fresh
-                   if r.sources[rd.kind].counts_motion and rd.energy is not None]
+                   if r.sources[rd.kind].motion_energy_counts and rd.energy is not None]
         if not counted:
             return 0.0, 0
-        if r.energy_fusion == "max":
+        if r.model.motion.energy_fusion == "max":
             return max(e for _, e in counted), len(counted)
         return min(1.0, max(0.0, _weighted(counted))), len(counted)
 

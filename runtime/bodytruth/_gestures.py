@@ -32,8 +32,9 @@ class GestureTrack:
     consumed: bool = False  # confirmed (or lost) once: must be released before it can start again
 
     def live(self, now_ms: int, rules: Rules) -> bool:
-        return (not self.released and self.confidence >= rules.candidate_min
-                and now_ms - self.last_ms <= rules.release_after_ms)
+        g = rules.model.gesture
+        return (not self.released and self.confidence >= g.candidate_min_confidence
+                and now_ms - self.last_ms <= g.release_after_ms)
 
     def held(self) -> bool:
         """A deliberate held gesture (present_still accepts only these): phase start or hold."""
@@ -52,14 +53,15 @@ class GestureTracker:
     def event(self, ev: dict[str, Any]) -> None:
         """Feed one validated gesture event (evidence-only lanes are ignored by the caller)."""
         r = self.rules
+        g = r.model.gesture
         ts, label, conf = ev["timestamp_ms"], ev["label"], float(ev["confidence"])
         phase = ev.get("phase")
         mapped = r.gesture_command(label)
         deck = ev.get("deck", mapped.deck)
         t = self.track
         same = (t is not None and not t.released and t.label == label and t.deck == deck
-                and t.source_id == ev["source_id"] and ts - t.last_ms <= r.release_after_ms)
-        if phase == "release" or conf < r.candidate_min:
+                and t.source_id == ev["source_id"] and ts - t.last_ms <= g.release_after_ms)
+        if phase == "release" or conf < g.candidate_min_confidence:
             if same:
                 t.released = True
                 t.confidence = conf
@@ -88,7 +90,7 @@ class GestureTracker:
         t = self.track
         if t is None or t.consumed or not t.live(now_ms, self.rules):
             return False
-        if t.machine not in self.rules.confirm_machines or t.above_since is None:
+        if t.machine not in self.rules.model.gesture.confirm_machines or t.above_since is None:
             return False
         return t.confidence >= t.threshold and now_ms - max(t.above_since, candidate_since) >= t.hold_ms
 

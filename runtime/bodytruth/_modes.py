@@ -5,6 +5,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes, ModeSpec
 from lume.runtime import core as contracts
 
 MODES_CONTRACT = "body_truth_modes.v0"
@@ -15,18 +16,9 @@ class IllegalTransition(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ModeSpec:
-    name: str
-    present: bool
-    tracking_lost: bool
-    commands_allowed: bool
-    gesture_recognition: str  # enabled | held_only | disabled
-
-
-@dataclass(frozen=True)
 class ModeTable:
     initial: str
-    modes: dict[str, ModeSpec]
+    modes: dict[str, ModeSpec]  # mode name -> its row of the modes table
     allowed: frozenset[tuple[str, str]]
     forbidden: frozenset[tuple[str, str]]
 
@@ -46,8 +38,7 @@ class ModeTable:
 def mode_table(data: Any = None) -> ModeTable:
     if data is None:
         return _default_table()
-    model_cls = contracts.model_for(MODES_CONTRACT)
-    return _compile(data if isinstance(data, model_cls) else model_cls.model_validate(dict(data)))
+    return _compile(data if isinstance(data, BodyTruthModes) else BodyTruthModes.model_validate(dict(data)))
 
 
 @functools.cache
@@ -55,12 +46,8 @@ def _default_table() -> ModeTable:
     return _compile(contracts.table(MODES_CONTRACT))
 
 
-def _compile(m: Any) -> ModeTable:
-    modes = {}
-    for name in type(m.modes).model_fields:
-        s = getattr(m.modes, name)
-        modes[name] = ModeSpec(name, s.present, s.tracking_lost, s.commands_allowed,
-                               s.gesture_recognition.root)
-    allowed = frozenset((t.from_.root, t.to.root) for t in m.transitions)
-    forbidden = frozenset((t.from_.root, t.to.root) for t in m.forbidden)
-    return ModeTable(m.initial.root, modes, allowed, forbidden)
+def _compile(m: BodyTruthModes) -> ModeTable:
+    modes = {name: getattr(m.modes, name) for name in type(m.modes).model_fields}
+    allowed = frozenset((t.from_, t.to) for t in m.transitions)
+    forbidden = frozenset((t.from_, t.to) for t in m.forbidden)
+    return ModeTable(m.initial, modes, allowed, forbidden)

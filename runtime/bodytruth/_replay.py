@@ -33,7 +33,7 @@ def iter_replay(observations: Iterable[Mapping[str, Any]], gestures: Iterable[Ma
     if not events:
         return
     fusion = fusion or Fusion(rules)
-    end = events[-1][0] + fusion.rules.absent_after_ms + tick_ms
+    end = events[-1][0] + fusion.rules.model.timing.absent_after_ms + tick_ms
     now, i = events[0][0], 0
     while now <= end:
         while i < len(events) and events[i][0] <= now:

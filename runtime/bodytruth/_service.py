@@ -24,6 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from lume.generated.constants import BODYTRUTH_PORT
 from lume.generated.models.body_truth_v0 import LumeBodyTruth
 from lume.runtime import core as contracts
 
@@ -37,8 +38,7 @@ PATH = "/body-truth"
 
 def default_port() -> int:
     """The BodyTruth port of machine_config.v1 (seed 003: `http://[ip]:9405/body-truth`)."""
-    endpoint = contracts.get("machine_config.v1").raw["$defs"]["BodyTruthEndpoint"]
-    return int(endpoint["properties"]["port"]["default"])
+    return BODYTRUTH_PORT
 
 
 def wall_ms() -> int:

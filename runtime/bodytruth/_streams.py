@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from lume.runtime import core as contracts
-from lume.runtime.core import InputError, iter_jsonl
+from lume.runtime.core import InputError, iter_jsonl, validated
 
-from ._inputs import GESTURE_CONTRACT, OBSERVATION_CONTRACT, InputRejected, check
+from ._inputs import GESTURE_CONTRACT, OBSERVATION_CONTRACT
 
 
 def _kind(path: Path, first: Any) -> str:
@@ -33,14 +33,7 @@ def read_stream(path: Path) -> tuple[str, list[dict[str, Any]]]:
     if not lines:
         return OBSERVATION_CONTRACT, []
     stem = _kind(path, lines[0][1])
-    records = []
-    for number, obj in lines:
-        try:
-            records.append(check(obj, stem, file=str(path), line=number))
-        except InputRejected as exc:
-            p = exc.problems[0]
-            raise InputError(f"{path}:{number}: {p.path}: {p.message} [{p.contract}]") from exc
-    return stem, records
+    return stem, [validated(obj, stem, file=str(path), line=number) for number, obj in lines]
 
 
 def read_streams(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -10,9 +10,7 @@ from ._modes import ModeTable, mode_table
 
 
 def _command_thresholds() -> dict[str, float]:
-    contracts.table("safety_invariants.v1")
-    return {name: float(c["threshold"]) for name, c in
-            contracts.get("safety_invariants.v1").table_data()["commands"].items()}
+    return {name: float(c["threshold"]) for name, c in contracts.commands().items()}
 
 
 def allowed_command(frame: dict[str, Any], modes: ModeTable, thresholds: dict[str, float]) -> bool:

@@ -27,9 +27,9 @@ FILE = click.Path(path_type=Path, dir_okay=False)
 
 def _machines() -> list[str]:
     """The rig's machines (common.v1), read when a --machine value is checked or help is shown."""
-    from lume.runtime.core import get
+    from lume.generated.constants import MACHINES
 
-    return get("common.v1").raw["$defs"]["Machine"]["enum"]
+    return list(MACHINES)
 
 
 MACHINE = LazyChoice(_machines)
@@ -41,9 +41,9 @@ def airdeck() -> None:
 
 
 def _config(path: Path | None) -> dict[str, Any] | None:
-    from lume.runtime.airdeck import load_config
+    from lume.runtime.core import load_machine_config
 
-    return load_config(path)
+    return load_machine_config(path)
 
 
 def _manifest(path: Path | None):

@@ -10,7 +10,6 @@ from ._errors import BadInput, LumeGroup
 from ._options import AddressType, Duration, LazyChoice, address_option, config_option, json_option
 from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console
 
-DEFAULT_STATE_DIR = Path.home() / ".lume" / "director"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -47,16 +46,18 @@ def director() -> None:
                      ":0 picks a free one.",
                 type=AddressType(default_port=_port), default="127.0.0.1", host_port=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_STATE_DIR, show_default=True,
-              help="Where every applied version and the consent signing key are kept.")
+              default=None,
+              help="Where every applied version and the consent signing key are kept "
+                   "(default: director/ in the LUME config home, ~/.config/lume/director).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True,
               help="uvicorn's log level (connections, requests).")
 @json_option
-def serve(address, state_dir: Path, log_level: str, as_json: bool) -> int:
+def serve(address, state_dir: Path | None, log_level: str, as_json: bool) -> int:
     """Run the bus until Ctrl-C (SIGINT / SIGTERM)."""
-    from lume.runtime.director import BusServer, bind
+    from lume.runtime.director import BusServer, bind, default_state_dir
     from lume.runtime.director import serve as run
 
+    state_dir = state_dir or default_state_dir()
     rules = _rules().rules
     server = BusServer(state_dir)  # KeyFileError, OSError: exit 2
     try:

@@ -48,7 +48,8 @@ def target_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _target(host, ssh_port, bodytruth_port, bridge_port, proof_url, proof_file, topology, config_path):
-    from lume.runtime.completion import load_machine_config, resolve_target
+    from lume.runtime.completion import resolve_target
+    from lume.runtime.core import load_machine_config
 
     if proof_url and proof_file:
         raise BadInput("give --proof-url or --proof-file, not both")

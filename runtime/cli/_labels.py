@@ -13,9 +13,9 @@ WIDE = 120  # from this terminal width on, the dispatch label and the aliases ge
 
 
 def _lanes() -> list[str]:
-    from lume.runtime.core import get
+    from lume.generated.constants import LANES
 
-    return [lane["name"] for lane in get(TABLE).table_data()["lanes"]]
+    return list(LANES)
 
 
 @click.group(cls=LumeGroup)

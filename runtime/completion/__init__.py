@@ -8,7 +8,6 @@ handoff starts heavy work only on a report it accepts (SAFE-MAC5-GATE).
 from ._completion_gate import (
     CompletionRun,
     Mac4Target,
-    load_machine_config,
     preflight,
     resolve_target,
     run_completion_gate,
@@ -17,6 +16,6 @@ from ._completion_gate import (
 from ._report_reader import CompletionRefused, gate_parameters, read_completion_report
 
 __all__ = [
-    "CompletionRefused", "CompletionRun", "Mac4Target", "gate_parameters", "load_machine_config",
+    "CompletionRefused", "CompletionRun", "Mac4Target", "gate_parameters",
     "preflight", "read_completion_report", "resolve_target", "run_completion_gate", "watch",
 ]

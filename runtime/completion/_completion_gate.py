@@ -27,6 +27,16 @@ from typing import Any, Callable
 
 import orjson
 
+from lume.generated.constants import (
+    MAC4_BODYTRUTH_PORT,
+    MAC4_BRIDGE_PORT,
+    MAC4_SSH_PORT,
+    SAFE_AUTHORITY_K11,
+    SAFE_MAC4_READONLY,
+    SAFE_MAC5_GATE,
+    SAFE_MRT2_PROOF,
+    SAFE_NEVER_COMMAND,
+)
 from lume.runtime.core import (
     CheckResult,
     Evidence,
@@ -36,16 +46,16 @@ from lume.runtime.core import (
     now_iso,
     parameters,
     problems,
-    read_json,
     status_of,
     unchecked,
     violated,
 )
 
-GATE_INVARIANT = "SAFE-MAC5-GATE"
+GATE_INVARIANT = SAFE_MAC5_GATE
 KIND = "mac4_first"
 # readiness_report.v1 port names -> machine_config.v1 Mac4Endpoints fields
 PORT_FIELDS = {"ssh": "ssh_port", "bodytruth": "bodytruth_port", "output_bridge": "bridge_port"}
+_PORT_DEFAULTS = {"ssh": MAC4_SSH_PORT, "bodytruth": MAC4_BODYTRUTH_PORT, "output_bridge": MAC4_BRIDGE_PORT}
 
 
 def gate_rules() -> dict[str, Any]:
@@ -54,8 +64,7 @@ def gate_rules() -> dict[str, Any]:
 
 def default_ports() -> dict[str, int]:
     """The Mac4 port defaults of machine_config.v1 (`Mac4Endpoints`)."""
-    props = get("machine_config.v1").raw["$defs"]["Mac4Endpoints"]["properties"]
-    return {name: int(props[fld]["default"]) for name, fld in PORT_FIELDS.items()}
+    return dict(_PORT_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -225,19 +234,19 @@ def body_truth_check(f: Fetched, duration_ms: float) -> CheckResult:
 
 def live_state_check(f: Fetched, duration_ms: float) -> CheckResult:
     evidence = _conformance(f, "mac4_live_output_state.v1")
-    readonly = parameters("SAFE-MAC4-READONLY")
+    readonly = parameters(SAFE_MAC4_READONLY)
     for name, expected in readonly["state_fields"].items():
         item = _field(f, name, expected, f"live output state `{name}` is {orjson.dumps(expected).decode()}")
         if item is not None:
             evidence.append(item)
     return CheckResult("gate.mac4_first.live_output_state",
                        "Mac4 output bridge GET /state is read-only and sends no Rekordbox commands",
-                       status_of(evidence), ["SAFE-MAC4-READONLY", "SAFE-NEVER-COMMAND"], evidence, duration_ms, "rig")
+                       status_of(evidence), [SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND], evidence, duration_ms, "rig")
 
 
 def mrt2_proof_check(f: Fetched, duration_ms: float) -> CheckResult:
     evidence = _conformance(f, "mrt2_browser_proof.v1")
-    rule = parameters("SAFE-MRT2-PROOF")
+    rule = parameters(SAFE_MRT2_PROOF)
     checks = [("proof_kind", rule["required_proof_kind"],
                f"MRT2 proof is a {rule['required_proof_kind']} proof "
                f"({', '.join(rule['rejected_proof_kinds'])} is never enough)"),
@@ -249,12 +258,12 @@ def mrt2_proof_check(f: Fetched, duration_ms: float) -> CheckResult:
             evidence.append(item)
     return CheckResult("gate.mac4_first.mrt2_proof",
                        "MRT2 browser Web MIDI proof for the receive-only proof sink",
-                       status_of(evidence), ["SAFE-MRT2-PROOF"], evidence, duration_ms, "rig")
+                       status_of(evidence), [SAFE_MRT2_PROOF], evidence, duration_ms, "rig")
 
 
 def topology_check(path: Path | None, duration_ms_of: Callable[[], float]) -> tuple[CheckResult, Fetched | None]:
     title = "Device topology keeps K11 the only command gate"
-    invs = ["SAFE-AUTHORITY-K11", GATE_INVARIANT]
+    invs = [SAFE_AUTHORITY_K11, GATE_INVARIANT]
     if path is None:
         evidence = [unchecked(f"no device topology given: pass --topology <bundle>/{gate_rules()['topology_file']}",
                               field="topology", expected=gate_rules()["topology_file"], found=None)]
@@ -262,7 +271,7 @@ def topology_check(path: Path | None, duration_ms_of: Callable[[], float]) -> tu
                            duration_ms_of(), "rig"), None
     f = fetch_file(path)
     evidence = _conformance(f, "device_topology_mac4_first.v1")
-    authority = parameters("SAFE-AUTHORITY-K11")
+    authority = parameters(SAFE_AUTHORITY_K11)
     for name, expected in authority["topology_fields"].items():
         item = _field(f, name, expected, f"topology `{name}` is {orjson.dumps(expected).decode()}")
         if item is not None:
@@ -281,7 +290,7 @@ def topology_check(path: Path | None, duration_ms_of: Callable[[], float]) -> tu
 def skipped_audit_check(reason: str) -> CheckResult:
     evidence = [unchecked(reason, expected="full audit run", found="skipped")]
     return CheckResult("gate.mac4_first.full_audit", "Mac4-first full live audit (MRT2 proof, read-only bridge)",
-                       "inconclusive", ["SAFE-MAC4-READONLY", "SAFE-MRT2-PROOF"], evidence, 0.0, "data")
+                       "inconclusive", [SAFE_MAC4_READONLY, SAFE_MRT2_PROOF], evidence, 0.0, "data")
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -412,15 +421,3 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
 
-
-def load_machine_config(path: Path | None) -> dict[str, Any] | None:
-    """`--config PATH` (validated against machine_config.v1), else LUME_CONFIG / the default file."""
-    if path is None:
-        from lume.runtime.core import load_config
-
-        return load_config()
-    doc = read_json(path)
-    found = problems(doc, get("machine_config.v1"), file=str(path))
-    if found:
-        raise InputError("; ".join(str(p) for p in found))
-    return doc

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import InputError, get, problems, read_json, table
+from lume.generated.constants import SAFE_MAC5_GATE
+from lume.runtime.core import InputError, get, parameters, problems, read_json
 
-INVARIANT = "SAFE-MAC5-GATE"
+INVARIANT = SAFE_MAC5_GATE
 REPORT = "readiness_report.v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 
@@ -20,10 +21,7 @@ class CompletionRefused(Exception):
 
 def gate_parameters() -> dict[str, Any]:
     """SAFE-MAC5-GATE's parameters from lume:contract:safety_invariants:v1."""
-    for inv in table("safety_invariants.v1").invariants:
-        if getattr(inv.id, "root", inv.id) == INVARIANT:
-            return dict(inv.parameters)
-    raise KeyError(f"{INVARIANT} is not in safety_invariants.v1")
+    return parameters(INVARIANT)
 
 
 def read_completion_report(path: Path) -> dict[str, Any]:

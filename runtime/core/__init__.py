@@ -2,24 +2,36 @@
 
 - contracts: load them (`get`, `load_all`), validate against them (`problems`,
   `validate_file`), parse into generated models (`model_for`, `table`);
-- the rule tables as lookups: safety invariants (`parameters`, `commands`), the label table
-  (`LabelIndex`);
-- validated I/O: `read_json`, `iter_jsonl` and `InputError`; atomic writes (`write_json`, …);
-- time (`now`, `now_iso`, `parse_time`) and the machine configuration (`load_config`);
+- the rule tables, typed (`labels`, `invariant`, `parameters`, `commands`, `policy`,
+  `bundle_layout`, `body_truth_rules`, … and `rule_data` for plain JSON) and the label table
+  as the one label lookup (`LabelIndex`, with `resolve_command`);
+- validated I/O: `read_json`, `iter_jsonl`, `iter_records` / `read_records` / `validated` (JSONL
+  records checked against their contract) and `InputError`; atomic writes (`write_json`, …);
+- time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
 """
-from ._atomic import dumps, write_bytes, write_json, write_jsonl, write_text
+from ._atomic import (
+    Staged,
+    dumps,
+    publish_once,
+    write_bytes,
+    write_durable,
+    write_json,
+    write_jsonl,
+    write_text,
+)
 from ._check import check_all
-from ._config import config_dir_path, config_home, config_path, load_config
+from ._config import config_dir_path, config_home, config_path, load_machine_config
 from ._contracts import (
     ENVELOPE_KEYS,
     Contract,
     ContractError,
     by_id,
+    contract_ref,
     contracts_dir,
     get,
     load_all,
@@ -36,7 +48,6 @@ from ._evidence import (
     violated,
 )
 from ._inline import self_contained
-from ._invariants import commands, invariants, parameters
 from ._jsonl import InputError, iter_jsonl, read_json
 from ._keys import (
     PRIVATE_NAME,
@@ -50,19 +61,35 @@ from ._keys import (
     trust_entry,
     trust_file,
 )
-from ._label_table import LabelTable
-from ._labels import LabelIndex, LabelMapping, UnknownLabel
+from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
 from ._models import model_for, parse, table
+from ._records import iter_records, read_records, scan_records, validated
+from ._rules import (
+    airdeck_gestures,
+    body_truth_modes,
+    body_truth_rules,
+    bundle_layout,
+    commands,
+    deck_zones,
+    director_ownership,
+    invariant,
+    invariants,
+    labels,
+    midi_map,
+    parameters,
+    policy,
+    rule_data,
+    safety_invariants,
+    storage_root,
+)
 from ._signing import (
     ReportRejected,
     decode_statement,
     default_max_age_s,
-    now_iso,
-    parse_time,
     sign_report,
     verify_report,
 )
-from ._time import Clock, fixed, now
+from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
 from ._validate import (
     FileResult,
     Problem,
@@ -72,22 +99,27 @@ from ._validate import (
     contract_for,
     iter_documents,
     json_path,
+    one_line,
     problems,
     table_problems,
     validate_file,
 )
 
 __all__ = [
-    "ENVELOPE_KEYS", "PRIVATE_NAME", "CheckResult", "Clock", "Contract", "ContractError", "Domain",
+    "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
     "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
-    "LabelTable", "Problem", "ReportRejected", "SigningKey", "Status", "UnknownContract",
-    "UnknownLabel", "Unreadable", "bundled_schema", "by_id", "check_all", "commands",
-    "config_dir_path", "config_home", "config_path", "contract_for", "contracts_dir",
-    "decode_statement", "default_max_age_s", "dumps", "fixed", "get", "held", "invariants",
-    "iter_documents", "iter_jsonl", "json_path", "key_dir", "keyid_of", "load_all", "load_config",
-    "load_or_create_key", "load_trust", "meta_for", "model_for", "now", "now_iso", "parameters",
-    "parse", "parse_time", "problems", "read_json", "self_contained", "sign_report", "status_of",
-    "table", "table_problems", "trust", "trust_entry", "trust_file", "unchecked",
-    "validate_file", "verify_report", "violated", "write_bytes", "write_json", "write_jsonl",
-    "write_text",
+    "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey", "Staged", "Status",
+    "UnknownContract", "UnknownLabel", "Unreadable", "airdeck_gestures", "body_truth_modes",
+    "body_truth_rules", "bundle_layout", "bundled_schema", "by_id", "check_all", "commands",
+    "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref",
+    "contracts_dir", "deck_zones", "decode_statement", "default_max_age_s",
+    "director_ownership", "dumps", "fixed", "get", "held", "invariant", "invariants",
+    "iter_documents", "iter_jsonl", "iter_records", "json_path", "key_dir", "keyid_of",
+    "labels", "load_all", "load_machine_config", "load_or_create_key", "load_trust", "meta_for",
+    "midi_map", "model_for", "now", "now_iso", "one_line", "parameters", "parse",
+    "parse_datetime", "parse_time", "policy", "problems", "publish_once", "read_json",
+    "read_records", "scan_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
+    "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
+    "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
+    "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
 ]

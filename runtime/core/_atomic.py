@@ -1,4 +1,9 @@
-"""Atomic writes: temp file in the same folder, fsync, rename. Readers never see half a file."""
+"""Atomic writes: temp file in the same folder, fsync, rename. Readers never see half a file.
+
+The only place that writes files durably: `write_bytes` (replace), `publish_once` (create,
+never replace), `Staged` (write aside, check, then commit or drop) and `write_durable` (a file
+of a folder that is itself staged and renamed into place as a whole).
+"""
 from __future__ import annotations
 
 import json
@@ -6,6 +11,47 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write `data` to a new file and fsync it (no rename: for files of a staged folder)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _aside(path: Path, data: bytes) -> Path:
+    """`data` in a durable temp file beside `path` (same folder, so a rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+class Staged:
+    """`data` written aside `path`: read or check `.path`, then `commit()` (atomic replace) or
+    leave the block (the temp file is removed). Use as a context manager."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.target = Path(path)
+        self.path = _aside(self.target, data)
+
+    def commit(self) -> None:
+        os.replace(self.path, self.target)
+
+    def __enter__(self) -> "Staged":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def write_bytes(path: Path, data: bytes) -> bool:
@@ -16,18 +62,22 @@ def write_bytes(path: Path, data: bytes) -> bool:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with Staged(path, data) as staged:
+        staged.commit()
     return True
+
+
+def publish_once(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` only if it does not exist yet (temp file + hard link, race-free).
+    Returns False when the file already existed (it is left as it was)."""
+    tmp = _aside(Path(path), data)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> bool:

@@ -1,7 +1,13 @@
-"""Find and read the YAML contracts that ship as the `lume.contracts` package data."""
+"""Find and read the YAML contracts that ship as the `lume.contracts` package data.
+
+Which file a key names (a stem, a name's newest version, an `$id`) and which generated model
+and match rules a contract has come from the generated index `lume.generated.registry`; the
+YAML itself is read here.
+"""
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -9,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from lume.generated.registry import CONTRACTS as REGISTRY
 
 # libyaml's loader when present: the same documents, about 4x faster than pure Python.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -108,8 +116,28 @@ def by_id(root: Path | None = None) -> dict[str, Contract]:
     return {c.id: c for c in load_all(root)}
 
 
+@functools.cache
+def _registry_keys() -> dict[str, str]:
+    """Stem, `$id` and name (-> its newest version) of every indexed contract -> its stem."""
+    keys: dict[str, str] = {}
+    for stem in sorted(REGISTRY, key=lambda s: int(s.rsplit(".v", 1)[1])):
+        keys[stem.rsplit(".v", 1)[0]] = stem  # in version order: the newest wins
+    for stem, entry in REGISTRY.items():
+        keys[stem] = keys[entry["id"]] = stem
+    return keys
+
+
+@functools.cache
+def _by_stem(root: Path | None = None) -> dict[str, Contract]:
+    return {c.stem: c for c in load_all(root) if not c.is_meta}
+
+
 def get(key: str, root: Path | None = None) -> Contract:
     """Look a contract up by stem (`body_truth.v0`), name (`body_truth`, newest version) or `$id`."""
+    if root is None:
+        stem = _registry_keys().get(key)
+        if stem is not None and stem in _by_stem():
+            return _by_stem()[stem]
     contracts = [c for c in load_all(root) if not c.is_meta]
     for c in contracts:
         if key in (c.stem, c.id):
@@ -121,6 +149,17 @@ def get(key: str, root: Path | None = None) -> Contract:
         if c.is_meta and key in (c.stem, c.id, f"meta/{c.stem}"):
             return c
     raise ContractError(f"unknown contract {key!r} (see `lume contracts list`)")
+
+
+def contract_ref(key: str | Contract, *, with_file: bool = False) -> dict[str, str]:
+    """The one reference to a contract that the documents we write record: `{id, sha256}` (the
+    SHA-256 of the file's bytes), with `file` (its path as `contracts/...`) when asked."""
+    c = key if isinstance(key, Contract) else get(key)
+    digest = hashlib.sha256(c.path.read_bytes()).hexdigest()
+    if not with_file:
+        return {"id": c.id, "sha256": digest}
+    return {"id": c.id, "file": f"contracts/{c.path.relative_to(contracts_dir()).as_posix()}",
+            "sha256": digest}
 
 
 def meta_for(table: Contract, root: Path | None = None) -> Contract:

@@ -17,6 +17,7 @@ def self_contained(contract: Contract) -> dict[str, Any]:
     schema = copy.deepcopy(contract.raw)
     schema.pop("x-lume", None)
     defs: dict[str, Any] = schema.setdefault("$defs", {})
+    inlined: set[str] = set()
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -31,8 +32,12 @@ def self_contained(contract: Contract) -> dict[str, Any]:
                 if target is None:
                     raise ContractError(f"{contract.path}: {ref!r} names no definition")
                 if name not in defs:
+                    inlined.add(name)
                     defs[name] = {}  # reserve first: shared defs may refer to each other
                     defs[name] = walk(copy.deepcopy(target))
+                elif name not in inlined and uri != contract.id:
+                    raise ContractError(f"{contract.path}: local $defs/{name} shadows {ref!r}; "
+                                        f"rename one of them")
                 node["$ref"] = f"#/$defs/{name}"
             for value in list(node.values()):
                 walk(value)

@@ -1,4 +1,9 @@
-"""Read JSON and JSONL with errors that name the file and the line."""
+"""Read JSON and JSONL with errors that name the file and the line.
+
+`read_json` and `iter_jsonl` are the only places that open JSON input files (documents, JSONL
+streams, the machine configuration, the trust file): file-type checks and size limits belong
+here. `iter_records` (records.py) adds validation against a contract on top of `iter_jsonl`.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +17,7 @@ class InputError(ValueError):
 
 
 def read_json(path: Path) -> Any:
+    """The parsed JSON document at `path`; InputError naming the file."""
     try:
         return orjson.loads(Path(path).read_bytes())
     except OSError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from ._atomic import write_json
-from ._config import config_dir_path, config_home, load_config
+from ._atomic import publish_once, write_json
+from ._config import config_dir_path, config_home, load_machine_config
 from ._jsonl import InputError, read_json
 
 KEY_DIR_ENV = "LUME_KEY_DIR"
@@ -128,7 +127,7 @@ def key_dir(override: Path | None = None) -> Path:
     named = os.environ.get(KEY_DIR_ENV)
     if named:
         return _refuse_in_repository(Path(named).expanduser())
-    config = load_config()
+    config = load_machine_config()
     if config:
         return _refuse_in_repository(config_dir_path(config["key_dir"]))
     return _refuse_in_repository(config_home() / "keys")
@@ -139,7 +138,7 @@ def trust_file(key_folder: Path | None = None) -> Path:
     if named:
         return Path(named).expanduser()
     if key_folder is None:
-        config = load_config()
+        config = load_machine_config()
         if config and not os.environ.get(KEY_DIR_ENV):
             return config_dir_path(config["trust_file"])
     return (key_folder or key_dir()) / TRUST_NAME
@@ -161,22 +160,6 @@ def _load(path: Path) -> SigningKey:
     return SigningKey(key, path)
 
 
-def _publish_once(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` only if it does not exist yet (temp file + hard link, race-free)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
     """This machine's signing key; generated (mode 0600) on first use. `.created` says which."""
     folder = key_dir(key_dir_path)
@@ -190,7 +173,7 @@ def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
     fresh = SigningKey.generate()
     pem = fresh.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
-    if not _publish_once(private, pem):  # someone else created it meanwhile: use theirs
+    if not publish_once(private, pem):  # someone else created it meanwhile: use theirs
         return _load(private)
     key = SigningKey(fresh.private, private, created=True)
     (folder / PUBLIC_NAME).write_text(key.public_hex + "\n", encoding="utf-8")

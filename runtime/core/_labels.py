@@ -1,9 +1,11 @@
-"""Label alignment over the canonical label table (labels.v1, seed 000 Wave 4).
+"""The label table (labels.v1) as the one lookup every component uses.
 
 Every Mac4 marker, Pose Coach and AirDeck label maps to one row: its canonical name, unified
-category, lane, the command it stands for (a gesture row resolves through the command label
-it names) and the label the AirDeck gate dispatches on. An unknown label is an error that
-names the closest known spellings (difflib), never a silent pass.
+category, lane, the command it stands for (`resolve_command`: a gesture row resolves through
+the command label it names) and the label the AirDeck gate dispatches on. An unknown label is
+an error that names the closest known spellings (difflib), never a silent pass. Nothing else
+reads labels.v1's rows: storage, BodyTruth, the AirDeck gate, templates and the label
+verifier all ask a `LabelIndex`.
 """
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from ._contracts import get
-from ._models import table
+from ._rules import rule_data
 
 TABLE = "labels.v1"
 
@@ -28,6 +29,24 @@ class UnknownLabel(ValueError):
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}label {label!r} is not in {TABLE}{hint}")
+
+
+@dataclass(frozen=True)
+class CommandOf:
+    """The command a label stands for (`LabelIndex.resolve_command`)."""
+
+    label: str  # the label's canonical name
+    row: dict[str, Any]  # the label's row
+    command_row: dict[str, Any]  # the command label's row (the row itself for a command label)
+    command: str  # the command label
+    deck: int | None  # the deck the command names (None: both decks / global)
+    action: str
+    may_command: bool  # whether the command row's lane may ever command
+
+    @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """The label's row and, when it is a gesture row, its command's row."""
+        return (self.row,) if self.row is self.command_row else (self.row, self.command_row)
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,8 @@ class LabelMapping:
 
 
 class LabelIndex:
-    """The label table as a lookup. `LabelIndex.load()` reads (and validates) labels.v1 once."""
+    """The label table as a lookup. `LabelIndex.load()` reads (and validates) labels.v1 once;
+    `LabelIndex(data)` indexes another table's data (tests build rule variants with it)."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.rows: dict[str, dict[str, Any]] = {r["name"]: r for r in data["labels"]}
@@ -72,12 +92,37 @@ class LabelIndex:
     @classmethod
     @functools.cache
     def load(cls) -> "LabelIndex":
-        table(TABLE)  # validates the table against its meta-schema
-        return cls(get(TABLE).table_data())
+        return cls(rule_data(TABLE))
 
     # ---- lookups --------------------------------------------------------------------------
     def canonical(self, label: str) -> str | None:
         return label if label in self.rows else self.aliases.get(label)
+
+    def row(self, label: str) -> dict[str, Any] | None:
+        """The row of a label name or alias, or None."""
+        name = self.canonical(label)
+        return None if name is None else self.rows[name]
+
+    def category(self, label: str) -> str | None:
+        row = self.row(label)
+        return None if row is None else row["category"]
+
+    def resolve_command(self, label: str) -> CommandOf | None:
+        """The command a label (name or alias) stands for, or None when it is unknown or stands
+        for none. A gesture row stands for the command label it names; a command label for itself.
+        """
+        name = self.canonical(label)
+        if name is None:
+            return None
+        row = self.rows[name]
+        target = self.rows.get(row["gesture"]) if row["gesture"] else row
+        if target is None or target["command"] is None:
+            return None
+        spec = target["command"]
+        lane = self.lanes.get(target["lane"])
+        return CommandOf(label=name, row=row, command_row=target, command=target["name"],
+                         deck=spec["deck"], action=spec["action"],
+                         may_command=bool(lane and lane["may_command"]))
 
     def suggestions(self, label: str, n: int = 3) -> list[str]:
         """Closest known names and aliases (difflib's default similarity cutoff)."""
@@ -94,16 +139,15 @@ class LabelIndex:
     def map(self, label: str, where: str | None = None) -> LabelMapping:
         name = self.require(label, where)
         row = self.rows[name]
-        target = self.rows.get(row["gesture"]) if row["gesture"] else row
-        spec = target["command"] if target else None
+        cmd = self.resolve_command(name)
         lane = self.lanes[row["lane"]]
         return LabelMapping(
             label=label, canonical=name, via="name" if label == name else "alias",
             origin=row["origin"], category=row["category"], lane=row["lane"],
             may_command=bool(lane["may_command"]), promotion_status=row["promotion_status"],
             allows_live_command=bool(self.statuses[row["promotion_status"]]["allows_live_command"]),
-            command=target["name"] if spec else None,
-            deck=spec["deck"] if spec else None, action=spec["action"] if spec else None,
+            command=cmd.command if cmd else None,
+            deck=cmd.deck if cmd else None, action=cmd.action if cmd else None,
             destructive=bool(row["destructive"]),
             dispatch_label=self.dispatch_label(name),
             aliases=tuple(row["aliases"]), description=" ".join(row["description"].split()))

@@ -5,17 +5,33 @@ import functools
 import importlib
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
-from ._contracts import Contract, get, meta_for
+from ._contracts import REGISTRY, Contract, get, meta_for
 
 
-def model_for(key: str | Contract) -> type[BaseModel]:
-    """The generated pydantic class of a document/record contract, or of a table's meta-schema."""
+def model_for(key: str | Contract) -> Any:
+    """The generated root of a document/record contract, or of a table's meta-schema: a pydantic
+    class, or a type alias where the root is not an object (a list, a `oneOf` of frames)."""
     c = key if isinstance(key, Contract) else get(key)
-    source = meta_for(c) if c.kind == "table" else c
-    module = importlib.import_module(f"lume.generated.models.{source.module}")
-    return getattr(module, source.model_name)
+    entry = REGISTRY.get(c.stem) if not c.is_meta else None
+    if entry is not None:
+        module_name, name = entry["module"], entry["model"]
+    else:  # a meta-schema or a definitions file: not in the index
+        source = meta_for(c) if c.kind == "table" else c
+        module_name, name = source.module, source.model_name
+    return getattr(importlib.import_module(f"lume.generated.models.{module_name}"), name)
+
+
+@functools.cache
+def _adapter(stem: str) -> TypeAdapter:
+    return TypeAdapter(model_for(stem))
+
+
+def parse(key: str | Contract, data: Any) -> Any:
+    """Validate `data` against the contract's generated model and return the typed value."""
+    c = key if isinstance(key, Contract) else get(key)
+    return _adapter(c.stem).validate_python(data)
 
 
 @functools.cache
@@ -24,9 +40,4 @@ def table(key: str) -> Any:
     c = get(key)
     if c.kind != "table":
         raise TypeError(f"{c.stem} is a {c.kind}, not a table")
-    return model_for(c).model_validate(c.table_data())
-
-
-def parse(key: str, data: Any) -> BaseModel:
-    """Validate `data` against the contract's generated model and return the instance."""
-    return model_for(key).model_validate(data)
+    return parse(c, c.table_data())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import time
 from typing import Any
@@ -21,9 +20,12 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import Signature
 
+from lume.generated.constants import SAFE_MAC5_GATE
+
 from ._contracts import get
-from ._invariants import parameters
 from ._keys import SigningKey, load_trust, sslib_key
+from ._rules import parameters
+from ._time import parse_time
 from ._validate import problems
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -85,18 +87,8 @@ def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
     return envelope.to_dict()
 
 
-def parse_time(text: str) -> float:
-    """Unix seconds of an RFC 3339 timestamp (`Z` or an offset)."""
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def now_iso(now: float | None = None) -> str:
-    moment = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def mac5_gate_parameters() -> dict[str, Any]:
-    return parameters("SAFE-MAC5-GATE")
+    return parameters(SAFE_MAC5_GATE)
 
 
 def default_max_age_s() -> float:

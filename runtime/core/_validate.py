@@ -16,8 +16,9 @@ from typing import Any, Iterator
 import jsonschema_rs
 import orjson
 
-from ._contracts import Contract, ContractError, get, load_all, meta_for
+from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
 from ._inline import self_contained
+from ._jsonl import InputError, iter_jsonl, read_json
 
 
 class UnknownContract(ContractError):
@@ -44,6 +45,13 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def one_line(found: list[Problem]) -> str:
+    """The first problem and how many more: the one wording of an invalid input, e.g.
+    `FILE:LINE: $.path: message [contract] (and 2 more)`."""
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"{found[0]}{more}"
 
 
 def json_path(parts: list[Any]) -> str:
@@ -87,10 +95,8 @@ def _matchers() -> tuple[dict[str, Contract], dict[str, Contract], list[tuple[st
     by_schema: dict[str, Contract] = {}
     by_type: dict[str, Contract] = {}
     by_file: list[tuple[str, Contract]] = []
-    for c in load_all():
-        if c.is_meta:
-            continue
-        m = c.match
+    for stem, entry in REGISTRY.items():
+        c, m = get(stem), entry["match"]
         if "schema" in m:
             by_schema[m["schema"]] = c
         if "type" in m:
@@ -133,16 +139,6 @@ class FileResult:
         return not self.problems
 
 
-def _records(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if raw.strip():
-                try:
-                    yield number, orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise Unreadable(f"{path}:{number}: not valid JSON: {exc}") from exc
-
-
 def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
     """A valid JSONL file accepted in one msgspec pass (fastpath.py), or None: the exact
     path then decides and reports every error with its line."""
@@ -173,15 +169,9 @@ def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
         if fast is not None:
             return fast
     try:
-        if path.suffix == ".jsonl":
-            records = list(_records(path))
-        else:
-            try:
-                records = [(None, orjson.loads(path.read_bytes()))]
-            except orjson.JSONDecodeError as exc:
-                raise Unreadable(f"{path}: not valid JSON: {exc}") from exc
-    except OSError as exc:
-        raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        records = list(iter_jsonl(path)) if path.suffix == ".jsonl" else [(None, read_json(path))]
+    except InputError as exc:
+        raise Unreadable(str(exc)) from exc
     if not records:
         return FileResult(str(path), contract.stem if contract else None, 0, [])
     # A JSONL file is homogeneous: its first record (or its name) picks the contract.

@@ -21,7 +21,7 @@ from ._consent import verify as verify_token
 from ._oneshot import BusUnreachable, follow, send_once
 from ._ownership import Ownership, Refusal
 from ._ownership import load as load_ownership
-from ._persist import LoadReport, StateStore
+from ._persist import LoadReport, StateStore, default_state_dir
 from ._server import BusServer, bind, serve
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Outcome",
     "Ownership",
     "Refusal",
+    "default_state_dir",
     "StateStore",
     "SystemClock",
     "bind",

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from lume.generated.constants import (
+    COMMAND_HEARTBEAT,
+    COMMAND_IDENTIFY,
+    COMMAND_SET_CUE,
+    COMMAND_SET_LOOK_ACTIVE,
+)
+from lume.runtime.core import parse_datetime, rfc3339
+
 from . import _frames as frames
 from . import _ownership as own
 from . import _state as st
@@ -59,7 +67,7 @@ class Bus:
         # Roles restored from disk get one full timeout to reconnect before they expire.
         start = self.clock.monotonic()
         self._last_seen: dict[str, float] = {r: start for r in st.read(self._doc, ACTIVE)}
-        self._slot_default = frames.default("set_cue", "slot")
+        self._slot_default = frames.default(COMMAND_SET_CUE, "slot")
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -76,7 +84,7 @@ class Bus:
         times = [self._last_seen.get(r, -math.inf) + timeout for r in st.read(self._doc, ACTIVE)]
         expires = st.read(self._doc, EXPIRES_AT)
         if expires is not None:
-            left = (st.parse_iso(expires) - self.clock.now()).total_seconds()
+            left = (parse_datetime(expires) - self.clock.now()).total_seconds()
             times.append(self.clock.monotonic() + left)
         return min(times) if times else None
 
@@ -95,7 +103,7 @@ class Bus:
         if found:
             p = found[0]
             return _refused(Refusal("invalid_frame", f"{kind}: {p.path}: {p.message} [{p.contract}]", role))
-        if kind == "identify":
+        if kind == COMMAND_IDENTIFY:
             if role is not None:
                 return _refused(Refusal("already_identified",
                                         f"this connection is already identified as {role}", role))
@@ -106,7 +114,7 @@ class Bus:
 
     def identify(self, role: str) -> Outcome:
         """Bind a role (the server handles the one-connection-per-role part)."""
-        out = self._seen(role, "identify")
+        out = self._seen(role, COMMAND_IDENTIFY)
         if not out.accepted:
             return out
         return Outcome(reply=frames.state(self._doc), changed=out.changed, identified=role)
@@ -121,7 +129,7 @@ class Bus:
         if len(alive) != len(active):
             doc = st.write(doc, ACTIVE, alive)
         expires = st.read(doc, EXPIRES_AT)
-        if expires is not None and st.parse_iso(expires) <= self.clock.now():
+        if expires is not None and parse_datetime(expires) <= self.clock.now():
             doc = self._reset_quorum(doc)
         if doc is self._doc:
             return None
@@ -138,18 +146,18 @@ class Bus:
         if refusal:
             return _refused(refusal)
         rules = self.own.rules
-        if kind in self.own.paused_blocks and st.read(self._doc, PHASE) == rules.paused_phase.root:
-            return _refused(Refusal("paused", f"{kind} refused while {PHASE} is {rules.paused_phase.root}", role))
-        if kind in ("heartbeat", "identify"):
+        if kind in rules.paused_blocks_commands and st.read(self._doc, PHASE) == rules.paused_phase:
+            return _refused(Refusal("paused", f"{kind} refused while {PHASE} is {rules.paused_phase}", role))
+        if kind in (COMMAND_HEARTBEAT, COMMAND_IDENTIFY):
             return self._seen(role, kind)
         doc = st.write_many(self._doc, writes)
         q = self.own.quorum
-        if kind == q.proposal_command.root:
+        if kind == q.proposal_command:
             doc = st.write(doc, PROPOSED_BY, role)
-        if kind in self.own.reset_on or any(
-                st.read(doc, path) != st.read(self._doc, path) for path in self.own.reset_when_changed):
+        if kind in q.reset_on or any(
+                st.read(doc, path) != st.read(self._doc, path) for path in q.reset_when_changed):
             doc = self._reset_quorum(doc)
-        if kind == q.command.root:
+        if kind == q.command:
             doc = self._ack_consent(doc, role)
             if isinstance(doc, Refusal):
                 return _refused(doc)
@@ -157,11 +165,11 @@ class Bus:
             doc = self._append_history(doc, writes["cue.current"])
         return self._commit(doc, kind, role, row.bumps_version, reply=row.reply)
 
-    def _role_writes(self, kind: str, row: own.CommandRule, frame: dict[str, Any]) -> dict[str, Any]:
+    def _role_writes(self, kind: str, row: own.CommandRow, frame: dict[str, Any]) -> dict[str, Any]:
         """Field path -> value for the role-owned fields a command frame writes."""
-        if kind == "set_cue":
+        if kind == COMMAND_SET_CUE:
             return {f"cue.{frame.get('slot', self._slot_default)}": frame["cue"]}
-        if kind == "set_look_active":
+        if kind == COMMAND_SET_LOOK_ACTIVE:
             return {"look.active": frame["id"]}
         by_leaf = {path.rsplit(".", 1)[-1]: path for path in row.writes}
         return {by_leaf[k]: v for k, v in frame.items() if k != "type"}
@@ -175,29 +183,29 @@ class Bus:
         return self._commit(st.write(self._doc, ACTIVE, ordered), kind, role, "on_change", reply=None)
 
     def _reset_quorum(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return st.write_many(doc, {self.own.quorum.field.root: False, TOKEN: None, EXPIRES_AT: None, ACKS: []})
+        return st.write_many(doc, {self.own.quorum.field: False, TOKEN: None, EXPIRES_AT: None, ACKS: []})
 
     def _ack_consent(self, doc: dict[str, Any], role: str) -> dict[str, Any] | Refusal:
         q = self.own.quorum
         if q.requires_proposal and st.read(doc, PROPOSED_BY) is None:
             return Refusal("no_consent_proposal", f"no consent proposal to acknowledge; send "
-                           f"{q.proposal_command.root} first", role)
-        if st.read(doc, q.field.root):
+                           f"{q.proposal_command} first", role)
+        if st.read(doc, q.field):
             return Refusal("consent_already_acknowledged",
                            "the current proposal already has its quorum and token", role)
         acks = st.read(doc, ACKS)
-        if role in acks or role not in self.own.quorum_roles:
+        if role in acks or role not in self.own.quorum.of_roles:
             return doc  # counted by role: a second ack from the same role changes nothing
         acks = [*acks, role]
         doc = st.write(doc, ACKS, acks)
         if len(acks) >= q.distinct_roles:
             expires = self.clock.now() + timedelta(seconds=q.token_ttl_s)
-            doc = st.write_many(doc, {q.field.root: True, EXPIRES_AT: st.iso(expires)})
+            doc = st.write_many(doc, {q.field: True, EXPIRES_AT: rfc3339(expires)})
             doc = st.write(doc, TOKEN, self.signer.sign(doc))
         return doc
 
     def _append_history(self, doc: dict[str, Any], cue: dict[str, Any]) -> dict[str, Any]:
-        entry = {**cue, "applied_at": st.iso(self.clock.now()), "applied_version": self.version + 1}
+        entry = {**cue, "applied_at": rfc3339(self.clock.now()), "applied_version": self.version + 1}
         keep = self.own.rules.history_keep
         return st.write(doc, HISTORY, [*st.read(doc, HISTORY)[-(keep - 1):], entry] if keep > 1 else [entry])
 
@@ -206,7 +214,7 @@ class Bus:
         changed = doc != self._doc
         if not changed and bump == "on_change":
             return Outcome(reply=frames.ack(self.version) if reply == "ack" else None)
-        doc = st.write_many(doc, {st.VERSION: self.version + 1, st.UPDATED_AT: st.iso(self.clock.now())})
+        doc = st.write_many(doc, {st.VERSION: self.version + 1, st.UPDATED_AT: rfc3339(self.clock.now())})
         bad = self.own.illegal_changes(self._doc, doc, kind, role)
         if bad:
             return _refused(Refusal("internal_error", f"{kind} would change {', '.join(bad)} without "

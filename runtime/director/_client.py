@@ -24,6 +24,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from lume.generated.constants import (
+    COMMAND_HEARTBEAT,
+    COMMAND_IDENTIFY,
+    COMMAND_SET_CUE,
+    COMMAND_SET_LOOK_ACTIVE,
+)
+
 from . import _frames as frames
 from . import _ownership as own
 
@@ -184,7 +191,7 @@ class DirectorClient:
 
     async def _session(self, ws: ClientConnection) -> None:
         """Identify, then read frames until the connection ends."""
-        await ws.send(frames.dumps({"type": "identify", "role": self.role}))
+        await ws.send(frames.dumps({"type": COMMAND_IDENTIFY, "role": self.role}))
         async with asyncio.timeout(self.open_timeout):
             while self.state_version_seen is None:
                 self._on_frame(await ws.recv(), handshake=True)
@@ -262,13 +269,13 @@ class DirectorClient:
         """Send one command; return the new version from its `ack` (None for heartbeats)."""
         kind = frame.get("type")
         row = self.own.commands.get(kind) if isinstance(kind, str) else None
-        if row is None or kind == "identify":
+        if row is None or kind == COMMAND_IDENTIFY:
             raise ValueError(f"{kind!r} is not a command a client sends [{own.CONTRACT}]")
         if check and not self.own.may_send(kind, self.role):
             refusal = self.own.check(kind, self.role, [])
             assert refusal is not None
             raise NotOwner(refusal)
-        if kind != "heartbeat" and self.read_only:
+        if kind != COMMAND_HEARTBEAT and self.read_only:
             if self.connected and self.kicked is None:
                 raise SchemaMismatch(f"server schema {self.server_schema} != client "
                                      f"{self.own.rules.schema_version}; call acknowledge_schema()")
@@ -298,13 +305,13 @@ class DirectorClient:
         return await self.send({"type": "set_session", **fields})
 
     async def set_cue(self, cue: dict[str, Any] | None, slot: str | None = None) -> int | None:
-        frame: dict[str, Any] = {"type": "set_cue", "cue": cue}
+        frame: dict[str, Any] = {"type": COMMAND_SET_CUE, "cue": cue}
         if slot is not None:
             frame["slot"] = slot
         return await self.send(frame)
 
     async def set_look_active(self, look_id: str | None) -> int | None:
-        return await self.send({"type": "set_look_active", "id": look_id})
+        return await self.send({"type": COMMAND_SET_LOOK_ACTIVE, "id": look_id})
 
     async def set_look(self, **fields: Any) -> int | None:
         return await self.send({"type": "set_look", **fields})
@@ -322,7 +329,7 @@ class DirectorClient:
         return await self.send({"type": "ack_consent"})
 
     async def heartbeat(self) -> None:
-        await self.send({"type": "heartbeat"})
+        await self.send({"type": COMMAND_HEARTBEAT})
 
     async def wait_for(self, predicate: Callable[[dict[str, Any]], bool],
                        timeout: float | None = None) -> dict[str, Any]:

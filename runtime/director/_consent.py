@@ -43,7 +43,7 @@ def _unb64(text: str) -> bytes:
 
 def payload(doc: dict[str, Any], rules: own.Ownership | None = None) -> bytes:
     q = (rules or own.load()).quorum
-    fields = {f.root: st.read(doc, f.root) for f in q.token_payload_fields}
+    fields = {f: st.read(doc, f) for f in q.token_payload_fields}
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -7,11 +7,14 @@ instead of "not valid under any of the given schemas".
 from __future__ import annotations
 
 import functools
+import typing
 from typing import Any
 
 import jsonschema_rs
 import orjson
+from pydantic import BaseModel
 
+from lume.generated.models.director_frames_v1 import DirectorFrame
 from lume.runtime.core import Problem, bundled_schema, get, json_path
 from lume.runtime.core import problems as contract_problems
 
@@ -56,9 +59,16 @@ def problems(frame: Any, where: str = "<frame>") -> list[Problem]:
 
 
 @functools.cache
+def _models() -> dict[str, type[BaseModel]]:
+    """Frame `type` -> its generated model class (the branches of the `DirectorFrame` union)."""
+    annotated = DirectorFrame.__value__  # Annotated[Union[...], Field(...)]
+    return {typing.get_args(m.model_fields["type"].annotation)[0]: m
+            for m in typing.get_args(typing.get_args(annotated)[0])}
+
+
 def default(frame_type: str, key: str) -> Any:
     """A property default declared by the contract (e.g. set_cue's `slot`)."""
-    return _schema()["$defs"][definitions()[frame_type]]["properties"][key].get("default")
+    return _models()[frame_type].model_fields[key].default
 
 
 def dumps(frame: dict[str, Any]) -> str:

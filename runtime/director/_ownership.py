@@ -14,6 +14,7 @@ from typing import Any
 
 from lume.generated.models.meta_director_ownership_v1 import (
     BusRules,
+    CommandRow,
     DirectorOwnership,
     QuorumRule,
 )
@@ -42,30 +43,14 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class CommandRule:
-    """One `commands` row with plain values (the generated row wraps each in a RootModel)."""
-
-    name: str
-    senders: frozenset[str]
-    writes: tuple[str, ...]
-    server_updates: tuple[str, ...]
-    reply: str  # ack | state | none
-    bumps_version: str  # always | on_change
-
-
-@dataclass(frozen=True)
 class Ownership:
-    """The ownership table in the shapes the bus needs."""
+    """The ownership table (`table`, the generated model) indexed the way the bus looks it up."""
 
     table: DirectorOwnership
     roles: tuple[str, ...]
     writer_of: dict[str, str]  # field path -> role | "server" | "quorum"
-    commands: dict[str, CommandRule]
+    commands: dict[str, CommandRow]  # command name -> its row
     field_paths: tuple[str, ...] = field(default=())
-    paused_blocks: frozenset[str] = frozenset()  # rules.paused_blocks_commands
-    reset_on: frozenset[str] = frozenset()  # quorum.reset_on
-    reset_when_changed: tuple[str, ...] = ()  # quorum.reset_when_changed
-    quorum_roles: frozenset[str] = frozenset()  # quorum.of_roles
 
     @property
     def rules(self) -> BusRules:
@@ -129,25 +114,13 @@ class Ownership:
         return bad
 
 
-def _roots(items: Iterable[Any]) -> list[Any]:
-    """Unwrap generated RootModel values into plain strings."""
-    return [getattr(i, "root", i) for i in items]
-
-
 @functools.cache
 def load() -> Ownership:
     t: DirectorOwnership = table(CONTRACT)
     return Ownership(
         table=t,
-        roles=tuple(r.role.root for r in t.roles),
-        writer_of={r.field.root: r.writer.root for r in t.fields},
-        commands={c.command.root: CommandRule(
-            name=c.command.root, senders=frozenset(_roots(c.senders)), writes=tuple(_roots(c.writes)),
-            server_updates=tuple(_roots(c.server_updates)), reply=c.reply.root,
-            bumps_version=c.bumps_version.root) for c in t.commands},
-        field_paths=tuple(r.field.root for r in t.fields),
-        paused_blocks=frozenset(_roots(t.rules.paused_blocks_commands)),
-        reset_on=frozenset(_roots(t.quorum.reset_on)),
-        reset_when_changed=tuple(_roots(t.quorum.reset_when_changed)),
-        quorum_roles=frozenset(_roots(t.quorum.of_roles)),
+        roles=tuple(r.role for r in t.roles),
+        writer_of={r.field: r.writer for r in t.fields},
+        commands={c.command: c for c in t.commands},
+        field_paths=tuple(r.field for r in t.fields),
     )

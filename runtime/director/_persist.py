@@ -24,13 +24,20 @@ from typing import Any
 import orjson
 
 from lume.runtime import core
-from lume.runtime.core import InputError, read_json
+from lume.runtime.core import InputError, parse_datetime, read_json
 
 from . import _ownership as own
 from . import _state as st
 from ._clock import Clock, SystemClock
 
 VERSIONS, EXPIRED = "versions", "expired"
+
+
+def default_state_dir() -> Path:
+    """The state folder when none is given: `director/` in LUME's one config home."""
+    return core.config_home() / "director"
+
+
 _NAME = re.compile(r"^(\d{12})\.json$")
 
 
@@ -110,7 +117,7 @@ class StateStore:
             if doc[st.VERSION] != version:
                 skipped.append(f"{path}: holds version {doc[st.VERSION]}, not {version}")
                 continue
-            age = self.clock.now() - st.parse_iso(doc[st.UPDATED_AT])
+            age = self.clock.now() - parse_datetime(doc[st.UPDATED_AT])
             if age > self.max_age:
                 return self._start_fresh("stale", path, skipped, removed)
             return doc, LoadReport("loaded", version, path, skipped, removed)

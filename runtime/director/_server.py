@@ -29,6 +29,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from lume.generated.constants import COMMAND_IDENTIFY
+
 from . import _frames as frames
 from . import _ownership as own
 from ._bus import Bus, Outcome
@@ -195,7 +197,8 @@ class BusServer:
         if isinstance(frame, Refusal):
             conn.send(frame.frame())
             return
-        if isinstance(frame, dict) and frame.get("type") == "identify" and not frames.frame_problems(frame):
+        if (isinstance(frame, dict) and frame.get("type") == COMMAND_IDENTIFY
+                and not frames.frame_problems(frame)):
             conn.send(frames.state(self.bus.state))  # accepted for symmetry; binds nothing here
             return
         conn.send(Refusal("invalid_frame", f"{self.own.rules.state_path} is read-only; send commands "

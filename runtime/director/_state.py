@@ -8,7 +8,7 @@ generated pydantic model is the typed view for loading and for callers (`model`)
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lume.generated.models.director_state_v1 import (
@@ -20,7 +20,7 @@ from lume.generated.models.director_state_v1 import (
     PerformerState,
     TelemetryState,
 )
-from lume.runtime.core import Problem, get
+from lume.runtime.core import Problem, get, rfc3339
 from lume.runtime.core import problems as contract_problems
 
 CONTRACT = "director_state.v1"
@@ -39,15 +39,6 @@ class StateInvalid(ValueError):
         super().__init__(f"{where}: {first.path}: {first.message} [{first.contract}]{more}")
 
 
-def iso(dt: datetime) -> str:
-    """RFC 3339 UTC with milliseconds and `Z`, the one rendering of every timestamp we write."""
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)  # Python >= 3.11 reads the `Z`
-
-
 def fresh(now: datetime) -> dict[str, Any]:
     """A new, empty session at version 0: built through the generated models, so it is valid."""
     doc = DirectorState(
@@ -62,7 +53,7 @@ def fresh(now: datetime) -> dict[str, Any]:
         version=0,
         updated_at=now,
     ).model_dump(mode="json", by_alias=True)
-    doc[UPDATED_AT] = iso(now)
+    doc[UPDATED_AT] = rfc3339(now)
     return doc
 
 

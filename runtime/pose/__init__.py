@@ -3,7 +3,7 @@
 `ObservationBuilder` (landmarks → body_observation.v1, deck zones, motion energy) is pure numpy;
 `PoseEstimator` / `extract` need the optional `pose` extra and import MediaPipe only when used.
 """
-from ._landmarks import ObservationBuilder, PoseMotion, pose_motion_rule, training_record
+from ._landmarks import DEFAULT_SOURCE_ID, ObservationBuilder, PoseMotion, pose_motion_rule, training_record
 from ._source import (
     INSTALL_HINT,
     Capture,
@@ -16,6 +16,7 @@ from ._source import (
 from ._zones import DeckZones, ZonesError, load_deck_zones
 
 __all__ = [
+    "DEFAULT_SOURCE_ID",
     "Capture",
     "DeckZones",
     "INSTALL_HINT",

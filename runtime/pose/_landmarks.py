@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lume.generated.constants import SOURCE_K11_POSE
 from lume.runtime import core as contracts
 
 from ._zones import DeckZones
@@ -23,7 +24,8 @@ LEFT_HAND = (15, 17, 19, 21)  # wrist, pinky, index, thumb
 RIGHT_HAND = (16, 18, 20, 22)
 UPPER_BODY = tuple(range(0, 25))  # face, shoulders, arms, hands, hips: what a DJ-area camera sees
 N_LANDMARKS = 33
-SOURCE = "k11_pose"
+SOURCE = SOURCE_K11_POSE  # the observation source kind this module produces
+DEFAULT_SOURCE_ID = "k11_webcam_pose"  # the K11 webcam lane (body_observation.v1 `source_id`)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class PoseMotion:
 
 def pose_motion_rule() -> PoseMotion | None:
     pm = contracts.table("body_truth_rules.v0").pose_motion
-    return None if pm is None else PoseMotion(pm.window_ms.root, pm.full_scale_body_heights_per_s)
+    return None if pm is None else PoseMotion(pm.window_ms, pm.full_scale_body_heights_per_s)
 
 
 def _clamp01(v: float) -> float:
@@ -44,7 +46,7 @@ def _clamp01(v: float) -> float:
 class ObservationBuilder:
     """Turns per-frame landmarks into observations; keeps a short history for motion energy."""
 
-    def __init__(self, zones: DeckZones, *, source_id: str = "k11_webcam_pose",
+    def __init__(self, zones: DeckZones, *, source_id: str = DEFAULT_SOURCE_ID,
                  input_mirrored: bool = False, motion: PoseMotion | None = None) -> None:
         self.zones = zones
         self.source_id = source_id

@@ -16,7 +16,7 @@ import numpy as np
 
 from lume.runtime.core import InputError
 
-from ._landmarks import N_LANDMARKS, ObservationBuilder
+from ._landmarks import DEFAULT_SOURCE_ID, N_LANDMARKS, ObservationBuilder
 from ._zones import DeckZones, load_deck_zones
 
 INSTALL_HINT = "install the pose extra: pip install 'lume[pose]' (mediapipe 0.10.21 ships its models)"
@@ -132,7 +132,7 @@ def open_capture(spec: str | Path, *, start_ms: int | None = None) -> Capture:
 
 
 def extract(spec: str | Path, *, zones: DeckZones | str | Path | None = None,
-            source_id: str = "k11_webcam_pose", start_ms: int | None = None,
+            source_id: str = DEFAULT_SOURCE_ID, start_ms: int | None = None,
             max_frames: int | None = None, every: int = 1, input_mirrored: bool = False,
             size: tuple[int, int] | None = None, model_complexity: int = 1) -> Iterator[dict[str, Any]]:
     """Yield one `k11_pose` observation per frame of a video or camera."""

@@ -54,7 +54,7 @@ def load_deck_zones(spec: str | Path | None = None) -> DeckZones:
             raise ZonesError(f"{spec}: neither a file nor a contract ({exc})") from exc
         if c.x.get("meta") != contracts.get(ZONES_CONTRACT).x.get("meta"):
             raise ZonesError(f"{spec}: contract {c.stem} is not a deck-zones table [{ZONES_CONTRACT}]")
-        data, where = c.table_data(), str(c.path)
+        data, where = contracts.rule_data(c.stem), str(c.path)
     try:
         model = contracts.model_for(ZONES_CONTRACT).model_validate(data)
     except ValidationError as exc:

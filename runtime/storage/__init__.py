@@ -6,13 +6,12 @@ from ._extract import ArchiveCorrupt, ArchiveRefused
 from ._indexer import BadRoot, IndexResult, index_root
 from ._mac5 import Mac5Refused, Mac5Result, read_session, source_spec
 from ._mac5 import process as mac5_process
-from ._policy import BUNDLE_FILE, layout
+from ._policy import incoming_dir, layout, processed_dir
 from ._pose_coach import add_pose_coach, resolve_latest
 
 __all__ = [
     "ArchiveCorrupt",
     "ArchiveRefused",
-    "BUNDLE_FILE",
     "BadRoot",
     "BagCheck",
     "IndexResult",
@@ -24,9 +23,11 @@ __all__ = [
     "check_bag",
     "create_bundle",
     "export_bag",
+    "incoming_dir",
     "index_root",
     "layout",
     "mac5_process",
+    "processed_dir",
     "read_bundle",
     "read_session",
     "resolve_latest",

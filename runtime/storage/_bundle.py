@@ -20,29 +20,19 @@ import copy
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.runtime.core import Clock, InputError, LabelTable, dumps, get, problems, read_json, write_text
+from lume.generated.constants import BUNDLE_FILE, BUNDLE_MACHINE_ROLES, BUNDLE_SAFETY, BUNDLE_STORAGE_MACHINE
+from lume.runtime.core import Clock, InputError, LabelIndex, dumps, get, problems, read_json, write_text
 from lume.runtime.core import now as wall_clock
 
 from ._checksum import sha256_files
 from ._index import load_index
 from ._indexer import check_root
-from ._policy import BUNDLE_FILE, folder_of, incoming_dir, join_root, layout, processed_dir
+from ._policy import folder_of, incoming_dir, join_root, layout, processed_dir
 from ._reports import render_all
 from ._sources import SOURCE_READERS, archive_entry_for
 
 SCHEMA = "lume.rehearsal_bundle.v1"
-# Fixed by the contract (rehearsal_bundle.v1 MachineRoles / BundleSafety consts); read from it.
 _CONTRACT = "rehearsal_bundle.v1"
-
-
-def _const_object(defname: str) -> dict[str, Any]:
-    spec = get(_CONTRACT).raw["$defs"][defname]
-    return {k: v["const"] for k, v in spec["properties"].items()}
-
-
-def _storage_machine() -> str:
-    """The machine that keeps the canonical copy: the contract's const, not a literal here."""
-    return get(_CONTRACT).raw["$defs"]["PrimaryStorage"]["properties"]["machine"]["const"]
 
 
 def bundle_problems(doc: Any, file: str) -> list[str]:
@@ -145,7 +135,7 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
     index = load_index(root)
     root_name = index["root"] if index else str(root.resolve())
     previous = read_bundle(bundle_dir) if (bundle_dir / BUNDLE_FILE).exists() else None
-    labels = LabelTable.load()
+    labels = LabelIndex.load()
 
     generated_sources: list[dict[str, Any]] = []
     generated_labels: list[dict[str, Any]] = []
@@ -180,12 +170,12 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
         "schema": SCHEMA,
         "bundle_id": bundle_id or old.get("bundle_id") or session_id,
         "created_at_unix": old.get("created_at_unix", clock()),
-        "primary_storage": {"machine": _storage_machine(), "root": root_name},
+        "primary_storage": {"machine": BUNDLE_STORAGE_MACHINE, "root": root_name},
         "sources": generated_sources + [s for s in old.get("sources", []) if s["source_id"] not in ours],
         "derived": old.get("derived", []),
         "labels": generated_labels + [lb for lb in old.get("labels", []) if lb["source_id"] not in ours],
-        "machine_roles": _const_object("MachineRoles"),
-        "safety": _const_object("BundleSafety"),
+        "machine_roles": dict(BUNDLE_MACHINE_ROLES),
+        "safety": dict(BUNDLE_SAFETY),
     }
     write_bundle(bundle_dir, doc, previous, clock)
     return bundle_dir

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO, Iterator
 from zlib import error as zlib_error
 
+from lume.generated.constants import ARCHIVE_SUFFIXES
+
 from ._checksum import CHUNK
 
 FILE, DIR, SYMLINK, HARDLINK = "file", "dir", "symlink", "hardlink"
@@ -67,9 +69,9 @@ class Listing:
 
 def archive_format(name: str) -> str | None:
     low = name.lower()
-    for suffix, fmt in ((".tar.gz", "tar.gz"), (".tgz", "tgz"), (".tar", "tar"), (".zip", "zip")):
+    for suffix in ARCHIVE_SUFFIXES:
         if low.endswith(suffix):
-            return fmt
+            return suffix[1:]
     return None
 
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 
-from lume.runtime.core import InputError, dumps, get, iter_jsonl, problems, read_json, write_bytes
-
-from ._policy import INDEX_JSON, INDEX_JSONL
+from lume.generated.constants import STORAGE_INDEX_FILE, STORAGE_INDEX_MACHINE, STORAGE_INDEX_RECORDS_FILE
+from lume.runtime.core import InputError, dumps, get, problems, read_json, read_records, write_bytes
 
 STATUSES = ("indexed", "refused", "corrupt", "missing_checksum", "pending")
 # an entry's verdict without the time it was written (what "changed" compares)
@@ -32,7 +31,7 @@ def same_verdict(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 
 def load_index(root: Path) -> dict[str, Any] | None:
     """The current index.json, validated; None when there is none yet."""
-    path = root / INDEX_JSON
+    path = root / STORAGE_INDEX_FILE
     if not path.exists():
         return None
     doc = read_json(path)
@@ -43,17 +42,10 @@ def load_index(root: Path) -> dict[str, Any] | None:
 
 
 def load_history(root: Path) -> list[dict[str, Any]]:
-    path = root / INDEX_JSONL
+    path = root / STORAGE_INDEX_RECORDS_FILE
     if not path.exists():
         return []
-    contract = get("storage_index_record.v1")
-    out = []
-    for line, rec in iter_jsonl(path):
-        found = problems(rec, contract, file=str(path), line=line)
-        if found:
-            raise InputError(str(found[0]))
-        out.append(rec)
-    return out
+    return read_records(path, "storage_index_record.v1")
 
 
 def counts(entries: list[dict[str, Any]]) -> dict[str, int]:
@@ -69,21 +61,21 @@ def write_index(root: Path, root_name: str, entries: list[dict[str, Any]],
     doc = {
         "schema": "lume.storage_index.v1",
         "root": root_name,
-        "machine": get("storage_index.v1").raw["properties"]["machine"]["const"],  # K11, by contract
+        "machine": STORAGE_INDEX_MACHINE,
         "updated_at_unix": now,
         "entries": entries,
         "counts": counts(entries),
     }
     if previous is not None and all(previous.get(k) == doc[k] for k in ("root", "machine", "entries", "counts")):
         doc["updated_at_unix"] = previous["updated_at_unix"]
-    found = problems(doc, get("storage_index.v1"), file=str(root / INDEX_JSON))
+    found = problems(doc, get("storage_index.v1"), file=str(root / STORAGE_INDEX_FILE))
     if found:  # a bug of ours, never the user's input: refuse to write a bad index
         raise AssertionError("; ".join(str(p) for p in found[:5]))
     written = []
     records = history + sorted(changed, key=lambda e: e["archive_name"])
     jsonl = b"".join(orjson.dumps(r) + b"\n" for r in records)
-    if write_bytes(root / INDEX_JSONL, jsonl):
-        written.append(root / INDEX_JSONL)
-    if write_bytes(root / INDEX_JSON, dumps(doc).encode()):
-        written.append(root / INDEX_JSON)
+    if write_bytes(root / STORAGE_INDEX_RECORDS_FILE, jsonl):
+        written.append(root / STORAGE_INDEX_RECORDS_FILE)
+    if write_bytes(root / STORAGE_INDEX_FILE, dumps(doc).encode()):
+        written.append(root / STORAGE_INDEX_FILE)
     return written

@@ -23,21 +23,24 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.runtime.core import Clock, InputError, get, problems, read_json
+from lume.generated.constants import (
+    ARCHIVE_NAME_PATTERN,
+    ARCHIVE_SUFFIXES,
+    SESSION_ID_PATTERN,
+    STORAGE_EXPORTS_DIR,
+    STORAGE_LOGS_DIR,
+    STORAGE_MANIFESTS_DIR,
+)
+from lume.runtime.core import Clock, InputError, get, problems, read_json, rfc3339
 from lume.runtime.core import now as wall_clock
 
 from . import _extract as ex
 from ._checksum import parse_sidecar, sha256_file
 from ._index import load_history, load_index, same_verdict, write_index
 from ._policy import (
-    ARCHIVE_SUFFIXES,
-    EXPORTS,
-    LOGS,
-    MANIFESTS,
     classify_members,
     default_limits,
     expected_sources,
@@ -50,8 +53,8 @@ from ._policy import (
 
 LOG_NAME = "indexer.log"
 # names the index contracts accept (storage_index_record.v1 archive_name / session_id patterns)
-_NAME = re.compile(get("storage_index_record.v1").raw["$defs"]["StorageIndexEntry"]["properties"]["archive_name"]["pattern"])
-_SESSION = re.compile(get("transport_manifest.v1").raw["properties"]["session_id"]["pattern"])
+_NAME = re.compile(ARCHIVE_NAME_PATTERN)
+_SESSION = re.compile(SESSION_ID_PATTERN)
 Progress = Callable[[str, int], None]  # (archive name, bytes done since the last call)
 
 
@@ -123,8 +126,8 @@ class _Run:
         """(entry, what happened) for one archive; never raises for a bad archive."""
         path = self.incoming / name
         size = path.stat().st_size
-        manifest_path = self.root / MANIFESTS / f"{name}.json"
-        base = {"transport_manifest": self.rel(MANIFESTS, f"{name}.json") if manifest_path.exists() else None}
+        manifest_path = self.root / STORAGE_MANIFESTS_DIR / f"{name}.json"
+        base = {"transport_manifest": self.rel(STORAGE_MANIFESTS_DIR, f"{name}.json") if manifest_path.exists() else None}
         try:
             digest = self._sidecar(name)
             manifest = self._manifest(name, manifest_path) if manifest_path.exists() else None
@@ -187,11 +190,11 @@ class _Run:
             doc = read_json(path)
         except InputError as exc:
             raise _Verdict("refused", f"transport manifest {exc}") from exc
-        found = problems(doc, get("transport_manifest.v1"), file=f"{MANIFESTS}/{name}.json")
+        found = problems(doc, get("transport_manifest.v1"), file=f"{STORAGE_MANIFESTS_DIR}/{name}.json")
         if found:
             raise _Verdict("refused", "transport manifest invalid: " + "; ".join(str(p) for p in found[:3]))
         if doc["archive_name"] != name:
-            raise _Verdict("refused", f"transport manifest {MANIFESTS}/{name}.json names archive "
+            raise _Verdict("refused", f"transport manifest {STORAGE_MANIFESTS_DIR}/{name}.json names archive "
                                       f"{doc['archive_name']!r}, not {name!r}")
         return doc
 
@@ -273,14 +276,10 @@ class _Run:
 def _log(root: Path, lines: list[str]) -> None:
     if not lines:
         return
-    logs = root / LOGS
+    logs = root / STORAGE_LOGS_DIR
     logs.mkdir(exist_ok=True)
     with open(logs / LOG_NAME, "a", encoding="utf-8") as fh:
         fh.writelines(lines)
-
-
-def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_root(root: Path) -> Path:
@@ -316,13 +315,13 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
     run = _Run(root, root_name, limits, clock, progress, log)
     result = IndexResult(root, [])
 
-    for folder in (processed_dir(), LOGS, EXPORTS, MANIFESTS):
+    for folder in (processed_dir(), STORAGE_LOGS_DIR, STORAGE_EXPORTS_DIR, STORAGE_MANIFESTS_DIR):
         (root / folder).mkdir(exist_ok=True)
     # staging folders left by a run that died mid-extraction: never a complete extraction
     for stale in sorted(run.processed.glob(f"{staging_prefix()}*")):
         shutil.rmtree(stale, ignore_errors=True)
         result.cleaned.append(stale.name)
-        log.append(f"{_stamp(clock())} WARN {stale.name}: removed staging folder left by an interrupted run\n")
+        log.append(f"{rfc3339(clock())} WARN {stale.name}: removed staging folder left by an interrupted run\n")
 
     previous = {e["archive_name"]: e for e in (previous_doc or {}).get("entries", [])}
     last_record = {r["archive_name"]: r for r in history}
@@ -330,7 +329,7 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
     for name in names:
         if not _NAME.fullmatch(name):
             result.skipped.append(name)
-            log.append(f"{_stamp(clock())} ERROR {name}: name cannot be indexed (letters, digits, . _ - only); skipped\n")
+            log.append(f"{rfc3339(clock())} ERROR {name}: name cannot be indexed (letters, digits, . _ - only); skipped\n")
             continue
         if on_archive:
             on_archive(name, (run.incoming / name).stat().st_size)
@@ -343,7 +342,7 @@ def index_root(root: Path, *, max_bytes: int | None = None, max_members: int | N
             level = "INFO" if entry["status"] == "indexed" else "ERROR"
             detail = (f"{what} into {entry['processed_path']}" if entry["status"] == "indexed"
                       else f"{entry['status']}: {entry['reason']}")
-            log.append(f"{_stamp(clock())} {level} {name}: {detail}\n")
+            log.append(f"{rfc3339(clock())} {level} {name}: {detail}\n")
         if what == "extracted":
             result.extracted.append(name)
         result.entries.append(entry)

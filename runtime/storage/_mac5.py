@@ -31,13 +31,24 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import InputError, dumps, get, problems, read_json, table
+from lume.runtime.core import (
+    InputError,
+    bundle_layout,
+    dumps,
+    get,
+    parameters,
+    problems,
+    read_json,
+    scan_records,
+    write_durable,
+)
 
 from ._bundle import bundle_dir_of, read_bundle, update_bundle
 from ._checksum import sha256_files
 from ._indexer import check_root
-from ._policy import BUNDLE_FILE, processed_dir
+from ._policy import processed_dir
 
 DERIVED = "sam3d"  # the bundle_layout.v1 derived folder the handoff writes
 SOURCE_TYPE = "long_take_video"
@@ -73,27 +84,15 @@ class Mac5Result:
 
 
 def _layout() -> Any:
-    return table("bundle_layout.v1")
-
-
-def _invariant(name: str) -> dict[str, Any]:
-    for inv in table("safety_invariants.v1").invariants:
-        if getattr(inv.id, "root", inv.id) == name:
-            return dict(inv.parameters)
-    raise KeyError(f"{name} is not in safety_invariants.v1")
-
-
-def _root(value: Any) -> Any:
-    return getattr(value, "root", value)
+    return bundle_layout()
 
 
 @functools.cache
 def derived_spec() -> tuple[str, tuple[str, ...], tuple[str, ...], dict[str, str]]:
     """(folder, required, allowed, file -> contract stem) of derived/sam3d in bundle_layout.v1."""
     spec = _layout().derived[DERIVED]
-    contracts = {name: get(_root(cid)).stem for name, cid in (_root(spec.contracts) or {}).items()}
-    return (_root(spec.folder), tuple(_root(p) for p in spec.required),
-            tuple(_root(p) for p in spec.allowed), contracts)
+    contracts = {name: get(cid).stem for name, cid in (spec.contracts or {}).items()}
+    return spec.folder, tuple(spec.required), tuple(spec.allowed), contracts
 
 
 class SourceSpec(NamedTuple):
@@ -109,10 +108,9 @@ def source_spec() -> SourceSpec:
     """The long-take source of bundle_layout.v1."""
     for key, spec in _layout().sources.items():
         if SOURCE_TYPE in spec.source_types:
-            documents = [(name, get(_root(cid)).stem) for name, cid in (_root(spec.contracts) or {}).items()
-                         if get(_root(cid)).kind == "document"]
-            return SourceSpec(key, _root(spec.folder), tuple(_root(p) for p in spec.required),
-                              *documents[0])
+            documents = [(name, get(cid).stem) for name, cid in (spec.contracts or {}).items()
+                         if get(cid).kind == "document"]
+            return SourceSpec(key, spec.folder, tuple(spec.required), *documents[0])
     raise KeyError(f"bundle_layout.v1 has no source folder for {SOURCE_TYPE}")
 
 
@@ -248,18 +246,8 @@ def _check_outputs(out: Path, *, fps: float, label_windows_only: bool, video_sha
         raise Mac5Refused(f"worker output {summary_name} is not valid JSON: {exc} "
                           f"[{contracts[summary_name]}]") from exc
     found = [str(p) for p in problems(summary, get(contracts[summary_name]), file=summary_name)]
-    records = []
-    frame_contract = get(contracts[frames_name])
-    for n, raw in enumerate((out / frames_name).read_bytes().splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rec = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            found.append(f"{frames_name}:{n}: not valid JSON: {exc} [{contracts[frames_name]}]")
-            continue
-        records.append(rec)
-        found += [str(p) for p in problems(rec, frame_contract, file=frames_name, line=n)]
+    lines = (out / frames_name).read_bytes().splitlines()
+    records = [r for _, r in scan_records(lines, contracts[frames_name], file=frames_name, errors=found)]
     if found:
         shown = found[:20] + ([f"… and {len(found) - 20} more"] if len(found) > 20 else [])
         raise Mac5Refused("worker outputs break their contracts; the bundle is unchanged:\n  "
@@ -309,7 +297,7 @@ def _derived_entry(bundle: dict[str, Any], summary: dict[str, Any], outputs: lis
 def _return_to_bundle(bundle_dir: Path, files: dict[str, bytes], entry: dict[str, Any]) -> None:
     """Swap the new derived folder in and record the entry; on any failure restore the old."""
     folder = derived_spec()[0].rstrip("/")
-    writable = _invariant("SAFE-SOURCES-IMMUTABLE")["writable_prefix"]
+    writable = parameters(SAFE_SOURCES_IMMUTABLE)["writable_prefix"]
     if not f"{folder}/".startswith(writable):
         raise Mac5Refused(f"{folder}/ is outside {writable} (SAFE-SOURCES-IMMUTABLE)")
     target = bundle_dir / folder
@@ -319,10 +307,7 @@ def _return_to_bundle(bundle_dir: Path, files: dict[str, bytes], entry: dict[str
     old = target.parent / f"{stage.name[:-4]}.old"
     try:
         for name, data in files.items():
-            with open(stage / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_durable(stage / name, data)
         if target.exists():
             os.replace(target, old)
         os.replace(stage, target)

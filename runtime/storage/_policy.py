@@ -1,48 +1,39 @@
-"""Storage rules read from the contracts: folder names, extraction limits, the bundle layout."""
+"""Storage rules read from the contracts: root folder names, extraction limits, the bundle layout.
+
+The folders and files of the storage root are storage_root.v1 (as generated constants) and two
+safety-invariant parameters (`_incoming` in SAFE-INCOMING-KEPT, `_processed` in
+SAFE-ARCHIVE-EXTRACT); the storage-integrity verifier reads them from here too.
+"""
 from __future__ import annotations
 
 import functools
 import posixpath
 from typing import Any
 
-from lume.runtime.core import get
-
-# Folders of the K11 storage root that seed 000 names ("K11 owns"), besides the two that are
-# invariant parameters (`_incoming` in SAFE-INCOMING-KEPT, `_processed` in SAFE-ARCHIVE-EXTRACT).
-MANIFESTS, EXPORTS, LOGS = "_manifests", "_exports", "_logs"
-INDEX_JSON, INDEX_JSONL = "index.json", "index.jsonl"
-BUNDLE_FILE = "bundle.json"
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-
-
-@functools.cache
-def invariant(ident: str) -> dict[str, Any]:
-    for inv in get("safety_invariants.v1").table_data()["invariants"]:
-        if inv["id"] == ident:
-            return inv["parameters"]
-    raise KeyError(f"{ident} is not in safety_invariants.v1")
+from lume.generated.constants import SAFE_ARCHIVE_EXTRACT, SAFE_INCOMING_KEPT
+from lume.runtime.core import parameters, rule_data
 
 
 def incoming_dir() -> str:
-    return invariant("SAFE-INCOMING-KEPT")["incoming_dir"].strip("/")
+    return parameters(SAFE_INCOMING_KEPT)["incoming_dir"].strip("/")
 
 
 def processed_dir() -> str:
-    return invariant("SAFE-ARCHIVE-EXTRACT")["processed_dir"].strip("/")
+    return parameters(SAFE_ARCHIVE_EXTRACT)["processed_dir"].strip("/")
 
 
 def staging_prefix() -> str:
-    return invariant("SAFE-ARCHIVE-EXTRACT")["staging_prefix"]
+    return parameters(SAFE_ARCHIVE_EXTRACT)["staging_prefix"]
 
 
 def default_limits() -> dict[str, int]:
-    p = invariant("SAFE-ARCHIVE-EXTRACT")
+    p = parameters(SAFE_ARCHIVE_EXTRACT)
     return {"max_bytes": int(p["max_expanded_bytes"]), "max_members": int(p["max_members"])}
 
 
 @functools.cache
 def layout() -> dict[str, Any]:
-    return get("bundle_layout.v1").table_data()
+    return rule_data("bundle_layout.v1")
 
 
 def source_folder(source_type: str) -> tuple[str, dict[str, Any]]:

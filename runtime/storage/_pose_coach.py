@@ -14,11 +14,24 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import Clock, InputError, LabelTable, get, iter_jsonl, problems, read_json
+from lume.generated.constants import (
+    POSE_COACH_ENTRY_CONSTS,
+    POSE_COACH_INTENDED_USES,
+    POSE_COACH_SOURCE_ID_PATTERN,
+)
+from lume.runtime.core import (
+    Clock,
+    InputError,
+    LabelIndex,
+    get,
+    parse_time,
+    problems,
+    read_json,
+    read_records,
+)
 
 from ._bundle import read_bundle, update_bundle
 from ._checksum import sha256_files
@@ -27,23 +40,14 @@ from ._policy import folder_of, layout, staging_prefix
 SOURCE_TYPE = "guided_pose_clip"
 LATEST = "pose-coach-latest-session.json"
 SESSIONS = "sessions"
-_ENTRY = "PoseCoachSourceEntry"
-
-
-def _entry_schema() -> dict[str, Any]:
-    return get("rehearsal_bundle.v1").raw["$defs"][_ENTRY]
 
 
 def _source_id_pattern() -> tuple[str, int]:
     """(prefix, digits) of `k11_pose_coach_NNN` from the contract's source_id pattern."""
-    pattern = _entry_schema()["properties"]["source_id"]["pattern"]  # ^k11_pose_coach_[0-9]{3}$
+    pattern = POSE_COACH_SOURCE_ID_PATTERN  # ^k11_pose_coach_[0-9]{3}$
     prefix = pattern.lstrip("^").split("[", 1)[0]
     digits = int(pattern.split("{", 1)[1].split("}", 1)[0])
     return prefix, digits
-
-
-def _const(field: str) -> Any:
-    return _entry_schema()["properties"][field]["const"]
 
 
 def _layout_spec() -> tuple[str, dict[str, Any]]:
@@ -54,7 +58,7 @@ def _layout_spec() -> tuple[str, dict[str, Any]]:
 
 
 def _unix(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return parse_time(iso)
 
 
 def resolve_latest(pose_coach_root: Path) -> Path:
@@ -82,13 +86,7 @@ def read_session(session_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]
     if found:
         raise InputError("; ".join(str(p) for p in found[:3]))
     training = session_dir / manifest["training_jsonl"]
-    contract = get("pose_coach_training_record.v1")
-    records = []
-    for line, rec in iter_jsonl(training):
-        found = problems(rec, contract, file=str(training), line=line)
-        if found:
-            raise InputError("; ".join(str(p) for p in found[:3]))
-        records.append(rec)
+    records = read_records(training, "pose_coach_training_record.v1")
     files = ["manifest.json", manifest["training_jsonl"], *sorted(manifest["videos"].values())]
     for rel in files:
         if not (session_dir / rel).is_file():
@@ -105,7 +103,7 @@ def read_session(session_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]
 
 
 def _labels(manifest: dict[str, Any], source_id: str, where: str) -> list[dict[str, Any]]:
-    table = LabelTable.load()
+    table = LabelIndex.load()
     fps = manifest["camera"]["fps"]
     out = []
     for clip in manifest.get("clips", []):
@@ -184,19 +182,18 @@ def add_pose_coach(bundle_dir: Path, session_dir: Path, copy: bool = False, *,
         duration = max(0.0, _unix(manifest["ended_at"]) - start)
     else:
         duration = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
-    intended = _entry_schema()["properties"]["intended_use"]["items"]["enum"]
     entry = {
         "source_id": source_id,
         "source_type": SOURCE_TYPE,
-        "machine": _const("machine"),
+        "machine": POSE_COACH_ENTRY_CONSTS["machine"],
         "schema": manifest["schema"],
         "session_id": session_id,
         "manifest_path": manifest_path,
         "training_jsonl_path": manifest["training_jsonl"],
         "review_video": manifest["videos"]["display_overlay"],
         "raw_camera_video": manifest["videos"]["raw_camera"],
-        "coordinate_space": _const("coordinate_space"),
-        "intended_use": list(intended),
+        "coordinate_space": POSE_COACH_ENTRY_CONSTS["coordinate_space"],
+        "intended_use": list(POSE_COACH_INTENDED_USES),
         "storage": storage,
         "status": "complete" if manifest.get("ended_at") else "recording",
         "start_unix": start,

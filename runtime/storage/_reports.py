@@ -6,19 +6,19 @@ same bytes and every writer of bundle.json (update_bundle) keeps them in step.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import InputError, read_json
+from lume.generated.constants import BUNDLE_FILE
+from lume.runtime.core import InputError, read_json, rfc3339
 
-from ._policy import BUNDLE_FILE, layout
+from ._policy import layout
 
 
 def _when(t: float | None) -> str:
     if t is None:
         return "unknown"
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return rfc3339(t)
 
 
 def _size(n: int | None) -> str:

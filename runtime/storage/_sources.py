@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.runtime.core import InputError, LabelTable, get, iter_jsonl, problems, read_json
+from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
+from lume.runtime.core import InputError, LabelIndex, get, problems, read_json, read_records
 
 from . import _extract as ex
 from ._media import probe_video
-from ._policy import MANIFESTS, classify_members, default_limits, incoming_dir
+from ._policy import classify_members, default_limits, incoming_dir
 
 
 @dataclass
@@ -49,13 +50,7 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
             continue
         contract = get(contract_stem(urn))
         if rel.endswith(".jsonl"):
-            records = []
-            for line, rec in iter_jsonl(path):
-                found = problems(rec, contract, file=str(path), line=line)
-                if found:
-                    raise InputError("; ".join(str(p) for p in found[:3]))
-                records.append(rec)
-            out[rel] = records
+            out[rel] = read_records(path, contract)
         else:
             doc = read_json(path)
             found = problems(doc, contract, file=str(path))
@@ -68,7 +63,7 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
 _SESSION_STATUS = {"complete": "complete", "recording": "recording", "interrupted": "partial", "failed": "failed"}
 
 
-def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelTable, where: str,
+def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelIndex, where: str,
                 take_end: float | None) -> list[dict[str, Any]]:
     """Mac4 markers -> label windows: a start/end pair of a label is one window, a marker is
     a point (end = start). Absolute times are used when both ends have them."""
@@ -108,7 +103,7 @@ def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelTabl
     return out
 
 
-def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelTable) -> SourceFacts:
+def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
     docs = load_checked(folder, spec)
     session = docs["session.json"]
     video = probe_video(folder / session["video"]["path"])
@@ -127,10 +122,10 @@ def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelTable) -> S
     )
 
 
-def _stream(machine: str, file: str) -> Callable[[Path, dict[str, Any], LabelTable], SourceFacts]:
-    """A timestamped JSONL stream (timestamp_ms on every record)."""
-    def read(folder: Path, spec: dict[str, Any], labels: LabelTable) -> SourceFacts:
-        records = load_checked(folder, spec)[file]
+def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]:
+    """A timestamped JSONL stream (timestamp_ms on every record): the layout's one required file."""
+    def read(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
+        records = load_checked(folder, spec)[spec["required"][0]]
         stamps = [r["timestamp_ms"] for r in records]
         start = min(stamps) / 1000 if stamps else None
         duration = (max(stamps) - min(stamps)) / 1000 if stamps else None
@@ -139,19 +134,19 @@ def _stream(machine: str, file: str) -> Callable[[Path, dict[str, Any], LabelTab
     return read
 
 
-# layout source key -> reader. Machines from seed 000: MotionMix is its own hub; mocopi feeds
-# Mac4 ("local mocopi-to-Unity feed when sensors are charged").
-SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelTable], SourceFacts]] = {
+# layout source key -> reader. Machines (common.v1) from seed 000: MotionMix is its own hub;
+# mocopi feeds Mac4 ("local mocopi-to-Unity feed when sensors are charged").
+SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]] = {
     "mac4_tier0": read_mac4_tier0,
-    "motionmix": _stream("MotionMix", "motionmix_state.jsonl"),
-    "mocopi": _stream("Mac4", "skeleton.jsonl"),
+    "motionmix": _stream(MOTIONMIX),
+    "mocopi": _stream(MAC4),
 }
 
 
 def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
     """Which layout source folder an indexed archive was extracted into."""
     name, session = entry["archive_name"], entry.get("session_id") or ""
-    manifest = root / MANIFESTS / f"{name}.json"
+    manifest = root / STORAGE_MANIFESTS_DIR / f"{name}.json"
     paths: list[str] | None = None
     if manifest.is_file():
         try:

@@ -15,11 +15,20 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import InputError, LabelIndex, dumps, get, problems, read_json, write_bytes, write_text
+from lume.runtime.core import (
+    InputError,
+    LabelIndex,
+    dumps,
+    get,
+    problems,
+    read_json,
+    rfc3339,
+    write_bytes,
+    write_text,
+)
 
 from . import _bundle as layout
 from . import _policy as policy
@@ -198,17 +207,13 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _summary(ev: Evidence, doc: dict[str, Any], windows: list[dict[str, Any]]) -> str:
     b = ev.bundle
     v, c = policy.visual(), policy.command()
     lines = [f"# Session summary: {b.bundle_id}", "",
              f"Built by `lume templates build` from `bundle.json` (sha256 `{b.sha256}`), "
              f"policy `{doc['policy']['id']}`. Times count from the session origin "
-             f"{_iso(doc['origin_unix'])} (Unix {doc['origin_unix']}).", "",
+             f"{rfc3339(doc['origin_unix'])} (Unix {doc['origin_unix']}).", "",
              "![timeline: labelled windows by lane and motion energy](timeline.png)", "",
              "## Evidence read", "", "| kind | source | file | records |", "|---|---|---|---|"]
     lines += [f"| {i['kind']} | {i['source_id']} | `{i['path']}` | {i['records']} |" for i in doc["inputs"]]

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
+from lume.generated.constants import BUNDLE_FILE
 from lume.runtime.core import InputError, get
-from lume.runtime.storage import BUNDLE_FILE, layout, read_bundle
+from lume.runtime.storage import layout, read_bundle
 
 # contract ids of the streams the analyzer reads (their paths come from bundle_layout.v1)
 MAC4_LABELS = "lume:contract:mac4_label_record:v1"

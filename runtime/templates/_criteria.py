@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lume.runtime.airdeck import Rules, as_records
-from lume.runtime.core import get
+from lume.runtime.core import contract_ref, get, rule_data
 
 from . import _policy as policy
 from ._bundle import Bundle
@@ -155,9 +155,10 @@ def _archived(bundle: Bundle, source_id: str) -> tuple[bool, str, list[dict[str,
 
 def rule_code(a: Assessment) -> None:
     c = get(GESTURE_RULES)
-    rows = {g["label"]: g for g in c.table_data()["gestures"]}
+    rows = {g["label"]: g for g in rule_data(GESTURE_RULES)["gestures"]}
     row = rows.get(a.label)
-    ev = [{"path": f"contracts/{c.path.name}", "sha256": _sha_file(c.path)}]
+    ref = contract_ref(c, with_file=True)
+    ev = [{"path": ref["file"], "sha256": ref["sha256"]}]
     if row is None:
         a.set("training_or_rule_code_identified", False,
               f"{GESTURE_RULES} has no recognition row for {a.label}: no detector emits it", ev)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lume.runtime.airdeck import is_frame, pose_records
-from lume.runtime.core import get, problems
+from lume.runtime.core import airdeck_gestures, get, problems
 
 from . import _policy as policy
 from ._streams import Stream
@@ -26,8 +26,7 @@ OBSERVATION = "body_observation.v1"
 
 def _observation_kind() -> str:
     """The observation kind the recogniser reads (airdeck_gestures.v1 `observation_sources`)."""
-    kinds = get("airdeck_gestures.v1").table_data()["observation_sources"]
-    return kinds[0]
+    return airdeck_gestures().observation_sources[0]
 
 
 def observations(stream: Stream, source_id: str) -> list[dict[str, Any]]:

@@ -6,11 +6,10 @@ and models (its `gesture` checks; promotion_policy.v1 keeps an identical copy fo
 from __future__ import annotations
 
 import functools
-import hashlib
 from importlib import metadata
 from typing import Any
 
-from lume.runtime.core import get, table
+from lume.runtime.core import body_truth_rules, contract_ref, rule_data
 
 POLICY = "promotion_policy.v1"
 LIVE_SAFE = "live_safe_policy.v1"
@@ -19,8 +18,7 @@ LIVE_SAFE = "live_safe_policy.v1"
 @functools.cache
 def policy() -> dict[str, Any]:
     """The policy table as plain data (validated against its meta-schema on first use)."""
-    table(POLICY)
-    return get(POLICY).table_data()
+    return rule_data(POLICY)
 
 
 def analyzer() -> dict[str, Any]:
@@ -37,20 +35,13 @@ def command() -> dict[str, Any]:
 
 @functools.cache
 def live_safe() -> dict[str, Any]:
-    table(LIVE_SAFE)
-    return get(LIVE_SAFE).table_data()
+    return rule_data(LIVE_SAFE)
 
 
 def criteria() -> list[dict[str, Any]]:
     """The eight criteria as a gesture is checked: id, order, sentence and the gesture check."""
     return [{"id": c["id"], "order": c["order"], "sentence": c["sentence"], "check": c["gesture"]}
             for c in sorted(live_safe()["criteria"], key=lambda c: c["order"])]
-
-
-def contract_ref(stem: str) -> dict[str, str]:
-    """`{id, sha256}` of a contract file, as recorded in the documents we write."""
-    c = get(stem)
-    return {"id": c.id, "sha256": hashlib.sha256(c.path.read_bytes()).hexdigest()}
 
 
 def policy_ref() -> dict[str, str]:
@@ -61,8 +52,8 @@ def policy_ref() -> dict[str, str]:
 def pose_motion_full_scale() -> tuple[int, float]:
     """(window_ms, body heights per second at energy 1.0) of body_truth_rules.v0 `pose_motion`:
     track speeds become 0..1 energies the same way the pose source computes motion_energy."""
-    pm = get("body_truth_rules.v0").table_data()["pose_motion"]
-    return int(pm["window_ms"]), float(pm["full_scale_body_heights_per_s"])
+    pm = body_truth_rules().pose_motion
+    return int(pm.window_ms), float(pm.full_scale_body_heights_per_s)
 
 
 def tool_version() -> str:

@@ -26,10 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,7 +42,17 @@ from lume.runtime.airdeck import (
     load_manifest,
     replay,
 )
-from lume.runtime.core import InputError, LabelIndex, dumps, get, problems, write_bytes, write_text
+from lume.runtime.core import (
+    InputError,
+    LabelIndex,
+    Staged,
+    dumps,
+    get,
+    now_iso,
+    problems,
+    write_bytes,
+    write_text,
+)
 
 from . import _criteria as criteria
 from . import _evidence as evidence
@@ -107,7 +114,7 @@ def _sha(data: bytes) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return now_iso()
 
 
 def _valid(doc: Any, stem: str, where: str) -> Any:
@@ -124,11 +131,11 @@ def _jsonl(records: list[dict[str, Any]]) -> bytes:
 
 def _config(config: dict[str, Any] | Path | str | None) -> dict[str, Any] | None:
     """The machine config: a validated dict, a file, or (None) this installation's config."""
-    from lume.runtime.airdeck import check, load_config
+    from lume.runtime.core import load_machine_config, validated
 
     if isinstance(config, dict):
-        return check(config, "machine_config.v1", file="<config>", line=None)
-    return load_config(Path(config) if config is not None else None)
+        return validated(config, "machine_config.v1", file="<config>")
+    return load_machine_config(Path(config) if config is not None else None)
 
 
 def promote(bundle_dir: Path, *, visual: bool = False, command: bool = False,
@@ -414,25 +421,18 @@ def _load_on_device(root: Path, run: _Run | None, green: set[str],
                   f"the command authority (SAFE-AUTHORITY-K11); run `lume promote --command` there")
     if not green or not on_device or run is None:
         return set()
-    target = root / MANIFEST_FILE
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(run.manifest_bytes)
-            fh.flush()
-            os.fsync(fh.fileno())
-        loaded = load_manifest(Path(tmp))
-        found = consistency_problems(loaded, rules)
-        live = live_report_problem(run.report, loaded)
-        problem = "; ".join(found) or live
-        if problem is None and set(loaded.gestures) != green:
-            problem = f"the loader read {sorted(loaded.gestures)}, not {sorted(green)}"
-        if problem is None:
-            os.replace(tmp, target)
+        with Staged(root / MANIFEST_FILE, run.manifest_bytes) as staged:
+            loaded = load_manifest(staged.path)
+            found = consistency_problems(loaded, rules)
+            live = live_report_problem(run.report, loaded)
+            problem = "; ".join(found) or live
+            if problem is None and set(loaded.gestures) != green:
+                problem = f"the loader read {sorted(loaded.gestures)}, not {sorted(green)}"
+            if problem is None:
+                staged.commit()
     except InputError as exc:
         problem = str(exc)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     for g in green:
         if problem is None:
             assessed[g].set("on_device_load_verified", True,

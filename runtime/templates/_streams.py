@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lume.runtime.core import InputError, get, iter_jsonl, problems
+from lume.runtime.core import deck_zones, iter_records
 
 from ._policy import pose_motion_full_scale
 
@@ -58,13 +58,8 @@ class Stream:
 
 def read_records(path: Path, stem: str) -> tuple[list[dict[str, Any]], list[int], str]:
     """Validated records of a JSONL file with their line numbers and the file's SHA-256."""
-    contract = get(stem)
     records, lines = [], []
-    for n, rec in iter_jsonl(path):
-        found = problems(rec, contract, file=str(path), line=n)
-        if found:
-            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-            raise InputError(f"{found[0]}{more}")
+    for n, rec in iter_records(path, stem):
         records.append(rec)
         lines.append(n)
     return records, lines, hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -117,8 +112,8 @@ class Speed:
 def hand_rule() -> tuple[float, float]:
     """(anchor margin, min hand confidence) of airdeck_deck_zones.v1 `hand_raise`: Pose Coach
     tracks carry the body anchor, not shoulders, so the anchor margin applies."""
-    rule = get("airdeck_deck_zones.v1").table_data()["hand_raise"]
-    return float(rule["margins"]["body_anchor"]), float(rule["min_hand_confidence"])
+    rule = deck_zones().hand_raise
+    return float(rule.margins.body_anchor), float(rule.min_hand_confidence)
 
 
 POSE_COACH_CHANNELS = ("person_confidence", "left_raised", "right_raised", "both_raised",

@@ -15,15 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from lume.runtime.core import get
+from lume.generated.constants import TIMELINE_COLUMNS
 
 from ._streams import Stream
 from ._windows import ENERGY_CHANNEL, _r
 
 
 def columns() -> list[str]:
-    return list(get("gesture_templates.v1").raw["properties"]["timeline"]["properties"]
-                ["columns"]["const"])
+    return list(TIMELINE_COLUMNS)
 
 
 def segments(windows: list[dict[str, Any]], streams: list[Stream], gap_s: float) -> list[tuple[float, float]]:

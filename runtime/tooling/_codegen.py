@@ -1,7 +1,8 @@
 """Rebuild `generated/` from `contracts/`: bundled schemas, pydantic models, registry, layouts.
 
-datamodel-code-generator writes the models; the LUMF layout module comes from our own small
-generator (`lumf_codegen`). Output is deterministic so a byte comparison proves it is in sync.
+datamodel-code-generator writes the models; the constants module and the LUMF layout module
+come from our own small generators (`_constants_codegen`, `_lumf_codegen`). Output is
+deterministic so a byte comparison proves it is in sync.
 """
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ _DMCG_ARGS = [
     "--use-field-description",
     "--use-title-as-name",
     "--enum-field-as-literal", "all",
+    # One class per shape. A schema that is not an object (a constrained string, a list, a
+    # `oneOf`) becomes a type alias instead of a RootModel wrapper, so values are plain
+    # str/int/float/list and code never unwraps `.root`; an alias is defined once, in the module
+    # of the contract that owns it, and imported where it is used. Models of the same content
+    # in a module are reused. (--collapse-root-models is not needed once there are no root
+    # models, and it would copy every shared alias into each field that uses it again.)
+    "--use-type-alias",
+    "--use-annotated",
+    "--reuse-model",
     "--formatters", "builtin",
 ]
 
@@ -98,16 +108,18 @@ def render(target: Path) -> None:
             schema = _linked(c, ids)
             schema["title"] = c.model_name  # drives the root class name
             (stage / f"{c.module}.json").write_text(_dump(schema), encoding="utf-8")
-        # The generator writes outside the repository, then the models are copied in: its
-        # formatter takes settings from a pyproject.toml above its output (our ruff line length),
-        # so rendering in place gave other bytes than `--check` rendering in a temp folder.
-        out = Path(stage_dir) / "models"
-        cmd = [sys.executable, "-m", GENERATOR, "--input", str(stage),
-               "--output", str(out), *_DMCG_ARGS]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # Run inside the stage (input, output and working folder) so the generator finds no
+        # project settings (a pyproject.toml changes its line length): same bytes wherever run.
+        staged = stage / "schemas"
+        staged.mkdir()
+        for f in stage.glob("*.json"):
+            f.rename(staged / f.name)
+        cmd = [sys.executable, "-m", GENERATOR, "--input", str(staged),
+               "--output", str(stage / "models"), *_DMCG_ARGS]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=stage)
         if run.returncode != 0:
             raise RuntimeError(f"datamodel-codegen failed:\n{run.stderr}")
-        shutil.copytree(out, models)
+        shutil.move(stage / "models", models)
     for c in shared_or_modelled(contracts):
         module = models / f"{c.module}.py"
         module.write_text(HEADER.format(source=source_of(c), id=c.id) + module.read_text(), "utf-8")
@@ -116,7 +128,10 @@ def render(target: Path) -> None:
     (target / "__init__.py").write_text(
         '"""Code generated from contracts/ by `nox -s codegen`. Never edited by hand."""\n', "utf-8")
     (target / "registry.py").write_text(_registry(contracts), "utf-8")
+    from ._constants_codegen import render_constants
     from ._lumf_codegen import render_layout
+
+    (target / "constants.py").write_text(render_constants(contracts), "utf-8")
 
     layout = render_layout(contracts)
     if layout is not None:

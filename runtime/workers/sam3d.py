@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from lume.runtime.core import InputError, get, iter_jsonl, problems, write_json, write_jsonl, write_text
+from lume.runtime.core import InputError, get, iter_records, write_json, write_jsonl, write_text
 from lume.runtime.storage import read_session, sha256_file, source_spec
 
 TOOL = "MediaPipe-Pose"
@@ -59,16 +59,12 @@ def label_windows(path: Path, started_at_unix: float, duration_s: float,
     """Windows from Mac4 marker labels: `start`/`end` pairs of a label (first open start
     closes first), `marker` as a point window. Times are `t_s`, else `t_unix` minus the take
     start. A start never closed runs to the end of the take."""
-    contract = get("mac4_label_record.v1")
     open_starts: dict[str, list[float]] = {}
     windows: list[Window] = []
     if not path.is_file():
         log.append(f"no labels file {path}: no label windows")
         return windows
-    for line, rec in iter_jsonl(path):
-        found = problems(rec, contract, file=str(path), line=line)
-        if found:
-            raise InputError("; ".join(str(p) for p in found))
+    for line, rec in iter_records(path, "mac4_label_record.v1"):
         t = rec["t_s"] if "t_s" in rec else rec["t_unix"] - started_at_unix
         t = max(0.0, float(t))
         label, event = rec["label"], rec["event"]

@@ -40,7 +40,7 @@ def test_before_any_observation_the_frame_is_valid_and_absent():
 @pytest.mark.parametrize("delta, present", [(0.0, True), (-0.001, False)])
 def test_presence_threshold(delta, present):
     f = Fusion()
-    f.observe(obs(0, confidence=R.presence_min + delta))
+    f.observe(obs(0, confidence=R.model.presence.min_confidence + delta))
     assert tick(f, 0)["present"] is present
 
 
@@ -56,16 +56,16 @@ def test_one_source_caps_confidence_below_the_high_threshold():
     f = Fusion()
     f.observe(obs(0, "rgb", confidence=0.97))
     frame = tick(f, 0)
-    assert frame["confidence"] == R.presence_only_cap < R.high_min
+    assert frame["confidence"] == R.model.output.presence_only_confidence_cap < R.model.high_confidence.min_confidence
     assert frame["authority"] == "rgb"
 
 
-@pytest.mark.parametrize("joints, high", [(R.mocopi_min_joints, True), (R.mocopi_min_joints - 1, False)])
+@pytest.mark.parametrize("joints, high", [(R.model.high_confidence.mocopi_skeleton.min_joint_count, True), (R.model.high_confidence.mocopi_skeleton.min_joint_count - 1, False)])
 def test_mocopi_with_enough_joints_is_high_confidence(joints, high):
     f = Fusion()
     f.observe(obs(0, "mocopi", confidence=0.9, joint_count=joints))
     frame = tick(f, 0)
-    assert (frame["confidence"] >= R.high_min) is high
+    assert (frame["confidence"] >= R.model.high_confidence.min_confidence) is high
     assert frame["authority"] == "mocopi"
 
 
@@ -88,37 +88,37 @@ def test_two_independent_cameras_are_high_confidence_but_one_camera_twice_is_not
     g = Fusion()
     g.observe(obs(0, "rgb", "mac4_mega_rgb", confidence=0.9))
     g.observe(obs(10, "rgb", "mac4_mega_rgb", confidence=0.95))
-    assert tick(g, 10)["confidence"] == R.presence_only_cap
+    assert tick(g, 10)["confidence"] == R.model.output.presence_only_confidence_cap
 
 
 def test_evidence_only_sources_never_count():
-    assert "mac2_insta360_room_wide" in R.evidence_only
+    assert "mac2_insta360_room_wide" in R.model.evidence_only_source_ids
     f = Fusion()
     f.observe(obs(0, "rgb", "mac2_insta360_room_wide", confidence=0.99, motion_energy=0.9))
     f.observe(obs(0, "k11_pose", "k11_webcam_pose", confidence=0.9))
     frame = tick(f, 0)
-    assert frame["confidence"] == R.presence_only_cap and frame["authority"] == "k11_pose"
+    assert frame["confidence"] == R.model.output.presence_only_confidence_cap and frame["authority"] == "k11_pose"
     assert frame["sources"]["rgb"]["fresh_ms"] is None
 
 
 def test_freshness_tracking_lost_then_absent_timeouts():
     f = Fusion()
     f.observe(obs(0, "rgb", confidence=0.9, center={"x": 0.1, "y": 0.9, "z": 1.8}))
-    stale = R.sources["rgb"].fresh_ms
+    stale = R.fresh_ms["rgb"]
     assert tick(f, 0)["mode"] == "present_still"
     assert tick(f, stale)["mode"] == "present_still"
     lost = tick(f, stale + 1)
     assert lost["mode"] == "tracking_lost" and lost["tracking_lost"] is True and lost["present"] is False
     assert lost["center"] == {"x": 0.1, "y": 0.9, "z": 1.8}  # last safe state is held
-    assert 0 < lost["confidence"] < R.presence_only_cap  # linear decay towards absent
-    assert tick(f, R.absent_after_ms)["mode"] == "tracking_lost"
-    gone = tick(f, R.absent_after_ms + 1)
-    assert gone["mode"] == "absent" and gone["center"] is None and gone["confidence"] == R.absent_confidence
+    assert 0 < lost["confidence"] < R.model.output.presence_only_confidence_cap  # linear decay towards absent
+    assert tick(f, R.model.timing.absent_after_ms)["mode"] == "tracking_lost"
+    gone = tick(f, R.model.timing.absent_after_ms + 1)
+    assert gone["mode"] == "absent" and gone["center"] is None and gone["confidence"] == R.model.output.absent_confidence
     g = Fusion()
     g.observe(obs(0, "rgb", confidence=0.9))
-    assert tick(g, R.slot_null_after_ms)["sources"]["rgb"] == {
-        "present": False, "confidence": 0.9, "fresh_ms": R.slot_null_after_ms}
-    assert tick(g, R.slot_null_after_ms + 1)["sources"]["rgb"]["fresh_ms"] is None
+    assert tick(g, R.model.timing.source_slot_null_after_ms)["sources"]["rgb"] == {
+        "present": False, "confidence": 0.9, "fresh_ms": R.model.timing.source_slot_null_after_ms}
+    assert tick(g, R.model.timing.source_slot_null_after_ms + 1)["sources"]["rgb"]["fresh_ms"] is None
 
 
 def test_a_far_future_timestamp_does_not_keep_a_body_present():
@@ -126,7 +126,7 @@ def test_a_far_future_timestamp_does_not_keep_a_body_present():
     f.observe(obs(10_000_000, confidence=0.9))  # a producer clock hours ahead
     assert tick(f, 0)["present"] is False
     g = Fusion()
-    g.observe(obs(R.sources["rgb"].fresh_ms, confidence=0.9))  # small skew is tolerated
+    g.observe(obs(R.fresh_ms["rgb"], confidence=0.9))  # small skew is tolerated
     frame = tick(g, 0)
     assert frame["present"] is True and frame["sources"]["rgb"]["fresh_ms"] == 0
 
@@ -136,7 +136,7 @@ def test_tracking_lost_confidence_decays_linearly():
     f.observe(obs(0, "depth", confidence=0.8))
     f.observe(obs(0, "rgb", confidence=0.9))
     high = tick(f, 0)["confidence"]
-    half = tick(f, R.absent_after_ms // 2)
+    half = tick(f, R.model.timing.absent_after_ms // 2)
     assert half["mode"] == "tracking_lost"
     assert half["confidence"] == pytest.approx(high * 0.5, abs=1e-6)
 
@@ -155,13 +155,13 @@ def test_depth_shimmer_alone_never_makes_burst():
 def test_burst_needs_presence_and_counted_motion_energy_and_passes_through_active():
     d = Driver()
     d.step(0.05)
-    d.step(R.burst_min)  # present_still -> active first (no direct present_still -> burst)
+    d.step(R.model.motion.burst_min_motion_energy)  # present_still -> active first (no direct present_still -> burst)
     assert d.mode == "active"
-    frame = d.step(R.burst_min)
+    frame = d.step(R.model.motion.burst_min_motion_energy)
     assert frame["mode"] == "burst" and frame["present"] is True
-    assert frame["burst"] == pytest.approx((R.burst_min - R.burst_ramp_start) / (R.burst_ramp_end - R.burst_ramp_start))
-    assert d.step((R.burst_exit + R.burst_min) / 2)["mode"] == "burst"  # hysteresis
-    assert d.step(R.burst_exit - 0.01)["mode"] == "active"
+    assert frame["burst"] == pytest.approx((R.model.motion.burst_min_motion_energy - R.model.output.burst_ramp_start) / (R.model.output.burst_ramp_end - R.model.output.burst_ramp_start))
+    assert d.step((R.model.motion.burst_exit_motion_energy + R.model.motion.burst_min_motion_energy) / 2)["mode"] == "burst"  # hysteresis
+    assert d.step(R.model.motion.burst_exit_motion_energy - 0.01)["mode"] == "active"
 
 
 def test_seated_and_torso_only_bodies_are_present():
@@ -170,7 +170,7 @@ def test_seated_and_torso_only_bodies_are_present():
         f.observe(obs(0, "k11_pose", confidence=0.7, posture=posture))
         frame = tick(f, 0)
         assert frame["present"] is True and frame["posture"] == posture
-        assert frame["seated"] is (posture in R.seated_postures)
+        assert frame["seated"] is (posture in R.model.posture.seated_when)
 
 
 def test_velocity_from_the_moving_centre():
@@ -184,8 +184,8 @@ def test_velocity_from_the_moving_centre():
 # ---------------------------------------------------------------- gestures
 def test_gesture_confirms_only_after_the_hold_with_the_command_of_the_label():
     assert D1.command == "d1_play_pause" and D1.deck == 1
-    assert D1.threshold == max(R.confirm_min, SAFETY["d1_play_pause"]["threshold"])
-    assert D1.hold_ms == max(R.hold_ms, SAFETY["d1_play_pause"]["hold_ms"])
+    assert D1.threshold == max(R.model.gesture.confirm_min_confidence, SAFETY["d1_play_pause"]["threshold"])
+    assert D1.hold_ms == max(R.model.gesture.hold_ms, SAFETY["d1_play_pause"]["hold_ms"])
     d = Driver(step_ms=10)
     d.step(0.05)
     d.hold(deck=1)
@@ -202,7 +202,7 @@ def test_gesture_confirms_only_after_the_hold_with_the_command_of_the_label():
 def test_confidence_below_the_command_threshold_never_confirms():
     d = Driver()
     d.step(0.05)
-    d.hold(confidence=(R.candidate_min + D1.threshold) / 2)
+    d.hold(confidence=(R.model.gesture.candidate_min_confidence + D1.threshold) / 2)
     d.step(0.05, n=40)
     assert set(d.modes()[1:]) == {"gesture_candidate"}
 
@@ -229,12 +229,12 @@ def test_silence_counts_as_release():
     d.f.gesture(gesture(d.t, phase="start"))
     d.step(0.05)
     assert d.mode == "gesture_candidate"
-    d.step(0.05, n=R.release_after_ms // d.step_ms + 2)
+    d.step(0.05, n=R.model.gesture.release_after_ms // d.step_ms + 2)
     assert d.mode == "present_still" and "gesture_confirmed" not in d.modes()
 
 
 def test_only_confirm_machines_confirm():
-    assert "Mac4" not in R.confirm_machines
+    assert "Mac4" not in R.model.gesture.confirm_machines
     d = Driver()
     d.step(0.05)
     d.hold(machine="Mac4", source_id="mac4_mega_rgb")
@@ -269,11 +269,11 @@ def test_confirmed_ends_after_confirmed_max_and_needs_a_release_before_the_next_
     d = Driver()
     d.step(0.05)
     d.hold()
-    d.step(0.05, n=(D1.hold_ms + R.confirmed_max_ms) // d.step_ms + 20)
+    d.step(0.05, n=(D1.hold_ms + R.model.gesture.confirmed_max_ms) // d.step_ms + 20)
     modes = d.modes()
     first = modes.index("gesture_confirmed")
     confirmed = modes.count("gesture_confirmed")
-    assert confirmed * d.step_ms <= R.confirmed_max_ms + d.step_ms
+    assert confirmed * d.step_ms <= R.model.gesture.confirmed_max_ms + d.step_ms
     assert modes[-1] == "present_still" and modes[first:].count("gesture_candidate") == 0  # no spam
     d.release()
     d.step(0.05)
@@ -287,7 +287,7 @@ def test_tracking_lost_drops_the_gesture_and_locks_it_out():
     d.hold()
     d.step(0.05, n=3)
     assert d.mode == "gesture_candidate"
-    d.step(None, n=R.tracking_lost_after_ms // d.step_ms + 2)  # body gone, gesture still "held"
+    d.step(None, n=R.model.timing.tracking_lost_after_ms // d.step_ms + 2)  # body gone, gesture still "held"
     assert d.mode == "tracking_lost"
     assert all(fr["gesture_intent"]["command"] is None for fr in d.frames if fr["mode"] == "tracking_lost")
     d.step(0.05, n=40)  # back, still holding the same gesture: it must be released first
@@ -297,8 +297,8 @@ def test_tracking_lost_drops_the_gesture_and_locks_it_out():
 # ---------------------------------------------------------------- the modes table
 def test_every_allowed_transition_is_reachable_and_nothing_else_happens():
     d = Driver(step_ms=33)
-    gone = R.absent_after_ms // 33 + 2
-    lost = R.tracking_lost_after_ms // 33 + 2
+    gone = R.model.timing.absent_after_ms // 33 + 2
+    lost = R.model.timing.tracking_lost_after_ms // 33 + 2
     hold = D1.hold_ms // 33 + 2
     d.step(0.05)                                  # absent -> present_still
     d.step(0.5)                                   # -> active

@@ -10,7 +10,7 @@ R = compile_rules()
 MODES = mode_table()
 GESTURE_MODES = {"gesture_candidate", "gesture_confirmed"}
 KINDS = sorted(R.sources)
-SOURCE_IDS = ["cam_a", "cam_b", "k11_webcam_pose", "mac4_mocopi", *sorted(R.evidence_only)]
+SOURCE_IDS = ["cam_a", "cam_b", "k11_webcam_pose", "mac4_mocopi", *sorted(R.model.evidence_only_source_ids)]
 LABELS = ["left_hand_raise", "right_hand_raise", "wave_color", "loop_toggle", "made_up_label"]
 T0 = 1_779_639_000_000
 
@@ -113,7 +113,7 @@ def check_frames(frames):
             assert f["present"]
         if f["mode"] in ("tracking_lost", "absent"):
             assert f["gesture_intent"] == {"name": "none", "confidence": 0.0, "deck": None, "command": None}
-        if f["confidence"] > R.presence_only_cap:
+        if f["confidence"] > R.model.output.presence_only_confidence_cap:
             assert f["present"] or f["mode"] == "tracking_lost"
 
 
@@ -122,7 +122,7 @@ def test_any_stream_gives_valid_frames_and_allowed_transitions(observations, ges
     check_frames(replay(observations, gestures, tick_ms=tick_ms))
 
 
-@given(dense(observation(max_energy=R.still_max * 0.999), R.still_max * 0.999), gestures_of(), ticks,
+@given(dense(observation(max_energy=R.model.motion.still_max_motion_energy * 0.999), R.model.motion.still_max_motion_energy * 0.999), gestures_of(), ticks,
        st.lists(st.floats(0, 1, allow_nan=False), max_size=40))
 def test_a_still_stream_never_bursts(observations, gestures, tick_ms, depth_shimmer):
     # depth shimmer may be anything: depth motion energy never counts
@@ -135,7 +135,7 @@ def test_a_still_stream_never_bursts(observations, gestures, tick_ms, depth_shim
 
 @given(dense(observation()), gestures_of(("Mac4", "MotionMix")), ticks)
 def test_only_confirm_machines_reach_gesture_confirmed(observations, gestures, tick_ms):
-    assert not R.confirm_machines & {"Mac4", "MotionMix"}
+    assert not set(R.model.gesture.confirm_machines) & {"Mac4", "MotionMix"}
     frames = replay(observations, gestures, tick_ms=tick_ms)
     check_frames(frames)
     assert all(f["mode"] != "gesture_confirmed" for f in frames)

@@ -60,11 +60,11 @@ def test_every_frame_is_valid_and_every_change_is_allowed(runs):
 
 def test_still_performer_with_noisy_depth_never_bursts(runs):
     obs, _, frames, summary = runs["still_noisy_depth"]
-    assert max(o["motion_energy"] for o in obs if o["source"] == "depth") > R.burst_min  # the shimmer is real
+    assert max(o["motion_energy"] for o in obs if o["source"] == "depth") > R.model.motion.burst_min_motion_energy  # the shimmer is real
     live = _during(frames, obs)
     assert {f["mode"] for f in live} == {"present_still"}
     assert all(f["burst"] == 0.0 for f in frames) and summary["time_in_mode_ms"]["burst"] == 0
-    assert all(f["confidence"] >= R.high_min and f["authority"] == "rgb_depth" for f in live[3:])
+    assert all(f["confidence"] >= R.model.high_confidence.min_confidence and f["authority"] == "rgb_depth" for f in live[3:])
 
 
 def test_active_dancer_is_active_and_moving_without_burst(runs):
@@ -72,7 +72,7 @@ def test_active_dancer_is_active_and_moving_without_burst(runs):
     live = _during(frames, obs, start=200)
     assert sum(f["mode"] == "active" for f in live) / len(live) >= 0.9
     assert "burst" not in {f["mode"] for f in frames}
-    assert all(f["velocity"] > 0 and f["confidence"] >= R.high_min for f in live)
+    assert all(f["velocity"] > 0 and f["confidence"] >= R.model.high_confidence.min_confidence for f in live)
 
 
 def test_burst_is_entered_from_active_while_present_and_left_again(runs):
@@ -90,11 +90,11 @@ def test_leaving_frame_goes_tracking_lost_then_absent_without_command_spam(runs)
     assert runs_[-2:] == ["tracking_lost", "absent"] and runs_.count("tracking_lost") == 1
     lost_at = next(f["timestamp"] for f in frames if f["mode"] == "tracking_lost")
     absent_at = next(f["timestamp"] for f in frames if f["mode"] == "absent" and f["timestamp"] > lost_at)
-    last_trusted = max(o["timestamp_ms"] for o in obs if o["present"] and o["confidence"] >= R.presence_min
-                       and R.sources[o["source"]].human)
+    last_trusted = max(o["timestamp_ms"] for o in obs if o["present"] and o["confidence"] >= R.model.presence.min_confidence
+                       and R.sources[o["source"]].human_source)
     # lost as soon as no source's newest reading is trusted, at the latest when the last one is stale
-    assert last_trusted < lost_at <= last_trusted + R.tracking_lost_after_ms + TICK
-    assert last_trusted + R.absent_after_ms < absent_at <= last_trusted + R.absent_after_ms + TICK
+    assert last_trusted < lost_at <= last_trusted + R.model.timing.tracking_lost_after_ms + TICK
+    assert last_trusted + R.model.timing.absent_after_ms < absent_at <= last_trusted + R.model.timing.absent_after_ms + TICK
     assert summary["commands_allowed"] == []
     assert all(f["gesture_intent"]["command"] is None for f in frames)
 
@@ -112,17 +112,17 @@ def test_seated_and_torso_only_stay_present(runs):
 def test_mocopi_alone_is_a_trusted_body(runs):
     obs, _, frames, _ = runs["mocopi_only"]
     live = _during(frames, obs)
-    assert all(f["present"] and f["confidence"] >= R.high_min and f["authority"] == "mocopi" for f in live)
+    assert all(f["present"] and f["confidence"] >= R.model.high_confidence.min_confidence and f["authority"] == "mocopi" for f in live)
     assert all(f["sources"][s]["fresh_ms"] is None for f in live for s in R.slots if s != "mocopi")
 
 
 def test_two_cameras_make_high_confidence_and_room_wide_evidence_never_counts(runs):
     obs, _, frames, _ = runs["two_cameras"]
-    assert any(o["source_id"] in R.evidence_only for o in obs)
+    assert any(o["source_id"] in R.model.evidence_only_source_ids for o in obs)
     both = _during(frames, obs, start=300, stop=3400)
-    assert all(f["confidence"] >= R.high_min and f["authority"] == "rgb_k11_pose" for f in both)
-    alone = _during(frames, obs, start=3500 + R.sources["rgb"].fresh_ms + TICK, stop=4900)
-    assert alone and all(f["confidence"] <= R.presence_only_cap and f["authority"] == "k11_pose" for f in alone)
+    assert all(f["confidence"] >= R.model.high_confidence.min_confidence and f["authority"] == "rgb_k11_pose" for f in both)
+    alone = _during(frames, obs, start=3500 + R.fresh_ms["rgb"] + TICK, stop=4900)
+    assert alone and all(f["confidence"] <= R.model.output.presence_only_confidence_cap and f["authority"] == "k11_pose" for f in alone)
 
 
 def test_gesture_hold_release_yields_exactly_one_command(runs):
@@ -135,6 +135,6 @@ def test_gesture_hold_release_yields_exactly_one_command(runs):
     assert summary["transition_counts"]["present_still->gesture_candidate"] == 3  # hold, flicker, Mac4
     assert summary["transition_counts"]["gesture_candidate->gesture_confirmed"] == 1
     confirmed_ms = summary["time_in_mode_ms"]["gesture_confirmed"]
-    assert confirmed_ms <= R.confirmed_max_ms + TICK
+    assert confirmed_ms <= R.model.gesture.confirmed_max_ms + TICK
     mac4 = min(g["timestamp_ms"] for g in gestures if g["machine"] == "Mac4")
     assert all(f["mode"] != "gesture_confirmed" for f in frames if f["timestamp"] >= mac4)

@@ -14,7 +14,7 @@ from hypothesis import event
 from hypothesis import strategies as hs
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from lume.runtime.core import get
+from lume.runtime.core import get, rfc3339
 from lume.runtime.director import _consent as consent
 from lume.runtime.director import _frames as frames
 from lume.runtime.director import _state as st
@@ -46,7 +46,7 @@ def some_of(**fields: hs.SearchStrategy[Any]) -> hs.SearchStrategy[dict[str, Any
 
 names = hs.text("abcxyz_-0123456789", min_size=1, max_size=8)
 uuids = hs.uuids().map(str)
-times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(UTC)).map(st.iso)
+times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(UTC)).map(rfc3339)
 cues = hs.fixed_dictionaries({"id": names, "kind": enum("CueKind"),
                               "payload": hs.dictionaries(names, hs.integers(0, 9) | names, max_size=2)})
 BODIES: dict[str, hs.SearchStrategy[dict[str, Any]]] = {

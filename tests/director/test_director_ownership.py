@@ -13,8 +13,8 @@ from lume.runtime.director import _state as st
 from lume.runtime.director._clock import FakeClock
 from lume.runtime.director._server import BusServer, ServerThread
 
-ROLE_FIELDS = [(r.field.root, r.writer.root, r.command.root) for r in OWN.table.fields
-               if r.writer.root in OWN.roles and r.command is not None]
+ROLE_FIELDS = [(r.field, r.writer, r.command) for r in OWN.table.fields
+               if r.writer in OWN.roles and r.command is not None]
 PAIRS = [(path, owner, command, role) for path, owner, command in ROLE_FIELDS
          for role in OWN.roles if role != owner]
 
@@ -34,7 +34,7 @@ def test_every_state_field_has_exactly_one_writer() -> None:
     c = get(st.CONTRACT)
     defs = c.raw["$defs"]
     leaves = sorted(_leaves(defs["DirectorState"], defs))
-    rows = [r.field.root for r in OWN.table.fields]
+    rows = [r.field for r in OWN.table.fields]
     assert sorted(rows) == leaves
     assert len(rows) == len(set(rows))
 
@@ -81,7 +81,7 @@ def test_non_owner_is_refused_naming_field_owner_and_role(shared_bus: Harness, p
 
 @pytest.mark.parametrize(("path", "owner", "command"), ROLE_FIELDS, ids=[p for p, _, _ in ROLE_FIELDS])
 def test_owner_writes_the_field(shared_bus: Harness, path: str, owner: str, command: str) -> None:
-    if command in OWN.paused_blocks:
+    if command in OWN.rules.paused_blocks_commands:
         shared_bus.control("mac").command({"type": "set_session_phase", "phase": "live"})
     peer = shared_bus.control(owner)
     frame = frame_for_field(path, command)
@@ -93,7 +93,7 @@ def test_owner_writes_the_field(shared_bus: Harness, path: str, owner: str, comm
     peer.close()
 
 
-@pytest.mark.parametrize("path", [r.field.root for r in OWN.table.fields if r.writer.root in ("server", "quorum")])
+@pytest.mark.parametrize("path", [r.field for r in OWN.table.fields if r.writer in ("server", "quorum")])
 def test_no_frame_can_name_a_server_field(shared_bus: Harness, path: str) -> None:
     """Server/quorum fields have no frame key: smuggling one into a command is refused as unknown."""
     peer = shared_bus.control("mac")

@@ -15,6 +15,7 @@ from director_harness import OWN, TIMEOUT, serve_subprocess
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from lume.runtime.core import rfc3339
 from lume.runtime.director import _consent as consent
 from lume.runtime.director import _state as st
 from lume.runtime.director._bus import Bus
@@ -101,7 +102,7 @@ def test_state_older_than_the_limit_starts_fresh(tmp_path: Path, age: timedelta,
     if source == "loaded":
         assert doc == old
         return
-    assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == st.iso(clock.now())
+    assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == rfc3339(clock.now())
     # yesterday's versions are kept aside for forensics, today's start at 0
     assert max(p.name for p in (tmp_path / EXPIRED).iterdir()) == f"{old['version']:012d}.json"
     assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}.json"]

@@ -11,6 +11,7 @@ import pytest
 from director_harness import OWN, TIMEOUT, Harness, with_rules
 from websockets.exceptions import ConnectionClosed
 
+from lume.runtime.core import rfc3339
 from lume.runtime.director import _consent as consent
 from lume.runtime.director import _frames as frames
 from lume.runtime.director import _state as st
@@ -112,14 +113,14 @@ def test_cue_history_is_appended_by_the_server(bus: Harness) -> None:
     ios.command({"type": "set_cue", "cue": None})
     doc = bus.state()
     assert doc["cue"]["current"] is None and doc["cue"]["next"] == cue(2)
-    assert doc["cue"]["history"] == [{**CUE, "applied_at": st.iso(bus.clock.now()),
+    assert doc["cue"]["history"] == [{**CUE, "applied_at": rfc3339(bus.clock.now()),
                                       "applied_version": ack["version"]}]
 
 
 def test_cues_do_not_advance_while_paused(bus: Harness) -> None:
     ios, mac = bus.control("ios"), bus.control("mac")
     assert ios.command({"type": "set_cue", "cue": CUE})["type"] == "ack"
-    mac.command({"type": "set_session_phase", "phase": OWN.rules.paused_phase.root})
+    mac.command({"type": "set_session_phase", "phase": OWN.rules.paused_phase})
     before = bus.state()
     reply = ios.command({"type": "set_cue", "cue": cue(2)})
     assert reply["code"] == "paused" and reply["role"] == "ios"
@@ -146,7 +147,7 @@ def test_consent_needs_two_distinct_roles_and_issues_a_verifiable_token(bus: Har
     state = bus.state()
     c = state["model_consent"]
     assert c["acknowledged"] and c["acks"] == ["mac", "ios"] and c["proposed_by"] == "mac"
-    assert c["expires_at"] == st.iso(bus.clock.now() + timedelta(seconds=OWN.quorum.token_ttl_s))
+    assert c["expires_at"] == rfc3339(bus.clock.now() + timedelta(seconds=OWN.quorum.token_ttl_s))
     pub = (tmp_path / "state" / consent.PUBLIC_KEY_FILE).read_text()
     assert pub.strip() == bus.server.public_key_text
     assert consent.verify(state, pub)

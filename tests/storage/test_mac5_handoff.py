@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from lume.generated.constants import BUNDLE_FILE, STORAGE_MANIFESTS_DIR
 from lume.runtime import storage
 from lume.runtime.cli import main
 from lume.runtime.completion import CompletionRefused, read_completion_report
-from lume.runtime.core import get, iter_documents, validate_file
+from lume.runtime.core import get, iter_documents, now_iso, sign_report, validate_file
 from lume.runtime.core._keys import SigningKey
-from lume.runtime.core._signing import now_iso, sign_report
 from lume.runtime.storage._bagit_io import check_bag, export_bag
 from lume.runtime.storage._mac5 import Mac5Refused, long_take_source, process, source_spec, worker_command
-from lume.runtime.storage._policy import BUNDLE_FILE, MANIFESTS, incoming_dir, processed_dir
+from lume.runtime.storage._policy import incoming_dir, processed_dir
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTE_SMOKE = REPO / "fixtures" / "route_smoke"
@@ -130,7 +130,7 @@ def arrived(tmp_path: Path) -> Path:
     if not ROUTE_SMOKE.is_dir():
         pytest.fail(f"route-smoke fixtures missing: {ROUTE_SMOKE} (lume fixtures build)")
     root = tmp_path / "dance-sessions"
-    for folder in (incoming_dir(), MANIFESTS):
+    for folder in (incoming_dir(), STORAGE_MANIFESTS_DIR):
         shutil.copytree(ROUTE_SMOKE / folder, root / folder)
     return root
 

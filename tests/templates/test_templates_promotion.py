@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from templates_helpers import SECOND, copy_bundle, k11_config, rich_bundle, session
 
 from lume.runtime.airdeck import (
+    FRAME,
+    GESTURE,
     Authority,
     DispatchGate,
     Rules,
@@ -24,9 +26,8 @@ from lume.runtime.airdeck import (
     load_manifest,
     replay,
 )
-from lume.runtime.airdeck._inputs import FRAME, GESTURE, read_records
 from lume.runtime.cli import main
-from lume.runtime.core import get, validate_file
+from lume.runtime.core import get, read_records, validate_file
 from lume.runtime.core._jsonl import InputError
 from lume.runtime.storage import add_pose_coach
 from lume.runtime.templates import build_templates, promote

@@ -10,14 +10,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from securesystemslib.dsse import Envelope
 
-from lume.runtime.core import get
+from lume.runtime.core import get, parse_time
 from lume.runtime.core._keys import SigningKey
 from lume.runtime.core._signing import (
     PAYLOAD_TYPE,
     STATEMENT_TYPE,
     InvalidPredicate,
     ReportRejected,
-    parse_time,
     sign_report,
     verify_report,
 )

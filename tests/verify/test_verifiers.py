@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from verify_roots import build_root, copy_root, tree_digest
 
-from lume.runtime.core import held, status_of, violated
-from lume.runtime.core._invariants import invariants
+from lume.runtime.core import held, invariants, status_of, violated
 from lume.verifiers import Verifier, all_verifiers
 from lume.verifiers._predicate import build_predicate, verdicts
 from lume.verifiers._runner import default_root, run

@@ -1,0 +1,107 @@
+"""The rule tables, typed: one accessor per table, returning the table parsed into its generated
+model (validated against its meta-schema on first use, then cached).
+
+Components read thresholds, ownership, labels, limits, layouts and invariants through these,
+never a contract's JSON by path: `labels().lanes`, `invariant("SAFE-CMD-HOLD").parameters`,
+`policy().analyzer.max_examples`. Invariant ids, modes, machines and other names the tables fix
+are constants in `lume.generated.constants`. `rule_data(stem)` is the same table as plain JSON
+(a fresh copy) for code that indexes the data itself: the AirDeck gate builds rule variants
+from it, the label-table verifier checks its cross-row rules on it.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any, Callable, TypeVar
+
+from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
+from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
+from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
+from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
+from lume.generated.models.meta_deck_zones_v1 import DeckZones
+from lume.generated.models.meta_director_ownership_v1 import DirectorOwnership
+from lume.generated.models.meta_label_table_v1 import LabelTable
+from lume.generated.models.meta_midi_map_v1 import MidiMap
+from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
+from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
+from lume.generated.models.meta_storage_root_v1 import StorageRoot
+
+from ._contracts import get
+from ._models import table
+
+INVARIANTS = "safety_invariants.v1"
+M = TypeVar("M")
+
+
+def rule_data(stem: str) -> dict[str, Any]:
+    """A rule table's data as written (validated), as a fresh copy the caller may change."""
+    table(stem)  # validates against the meta-schema (once)
+    return copy.deepcopy(get(stem).table_data())
+
+
+def _table(stem: str, model: type[M]) -> Callable[[], M]:
+    """The accessor of one rule table: its generated model, parsed once."""
+    def accessor() -> M:
+        return table(stem)
+    accessor.__doc__ = f"{stem} parsed into its generated model `{model.__name__}`."
+    return accessor
+
+
+labels = _table("labels.v1", LabelTable)
+safety_invariants = _table(INVARIANTS, SafetyInvariants)
+policy = _table("promotion_policy.v1", PromotionPolicy)
+bundle_layout = _table("bundle_layout.v1", BundleLayout)
+storage_root = _table("storage_root.v1", StorageRoot)
+body_truth_rules = _table("body_truth_rules.v0", BodyTruthRules)
+body_truth_modes = _table("body_truth_modes.v0", BodyTruthModes)
+deck_zones = _table("airdeck_deck_zones.v1", DeckZones)
+airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
+midi_map = _table("airdeck_midi_map.v1", MidiMap)
+director_ownership = _table("director_ownership.v1", DirectorOwnership)
+
+
+@functools.cache
+def _invariants() -> dict[str, Invariant]:
+    return _index(safety_invariants())
+
+
+def _index(t: SafetyInvariants) -> dict[str, Invariant]:
+    return {inv.id: inv for inv in t.invariants}
+
+
+Table = SafetyInvariants | dict[str, Any] | None
+
+
+def invariants(table: Table = None) -> dict[str, Invariant]:
+    """Invariant id -> its row (sentence, parameters, covers). `table` is another
+    safety_invariants table (its data or model), e.g. a rule variant, instead of the shipped one."""
+    if table is None:
+        return dict(_invariants())
+    return _index(table if isinstance(table, SafetyInvariants) else SafetyInvariants.model_validate(table))
+
+
+def invariant(invariant_id: str, table: Table = None) -> Invariant:
+    """One safety invariant (KeyError naming the contract when it is missing)."""
+    try:
+        return (_invariants() if table is None else invariants(table))[invariant_id]
+    except KeyError:
+        raise KeyError(f"{invariant_id} is not in {INVARIANTS}") from None
+
+
+def parameters(invariant_id: str, table: Table = None) -> dict[str, Any]:
+    """The parameters of one invariant, as a fresh mapping."""
+    return dict(invariant(invariant_id, table).parameters)
+
+
+@functools.cache
+def _commands() -> dict[str, dict[str, Any]]:
+    return get(INVARIANTS).table_data()["commands"]
+
+
+def commands() -> dict[str, dict[str, Any]]:
+    """Per-command gate parameters (threshold, hold_ms, cooldown_ms, destructive) keyed by
+    command label, as written: the table's `allOf` floors leave the generated `Commands` model
+    without a typed value for each entry."""
+    table(INVARIANTS)
+    return copy.deepcopy(_commands())
+
