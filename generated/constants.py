@@ -159,6 +159,29 @@ COMMAND_PROPOSE_CONSENT = 'propose_consent'
 COMMAND_ACK_CONSENT = 'ack_consent'
 COMMAND_HEARTBEAT = 'heartbeat'
 
+# kinds of input file the core readers bound (input_limits.v1)
+# input_limits.v1 /kinds/@keys
+INPUT_KINDS = (
+    'json_document',
+    'jsonl_stream',
+    'machine_config',
+    'trust_file',
+    'safe_stop_lock',
+    'dsse_envelope',
+    'transport_manifest',
+    'checksum_sidecar',
+    'audio_file',
+)
+INPUT_JSON_DOCUMENT = 'json_document'
+INPUT_JSONL_STREAM = 'jsonl_stream'
+INPUT_MACHINE_CONFIG = 'machine_config'
+INPUT_TRUST_FILE = 'trust_file'
+INPUT_SAFE_STOP_LOCK = 'safe_stop_lock'
+INPUT_DSSE_ENVELOPE = 'dsse_envelope'
+INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
+INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
+INPUT_AUDIO_FILE = 'audio_file'
+
 # K11 storage root names
 # storage_root.v1 /manifests_dir
 STORAGE_MANIFESTS_DIR = '_manifests'

@@ -10,6 +10,9 @@
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
+- input files opened one bounded way (`open_input`, `read_input`, under `read_json` and
+  `iter_jsonl` too): regular files only, within input_limits.v1's limits per kind of input
+  (`input_limit(kind)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -48,7 +51,8 @@ from ._evidence import (
     violated,
 )
 from ._inline import self_contained
-from ._jsonl import InputError, iter_jsonl, read_json
+from ._files import InputError, NotRegularFile, input_limit, open_input, read_input
+from ._jsonl import iter_jsonl, loads_bounded, read_json
 from ._keys import (
     PRIVATE_NAME,
     KeyProblem,
@@ -72,6 +76,7 @@ from ._rules import (
     commands,
     deck_zones,
     director_ownership,
+    input_limits,
     invariant,
     invariants,
     labels,
@@ -122,4 +127,5 @@ __all__ = [
     "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
+    "NotRegularFile", "input_limit", "input_limits", "loads_bounded", "open_input", "read_input",
 ]

@@ -60,6 +60,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
     Names("DIRECTOR_ROLES", "ROLE_", "director_ownership.v1", "/roles/*/role", "director roles"),
     Names("DIRECTOR_COMMANDS", "COMMAND_", "director_ownership.v1", "/commands/*/command",
           "director bus commands (frame `type`s a role sends)"),
+    Names("INPUT_KINDS", "INPUT_", "input_limits.v1", "/kinds/@keys",
+          "kinds of input file the core readers bound (input_limits.v1)"),
     Value("STORAGE_MANIFESTS_DIR", "storage_root.v1", "/manifests_dir", "K11 storage root names"),
     Value("STORAGE_EXPORTS_DIR", "storage_root.v1", "/exports_dir", ""),
     Value("STORAGE_LOGS_DIR", "storage_root.v1", "/logs_dir", ""),
