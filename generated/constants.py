@@ -182,6 +182,15 @@ INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
 INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
 INPUT_AUDIO_FILE = 'audio_file'
 
+# reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
+# san_receiver.v1 /reject_reasons/@keys
+SAN_RECEIVER_REASONS = ('malformed', 'invalid_utf8', 'too_deep', 'too_many_messages', 'oversized')
+SAN_REJECT_MALFORMED = 'malformed'
+SAN_REJECT_INVALID_UTF8 = 'invalid_utf8'
+SAN_REJECT_TOO_DEEP = 'too_deep'
+SAN_REJECT_TOO_MANY_MESSAGES = 'too_many_messages'
+SAN_REJECT_OVERSIZED = 'oversized'
+
 # K11 storage root names
 # storage_root.v1 /manifests_dir
 STORAGE_MANIFESTS_DIR = '_manifests'

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from hostile_helpers import returns_promptly
 
 from lume.generated.constants import (
     INPUT_JSON_DOCUMENT,
@@ -36,25 +36,6 @@ from lume.runtime.core import (
 )
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
-
-
-def returns_promptly(fn, *args, seconds: float = 30.0):
-    """Run fn(*args) in a thread; the hang guard of a reader that must never block."""
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"{fn.__name__} blocked on its input"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 @pytest.fixture
