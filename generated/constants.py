@@ -171,6 +171,7 @@ INPUT_KINDS = (
     'transport_manifest',
     'checksum_sidecar',
     'audio_file',
+    'secret_token',
 )
 INPUT_JSON_DOCUMENT = 'json_document'
 INPUT_JSONL_STREAM = 'jsonl_stream'
@@ -181,6 +182,7 @@ INPUT_DSSE_ENVELOPE = 'dsse_envelope'
 INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
 INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
 INPUT_AUDIO_FILE = 'audio_file'
+INPUT_SECRET_TOKEN = 'secret_token'
 
 # reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
 # san_receiver.v1 /reject_reasons/@keys

@@ -51,8 +51,8 @@ from ._evidence import (
     violated,
 )
 from ._inline import self_contained
-from ._files import InputError, NotRegularFile, input_limit, open_input, read_input
-from ._jsonl import iter_jsonl, loads_bounded, read_json
+from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
+from ._jsonl import iter_jsonl, read_json
 from ._keys import (
     PRIVATE_NAME,
     KeyProblem,
@@ -70,6 +70,7 @@ from ._models import model_for, parse, table
 from ._records import iter_records, read_records, scan_records, validated
 from ._rules import (
     airdeck_gestures,
+    body_truth_inputs,
     body_truth_modes,
     body_truth_rules,
     bundle_layout,
@@ -127,5 +128,6 @@ __all__ = [
     "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
-    "NotRegularFile", "input_limit", "input_limits", "loads_bounded", "open_input", "read_input",
+    "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
+    "open_input", "read_input",
 ]

@@ -27,7 +27,7 @@ from ._files import (
     too_large,
 )
 
-__all__ = ["InputError", "iter_jsonl", "loads_bounded", "read_json"]
+__all__ = ["InputError", "iter_jsonl", "read_json"]
 
 
 def loads_bounded(raw: bytes, max_depth: int | None, *, file: str = "<memory>",

@@ -15,6 +15,7 @@ import functools
 from typing import Any, Callable, TypeVar
 
 from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
+from lume.generated.models.meta_body_truth_inputs_v0 import BodyTruthInputs
 from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
 from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
 from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
@@ -60,6 +61,7 @@ airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
 midi_map = _table("airdeck_midi_map.v1", MidiMap)
 director_ownership = _table("director_ownership.v1", DirectorOwnership)
 input_limits = _table("input_limits.v1", InputLimits)
+body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
 
 
 @functools.cache
