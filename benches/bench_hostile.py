@@ -173,7 +173,6 @@ def _udp(label: str, args: list[str], port: int, valid: bytes, hostile: list[byt
 
         def send(batch: list[bytes]) -> float:
             cpu0 = _cpu(svc.proc.pid)
-            t = time.perf_counter()
             for i in range(n):
                 s.sendto(batch[i % len(batch)], ("127.0.0.1", port))
                 if i % 200 == 199:

@@ -52,3 +52,46 @@ def wait_udp_bound(port: int, proc: subprocess.Popen, seconds: float = 60.0) -> 
             except OSError:
                 return
         time.sleep(0.05)
+
+
+def mutated(seeds, word):
+    """A hypothesis strategy: a valid datagram from `seeds` with 1-4 structured mutations: a
+    byte flipped, the tail cut, bytes inserted, or a 4-byte word from `word` written in (an
+    element size, a float)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        data = bytearray(draw(seeds))
+        for _ in range(draw(st.integers(1, 4))):
+            at = draw(st.integers(0, max(0, len(data) - 1)))
+            action = draw(st.sampled_from(["flip", "cut", "insert", "word"]))
+            if action == "flip" and data:
+                data[at] ^= draw(st.integers(1, 255))
+            elif action == "cut":
+                del data[at:]
+            elif action == "insert":
+                data[at:at] = draw(st.binary(min_size=1, max_size=8))
+            elif len(data) >= at + 4:
+                data[at:at + 4] = draw(word)
+        return bytes(data)
+    return build()
+
+
+def attack_udp_process(verb: list[str], datagrams: list[bytes], *, extra: tuple[str, ...] = ()
+                       ) -> tuple[int, list[dict], bytes]:
+    """Start `lume VERB --address 127.0.0.1:PORT --json EXTRA…` as its own process, send it
+    `datagrams` once it holds the port, and hand back (exit code, its JSON lines, its stderr)."""
+    import json
+
+    port = free_udp_port()
+    proc = lume(*verb, "--address", f"127.0.0.1:{port}", "--json", *extra)
+    try:
+        wait_udp_bound(port, proc)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for data in datagrams:
+                s.sendto(data, ("127.0.0.1", port))
+        out, err = proc.communicate(timeout=120)  # a hang guard, not a time budget
+    finally:
+        proc.kill()
+    return proc.returncode, [json.loads(line) for line in out.splitlines()], err

@@ -146,8 +146,8 @@ class WriteGuard:
         """(status, loc, msg, reason) of the first rule a write's headers break, else None."""
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != self.media_type:
-            return (415, ["header", "content-type"], f"a write is taken only as {self.media_type}, "
-                    f"not {media or 'no content type'}", "media_type")
+            why = f"a write is taken only as {self.media_type}, not {media or 'no content type'}"
+            return 415, ["header", "content-type"], why, "media_type"
         refused = self.access.refusal(origin, headers.get("authorization"))
         if refused is not None:
             where = "authorization" if refused[0] == 401 else "origin"

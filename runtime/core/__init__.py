@@ -50,8 +50,8 @@ from ._evidence import (
     unchecked,
     violated,
 )
-from ._inline import self_contained
 from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
+from ._inline import self_contained
 from ._jsonl import iter_jsonl, read_json
 from ._keys import (
     PRIVATE_NAME,

@@ -13,9 +13,9 @@ import socket
 
 import pytest
 from click.testing import CliRunner
+from hostile_helpers import returns_promptly
 from hypothesis import given
 from hypothesis import strategies as st
-from hostile_helpers import returns_promptly
 
 from lume.generated.constants import (
     INPUT_JSON_DOCUMENT,

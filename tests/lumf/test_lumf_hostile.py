@@ -7,16 +7,14 @@ refused at once (exit 2), never read.
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 import struct
 
 import pytest
 from click.testing import CliRunner
+from hostile_helpers import attack_udp_process, mutated, returns_promptly
 from hypothesis import given
 from hypothesis import strategies as st
-from hostile_helpers import free_udp_port, lume, returns_promptly, wait_udp_bound
 
 from lume.generated import lumf_layout as L
 from lume.runtime.cli import main
@@ -50,22 +48,10 @@ def test_any_bytes_are_valid_or_rejected_by_a_contract_reason(data):
     _check(inspect_packet(data))
 
 
-@st.composite
-def mutated_packets(draw):
-    data = bytearray(draw(st.sampled_from(GOLDEN)))
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(data) - 1)) if data else 0
-        action = draw(st.sampled_from(["flip", "cut", "insert", "float"]))
-        if action == "flip" and data:
-            data[at] ^= draw(st.integers(1, 255))
-        elif action == "cut":
-            del data[at:]
-        elif action == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=4))
-        elif len(data) >= at + 4:
-            data[at:at + 4] = struct.pack("<f", draw(st.floats(allow_nan=True, allow_infinity=True,
-                                                                width=32)))
-    return bytes(data)
+def mutated_packets():
+    """A golden packet with bytes flipped, cut, inserted, or a float32 feature rewritten."""
+    floats = st.floats(allow_nan=True, allow_infinity=True, width=32).map(lambda x: struct.pack("<f", x))
+    return mutated(st.sampled_from(GOLDEN), floats)
 
 
 @given(mutated_packets())
@@ -80,19 +66,12 @@ def inspector():
     sock.close()
 
 
-@pytest.fixture(scope="module")
-def sender():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    yield s
-    s.close()
-
-
 @given(st.one_of(st.binary(max_size=256), mutated_packets(), st.sampled_from([d for d, _ in HOSTILE.values()])))
-def test_a_loopback_inspector_counts_every_datagram_and_stays_up(inspector, sender, data):
+def test_a_loopback_inspector_counts_every_datagram_and_stays_up(inspector, udp_sender, data):
     tally = Tally()
     port = inspector.getsockname()[1]
-    sender.sendto(data, ("127.0.0.1", port))
-    sender.sendto(GOLDEN[0], ("127.0.0.1", port))
+    udp_sender.sendto(data, ("127.0.0.1", port))
+    udp_sender.sendto(GOLDEN[0], ("127.0.0.1", port))
     results = [r for r, _ in receive(inspector, count=2, timeout=10, tally=tally)]
     assert tally.packets == 2 and results[-1]["valid"] is True
     _check(results[0])
@@ -100,20 +79,11 @@ def test_a_loopback_inspector_counts_every_datagram_and_stays_up(inspector, send
 
 
 def test_lume_lumf_inspect_survives_every_attack_and_counts_them_by_reason():
-    port = free_udp_port()
     attacks = [d for d, _ in HOSTILE.values()]
-    proc = lume("lumf", "inspect", "--address", f"127.0.0.1:{port}", "--json",
-                "--count", str(len(attacks) + 1), "--timeout", "30s")
-    try:
-        wait_udp_bound(port, proc)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for data in attacks + [GOLDEN[0]]:
-                s.sendto(data, ("127.0.0.1", port))
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 1 and b"Traceback" not in err, err
-    summary = json.loads(out.splitlines()[-1])["summary"]
+    code, lines, err = attack_udp_process(["lumf", "inspect"], attacks + [GOLDEN[0]],
+                                          extra=("--count", str(len(attacks) + 1), "--timeout", "30s"))
+    assert code == 1 and b"Traceback" not in err, err
+    summary = lines[-1]["summary"]
     expected = {r: 0 for r in L.REJECT_REASONS}
     for _, reason in HOSTILE.values():
         expected[reason] += 1

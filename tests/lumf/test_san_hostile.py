@@ -5,14 +5,12 @@ Fuzzed with hypothesis (raw bytes and mutations of valid bundles) against a real
 listener, and end to end against the `lume san listen` process."""
 from __future__ import annotations
 
-import json
-import socket
 import struct
 
 import pytest
+from hostile_helpers import attack_udp_process, mutated
 from hypothesis import given
 from hypothesis import strategies as st
-from hostile_helpers import free_udp_port, lume, wait_udp_bound
 
 from lume.generated.constants import SAN_RECEIVER_REASONS
 from lume.runtime import san
@@ -107,23 +105,13 @@ def test_any_bytes_behind_a_bundle_header_never_raise(tail):
 VALID = [encode("/san/pattern_id", 3), encode("/san/confidence", 0.25), GOOD]
 
 
-@st.composite
-def mutated_bundles(draw):
-    """A valid (possibly nested) SAN bundle with bytes flipped, cut, or inserted."""
-    parts = draw(st.lists(st.sampled_from(VALID), min_size=1, max_size=4))
-    data = bytearray(nest(draw(st.integers(0, 3)), bundle(*parts)))
-    for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["flip", "cut", "insert", "size"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        if action == "flip" and data:
-            data[at] ^= draw(st.integers(1, 255))
-        elif action == "cut":
-            del data[at:]
-        elif action == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif len(data) >= at + 4:
-            data[at:at + 4] = struct.pack(">i", draw(st.sampled_from([-4, -1, 0, 1, 3, 2**31 - 1])))
-    return bytes(data)
+def mutated_bundles():
+    """A valid (possibly nested) SAN bundle with bytes flipped, cut, inserted, or an element
+    size rewritten."""
+    seeds = st.builds(lambda parts, depth: nest(depth, bundle(*parts)),
+                      st.lists(st.sampled_from(VALID), min_size=1, max_size=4), st.integers(0, 3))
+    sizes = st.sampled_from([-4, -1, 0, 1, 3, 2**31 - 1]).map(lambda n: struct.pack(">i", n))
+    return mutated(seeds, sizes)
 
 
 @given(mutated_bundles())
@@ -139,18 +127,11 @@ def listener():
     sock.close()
 
 
-@pytest.fixture(scope="module")
-def sender():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    yield s
-    s.close()
-
-
 @given(st.one_of(st.binary(max_size=512), mutated_bundles(), st.sampled_from([d for d, _ in HOSTILE.values()])))
-def test_a_loopback_listener_counts_every_datagram_and_stays_up(listener, sender, data):
+def test_a_loopback_listener_counts_every_datagram_and_stays_up(listener, udp_sender, data):
     before = dict(listener.counts), sum(listener.by_reason.values())
-    sender.sendto(data, ("127.0.0.1", listener.port))
-    sender.sendto(GOOD, ("127.0.0.1", listener.port))
+    udp_sender.sendto(data, ("127.0.0.1", listener.port))
+    udp_sender.sendto(GOOD, ("127.0.0.1", listener.port))
     results = list(listener.results(count=before[0]["datagrams"] + 2, timeout=10))
     assert listener.counts["datagrams"] == before[0]["datagrams"] + 2
     _check(results)
@@ -161,21 +142,11 @@ def test_a_loopback_listener_counts_every_datagram_and_stays_up(listener, sender
 
 # -------------------------------------------------------------------------- the real process
 def test_lume_san_listen_survives_every_attack_and_counts_them_by_reason():
-    port = free_udp_port()
     attacks = [d for d, _ in HOSTILE.values()]
-    proc = lume("san", "listen", "--address", f"127.0.0.1:{port}", "--json",
-                 "--count", str(len(attacks) + 1), "--timeout", "30s")
-    try:
-        wait_udp_bound(port, proc)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for data in attacks + [GOOD]:
-                s.sendto(data, ("127.0.0.1", port))
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 1, err  # something was refused
+    code, lines, err = attack_udp_process(["san", "listen"], attacks + [GOOD],
+                                          extra=("--count", str(len(attacks) + 1), "--timeout", "30s"))
+    assert code == 1, err  # something was refused
     assert b"Traceback" not in err and err.strip() == b"", err
-    lines = [json.loads(line) for line in out.splitlines()]
     summary = lines[-1]["summary"]
     assert summary["datagrams"] == len(attacks) + 1 and summary["valid"] == 1
     expected: dict[str, int] = {}
@@ -186,14 +157,6 @@ def test_lume_san_listen_survives_every_attack_and_counts_them_by_reason():
 
 
 def test_lume_san_listen_ends_on_its_timeout_after_a_hostile_datagram():
-    port = free_udp_port()
-    proc = lume("san", "listen", "--address", f"127.0.0.1:{port}", "--json", "--timeout", "1s")
-    try:
-        wait_udp_bound(port, proc)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(HOSTILE["a bundle element of length -4"][0], ("127.0.0.1", port))
-        out, err = proc.communicate(timeout=120)  # a hang guard, not a time budget
-    finally:
-        proc.kill()
-    summary = json.loads(out.splitlines()[-1])["summary"]
-    assert summary["rejected_by_reason"] == {"malformed": 1} and len(err) < 1000
+    _, lines, err = attack_udp_process(["san", "listen"], [HOSTILE["a bundle element of length -4"][0]],
+                                       extra=("--timeout", "1s"))
+    assert lines[-1]["summary"]["rejected_by_reason"] == {"malformed": 1} and len(err) < 1000
