@@ -172,6 +172,7 @@ INPUT_KINDS = (
     'checksum_sidecar',
     'audio_file',
     'secret_token',
+    'yaml_document',
 )
 INPUT_JSON_DOCUMENT = 'json_document'
 INPUT_JSONL_STREAM = 'jsonl_stream'
@@ -183,6 +184,7 @@ INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
 INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
 INPUT_AUDIO_FILE = 'audio_file'
 INPUT_SECRET_TOKEN = 'secret_token'
+INPUT_YAML_DOCUMENT = 'yaml_document'
 
 # reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
 # san_receiver.v1 /reject_reasons/@keys

@@ -10,9 +10,9 @@
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
-- input files opened one bounded way (`open_input`, `read_input`, under `read_json` and
-  `iter_jsonl` too): regular files only, within input_limits.v1's limits per kind of input
-  (`input_limit(kind)`);
+- input files opened one bounded way (`open_input`, `read_input`, under `read_json`,
+  `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
+  limits per kind of input (`input_limit(kind)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -110,6 +110,7 @@ from ._validate import (
     table_problems,
     validate_file,
 )
+from ._yaml import loads_yaml, read_text, read_yaml
 
 __all__ = [
     "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
@@ -129,5 +130,5 @@ __all__ = [
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
     "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
-    "open_input", "read_input",
+    "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

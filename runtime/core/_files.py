@@ -57,13 +57,13 @@ def _what(mode: int) -> str:
 
 
 def _not_regular(path: Path | str, mode: int, kind: str) -> NotRegularFile:
-    return NotRegularFile(f"{path}: not a regular file ({_what(mode)}); a {kind} must be one "
-                          f"[{LIMITS}]")
+    return NotRegularFile(f"{path}: not a regular file ({_what(mode)}); every {kind} input must "
+                          f"be one [{LIMITS}]")
 
 
 def too_large(path: Path | str, size: int, kind: str, limit: Any, where: str = "") -> InputError:
     return InputError(f"{path}{where}: {size_text(size)} or more, over the {size_text(limit.max_bytes)} "
-                      f"limit of a {kind} [{LIMITS}]")
+                      f"limit for {kind} inputs [{LIMITS}]")
 
 
 def open_input(path: Path | str, kind: str) -> BinaryIO:
@@ -126,5 +126,5 @@ def depth_over(raw: bytes, value: Any, max_depth: int) -> bool:
 
 
 def too_deep(path: Path | str, kind: str, max_depth: int, where: str = "") -> InputError:
-    return InputError(f"{path}{where}: JSON nested deeper than {max_depth} levels, the limit of a "
-                      f"{kind} [{LIMITS}]")
+    return InputError(f"{path}{where}: JSON nested deeper than {max_depth} levels, the limit for "
+                      f"{kind} inputs [{LIMITS}]")

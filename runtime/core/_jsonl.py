@@ -68,7 +68,7 @@ def iter_jsonl(path: Path, kind: str = INPUT_JSONL_STREAM) -> Iterator[tuple[int
             body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
             if len(body) > max_line:
                 raise InputError(f"{path}:{number}: a line over {size_text(max_line)}, the line "
-                                 f"limit of a {kind} [{LIMITS}]")
+                                 f"limit for {kind} inputs [{LIMITS}]")
             if not body.strip():
                 continue
             yield number, loads_bounded(body, limit.max_depth, file=str(path), kind=kind,

@@ -91,7 +91,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(tmp_path):
     big = tmp_path / "sparse.json"
     with big.open("wb") as fh:
         fh.truncate(limit + 1)  # sparse: costs no disk, and must cost no memory either
-    with pytest.raises(InputError, match=r"over the 64 MiB limit of a json_document \[input_limits.v1\]"):
+    with pytest.raises(InputError, match=r"over the 64 MiB limit for json_document inputs \[input_limits.v1\]"):
         read_json(big)
 
 
@@ -109,7 +109,7 @@ def test_a_line_over_the_line_limit_is_refused_with_its_number(tmp_path):
     path.write_bytes(b'{"a": 1}\n' + b'"' + b"x" * max_line + b'"\n')
     lines = iter_jsonl(path)
     assert next(lines) == (1, {"a": 1})
-    with pytest.raises(InputError, match=r"long.jsonl:2: a line over 1 MiB, the line limit of a jsonl_stream"):
+    with pytest.raises(InputError, match=r"long.jsonl:2: a line over 1 MiB, the line limit for jsonl_stream inputs"):
         next(lines)
 
 
@@ -201,3 +201,38 @@ def test_rearm_removes_a_corrupt_regular_lock(tmp_path):
     result = CliRunner().invoke(main, ["airdeck", "rearm", "--lock-file", str(lock), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rearmed"] is True and not lock.exists()
+
+
+# ------------------------------------------------------------------------------ YAML inputs
+def test_yaml_inputs_are_bounded_files_parsed_safely(tmp_path):
+    from lume.runtime.core import read_yaml
+
+    ok = tmp_path / "zones.yaml"
+    ok.write_text("\ufeffa: [1, 2]\n", encoding="utf-8")
+    assert read_yaml(ok) == {"a": [1, 2]}
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="deep.yaml: (not valid YAML|YAML nested too deep)"):
+        read_yaml(deep)
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text("!!python/object/apply:os.system ['true']\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        read_yaml(unsafe)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"a: \xe9\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_yaml(latin)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+@pytest.mark.parametrize("args", [["sled", "constants", "--check", "/dev/zero"],
+                                  ["claims", "check", "/dev/zero"]])
+def test_yaml_commands_refuse_dev_zero(args):
+    result = returns_promptly(CliRunner().invoke, main, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+@posix_only
+def test_sled_refuses_a_fifo(fifo):
+    result = returns_promptly(CliRunner().invoke, main, ["sled", "constants", "--check", str(fifo)])
+    assert result.exit_code == 2 and "not a regular file (a FIFO)" in result.output, result.output
