@@ -159,6 +159,42 @@ COMMAND_PROPOSE_CONSENT = 'propose_consent'
 COMMAND_ACK_CONSENT = 'ack_consent'
 COMMAND_HEARTBEAT = 'heartbeat'
 
+# kinds of input file the core readers bound (input_limits.v1)
+# input_limits.v1 /kinds/@keys
+INPUT_KINDS = (
+    'json_document',
+    'jsonl_stream',
+    'machine_config',
+    'trust_file',
+    'safe_stop_lock',
+    'dsse_envelope',
+    'transport_manifest',
+    'checksum_sidecar',
+    'audio_file',
+    'secret_token',
+    'yaml_document',
+)
+INPUT_JSON_DOCUMENT = 'json_document'
+INPUT_JSONL_STREAM = 'jsonl_stream'
+INPUT_MACHINE_CONFIG = 'machine_config'
+INPUT_TRUST_FILE = 'trust_file'
+INPUT_SAFE_STOP_LOCK = 'safe_stop_lock'
+INPUT_DSSE_ENVELOPE = 'dsse_envelope'
+INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
+INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
+INPUT_AUDIO_FILE = 'audio_file'
+INPUT_SECRET_TOKEN = 'secret_token'
+INPUT_YAML_DOCUMENT = 'yaml_document'
+
+# reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
+# san_receiver.v1 /reject_reasons/@keys
+SAN_RECEIVER_REASONS = ('malformed', 'invalid_utf8', 'too_deep', 'too_many_messages', 'oversized')
+SAN_REJECT_MALFORMED = 'malformed'
+SAN_REJECT_INVALID_UTF8 = 'invalid_utf8'
+SAN_REJECT_TOO_DEEP = 'too_deep'
+SAN_REJECT_TOO_MANY_MESSAGES = 'too_many_messages'
+SAN_REJECT_OVERSIZED = 'oversized'
+
 # K11 storage root names
 # storage_root.v1 /manifests_dir
 STORAGE_MANIFESTS_DIR = '_manifests'

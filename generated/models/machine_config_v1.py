@@ -53,9 +53,15 @@ class Mac4Endpoints(BaseModel):
     bridge_port: Port | None = 9415
 
 
+WriteOrigin = TypeAliasType(
+    "WriteOrigin", Annotated[str, Field(pattern='^https?://[^/\\s]+$')]
+)
+
+
 class BodyTruthEndpoint(BaseModel):
     """
-    The BodyTruth service (`GET /body-truth`).
+    The BodyTruth service (`GET /body-truth`). Who may write to it (body_truth_inputs.v0): browsers from `write_origins`, and clients sending the token kept in `write_token_file`.
+
     """
 
     model_config = ConfigDict(
@@ -63,6 +69,15 @@ class BodyTruthEndpoint(BaseModel):
     )
     host: Host
     port: Port | None = 9405
+    write_origins: list[WriteOrigin] | None = []
+    """
+    Web origins (scheme://host[:port]) whose pages may POST observations and gestures.
+    """
+    write_token_file: common_v1.AnyPath | None = None
+    """
+    A file holding the write token (relative to the configuration's folder); clients send it as `Authorization: Bearer <token>`.
+
+    """
 
 
 class DirectorEndpoint(BaseModel):

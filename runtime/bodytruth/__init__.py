@@ -2,8 +2,8 @@
 
 `Fusion` is the pure state machine (rules from body_truth_rules.v0, modes from
 body_truth_modes.v0); `replay` runs it over recorded streams; `summarize` tells what a run
-did. The HTTP service (`BodyTruthService`, `create_app`, `serving`, and `plan_service` /
-`run_service` for `lume bodytruth serve`) loads on first use, so the fusion core never pulls in
+did. The HTTP service (`BodyTruthService`, `create_app`, `serving`, `WriteAccess` (who may
+write), and `plan_service` / `run_service` for `lume bodytruth serve`) loads on first use, so the fusion core never pulls in
 a web server.
 """
 from __future__ import annotations
@@ -20,13 +20,13 @@ from ._summary import summarize
 
 _LAZY = {"BodyTruthService": "_service", "create_app": "_service", "default_port": "_service",
          "serving": "_service", "ServicePlan": "_serve", "plan_service": "_serve",
-         "run_service": "_serve"}
+         "run_service": "_serve", "WriteAccess": "_access"}
 
 __all__ = [
     "DEFAULT_TICK_MS", "BodyTruthService", "Fusion", "IllegalTransition", "InputRejected",
-    "ModeTable", "Rules", "ServicePlan", "compile_rules", "create_app", "default_port",
-    "frame_problems", "iter_replay", "merged", "mode_table", "plan_service", "read_streams",
-    "replay", "run_service", "serving", "summarize",
+    "ModeTable", "Rules", "ServicePlan", "WriteAccess", "compile_rules", "create_app",
+    "default_port", "frame_problems", "iter_replay", "merged", "mode_table", "plan_service",
+    "read_streams", "replay", "run_service", "serving", "summarize",
 ]
 
 

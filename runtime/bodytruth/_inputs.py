@@ -9,6 +9,7 @@ from lume.runtime import core as contracts
 OBSERVATION_CONTRACT = "body_observation.v1"
 GESTURE_CONTRACT = "gesture_event.v1"
 FRAME_CONTRACT = "body_truth.v0"
+LIMITS = "body_truth_inputs.v0"
 
 
 class InputRejected(ValueError):
@@ -33,6 +34,20 @@ def _non_finite(obj: Any, path: str) -> list[tuple[str, str]]:
     return []
 
 
+def _timestamp(ts: Any) -> list[str]:
+    """A capture time must be whole milliseconds and not absurd (body_truth_inputs.v0): JSON
+    Schema's `integer` also takes 1e300, and fusion or a replay fed that never ends well (a
+    float that large does not change when a tick is added)."""
+    if isinstance(ts, float) and not (math.isfinite(ts) and ts.is_integer()):
+        return [f"{ts!r} is not a whole number of milliseconds"]
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+        return [f"{ts!r} is not a number of milliseconds"]
+    latest = contracts.body_truth_inputs().timestamps.max_timestamp_ms
+    if ts > latest:
+        return [f"{ts!r} is later than {latest}, the latest capture time accepted"]
+    return []
+
+
 def _plain(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): _plain(v) for k, v in obj.items()}
@@ -50,8 +65,13 @@ def check(obj: Any, stem: str, *, where: str | None = None, file: str = "<memory
     if not found:
         found = [contracts.Problem(file, line, path, message, contract.stem)
                  for path, message in _non_finite(data, "$")]
+    if not found:
+        found = [contracts.Problem(file, line, "$.timestamp_ms", message, LIMITS)
+                 for message in _timestamp(data.get("timestamp_ms"))]
     if found:
         raise InputRejected(found, where)
+    if type(data["timestamp_ms"]) is not int:  # 1700000000000.0: the same instant, as an int
+        data = {**data, "timestamp_ms": int(data["timestamp_ms"])}
     return data
 
 

@@ -4,7 +4,10 @@ One asyncio event loop owns the fusion state: a ticker emits a frame every tick_
 is recorded when `--record` is on), `GET /body-truth` returns the newest frame (ticking on demand
 when none is fresh, so it answers with a contract-valid object even before any observation or
 without the ticker), and POSTed records are validated against their contracts before anything
-changes. `Access-Control-Allow-Origin: *` on every answer (seed 003 section 7).
+changes. Reads answer `Access-Control-Allow-Origin: *` (seed 003 section 7); writes pass the
+write guard first (access.py: media type, origin or token, body size) and are held to
+body_truth_inputs.v0 here (JSON depth, a capture time no further ahead of this clock than the
+skew allowance).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
@@ -28,6 +32,8 @@ from lume.generated.constants import BODYTRUTH_PORT
 from lume.generated.models.body_truth_v0 import LumeBodyTruth
 from lume.runtime import core as contracts
 
+from ._access import CONTRACT as LIMITS
+from ._access import WriteAccess, WriteGuard
 from ._fusion import Fusion
 from ._inputs import GESTURE_CONTRACT, OBSERVATION_CONTRACT, InputRejected, check
 from ._replay import DEFAULT_TICK_MS
@@ -105,6 +111,9 @@ def contract_components(stem: str) -> tuple[str, dict[str, Any]]:
     defs = schema.pop("$defs", {})
     for key in ("$schema", "$id", "examples"):
         schema.pop(key, None)
+    if "UnixMillis" in defs:  # the service also holds capture times to body_truth_inputs.v0
+        defs["UnixMillis"] = {**defs["UnixMillis"],
+                              "maximum": contracts.body_truth_inputs().timestamps.max_timestamp_ms}
     components = {root: schema, **{f"{root}_{name}": d for name, d in defs.items()}}
     return root, components
 
@@ -131,6 +140,7 @@ class BodyTruthService:
         self.frame: dict[str, Any] | None = None
         self._bytes: bytes = b""
         self._at: int | None = None
+        self.rejected: Counter[str] = Counter()  # refused writes by reason (the 4xx `type`)
 
     def tick(self, now: int | None = None) -> bytes:
         now = self.clock() if now is None else now
@@ -150,14 +160,24 @@ class BodyTruthService:
     def take(self, records: list[Any], stem: str) -> int:
         """Validate every record, then feed them all (one bad record and nothing changes).
 
+        A record timestamped further ahead of this service's clock than body_truth_inputs.v0's
+        skew allowance is refused: fusion keeps each source's newest reading, so one reading
+        from next year would hide that source until next year.
         Raises RecordRejected (an InputRejected with the record's index) on the first bad one.
         """
         checked = []
+        latest = self.clock() + contracts.body_truth_inputs().timestamps.future_skew_allowance_ms
         for i, r in enumerate(records):
             try:
-                checked.append(check(r, stem, where=f"record #{i}"))
+                record = check(r, stem, where=f"record #{i}")
             except InputRejected as exc:
                 raise RecordRejected(exc.problems, f"record #{i}", index=i) from None
+            if record["timestamp_ms"] > latest:
+                ahead = record["timestamp_ms"] - latest
+                problem = contracts.Problem("<body>", None, "$.timestamp_ms", f"{ahead} ms beyond the "
+                                            "clock-skew allowance ahead of this service's clock", LIMITS)
+                raise RecordRejected([problem], f"record #{i}", index=i)
+            checked.append(record)
         feed = self.fusion._observe if stem == OBSERVATION_CONTRACT else self.fusion._gesture
         for r in checked:
             feed(r)
@@ -224,7 +244,9 @@ def _rejected(exc: InputRejected, index: int | None) -> HTTPException:
 
 def create_app(service: BodyTruthService | None = None, *, ticker: bool = True,
                replay_events: list[tuple[int, int, int, dict[str, Any]]] | None = None,
-               replay_speed: float = 1.0) -> FastAPI:
+               replay_speed: float = 1.0, access: WriteAccess | None = None) -> FastAPI:
+    """The service's ASGI app. `access` says who may write (default: clients that send no
+    `Origin` and no token needed, i.e. local tools; see access.py)."""
     service = service or BodyTruthService()
 
     @asynccontextmanager
@@ -249,8 +271,9 @@ def create_app(service: BodyTruthService | None = None, *, ticker: bool = True,
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
-                       allow_headers=["*"])
+    # Reads are open to every origin; the write paths' CORS is the write guard's, in front.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    app.add_middleware(WriteGuard, access=access, rejected=service.rejected)
     app.add_middleware(BodyTruthFastPath, service=service)  # outermost: added last
 
     @app.get(PATH, response_model=LumeBodyTruth, tags=["body truth"],
@@ -258,16 +281,25 @@ def create_app(service: BodyTruthService | None = None, *, ticker: bool = True,
     async def body_truth() -> Response:
         return Response(service.current(), media_type="application/json", headers=CORS)
 
+    max_depth = contracts.body_truth_inputs().http.max_json_depth
+
+    def refuse(kind: str, msg: str) -> HTTPException:
+        service.rejected[kind] += 1
+        return HTTPException(422, [{"loc": ["body"], "msg": msg, "type": kind}])
+
     async def _intake(request: Request, stem: str) -> Accepted:
+        raw = await request.body()  # already read, and bounded, by the write guard
         try:
-            data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPException(422, [{"loc": ["body"], "msg": f"not valid JSON: {exc}",
-                                       "type": "json_invalid"}]) from exc
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise refuse("json_invalid", f"not valid JSON: {exc}") from exc
+        if contracts.depth_over(raw, data, max_depth):
+            raise refuse("json_too_deep", f"JSON nested deeper than {max_depth} levels [{LIMITS}]")
         many = isinstance(data, list)
         try:
             return Accepted(accepted=service.take(data if many else [data], stem))
         except RecordRejected as exc:
+            service.rejected["contract_violation"] += 1
             raise _rejected(exc, exc.index if many else None) from exc
 
     components: dict[str, Any] = {}
@@ -276,7 +308,14 @@ def create_app(service: BodyTruthService | None = None, *, ticker: bool = True,
         root, parts = contract_components(stem)
         components.update(parts)
         bodies[stem] = _one_or_many(root)
-    rejected = {422: {"model": Rejected, "description": "A record breaks its contract (field and contract named)"}}
+    rejected = {
+        401: {"model": Rejected, "description": f"A token is configured and missing or wrong ({LIMITS})"},
+        403: {"model": Rejected, "description": f"The request's origin may not write ({LIMITS})"},
+        413: {"model": Rejected, "description": f"The body is over the size limit ({LIMITS})"},
+        415: {"model": Rejected, "description": "Not application/json (a write must force a CORS preflight)"},
+        422: {"model": Rejected, "description": "A record breaks its contract (field and contract named), or "
+              "its timestamp is ahead of the clock-skew allowance"},
+    }
 
     @app.post("/observations", response_model=Accepted, tags=["inputs"], responses=rejected,
               openapi_extra={"requestBody": bodies[OBSERVATION_CONTRACT]},

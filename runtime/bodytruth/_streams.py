@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from lume.runtime import core as contracts
-from lume.runtime.core import InputError, iter_jsonl, validated
+from lume.runtime.core import InputError, iter_jsonl
 
-from ._inputs import GESTURE_CONTRACT, OBSERVATION_CONTRACT
+from ._inputs import GESTURE_CONTRACT, OBSERVATION_CONTRACT, InputRejected, check
 
 
 def _kind(path: Path, first: Any) -> str:
@@ -27,13 +27,20 @@ def _kind(path: Path, first: Any) -> str:
 
 
 def read_stream(path: Path) -> tuple[str, list[dict[str, Any]]]:
-    """(contract stem, validated records) of one JSONL file; InputError names file:line:field."""
+    """(contract stem, validated records) of one JSONL file (a bounded `jsonl_stream` input);
+    InputError names file:line:field and the contract."""
     path = Path(path)
     lines = list(iter_jsonl(path))
     if not lines:
         return OBSERVATION_CONTRACT, []
     stem = _kind(path, lines[0][1])
-    return stem, [validated(obj, stem, file=str(path), line=number) for number, obj in lines]
+    records = []
+    for number, obj in lines:
+        try:  # the contract, and what fusion needs beyond it (finite numbers, sane capture times)
+            records.append(check(obj, stem, file=str(path), line=number))
+        except InputRejected as exc:
+            raise InputError(contracts.one_line(exc.problems)) from None
+    return stem, records
 
 
 def read_streams(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -34,13 +34,15 @@ def summarize(frames: Iterable[dict[str, Any]], *, tick_ms: int, modes: ModeTabl
     illegal: list[dict[str, Any]] = []
     # The first frame is compared with the initial mode, so entering presence is a transition too.
     prev: dict[str, Any] = {"mode": modes.initial}
-    n = 0
+    n = skipped = 0
     first = last = None
     for f in frames:
         n += 1
+        if last is not None:  # a frame lasts until the next: a skipped quiet gap counts too
+            time_in[prev["mode"]] += f["timestamp"] - last
+            skipped += max(0, f["timestamp"] - last - tick_ms)
         first = f["timestamp"] if first is None else first
         last = f["timestamp"]
-        time_in[f["mode"]] += tick_ms
         if prev["mode"] != f["mode"]:
             step = {"timestamp": f["timestamp"], "from": prev["mode"], "to": f["mode"]}
             transitions.append(step)
@@ -53,12 +55,15 @@ def summarize(frames: Iterable[dict[str, Any]], *, tick_ms: int, modes: ModeTabl
             commands.append({"timestamp": f["timestamp"], "command": gi["command"], "label": gi["name"],
                              "deck": gi["deck"], "confidence": gi["confidence"]})
         prev = f
+    if n:
+        time_in[prev["mode"]] += tick_ms
     return {
         "frames": n,
         "tick_ms": tick_ms,
         "first_timestamp": first,
         "last_timestamp": last,
         "time_in_mode_ms": {m: time_in.get(m, 0) for m in modes.modes},
+        "skipped_ms": skipped,
         "transitions": transitions,
         "transition_counts": dict(sorted(pairs.items())),
         "illegal_transitions": illegal,

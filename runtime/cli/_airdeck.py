@@ -195,7 +195,7 @@ def rearm(lock_file: Path, as_json: bool) -> int:
     from lume.runtime.airdeck import SafeStopLock
 
     lock = SafeStopLock(lock_file)
-    info = lock.read()
+    info = lock.read() or {}  # NotRegularFile (exit 2): a FIFO or /dev/zero is neither read nor removed
     released = lock.release()
     if as_json:
         emit_json({"rearmed": released, "lock_file": str(lock_file), "since_ms": info.get("since_ms")})

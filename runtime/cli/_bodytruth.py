@@ -7,8 +7,8 @@ import click
 from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
-from ._options import AddressType, address_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, emit_jsonl, progress
+from ._options import AddressType, address_option, config_option, json_option, out_option
+from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console, progress
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -46,24 +46,48 @@ def bodytruth() -> None:
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every emitted frame to this JSONL file.")
 @TICK_MS
+@click.option("--allow-origin", "origins", multiple=True, metavar="ORIGIN",
+              help="A web origin (e.g. http://mac4.local:9415) whose pages may POST; repeatable. "
+                   "Default: the configuration's bodytruth.write_origins.")
+@click.option("--token-file", type=FILE, default=None,
+              help="A file holding the write token clients send as `Authorization: Bearer "
+                   "TOKEN`. Default: the configuration's bodytruth.write_token_file.")
+@config_option
 @json_option
 def serve(address, replay_files: tuple[Path, ...], speed: float, record: Path | None, tick_ms: int,
+          origins: tuple[str, ...], token_file: Path | None, config_path: Path | None,
           as_json: bool) -> int:
-    """Serve GET /body-truth (and POST /observations, /gestures) on a real ASGI server."""
-    from lume.runtime.bodytruth import plan_service, run_service
+    """Serve GET /body-truth (and POST /observations, /gestures) on a real ASGI server.
 
-    plan = plan_service(replay=replay_files, speed=speed, record=record, tick_ms=tick_ms)
+    Reads are open to every origin. Writes are taken only as application/json, from an
+    allowed origin or with the write token; with no token, from local tools that send no
+    Origin (body_truth_inputs.v0).
+    """
+    from lume.runtime.bodytruth import WriteAccess, plan_service, run_service
+    from lume.runtime.core import load_machine_config
+
+    access = WriteAccess.configure(load_machine_config(config_path), origins=origins,
+                                   token_file=token_file)
+    plan = plan_service(replay=replay_files, speed=speed, record=record, tick_ms=tick_ms,
+                        access=access)
     url = f"http://{address.hostport}/body-truth"
     if as_json:  # the start-up line, for a supervisor
         emit_jsonl({"url": url, "openapi": f"http://{address.hostport}/openapi.json",
                     "record": str(record) if record else None, "replaying": {
-                        "observations": plan.observations, "gestures": plan.gestures}})
+                        "observations": plan.observations, "gestures": plan.gestures},
+                    **access.summary})
         run_service(plan.app, address.host, address.port)
         return OK
     console.print(f"BodyTruth: {url}  (OpenAPI: /openapi.json)"
                   + (f"  recording to {escape(str(record))}" if record else "")
                   + (f"  replaying {plan.observations} observations, {plan.gestures} gestures"
                      if replay_files else ""), highlight=False)
+    console.print("writes: " + (", ".join(escape(o) for o in sorted(access.origins)) or "no browser origin")
+                  + (" and clients with the token" if access.token else
+                     " and local tools (no token configured)"), highlight=False)
+    if access.token is None and address.host not in ("127.0.0.1", "::1", "localhost"):
+        err_console.print("[yellow]warning:[/] no write token on a network address: any tool "
+                          "that can reach it may write (set --token-file)", highlight=False)
     run_service(plan.app, address.host, address.port)
     return OK
 
@@ -102,9 +126,11 @@ def replay(streams: tuple[Path, ...], scenario: str | None, out: Path | None, ti
     frames = []
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("replaying", total=(max(stamps) - min(stamps)) // tick_ms + 1)
+        at = min(stamps) - tick_ms
         for frame in iter_replay(observations, gestures, tick_ms=tick_ms):
             frames.append(frame)
-            bar.advance(task)
+            bar.advance(task, (frame["timestamp"] - at) // tick_ms)  # a skipped gap at once
+            at = frame["timestamp"]
     summary = summarize(frames, tick_ms=tick_ms)
     if out is not None:
         write_jsonl(out, frames)
@@ -121,6 +147,8 @@ def _print_summary(s: dict) -> None:
 
     console.print(f"{s['frames']} frames every {s['tick_ms']} ms, final mode [bold]{s['final_mode']}[/]"
                   + (f", written to {escape(s['out'])}" if s.get("out") else ""), highlight=False)
+    if s.get("skipped_ms"):
+        console.print(f"skipped {s['skipped_ms']} ms of quiet gaps (nothing left to change)", highlight=False)
     modes = Table("mode", "time (ms)", title="time in each mode", title_justify="left")
     for mode, ms in s["time_in_mode_ms"].items():
         modes.add_row(mode, str(ms))

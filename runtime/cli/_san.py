@@ -125,5 +125,12 @@ def _show(result: dict, as_json: bool) -> None:
         console.print(f"{result['address']} {result['value']}{name} -> {result['extras_field']}",
                       highlight=False)
     else:
-        console.print(f"[bold red]refused[/] {result['reason']} {escape(str(result['address']))}: "
-                      f"{escape(result['detail'])}", highlight=False)
+        console.print(f"[bold red]refused[/] {result['reason']} {escape(_shown(result['address']))}: "
+                      f"{escape(_shown(result['detail']))}", highlight=False)
+
+
+def _shown(text: object) -> str:
+    """Text from a datagram, safe for a terminal: control characters (ANSI escapes, newlines
+    that would forge lines) are shown escaped, never sent raw."""
+    text = str(text)
+    return text if text.isprintable() else ascii(text)[1:-1]

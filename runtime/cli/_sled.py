@@ -17,14 +17,9 @@ def sled() -> None:
 
 
 def _read_set(path: Path) -> dict:
-    import yaml
+    from lume.runtime.core import get, problems, read_yaml
 
-    from lume.runtime.core import get, problems
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BadInput(f"{path}: cannot read: {exc}")
+    doc = read_yaml(path)  # a bounded yaml_document input: InputError (exit 2) names the file
     bad = problems(doc, get("sled_constants_set.v1"), file=str(path))
     if bad:
         raise BadInput(f"{path}: not a valid sled_constants_set.v1: {bad[0].path}: {bad[0].message}")

@@ -10,6 +10,9 @@
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
+- input files opened one bounded way (`open_input`, `read_input`, under `read_json`,
+  `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
+  limits per kind of input (`input_limit(kind)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -47,8 +50,9 @@ from ._evidence import (
     unchecked,
     violated,
 )
+from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
 from ._inline import self_contained
-from ._jsonl import InputError, iter_jsonl, read_json
+from ._jsonl import iter_jsonl, read_json
 from ._keys import (
     PRIVATE_NAME,
     KeyProblem,
@@ -66,12 +70,14 @@ from ._models import model_for, parse, table
 from ._records import iter_records, read_records, scan_records, validated
 from ._rules import (
     airdeck_gestures,
+    body_truth_inputs,
     body_truth_modes,
     body_truth_rules,
     bundle_layout,
     commands,
     deck_zones,
     director_ownership,
+    input_limits,
     invariant,
     invariants,
     labels,
@@ -104,6 +110,7 @@ from ._validate import (
     table_problems,
     validate_file,
 )
+from ._yaml import loads_yaml, read_text, read_yaml
 
 __all__ = [
     "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
@@ -122,4 +129,6 @@ __all__ = [
     "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
+    "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
+    "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

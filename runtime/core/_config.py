@@ -4,7 +4,7 @@ Machine identity and local folders (signing keys, trust file) come from a config
 never from guessing. `load_machine_config(path)` is the only reader: the file a `--config` flag
 names, else the one `LUME_CONFIG` names, else `config.json` in the config home
 (`$XDG_CONFIG_HOME/lume`, else `~/.config/lume`) when it exists, else none. The file is read by
-`read_json` (where file-type checks and size limits apply) and validated against the contract;
+`read_json` as a `machine_config` input (a regular file within input_limits.v1's limits) and validated against the contract;
 a bad file is one InputError: `FILE: $.path: message [machine_config.v1] (and N more)`.
 Relative paths inside it are relative to the file's folder.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from lume.generated.constants import INPUT_MACHINE_CONFIG
 
 from ._jsonl import InputError, read_json
 
@@ -47,7 +49,7 @@ def load_machine_config(path: Path | None = None) -> dict[str, Any] | None:
     chosen = config_path(path)
     if chosen is None:
         return None
-    doc = read_json(chosen)
+    doc = read_json(chosen, INPUT_MACHINE_CONFIG)
     from ._contracts import get
     from ._validate import one_line, problems
 

@@ -1,8 +1,10 @@
 """Read JSON and JSONL with errors that name the file and the line.
 
-`read_json` and `iter_jsonl` are the only places that open JSON input files (documents, JSONL
-streams, the machine configuration, the trust file): file-type checks and size limits belong
-here. `iter_records` (records.py) adds validation against a contract on top of `iter_jsonl`.
+`read_json` and `iter_jsonl` are the only places that parse JSON input files (documents, JSONL
+streams, the machine configuration, the trust file). Both open the file through `open_input`
+(files.py): regular files only, within the limits input_limits.v1 declares for the kind of
+input (`max_bytes`, `max_line_bytes`, `max_depth`). `iter_records` (records.py) adds
+validation against a contract on top of `iter_jsonl`.
 """
 from __future__ import annotations
 
@@ -11,32 +13,63 @@ from typing import Any, Iterator
 
 import orjson
 
+from lume.generated.constants import INPUT_JSON_DOCUMENT, INPUT_JSONL_STREAM
 
-class InputError(ValueError):
-    """Bad input: unreadable or malformed file. The message names the file and line."""
+from ._files import (
+    LIMITS,
+    InputError,
+    depth_over,
+    input_limit,
+    open_input,
+    read_input,
+    size_text,
+    too_deep,
+    too_large,
+)
+
+__all__ = ["InputError", "iter_jsonl", "read_json"]
 
 
-def read_json(path: Path) -> Any:
-    """The parsed JSON document at `path`; InputError naming the file."""
+def loads_bounded(raw: bytes, max_depth: int | None, *, file: str = "<memory>",
+                  kind: str = INPUT_JSON_DOCUMENT, where: str = "") -> Any:
+    """Parse JSON bytes, refusing invalid JSON and nesting deeper than `max_depth`."""
     try:
-        return orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from exc
+        raise InputError(f"{file}{where}: not valid JSON: {exc}") from exc
+    if max_depth is not None and depth_over(raw, value, max_depth):
+        raise too_deep(file, kind, max_depth, where)
+    return value
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, object) for every non-blank line."""
-    try:
-        fh = Path(path).open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    with fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
+def read_json(path: Path, kind: str = INPUT_JSON_DOCUMENT) -> Any:
+    """The parsed JSON document at `path`, a regular file within `kind`'s limits; InputError
+    naming the file otherwise."""
+    data = read_input(path, kind)
+    return loads_bounded(data, input_limit(kind).max_depth, file=str(path), kind=kind)
+
+
+def iter_jsonl(path: Path, kind: str = INPUT_JSONL_STREAM) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, object) for every non-blank line of a regular file within `kind`'s
+    limits: a line longer than `max_line_bytes`, or the file growing past `max_bytes` while it
+    is read, is an InputError naming the line."""
+    limit = input_limit(kind)
+    max_line = limit.max_line_bytes or limit.max_bytes
+    with open_input(path, kind) as fh:
+        total = number = 0
+        while True:
+            raw = fh.readline(max_line + 2)  # room for CR LF; a longer line is cut, never held whole
+            if not raw:
+                return
+            number += 1
+            total += len(raw)
+            if total > limit.max_bytes:
+                raise too_large(path, total, kind, limit, f":{number}")
+            body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+            if len(body) > max_line:
+                raise InputError(f"{path}:{number}: a line over {size_text(max_line)}, the line "
+                                 f"limit for {kind} inputs [{LIMITS}]")
+            if not body.strip():
                 continue
-            try:
-                yield number, orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON: {exc}") from exc
+            yield number, loads_bounded(body, limit.max_depth, file=str(path), kind=kind,
+                                        where=f":{number}")

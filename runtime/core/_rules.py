@@ -15,11 +15,13 @@ import functools
 from typing import Any, Callable, TypeVar
 
 from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
+from lume.generated.models.meta_body_truth_inputs_v0 import BodyTruthInputs
 from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
 from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
 from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
 from lume.generated.models.meta_deck_zones_v1 import DeckZones
 from lume.generated.models.meta_director_ownership_v1 import DirectorOwnership
+from lume.generated.models.meta_input_limits_v1 import InputLimits
 from lume.generated.models.meta_label_table_v1 import LabelTable
 from lume.generated.models.meta_midi_map_v1 import MidiMap
 from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
@@ -58,6 +60,8 @@ deck_zones = _table("airdeck_deck_zones.v1", DeckZones)
 airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
 midi_map = _table("airdeck_midi_map.v1", MidiMap)
 director_ownership = _table("director_ownership.v1", DirectorOwnership)
+input_limits = _table("input_limits.v1", InputLimits)
+body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
 
 
 @functools.cache

@@ -16,7 +16,10 @@ from typing import Any, Iterator
 import jsonschema_rs
 import orjson
 
+from lume.generated.constants import INPUT_JSONL_STREAM
+
 from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
+from ._files import input_limit, read_input
 from ._inline import self_contained
 from ._jsonl import InputError, iter_jsonl, read_json
 
@@ -141,12 +144,15 @@ class FileResult:
 
 def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
     """A valid JSONL file accepted in one msgspec pass (fastpath.py), or None: the exact
-    path then decides and reports every error with its line."""
+    path then decides and reports every error with its line (and every limit breach)."""
     from ._fastpath import accepts_lines
 
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_input(path, INPUT_JSONL_STREAM)
+    except InputError as exc:
+        raise Unreadable(str(exc)) from exc
+    max_line = input_limit(INPUT_JSONL_STREAM).max_line_bytes
+    if max_line is not None and len(data) > max_line and max(map(len, data.split(b"\n"))) > max_line:
         return None
     if contract is None:
         first = next((line for line in data.split(b"\n", 64)[:64] if line.strip()), None)

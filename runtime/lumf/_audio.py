@@ -9,8 +9,12 @@ import threading
 import time
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+from lume.generated.constants import INPUT_AUDIO_FILE
+from lume.runtime.core import InputError, open_input
 
 from ._ring import Ring
 
@@ -22,30 +26,41 @@ class AudioInputError(ValueError):
     """Audio that cannot be read or opened; the message names the file or device."""
 
 
+def _open(path: Path) -> BinaryIO:
+    """The audio file as an `audio_file` input (input_limits.v1): a regular file within its size
+    limit, never a FIFO or a device (those would block or never end)."""
+    try:
+        return open_input(path, INPUT_AUDIO_FILE)
+    except InputError as exc:
+        raise AudioInputError(str(exc)) from exc
+
+
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """(channel 0 as float32 in [-1, 1] nominal, sample rate) of an audio file.
 
     soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, ...) when it is installed, else WAV through the
-    standard library `wave` module (integer PCM only).
+    standard library `wave` module (integer PCM only). Both read from the one handle opened
+    as a bounded input, so what was checked is what is decoded.
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioInputError(f"{path}: no such audio file")
-    try:
-        import soundfile  # noqa: PLC0415 - optional: the stdlib reads WAV without it
-    except (ImportError, OSError) as exc:
-        if _is_riff(path):
-            return read_wav(path)
-        # say what is missing, not that an OGG file is a bad WAV file
-        if isinstance(exc, ModuleNotFoundError):
-            raise ModuleNotFoundError(f"{path}: reading {path.suffix or 'non-WAV'} audio needs "
-                                      "soundfile", name="soundfile") from exc
-        raise AudioInputError(f"{path}: not a WAV file, and soundfile cannot load libsndfile "
-                              f"to read it ({exc})") from exc
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, TypeError) as exc:
-        raise AudioInputError(f"{path}: cannot read audio: {exc}") from exc
+    with _open(path) as fh:
+        try:
+            import soundfile  # noqa: PLC0415 - optional: the stdlib reads WAV without it
+        except (ImportError, OSError) as exc:
+            riff = fh.read(4) == b"RIFF"
+            fh.seek(0)
+            if riff:
+                return _read_wav(fh, path)
+            # say what is missing, not that an OGG file is a bad WAV file
+            if isinstance(exc, ModuleNotFoundError):
+                raise ModuleNotFoundError(f"{path}: reading {path.suffix or 'non-WAV'} audio needs "
+                                          "soundfile", name="soundfile") from exc
+            raise AudioInputError(f"{path}: not a WAV file, and soundfile cannot load libsndfile "
+                                  f"to read it ({exc})") from exc
+        try:
+            data, rate = soundfile.read(fh, dtype="float32", always_2d=True)
+        except (RuntimeError, soundfile.LibsndfileError, TypeError) as exc:
+            raise AudioInputError(f"{path}: cannot read audio: {exc}") from exc
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioInputError(f"{path}: the file holds no audio frames")
     return np.ascontiguousarray(data[:, 0]), int(rate)
@@ -54,18 +69,15 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 _PCM = {1: ("u1", 128.0, 128.0), 2: ("<i2", 0.0, 32768.0), 4: ("<i4", 0.0, 2147483648.0)}
 
 
-def _is_riff(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"RIFF"
-    except OSError:
-        return True  # let the WAV reader name the problem
-
-
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Channel 0 of an integer-PCM WAV file via the `wave` module, as float32."""
+    with _open(Path(path)) as fh:
+        return _read_wav(fh, Path(path))
+
+
+def _read_wav(fh: BinaryIO, path: Path) -> tuple[np.ndarray, int]:
     try:
-        with wave.open(str(path), "rb") as wav:
+        with wave.open(fh, "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             raw = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError, OSError) as exc:

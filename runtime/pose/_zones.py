@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from lume.runtime import core as contracts
@@ -40,9 +39,9 @@ def load_deck_zones(spec: str | Path | None = None) -> DeckZones:
     path = Path(spec)
     if path.is_file():
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ZonesError(f"{path}: cannot read deck zones: {exc}") from exc
+            raw = contracts.read_yaml(path)  # a bounded yaml_document input
+        except contracts.InputError as exc:
+            raise ZonesError(f"cannot read deck zones: {exc}") from exc
         if not isinstance(raw, dict):
             raise ZonesError(f"{path}: deck zones must be a mapping [{ZONES_CONTRACT}]")
         data = {k: v for k, v in raw.items() if k not in ENVELOPE_KEYS}

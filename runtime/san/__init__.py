@@ -4,6 +4,7 @@
 from ._endpoints import Listener, decode_all, send_values
 from ._osc import (
     CONTRACT,
+    RECEIVER_CONTRACT,
     SanError,
     SanMessage,
     SanSender,
@@ -14,11 +15,12 @@ from ._osc import (
     encode,
     iter_messages,
     messages,
+    receiver,
     spec,
 )
 
 __all__ = [
-    "CONTRACT", "Listener", "SanError", "SanMessage", "SanSender", "code_for", "decode",
-    "decode_all", "decode_datagram", "default_port", "encode", "iter_messages", "messages",
-    "send_values", "spec",
+    "CONTRACT", "RECEIVER_CONTRACT", "Listener", "SanError", "SanMessage", "SanSender", "code_for",
+    "decode", "decode_all", "decode_datagram", "default_port", "encode", "iter_messages",
+    "messages", "receiver", "send_values", "spec",
 ]

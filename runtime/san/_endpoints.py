@@ -5,7 +5,9 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ._osc import SanError, SanSender, code_for, decode, encode, iter_messages
+from lume.generated.constants import SAN_REJECT_MALFORMED
+
+from ._osc import SanError, SanSender, code_for, decode, encode, iter_messages, receiver
 
 
 def send_values(host: str, port: int, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -23,7 +25,8 @@ def send_values(host: str, port: int, values: dict[str, Any]) -> list[dict[str, 
 
 
 def decode_all(data: bytes) -> Iterator[dict[str, Any] | None]:
-    """Per message of a datagram (message or bundle): a result dict, None for an ignored address."""
+    """Per message of a datagram (message or bundle): a result dict, None for an ignored address.
+    A datagram that is wrong as a whole (san_receiver.v1) is one rejected result."""
     try:
         raws = list(iter_messages(data))
     except SanError as exc:
@@ -36,6 +39,17 @@ def decode_all(data: bytes) -> Iterator[dict[str, Any] | None]:
             yield {"valid": False, "reason": exc.reason, "address": exc.address, "detail": exc.detail}
             continue
         yield None if message is None else {"valid": True, **message.as_dict()}
+
+
+def _guarded(data: bytes) -> list[dict[str, Any] | None]:
+    """decode_all, and the listener's last line of defence: whatever the bounded parser (fuzzed
+    in tests/lumf/test_san_hostile.py) still missed is one rejected datagram, not a dead
+    listener."""
+    try:
+        return list(decode_all(data))
+    except Exception as exc:  # noqa: BLE001 - a datagram must never stop the listener
+        return [{"valid": False, "reason": SAN_REJECT_MALFORMED, "address": None,
+                 "detail": f"unexpected {type(exc).__name__}: {exc}"}]
 
 
 @dataclass
@@ -59,15 +73,19 @@ class Listener:
         return self.sock.getsockname()[1]
 
     def results(self, *, count: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Decoded messages until `count` datagrams arrived or `timeout` seconds pass without one."""
+        """Decoded messages until `count` datagrams arrived or `timeout` seconds pass without one.
+
+        Every datagram is decoded within san_receiver.v1's limits (one byte more is received
+        than the largest accepted, so a longer one is seen and rejected as oversized)."""
         self.sock.settimeout(timeout)
+        size = receiver().limits.max_datagram_bytes + 1
         while count is None or self.counts["datagrams"] < count:
             try:
-                data = self.sock.recv(65_536)
+                data = self.sock.recv(size)
             except TimeoutError:
                 return
             self.counts["datagrams"] += 1
-            for result in decode_all(data):
+            for result in _guarded(data):
                 if result is None:
                     self.counts["ignored"] += 1
                     continue

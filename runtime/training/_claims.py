@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import yaml
-
-from lume.runtime.core import Evidence, InputError, get, held, problems, read_json, violated
+from lume.runtime.core import (
+    Evidence,
+    InputError,
+    get,
+    held,
+    loads_yaml,
+    problems,
+    read_json,
+    read_text,
+    violated,
+)
 
 from ._io import table_data
 from ._models import Assessment, assess, load_record
@@ -52,19 +60,13 @@ def read_claims(path: Path) -> dict[str, Any] | None:
     does not conform to lume:contract:release_claims:v1.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
+    text = read_text(path)  # a bounded yaml_document input (a regular file, UTF-8)
     if path.suffix == ".md":
         m = _FRONT.match(text)
         if m is None:
             return None
         text = m.group(1)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    data = loads_yaml(text, file=str(path))
     if path.suffix == ".md" and not (isinstance(data, dict) and data.get("schema") == DOC_SCHEMA):
         return None  # front matter of some other kind: this note makes no declared claim
     bad = problems(data, get(DOCUMENT), file=str(path))

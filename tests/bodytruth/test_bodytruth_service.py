@@ -104,11 +104,15 @@ def test_bad_input_is_422_naming_the_field_and_nothing_changes(client, clock):
 
 
 def test_cors_for_browsers(client):
+    """Reads are open to every page; writes only to configured origins (test_bodytruth_hostile)."""
     simple = client.get("/body-truth", headers={"Origin": "http://obs.local"})
     assert simple.headers["access-control-allow-origin"] == "*"
+    pre = client.options("/body-truth", headers={"Origin": "http://obs.local",
+                                                 "Access-Control-Request-Method": "GET"})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "*"
     pre = client.options("/observations", headers={"Origin": "http://obs.local",
                                                    "Access-Control-Request-Method": "POST"})
-    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "*"
+    assert pre.status_code == 403 and "access-control-allow-origin" not in pre.headers
 
 
 def test_openapi_is_generated_from_the_models(client):

@@ -1,0 +1,130 @@
+"""Open input files the one bounded way: regular files only, at most their kind's limit.
+
+Every reader of an input file opens it here (`read_json`, `iter_jsonl` and the configuration
+loader build on it): a FIFO, a device such as /dev/zero, a directory or a socket is refused
+without blocking (the file is opened non-blocking and checked with fstat, so nothing can swap
+it between the check and the read), and a file larger than its kind's `max_bytes`
+(contracts/input_limits.v1.yaml) is refused before a byte is read, or when it grows past the
+limit while being read. The refusal is one InputError naming the file, the limit and the
+contract.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any, BinaryIO
+
+LIMITS = "input_limits.v1"
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_BINARY", 0))
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                (stat.S_ISSOCK, "a socket"))
+
+
+class InputError(ValueError):
+    """Bad input: unreadable or malformed file. The message names the file and line."""
+
+
+class NotRegularFile(InputError):
+    """The path is a FIFO, a device, a directory or a socket: never read, never replaced."""
+
+
+def input_limit(kind: str) -> Any:
+    """The row of input_limits.v1 for one kind of input (`max_bytes`, `max_line_bytes`,
+    `max_depth`); KeyError naming the contract for a kind it does not declare."""
+    from ._rules import input_limits
+
+    try:
+        return input_limits().kinds[kind]
+    except KeyError:
+        raise KeyError(f"{kind!r} is not a kind of input in {LIMITS}") from None
+
+
+def size_text(n: int) -> str:
+    """1536 -> '1.5 KiB': sizes in messages, in the binary units the contract's comments use."""
+    value, unit = float(n), "bytes"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    return f"{n} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
+
+
+def _what(mode: int) -> str:
+    return next((name for test, name in _NOT_REGULAR if test(mode)), "not a plain file")
+
+
+def _not_regular(path: Path | str, mode: int, kind: str) -> NotRegularFile:
+    return NotRegularFile(f"{path}: not a regular file ({_what(mode)}); every {kind} input must "
+                          f"be one [{LIMITS}]")
+
+
+def too_large(path: Path | str, size: int, kind: str, limit: Any, where: str = "") -> InputError:
+    return InputError(f"{path}{where}: {size_text(size)} or more, over the {size_text(limit.max_bytes)} "
+                      f"limit for {kind} inputs [{LIMITS}]")
+
+
+def open_input(path: Path | str, kind: str) -> BinaryIO:
+    """`path` opened for buffered binary reading when it is a regular file within its kind's
+    `max_bytes`; InputError otherwise. Never blocks (a FIFO without a writer is refused)."""
+    limit = input_limit(kind)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        try:  # a socket cannot even be opened: still say what it is
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode, kind) from exc
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path, st.st_mode, kind)
+        if st.st_size > limit.max_bytes:
+            raise too_large(path, st.st_size, kind, limit)
+        if _OPEN_FLAGS & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)  # a regular file: plain blocking reads from here on
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_input(path: Path | str, kind: str) -> bytes:
+    """The bytes of a regular file of `kind`, at most its `max_bytes` (see `open_input`)."""
+    limit = input_limit(kind)
+    with open_input(path, kind) as fh:
+        try:
+            data = fh.read(limit.max_bytes + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(data) > limit.max_bytes:  # it grew after the size check
+        raise too_large(path, len(data), kind, limit)
+    return data
+
+
+def depth_over(raw: bytes, value: Any, max_depth: int) -> bool:
+    """Whether parsed JSON `value` (from `raw`) nests arrays/objects deeper than `max_depth`.
+
+    Counting brackets in the bytes is a C-speed pre-check: a text with no more than
+    `max_depth` opening brackets cannot nest deeper, so only the rare others are walked.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return False
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def too_deep(path: Path | str, kind: str, max_depth: int, where: str = "") -> InputError:
+    return InputError(f"{path}{where}: JSON nested deeper than {max_depth} levels, the limit for "
+                      f"{kind} inputs [{LIMITS}]")
