@@ -3,12 +3,13 @@
 
 # machines of the rig
 # common.v1 /$defs/Machine/enum
-MACHINES = ('K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix')
+MACHINES = ('K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3')
 K11 = 'K11'
 MAC4 = 'Mac4'
 MAC5 = 'Mac5'
 MAC2 = 'Mac2'
 MOTIONMIX = 'MotionMix'
+MAC3 = 'Mac3'
 
 # body observation source kinds (body_observation.v1 `source`)
 # body_observation.v1 /$defs/ObservationSource/enum
