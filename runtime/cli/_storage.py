@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import HiddenArgument, hidden_flag, json_option, out_option
-from ._output import OK, console, emit_json, progress, step
+from ._output import OK, console, emit_json, err_console, progress, step
 
 
 @contextlib.contextmanager
@@ -31,6 +31,12 @@ def _progress(enabled: bool) -> Iterator[tuple[object, object]]:
             bar.advance(task, n)
 
         yield on_archive, on_bytes
+
+
+def _warn(notes: list) -> None:
+    """Warnings (unknown keys kept from other programs' files) on stderr, one line each."""
+    for n in notes:
+        err_console.print(f"[yellow]warning:[/] {escape(str(n))}", highlight=False)
 
 
 @click.command(cls=LumeCommand)
@@ -93,12 +99,15 @@ def create(root: Path, session_id: str, bundle_id: str | None, as_json: bool) ->
     """
     from lume.runtime.storage import create_bundle, read_bundle
 
+    notes: list = []
     with step(f"bundling {escape(session_id)}", enabled=not as_json):
-        folder = create_bundle(root, session_id, bundle_id)
+        folder = create_bundle(root, session_id, bundle_id, notes=notes)
         doc = read_bundle(folder)
     if as_json:
-        emit_json({"ok": True, "bundle_dir": str(folder), "bundle": doc})
+        emit_json({"ok": True, "bundle_dir": str(folder), "bundle": doc,
+                   "warnings": [n.to_dict() for n in notes]})
     else:
+        _warn(notes)
         console.print(f"[green]bundle[/] {escape(doc['bundle_id'])}: {len(doc['sources'])} source(s), "
                       f"{len(doc['labels'])} label window(s) -> {escape(str(folder / 'bundle.json'))}",
                       highlight=False)
@@ -124,11 +133,13 @@ def add_pose_coach_cmd(bundle_dir: Path, session_dir: Path | None, latest_root: 
     if (session_dir is None) == (latest_root is None):
         raise BadInput("give exactly one of SESSION_DIR or --latest POSE_COACH_ROOT")
     session = session_dir if session_dir is not None else resolve_latest(latest_root)
+    notes: list = []
     with step(f"adding {escape(str(session))}", enabled=not as_json):
-        entry = add_pose_coach(bundle_dir, session, copy=copy_)
+        entry = add_pose_coach(bundle_dir, session, copy=copy_, notes=notes)
     if as_json:
-        emit_json({"ok": True, "entry": entry})
+        emit_json({"ok": True, "entry": entry, "warnings": [n.to_dict() for n in notes]})
     else:
+        _warn(notes)
         size = sum(f["byte_size"] for f in entry["files"])
         console.print(f"[green]{entry['source_id']}[/] Pose Coach session {escape(entry['session_id'])} "
                       f"({entry['storage']}, {len(entry['files'])} files, {size} bytes)", highlight=False)

@@ -99,6 +99,12 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
                           markup=False, highlight=False)
         if len(bad) > SHOWN_PER_CHECK:
             console.print(f"      … {len(bad) - SHOWN_PER_CHECK} more in the report", highlight=False)
+        warnings = c.warnings
+        for e in warnings[:SHOWN_PER_CHECK]:
+            where = ": ".join(x for x in (e.file, e.field) if x)
+            console.print(f"      [yellow]warning[/] {escape(where)}: {escape(e.message)}", highlight=False)
+        if len(warnings) > SHOWN_PER_CHECK:
+            console.print(f"      … {len(warnings) - SHOWN_PER_CHECK} more warnings in the report", highlight=False)
     for check_id, needs in result.not_applicable:
         console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs} in this root)[/]", highlight=False)
     colour = "green" if verdicts["overall"] == "green" else "red"

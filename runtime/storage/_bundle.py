@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.generated.constants import BUNDLE_FILE, BUNDLE_MACHINE_ROLES, BUNDLE_SAFETY, BUNDLE_STORAGE_MACHINE
-from lume.runtime.core import Clock, InputError, LabelIndex, dumps, get, problems, read_json, write_text
+from lume.runtime.core import Clock, InputError, LabelIndex, Problem, dumps, get, problems, read_json, write_text
 from lume.runtime.core import now as wall_clock
 
 from ._checksum import sha256_files
@@ -116,8 +116,9 @@ def _files(folder: Path) -> list[dict[str, Any]]:
 
 
 def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
-                  clock: Clock | None = None) -> Path:
+                  clock: Clock | None = None, notes: list[Problem] | None = None) -> Path:
     """Write (or refresh) the bundle of a processed session; returns `_processed/<session_id>/`.
+    `notes` receives the warnings (unknown keys in the files other programs wrote).
 
     Raises BadRoot for a bad ROOT and InputError (naming file, field and contract) for a
     session that is not a processed Mac4 Tier 0 session or whose documents are invalid.
@@ -164,6 +165,8 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
         }
         generated_sources.append(entry)
         generated_labels += facts.labels
+        if notes is not None:
+            notes += facts.warnings
     ours = {s["source_id"] for s in generated_sources}
     old = previous or {}
     doc = {

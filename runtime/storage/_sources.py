@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
-from lume.runtime.core import InputError, LabelIndex, get, problems, read_json, read_records
+from lume.runtime.core import InputError, LabelIndex, Problem, get, problems, read_json, read_records, tolerated
 
 from . import _extract as ex
 from ._media import probe_video
@@ -28,6 +28,7 @@ class SourceFacts:
     labels_path: str | None = None
     notes: str = ""
     labels: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # unknown keys of the producer's files
 
 
 def contract_stem(urn: str) -> str:
@@ -38,9 +39,10 @@ def contract_stem(urn: str) -> str:
     return f"{parts[2]}.{parts[3]}"
 
 
-def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
+def load_checked(folder: Path, spec: dict[str, Any], notes: list[Problem] | None = None) -> dict[str, Any]:
     """Read every file of the folder that the layout names a contract for, validated.
-    Returns {relative path: document, or list of records for .jsonl}."""
+    Returns {relative path: document, or list of records for .jsonl}; `notes` receives the
+    unknown keys of files other programs wrote (read tolerantly)."""
     out: dict[str, Any] = {}
     for rel, urn in (spec.get("contracts") or {}).items():
         path = folder / rel
@@ -50,12 +52,14 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
             continue
         contract = get(contract_stem(urn))
         if rel.endswith(".jsonl"):
-            out[rel] = read_records(path, contract)
+            out[rel] = read_records(path, contract, notes=notes)
         else:
             doc = read_json(path)
             found = problems(doc, contract, file=str(path))
             if found:
                 raise InputError("; ".join(str(p) for p in found[:3]))
+            if notes is not None:
+                notes += tolerated(doc, contract, file=str(path))
             out[rel] = doc
     return out
 
@@ -104,7 +108,8 @@ def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelInde
 
 
 def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
-    docs = load_checked(folder, spec)
+    notes: list[Problem] = []
+    docs = load_checked(folder, spec, notes)
     session = docs["session.json"]
     video = probe_video(folder / session["video"]["path"])
     duration = video.duration_s
@@ -119,18 +124,20 @@ def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> S
         labels_path=session["labels_path"],
         notes=session.get("notes", ""),
         labels=mac4_labels(records, "mac4_tier0", labels, str(folder / session["labels_path"]), duration),
+        warnings=notes,
     )
 
 
 def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]:
     """A timestamped JSONL stream (timestamp_ms on every record): the layout's one required file."""
     def read(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
-        records = load_checked(folder, spec)[spec["required"][0]]
+        notes: list[Problem] = []
+        records = load_checked(folder, spec, notes)[spec["required"][0]]
         stamps = [r["timestamp_ms"] for r in records]
         start = min(stamps) / 1000 if stamps else None
         duration = (max(stamps) - min(stamps)) / 1000 if stamps else None
         return SourceFacts(machine=machine, status="complete" if records else "partial",
-                           timebase="unix_millis", start_unix=start, duration_s=duration)
+                           timebase="unix_millis", start_unix=start, duration_s=duration, warnings=notes)
     return read
 
 

@@ -80,6 +80,10 @@ SPEC: tuple[Names | Value | Consts, ...] = (
           "/$defs/PoseCoachSourceEntry/properties/intended_use/items/enum", ""),
     Value("POSE_COACH_SOURCE_ID_PATTERN", "rehearsal_bundle.v1",
           "/$defs/PoseCoachSourceEntry/properties/source_id/pattern", "names the contracts accept"),
+    Consts("POSE_COACH_MANIFEST_CONSTS", "pose_coach_session.v1", "",
+           "the seed's Pose Coach session layout: what a manifest that omits them means"),
+    Consts("POSE_COACH_VIDEOS", "pose_coach_session.v1", "/$defs/SessionVideos", ""),
+    Consts("POSE_COACH_FRAMES", "pose_coach_session.v1", "/$defs/SessionFrames", ""),
     Value("ARCHIVE_NAME_PATTERN", "storage_index_record.v1",
           "/$defs/StorageIndexEntry/properties/archive_name/pattern", ""),
     Value("SESSION_ID_PATTERN", "transport_manifest.v1", "/properties/session_id/pattern", ""),
@@ -98,6 +102,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
 
 def resolve(doc: Any, pointer: str) -> Any:
     """The value at `pointer` (see the module docstring); KeyError naming the missing step."""
+    if not pointer:
+        return doc
     nodes, many = [doc], False
     for raw in pointer.strip("/").split("/"):
         step = raw.replace("~1", "/").replace("~0", "~")
