@@ -173,6 +173,10 @@ STORAGE_INDEX_FILE = 'index.json'
 STORAGE_INDEX_RECORDS_FILE = 'index.jsonl'
 # storage_root.v1 /archive_suffixes
 ARCHIVE_SUFFIXES = ('.tar.gz', '.tgz', '.tar', '.zip')
+# storage_root.v1 /members_dir
+STORAGE_MEMBERS_DIR = '_members'
+# storage_root.v1 /lock_file
+STORAGE_LOCK_FILE = '_index.lock'
 
 # the bundle manifest file name
 # bundle_layout.v1 /top_level/required/0

@@ -11,11 +11,13 @@ and none missing (SAFE-INCOMING-KEPT); nothing in `_processed` the index does no
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import tarfile
 import zipfile
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterator
 
 from lume.generated.constants import (
@@ -27,10 +29,10 @@ from lume.generated.constants import (
     STORAGE_MANIFESTS_DIR,
 )
 from lume.runtime.core import InputError, parameters
-from lume.runtime.storage import incoming_dir, processed_dir
+from lume.runtime.storage import incoming_dir, processed_dir, read_sidecar
 
 from ._context import Context
-from ._framework import Evidence, held, unchecked, verifier, violated
+from ._framework import Evidence, held, unchecked, verifier, violated, warned
 
 ID = "storage.integrity"
 SOURCES = SAFE_SOURCES_IMMUTABLE
@@ -144,9 +146,10 @@ def _index_entries(ctx: Context) -> tuple[list[tuple[str, str, dict]], list[str]
 
 
 def _sidecar_digest(ctx: Context, rel: str) -> str | None:
-    text = ctx.path(rel).read_text(encoding="utf-8", errors="replace").strip()
-    m = re.match(r"^([0-9a-fA-F]{64})\b", text)
-    return m.group(1).lower() if m else None
+    try:
+        return read_sidecar(ctx.path(rel), posixpath.basename(rel).removesuffix(".sha256"))
+    except (ValueError, OSError):
+        return None
 
 
 def _check_index(ctx: Context, roots: tuple[str, ...]) -> Iterator[Evidence]:
@@ -284,7 +287,37 @@ def _archive_members(ctx: Context, rel: str) -> dict[str, list]:
     return out
 
 
-def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Evidence]:
+def _recorded_members(ctx: Context, name: str, archive: str,
+                      roots: tuple[str, ...]) -> tuple[dict[str, list] | None, str | None]:
+    """(member path -> [size, sha256], the members file) recorded by the indexer while it
+    extracted this archive, when that record still binds to the archive's bytes: the index
+    entry names the file and its digest, the file names the archive's digest. None otherwise
+    (an index from before member digests, or anything changed): then the archive is read."""
+    try:
+        index = ctx.json(STORAGE_INDEX_FILE) if ctx.exists(STORAGE_INDEX_FILE) else {}
+    except InputError:
+        return None, None
+    for e in (index.get("entries") or []) if isinstance(index, dict) else []:
+        if not isinstance(e, dict) or e.get("archive_name") != name or not e.get("members_file"):
+            continue
+        members_rel = locate(ctx, e["members_file"], roots=roots)
+        if members_rel is None or not ctx.exists(members_rel):
+            return None, None
+        try:
+            if ctx.sha256(members_rel) != e.get("members_sha256"):
+                return None, members_rel
+            doc = ctx.json(members_rel)
+            if doc.get("archive_sha256") != ctx.sha256(archive):
+                return None, members_rel
+            out = {str(m["path"]): [m["byte_size"], m["sha256"]] for m in doc.get("members") or []}
+        except (InputError, OSError, AttributeError, KeyError, TypeError):
+            return None, members_rel
+        return out, members_rel
+    return None, None
+
+
+def _check_transport(ctx: Context, rel: str, doc: dict[str, Any],
+                     roots: tuple[str, ...] = ()) -> Iterator[Evidence]:
     name = doc.get("archive_name")
     archive = f"{incoming_dir()}/{name}"
     if not ctx.exists(archive):
@@ -301,12 +334,21 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Ev
     if "expanded_bytes" in doc and doc["expanded_bytes"] != total:
         yield violated("expanded_bytes differs from the sum of contents", file=rel,
                        field="expanded_bytes", expected=total, found=doc["expanded_bytes"])
-    try:
-        members = ctx.cache.memo(f"{ID}.members", archive, lambda: _archive_members(ctx, archive))
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        yield violated(f"archive cannot be read: {exc}", file=archive, expected="a readable archive",
-                       found=type(exc).__name__)
-        return
+    recorded, members_file = (None, None) if ctx.deep else _recorded_members(ctx, str(name), archive, roots)
+    if recorded is not None:
+        members, how = recorded, f"the member digests recorded while it was extracted ({members_file})"
+    else:
+        if members_file is not None:
+            yield violated("members file no longer matches its index entry or its archive; the archive "
+                           "was read instead", file=members_file, expected="the digests the index records",
+                           found="changed")
+        try:
+            members = ctx.cache.memo(f"{ID}.members", archive, lambda: _archive_members(ctx, archive))
+        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+            yield violated(f"archive cannot be read: {exc}", file=archive, expected="a readable archive",
+                           found=type(exc).__name__)
+            return
+        how = "the archive, read again" + (" (--deep)" if ctx.deep else "")
     for i, c in enumerate(contents):
         got = members.get(c.get("path"))
         if got is None:
@@ -320,8 +362,8 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Ev
     for extra in sorted(set(members) - {c.get("path") for c in contents}):
         yield violated("archive member missing from the transport manifest", file=archive,
                        field=f"{rel}: contents", expected=None, found=extra)
-    yield held(f"archive and its {len(members)} member(s) checked against the transport manifest",
-               file=rel, expected=len(contents), found=len(members))
+    yield held(f"archive and its {len(members)} member(s) checked against the transport manifest, "
+               f"members from {how}", file=rel, expected=len(contents), found=len(members))
 
 
 # --- bundles ---------------------------------------------------------------------------------
@@ -425,6 +467,32 @@ def _pose_coach_folder(ctx: Context, folder: str, s: dict[str, Any], roots: tupl
     return posixpath.dirname(manifest) if manifest else None
 
 
+def _check_links(ctx: Context) -> Iterator[Evidence]:
+    """Symbolic links are never followed while verifying; each is judged where it points. One
+    that leaves the root, loops back to a folder it sits in, or leaves its bundle folder is a
+    violation (`lume bundle export` refuses them); one inside its bundle is a warning."""
+    root = ctx.root.resolve()
+    processed = processed_dir() + "/"
+    for link in ctx.links:
+        path = ctx.path(link)
+        target = Path(os.path.realpath(path))
+        parent = path.parent.resolve()
+        if not target.is_relative_to(root):
+            yield violated("symbolic link points outside the root", file=link, expected="inside the root",
+                           found=str(target))
+        elif parent == target or parent.is_relative_to(target):
+            yield violated("symbolic link to a folder it sits in: a loop no copy or export can follow",
+                           file=link, expected="no link loops", found=os.readlink(path))
+        elif link.startswith(processed):
+            name = link[len(processed):].split("/", 1)[0]
+            if not target.is_relative_to(root / processed_dir() / name):
+                yield violated("symbolic link leaves its bundle folder", file=link,
+                               expected=f"inside {processed}{name}", found=str(target))
+            else:
+                yield warned("symbolic link inside a bundle: `lume bundle export` refuses bundles "
+                             "that hold links", file=link, expected="regular files", found=os.readlink(path))
+
+
 @verifier(ID, "Checksums, sizes and references; sources unchanged; incoming kept",
           invariants=(SOURCES, INCOMING), domain="data")
 def storage_integrity(ctx: Context) -> Iterator[Evidence]:
@@ -443,17 +511,13 @@ def storage_integrity(ctx: Context) -> Iterator[Evidence]:
         if bad:
             yield bad
         elif isinstance(doc, dict):
-            yield from _check_transport(ctx, rel, doc)
+            yield from _check_transport(ctx, rel, doc, roots)
     for rel in bundles:
         doc, bad = _read_json(ctx, rel)
         if bad:
             yield bad
         elif isinstance(doc, dict):
             yield from _check_bundle(ctx, rel, doc, roots)
-    for link in ctx.links:
-        target = ctx.path(link).resolve()
-        if not target.is_relative_to(ctx.root.resolve()):
-            yield violated("symbolic link points outside the root", file=link, expected="inside the root",
-                           found=str(target))
+    yield from _check_links(ctx)
     yield held(f"{len(ctx.files)} files hashed ({ctx.cache.trusted} trusted from the quick cache)",
                expected=len(ctx.files), found=ctx.cache.hashed + ctx.cache.trusted)

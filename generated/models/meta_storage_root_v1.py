@@ -9,6 +9,20 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+
+class Limits(BaseModel):
+    """
+    Byte limits of what the indexer reads besides archives.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    sidecar_bytes: Annotated[int, Field(ge=100)]
+    transport_manifest_bytes: Annotated[int, Field(ge=1024)]
+    archive_stream_buffer_bytes: Annotated[int, Field(ge=512)]
+
+
 ArchiveSuffix = TypeAliasType(
     "ArchiveSuffix", Annotated[str, Field(pattern='^\\.[a-z0-9.]+$')]
 )
@@ -50,5 +64,17 @@ class StorageRoot(BaseModel):
     index_records_file: Name
     """
     The storage index as JSONL, one lume:contract:storage_index_record:v1 per line.
+    """
+    members_dir: Name | None = None
+    """
+    Member digests recorded while extracting, `<archive name>.json` (lume:contract:archive_members:v1).
+    """
+    lock_file: Name | None = None
+    """
+    Held (an OS file lock) by the one indexer working on the root.
+    """
+    limits: Limits | None = None
+    """
+    Byte limits of what the indexer reads besides archives.
     """
     archive_suffixes: Annotated[list[ArchiveSuffix], Field(min_length=1)]

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
-from ._options import HiddenArgument, hidden_flag, json_option, out_option
+from ._options import Duration, HiddenArgument, hidden_flag, json_option, out_option
 from ._output import OK, console, emit_json, err_console, progress, step
 
 
@@ -48,19 +48,24 @@ def _warn(notes: list) -> None:
 @click.option("--root-name", default=None,
               help="How documents name ROOT, e.g. 'C:\\lume\\dance-sessions' (default: as the "
                    "existing index.json names it, else the absolute path).")
+@click.option("--wait", "wait_s", type=Duration(), default=0.0,
+              help="When another indexer is working on ROOT, wait this long for it, e.g. 10m "
+                   "(default: stop at once, exit 1).")
 @json_option
 def index(root: Path, max_bytes: int | None, max_members: int | None, root_name: str | None,
-          as_json: bool) -> int:
+          wait_s: float, as_json: bool) -> int:
     """Index the K11 dance-sessions ROOT: verify, extract and record every archive in _incoming.
 
-    Never changes _incoming. Exit 0 every archive indexed, 1 any refused / corrupt / missing
-    its checksum (recorded in index.json with a reason and in _logs/indexer.log), 2 bad ROOT.
+    Never changes _incoming. One indexer per ROOT at a time. Exit 0 every archive indexed, 1 any
+    refused / corrupt / pending / missing its checksum (recorded in index.json with a reason and
+    in _logs/indexer.log), something in _incoming or _processed to look at, or another indexer
+    busy with ROOT; 2 bad ROOT.
     """
     from lume.runtime.storage import index_root
 
     with _progress(not as_json) as (on_archive, on_bytes):
         result = index_root(root, max_bytes=max_bytes, max_members=max_members, root_name=root_name,
-                            on_archive=on_archive, progress=on_bytes)
+                            on_archive=on_archive, progress=on_bytes, wait_s=wait_s)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -71,8 +76,10 @@ def index(root: Path, max_bytes: int | None, max_members: int | None, root_name:
             else:
                 console.print(f"[red]{e['status']}[/]  {escape(e['archive_name'])}: {escape(str(e['reason']))}",
                               highlight=False)
-        for name in result.skipped:
-            console.print(f"[red]skipped[/]  {escape(name)}: name cannot be indexed", highlight=False)
+        for item in result.skipped:
+            console.print(f"[red]skipped[/]  {escape(item['name'])}: {escape(item['reason'])}", highlight=False)
+        for item in result.links:
+            console.print(f"[red]link[/]     {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
         for name in result.cleaned:
             console.print(f"[yellow]cleaned[/]  {escape(name)} (left by an interrupted run)", highlight=False)
         c = result.counts

@@ -1,9 +1,10 @@
 """K11 storage: the bundle indexer, bundle manifests, the Pose Coach adapter, the Mac5 handoff, BagIt."""
 from ._bagit_io import BagCheck, NotABag, check_bag, export_bag, validate_bag
 from ._bundle import bundle_dir_of, create_bundle, read_bundle, update_bundle
-from ._checksum import sha256_file, sha256_files, sidecar_line
-from ._extract import ArchiveCorrupt, ArchiveRefused
+from ._checksum import read_sidecar, sha256_file, sha256_files, sidecar_line
+from ._extract import ArchiveCorrupt, ArchivePending, ArchiveRefused
 from ._indexer import BadRoot, IndexResult, index_root
+from ._lock import RootBusy, root_lock
 from ._mac5 import Mac5Refused, Mac5Result, read_session, source_spec
 from ._mac5 import process as mac5_process
 from ._policy import incoming_dir, layout, processed_dir
@@ -11,6 +12,7 @@ from ._pose_coach import add_pose_coach, resolve_latest
 
 __all__ = [
     "ArchiveCorrupt",
+    "ArchivePending",
     "ArchiveRefused",
     "BadRoot",
     "BagCheck",
@@ -18,6 +20,7 @@ __all__ = [
     "Mac5Refused",
     "Mac5Result",
     "NotABag",
+    "RootBusy",
     "add_pose_coach",
     "bundle_dir_of",
     "check_bag",
@@ -30,7 +33,9 @@ __all__ = [
     "processed_dir",
     "read_bundle",
     "read_session",
+    "read_sidecar",
     "resolve_latest",
+    "root_lock",
     "sha256_file",
     "sha256_files",
     "sidecar_line",

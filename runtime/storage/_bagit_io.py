@@ -149,42 +149,116 @@ def check_bag(path: Path, *, fast: bool = False, completeness_only: bool = False
     _require_bag_like(path)
     mode = "fast" if fast else "completeness" if completeness_only else "full"
     check = BagCheck(str(path), mode)
-    # A file reported missing is not also reported as a checksum failure (bagit-python hashes
-    # it anyway and records the read error as the "found" digest).
-    missing: set[str] = set()
-    dropped: set[str] = set()
+    errors, warnings = _Listed("errors"), _Listed("warnings")
+    missing: set[str] = set()  # reported missing: not hashed again, not reported twice
     with _captured_bagit_log() as log:
         try:
-            bag = bagit.Bag(str(path))
+            bag = _Bag(str(path))
         except PermissionError as exc:
             raise NotABag(f"{path}: unreadable: {exc}") from exc
         except (bagit.BagError, OSError, UnicodeError, ValueError) as exc:
             # bagit-python cannot even open it (no declaration, bad version, unsafe path …)
-            check.errors.append(str(exc))
+            errors.add(str(exc))
         else:
-            check.errors += _declaration_problems(path)
+            for message in [*_declaration_problems(path), *_fetch_problems(bag)]:
+                errors.add(message)
             _align_normalized_names(bag)
             for stage in _stages(bag, fast, completeness_only):
+                if missing and getattr(stage, "hashes", False):
+                    # bagit-python would try to hash each missing file and report it again
+                    for rel in missing:
+                        bag.entries.pop(rel, None)
                 try:
                     stage()
                 except bagit.BagValidationError as exc:
-                    kept = [d for d in exc.details if not (
-                        isinstance(d, bagit.ChecksumMismatch) and d.path in missing)]
-                    dropped |= {str(d) for d in exc.details} - {str(d) for d in kept}
-                    check.errors += [str(d) for d in kept] if exc.details else [exc.message]
-                    missing |= {d.path for d in exc.details if isinstance(d, bagit.FileMissing)}
+                    for d in exc.details or []:
+                        errors.add(str(d))
+                        if isinstance(d, bagit.FileMissing):
+                            missing.add(d.path)
+                    if not exc.details:
+                        errors.add(exc.message)
                 except PermissionError as exc:
                     raise NotABag(f"{path}: unreadable: {exc}") from exc
                 except (bagit.BagError, OSError, UnicodeError, ValueError) as exc:
-                    check.errors.append(str(exc))
-            check.warnings += _lint(bag)
+                    errors.add(str(exc))
+            lint = _lint(bag)
     # bagit-python logs each detail of a failure as a warning too: keep those as errors only.
-    check.errors += [m for level, m in log if level >= logging.ERROR and m not in check.errors]
-    check.warnings = [m for level, m in log if level == logging.WARNING
-                      and m not in check.errors and m not in dropped] + check.warnings
-    check.errors = list(dict.fromkeys(check.errors))
-    check.warnings = list(dict.fromkeys(check.warnings))
+    for level, message in log:
+        if level >= logging.ERROR:
+            errors.add(message)
+    for level, message in log:
+        if level == logging.WARNING and message not in errors:
+            warnings.add(message)
+    for message in locals().get("lint", []):
+        warnings.add(message)
+    check.errors, check.warnings = errors.listed(), warnings.listed()
     return check
+
+
+class _Listed:
+    """Messages in order, each once; past MAX_LISTED only counted (a 300k-line manifest gives
+    300k "missing" messages: memory stays bounded, membership stays O(1))."""
+
+    def __init__(self, what: str):
+        self.what, self.items, self.seen, self.more = what, [], set(), 0
+
+    def __contains__(self, message: str) -> bool:
+        return hash(message) in self.seen
+
+    def add(self, message: str) -> None:
+        key = hash(message)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if len(self.items) < MAX_LISTED:
+            self.items.append(message)
+        else:
+            self.more += 1
+
+    def listed(self) -> list[str]:
+        return self.items + ([f"… and {self.more} more {self.what} of the same kinds"] if self.more else [])
+
+
+MAX_LISTED = 1000  # messages of one kind listed; the rest are counted (a 300k-line manifest)
+
+
+class _Bag(bagit.Bag):
+    """bagit-python's Bag whose per-line path check stays linear on large manifests.
+
+    bagit-python resolves the bag folder and every manifest path with `realpath` once per line
+    (each component an lstat): a 300k-line manifest took minutes (issue 18). Resolving each
+    folder once and only the last component of each path gives the same verdict: a path is
+    unsafe when, symbolic links followed, it leads outside the bag."""
+
+    def _path_is_dangerous(self, path: str) -> bool:
+        if os.path.isabs(path) or os.path.expanduser(path) != path:
+            return True
+        cache: dict[str, str] = self.__dict__.setdefault("_real_dirs", {})
+        bag_path = cache.get("") or cache.setdefault("", os.path.normpath(os.path.realpath(self.path)))
+        head, tail = os.path.split(os.path.join(self.path, path))
+        real_dir = cache.get(head)
+        if real_dir is None:
+            real_dir = cache[head] = os.path.realpath(head)
+        full = os.path.join(real_dir, tail)
+        if os.path.islink(full):
+            full = os.path.realpath(full)
+        return os.path.commonprefix((bag_path, os.path.normpath(full))) != bag_path
+
+
+def _fetch_problems(bag: bagit.Bag) -> list[str]:
+    """RFC 8493 2.2.3: every file listed in fetch.txt MUST be listed in every payload manifest.
+    bagit-python checks only that each URL is well formed."""
+    try:
+        fetched = [filename for _url, _size, filename in bag.fetch_entries()]
+    except (bagit.BagError, OSError, UnicodeError, ValueError):
+        return []  # the fetch stage reports an unreadable or unsafe fetch.txt itself
+    found = []
+    for alg in bag.algorithms:
+        listed = {name for name, digests in bag.entries.items() if alg in digests}
+        missing = [f for f in fetched if f not in listed]
+        found += [f"fetch.txt lists {f}, which manifest-{alg}.txt does not (RFC 8493 2.2.3: every "
+                  "fetched file is in every payload manifest)" for f in missing]
+    return found
 
 
 def _require_bag_like(path: Path) -> None:
@@ -214,7 +288,10 @@ def _stages(bag: bagit.Bag, fast: bool, completeness_only: bool) -> list[Any]:
         return [*stages, bag._validate_oxum]
     stages += [bag._validate_oxum, bag._validate_completeness]
     if not completeness_only:
-        stages.append(lambda: bag._validate_entries(1))
+        def entries() -> None:
+            bag._validate_entries(1)
+        entries.hashes = True  # type: ignore[attr-defined]
+        stages.append(entries)
     return stages
 
 
@@ -282,20 +359,28 @@ def _lint(bag: bagit.Bag) -> list[str]:
         if not manifest.startswith("tag"):
             names[manifest].add(raw.lstrip("*"))
     for manifest, listed in sorted(names.items()):
-        by_form: dict[str, set[str]] = defaultdict(set)
-        by_case: dict[str, set[str]] = defaultdict(set)
+        # one dict entry per name; a set only for the few names spelled more than one way
+        first_form: dict[str, str] = {}
+        first_case: dict[str, str] = {}
+        forms: dict[str, set[str]] = {}
+        cases: dict[str, set[str]] = {}
         for name in listed:
-            nfc = unicodedata.normalize("NFC", os.path.normpath(name))
-            by_form[nfc].add(name)
-            by_case[nfc.casefold()].add(nfc)
-        for nfc, spellings in sorted(by_form.items()):
-            if len(spellings) > 1:
-                found.append(f"{manifest}: {nfc!r} is listed {len(spellings)} times in different "
-                             "Unicode normalization forms (one file on normalizing filesystems)")
-        for _folded, spellings in sorted(by_case.items()):
-            if len(spellings) > 1:
-                found.append(f"{manifest}: {sorted(spellings)} differ only in case and collide on "
-                             "case-insensitive filesystems (macOS, Windows)")
+            norm = os.path.normpath(name)
+            # ASCII is its own NFC form and folds by lower(): no unicodedata call per line
+            nfc = norm if norm.isascii() else unicodedata.normalize("NFC", norm)
+            seen = first_form.setdefault(nfc, name)
+            if seen != name:
+                forms.setdefault(nfc, {seen}).add(name)
+            folded = nfc.lower() if nfc.isascii() else nfc.casefold()
+            seen = first_case.setdefault(folded, nfc)
+            if seen != nfc:
+                cases.setdefault(folded, {seen}).add(nfc)
+        for nfc, spellings in sorted(forms.items()):
+            found.append(f"{manifest}: {nfc!r} is listed {len(spellings)} times in different "
+                         "Unicode normalization forms (one file on normalizing filesystems)")
+        for _folded, spellings in sorted(cases.items()):
+            found.append(f"{manifest}: {sorted(spellings)} differ only in case and collide on "
+                         "case-insensitive filesystems (macOS, Windows)")
     weak = set(bag.algorithms) and set(bag.algorithms) <= WEAK_ALGORITHMS
     if weak:
         found.append(f"only {', '.join(sorted(bag.algorithms))} manifests: RFC 8493 2.4 asks "
@@ -318,6 +403,10 @@ def _captured_bagit_log() -> Iterator[list[tuple[int, str]]]:
         def emit(self, record: logging.LogRecord) -> None:
             if record.levelno >= logging.WARNING and not record.exc_info:
                 records.append((record.levelno, record.getMessage()))
+                if len(records) >= 4 * MAX_LISTED:
+                    # bounded: past a few thousand the same kinds only repeat (a warning per
+                    # missing file); from here keep errors only, without building each warning
+                    logger.setLevel(logging.ERROR)
 
     logger = logging.getLogger("bagit")
     handler = Collect(logging.WARNING)

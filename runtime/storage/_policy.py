@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import shutil
+from pathlib import Path
 from typing import Any
 
 from lume.generated.constants import SAFE_ARCHIVE_EXTRACT, SAFE_INCOMING_KEPT
@@ -29,6 +31,13 @@ def staging_prefix() -> str:
 def default_limits() -> dict[str, int]:
     p = parameters(SAFE_ARCHIVE_EXTRACT)
     return {"max_bytes": int(p["max_expanded_bytes"]), "max_members": int(p["max_members"])}
+
+
+def free_space_limit(folder: Path) -> int:
+    """The most one archive may expand to by default on the disk that holds `folder`: the
+    SAFE-ARCHIVE-EXTRACT fraction of its free space (a sparse 3 KB tar cannot fill the disk)."""
+    fraction = float(parameters(SAFE_ARCHIVE_EXTRACT)["max_expanded_free_fraction"])
+    return int(shutil.disk_usage(folder).free * fraction)
 
 
 @functools.cache

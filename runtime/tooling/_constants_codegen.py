@@ -66,6 +66,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
     Value("STORAGE_INDEX_FILE", "storage_root.v1", "/index_file", ""),
     Value("STORAGE_INDEX_RECORDS_FILE", "storage_root.v1", "/index_records_file", ""),
     Value("ARCHIVE_SUFFIXES", "storage_root.v1", "/archive_suffixes", ""),
+    Value("STORAGE_MEMBERS_DIR", "storage_root.v1", "/members_dir", ""),
+    Value("STORAGE_LOCK_FILE", "storage_root.v1", "/lock_file", ""),
     Value("BUNDLE_FILE", "bundle_layout.v1", "/top_level/required/0", "the bundle manifest file name"),
     Value("STORAGE_INDEX_MACHINE", "storage_index.v1", "/properties/machine/const",
           "the machine that keeps the storage index and the canonical bundle copy"),

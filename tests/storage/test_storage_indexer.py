@@ -257,13 +257,13 @@ KILLER = textwrap.dedent("""
     if where == "extract":
         real = extract._copy_stream
         calls = []
-        def dying(src, dest, expected):
+        def dying(src, dest, expected, member):
             calls.append(dest)
             if len(calls) == 2:  # a file half written, the folder half extracted
                 with open(dest, "wb") as fh:
                     fh.write(src.read(10))
                 os.kill(os.getpid(), signal.SIGKILL)
-            return real(src, dest, expected)
+            return real(src, dest, expected, member)
         extract._copy_stream = dying
     else:  # after the rename, before the index is written
         def dying_index(*a, **k):
