@@ -334,14 +334,14 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any],
     if "expanded_bytes" in doc and doc["expanded_bytes"] != total:
         yield violated("expanded_bytes differs from the sum of contents", file=rel,
                        field="expanded_bytes", expected=total, found=doc["expanded_bytes"])
-    recorded, members_file = (None, None) if ctx.deep else _recorded_members(ctx, str(name), archive, roots)
-    if recorded is not None:
+    recorded, members_file = _recorded_members(ctx, str(name), archive, roots)
+    if recorded is None and members_file is not None:
+        yield violated("members file no longer matches its index entry or its archive; the archive "
+                       "was read instead", file=members_file, expected="the digests the index records",
+                       found="changed")
+    if recorded is not None and not ctx.deep:
         members, how = recorded, f"the member digests recorded while it was extracted ({members_file})"
     else:
-        if members_file is not None:
-            yield violated("members file no longer matches its index entry or its archive; the archive "
-                           "was read instead", file=members_file, expected="the digests the index records",
-                           found="changed")
         try:
             members = ctx.cache.memo(f"{ID}.members", archive, lambda: _archive_members(ctx, archive))
         except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
@@ -349,6 +349,9 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any],
                            found=type(exc).__name__)
             return
         how = "the archive, read again" + (" (--deep)" if ctx.deep else "")
+        if recorded is not None and recorded != members:
+            yield violated("the member digests recorded at extraction differ from the archive's members",
+                           file=members_file, expected="the archive's members", found="different digests")
     for i, c in enumerate(contents):
         got = members.get(c.get("path"))
         if got is None:

@@ -146,8 +146,10 @@ class _Run:
 
     # ---------------------------------------------------------------- one archive
 
-    def judge(self, name: str, previous: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-        """(entry, what happened) for one archive; never raises for a bad archive."""
+    def judge(self, name: str, previous: dict[str, Any] | None,
+              recorded: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
+        """(entry, what happened) for one archive; never raises for a bad archive. `previous` is
+        its index.json entry, `recorded` its last index.jsonl record (newer after a crash)."""
         path = self.incoming / name
         size = path.stat().st_size
         manifest_path = self.root / STORAGE_MANIFESTS_DIR / f"{name}.json"
@@ -172,7 +174,7 @@ class _Run:
             base.update(self._record_members(name, ext))
             entry = _entry(name, size, **base, status="indexed", reason=None,
                            processed_path=self.rel(processed_dir(), session_id),
-                           extracted_at_unix=self._extracted_at(previous, what))
+                           extracted_at_unix=self._extracted_at(previous or recorded, what))
             return entry, what
         except _Verdict as v:
             return _entry(name, size, **base, status=v.status, reason=v.reason), None
@@ -450,8 +452,8 @@ def _index_locked(root: Path, *, max_bytes: int | None, max_members: int | None,
     for name in names:
         if on_archive:
             on_archive(name, (run.incoming / name).stat().st_size)
-        entry, what = run.judge(name, previous.get(name))
         old, recorded = previous.get(name), last_record.get(name)
+        entry, what = run.judge(name, old, recorded)
         if same_verdict(entry, old):
             entry = old  # keep the time the verdict was first written
         elif same_verdict(entry, recorded):

@@ -55,10 +55,14 @@ def read_limited(path: Path, limit: int) -> bytes:
         except OSError:
             raise NotRegular(exc.strerror or str(exc)) from exc
         raise NotRegular(kind_of(mode)) from exc
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a folder opens fine on POSIX: refuse it before reading
             raise NotRegular(kind_of(st.st_mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         if st.st_size > limit:
             raise TooLarge(f"{st.st_size} bytes, more than the limit of {limit}")
         data = fh.read(limit + 1)
