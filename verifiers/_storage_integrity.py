@@ -29,7 +29,7 @@ from lume.generated.constants import (
     STORAGE_MANIFESTS_DIR,
 )
 from lume.runtime.core import InputError, parameters
-from lume.runtime.storage import incoming_dir, processed_dir, read_sidecar
+from lume.runtime.storage import derived_folder_of, incoming_dir, processed_dir, read_sidecar
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated, warned
@@ -450,8 +450,11 @@ def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str
     if bad or not isinstance(doc, dict):
         return
     members = stripped_members(doc)
+    bundle = posixpath.dirname(rel)
     for m in members:
-        target = posixpath.normpath(posixpath.join(base, m["path"]))
+        # sidecars of a source archive (`derived/mac4_first/…`) sit in the bundle's derived folder
+        home = bundle if derived_folder_of(m["path"]) else base
+        target = posixpath.normpath(posixpath.join(home, m["path"]))
         for e in _check_file(ctx, target, m.get("sha256"), m.get("byte_size"), recorded_in=manifest,
                              field=f"contents {m['path']}"):
             e.message = f"source differs from the uploaded archive member: {e.message}"

@@ -58,13 +58,16 @@ from ._index import load_history, load_index, same_verdict, write_index
 from ._inputs import NotRegular, TooLarge, decode_text, kind_of, limits, printable, read_json_limited, read_limited
 from ._lock import root_lock
 from ._policy import (
-    classify_members,
     default_limits,
+    derived_folder_of,
+    derived_folders,
     expected_sources,
     folder_of,
     free_space_limit,
     incoming_dir,
     join_root,
+    layout,
+    place_members,
     processed_dir,
     staging_prefix,
 )
@@ -201,8 +204,8 @@ class _Run:
             if paths and all(p.startswith(prefix) for p in paths):
                 paths = [p[len(prefix):] for p in paths]
                 break
-        found = classify_members(paths)
-        return found is not None and (bundle_dir / folder_of(found[1])).is_dir()
+        placed = place_members(paths)
+        return placed is not None and all((bundle_dir / folder).is_dir() for folder in placed.folders)
 
     def _sidecar(self, name: str) -> str:
         sidecar = self.incoming / f"{name}.sha256"
@@ -253,7 +256,14 @@ class _Run:
                                       f"differs from the archive ({size} bytes)")
 
     def _session_from_name(self, name: str) -> str:
+        """Without a transport manifest the name says the session: `<session>.tar.gz`, or a
+        sidecar archive `<session>.<source or derived folder>.tar.gz` (e.g. `….motionmix.tgz`),
+        which joins the session's bundle instead of becoming a bundle of its own."""
         stem = ex.archive_stem(name)
+        session, _, part = stem.rpartition(".")
+        lay = layout()
+        if session and (part in lay["sources"] or part in lay["derived"]) and _SESSION.fullmatch(session):
+            return session
         if not _SESSION.fullmatch(stem):
             raise _Verdict("refused", f"no transport manifest and {stem!r} is not a session id")
         return stem
@@ -277,9 +287,10 @@ class _Run:
     def _place(self, name: str, path: Path, manifest: dict[str, Any] | None, session_id: str,
                digest: str) -> tuple[str, ex.Extracted, Path]:
         """Extract into the bundle folder once: (`extracted` or `adopted`, what the archive
-        holds, the layout folder it went to). The archive is read once, checked and extracted
+        holds, the main folder it went to). The archive is read once, checked and extracted
         into a staging folder, and the bytes it came from are compared with the sidecar's
-        digest; only then is the folder renamed into place (complete or not at all)."""
+        digest; only then is each layout folder it fills (its source folder, and the derived
+        folders of sidecars it carries) renamed into place, complete or not at all."""
         self.processed.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{staging_prefix()}{session_id}.", dir=self.processed))
         try:
@@ -291,17 +302,38 @@ class _Run:
             if ext.archive_sha256 != digest:
                 raise _Verdict("corrupt", f"sha256 {ext.archive_sha256} does not match {name}.sha256 ({digest})")
             self._check_contents(manifest, ext.digests)
-            found = classify_members([m.path for m in ext.members if m.kind in (ex.FILE, ex.HARDLINK)])
-            if found is None:
+            placed = place_members([m.path for m in ext.members if m.kind in (ex.FILE, ex.HARDLINK)])
+            if placed is None:
                 raise _Verdict("refused", "holds no source of bundle_layout.v1 (expected the files of "
-                                          + "; ".join(expected_sources()) + ")")
-            target = self.processed / session_id / folder_of(found[1])
-            if target.exists() or target.is_symlink():
-                self._adopt(target, ext)
-                return "adopted", ext, target
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(ext.root, target)  # atomic: the folder appears complete or not at all
-            return "extracted", ext, target
+                                          + "; ".join(expected_sources()) + ", or sidecars under "
+                                          + ", ".join(f"{f}/" for f in derived_folders()) + ")")
+            bundle = self.processed / session_id
+            want = {m.path: ext.digests[m.stored] for m in ext.files}
+            parts = []  # (staged folder, target folder, {path in folder: (sha256, bytes)}), source last
+            source = folder_of(layout()["sources"][placed.source]) if placed.source else None
+            for folder in placed.folders:
+                if folder == source:
+                    continue
+                staged = staging / "d" / folder
+                staged.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(ext.root / folder, staged)  # the sidecars leave the source folder
+                parts.append((staged, bundle / folder, {p[len(folder) + 1:]: d for p, d in want.items()
+                                                        if p.startswith(folder + "/")}))
+            if source is not None:
+                derived = ext.root / "derived"
+                if derived.is_dir() and not any(derived.iterdir()):
+                    derived.rmdir()
+                parts.append((ext.root, bundle / source, {p: d for p, d in want.items()
+                                                          if derived_folder_of(p) is None}))
+            adopted = False
+            for staged, target, files in parts:
+                if target.exists() or target.is_symlink():
+                    self._adopt(target, files)
+                    adopted = True
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged, target)  # atomic: the folder appears complete or not at all
+            return ("adopted" if adopted else "extracted"), ext, parts[-1][1]
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -321,11 +353,10 @@ class _Run:
         return {"members_file": self.rel(STORAGE_MEMBERS_DIR, f"{name}.json"),
                 "members_sha256": hashlib.sha256(data).hexdigest()}
 
-    def _adopt(self, target: Path, ext: ex.Extracted) -> None:
+    def _adopt(self, target: Path, want: dict[str, tuple[str, int]]) -> None:
         """A folder an earlier run extracted (and died before writing the index) is kept when
         it holds exactly the archive's files; anything else is left untouched and refused."""
         rel = target.relative_to(self.root).as_posix()
-        want = {m.path: ext.digests[m.stored] for m in ext.files}
         have = {p.relative_to(target).as_posix(): p for p in target.rglob("*")
                 if p.is_file() and not p.is_symlink()} if target.is_dir() and not target.is_symlink() else {}
         for path in sorted(set(want) | set(have)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import posixpath
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,57 @@ def classify_members(paths: list[str]) -> tuple[str, dict[str, Any]] | None:
             if best is None or len(spec["required"]) > len(best[1]["required"]):
                 best = (key, spec)
     return best
+
+
+def derived_folders() -> list[str]:
+    return [folder_of(spec) for spec in layout()["derived"].values()]
+
+
+def derived_folder_of(rel: str) -> str | None:
+    """`derived/<key>` when the bundle-relative path `rel` sits in a derived folder of the layout."""
+    for spec in layout()["derived"].values():
+        folder = folder_of(spec)
+        if rel.startswith(folder + "/"):
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an archive's members go in its bundle: the layout source they form (None for an
+    archive of derived sidecars only) and, per bundle-relative folder, the member paths in it."""
+
+    source: str | None
+    folders: dict[str, list[str]]
+
+    def target(self, rel: str) -> str:
+        """The bundle-relative path of member `rel` (archive path, top folder stripped)."""
+        derived = derived_folder_of(rel)
+        if derived is not None:
+            return rel
+        spec = layout()["sources"][self.source] if self.source else None
+        return f"{folder_of(spec)}/{rel}" if spec else rel
+
+
+def place_members(paths: list[str]) -> Placement | None:
+    """Where the members of one archive (file paths, top folder stripped) go: members under a
+    layout derived folder (`derived/mac4_first/device_topology.json`) to that folder of the
+    bundle, the others to the source folder they form. None when the others form no source."""
+    folders: dict[str, list[str]] = {}
+    rest = []
+    for rel in paths:
+        derived = derived_folder_of(rel)
+        if derived is None:
+            rest.append(rel)
+        else:
+            folders.setdefault(derived, []).append(rel[len(derived) + 1:])
+    if not rest:
+        return Placement(None, folders) if folders else None
+    found = classify_members(rest)
+    if found is None:
+        return None
+    folders[folder_of(found[1])] = rest
+    return Placement(found[0], folders)
 
 
 def expected_sources() -> list[str]:

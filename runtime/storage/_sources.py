@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
+from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR, STORAGE_MEMBERS_DIR
 from lume.runtime.core import InputError, LabelIndex, Problem, get, problems, read_json, read_records, tolerated
 
 from . import _extract as ex
 from ._media import probe_video
-from ._policy import classify_members, default_limits, incoming_dir
+from ._policy import default_limits, incoming_dir, place_members
 
 
 @dataclass
@@ -150,30 +150,39 @@ SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelIndex], SourceFac
 }
 
 
-def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
-    """Which layout source folder an indexed archive was extracted into."""
+def archive_paths(root: Path, entry: dict[str, Any]) -> list[str] | None:
+    """The file members of an indexed archive, top folder stripped: from its transport manifest,
+    else the member digests recorded when it was extracted, else (an index from before those)
+    the archive itself. None when none can be read."""
     name, session = entry["archive_name"], entry.get("session_id") or ""
-    manifest = root / STORAGE_MANIFESTS_DIR / f"{name}.json"
     paths: list[str] | None = None
-    if manifest.is_file():
-        try:
-            paths = [c["path"].removeprefix("./") for c in read_json(manifest)["contents"]]
-        except (InputError, KeyError, TypeError):
-            paths = None
+    for where in (root / STORAGE_MANIFESTS_DIR / f"{name}.json", root / STORAGE_MEMBERS_DIR / f"{name}.json"):
+        if where.is_file():
+            try:
+                doc = read_json(where)
+                paths = [str(c["path"]).removeprefix("./") for c in doc.get("contents") or doc["members"]]
+                break
+            except (InputError, KeyError, TypeError, AttributeError):
+                paths = None
     if paths is None:
         try:
             listing = ex.list_archive(root / incoming_dir() / name, **default_limits(),
                                       strip=(session, ex.archive_stem(name)))
         except (ex.ArchiveRefused, ex.ArchiveCorrupt, OSError):
             return None
-        paths = [m.path for m in listing.members if m.kind in (ex.FILE, ex.HARDLINK)]
-    else:
-        for prefix in (session + "/", ex.archive_stem(name) + "/"):
-            if paths and all(p.startswith(prefix) for p in paths):
-                paths = [p[len(prefix):] for p in paths]
-                break
-    found = classify_members(paths)
-    return found[0] if found else None
+        return [m.path for m in listing.members if m.kind in (ex.FILE, ex.HARDLINK)]
+    for prefix in (session + "/", ex.archive_stem(name) + "/"):
+        if paths and all(p.startswith(prefix) for p in paths):
+            return [p[len(prefix):] for p in paths]
+    return paths
+
+
+def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
+    """Which layout source folder an indexed archive was extracted into (None for an archive of
+    derived sidecars only)."""
+    paths = archive_paths(root, entry)
+    placed = place_members(paths) if paths is not None else None
+    return placed.source if placed else None
 
 
 def archive_entry_for(root: Path, index: dict[str, Any] | None, session_id: str, key: str) -> dict[str, Any] | None:

