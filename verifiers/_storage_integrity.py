@@ -29,7 +29,16 @@ from lume.generated.constants import (
     STORAGE_MANIFESTS_DIR,
 )
 from lume.runtime.core import InputError, parameters
-from lume.runtime.storage import derived_folder_of, incoming_dir, processed_dir, read_sidecar
+from lume.runtime.storage import (
+    derived_folder_of,
+    incoming_dir,
+    processed_dir,
+    read_sidecar,
+    reference_roots,
+    references,
+    sha256_files,
+    unrooted,
+)
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated, warned
@@ -381,6 +390,7 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
     checked = 0
     source_files: set[str] = set()
     source_dirs: list[str] = []
+    referenced: set[int] = set()  # sources whose files live outside the verified root
     for i, s in enumerate(doc.get("sources") or []):
         field = f"sources[{i}]"
         if s.get("source_type") == "guided_pose_clip":
@@ -406,13 +416,13 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
             if target is not None:
                 source_files.add(target)
             checked += 1
-            if target is None and s.get("source_type") == "guided_pose_clip" and s.get("storage") == "reference":
-                yield unchecked("referenced Pose Coach session is outside the verified root",
-                                file=rel, field=f"{field}.files[{j}]", expected="inside the root",
-                                found=s.get("manifest_path"))
+            if target is None and s.get("source_type") == "guided_pose_clip" \
+                    and s.get("storage", "reference") == "reference":
+                referenced.add(i)  # kept where it lives: hashed through its reference root below
                 continue
             yield from _check_file(ctx, target, f.get("sha256"), f.get("byte_size"), recorded_in=rel,
                                    field=f"{field}.files[{j}] {f['path']}")
+    yield from _check_references(rel, doc, referenced)
     for i, d in enumerate(doc.get("derived") or []):
         field = f"derived[{i}]"
         paths = [(f"{field}.path", d.get("path"), None)] + [
@@ -438,6 +448,54 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
     if checked:
         yield held(f"{checked} recorded files and archives of this bundle checked (sha256, size)",
                    file=rel, expected="all match", found=checked)
+
+
+def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Iterator[Evidence]:
+    """Files a bundle keeps by reference, hashed where they live: through the reference roots
+    storage_root.v1 declares and this machine's configuration mounts. A root not mounted here
+    is `not_reachable`, a warning or a failure as the contract's policy says for this machine."""
+    if not sources:
+        return
+    roots = reference_roots()
+    wanted = [r for r in references(doc, roots) if int(r.field.split("]", 1)[0].split("[", 1)[1]) in sources]
+    for field, recorded in unrooted(doc, roots):
+        yield violated("not_reachable: the referenced Pose Coach session is on no reference root of "
+                       "storage_root.v1 (nor in the verified root)", file=rel, field=field,
+                       expected="a path on a declared reference root", found=recorded)
+    wanted = [r for r in wanted if r.root is not None]  # the others: reported by unrooted() above
+    reachable = [r for r in wanted if r.local is not None]
+    digests = sha256_files(r.local for r in reachable if r.local.is_file() and not r.local.is_symlink())
+    hashed: dict[str, int] = {}
+    for r in reachable:
+        where = f"{rel}: {r.field}"
+        if str(r.local) not in digests:
+            yield violated(f"referenced file is missing on root {r.root.name} (mounted at {r.root.mount})",
+                           file=str(r.local), field=where, expected=r.recorded, found=None)
+            continue
+        size = r.local.stat().st_size
+        if size != r.byte_size:
+            yield violated("byte size of a referenced file differs from the recorded size", file=str(r.local),
+                           field=where, expected=r.byte_size, found=size)
+        elif digests[str(r.local)] != r.sha256:
+            yield violated("sha256 of a referenced file differs from the recorded checksum", file=str(r.local),
+                           field=where, expected=r.sha256, found=digests[str(r.local)])
+        else:
+            hashed[r.root.name] = hashed.get(r.root.name, 0) + 1
+    for name, n in sorted(hashed.items()):
+        yield held(f"{n} referenced file(s) hashed where they live (root {name})", file=rel,
+                   expected="the recorded sha256 and size", found=n)
+    away: dict[str, list] = {}
+    for r in wanted:
+        if r.local is None:
+            away.setdefault(r.root.name, []).append(r)
+    for name, refs in sorted(away.items()):
+        root = refs[0].root
+        make = violated if root.unreachable_is == "failure" else warned
+        who = "this machine holds it" if root.holder else f"it lives on {root.machine}"
+        yield make(f"not_reachable: {len(refs)} referenced file(s) on root {name}, which this machine does "
+                   f"not mount ({who}; storage_root.v1 not_reachable: {root.unreachable_is})", file=rel,
+                   field=refs[0].field, expected=f"root {name} mounted (machine configuration)",
+                   found=refs[0].recorded)
 
 
 def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str) -> Iterator[Evidence]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from re import compile
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 from . import common_v1
@@ -130,4 +130,15 @@ class MachineConfig(BaseModel):
     can_command_rekordbox: bool
     """
     True only on K11 (the only command authority).
+    """
+    reference_roots: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')],
+            common_v1.AnyPath | None,
+        ]
+        | None
+    ) = None
+    """
+    Where this machine mounts the roots bundle references point into (storage_root.v1 `reference_roots`, by name), or null for a root it does not mount. `pose_coach_root` mounts `pose_coach` unless named here. `lume verify` hashes referenced files through these.
+
     """

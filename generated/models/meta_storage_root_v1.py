@@ -4,10 +4,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
+
+RecordedA = TypeAliasType("RecordedA", Annotated[str, Field(min_length=2)])
+
+
+class ReferenceRoots(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: Annotated[str, Field(min_length=3)]
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3']
+    """
+    The machine declared to hold the root.
+    """
+    recorded_as: list[RecordedA]
+    """
+    How documents written on that machine spell the root (absolute paths).
+    """
+    config_field: str | None
+    """
+    The machine-configuration field that mounts the root on this machine (besides its `reference_roots` map), or null.
+
+    """
+
+
+class NotReachable(BaseModel):
+    """
+    What a referenced file on a root this machine does not mount is.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    holder: Literal['warning', 'failure']
+    elsewhere: Literal['warning', 'failure']
 
 
 class Limits(BaseModel):
@@ -72,6 +106,17 @@ class StorageRoot(BaseModel):
     lock_file: Name | None = None
     """
     Held (an OS file lock) by the one indexer working on the root.
+    """
+    reference_roots: (
+        dict[Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')], ReferenceRoots]
+        | None
+    ) = None
+    """
+    Roots outside the storage root that bundle references may point into, by name.
+    """
+    not_reachable: NotReachable | None = None
+    """
+    What a referenced file on a root this machine does not mount is.
     """
     limits: Limits | None = None
     """

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
-from ._options import Duration, HiddenArgument, hidden_flag, json_option, out_option
+from ._options import Duration, HiddenArgument, config_option, hidden_flag, json_option, out_option
 from ._output import OK, console, emit_json, err_console, progress, step
 
 
@@ -158,28 +158,41 @@ def add_pose_coach_cmd(bundle_dir: Path, session_dir: Path | None, latest_root: 
 @click.argument("bundle_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.argument("out_arg", required=False, cls=HiddenArgument, type=click.Path(path_type=Path))
 @out_option("Where to write the BagIt bag (a new folder).")
+@click.option("--include-referenced", is_flag=True,
+              help="Copy the files the bundle keeps by reference into the bag (default: list them in "
+                   "fetch.txt, with their checksums in the manifests).")
+@config_option
 @json_option
-def export(bundle_dir: Path, out_arg: Path | None, out: Path | None, as_json: bool) -> int:
+def export(bundle_dir: Path, out_arg: Path | None, out: Path | None, include_referenced: bool,
+           config_path: Path | None, as_json: bool) -> int:
     """Export BUNDLE_DIR as a BagIt bag (RFC 8493, sha256 + sha512 manifests) at --out.
 
-    Exit 0 written, 2 bad input (OUT exists, or is inside the bundle).
+    Files kept by reference (a Pose Coach session on K11's Pose Coach root) are hashed where they
+    live, through the reference roots the machine configuration mounts, and listed in fetch.txt
+    or, with --include-referenced, copied into the bag; the output says which. Exit 0 written,
+    2 bad input (OUT exists or is inside the bundle, a referenced file not reachable or changed).
     """
-    from lume.runtime.storage import export_bag
+    from lume.runtime.core import load_machine_config
+    from lume.runtime.storage import export_bundle
 
     if out is not None and out_arg is not None:
         raise BadInput("give the bag folder once (-o/--out)")
     target = out if out is not None else out_arg
     if target is None:
         raise click.UsageError("missing option '-o' / '--out': where to write the bag")
+    machine = load_machine_config(config_path)
     try:
         with step(f"writing the bag {escape(str(target))}", enabled=not as_json):
-            bag = export_bag(bundle_dir, target)
+            done = export_bundle(bundle_dir, target, include_referenced=include_referenced, config=machine)
     except ValueError as exc:  # bagit-python's own refusals
         raise BadInput(str(exc)) from exc
     if as_json:
-        emit_json({"ok": True, "bag": str(bag)})
+        emit_json({"ok": True, **done.to_dict()})
     else:
-        console.print(f"[green]bag[/] {escape(str(bag))}", highlight=False)
+        how = {"fetch": f"; {done.referenced} referenced file(s) listed in fetch.txt (fetch them to complete the bag)",
+               "included": f"; {done.referenced} referenced file(s) included in the bag",
+               "none": ""}[done.mode]
+        console.print(f"[green]bag[/] {escape(str(done.path))}{how}", highlight=False)
     return OK
 
 

@@ -1,5 +1,5 @@
 """K11 storage: the bundle indexer, bundle manifests, the Pose Coach adapter, the Mac5 handoff, BagIt."""
-from ._bagit_io import BagCheck, NotABag, check_bag, export_bag, validate_bag
+from ._bagit_io import BagCheck, BagExport, NotABag, check_bag, export_bag, export_bundle, validate_bag
 from ._bundle import bundle_digest, bundle_dir_of, create_bundle, read_bundle, register_derived, update_bundle
 from ._checksum import read_sidecar, sha256_file, sha256_files, sidecar_line
 from ._extract import ArchiveCorrupt, ArchivePending, ArchiveRefused
@@ -9,6 +9,7 @@ from ._mac5 import Mac5Refused, Mac5Result, read_session, source_spec
 from ._mac5 import process as mac5_process
 from ._policy import derived_folder_of, incoming_dir, layout, processed_dir
 from ._pose_coach import add_pose_coach, resolve_latest
+from ._references import Reference, Root, locate_reference, reference_roots, references, unrooted
 
 __all__ = [
     "ArchiveCorrupt",
@@ -16,10 +17,13 @@ __all__ = [
     "ArchiveRefused",
     "BadRoot",
     "BagCheck",
+    "BagExport",
     "IndexResult",
     "Mac5Refused",
     "Mac5Result",
     "NotABag",
+    "Reference",
+    "Root",
     "RootBusy",
     "add_pose_coach",
     "bundle_digest",
@@ -28,14 +32,18 @@ __all__ = [
     "create_bundle",
     "derived_folder_of",
     "export_bag",
+    "export_bundle",
     "incoming_dir",
     "index_root",
     "layout",
+    "locate_reference",
     "mac5_process",
     "processed_dir",
     "read_bundle",
     "read_session",
     "read_sidecar",
+    "reference_roots",
+    "references",
     "register_derived",
     "resolve_latest",
     "root_lock",
@@ -43,6 +51,7 @@ __all__ = [
     "sha256_files",
     "sidecar_line",
     "source_spec",
+    "unrooted",
     "update_bundle",
     "validate_bag",
 ]

@@ -2,7 +2,11 @@
 
 The K11 canonical archive must be checkable by archival tools that know nothing of LUME, so a
 rehearsal bundle exports as a plain BagIt 1.0 bag: the bundle folder under `data/`, sha256 and
-sha512 payload and tag manifests, and `bag-info.txt` naming the bundle. Validation is
+sha512 payload and tag manifests, and `bag-info.txt` naming the bundle. Files the bundle keeps by
+reference (a Pose Coach session on K11's Pose Coach root) go into `fetch.txt` (the BagIt
+by-reference mechanism, RFC 8493 2.2.3: each listed in every payload manifest with its digests,
+hashed where it lives and checked against bundle.json), or into the bag itself when asked
+(`include_referenced`); `bag-info.txt` and the export's result say which. Validation is
 bagit-python's, run stage by stage so that one report lists every error instead of stopping at
 the first failed stage, plus the warnings bagit-python logs and a few portability checks it
 does not make (see `_lint`).
@@ -59,13 +63,77 @@ class BagCheck:
 # --------------------------------------------------------------------------- export
 
 
-def export_bag(bundle_dir: Path, out: Path) -> Path:
-    """Write the bundle at `bundle_dir` as a BagIt bag at `out`; returns `out`.
+@dataclass
+class BagExport:
+    """An exported bag and what became of the files the bundle keeps by reference."""
 
-    The bundle is copied (never moved or modified) into `out/data/`. `out` must not exist yet
-    (or be an empty folder) and must not lie inside the bundle. The bag is built in a sibling
-    temporary folder and renamed into place, so a failure leaves no partial bag behind.
-    Raises InputError for a missing or unreadable bundle or an unusable `out`.
+    path: Path
+    referenced: int = 0  # files the bundle keeps by reference
+    mode: str = "none"  # fetch (listed in fetch.txt) | included (copied into the bag) | none
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bag": str(self.path), "referenced": self.referenced, "referenced_files": self.mode}
+
+
+def export_bag(bundle_dir: Path, out: Path, *, include_referenced: bool = False,
+               config: dict[str, Any] | None = None) -> Path:
+    """Write the bundle at `bundle_dir` as a BagIt bag at `out`; returns `out` (see `export_bundle`)."""
+    return export_bundle(bundle_dir, out, include_referenced=include_referenced, config=config).path
+
+
+def _hashed(path: Path) -> tuple[str, str, int]:
+    """(sha256, sha512, bytes) of a file, in one read."""
+    import hashlib
+
+    h256, h512, total = hashlib.sha256(), hashlib.sha512(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h256.update(chunk)
+            h512.update(chunk)
+            total += len(chunk)
+    return h256.hexdigest(), h512.hexdigest(), total
+
+
+def _referenced(bundle: dict[str, Any], config: dict[str, Any] | None,
+                include: bool) -> list[tuple[Any, tuple[str, str | None, int]]]:
+    """The bundle's referenced files with (sha256, sha512, bytes): hashed where they live when
+    their root is mounted here (and then they must match bundle.json), else as bundle.json
+    records them (no sha512: the bag then carries a sha256 manifest only). InputError when a
+    reachable one changed, or when one must be included but cannot be reached."""
+    from ._references import reference_roots, references
+
+    out = []
+    for ref in references(bundle, reference_roots(config)):
+        if ref.local is None or not ref.local.is_file():
+            if include:
+                where = (f"root {ref.root.name} is not mounted on this machine" if ref.root and ref.local is None
+                         else "on no reference root of storage_root.v1" if ref.root is None else "missing")
+                raise InputError(f"{ref.recorded}: cannot include a referenced file that is not reachable "
+                                 f"({where}); export without --include-referenced to list it in fetch.txt")
+            if ref.local is not None:
+                raise InputError(f"{ref.local}: referenced file missing on root {ref.root.name}")
+            out.append((ref, (ref.sha256, None, ref.byte_size)))
+            continue
+        digests = _hashed(ref.local)
+        if (digests[0], digests[2]) != (ref.sha256, ref.byte_size):
+            raise InputError(f"{ref.local}: differs from bundle.json {ref.field} (sha256 {digests[0][:12]}…, "
+                             f"{digests[2]} bytes; recorded {ref.sha256[:12]}…, {ref.byte_size} bytes)")
+        out.append((ref, digests))
+    return out
+
+
+def export_bundle(bundle_dir: Path, out: Path, *, include_referenced: bool = False,
+                  config: dict[str, Any] | None = None) -> BagExport:
+    """Write the bundle at `bundle_dir` as a BagIt bag at `out`.
+
+    The bundle is copied (never moved or modified) into `out/data/`. Files it keeps by
+    reference are listed in `fetch.txt` with their digests in every payload manifest, or copied
+    into the bag with `include_referenced`; either way each is hashed where it lives first (the
+    reference roots this machine mounts, `config` or the machine configuration) and must match
+    bundle.json. `out` must not exist yet (or be an empty folder) and must not lie inside the
+    bundle. The bag is built in a sibling temporary folder and renamed into place, so a failure
+    leaves no partial bag behind. Raises InputError for a missing or unreadable bundle, a
+    referenced file that cannot be reached or changed, or an unusable `out`.
     """
     bundle_dir, out = Path(bundle_dir), Path(out)
     manifest = bundle_dir / BUNDLE_MANIFEST
@@ -82,6 +150,10 @@ def export_bag(bundle_dir: Path, out: Path) -> Path:
     links = [p for p in bundle_dir.rglob("*") if p.is_symlink()]
     if links:
         raise InputError(f"{links[0]}: symbolic link in the bundle; a bag holds regular files only")
+    referenced = _referenced(bundle, config, include_referenced)
+    result = BagExport(out, len(referenced), ("included" if include_referenced else "fetch") if referenced else "none")
+    # a file only bundle.json vouches for has no sha512 here: the bag lists sha256 only then
+    algorithms = ALGORITHMS if all(d[1] for _r, d in referenced) or include_referenced else ("sha256",)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".bagging", dir=out.parent))
@@ -89,19 +161,30 @@ def export_bag(bundle_dir: Path, out: Path) -> Path:
         work = staging / "bag"
         shutil.copytree(bundle_dir, work, copy_function=shutil.copyfile)
         _make_writable(work)
+        if include_referenced:
+            for ref, _digests in referenced:  # into the bag, where a copied session would be
+                target = work / ref.bag_path.removeprefix("data/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ref.local, target)
+                if _hashed(target)[0] != ref.sha256:
+                    raise InputError(f"{ref.local}: changed while it was copied into the bag")
         info = {
             "External-Identifier": bundle_id,
             "Bag-Group-Identifier": bundle_id,
             "External-Description": f"LUME rehearsal bundle {bundle_id} ({bundle.get('schema')})",
             "Source-Organization": "LUME",
         }
-        referenced = _referenced_files(bundle)
-        if referenced:
-            # Pose Coach sessions kept by reference (seed 000: checksums instead of copies)
-            info["LUME-Referenced-Files"] = (f"{referenced} files recorded in bundle.json with "
-                                             "sha256 and size are kept by reference, not in this bag")
+        if result.mode == "fetch":
+            # kept by reference (seed 000: checksums instead of copies): fetched from where they live
+            info["LUME-Referenced-Files"] = (f"{result.referenced} files bundle.json keeps by reference are "
+                                             "listed in fetch.txt with their checksums in the manifests")
+        elif result.mode == "included":
+            info["LUME-Referenced-Files"] = (f"{result.referenced} files bundle.json keeps by reference are "
+                                             "included in this bag")
         with _quiet_bagit():
-            bagit.make_bag(str(work), bag_info=info, checksums=list(ALGORITHMS))
+            bagit.make_bag(str(work), bag_info=info, checksums=list(algorithms))
+            if result.mode == "fetch":
+                _add_fetched(work, referenced, algorithms)
             # make_bag declares BagIt 0.97; RFC 8493 is 1.0. Rewrite the declaration and let
             # bagit-python regenerate the tag manifests that cover it.
             (work / "bagit.txt").write_text(
@@ -113,12 +196,30 @@ def export_bag(bundle_dir: Path, out: Path) -> Path:
         os.replace(work, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return result
 
 
-def _referenced_files(bundle: dict[str, Any]) -> int:
-    return sum(len(s.get("files") or []) for s in bundle.get("sources") or []
-               if isinstance(s, dict) and s.get("storage") == "reference")
+def _add_fetched(work: Path, referenced: list[tuple[Any, tuple[str, str | None, int]]],
+                 algorithms: tuple[str, ...]) -> None:
+    """List referenced files in fetch.txt and in every payload manifest, and count them in
+    Payload-Oxum (the complete payload, once fetched); the tag manifests follow on save."""
+    lines = {"sha256": [], "sha512": []}
+    fetch = []
+    size = 0
+    for ref, (sha256, sha512, n) in referenced:
+        lines["sha256"].append(f"{sha256}  {ref.bag_path}\n")
+        if sha512:
+            lines["sha512"].append(f"{sha512}  {ref.bag_path}\n")
+        fetch.append(f"{ref.url} {n} {ref.bag_path}\n")
+        size += n
+    for alg in algorithms:
+        with open(work / f"manifest-{alg}.txt", "a", encoding="utf-8") as fh:
+            fh.writelines(lines[alg])
+    (work / "fetch.txt").write_text("".join(fetch), encoding="utf-8")
+    bag = bagit.Bag(str(work))
+    octets, streams = (int(x) for x in str(bag.info["Payload-Oxum"]).split("."))
+    bag.info["Payload-Oxum"] = f"{octets + size}.{streams + len(referenced)}"
+    bag.save()
 
 
 def _make_writable(root: Path) -> None:

@@ -217,6 +217,20 @@ def _copy_session(session_dir: Path, files: list[str], dest: Path, digests: dict
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _recorded_path(path: Path) -> str:
+    """The manifest path a reference records: "the absolute path of the session manifest.json on
+    K11". Under the Pose Coach reference root this machine mounts, that is the root's canonical
+    K11 spelling (storage_root.v1), so `lume verify` finds it on any machine that mounts the root;
+    elsewhere the absolute local path."""
+    from ._references import reference_roots
+
+    for root in reference_roots():
+        recorded = root.recorded(path)
+        if recorded is not None:
+            return recorded
+    return str(Path(path).resolve())
+
+
 def add_pose_coach(bundle_dir: Path, session_dir: Path, copy: bool = False, *,
                    clock: Clock | None = None, notes: list[Problem] | None = None) -> dict[str, Any]:
     """Add (or refresh) the Pose Coach session as a source of the bundle; returns its entry.
@@ -245,7 +259,7 @@ def add_pose_coach(bundle_dir: Path, session_dir: Path, copy: bool = False, *,
         _copy_session(session_dir, files, dest, digests)
         manifest_path = (dest / "manifest.json").relative_to(bundle_dir).as_posix()
     else:
-        manifest_path = str((session_dir / "manifest.json").resolve())  # where it lives on K11
+        manifest_path = _recorded_path(session_dir / "manifest.json")
 
     stamps = [r["timestamp_ms"] for r in records]
     if manifest.get("created_at"):

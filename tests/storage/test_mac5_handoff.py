@@ -214,7 +214,9 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
     assert summary["source_sha256_before"] == sources_before["raw/video/webcam_main.mp4"]
     assert tree(root / incoming_dir()) == incoming_before
     # the bundle, Mac5 outputs included, exports as a valid BagIt bag
-    bag = export_bag(bundle_dir, root / "_exports" / f"{bundle_id}.bag")
+    # (the Pose Coach session is kept by reference on the Pose Coach root this machine mounts)
+    mounts = {"machine": "K11", "pose_coach_root": str(pose_root)}
+    bag = export_bag(bundle_dir, root / "_exports" / f"{bundle_id}.bag", include_referenced=True, config=mounts)
     assert check_bag(bag).errors == []
 
 
