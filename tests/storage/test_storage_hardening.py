@@ -493,3 +493,33 @@ def test_bag_validate_lists_a_huge_manifest_bounded(tmp_path: Path) -> None:
     assert result.exit_code == 1
     errors = json.loads(result.stdout)["errors"]
     assert len(errors) == 1001 and errors[-1].startswith("… and ") and "more errors" in errors[-1]
+
+
+# --------------------------------------------------------------------------- sidecar bytes, fuzzed
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DIGEST = "ab" * 32
+
+
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from([f"{DIGEST}  a.tar.gz\n", f"{DIGEST.upper()} *a.tar.gz\r\n", DIGEST]).flatmap(
+        lambda line: st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1"]).map(
+            lambda enc: line.encode(enc))),
+))
+def test_any_sidecar_bytes_give_a_digest_or_one_reason(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    """A sidecar is bytes from another machine: whatever they are, reading it gives the digest or a
+    ValueError with a one-line reason, never another exception."""
+    from lume.runtime.storage import read_sidecar
+
+    path = tmp_path_factory.mktemp("sidecar") / "a.tar.gz.sha256"
+    path.write_bytes(data)
+    try:
+        digest = read_sidecar(path, "a.tar.gz")
+    except ValueError as exc:
+        assert "\n" not in str(exc)  # one line, whatever the bytes
+        return
+    assert len(digest) == 64 and digest == digest.lower()
