@@ -310,8 +310,10 @@ def _recorded_members(ctx: Context, name: str, archive: str,
         if not isinstance(e, dict) or e.get("archive_name") != name or not e.get("members_file"):
             continue
         members_rel = locate(ctx, e["members_file"], roots=roots)
-        if members_rel is None or not ctx.exists(members_rel):
+        if members_rel is None:
             return None, None
+        if not ctx.exists(members_rel):
+            return None, members_rel  # recorded, and gone: reported
         try:
             if ctx.sha256(members_rel) != e.get("members_sha256"):
                 return None, members_rel
@@ -345,9 +347,11 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any],
                        field="expanded_bytes", expected=total, found=doc["expanded_bytes"])
     recorded, members_file = _recorded_members(ctx, str(name), archive, roots)
     if recorded is None and members_file is not None:
-        yield violated("members file no longer matches its index entry or its archive; the archive "
+        gone = not ctx.exists(members_file)
+        yield violated("members file the index records is missing; the archive was read instead" if gone
+                       else "members file no longer matches its index entry or its archive; the archive "
                        "was read instead", file=members_file, expected="the digests the index records",
-                       found="changed")
+                       found=None if gone else "changed")
     if recorded is not None and not ctx.deep:
         members, how = recorded, f"the member digests recorded while it was extracted ({members_file})"
     else:

@@ -523,3 +523,18 @@ def test_any_sidecar_bytes_give_a_digest_or_one_reason(tmp_path_factory: pytest.
         assert "\n" not in str(exc)  # one line, whatever the bytes
         return
     assert len(digest) == 64 and digest == digest.lower()
+
+
+def test_a_lost_members_file_is_reported_and_the_next_index_records_it_again(tmp_path: Path) -> None:
+    from lume.verifiers import run as verify
+
+    root = arrived(tmp_path)
+    index_root(root, root_name=K11_ROOT)
+    lost = next((root / "_members").glob("*.tar.gz.json"))
+    data = lost.read_bytes()
+    lost.unlink()
+    check = verify(root, only=["storage.integrity"]).checks[0]
+    assert check.status == "fail" and any("missing" in e.message for e in check.failures)
+    index_root(root, root_name=K11_ROOT)
+    assert lost.read_bytes() == data
+    assert verify(root, only=["storage.integrity"]).checks[0].status == "pass"
