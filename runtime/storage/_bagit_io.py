@@ -264,6 +264,10 @@ def check_bag(path: Path, *, fast: bool = False, completeness_only: bool = False
             for message in [*_declaration_problems(path), *_fetch_problems(bag)]:
                 errors.add(message)
             _align_normalized_names(bag)
+            for rel, what in _irregular(bag):
+                # a FIFO never ends a read, /dev/zero never ends a hash: never opened (issue 18)
+                errors.add(f"{rel} is {what}, not a file: not read")
+                missing.add(rel)
             for stage in _stages(bag, fast, completeness_only):
                 if missing and getattr(stage, "hashes", False):
                     # bagit-python would try to hash each missing file and report it again
@@ -344,6 +348,23 @@ class _Bag(bagit.Bag):
         if os.path.islink(full):
             full = os.path.realpath(full)
         return os.path.commonprefix((bag_path, os.path.normpath(full))) != bag_path
+
+
+def _irregular(bag: bagit.Bag) -> list[tuple[str, str]]:
+    """Payload entries that exist but are not regular files (or are links): (path, what)."""
+    from ._inputs import kind_of
+
+    found = []
+    for rel in bag.entries:
+        if not rel.startswith("data/"):
+            continue
+        try:
+            mode = os.lstat(os.path.join(bag.path, rel)).st_mode
+        except OSError:
+            continue  # missing: completeness reports it
+        if not stat.S_ISREG(mode):
+            found.append((rel, kind_of(mode)))
+    return found
 
 
 def _fetch_problems(bag: bagit.Bag) -> list[str]:

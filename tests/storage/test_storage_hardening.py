@@ -538,3 +538,22 @@ def test_a_lost_members_file_is_reported_and_the_next_index_records_it_again(tmp
     index_root(root, root_name=K11_ROOT)
     assert lost.read_bytes() == data
     assert verify(root, only=["storage.integrity"]).checks[0].status == "pass"
+
+
+@POSIX
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_bag_validate_never_reads_a_fifo_or_a_device_in_the_payload(tmp_path: Path, kind: str) -> None:
+    """Issue 18: a FIFO in place of a bag's data/ file hung `bag validate`; /dev/zero never ends."""
+    folder = _bag(tmp_path)
+    if kind == "fifo":
+        os.mkfifo(folder / "data/odd.bin")
+    else:
+        (folder / "data/odd.bin").symlink_to("/dev/zero")
+    with open(folder / "manifest-sha256.txt", "a") as fh:
+        fh.write(f"{sha(b'')}  data/odd.bin\n")
+    done = subprocess.run([sys.executable, "-m", "lume.runtime.cli", "bag", "validate", str(folder), "--json"],
+                          capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr.decode()
+    errors = json.loads(done.stdout)["errors"]
+    expect = "data/odd.bin is a FIFO" if kind == "fifo" else 'Path "data/odd.bin" in manifest'
+    assert any(expect in e for e in errors), errors
