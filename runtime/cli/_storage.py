@@ -189,7 +189,8 @@ def export(bundle_dir: Path, out_arg: Path | None, out: Path | None, include_ref
     if as_json:
         emit_json({"ok": True, **done.to_dict()})
     else:
-        how = {"fetch": f"; {done.referenced} referenced file(s) listed in fetch.txt (fetch them to complete the bag)",
+        how = {"fetch": f"; {done.referenced} referenced file(s) listed in fetch.txt "
+                        "(fetch them to complete the bag)",
                "included": f"; {done.referenced} referenced file(s) included in the bag",
                "none": ""}[done.mode]
         console.print(f"[green]bag[/] {escape(str(done.path))}{how}", highlight=False)

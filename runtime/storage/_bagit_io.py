@@ -151,7 +151,8 @@ def export_bundle(bundle_dir: Path, out: Path, *, include_referenced: bool = Fal
     if links:
         raise InputError(f"{links[0]}: symbolic link in the bundle; a bag holds regular files only")
     referenced = _referenced(bundle, config, include_referenced)
-    result = BagExport(out, len(referenced), ("included" if include_referenced else "fetch") if referenced else "none")
+    mode = ("included" if include_referenced else "fetch") if referenced else "none"
+    result = BagExport(out, len(referenced), mode)
     # a file only bundle.json vouches for has no sha512 here: the bag lists sha256 only then
     algorithms = ALGORITHMS if all(d[1] for _r, d in referenced) or include_referenced else ("sha256",)
 

@@ -217,8 +217,8 @@ def _sidecar_entries(root: Path, index: dict[str, Any] | None, session_id: str, 
         spec = layout()["derived"][key]
         rels = sorted(paths)
         digests = sha256_files(bundle_dir / rel for rel in rels)
-        files = [{"path": rel, "sha256": digests[str(bundle_dir / rel)], "byte_size": (bundle_dir / rel).stat().st_size}
-                 for rel in rels]
+        files = [{"path": rel, "sha256": digests[str(bundle_dir / rel)],
+                  "byte_size": (bundle_dir / rel).stat().st_size} for rel in rels]
         same = next((d for d in old if d["path"] == rels[0]), None)
         out.append({"derived_id": same["derived_id"] if same else f"{key}_001", "derived_type": key,
                     "source_id": source_id, "machine": spec.get("machine") or BUNDLE_STORAGE_MACHINE,

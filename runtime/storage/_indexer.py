@@ -195,7 +195,8 @@ class _Run:
     def _target_exists(self, previous: dict[str, Any], manifest: dict[str, Any] | None) -> bool:
         """Is the extraction of an indexed archive still there, with its member digests? (Cheap:
         the transport manifest's contents name the layout folder without reading the archive.)"""
-        if previous.get("members_file") and not (self.root / STORAGE_MEMBERS_DIR / f"{previous['archive_name']}.json").is_file():
+        members = self.root / STORAGE_MEMBERS_DIR / f"{previous['archive_name']}.json"
+        if previous.get("members_file") and not members.is_file():
             return False  # read it again: the digests are recorded while extracting
         bundle_dir = self.processed / previous["session_id"]
         if manifest is None:

@@ -76,7 +76,8 @@ def reference_roots(config: dict[str, Any] | None = None, *, use_config: bool = 
     mounts = dict(config.get("reference_roots") or {})
     out = []
     for name, spec in rule_data("storage_root.v1").get("reference_roots", {}).items():
-        value = mounts.get(name) if name in mounts else (config.get(spec["config_field"]) if spec["config_field"] else None)
+        field = spec["config_field"]
+        value = mounts.get(name) if name in mounts else (config.get(field) if field else None)
         mount = config_dir_path(value) if isinstance(value, str) and value else None
         spellings = [_norm(s) for s in spec["recorded_as"]]
         if mount is not None:
@@ -172,7 +173,8 @@ def references(doc: dict[str, Any], roots: list[Root]) -> Iterator[Reference]:
 def unrooted(doc: dict[str, Any], roots: list[Root]) -> Iterator[tuple[str, str]]:
     """(field, recorded path) of Pose Coach sessions referenced on no declared root."""
     for i, s in enumerate(doc.get("sources") or []):
-        if isinstance(s, dict) and s.get("source_type") == POSE_COACH and s.get("storage", "reference") == "reference":
+        if isinstance(s, dict) and s.get("source_type") == POSE_COACH \
+                and s.get("storage", "reference") == "reference":
             base = _session_folder(s)
             if base is not None and locate_reference(base, roots)[0] is None:
                 yield f"sources[{i}].manifest_path", s["manifest_path"]
