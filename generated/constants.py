@@ -3,12 +3,13 @@
 
 # machines of the rig
 # common.v1 /$defs/Machine/enum
-MACHINES = ('K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix')
+MACHINES = ('K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3')
 K11 = 'K11'
 MAC4 = 'Mac4'
 MAC5 = 'Mac5'
 MAC2 = 'Mac2'
 MOTIONMIX = 'MotionMix'
+MAC3 = 'Mac3'
 
 # body observation source kinds (body_observation.v1 `source`)
 # body_observation.v1 /$defs/ObservationSource/enum
@@ -208,6 +209,10 @@ STORAGE_INDEX_FILE = 'index.json'
 STORAGE_INDEX_RECORDS_FILE = 'index.jsonl'
 # storage_root.v1 /archive_suffixes
 ARCHIVE_SUFFIXES = ('.tar.gz', '.tgz', '.tar', '.zip')
+# storage_root.v1 /members_dir
+STORAGE_MEMBERS_DIR = '_members'
+# storage_root.v1 /lock_file
+STORAGE_LOCK_FILE = '_index.lock'
 
 # the bundle manifest file name
 # bundle_layout.v1 /top_level/required/0
@@ -250,6 +255,24 @@ POSE_COACH_INTENDED_USES = ('airdeck_training', 'pose_quality_review', 'virtual_
 # names the contracts accept
 # rehearsal_bundle.v1 /$defs/PoseCoachSourceEntry/properties/source_id/pattern
 POSE_COACH_SOURCE_ID_PATTERN = '^k11_pose_coach_[0-9]{3}$'
+
+# the seed's Pose Coach session layout: what a manifest that omits them means
+# pose_coach_session.v1 
+POSE_COACH_MANIFEST_CONSTS = {
+    'schema': 'lume.pose_coach.training_session.v1',
+    'machine': 'K11',
+    'storage_model': 'per_session_folder_with_video_frames_metadata',
+    'coordinate_space': 'normalized_camera_frame',
+    'training_jsonl': 'metadata/training.jsonl',
+}
+# pose_coach_session.v1 /$defs/SessionVideos
+POSE_COACH_VIDEOS = {
+    'display_overlay': 'video/display-overlay.avi',
+    'camera_overlay': 'video/camera-overlay.avi',
+    'raw_camera': 'video/raw-camera.avi',
+}
+# pose_coach_session.v1 /$defs/SessionFrames
+POSE_COACH_FRAMES = {'display': 'frames/display', 'camera': 'frames/camera', 'raw': 'frames/raw'}
 # storage_index_record.v1 /$defs/StorageIndexEntry/properties/archive_name/pattern
 ARCHIVE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$'
 # transport_manifest.v1 /properties/session_id/pattern

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ._authority import k11_only_static
+from ._bundle_layout import bundle_layout
 from ._claims import claims
 from ._framework import Verifier
 from ._labels import label_table
@@ -11,7 +12,7 @@ from ._sled import sled_constraints
 from ._storage_integrity import storage_integrity
 from ._training import capture_coverage, training_pairs
 
-_CHECKS = (k11_only_static, label_table, schema_conformance, storage_integrity, training_pairs,
+_CHECKS = (k11_only_static, label_table, schema_conformance, storage_integrity, bundle_layout, training_pairs,
            capture_coverage, models_live_safe, claims, sled_constraints)
 
 

@@ -16,7 +16,16 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from lume.runtime.core import CheckResult, Domain, Evidence, held, status_of, unchecked, violated  # noqa: F401 (re-exported to the checks)
+from lume.runtime.core import (  # noqa: F401 (re-exported to the checks)
+    CheckResult,
+    Domain,
+    Evidence,
+    held,
+    status_of,
+    unchecked,
+    violated,
+    warned,
+)
 
 if TYPE_CHECKING:
     from ._context import Context

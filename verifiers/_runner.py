@@ -52,8 +52,9 @@ class Run:
 
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
-        progress: Callable[[Verifier, CheckResult | None], None] | None = None) -> Run:
+        progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
+    `deep` re-reads archives instead of trusting the member digests the indexer recorded.
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
     `not_applicable`; a check named in `only` always runs.
@@ -61,7 +62,7 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     only = list(only)
     explicit = bool(only)
     verifiers = select(only)
-    ctx = Context(root, quick=quick, cache_folder=cache_folder)
+    ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep)
     results = []
     skipped = []
     for v in verifiers:

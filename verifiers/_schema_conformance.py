@@ -3,7 +3,8 @@
 The contract of a document comes from its `schema` / `type` field or its path
 (lume.runtime.core.validate_file). Every violation is evidence naming the file, the line
 and JSON path, and the contract. Unreadable JSON and an unknown `lume.*` schema are failures;
-a document no contract describes is listed, not failed (the report says how many).
+a document no contract describes is listed, not failed (the report says how many). Unknown keys
+in documents other programs write (tolerant contracts) are warnings: one per key and place.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Iterator
 from lume.runtime.core import ContractError, UnknownContract, Unreadable, validate_file
 
 from ._context import Context
-from ._framework import Evidence, held, unchecked, verifier, violated
+from ._framework import Evidence, held, unchecked, verifier, violated, warned
 
 ID = "schema.conformance"
 
@@ -27,7 +28,8 @@ def _validate(ctx: Context, rel: str) -> dict[str, Any]:
     except ContractError as exc:
         return {"error": "contract", "message": str(exc)}
     return {"contract": r.contract, "documents": r.documents, "skipped": r.skipped,
-            "problems": [{"line": p.line, "path": p.path, "message": p.message} for p in r.problems]}
+            "problems": [{"line": p.line, "path": p.path, "message": p.message} for p in r.problems],
+            "warnings": [{"line": w.line, "path": w.path, "message": w.message} for w in r.warnings]}
 
 
 @verifier(ID, "Every document in the root conforms to its contract", domain="data")
@@ -49,6 +51,10 @@ def schema_conformance(ctx: Context) -> Iterator[Evidence]:
             field = f"line {p['line']}: {p['path']}" if p["line"] else p["path"]
             yield violated(p["message"], file=rel, field=field,
                            expected=f"conforms to {result['contract']}", found="violation")
+        for w in result.get("warnings") or []:
+            field = f"line {w['line']}: {w['path']}" if w["line"] else w["path"]
+            yield warned(w["message"], file=rel, field=field, expected=f"a key {result['contract']} declares",
+                         found=w["path"].rsplit(".", 1)[-1])
     if uncovered:
         yield held(f"{len(uncovered)} JSON file(s) no contract describes (not validated): "
                    + ", ".join(uncovered[:20]) + (" …" if len(uncovered) > 20 else ""),

@@ -11,11 +11,13 @@ and none missing (SAFE-INCOMING-KEPT); nothing in `_processed` the index does no
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import tarfile
 import zipfile
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterator
 
 from lume.generated.constants import (
@@ -27,10 +29,19 @@ from lume.generated.constants import (
     STORAGE_MANIFESTS_DIR,
 )
 from lume.runtime.core import InputError, parameters
-from lume.runtime.storage import incoming_dir, processed_dir
+from lume.runtime.storage import (
+    derived_folder_of,
+    incoming_dir,
+    processed_dir,
+    read_sidecar,
+    reference_roots,
+    references,
+    sha256_files,
+    unrooted,
+)
 
 from ._context import Context
-from ._framework import Evidence, held, unchecked, verifier, violated
+from ._framework import Evidence, held, unchecked, verifier, violated, warned
 
 ID = "storage.integrity"
 SOURCES = SAFE_SOURCES_IMMUTABLE
@@ -144,9 +155,10 @@ def _index_entries(ctx: Context) -> tuple[list[tuple[str, str, dict]], list[str]
 
 
 def _sidecar_digest(ctx: Context, rel: str) -> str | None:
-    text = ctx.path(rel).read_text(encoding="utf-8", errors="replace").strip()
-    m = re.match(r"^([0-9a-fA-F]{64})\b", text)
-    return m.group(1).lower() if m else None
+    try:
+        return read_sidecar(ctx.path(rel), posixpath.basename(rel).removesuffix(".sha256"))
+    except (ValueError, OSError):
+        return None
 
 
 def _check_index(ctx: Context, roots: tuple[str, ...]) -> Iterator[Evidence]:
@@ -284,7 +296,39 @@ def _archive_members(ctx: Context, rel: str) -> dict[str, list]:
     return out
 
 
-def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Evidence]:
+def _recorded_members(ctx: Context, name: str, archive: str,
+                      roots: tuple[str, ...]) -> tuple[dict[str, list] | None, str | None]:
+    """(member path -> [size, sha256], the members file) recorded by the indexer while it
+    extracted this archive, when that record still binds to the archive's bytes: the index
+    entry names the file and its digest, the file names the archive's digest. None otherwise
+    (an index from before member digests, or anything changed): then the archive is read."""
+    try:
+        index = ctx.json(STORAGE_INDEX_FILE) if ctx.exists(STORAGE_INDEX_FILE) else {}
+    except InputError:
+        return None, None
+    for e in (index.get("entries") or []) if isinstance(index, dict) else []:
+        if not isinstance(e, dict) or e.get("archive_name") != name or not e.get("members_file"):
+            continue
+        members_rel = locate(ctx, e["members_file"], roots=roots)
+        if members_rel is None:
+            return None, None
+        if not ctx.exists(members_rel):
+            return None, members_rel  # recorded, and gone: reported
+        try:
+            if ctx.sha256(members_rel) != e.get("members_sha256"):
+                return None, members_rel
+            doc = ctx.json(members_rel)
+            if doc.get("archive_sha256") != ctx.sha256(archive):
+                return None, members_rel
+            out = {str(m["path"]): [m["byte_size"], m["sha256"]] for m in doc.get("members") or []}
+        except (InputError, OSError, AttributeError, KeyError, TypeError):
+            return None, members_rel
+        return out, members_rel
+    return None, None
+
+
+def _check_transport(ctx: Context, rel: str, doc: dict[str, Any],
+                     roots: tuple[str, ...] = ()) -> Iterator[Evidence]:
     name = doc.get("archive_name")
     archive = f"{incoming_dir()}/{name}"
     if not ctx.exists(archive):
@@ -301,12 +345,26 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Ev
     if "expanded_bytes" in doc and doc["expanded_bytes"] != total:
         yield violated("expanded_bytes differs from the sum of contents", file=rel,
                        field="expanded_bytes", expected=total, found=doc["expanded_bytes"])
-    try:
-        members = ctx.cache.memo(f"{ID}.members", archive, lambda: _archive_members(ctx, archive))
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        yield violated(f"archive cannot be read: {exc}", file=archive, expected="a readable archive",
-                       found=type(exc).__name__)
-        return
+    recorded, members_file = _recorded_members(ctx, str(name), archive, roots)
+    if recorded is None and members_file is not None:
+        gone = not ctx.exists(members_file)
+        yield violated("members file the index records is missing; the archive was read instead" if gone
+                       else "members file no longer matches its index entry or its archive; the archive "
+                       "was read instead", file=members_file, expected="the digests the index records",
+                       found=None if gone else "changed")
+    if recorded is not None and not ctx.deep:
+        members, how = recorded, f"the member digests recorded while it was extracted ({members_file})"
+    else:
+        try:
+            members = ctx.cache.memo(f"{ID}.members", archive, lambda: _archive_members(ctx, archive))
+        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+            yield violated(f"archive cannot be read: {exc}", file=archive, expected="a readable archive",
+                           found=type(exc).__name__)
+            return
+        how = "the archive, read again" + (" (--deep)" if ctx.deep else "")
+        if recorded is not None and recorded != members:
+            yield violated("the member digests recorded at extraction differ from the archive's members",
+                           file=members_file, expected="the archive's members", found="different digests")
     for i, c in enumerate(contents):
         got = members.get(c.get("path"))
         if got is None:
@@ -320,8 +378,8 @@ def _check_transport(ctx: Context, rel: str, doc: dict[str, Any]) -> Iterator[Ev
     for extra in sorted(set(members) - {c.get("path") for c in contents}):
         yield violated("archive member missing from the transport manifest", file=archive,
                        field=f"{rel}: contents", expected=None, found=extra)
-    yield held(f"archive and its {len(members)} member(s) checked against the transport manifest",
-               file=rel, expected=len(contents), found=len(members))
+    yield held(f"archive and its {len(members)} member(s) checked against the transport manifest, "
+               f"members from {how}", file=rel, expected=len(contents), found=len(members))
 
 
 # --- bundles ---------------------------------------------------------------------------------
@@ -336,6 +394,7 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
     checked = 0
     source_files: set[str] = set()
     source_dirs: list[str] = []
+    referenced: set[int] = set()  # sources whose files live outside the verified root
     for i, s in enumerate(doc.get("sources") or []):
         field = f"sources[{i}]"
         if s.get("source_type") == "guided_pose_clip":
@@ -361,13 +420,13 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
             if target is not None:
                 source_files.add(target)
             checked += 1
-            if target is None and s.get("source_type") == "guided_pose_clip" and s.get("storage") == "reference":
-                yield unchecked("referenced Pose Coach session is outside the verified root",
-                                file=rel, field=f"{field}.files[{j}]", expected="inside the root",
-                                found=s.get("manifest_path"))
+            if target is None and s.get("source_type") == "guided_pose_clip" \
+                    and s.get("storage", "reference") == "reference":
+                referenced.add(i)  # kept where it lives: hashed through its reference root below
                 continue
             yield from _check_file(ctx, target, f.get("sha256"), f.get("byte_size"), recorded_in=rel,
                                    field=f"{field}.files[{j}] {f['path']}")
+    yield from _check_references(rel, doc, referenced)
     for i, d in enumerate(doc.get("derived") or []):
         field = f"derived[{i}]"
         paths = [(f"{field}.path", d.get("path"), None)] + [
@@ -395,6 +454,54 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
                    file=rel, expected="all match", found=checked)
 
 
+def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Iterator[Evidence]:
+    """Files a bundle keeps by reference, hashed where they live: through the reference roots
+    storage_root.v1 declares and this machine's configuration mounts. A root not mounted here
+    is `not_reachable`, a warning or a failure as the contract's policy says for this machine."""
+    if not sources:
+        return
+    roots = reference_roots()
+    wanted = [r for r in references(doc, roots) if int(r.field.split("]", 1)[0].split("[", 1)[1]) in sources]
+    for field, recorded in unrooted(doc, roots):
+        yield violated("not_reachable: the referenced Pose Coach session is on no reference root of "
+                       "storage_root.v1 (nor in the verified root)", file=rel, field=field,
+                       expected="a path on a declared reference root", found=recorded)
+    wanted = [r for r in wanted if r.root is not None]  # the others: reported by unrooted() above
+    reachable = [r for r in wanted if r.local is not None]
+    digests = sha256_files(r.local for r in reachable if r.local.is_file() and not r.local.is_symlink())
+    hashed: dict[str, int] = {}
+    for r in reachable:
+        where = f"{rel}: {r.field}"
+        if str(r.local) not in digests:
+            yield violated(f"referenced file is missing on root {r.root.name} (mounted at {r.root.mount})",
+                           file=str(r.local), field=where, expected=r.recorded, found=None)
+            continue
+        size = r.local.stat().st_size
+        if size != r.byte_size:
+            yield violated("byte size of a referenced file differs from the recorded size", file=str(r.local),
+                           field=where, expected=r.byte_size, found=size)
+        elif digests[str(r.local)] != r.sha256:
+            yield violated("sha256 of a referenced file differs from the recorded checksum", file=str(r.local),
+                           field=where, expected=r.sha256, found=digests[str(r.local)])
+        else:
+            hashed[r.root.name] = hashed.get(r.root.name, 0) + 1
+    for name, n in sorted(hashed.items()):
+        yield held(f"{n} referenced file(s) hashed where they live (root {name})", file=rel,
+                   expected="the recorded sha256 and size", found=n)
+    away: dict[str, list] = {}
+    for r in wanted:
+        if r.local is None:
+            away.setdefault(r.root.name, []).append(r)
+    for name, refs in sorted(away.items()):
+        root = refs[0].root
+        make = violated if root.unreachable_is == "failure" else warned
+        who = "this machine holds it" if root.holder else f"it lives on {root.machine}"
+        yield make(f"not_reachable: {len(refs)} referenced file(s) on root {name}, which this machine does "
+                   f"not mount ({who}; storage_root.v1 not_reachable: {root.unreachable_is})", file=rel,
+                   field=refs[0].field, expected=f"root {name} mounted (machine configuration)",
+                   found=refs[0].recorded)
+
+
 def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str) -> Iterator[Evidence]:
     """Every member of the source's archive, as its transport manifest records it at upload,
     is still in the source folder with the same bytes (sources are never modified)."""
@@ -405,8 +512,11 @@ def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str
     if bad or not isinstance(doc, dict):
         return
     members = stripped_members(doc)
+    bundle = posixpath.dirname(rel)
     for m in members:
-        target = posixpath.normpath(posixpath.join(base, m["path"]))
+        # sidecars of a source archive (`derived/mac4_first/…`) sit in the bundle's derived folder
+        home = bundle if derived_folder_of(m["path"]) else base
+        target = posixpath.normpath(posixpath.join(home, m["path"]))
         for e in _check_file(ctx, target, m.get("sha256"), m.get("byte_size"), recorded_in=manifest,
                              field=f"contents {m['path']}"):
             e.message = f"source differs from the uploaded archive member: {e.message}"
@@ -423,6 +533,32 @@ def _pose_coach_folder(ctx: Context, folder: str, s: dict[str, Any], roots: tupl
         return posixpath.normpath(posixpath.join(folder, "sources/k11_pose_coach", session))
     manifest = locate(ctx, s.get("manifest_path"), base=folder, roots=roots)
     return posixpath.dirname(manifest) if manifest else None
+
+
+def _check_links(ctx: Context) -> Iterator[Evidence]:
+    """Symbolic links are never followed while verifying; each is judged where it points. One
+    that leaves the root, loops back to a folder it sits in, or leaves its bundle folder is a
+    violation (`lume bundle export` refuses them); one inside its bundle is a warning."""
+    root = ctx.root.resolve()
+    processed = processed_dir() + "/"
+    for link in ctx.links:
+        path = ctx.path(link)
+        target = Path(os.path.realpath(path))
+        parent = path.parent.resolve()
+        if not target.is_relative_to(root):
+            yield violated("symbolic link points outside the root", file=link, expected="inside the root",
+                           found=str(target))
+        elif parent == target or parent.is_relative_to(target):
+            yield violated("symbolic link to a folder it sits in: a loop no copy or export can follow",
+                           file=link, expected="no link loops", found=os.readlink(path))
+        elif link.startswith(processed):
+            name = link[len(processed):].split("/", 1)[0]
+            if not target.is_relative_to(root / processed_dir() / name):
+                yield violated("symbolic link leaves its bundle folder", file=link,
+                               expected=f"inside {processed}{name}", found=str(target))
+            else:
+                yield warned("symbolic link inside a bundle: `lume bundle export` refuses bundles "
+                             "that hold links", file=link, expected="regular files", found=os.readlink(path))
 
 
 @verifier(ID, "Checksums, sizes and references; sources unchanged; incoming kept",
@@ -443,17 +579,13 @@ def storage_integrity(ctx: Context) -> Iterator[Evidence]:
         if bad:
             yield bad
         elif isinstance(doc, dict):
-            yield from _check_transport(ctx, rel, doc)
+            yield from _check_transport(ctx, rel, doc, roots)
     for rel in bundles:
         doc, bad = _read_json(ctx, rel)
         if bad:
             yield bad
         elif isinstance(doc, dict):
             yield from _check_bundle(ctx, rel, doc, roots)
-    for link in ctx.links:
-        target = ctx.path(link).resolve()
-        if not target.is_relative_to(ctx.root.resolve()):
-            yield violated("symbolic link points outside the root", file=link, expected="inside the root",
-                           found=str(target))
+    yield from _check_links(ctx)
     yield held(f"{len(ctx.files)} files hashed ({ctx.cache.trusted} trusted from the quick cache)",
                expected=len(ctx.files), found=ctx.cache.hashed + ctx.cache.trusted)

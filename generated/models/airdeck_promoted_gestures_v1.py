@@ -29,7 +29,8 @@ class SourceBundle(BaseModel):
     """
     bundle_sha256: common_v1.Sha256 | None
     """
-    SHA-256 of the bundle's bundle.json at promotion time, or null when not recorded.
+    The bundle's evidence digest at promotion time (lume.runtime.storage.bundle_digest: bundle.json without `derived` and `updated_at_unix`, as canonical JSON), or null when not recorded.
+
     """
 
 

@@ -17,9 +17,10 @@ Shared building blocks referenced by other contracts with `$ref: "lume:contract:
 """
 
 
-Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix'])
+Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3'])
 """
-A machine of the rig (seed 000, seed 003 section 1).
+A machine of the rig (seed 000, seed 003 section 1). Mac3 may join only as another source adapter into the rehearsal bundle (seed 000, "Decision"), never as a command authority.
+
 """
 
 

@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
-
 DeviceKind = TypeAliasType("DeviceKind", Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'])
 """
 Kind of capture device (seed 003 sections 1 and 3).
@@ -23,20 +21,33 @@ Consumer lane a device feeds (seed 003 section 7).
 """
 
 
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
+"""
+
+
+Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3'])
+"""
+A machine of the rig (seed 000, seed 003 section 1). Mac3 may join only as another source adapter into the rehearsal bundle (seed 000, "Decision"), never as a command authority.
+
+"""
+
+
 class TopologyDevice(BaseModel):
     """
     One device and the machine it is attached to; only a K11 device may be a live command source.
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Device id, e.g. `femto_mega`, `k11_uvc_webcam`, `insta360`.
     """
     kind: DeviceKind | None = None
-    machine: common_v1.Machine
+    machine: Machine
     role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     What the device is for, e.g. `bodytruth_depth`, `pose_coach_command_gate`.
@@ -59,12 +70,12 @@ class DeviceTopologyMac4First(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     bundle_id: Annotated[
         str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
     ] = None
-    created_at_unix: common_v1.UnixSeconds | None = None
+    created_at_unix: UnixSeconds | None = None
     command_authority: Literal['K11'] | None = None
     """
     The only Rekordbox command authority.

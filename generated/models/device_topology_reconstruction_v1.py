@@ -7,8 +7,25 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1, device_topology_mac4_first_v1
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
+"""
+
+
+DeviceKind = TypeAliasType("DeviceKind", Literal['depth_camera', 'rgb_camera', 'stereo_camera', 'wide_angle_camera', 'uvc_webcam', 'skeleton_suit', 'phone', 'watch'])
+"""
+Kind of capture device (seed 003 sections 1 and 3).
+"""
+
+
+Machine = TypeAliasType("Machine", Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3'])
+"""
+A machine of the rig (seed 000, seed 003 section 1). Mac3 may join only as another source adapter into the rehearsal bundle (seed 000, "Decision"), never as a command authority.
+
+"""
 
 
 class ReconstructionDevice(BaseModel):
@@ -17,11 +34,11 @@ class ReconstructionDevice(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     device: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    kind: device_topology_mac4_first_v1.DeviceKind | None = None
-    machine: common_v1.Machine
+    kind: DeviceKind | None = None
+    machine: Machine
     role: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     live_command_source: Literal[False]
 
@@ -33,13 +50,13 @@ class DeviceTopologyReconstruction(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     source_id: Literal['mac2_insta360_room_wide']
     bundle_id: Annotated[
         str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
     ] = None
-    created_at_unix: common_v1.UnixSeconds | None = None
+    created_at_unix: UnixSeconds | None = None
     host_machine: Literal['Mac2'] | None = None
     command_authority: Literal['K11'] | None = None
     command_authority_changed: Literal[False]

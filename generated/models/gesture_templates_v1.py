@@ -36,7 +36,8 @@ class BundleRef(BaseModel):
     bundle_id: Annotated[str, Field(min_length=1)]
     bundle_sha256: common_v1.Sha256
     """
-    SHA-256 of bundle.json as read.
+    The bundle's evidence digest (lume.runtime.storage.bundle_digest): SHA-256 of bundle.json as read, as canonical JSON without `derived` and `updated_at_unix`, so registering derived outputs in bundle.json never makes them stale.
+
     """
 
 

@@ -9,11 +9,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
-
 Mac4Marker = TypeAliasType("Mac4Marker", Literal['keep_signature', 'wave_color', 'burst_high_energy', 'torso_lean_weight_shift', 'weighted_slow_power_hold', 'still_recovery_baseline', 'bad_false_reactive'])
 """
 The 7 Mac4 Tier 0 coarse marker labels (seed 000, "Mac4 Tier 0 coarse labels").
+"""
+
+
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
 """
 
 
@@ -24,9 +28,9 @@ class Mac4LabelRecord(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    t_unix: common_v1.UnixSeconds | None = None
+    t_unix: UnixSeconds | None = None
     t_s: Annotated[float | None, Field(ge=0.0)] = None
     """
     Seconds since the take started.

@@ -6,10 +6,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
-from . import common_v1
+CcAdditionalProperty = TypeAliasType(
+    "CcAdditionalProperty", Annotated[int, Field(ge=0, le=127)]
+)
+
+
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
+"""
+
+
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+"""
+A value in 0..1.
+"""
+
+
+AnyPath = TypeAliasType("AnyPath", Annotated[str, Field(min_length=1)])
+"""
+A path on some machine (POSIX or Windows, absolute or relative).
+"""
 
 
 class Bodytruth(BaseModel):
@@ -18,13 +38,13 @@ class Bodytruth(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     present: bool
-    confidence: common_v1.Unit
+    confidence: Unit
     mode: Literal['absent', 'present_still', 'active', 'burst', 'gesture_candidate', 'gesture_confirmed', 'tracking_lost']
-    stillness: common_v1.Unit
-    burst: common_v1.Unit
+    stillness: Unit
+    burst: Unit
     tracking_lost: bool
 
 
@@ -34,24 +54,18 @@ class Enthea(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    map_path: common_v1.AnyPath | None = None
+    map_path: AnyPath | None = None
     """
     The control map the values came from.
     """
     controls: dict[
-        Annotated[str, StringConstraints(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$')],
-        common_v1.Unit,
+        Annotated[str, StringConstraints(pattern=r'^[a-z0-9]+(_[a-z0-9]+)*$')], Unit
     ]
     """
     Control name → value in 0..1.
     """
-
-
-CcAdditionalProperty = TypeAliasType(
-    "CcAdditionalProperty", Annotated[int, Field(ge=0, le=127)]
-)
 
 
 class Mrt2(BaseModel):
@@ -60,9 +74,9 @@ class Mrt2(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    map_path: common_v1.AnyPath | None = None
+    map_path: AnyPath | None = None
     """
     The control map the values came from.
     """
@@ -82,12 +96,12 @@ class Mac4LiveOutputState(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     schema_: Annotated[
         Literal['lume.mac4_first.live_output_state.v1'], Field(alias='schema')
     ]
-    generated_at: common_v1.Iso8601
+    generated_at: Iso8601
     """
     When the bridge wrote this state.
     """

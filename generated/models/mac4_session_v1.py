@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from . import common_v1
+from typing_extensions import TypeAliasType
 
 
 class Recorder(BaseModel):
@@ -17,7 +16,7 @@ class Recorder(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     script: Annotated[str, Field(min_length=1)]
     """
@@ -34,7 +33,7 @@ class VideoInfo(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     path: Literal['raw/video/webcam_main.mp4']
     camera: Annotated[str, Field(min_length=1)]
@@ -50,6 +49,12 @@ class VideoInfo(BaseModel):
     """
 
 
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
+"""
+
+
 class Mac4Session(BaseModel):
     """
     The `session.json` of one Mac4 Tier 0 long take, written by the tmux-launched recorder `tools/lume-dance-capture/lume_dance_recorder.py` (seed 000, "Mac4"). The session folder holds `raw/video/webcam_main.mp4`, `raw/labels/labels.jsonl` and `logs/`; in a bundle it is `sources/mac4_tier0/`.
@@ -57,7 +62,7 @@ class Mac4Session(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     schema_: Annotated[Literal['lume.mac4.tier0_session.v1'], Field(alias='schema')]
     session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')]
@@ -66,8 +71,8 @@ class Mac4Session(BaseModel):
     """
     machine: Literal['Mac4']
     recorder: Recorder
-    started_at_unix: common_v1.UnixSeconds
-    ended_at_unix: common_v1.UnixSeconds | None
+    started_at_unix: UnixSeconds
+    ended_at_unix: UnixSeconds | None
     """
     End of the take, or null while recording.
     """

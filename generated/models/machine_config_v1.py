@@ -7,7 +7,7 @@ from __future__ import annotations
 from re import compile
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 from . import common_v1
@@ -106,7 +106,7 @@ class LumfTarget(BaseModel):
 
 class MachineConfig(BaseModel):
     """
-    The configuration file that tells a LUME installation which machine it is and where its peers are. Machine identity (K11, Mac4, Mac5, Mac2, MotionMix) always comes from this file, never from guessing a host name. It names the storage and Pose Coach roots, the MIDI output port spec (a MIDI port name opened through rtmidi, K11's loopMIDI port, or `tcp://HOST:PORT` for one of mido's socket ports in tests), the Mac4 endpoints the completion gate probes (SSH 22, BodyTruth 9405, output bridge 9415), the BodyTruth service, the director bus (9610), the LUMF UDP target (9701), and the signing key folder and trust file used for readiness reports. `can_command_rekordbox` may be true only on K11 (SAFE-AUTHORITY-K11, SAFE-NEVER-COMMAND): any other machine must have it false and no MIDI output. The K11-only authority verifier checks every config it finds.
+    The configuration file that tells a LUME installation which machine it is and where its peers are. Machine identity (K11, Mac4, Mac5, Mac2, Mac3, MotionMix) always comes from this file, never from guessing a host name. It names the storage and Pose Coach roots, the MIDI output port spec (a MIDI port name opened through rtmidi, K11's loopMIDI port, or `tcp://HOST:PORT` for one of mido's socket ports in tests), the Mac4 endpoints the completion gate probes (SSH 22, BodyTruth 9405, output bridge 9415), the BodyTruth service, the director bus (9610), the LUMF UDP target (9701), and the signing key folder and trust file used for readiness reports. `can_command_rekordbox` may be true only on K11 (SAFE-AUTHORITY-K11, SAFE-NEVER-COMMAND): any other machine must have it false and no MIDI output. The K11-only authority verifier checks every config it finds.
 
     """
 
@@ -145,4 +145,15 @@ class MachineConfig(BaseModel):
     can_command_rekordbox: bool
     """
     True only on K11 (the only command authority).
+    """
+    reference_roots: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')],
+            common_v1.AnyPath | None,
+        ]
+        | None
+    ) = None
+    """
+    Where this machine mounts the roots bundle references point into (storage_root.v1 `reference_roots`, by name), or null for a root it does not mount. `pose_coach_root` mounts `pose_coach` unless named here. `lume verify` hashes referenced files through these.
+
     """

@@ -102,6 +102,21 @@ class FolderLayout(BaseModel):
     required: list[LiteralPath]
     allowed: list[PathGlob]
     contracts: ContractMap | None = None
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3'] | None = None
+    """
+    The machine whose program writes this derived folder (its `derived[]` entry says so).
+    """
+    tool: Annotated[str | None, Field(min_length=1)] = None
+    """
+    The program that writes it, as its `derived[]` entry names it.
+    """
+    required_with: Annotated[
+        list[Literal['long_take_video', 'guided_pose_clip', 'motionmix_state', 'mocopi_skeleton', 'phone_stream', 'watch_stream']] | None,
+        Field(min_length=1),
+    ] = None
+    """
+    The folder must exist in a bundle that has a source of one of these types.
+    """
 
 
 Name = TypeAliasType("Name", Annotated[str, Field(pattern='^[a-z0-9_]+$')])
@@ -172,6 +187,11 @@ class BundleLayout(BaseModel):
     bundle_schema: Annotated[str, Field(pattern='^lume\\.[a-z0-9_.]+\\.v[0-9]+$')]
     """
     The `schema` value of the `bundle.json` this layout belongs to.
+    """
+    unknown_files: Literal['warning', 'failure'] | None = None
+    """
+    What a file the layout does not name (a stray file) is: `warning` (listed, the check still passes) or `failure`. Misplaced sidecars and unregistered derived outputs always fail.
+
     """
     root: Annotated[str, Field(pattern='^[A-Za-z0-9_.-]+/<bundle_id>/$')]
     """

@@ -44,6 +44,11 @@ class XLume(BaseModel):
     """
     Schema-registry compatibility mode that contract diffs enforce.
     """
+    producer: Literal['lume', 'external'] | None = None
+    """
+    Who writes the documents: `lume` (default) for documents LUME produces, which stay closed (an unknown key is refused); `external` for documents of programs LUME does not own (Mac4 recorder, MotionMix, Pose Coach, mocopi, SAM3D worker, Mac4 output bridge, MRT2 proof page). Their schema lists the known fields, closed as written; readers open it: unknown keys are accepted at any depth, kept when copied and listed as warnings, and `required` holds only what the seeds require (seed 004 Q2, failure mode E). Only document and record contracts may be external (`lume contracts check`).
+
+    """
     model: Annotated[str | None, Field(pattern='^[A-Z][A-Za-z0-9]*$')] = None
     """
     Class name of the generated root model (default CamelCase of the file stem).

@@ -4,10 +4,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
+
+RecordedA = TypeAliasType("RecordedA", Annotated[str, Field(min_length=2)])
+
+
+class ReferenceRoots(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: Annotated[str, Field(min_length=3)]
+    machine: Literal['K11', 'Mac4', 'Mac5', 'Mac2', 'MotionMix', 'Mac3']
+    """
+    The machine declared to hold the root.
+    """
+    recorded_as: list[RecordedA]
+    """
+    How documents written on that machine spell the root (absolute paths).
+    """
+    config_field: str | None
+    """
+    The machine-configuration field that mounts the root on this machine (besides its `reference_roots` map), or null.
+
+    """
+
+
+class NotReachable(BaseModel):
+    """
+    What a referenced file on a root this machine does not mount is.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    holder: Literal['warning', 'failure']
+    elsewhere: Literal['warning', 'failure']
+
+
+class Limits(BaseModel):
+    """
+    Byte limits of what the indexer reads besides archives.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    sidecar_bytes: Annotated[int, Field(ge=100)]
+    transport_manifest_bytes: Annotated[int, Field(ge=1024)]
+    archive_stream_buffer_bytes: Annotated[int, Field(ge=512)]
+
 
 ArchiveSuffix = TypeAliasType(
     "ArchiveSuffix", Annotated[str, Field(pattern='^\\.[a-z0-9.]+$')]
@@ -50,5 +98,28 @@ class StorageRoot(BaseModel):
     index_records_file: Name
     """
     The storage index as JSONL, one lume:contract:storage_index_record:v1 per line.
+    """
+    members_dir: Name | None = None
+    """
+    Member digests recorded while extracting, `<archive name>.json` (lume:contract:archive_members:v1).
+    """
+    lock_file: Name | None = None
+    """
+    Held (an OS file lock) by the one indexer working on the root.
+    """
+    reference_roots: (
+        dict[Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+$')], ReferenceRoots]
+        | None
+    ) = None
+    """
+    Roots outside the storage root that bundle references may point into, by name.
+    """
+    not_reachable: NotReachable | None = None
+    """
+    What a referenced file on a root this machine does not mount is.
+    """
+    limits: Limits | None = None
+    """
+    Byte limits of what the indexer reads besides archives.
     """
     archive_suffixes: Annotated[list[ArchiveSuffix], Field(min_length=1)]

@@ -9,8 +9,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
-
 MocopiBoneName = TypeAliasType("MocopiBoneName", Literal['root', 'torso_1', 'torso_2', 'torso_3', 'torso_4', 'torso_5', 'torso_6', 'torso_7', 'neck_1', 'neck_2', 'head', 'l_shoulder', 'l_up_arm', 'l_low_arm', 'l_hand', 'r_shoulder', 'r_up_arm', 'r_low_arm', 'r_hand', 'l_up_leg', 'l_low_leg', 'l_foot', 'l_toes', 'r_up_leg', 'r_low_leg', 'r_foot', 'r_toes'])
 """
 The 27 mocopi bones.
@@ -23,12 +21,31 @@ class Quaternion(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     x: Annotated[float, Field(ge=-1.0, le=1.0)]
     y: Annotated[float, Field(ge=-1.0, le=1.0)]
     z: Annotated[float, Field(ge=-1.0, le=1.0)]
     w: Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
+"""
+
+
+class Vec3(BaseModel):
+    """
+    A 3-vector (metres or normalised units, as the field says).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x: float
+    y: float
+    z: float
 
 
 class Bone(BaseModel):
@@ -37,14 +54,14 @@ class Bone(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     id: Annotated[int | None, Field(ge=0, le=26)] = None
     """
     mocopi bone index (0..26).
     """
     name: MocopiBoneName
-    position: common_v1.Vec3
+    position: Vec3
     rotation: Quaternion
 
 
@@ -55,9 +72,9 @@ class MocopiSkeletonRecord(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: UnixMillis
     frame_id: Annotated[int | None, Field(ge=0)] = None
     """
     mocopi frame counter.

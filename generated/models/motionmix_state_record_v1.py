@@ -7,8 +7,31 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
+"""
+
+
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+"""
+A value in 0..1.
+"""
+
+
+class Vec3(BaseModel):
+    """
+    A 3-vector (metres or normalised units, as the field says).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x: float
+    y: float
+    z: float
 
 
 class Joint3d(BaseModel):
@@ -17,11 +40,11 @@ class Joint3d(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    position: common_v1.Vec3
-    confidence: common_v1.Unit | None = None
+    position: Vec3
+    confidence: Unit | None = None
 
 
 class MotionmixStateRecord(BaseModel):
@@ -31,9 +54,9 @@ class MotionmixStateRecord(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: UnixMillis
     source: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     Which input produced the state, e.g. `multicam`, `mocopi` (seed 003 rollout step 8).
@@ -44,13 +67,13 @@ class MotionmixStateRecord(BaseModel):
     """
     joint_count: Annotated[int, Field(ge=0)]
     camera_count: Annotated[int, Field(ge=0)]
-    joint_coverage: common_v1.Unit
-    triangulation_strength: common_v1.Unit
+    joint_coverage: Unit
+    triangulation_strength: Unit
     avg_energy: Annotated[float, Field(ge=0.0)]
     avg_motion: Annotated[float, Field(ge=0.0)]
-    avg_framing: common_v1.Unit
-    avg_coverage: common_v1.Unit
-    stillness_score: common_v1.Unit
+    avg_framing: Unit
+    avg_coverage: Unit
+    stillness_score: Unit
     semantic: str | None
     """
     MotionMix's coarse semantic reading of the body, or null.

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
-
-from . import common_v1
 
 ProofKind = TypeAliasType("ProofKind", Literal['browser_web_midi_runtime', 'endpoint_smoke'])
 """
 browser_web_midi_runtime = real human-granted Chrome path; endpoint_smoke = synthetic endpoint check.
+"""
+
+
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
 """
 
 
@@ -24,7 +28,7 @@ class Mrt2BrowserProof(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     schema_: Annotated[
         Literal['lume.mac4_first.mrt2_browser_proof.v1'], Field(alias='schema')
@@ -58,7 +62,7 @@ class Mrt2BrowserProof(BaseModel):
     """
     Keyboard events sent; always 0.
     """
-    created_at: common_v1.Iso8601
+    created_at: Iso8601
     user_agent: Annotated[str, Field(min_length=1)]
     """
     The browser's user agent (`HeadlessChrome` or a tool name for endpoint smokes).

@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
+AnyPath = TypeAliasType("AnyPath", Annotated[str, Field(min_length=1)])
+"""
+A path on some machine (POSIX or Windows, absolute or relative).
+"""
+
+
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
+"""
 
 
 class PoseCoachLatest(BaseModel):
@@ -18,17 +28,17 @@ class PoseCoachLatest(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
     """
     Folder name of the latest session under `sessions\\`.
     """
-    session_dir: common_v1.AnyPath
+    session_dir: AnyPath
     """
     Absolute path of the session folder on K11.
     """
-    manifest_path: common_v1.AnyPath
+    manifest_path: AnyPath
     """
     Absolute path of the session `manifest.json`.
     """
@@ -40,4 +50,4 @@ class PoseCoachLatest(BaseModel):
     """
     Whether the session is still recording.
     """
-    updated_at: common_v1.Iso8601 | None = None
+    updated_at: Iso8601 | None = None

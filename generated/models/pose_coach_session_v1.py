@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
-
-from . import common_v1, pose_coach_training_record_v1
 
 Label = TypeAliasType("Label", Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')])
 
@@ -20,7 +18,7 @@ class SessionVideos(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     display_overlay: Literal['video/display-overlay.avi']
     """
@@ -36,7 +34,7 @@ class SessionFrames(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     display: Literal['frames/display']
     camera: Literal['frames/camera']
@@ -49,7 +47,7 @@ class CameraInfo(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     name: Annotated[str, Field(min_length=1)]
     """
@@ -67,16 +65,48 @@ class CameraInfo(BaseModel):
     fps: Annotated[float, Field(gt=0.0)]
 
 
+Iso8601 = TypeAliasType("Iso8601", AwareDatetime)
+"""
+An ISO 8601 / RFC 3339 timestamp with a time zone.
+"""
+
+
+class Box2(BaseModel):
+    """
+    An axis-aligned box in normalised camera coordinates.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
+"""
+What a clip is evidence for (seed 000, "Pose Coach Conversion").
+"""
+
+
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
+"""
+
+
 class DeckZones(BaseModel):
     """
     AirDeck left/right deck zones drawn on the camera frame.
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    deck1: common_v1.Box2
-    deck2: common_v1.Box2
+    deck1: Box2
+    deck2: Box2
 
 
 class ClipInfo(BaseModel):
@@ -85,35 +115,37 @@ class ClipInfo(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     clip_index: Annotated[int, Field(ge=0)]
     label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    clip_kind: pose_coach_training_record_v1.ClipKind
+    clip_kind: ClipKind
     start_frame: Annotated[int, Field(ge=0)]
     end_frame: Annotated[int, Field(ge=0)]
-    start_ms: common_v1.UnixMillis | None = None
-    end_ms: common_v1.UnixMillis | None = None
+    start_ms: UnixMillis | None = None
+    end_ms: UnixMillis | None = None
 
 
 class PoseCoachSession(BaseModel):
     """
-    The `manifest.json` of one K11 Pose Coach session folder (`C:\\lume\\recordings\\pose-coach\\sessions\\<id>\\`), storage model `per_session_folder_with_video_frames_metadata` (seed 000, "K11" and "Pose Coach Conversion"): training JSONL, display / camera-overlay / raw-camera videos and PNG frame folders, all relative to the session folder. The bundle adapter turns it into a `k11_pose_coach_NNN` source entry.
+    The `manifest.json` of one K11 Pose Coach session folder (`C:\\lume\\recordings\\pose-coach\\sessions\\<id>\\`), storage model `per_session_folder_with_video_frames_metadata` (seed 000, "K11" and "Pose Coach Conversion"): training JSONL, display / camera-overlay / raw-camera videos and PNG frame folders, all relative to the session folder. The bundle adapter turns it into a `k11_pose_coach_NNN` source entry. Pose Coach writes this file, so it is read tolerantly: unknown keys are kept and listed, and only what the seed lists is required (the schema and the storage model; the file paths default to the seed's `metadata/training.jsonl`, `video/*.avi` and `frames/*/`, the session id to the folder name).
 
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     schema_: Annotated[
         Literal['lume.pose_coach.training_session.v1'], Field(alias='schema')
     ]
-    session_id: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')]
+    session_id: Annotated[str | None, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')] = (
+        None
+    )
     """
     Session folder name.
     """
-    created_at: common_v1.Iso8601
-    ended_at: common_v1.Iso8601 | None = None
+    created_at: Iso8601 | None = None
+    ended_at: Iso8601 | None = None
     """
     End of the session, or null while recording.
     """
@@ -123,16 +155,16 @@ class PoseCoachSession(BaseModel):
     """
     Coordinate space of all points and boxes in training.jsonl.
     """
-    training_jsonl: Literal['metadata/training.jsonl']
-    videos: SessionVideos
-    frames: SessionFrames
-    camera: CameraInfo
+    training_jsonl: Literal['metadata/training.jsonl'] | None = None
+    videos: SessionVideos | None = None
+    frames: SessionFrames | None = None
+    camera: CameraInfo | None = None
     deck_zones: DeckZones | None = None
-    labels: list[Label]
+    labels: list[Label] | None = None
     """
     Label names used in this session (from the label table).
     """
-    clip_count: Annotated[int, Field(ge=0)]
+    clip_count: Annotated[int | None, Field(ge=0)] = None
     frame_count: Annotated[int | None, Field(ge=0)] = None
     clips: list[ClipInfo] | None = None
     """

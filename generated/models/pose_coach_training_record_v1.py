@@ -9,24 +9,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
-
 ClipKind = TypeAliasType("ClipKind", Literal['evidence', 'calibration', 'negative', 'promotion_candidate', 'promotion_verified'])
 """
 What a clip is evidence for (seed 000, "Pose Coach Conversion").
 """
-
-
-class HandCursors(BaseModel):
-    """
-    Left and right hand cursors; null when that hand is not tracked.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    left: common_v1.HandPoint | None
-    right: common_v1.HandPoint | None
 
 
 DeckZone = TypeAliasType("DeckZone", Literal['deck1', 'deck2'] | None)
@@ -41,7 +27,7 @@ class DeckZoneMembership(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     left_hand: DeckZone
     right_hand: DeckZone
@@ -53,11 +39,74 @@ class Keyframes(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     display: Annotated[str | None, Field(pattern='^frames/display/[^/]+\\.png$')] = None
     camera: Annotated[str | None, Field(pattern='^frames/camera/[^/]+\\.png$')] = None
     raw: Annotated[str | None, Field(pattern='^frames/raw/[^/]+\\.png$')] = None
+
+
+UnixMillis = TypeAliasType("UnixMillis", Annotated[int, Field(ge=0)])
+"""
+Milliseconds since the Unix epoch.
+"""
+
+
+class Point2(BaseModel):
+    """
+    A point in normalised camera coordinates (0..1, origin top-left).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Box2(BaseModel):
+    """
+    An axis-aligned box in normalised camera coordinates.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+"""
+A value in 0..1.
+"""
+
+
+class HandPoint(BaseModel):
+    """
+    A hand cursor in normalised camera coordinates with its confidence.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x: Annotated[float, Field(ge=0.0, le=1.0)]
+    y: Annotated[float, Field(ge=0.0, le=1.0)]
+    confidence: Unit
+
+
+class HandCursors(BaseModel):
+    """
+    Left and right hand cursors; null when that hand is not tracked.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    left: HandPoint | None
+    right: HandPoint | None
 
 
 class PoseCoachTrainingRecord(BaseModel):
@@ -67,9 +116,9 @@ class PoseCoachTrainingRecord(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
-    timestamp_ms: common_v1.UnixMillis
+    timestamp_ms: UnixMillis
     frame_index: Annotated[int, Field(ge=0)]
     """
     Frame number inside the session (0-based).
@@ -92,16 +141,16 @@ class PoseCoachTrainingRecord(BaseModel):
     Whether Pose Coach was recording a clip at this frame.
     """
     hand_cursors: HandCursors
-    body_anchor: common_v1.Point2 | None
+    body_anchor: Point2 | None
     """
     Body anchor point (follow target), or null when no body.
     """
-    body_box: common_v1.Box2 | None
+    body_box: Box2 | None
     """
     Person bounding box, or null when no body.
     """
     deck_zone: DeckZoneMembership
-    person_confidence: common_v1.Unit
+    person_confidence: Unit
     """
     Confidence that a person is in frame.
     """

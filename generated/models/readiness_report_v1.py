@@ -84,6 +84,11 @@ class Evidence(BaseModel):
     What was found (any JSON value).
     """
     message: Annotated[str, Field(min_length=1)]
+    warning: Literal[True] | None = None
+    """
+    True for a warning: evidence that holds (it never makes a check fail) but that the operator should read, e.g. an unknown key in a document another program wrote or a stray file in a bundle.
+
+    """
 
 
 Invariant = TypeAliasType(

@@ -139,15 +139,16 @@ class PoseCoachSourceEntry(BaseModel):
         list[Literal['airdeck_training', 'pose_quality_review', 'virtual_deck_follow_targets']],
         Field(min_length=1),
     ]
-    storage: Literal['reference', 'copy']
+    storage: Literal['reference', 'copy'] | None = None
     """
-    `reference` (default: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3).
+    `reference` (the default, also when absent: manifest reference + checksums) or `copy` into sources/k11_pose_coach (seed 000 Wave 3). The seed's entry names neither this nor `files`; LUME's adapter always writes both.
+
     """
     status: SourceStatus | None = None
     start_unix: common_v1.UnixSeconds | None = None
     duration_s: Annotated[float | None, Field(ge=0.0)] = None
     notes: str | None = None
-    files: Annotated[list[FileRef], Field(min_length=1)]
+    files: Annotated[list[FileRef] | None, Field(min_length=1)] = None
     """
     Session files with checksums and byte sizes, paths relative to the session folder.
     """

@@ -7,8 +7,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
+Unit = TypeAliasType("Unit", Annotated[float, Field(ge=0.0, le=1.0)])
+"""
+A value in 0..1.
+"""
+
+
+class Box2(BaseModel):
+    """
+    An axis-aligned box in normalised camera coordinates.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    x_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_min: Annotated[float, Field(ge=0.0, le=1.0)]
+    x_max: Annotated[float, Field(ge=0.0, le=1.0)]
+    y_max: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Keypoint(BaseModel):
@@ -17,13 +35,13 @@ class Keypoint(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     name: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     x: float
     y: float
     z: float | None = None
-    visibility: common_v1.Unit
+    visibility: Unit
 
 
 class Sam3dFrame(BaseModel):
@@ -33,7 +51,7 @@ class Sam3dFrame(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     frame_index: Annotated[int, Field(ge=0)]
     """
@@ -47,8 +65,8 @@ class Sam3dFrame(BaseModel):
     """
     Whether a body was reconstructed in this frame.
     """
-    confidence: common_v1.Unit
-    body_box: common_v1.Box2 | None
+    confidence: Unit
+    body_box: Box2 | None
     """
     Body bounding box, or null when no body.
     """

@@ -4,11 +4,59 @@
 
 from __future__ import annotations
 
+from re import compile
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-from . import common_v1
+
+class LabelWindow(BaseModel):
+    """
+    One sampled label window, in seconds from the take start.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
+    t_start_s: Annotated[float, Field(ge=0.0)]
+    t_end_s: Annotated[float, Field(ge=0.0)]
+
+
+RelPath = TypeAliasType(
+    "RelPath",
+    Annotated[
+        str,
+        Field(
+            min_length=1,
+            pattern=compile(
+                '^(?![/\\\\])(?![A-Za-z]:)(?!.*(^|[/\\\\])\\.\\.([/\\\\]|$)).+$'
+            ),
+        ),
+    ],
+)
+"""
+A relative POSIX path inside a bundle or session; never absolute, never `..`.
+"""
+
+
+UnixSeconds = TypeAliasType("UnixSeconds", Annotated[float, Field(ge=0.0)])
+"""
+Seconds since the Unix epoch (may carry fractions).
+"""
+
+
+Sha256 = TypeAliasType("Sha256", Annotated[str, Field(pattern='^[0-9a-f]{64}$')])
+"""
+Lower-case hex SHA-256 digest.
+"""
+
+
+AnyPath = TypeAliasType("AnyPath", Annotated[str, Field(min_length=1)])
+"""
+A path on some machine (POSIX or Windows, absolute or relative).
+"""
 
 
 class Sam3dWorker(BaseModel):
@@ -17,14 +65,14 @@ class Sam3dWorker(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     machine: Literal['Mac5']
-    script: common_v1.AnyPath
+    script: AnyPath
     """
     Path of `process_session.py` on Mac5.
     """
-    binary: common_v1.AnyPath | None = None
+    binary: AnyPath | None = None
     """
     Path of the `fast_sam_3dbody_run` binary.
     """
@@ -34,19 +82,6 @@ class Sam3dWorker(BaseModel):
     """
 
 
-class LabelWindow(BaseModel):
-    """
-    One sampled label window, in seconds from the take start.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    label: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
-    t_start_s: Annotated[float, Field(ge=0.0)]
-    t_end_s: Annotated[float, Field(ge=0.0)]
-
-
 class Sam3dSummary(BaseModel):
     """
     Summary written by the Mac5 worker `process_session.py` running SAM3DBody-cpp over a completed take (seed 000, "Mac5"): sampling policy (`--fps 1`, optionally `--label-windows-only`), frame counts, run times and the source checksum before and after the run, which must be equal because Mac5 never modifies the source MP4 or labels.
@@ -54,14 +89,14 @@ class Sam3dSummary(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra='forbid',
+        extra='allow',
     )
     schema_: Annotated[Literal['lume.sam3d.summary.v1'], Field(alias='schema')]
     source_id: Annotated[str, Field(pattern='^[a-z0-9][a-z0-9_]*$')]
     """
     The bundle source that was reconstructed (e.g. `mac4_tier0`).
     """
-    source_path: common_v1.RelPath
+    source_path: RelPath
     """
     Bundle-relative path of the source video.
     """
@@ -90,17 +125,17 @@ class Sam3dSummary(BaseModel):
     frames_sampled: Annotated[int, Field(ge=0)]
     frames_with_body: Annotated[int, Field(ge=0)]
     frames_path: Literal['sam3d_frames.jsonl'] | None = None
-    started_at_unix: common_v1.UnixSeconds
-    finished_at_unix: common_v1.UnixSeconds | None
+    started_at_unix: UnixSeconds
+    finished_at_unix: UnixSeconds | None
     """
     End of the run, or null while running.
     """
-    source_sha256_before: common_v1.Sha256
-    source_sha256_after: common_v1.Sha256 | None
+    source_sha256_before: Sha256
+    source_sha256_after: Sha256 | None
     """
     Source checksum after the run (must equal `source_sha256_before`), or null while running.
     """
-    completion_gate_report: common_v1.AnyPath | None = None
+    completion_gate_report: AnyPath | None = None
     """
     The green Mac4-first completion-gate report that allowed this heavy run (seed 003 section 7).
     """

@@ -38,7 +38,8 @@ class StorageIndexEntry(BaseModel):
     status: Literal['indexed', 'refused', 'corrupt', 'missing_checksum', 'pending']
     reason: str | None
     """
-    Why the archive was not indexed; null when indexed or pending.
+    Why the archive was not indexed; null when indexed; for `pending`, null or what must happen first (e.g. free space on the disk that holds `_processed`).
+
     """
     processed_path: common_v1.AnyPath | None
     """
@@ -54,6 +55,15 @@ class StorageIndexEntry(BaseModel):
     indexed_at_unix: common_v1.UnixSeconds | None = None
     """
     When this verdict was written.
+    """
+    members_file: common_v1.AnyPath | None = None
+    """
+    The member digests recorded while this archive was extracted (archive_members.v1, under the root's members folder), or null. `lume verify` compares the transport manifest with it instead of decompressing the archive again (`--deep` re-reads it).
+
+    """
+    members_sha256: common_v1.Sha256 | None = None
+    """
+    SHA-256 of the members file, binding it to this verdict.
     """
 
 

@@ -46,6 +46,7 @@ REFUSALS = (
     "lume.runtime.completion:CompletionRefused",
     "lume.runtime.director:BusUnreachable",
     "lume.runtime.storage:Mac5Refused",
+    "lume.runtime.storage:RootBusy",
 )
 
 

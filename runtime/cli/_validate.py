@@ -19,8 +19,9 @@ from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console, pro
 def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) -> int:
     """Validate documents against their contracts.
 
-    Each document's contract comes from its `schema` / `type` field or its file name. Exit 0
-    all valid, 1 any invalid, 2 unreadable input, an unknown --contract, or a file named on the
+    Each document's contract comes from its `schema` / `type` field or its file name. Documents
+    other programs write (Pose Coach, MotionMix, the Mac4 recorder, …) are read tolerantly:
+    their unknown keys are listed as warnings, not errors. Exit 0 all valid, 1 any invalid, 2 unreadable input, an unknown --contract, or a file named on the
     command line that no contract matches (files no contract matches inside a folder are
     listed as skipped).
     """
@@ -50,7 +51,8 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
             "ok": not invalid and not unreadable,
             "files": [{"file": r.file, "contract": r.contract, "documents": r.documents,
                        "valid": r.ok, "skipped": r.skipped,
-                       "errors": [p.to_dict() for p in r.problems]} for r in results],
+                       "errors": [p.to_dict() for p in r.problems],
+                       "warnings": [w.to_dict() for w in r.warnings]} for r in results],
             "unreadable": unreadable,
         })
     else:
@@ -60,10 +62,14 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
             elif r.ok:
                 console.print(f"[green]ok[/]    {escape(r.file)} [dim]({r.contract}, {r.documents} doc)[/]",
                               highlight=False)
+                for w in r.warnings:
+                    console.print(f"[yellow]warn[/]  {escape(str(w))}", highlight=False)
             else:
                 console.print(f"[red]FAIL[/]  {escape(r.file)} [dim]({r.contract})[/]", highlight=False)
                 for p in r.problems:
                     console.print(f"      {p}", highlight=False, markup=False)
+                for w in r.warnings:
+                    console.print(f"[yellow]warn[/]  {escape(str(w))}", highlight=False)
         for message in unreadable:
             err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         if not checked and not unreadable:

@@ -49,8 +49,11 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
                    "are unchanged since the last run (default: re-hash everything).")
+@click.option("--deep", is_flag=True,
+              help="Decompress every archive again instead of trusting the member digests the "
+                   "indexer recorded while extracting it (the archive's own digest is checked either way).")
 @json_option
-def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_json: bool) -> int:
+def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, deep: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red, 2 bad input."""
     from lume.runtime.core import decode_statement
     from lume.verifiers import default_root, report, run, select
@@ -71,7 +74,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_
             else:
                 bar.advance(task)
 
-        result = run(root, only=ids, quick=quick, progress=on_check)
+        result = run(root, only=ids, quick=quick, progress=on_check, deep=deep)
     try:
         envelope = report(result, key, out)
     except OSError as exc:
@@ -99,6 +102,12 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
                           markup=False, highlight=False)
         if len(bad) > SHOWN_PER_CHECK:
             console.print(f"      … {len(bad) - SHOWN_PER_CHECK} more in the report", highlight=False)
+        warnings = c.warnings
+        for e in warnings[:SHOWN_PER_CHECK]:
+            where = ": ".join(x for x in (e.file, e.field) if x)
+            console.print(f"      [yellow]warning[/] {escape(where)}: {escape(e.message)}", highlight=False)
+        if len(warnings) > SHOWN_PER_CHECK:
+            console.print(f"      … {len(warnings) - SHOWN_PER_CHECK} more warnings in the report", highlight=False)
     for check_id, needs in result.not_applicable:
         console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs} in this root)[/]", highlight=False)
     colour = "green" if verdicts["overall"] == "green" else "red"

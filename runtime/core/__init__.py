@@ -6,7 +6,9 @@
   `bundle_layout`, `body_truth_rules`, … and `rule_data` for plain JSON) and the label table
   as the one label lookup (`LabelIndex`, with `resolve_command`);
 - validated I/O: `read_json`, `iter_jsonl`, `iter_records` / `read_records` / `validated` (JSONL
-  records checked against their contract) and `InputError`; atomic writes (`write_json`, …);
+  records checked against their contract) and `InputError`; documents other programs write
+  read tolerantly (`is_tolerant`, `tolerated`: their unknown keys as warnings); atomic writes
+  (`write_json`, …);
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
   `sign_report`, `verify_report`);
@@ -49,6 +51,7 @@ from ._evidence import (
     status_of,
     unchecked,
     violated,
+    warned,
 )
 from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
 from ._inline import self_contained
@@ -96,6 +99,7 @@ from ._signing import (
     verify_report,
 )
 from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
+from ._tolerant import is_tolerant
 from ._validate import (
     FileResult,
     Problem,
@@ -108,6 +112,7 @@ from ._validate import (
     one_line,
     problems,
     table_problems,
+    tolerated,
     validate_file,
 )
 from ._yaml import loads_yaml, read_text, read_yaml
@@ -121,14 +126,14 @@ __all__ = [
     "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref",
     "contracts_dir", "deck_zones", "decode_statement", "default_max_age_s",
     "director_ownership", "dumps", "fixed", "get", "held", "invariant", "invariants",
-    "iter_documents", "iter_jsonl", "iter_records", "json_path", "key_dir", "keyid_of",
+    "is_tolerant", "iter_documents", "iter_jsonl", "iter_records", "json_path", "key_dir", "keyid_of",
     "labels", "load_all", "load_machine_config", "load_or_create_key", "load_trust", "meta_for",
     "midi_map", "model_for", "now", "now_iso", "one_line", "parameters", "parse",
     "parse_datetime", "parse_time", "policy", "problems", "publish_once", "read_json",
     "read_records", "scan_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
-    "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
+    "sign_report", "status_of", "storage_root", "table", "table_problems", "tolerated", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
-    "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
+    "violated", "warned", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
     "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
     "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

@@ -3,14 +3,33 @@
 The only place that writes files durably: `write_bytes` (replace), `publish_once` (create,
 never replace), `Staged` (write aside, check, then commit or drop) and `write_durable` (a file
 of a folder that is itself staged and renamed into place as a whole).
+
+Files get the mode an ordinary `open()` would give them (0666 minus the umask), not the 0600 of
+the temporary file they start as; only secrets ask for `mode=SECRET` (0600).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+SECRET = 0o600  # private keys: readable by their owner only, whatever the umask
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode() -> int:
+    """The mode `open(path, "w")` creates files with: 0666 minus the umask."""
+    return 0o666 & ~_umask()
 
 
 def write_durable(path: Path, data: bytes) -> None:
@@ -21,11 +40,14 @@ def write_durable(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _aside(path: Path, data: bytes) -> Path:
-    """`data` in a durable temp file beside `path` (same folder, so a rename is atomic)."""
+def _aside(path: Path, data: bytes, mode: int | None = None) -> Path:
+    """`data` in a durable temp file beside `path` (same folder, so a rename is atomic), with
+    `mode` (default: what the umask gives a new file; mkstemp alone would leave it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX; Windows files have no such mode bits
+            os.fchmod(fd, default_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -40,9 +62,9 @@ class Staged:
     """`data` written aside `path`: read or check `.path`, then `commit()` (atomic replace) or
     leave the block (the temp file is removed). Use as a context manager."""
 
-    def __init__(self, path: Path, data: bytes) -> None:
+    def __init__(self, path: Path, data: bytes, *, mode: int | None = None) -> None:
         self.target = Path(path)
-        self.path = _aside(self.target, data)
+        self.path = _aside(self.target, data, mode)
 
     def commit(self) -> None:
         os.replace(self.path, self.target)
@@ -67,10 +89,10 @@ def write_bytes(path: Path, data: bytes) -> bool:
     return True
 
 
-def publish_once(path: Path, data: bytes) -> bool:
+def publish_once(path: Path, data: bytes, *, mode: int | None = None) -> bool:
     """Write `data` to `path` only if it does not exist yet (temp file + hard link, race-free).
-    Returns False when the file already existed (it is left as it was)."""
-    tmp = _aside(Path(path), data)
+    Returns False when the file already existed (it is left as it was). `mode=SECRET` for keys."""
+    tmp = _aside(Path(path), data, mode)
     try:
         os.link(tmp, path)
         return True

@@ -21,6 +21,9 @@ def check_contract(c: Contract) -> list[Problem]:
                   for e in _envelope().iter_errors(c.raw)]
         if found:
             return found
+        if c.x.get("producer") == "external" and c.kind not in ("document", "record"):
+            return [Problem(where, None, "$.x-lume.producer", f"a {c.kind} contract is LUME's own data; "
+                            "only documents and records may be written by another program", "meta/contract.v1")]
     try:
         schema = self_contained(c)
     except ContractError as exc:

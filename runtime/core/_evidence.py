@@ -1,7 +1,9 @@
 """Evidence and check results: what every check, audit and gate returns.
 
 A piece of evidence names the file, field, expected and found values and says whether it
-holds (`ok` True), is violated (False) or could not be checked (None). A check's status
+holds (`ok` True), is violated (False) or could not be checked (None). A warning holds (it never
+turns a check red) but is listed for the operator: an unknown key in a document another program
+wrote, a stray file in a bundle, a referenced file on a root this machine does not mount. A check's status
 follows from its evidence: any violation is `fail`; otherwise anything unchecked, or no
 evidence at all, is `inconclusive` (never `pass`); only checked-and-held evidence is `pass`.
 """
@@ -22,15 +24,24 @@ class Evidence:
     found: Any
     message: str
     ok: bool | None = True
+    warning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "field": self.field, "expected": self.expected,
-                "found": self.found, "message": self.message}
+        out = {"file": self.file, "field": self.field, "expected": self.expected,
+               "found": self.found, "message": self.message}
+        if self.warning:
+            out["warning"] = True
+        return out
 
 
 def held(message: str, *, file: str | None = None, field: str | None = None,
          expected: Any = None, found: Any = None) -> Evidence:
     return Evidence(file, field, expected, found, message, True)
+
+
+def warned(message: str, *, file: str | None = None, field: str | None = None,
+           expected: Any = None, found: Any = None) -> Evidence:
+    return Evidence(file, field, expected, found, message, True, warning=True)
 
 
 def violated(message: str, *, file: str | None = None, field: str | None = None,
@@ -56,6 +67,10 @@ class CheckResult:
     @property
     def failures(self) -> list[Evidence]:
         return [e for e in self.evidence if e.ok is False]
+
+    @property
+    def warnings(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.warning]
 
     def to_dict(self) -> dict[str, Any]:
         """The readiness_report.v1 `Check` object."""

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from ._atomic import publish_once, write_json
+from ._atomic import SECRET, publish_once, write_json
 from ._config import config_dir_path, config_home, load_machine_config
 from ._jsonl import InputError, read_json
 
@@ -173,7 +173,7 @@ def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
     fresh = SigningKey.generate()
     pem = fresh.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
-    if not publish_once(private, pem):  # someone else created it meanwhile: use theirs
+    if not publish_once(private, pem, mode=SECRET):  # someone else created it meanwhile: use theirs
         return _load(private)
     key = SigningKey(fresh.private, private, created=True)
     (folder / PUBLIC_NAME).write_text(key.public_hex + "\n", encoding="utf-8")

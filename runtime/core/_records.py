@@ -14,7 +14,7 @@ import orjson
 
 from ._contracts import Contract, get
 from ._jsonl import InputError, iter_jsonl
-from ._validate import one_line, problems
+from ._validate import Problem, grouped, one_line, problems, tolerated
 
 
 def _contract(contract: str | Contract) -> Contract:
@@ -57,6 +57,16 @@ def scan_records(lines: Iterable[bytes], contract: str | Contract | Callable[[An
             errors.append(str(exc))
 
 
-def read_records(path: Path, contract: str | Contract) -> list[Any]:
-    """Every record of a JSONL file, validated against `contract`."""
-    return [record for _, record in iter_records(path, contract)]
+def read_records(path: Path, contract: str | Contract, *, notes: list[Problem] | None = None) -> list[Any]:
+    """Every record of a JSONL file, validated against `contract`. With `notes`, the unknown keys
+    of a tolerant contract's records are added to it (one per key and place, tolerant.py)."""
+    c = _contract(contract)
+    records = []
+    found: list[Problem] = []
+    for line, record in iter_records(path, c):
+        records.append(record)
+        if notes is not None:
+            found += tolerated(record, c, file=str(path), line=line)
+    if notes is not None:
+        notes += grouped(found)
+    return records

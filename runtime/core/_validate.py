@@ -1,17 +1,19 @@
 """Validate JSON documents and JSONL records against the contract they belong to.
 
 Validation runs on jsonschema-rs over the bundled schemas in `generated/schemas/`: it keeps
-bulk JSONL validation close to the speed of parsing (DESIGN.md section 8).
+bulk JSONL validation close to the speed of parsing (DESIGN.md section 8). A contract of
+documents other programs write (`x-lume.producer: external`, tolerant.py) is validated with its
+objects opened, and its unknown keys come back as warnings (`tolerated`, `FileResult.warnings`).
 """
 from __future__ import annotations
 
 import fnmatch
 import functools
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import jsonschema_rs
 import orjson
@@ -22,6 +24,7 @@ from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
 from ._files import input_limit, read_input
 from ._inline import self_contained
 from ._jsonl import InputError, iter_jsonl, read_json
+from ._tolerant import is_tolerant, opened, unknown_keys
 
 
 class UnknownContract(ContractError):
@@ -77,7 +80,29 @@ def bundled_schema(c: Contract) -> dict[str, Any]:
 def validator(stem: str) -> Any:
     c = get(stem)
     schema_of = meta_for(c) if c.kind == "table" else c
-    return jsonschema_rs.validator_for(bundled_schema(schema_of), validate_formats=True)
+    schema = bundled_schema(schema_of)
+    return jsonschema_rs.validator_for(opened(schema) if is_tolerant(c) else schema, validate_formats=True)
+
+
+_DISCRIMINATORS = ("Constant", "Enum")
+
+
+def _explained(error: Any) -> list[tuple[str, str]]:
+    """(JSON path, message) of one error; a `oneOf` / `anyOf` that no branch satisfies is
+    explained by the errors of the branch the value was meant for (the one its discriminator
+    const matches, else the one with the fewest errors), not a bare "not valid under any"."""
+    branches = getattr(error.kind, "context", None)
+    if type(error.kind).__name__ in ("OneOfNotValid", "AnyOf") and branches:
+        depth = len(list(error.instance_path)) + 1
+
+        def score(errors: list[Any]) -> tuple[bool, int]:
+            missed = any(type(e.kind).__name__ in _DISCRIMINATORS and len(list(e.instance_path)) == depth
+                         for e in errors)
+            return missed, len(errors)
+        best = min(branches, key=score)
+        if best and not score(best)[0]:
+            return [item for e in best for item in _explained(e)]
+    return [(json_path(list(error.instance_path)), error.message)]
 
 
 def problems(instance: Any, contract: Contract, *, file: str = "<memory>",
@@ -85,8 +110,26 @@ def problems(instance: Any, contract: Contract, *, file: str = "<memory>",
     v = validator(contract.stem)
     if v.is_valid(instance):
         return []
-    return [Problem(file, line, json_path(list(e.instance_path)), e.message, contract.stem)
-            for e in v.iter_errors(instance)]
+    found = [Problem(file, line, path, message, contract.stem)
+             for e in v.iter_errors(instance) for path, message in _explained(e)]
+    return list(dict.fromkeys(found))
+
+
+@functools.cache
+def _strict_schema(stem: str) -> dict[str, Any]:
+    return bundled_schema(get(stem))
+
+
+def tolerated(instance: Any, contract: Contract, *, file: str = "<memory>",
+             line: int | None = None) -> list[Problem]:
+    """The unknown keys of a document of a tolerant contract (none for a closed one): each a
+    Problem naming the file, line and the key's JSON path, to be listed, never refused."""
+    if not is_tolerant(contract):
+        return []
+    return [Problem(file, line, f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]",
+                    f"unknown key {key!r} accepted and kept ({contract.stem} is written by another "
+                    "program and read tolerantly)", contract.stem)
+            for path, key in unknown_keys(instance, _strict_schema(contract.stem))]
 
 
 def table_problems(contract: Contract) -> list[Problem]:
@@ -136,6 +179,7 @@ class FileResult:
     documents: int
     problems: list[Problem]
     skipped: str | None = None  # why the file was not validated (no contract matches)
+    warnings: list[Problem] = field(default_factory=list)  # unknown keys of a tolerant contract
 
     @property
     def ok(self) -> bool:
@@ -185,7 +229,21 @@ def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
     if chosen is None:
         return FileResult(str(path), None, len(records), [], skipped="no contract matches")
     found = [p for line, doc in records for p in problems(doc, chosen, file=str(path), line=line)]
-    return FileResult(str(path), chosen.stem, len(records), found)
+    noted = grouped(w for line, doc in records for w in tolerated(doc, chosen, file=str(path), line=line))
+    return FileResult(str(path), chosen.stem, len(records), found, warnings=noted)
+
+
+def grouped(found: Iterable[Problem]) -> list[Problem]:
+    """One warning per unknown key and place: its first line, and on how many records it is."""
+    first: dict[tuple[str, str], Problem] = {}
+    count: dict[tuple[str, str], int] = {}
+    for w in found:
+        key = (w.path, w.message)
+        first.setdefault(key, w)
+        count[key] = count.get(key, 0) + 1
+    return [w if count[k] == 1 else Problem(w.file, w.line, w.path, f"{w.message}; on {count[k]} records "
+                                            f"from line {w.line}", w.contract)
+            for k, w in first.items()]
 
 
 def iter_documents(paths: list[Path]) -> Iterator[Path]:

@@ -12,22 +12,42 @@ content does, and then `updated_at_unix` says when.
 
 `update_bundle(bundle_dir, mutate)` is how every other writer changes bundle.json: read,
 mutate, validate against the contract, stamp `updated_at_unix` when something changed,
-write atomically, refresh README.md and reports/.
+write atomically, refresh README.md and reports/. `register_derived` is the mutation every
+producer of `derived/` uses (templates, promotion, the sidecars the indexer placed): one entry
+per producer call with the sha256 and size of each output, so `lume verify` checksums them.
+
+`bundle_digest` is what derived documents bind to: the sha256 of bundle.json's evidence (the
+document without `derived` and `updated_at_unix`), so registering an output does not make the
+outputs derived from the same evidence stale.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
+import re
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
+
 from lume.generated.constants import BUNDLE_FILE, BUNDLE_MACHINE_ROLES, BUNDLE_SAFETY, BUNDLE_STORAGE_MACHINE
-from lume.runtime.core import Clock, InputError, LabelIndex, dumps, get, problems, read_json, write_text
+from lume.runtime.core import (
+    Clock,
+    InputError,
+    LabelIndex,
+    Problem,
+    dumps,
+    get,
+    problems,
+    read_json,
+    write_text,
+)
 from lume.runtime.core import now as wall_clock
 
-from ._checksum import sha256_files
+from ._checksum import sha256_file, sha256_files
 from ._index import load_index
 from ._indexer import check_root
-from ._policy import folder_of, incoming_dir, join_root, layout, processed_dir
+from ._policy import derived_folder_of, folder_of, incoming_dir, join_root, layout, processed_dir
 from ._reports import render_all
 from ._sources import SOURCE_READERS, archive_entry_for
 
@@ -99,6 +119,67 @@ def update_bundle(bundle_dir: Path, mutate: Callable[[dict[str, Any]], None], *,
     return read_json(bundle_dir / BUNDLE_FILE)
 
 
+def bundle_digest(doc: dict[str, Any]) -> str:
+    """sha256 of the bundle's evidence: the canonical JSON (sorted keys, compact) of bundle.json
+    without `derived` and `updated_at_unix`. Derived documents bind to it: registering their own
+    outputs in `derived[]` changes bundle.json, never this digest."""
+    evidence = {k: v for k, v in doc.items() if k not in ("derived", "updated_at_unix")}
+    return hashlib.sha256(orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def register_derived(bundle_dir: Path, outputs: list[str], *, source_id: str | None = None,
+                     tool: str | None = None, machine: str | None = None,
+                     sampling_policy: str = "not_applicable", status: str = "complete",
+                     clock: Clock | None = None) -> dict[str, Any]:
+    """Record files a producer wrote under one `derived/<folder>/` of the bundle as a derived
+    entry with each file's sha256 and size (the first output is the entry's main path). The
+    producer's machine and tool default to what bundle_layout.v1 says about the folder; the
+    source to the bundle's first source. The same main output registered again replaces its
+    entry. Returns the entry (InputError for outputs outside one derived folder or missing)."""
+    bundle_dir = Path(bundle_dir)
+    if not outputs:
+        raise InputError(f"{bundle_dir / BUNDLE_FILE}: nothing to register")
+    folders = {derived_folder_of(rel) for rel in outputs}
+    if len(folders) != 1 or None in folders:
+        raise InputError(f"{bundle_dir}: derived outputs must sit in one derived folder of "
+                         f"bundle_layout.v1, got {sorted(outputs)}")
+    folder = folders.pop()
+    key = folder.split("/", 1)[1]
+    spec = layout()["derived"][key]
+    files = []
+    for rel in outputs:
+        path = bundle_dir / rel
+        if not path.is_file():
+            raise InputError(f"{path}: missing; only written files can be registered")
+        files.append({"path": rel, "sha256": sha256_file(path), "byte_size": path.stat().st_size})
+    clock = clock or wall_clock
+
+    def mutate(doc: dict[str, Any]) -> None:
+        main = outputs[0]
+        same = [d for d in doc["derived"] if d["path"] == main]
+        numbers = [int(m.group(1)) for d in doc["derived"] if (m := re.fullmatch(rf"{key}_(\d+)", d["derived_id"]))]
+        entry = {
+            "derived_id": same[0]["derived_id"] if same else f"{key}_{max(numbers, default=0) + 1:03d}",
+            "derived_type": key,
+            "source_id": source_id or (same[0]["source_id"] if same else None)
+            or (doc["sources"][0]["source_id"] if doc["sources"] else key),
+            "machine": machine or spec.get("machine") or BUNDLE_STORAGE_MACHINE,
+            "tool": tool or spec.get("tool") or key,
+            "path": main,
+            "sampling_policy": sampling_policy,
+            "status": status,
+            "created_at_unix": same[0]["created_at_unix"] if same and same[0].get("outputs") == files
+            and "created_at_unix" in same[0] else clock(),
+            "outputs": files,
+        }
+        doc["derived"] = [d for d in doc["derived"] if d["path"] != main] + [entry]
+        holder["entry"] = entry
+
+    holder: dict[str, Any] = {}
+    update_bundle(bundle_dir, mutate, clock=clock)
+    return holder["entry"]
+
+
 # --------------------------------------------------------------------------- create
 
 
@@ -115,9 +196,44 @@ def _files(folder: Path) -> list[dict[str, Any]]:
              "byte_size": p.stat().st_size} for p in paths]
 
 
+def _sidecar_entries(root: Path, index: dict[str, Any] | None, session_id: str, bundle_dir: Path,
+                     old: list[dict[str, Any]], source_id: str, clock: Clock) -> list[dict[str, Any]]:
+    """Derived entries of the sidecars the indexer placed in the bundle's derived folders (from
+    the session's archives: `derived/mac4_first/` in a Mac4 archive, a sidecar archive), each
+    output with its sha256 and size; entries already recorded keep their id and time."""
+    from ._sources import archive_paths
+
+    folders: dict[str, set[str]] = {}
+    for entry in (index or {}).get("entries", []):
+        if entry["status"] != "indexed" or entry.get("session_id") != session_id:
+            continue
+        for rel in archive_paths(root, entry) or []:
+            folder = derived_folder_of(rel)
+            if folder is not None and (bundle_dir / rel).is_file():
+                folders.setdefault(folder, set()).add(rel)
+    out = []
+    for folder, paths in sorted(folders.items()):
+        key = folder.split("/", 1)[1]
+        spec = layout()["derived"][key]
+        rels = sorted(paths)
+        digests = sha256_files(bundle_dir / rel for rel in rels)
+        files = [{"path": rel, "sha256": digests[str(bundle_dir / rel)],
+                  "byte_size": (bundle_dir / rel).stat().st_size} for rel in rels]
+        same = next((d for d in old if d["path"] == rels[0]), None)
+        out.append({"derived_id": same["derived_id"] if same else f"{key}_001", "derived_type": key,
+                    "source_id": source_id, "machine": spec.get("machine") or BUNDLE_STORAGE_MACHINE,
+                    "tool": spec.get("tool") or key, "path": rels[0], "sampling_policy": "not_applicable",
+                    "status": "complete",
+                    "created_at_unix": same["created_at_unix"] if same and same.get("outputs") == files
+                    and "created_at_unix" in same else clock(),
+                    "outputs": files})
+    return out
+
+
 def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
-                  clock: Clock | None = None) -> Path:
+                  clock: Clock | None = None, notes: list[Problem] | None = None) -> Path:
     """Write (or refresh) the bundle of a processed session; returns `_processed/<session_id>/`.
+    `notes` receives the warnings (unknown keys in the files other programs wrote).
 
     Raises BadRoot for a bad ROOT and InputError (naming file, field and contract) for a
     session that is not a processed Mac4 Tier 0 session or whose documents are invalid.
@@ -164,15 +280,22 @@ def create_bundle(root: Path, session_id: str, bundle_id: str | None = None, *,
         }
         generated_sources.append(entry)
         generated_labels += facts.labels
+        if notes is not None:
+            notes += facts.warnings
     ours = {s["source_id"] for s in generated_sources}
     old = previous or {}
+    long_take_id = next((s["source_id"] for s in generated_sources if s["source_type"] == "long_take_video"),
+                        long_take_key)
+    sidecars = _sidecar_entries(root, index, session_id, bundle_dir, old.get("derived", []), long_take_id, clock)
+    placed = {d["path"]: d for d in sidecars}
+    derived = [placed.pop(d["path"], d) for d in old.get("derived", [])] + list(placed.values())
     doc = {
         "schema": SCHEMA,
         "bundle_id": bundle_id or old.get("bundle_id") or session_id,
         "created_at_unix": old.get("created_at_unix", clock()),
         "primary_storage": {"machine": BUNDLE_STORAGE_MACHINE, "root": root_name},
         "sources": generated_sources + [s for s in old.get("sources", []) if s["source_id"] not in ours],
-        "derived": old.get("derived", []),
+        "derived": derived,
         "labels": generated_labels + [lb for lb in old.get("labels", []) if lb["source_id"] not in ours],
         "machine_roles": dict(BUNDLE_MACHINE_ROLES),
         "safety": dict(BUNDLE_SAFETY),

@@ -58,6 +58,23 @@ def sidecar_line(digest: str, name: str) -> str:
     return f"{digest}  {name}\n"
 
 
+def read_sidecar(path: Path, name: str) -> str:
+    """The digest the `.sha256` sidecar at `path` gives for `name`: a regular file within the
+    storage_root.v1 sidecar limit, UTF-8 (a BOM allowed) or UTF-16 (PowerShell). Raises
+    ValueError naming what is wrong (never blocks on a FIFO, never reads past the limit)."""
+    from ._inputs import NotRegular, TooLarge, decode_text, limits, read_limited
+
+    try:
+        text = decode_text(read_limited(Path(path), limits()["sidecar_bytes"]))
+    except NotRegular as exc:
+        raise ValueError(f"{exc}, not a checksum file") from exc
+    except TooLarge as exc:
+        raise ValueError(f"not a checksum file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError("neither UTF-8 nor UTF-16 text") from exc
+    return parse_sidecar(text, name)
+
+
 def parse_sidecar(text: str, name: str) -> str:
     """The digest a `.sha256` sidecar gives for `name` (a bare digest is accepted too).
 

@@ -340,11 +340,16 @@ def process(root: Path, bundle_id_or_session: str, worker_cmd: str, *,
     """Pull one processed session, run the worker on a local copy, return its derived outputs.
 
     The working copy lives in a temporary folder under `workdir` (default: the system's
-    temporary folder) and is removed afterwards, whatever happens.
+    temporary folder; a relative one is taken from the current folder, since the worker runs
+    inside the working copy) and is removed afterwards, whatever happens.
 
     Raises Mac5Refused (exit 1) when the gate does not allow the run, the worker fails, its
     outputs are invalid, or a source changed; InputError (exit 2) for a bad root or bundle.
     """
+    if workdir is not None:
+        workdir = Path(workdir).absolute()
+        if not workdir.is_dir():
+            raise InputError(f"{workdir}: --workdir is not an existing folder")
     if gate_report is None:
         raise Mac5Refused("no completion-gate report: Mac5 heavy reconstruction needs a green "
                           "Mac4-first completion-gate report (--gate-report, SAFE-MAC5-GATE)")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lume.generated.constants import SAFE_ARCHIVE_EXTRACT, SAFE_INCOMING_KEPT
@@ -29,6 +32,13 @@ def staging_prefix() -> str:
 def default_limits() -> dict[str, int]:
     p = parameters(SAFE_ARCHIVE_EXTRACT)
     return {"max_bytes": int(p["max_expanded_bytes"]), "max_members": int(p["max_members"])}
+
+
+def free_space_limit(folder: Path) -> int:
+    """The most one archive may expand to by default on the disk that holds `folder`: the
+    SAFE-ARCHIVE-EXTRACT fraction of its free space (a sparse 3 KB tar cannot fill the disk)."""
+    fraction = float(parameters(SAFE_ARCHIVE_EXTRACT)["max_expanded_free_fraction"])
+    return int(shutil.disk_usage(folder).free * fraction)
 
 
 @functools.cache
@@ -60,6 +70,57 @@ def classify_members(paths: list[str]) -> tuple[str, dict[str, Any]] | None:
             if best is None or len(spec["required"]) > len(best[1]["required"]):
                 best = (key, spec)
     return best
+
+
+def derived_folders() -> list[str]:
+    return [folder_of(spec) for spec in layout()["derived"].values()]
+
+
+def derived_folder_of(rel: str) -> str | None:
+    """`derived/<key>` when the bundle-relative path `rel` sits in a derived folder of the layout."""
+    for spec in layout()["derived"].values():
+        folder = folder_of(spec)
+        if rel.startswith(folder + "/"):
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an archive's members go in its bundle: the layout source they form (None for an
+    archive of derived sidecars only) and, per bundle-relative folder, the member paths in it."""
+
+    source: str | None
+    folders: dict[str, list[str]]
+
+    def target(self, rel: str) -> str:
+        """The bundle-relative path of member `rel` (archive path, top folder stripped)."""
+        derived = derived_folder_of(rel)
+        if derived is not None:
+            return rel
+        spec = layout()["sources"][self.source] if self.source else None
+        return f"{folder_of(spec)}/{rel}" if spec else rel
+
+
+def place_members(paths: list[str]) -> Placement | None:
+    """Where the members of one archive (file paths, top folder stripped) go: members under a
+    layout derived folder (`derived/mac4_first/device_topology.json`) to that folder of the
+    bundle, the others to the source folder they form. None when the others form no source."""
+    folders: dict[str, list[str]] = {}
+    rest = []
+    for rel in paths:
+        derived = derived_folder_of(rel)
+        if derived is None:
+            rest.append(rel)
+        else:
+            folders.setdefault(derived, []).append(rel[len(derived) + 1:])
+    if not rest:
+        return Placement(None, folders) if folders else None
+    found = classify_members(rest)
+    if found is None:
+        return None
+    folders[folder_of(found[1])] = rest
+    return Placement(found[0], folders)
 
 
 def expected_sources() -> list[str]:

@@ -10,12 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR
-from lume.runtime.core import InputError, LabelIndex, get, problems, read_json, read_records
+from lume.generated.constants import MAC4, MOTIONMIX, STORAGE_MANIFESTS_DIR, STORAGE_MEMBERS_DIR
+from lume.runtime.core import (
+    InputError,
+    LabelIndex,
+    Problem,
+    get,
+    problems,
+    read_json,
+    read_records,
+    tolerated,
+)
 
 from . import _extract as ex
 from ._media import probe_video
-from ._policy import classify_members, default_limits, incoming_dir
+from ._policy import default_limits, incoming_dir, place_members
 
 
 @dataclass
@@ -28,6 +37,7 @@ class SourceFacts:
     labels_path: str | None = None
     notes: str = ""
     labels: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # unknown keys of the producer's files
 
 
 def contract_stem(urn: str) -> str:
@@ -38,9 +48,10 @@ def contract_stem(urn: str) -> str:
     return f"{parts[2]}.{parts[3]}"
 
 
-def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
+def load_checked(folder: Path, spec: dict[str, Any], notes: list[Problem] | None = None) -> dict[str, Any]:
     """Read every file of the folder that the layout names a contract for, validated.
-    Returns {relative path: document, or list of records for .jsonl}."""
+    Returns {relative path: document, or list of records for .jsonl}; `notes` receives the
+    unknown keys of files other programs wrote (read tolerantly)."""
     out: dict[str, Any] = {}
     for rel, urn in (spec.get("contracts") or {}).items():
         path = folder / rel
@@ -50,12 +61,14 @@ def load_checked(folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
             continue
         contract = get(contract_stem(urn))
         if rel.endswith(".jsonl"):
-            out[rel] = read_records(path, contract)
+            out[rel] = read_records(path, contract, notes=notes)
         else:
             doc = read_json(path)
             found = problems(doc, contract, file=str(path))
             if found:
                 raise InputError("; ".join(str(p) for p in found[:3]))
+            if notes is not None:
+                notes += tolerated(doc, contract, file=str(path))
             out[rel] = doc
     return out
 
@@ -104,7 +117,8 @@ def mac4_labels(records: list[dict[str, Any]], source_id: str, labels: LabelInde
 
 
 def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
-    docs = load_checked(folder, spec)
+    notes: list[Problem] = []
+    docs = load_checked(folder, spec, notes)
     session = docs["session.json"]
     video = probe_video(folder / session["video"]["path"])
     duration = video.duration_s
@@ -119,18 +133,20 @@ def read_mac4_tier0(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> S
         labels_path=session["labels_path"],
         notes=session.get("notes", ""),
         labels=mac4_labels(records, "mac4_tier0", labels, str(folder / session["labels_path"]), duration),
+        warnings=notes,
     )
 
 
 def _stream(machine: str) -> Callable[[Path, dict[str, Any], LabelIndex], SourceFacts]:
     """A timestamped JSONL stream (timestamp_ms on every record): the layout's one required file."""
     def read(folder: Path, spec: dict[str, Any], labels: LabelIndex) -> SourceFacts:
-        records = load_checked(folder, spec)[spec["required"][0]]
+        notes: list[Problem] = []
+        records = load_checked(folder, spec, notes)[spec["required"][0]]
         stamps = [r["timestamp_ms"] for r in records]
         start = min(stamps) / 1000 if stamps else None
         duration = (max(stamps) - min(stamps)) / 1000 if stamps else None
         return SourceFacts(machine=machine, status="complete" if records else "partial",
-                           timebase="unix_millis", start_unix=start, duration_s=duration)
+                           timebase="unix_millis", start_unix=start, duration_s=duration, warnings=notes)
     return read
 
 
@@ -143,30 +159,39 @@ SOURCE_READERS: dict[str, Callable[[Path, dict[str, Any], LabelIndex], SourceFac
 }
 
 
-def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
-    """Which layout source folder an indexed archive was extracted into."""
+def archive_paths(root: Path, entry: dict[str, Any]) -> list[str] | None:
+    """The file members of an indexed archive, top folder stripped: from its transport manifest,
+    else the member digests recorded when it was extracted, else (an index from before those)
+    the archive itself. None when none can be read."""
     name, session = entry["archive_name"], entry.get("session_id") or ""
-    manifest = root / STORAGE_MANIFESTS_DIR / f"{name}.json"
     paths: list[str] | None = None
-    if manifest.is_file():
-        try:
-            paths = [c["path"].removeprefix("./") for c in read_json(manifest)["contents"]]
-        except (InputError, KeyError, TypeError):
-            paths = None
+    for where in (root / STORAGE_MANIFESTS_DIR / f"{name}.json", root / STORAGE_MEMBERS_DIR / f"{name}.json"):
+        if where.is_file():
+            try:
+                doc = read_json(where)
+                paths = [str(c["path"]).removeprefix("./") for c in doc.get("contents") or doc["members"]]
+                break
+            except (InputError, KeyError, TypeError, AttributeError):
+                paths = None
     if paths is None:
         try:
             listing = ex.list_archive(root / incoming_dir() / name, **default_limits(),
                                       strip=(session, ex.archive_stem(name)))
         except (ex.ArchiveRefused, ex.ArchiveCorrupt, OSError):
             return None
-        paths = [m.path for m in listing.members if m.kind in (ex.FILE, ex.HARDLINK)]
-    else:
-        for prefix in (session + "/", ex.archive_stem(name) + "/"):
-            if paths and all(p.startswith(prefix) for p in paths):
-                paths = [p[len(prefix):] for p in paths]
-                break
-    found = classify_members(paths)
-    return found[0] if found else None
+        return [m.path for m in listing.members if m.kind in (ex.FILE, ex.HARDLINK)]
+    for prefix in (session + "/", ex.archive_stem(name) + "/"):
+        if paths and all(p.startswith(prefix) for p in paths):
+            return [p[len(prefix):] for p in paths]
+    return paths
+
+
+def archive_source_key(root: Path, entry: dict[str, Any]) -> str | None:
+    """Which layout source folder an indexed archive was extracted into (None for an archive of
+    derived sidecars only)."""
+    paths = archive_paths(root, entry)
+    placed = place_members(paths) if paths is not None else None
+    return placed.source if placed else None
 
 
 def archive_entry_for(root: Path, index: dict[str, Any] | None, session_id: str, key: str) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from lume.runtime.core import (
     write_bytes,
     write_text,
 )
+from lume.runtime.storage import register_derived
 
 from . import _bundle as layout
 from . import _policy as policy
@@ -307,6 +308,8 @@ def build_templates(bundle_dir: Path, *, body_truth: Path | None = None,
         SUMMARY: write_text(root / SUMMARY, summary),
         TEMPLATES_FILE: write_text(root / TEMPLATES_FILE, dumps(doc)),
     }
+    # bundle.json records what was written, with checksums (bundle_layout.v1; `lume verify`)
+    register_derived(root, [TEMPLATES_FILE, WINDOWS_FILE, SUMMARY, TIMELINE_CSV, TIMELINE_PNG])
     return TemplatesResult(root, b.bundle_id, windows, doc, written, list(ev.notes))
 
 

@@ -9,14 +9,13 @@ from its manifest path when this machine can see it, and otherwise reported as u
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from lume.generated.constants import BUNDLE_FILE
 from lume.runtime.core import InputError, get
-from lume.runtime.storage import layout, read_bundle
+from lume.runtime.storage import bundle_digest, layout, read_bundle
 
 # contract ids of the streams the analyzer reads (their paths come from bundle_layout.v1)
 MAC4_LABELS = "lume:contract:mac4_label_record:v1"
@@ -66,8 +65,8 @@ class Bundle:
             raise InputError(f"{bundle_dir}: no {BUNDLE_FILE} here: not a rehearsal bundle "
                              f"[{get('rehearsal_bundle.v1').stem}]")
         doc = read_bundle(bundle_dir)
-        digest = hashlib.sha256((bundle_dir / BUNDLE_FILE).read_bytes()).hexdigest()
-        return cls(bundle_dir, doc, digest)
+        # the evidence digest: registering derived outputs in bundle.json does not change it
+        return cls(bundle_dir, doc, bundle_digest(doc))
 
     @property
     def bundle_id(self) -> str:

@@ -53,6 +53,7 @@ from lume.runtime.core import (
     write_bytes,
     write_text,
 )
+from lume.runtime.storage import register_derived
 
 from . import _criteria as criteria
 from . import _evidence as evidence
@@ -159,7 +160,18 @@ def promote(bundle_dir: Path, *, visual: bool = False, command: bool = False,
         result.visual = doc
     if command:
         _command(b, windows, tdoc, digests, ref, now, _config(config), result, progress)
+    _register(b.path, visual=visual, command=command)
     return result
+
+
+def _register(root: Path, *, visual: bool, command: bool) -> None:
+    """Record what promotion wrote in bundle.json `derived[]`, with checksums (bundle_layout.v1)."""
+    if visual:
+        register_derived(root, [VISUAL_FILE], tool=TOOL)
+    if command:
+        airdeck = [rel for rel in (CANDIDATES_FILE, MATRIX_FILE, MANIFEST_FILE, REPORT_FILE, LOG_FILE,
+                                   EVENTS_FILE, FRAMES_FILE) if (root / rel).is_file()]
+        register_derived(root, airdeck, tool=TOOL)
 
 
 def visual_doc(windows, tdoc, digests, ref, now):

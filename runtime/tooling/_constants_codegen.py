@@ -70,6 +70,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
     Value("STORAGE_INDEX_FILE", "storage_root.v1", "/index_file", ""),
     Value("STORAGE_INDEX_RECORDS_FILE", "storage_root.v1", "/index_records_file", ""),
     Value("ARCHIVE_SUFFIXES", "storage_root.v1", "/archive_suffixes", ""),
+    Value("STORAGE_MEMBERS_DIR", "storage_root.v1", "/members_dir", ""),
+    Value("STORAGE_LOCK_FILE", "storage_root.v1", "/lock_file", ""),
     Value("BUNDLE_FILE", "bundle_layout.v1", "/top_level/required/0", "the bundle manifest file name"),
     Value("STORAGE_INDEX_MACHINE", "storage_index.v1", "/properties/machine/const",
           "the machine that keeps the storage index and the canonical bundle copy"),
@@ -84,6 +86,10 @@ SPEC: tuple[Names | Value | Consts, ...] = (
           "/$defs/PoseCoachSourceEntry/properties/intended_use/items/enum", ""),
     Value("POSE_COACH_SOURCE_ID_PATTERN", "rehearsal_bundle.v1",
           "/$defs/PoseCoachSourceEntry/properties/source_id/pattern", "names the contracts accept"),
+    Consts("POSE_COACH_MANIFEST_CONSTS", "pose_coach_session.v1", "",
+           "the seed's Pose Coach session layout: what a manifest that omits them means"),
+    Consts("POSE_COACH_VIDEOS", "pose_coach_session.v1", "/$defs/SessionVideos", ""),
+    Consts("POSE_COACH_FRAMES", "pose_coach_session.v1", "/$defs/SessionFrames", ""),
     Value("ARCHIVE_NAME_PATTERN", "storage_index_record.v1",
           "/$defs/StorageIndexEntry/properties/archive_name/pattern", ""),
     Value("SESSION_ID_PATTERN", "transport_manifest.v1", "/properties/session_id/pattern", ""),
@@ -102,6 +108,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
 
 def resolve(doc: Any, pointer: str) -> Any:
     """The value at `pointer` (see the module docstring); KeyError naming the missing step."""
+    if not pointer:
+        return doc
     nodes, many = [doc], False
     for raw in pointer.strip("/").split("/"):
         step = raw.replace("~1", "/").replace("~0", "~")

@@ -294,7 +294,8 @@ class ContractDiff:
         yield from _envelope(old, new)
         kind = (new.get("x-lume") or {}).get("kind")
         if is_meta or kind in ("document", "record"):
-            yield from SchemaComparer(self.old, self.new).compare(old, new, old, new)
+            tolerant = _producer(old) == _producer(new) == "external"
+            yield from SchemaComparer(self.old, self.new, tolerant=tolerant).compare(old, new, old, new)
         elif kind == "definitions":
             odefs, ndefs = old.get("$defs") or {}, new.get("$defs") or {}
             cmp = SchemaComparer(self.old, self.new)
@@ -312,8 +313,16 @@ class ContractDiff:
             yield from diff_table(data(old), data(new))
 
 
+def _producer(raw: dict[str, Any]) -> str:
+    return (raw.get("x-lume") or {}).get("producer", "lume")
+
+
 def _envelope(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Change]:
     ox, nx = old.get("x-lume") or {}, new.get("x-lume") or {}
+    if _producer(old) != _producer(new):
+        opens = _producer(new) == "external"  # tolerant readers accept more: old data still reads
+        yield Change("x-lume.producer", f"producer {_producer(old)} → {_producer(new)} (read "
+                     f"{'tolerantly' if opens else 'closed'} from now on)", opens, not opens)
     if old.get("$id") != new.get("$id"):
         yield Change("$id", f"{old.get('$id')} → {new.get('$id')} (new version)", None, None, review_only=True)
     if ox.get("kind") != nx.get("kind"):

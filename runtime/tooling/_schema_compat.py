@@ -10,6 +10,12 @@ reports each difference as a `Change` with both answers, `None` where it cannot 
 Closed objects matter: under `additionalProperties: false` a key that is not declared is
 rejected, so a new optional field widens the object (backward, not forward) and removing an
 optional field narrows it (forward, not backward). In an open object it is the reverse.
+
+A contract of documents other programs write (`x-lume.producer: external`) is read tolerantly:
+readers ignore unknown keys and treat new fields as optional (seed 004 Q2, failure mode E). Its
+comparer is `tolerant`: adding or removing an optional field, and opening or closing an object,
+is compatible both ways (a reader only warns about a key it does not know); required fields and
+the types of known fields are compared as for every contract.
 """
 from __future__ import annotations
 
@@ -227,8 +233,9 @@ class _Side:
 
 
 class SchemaComparer:
-    def __init__(self, old: Resolver, new: Resolver):
+    def __init__(self, old: Resolver, new: Resolver, *, tolerant: bool = False):
         self.old, self.new = old, new
+        self.tolerant = tolerant  # the documents are read tolerantly (x-lume.producer: external)
         self._chain: list[tuple[str, str]] = []
 
     # The public entry point.
@@ -436,6 +443,8 @@ class SchemaComparer:
         return node.get("additionalProperties", True)
 
     def _added_field(self, o: _Side, new_field: _Side, name: str, required: bool, path: str) -> Change:
+        if self.tolerant and not required:
+            return Change(path, "field added (optional; read tolerantly: old readers skip it)", True, True)
         before = self._effective(o, name)
         closed = before is False
         b, f = summarize(list(self._cmp(_Side(before, o.doc), new_field, path)))
@@ -446,6 +455,9 @@ class SchemaComparer:
         return Change(path, f"field added ({kind}){where}", b, f)
 
     def _removed_field(self, old_field: _Side, n: _Side, name: str, was_required: bool, path: str) -> Change:
+        if self.tolerant and not was_required:
+            return Change(path, "field removed (was optional; read tolerantly: it is kept as an "
+                                "unknown key)", True, True)
         after = self._effective(n, name)
         closed = after is False
         b, f = summarize(list(self._cmp(old_field, _Side(after, n.doc), path)))
@@ -457,6 +469,11 @@ class SchemaComparer:
 
     def _open_closed(self, o: _Side, n: _Side, kw: str, path: str) -> Iterator[Change]:
         a, b = o.node.get(kw, True), n.node.get(kw, True)
+        if self.tolerant and (_is_false(a) or _is_false(b)) and (a is True or b is True or a == b):
+            if a != b:  # readers open every object of a tolerant contract: only warnings change
+                yield Change(f"{path}.*", f"{kw} {show(a)} → {show(b)} (read tolerantly either way)",
+                             True, True)
+            return
         if _is_false(a) and not _is_false(b):
             yield Change(f"{path}.*", f"{kw} false → {show(b)} (object opened)", True, False)
         elif _is_false(b) and not _is_false(a):

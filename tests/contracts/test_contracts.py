@@ -6,7 +6,7 @@ import copy
 import pytest
 from mutations import BOGUS, enum_mutations, resolve, root_required, set_at
 
-from lume.runtime.core import check_all, load_all, parse, problems
+from lume.runtime.core import check_all, is_tolerant, load_all, parse, problems, tolerated
 from lume.runtime.core._inline import self_contained
 
 DOCS = [c for c in load_all() if not c.is_meta and c.kind in ("document", "record")]
@@ -54,14 +54,23 @@ def first_object(contract, example):
 
 
 @pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))
-def test_extra_key_is_refused(contract, i):
+def test_extra_key_is_refused_by_our_documents_and_kept_in_theirs(contract, i):
     example = contract.examples[i]
     _, obj, at = first_object(contract, example)
     extra = dict(obj, __unexpected_key__=1)
     mutated = set_at(example, at, extra) if at else extra
-    assert problems(mutated, contract), "closed objects refuse unknown keys"
-    with pytest.raises(ValueError):
-        parse(contract, mutated)
+    if not is_tolerant(contract):
+        assert problems(mutated, contract), "documents LUME writes are closed: unknown keys are refused"
+        with pytest.raises(ValueError):
+            parse(contract, mutated)
+        return
+    # documents other programs write: accepted, listed as a warning, kept by the model
+    assert problems(mutated, contract) == []
+    where = "$" + "".join(f"[{p}]" for p in at)
+    assert [w.path for w in tolerated(mutated, contract)] == [f"{where}.__unexpected_key__"]
+    parsed = parse(contract, mutated)
+    kept = parsed[at[0]] if at else parsed
+    assert kept.model_dump()["__unexpected_key__"] == 1
 
 
 @pytest.mark.parametrize(("contract", "i"), EXAMPLES, ids=ids(EXAMPLES))

@@ -32,7 +32,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
 def bundle(tmp_path: Path) -> Path:
     """A small bundle folder: bundle.json (the contract's example), sources, derived, reports."""
     root = tmp_path / "_processed" / BUNDLE_ID
-    doc = dict(get("rehearsal_bundle.v1").examples[0])
+    doc = json.loads(json.dumps(get("rehearsal_bundle.v1").examples[0]))
+    # copied into the bundle here (reference exports: tests/storage/test_real_rig.py)
+    doc["sources"][1]["storage"] = "copy"
     files = {
         "bundle.json": json.dumps(doc, indent=2) + "\n",
         "README.md": "# bundle\n",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import importlib.util
 import json
 import shutil
 import sys
@@ -34,6 +35,9 @@ ROUTE_SMOKE = REPO / "fixtures" / "route_smoke"
 POSE_COACH = REPO / "fixtures" / "pose_coach"
 WORKER = f"{sys.executable} -m lume.runtime.workers.sam3d"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# the shipped worker runs MediaPipe: the numpy-2 dependency set has no `pose` extra
+needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                                     reason="the shipped worker needs the `pose` extra (mediapipe 0.10.21)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -166,6 +170,7 @@ def run_cli(*args: str):
 # --------------------------------------------------------------------------- the happy path
 
 
+@needs_mediapipe
 def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: SigningKey) -> None:
     """index -> bundle create -> add Pose Coach -> Mac5 process -> BagIt export, every document
     valid, the sources and the incoming archives unchanged."""
@@ -209,10 +214,13 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
     assert summary["source_sha256_before"] == sources_before["raw/video/webcam_main.mp4"]
     assert tree(root / incoming_dir()) == incoming_before
     # the bundle, Mac5 outputs included, exports as a valid BagIt bag
-    bag = export_bag(bundle_dir, root / "_exports" / f"{bundle_id}.bag")
+    # (the Pose Coach session is kept by reference on the Pose Coach root this machine mounts)
+    mounts = {"machine": "K11", "pose_coach_root": str(pose_root)}
+    bag = export_bag(bundle_dir, root / "_exports" / f"{bundle_id}.bag", include_referenced=True, config=mounts)
     assert check_bag(bag).errors == []
 
 
+@needs_mediapipe
 def test_cli_label_windows_only_with_a_signed_report_and_rerun_replaces_the_entry(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
@@ -408,3 +416,34 @@ def test_worker_command_flags_and_placeholders(tmp_path: Path) -> None:
                     "--label-windows-only"] and not names_out
     argv, names_out = worker_command("run --in={session} --out {out} -r {fps}", s, o, 0.5, False)
     assert argv == ["run", f"--in={s}", "--out", str(o), "-r", "0.5"] and names_out
+
+
+# --------------------------------------------------------------------------- the working copy
+
+
+def test_a_relative_workdir_is_taken_from_the_current_folder(
+        k11, tmp_path: Path, key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker runs inside the working copy, so a relative --workdir must not be handed to
+    it as a relative --session (issue 15: `--workdir REL` failed)."""
+    root, bundle_id, bundle_dir = k11
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    (tmp_path / "scratch").mkdir()
+    monkeypatch.chdir(tmp_path)
+    worker = script(tmp_path, "empty", VALID_EMPTY_WORKER)
+    result = run_cli(str(root), bundle_id, "--worker", worker, "--gate-report", str(gate),
+                     "--workdir", "scratch", "--json")
+    assert result.exit_code == 0, result.output
+    assert (bundle_dir / "derived/sam3d/summary.json").is_file()
+    assert list((tmp_path / "scratch").iterdir()) == []  # the working copy is gone afterwards
+
+
+def test_a_missing_workdir_is_bad_input_not_a_traceback(k11, tmp_path: Path, key: SigningKey) -> None:
+    root, bundle_id, bundle_dir = k11
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    before = tree(bundle_dir)
+    result = run_cli(str(root), bundle_id, "--worker", script(tmp_path, "empty", VALID_EMPTY_WORKER),
+                     "--gate-report", str(gate), "--workdir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2, result.output
+    assert "nowhere" in result.stderr and "--workdir" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert tree(bundle_dir) == before

@@ -103,9 +103,11 @@ def test_replaying_the_arrived_archives_through_the_cli_gives_the_committed_root
         assert result.exit_code == 0, result.output
 
     step(DEFAULT_EPOCH, "index", str(root), "--root-name", K11_ROOT)
+    # the Mac4 / Mac2 sidecars arrived in the archives: the indexer placed them where the layout says
     for rel in ("derived/mac4_first/device_topology.json", "derived/reconstruction/device_topology.json"):
-        (root / "_processed" / MAIN / rel).parent.mkdir(parents=True)  # written by the Mac4 / Mac2 lanes
-        shutil.copyfile(ROUTE_SMOKE / "_processed" / MAIN / rel, root / "_processed" / MAIN / rel)
+        assert (root / "_processed" / MAIN / rel).is_file()
+    assert (root / "_processed" / SECOND / "derived/mac4_first/device_topology.json").is_file()
+    assert not (root / "_processed" / MAIN / "sources/mac4_tier0/derived").exists()
     (root / "_exports" / ".gitkeep").write_bytes(b"")
     step(DEFAULT_EPOCH + 60, "bundle", "create", str(root), MAIN)
     step(DEFAULT_EPOCH + 60, "bundle", "create", str(root), SECOND)
@@ -118,3 +120,17 @@ def test_replaying_the_arrived_archives_through_the_cli_gives_the_committed_root
     for rel in want:
         assert got[rel].read_bytes() == want[rel].read_bytes(), rel
     assert tree(root / "_incoming") == incoming
+
+
+@pytest.mark.parametrize("hue", [0, 40, 80, 230])
+def test_the_dancer_is_drawn_the_same_under_numpy_1_and_2(hue: int) -> None:
+    """numpy 2 keeps uint8 arithmetic in uint8 (`OverflowError: Python integer 256 out of bounds
+    for uint8`, issue 15): the background's colour phase wraps modulo 256 as it did."""
+    import numpy as np
+
+    from lume.fixtures._routesmoke import draw_dancer, pose_at
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    draw_dancer(img, pose_at(0.0, 3.0), hue)
+    grad = np.linspace(40, 90, 48).astype(int)  # the background gradient, as Python ints
+    assert img[:, 0, 1].tolist() == [(g // 2 + hue) % 256 for g in grad]

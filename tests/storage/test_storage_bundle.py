@@ -118,7 +118,8 @@ def test_create_keeps_what_other_producers_added(indexed: Path, pose_session: Pa
     assert (folder / "bundle.json").read_bytes() == before
     doc = bundle_of(folder)
     assert [s["source_id"] for s in doc["sources"]][-1] == "k11_pose_coach_001"
-    assert doc["derived"] == [derived] and doc["updated_at_unix"] == 175
+    assert [d for d in doc["derived"] if d["derived_type"] == "sam3d"] == [derived]
+    assert doc["updated_at_unix"] == 175
 
 
 def test_cli_create_and_bad_input(indexed: Path, tmp_path: Path) -> None:
@@ -230,3 +231,80 @@ def test_bundle_export_bagit_is_wired(indexed: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "bag" / "bagit.txt").is_file()
     assert run("bundle", "export", "--bagit", str(folder), str(tmp_path / "bag")).exit_code == 2  # exists
+
+
+# --------------------------------------------------------------------------- real rigs' files (issue 15)
+
+
+def test_the_seed_minimal_pose_coach_manifest_is_added_with_the_seed_layout(indexed: Path, pose_session: Path) -> None:
+    """A manifest with only what seed 000 lists means the seed's layout; its folder is its id."""
+    (pose_session / "manifest.json").write_text(json.dumps({
+        "schema": "lume.pose_coach.training_session.v1",
+        "storage_model": "per_session_folder_with_video_frames_metadata",
+        "operator": "kk",  # Pose Coach's own key: kept, listed
+    }))
+    folder = create_bundle(indexed, MAIN, clock=fixed(100))
+    notes: list = []
+    entry = add_pose_coach(folder, pose_session, copy=True, clock=fixed(200), notes=notes)
+    assert entry["session_id"] == POSE_SESSION and entry["storage"] == "copy"
+    assert entry["review_video"] == "video/display-overlay.avi" and entry["start_unix"] > 0
+    assert {"metadata/training.jsonl", "video/raw-camera.avi", "frames/camera/000005.png"} <= \
+        {f["path"] for f in entry["files"]}
+    assert [(n.path, n.contract) for n in notes] == [("$.operator", "pose_coach_session.v1")]
+    copied = folder / "sources/k11_pose_coach" / POSE_SESSION / "manifest.json"
+    assert json.loads(copied.read_text())["operator"] == "kk"  # kept when copied
+    all_valid(folder)
+
+
+def test_unknown_keys_in_training_records_are_kept_and_listed_once_per_key(
+        indexed: Path, pose_session: Path) -> None:
+    training = pose_session / "metadata/training.jsonl"
+    lines = [json.loads(line) for line in training.read_text().splitlines()]
+    training.write_text("".join(json.dumps(dict(r, gpu_ms=3.5)) + "\n" for r in lines))
+    folder = create_bundle(indexed, MAIN, clock=fixed(100))
+    result = run("bundle", "add-pose-coach", str(folder), str(pose_session), "--json")
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    assert [(w["line"], w["path"]) for w in warnings] == [(1, "$.gpu_ms")]
+    assert f"on {len(lines)} records" in warnings[0]["message"]
+    text = run("bundle", "add-pose-coach", str(folder), str(pose_session))
+    assert text.exit_code == 0 and "warning:" in text.stderr and "gpu_ms" in text.stderr
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_a_symbolic_link_in_the_session_is_refused_never_followed(
+        indexed: Path, pose_session: Path, tmp_path: Path, copy: bool) -> None:
+    """Issue 18: add-pose-coach --copy followed links out of the session."""
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG not yours")
+    (pose_session / "frames/raw/000009.png").symlink_to(secret)
+    folder = create_bundle(indexed, MAIN, clock=fixed(100))
+    before = tree(folder)
+    result = run("bundle", "add-pose-coach", str(folder), str(pose_session), *(["--copy"] if copy else []))
+    assert result.exit_code == 2, result.output
+    assert "000009.png" in result.stderr and "symbolic link" in result.stderr
+    assert tree(folder) == before
+    assert not any(p.read_bytes() == secret.read_bytes() for p in folder.rglob("*.png"))
+
+
+def test_a_linked_session_folder_part_is_refused_too(indexed: Path, pose_session: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere-video"
+    shutil.move(pose_session / "video", elsewhere)
+    (pose_session / "video").symlink_to(elsewhere, target_is_directory=True)
+    folder = create_bundle(indexed, MAIN, clock=fixed(100))
+    result = run("bundle", "add-pose-coach", str(folder), str(pose_session), "--copy")
+    assert result.exit_code == 2 and "symbolic link" in result.stderr
+
+
+def test_an_extra_motionmix_key_bundles_with_a_warning(tmp_path: Path) -> None:
+    """Issue 15: one `fps` key in motionmix_state.jsonl made `lume bundle create` exit 2."""
+    root = arrived(tmp_path)
+    index_root(root, clock=fixed(1780000000))
+    stream = root / "_processed" / MAIN / "sources/motionmix/motionmix_state.jsonl"
+    lines = [json.loads(line) for line in stream.read_text().splitlines()]
+    stream.chmod(0o644)
+    stream.write_text("".join(json.dumps(dict(r, fps=30) if i == 1 else r) + "\n" for i, r in enumerate(lines)))
+    result = run("bundle", "create", str(root), MAIN, "--json")
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    assert [(w["line"], w["path"], w["contract"]) for w in warnings] == [(2, "$.fps", "motionmix_state_record.v1")]

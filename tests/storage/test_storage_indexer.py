@@ -60,7 +60,7 @@ def test_route_smoke_archives_are_indexed_into_the_bundle_layout(tmp_path: Path)
     incoming = tree(root / "_incoming")
     result = index_root(root, clock=fixed(1780000000), root_name=K11_ROOT)
     assert result.ok and result.exit_code == 0
-    assert result.counts == {"total": 4, "indexed": 4, "refused": 0, "corrupt": 0, "missing_checksum": 0,
+    assert result.counts == {"total": 5, "indexed": 5, "refused": 0, "corrupt": 0, "missing_checksum": 0,
                              "pending": 0}
     main_dir = root / "_processed" / "20260528-weighted-freestyle-01"
     assert (main_dir / "sources/mac4_tier0/session.json").is_file()  # the <session>/ top folder is stripped
@@ -71,7 +71,14 @@ def test_route_smoke_archives_are_indexed_into_the_bundle_layout(tmp_path: Path)
     valid_index(root)
     assert tree(root / "_incoming") == incoming  # byte for byte, mtimes too
     log = (root / "_logs/indexer.log").read_text()
-    assert log.count("INFO") == 4 and "extracted into" in log
+    assert log.count("INFO") == 5 and "extracted into" in log
+    # sidecars: the one inside the Mac4 archive and the sidecar archive without a transport
+    # manifest both land in the bundle's derived folders, not in a source folder or a bundle of their own
+    assert (main_dir / "derived/mac4_first/device_topology.json").is_file()
+    assert (main_dir / "derived/reconstruction/device_topology.json").is_file()
+    assert not (main_dir / "sources/mac4_tier0/derived").exists()
+    assert sorted(p.name for p in (root / "_processed").iterdir()) == [
+        "20260528-weighted-freestyle-01", "20260529-route-smoke-02"]
 
 
 def test_rerun_rewrites_nothing_and_incoming_is_never_touched(tmp_path: Path) -> None:
@@ -257,13 +264,13 @@ KILLER = textwrap.dedent("""
     if where == "extract":
         real = extract._copy_stream
         calls = []
-        def dying(src, dest, expected):
+        def dying(src, dest, expected, member):
             calls.append(dest)
             if len(calls) == 2:  # a file half written, the folder half extracted
                 with open(dest, "wb") as fh:
                     fh.write(src.read(10))
                 os.kill(os.getpid(), signal.SIGKILL)
-            return real(src, dest, expected)
+            return real(src, dest, expected, member)
         extract._copy_stream = dying
     else:  # after the rename, before the index is written
         def dying_index(*a, **k):

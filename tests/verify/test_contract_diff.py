@@ -58,7 +58,13 @@ class Repo:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Repo(tmp_path_factory.mktemp("template") / "r").root
+    repo = Repo(tmp_path_factory.mktemp("template") / "r")
+    # The closed-object rules below are exercised on copies of two contracts made closed
+    # (their real documents come from Mac4 and are read tolerantly: see the tolerant tests).
+    for stem in (LIVE, PROOF):
+        repo.edit(stem, lambda r: r["x-lume"].pop("producer"))
+    repo.commit("closed copies")
+    return repo.root
 
 
 @pytest.fixture
@@ -78,6 +84,7 @@ def only(result: DiffResult, contract: str, path: str):
 
 LIVE = "mac4_live_output_state.v1"
 PROOF = "mrt2_browser_proof.v1"
+TOLERANT = "pose_coach_session.v1"  # written by Pose Coach: x-lume.producer external
 
 
 def test_unchanged_history_has_no_rows(repo: Repo) -> None:
@@ -421,3 +428,44 @@ def test_label_promotion_is_listed_per_label(repo: Repo) -> None:
     result = repo.diff(repo.commit("promote cue"))
     row = only(result, labels, "labels[cue].promotion_status")
     assert row.change == 'changed "candidate" → "promoted"' and row.verdict == "review"
+
+
+# --------------------------------------------------------------------------- the two kinds
+
+
+def test_optional_field_added_or_removed_in_a_tolerant_contract_is_compatible_both_ways(repo: Repo) -> None:
+    repo.edit(TOLERANT, lambda r: r["properties"].__setitem__("exposure_us", {"type": "integer"}))
+    repo.edit(TOLERANT, lambda r: r["properties"].pop("frame_count"))
+    result = repo.diff(repo.commit("add exposure_us, drop frame_count"))
+    added, removed = only(result, TOLERANT, "$.exposure_us"), only(result, TOLERANT, "$.frame_count")
+    assert (added.backward, added.forward, added.verdict) == (True, True, "compatible")
+    assert (removed.backward, removed.forward, removed.verdict) == (True, True, "compatible")
+    assert "tolerantly" in added.change and not result.failed
+
+
+def test_a_new_required_field_in_a_tolerant_contract_still_breaks(repo: Repo) -> None:
+    def change(r: dict) -> None:
+        r["properties"]["exposure_us"] = {"type": "integer"}
+        r["required"].append("exposure_us")
+    repo.edit(TOLERANT, change)
+    row = only(repo.diff(repo.commit("require exposure_us")), TOLERANT, "$.exposure_us")
+    assert (row.backward, row.verdict) == (False, "breaking")
+
+
+def test_a_changed_type_in_a_tolerant_contract_is_compared_as_ever(repo: Repo) -> None:
+    repo.edit(TOLERANT, lambda r: r["properties"]["clip_count"].__setitem__("type", "string"))
+    row = only(repo.diff(repo.commit("clip_count as text")), TOLERANT, "$.clip_count")
+    assert (row.backward, row.forward) == (False, False)
+
+
+def test_closing_a_tolerant_object_only_changes_warnings(repo: Repo) -> None:
+    repo.edit(TOLERANT, lambda r: r.__setitem__("additionalProperties", True))
+    result = repo.diff(repo.commit("open in the schema"))
+    row = only(result, TOLERANT, "$.*")
+    assert (row.backward, row.forward) == (True, True) and not result.failed
+
+
+def test_the_producer_changing_is_reported(repo: Repo) -> None:
+    repo.edit(LIVE, lambda r: r["x-lume"].__setitem__("producer", "external"))
+    row = only(repo.diff(repo.commit("Mac4 writes it")), LIVE, "x-lume.producer")
+    assert (row.backward, row.forward) == (True, False) and "tolerantly" in row.change

@@ -38,7 +38,8 @@ def test_verify_writes_a_green_signed_report_that_verifies(root, tmp_path, isola
     predicate = json.loads(base64.b64decode(json.loads(report.read_text())["payload"]))["predicate"]
     assert predicate["tool"]["name"] == "lume" and predicate["root"] == str(root)
     assert {c["id"] for c in predicate["checks"]} == {  # the root holds no training data: those checks are n/a
-        "schema.conformance", "storage.integrity", "authority.k11_only.static", "labels.table", "sled.constraints"}
+        "schema.conformance", "storage.integrity", "bundle.layout", "authority.k11_only.static", "labels.table",
+        "sled.constraints"}
     assert len(predicate["contracts"]) > 30
     assert predicate["contracts_commit"] is None or len(predicate["contracts_commit"]) == 40
 

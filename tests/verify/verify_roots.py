@@ -88,10 +88,16 @@ def build_root(root: Path) -> Path:
     for rel in ("derived/sam3d/summary.json", "derived/sam3d/sam3d_frames.jsonl"):
         data = (bundle_dir / rel).read_bytes()
         outputs.append({"path": rel, "sha256": sha(data), "byte_size": len(data)})
+    topology_rel = "derived/mac4_first/device_topology.json"
+    topology_data = (bundle_dir / topology_rel).read_bytes()
     bundle["derived"] = [{
         "derived_id": "sam3d_001", "derived_type": "sam3d", "source_id": "mac4_tier0", "machine": "Mac5",
         "tool": "SAM3DBody-cpp", "path": "derived/sam3d/summary.json",
-        "sampling_policy": "label_windows_only", "status": "complete", "outputs": outputs}]
+        "sampling_policy": "label_windows_only", "status": "complete", "outputs": outputs}, {
+        "derived_id": "mac4_first_001", "derived_type": "mac4_first", "source_id": "mac4_tier0",
+        "machine": "Mac4", "tool": "Mac4-first capture", "path": topology_rel,
+        "sampling_policy": "not_applicable", "status": "complete",
+        "outputs": [{"path": topology_rel, "sha256": sha(topology_data), "byte_size": len(topology_data)}]}]
     write(bundle_dir / "bundle.json", dump(bundle))
     entry = {
         "archive_name": ARCHIVE, "archive_sha256": sha(archive), "archive_bytes": len(archive),
