@@ -143,7 +143,7 @@ class Freshness:
         if self.problem is not None:
             return self.problem
         return (f"{self.limit.field} {self.time} is {span_text(self.age_s or 0)} old, within the "
-                f"{span_text(self.limit.max_age_s)} limit ({self.limit.cite})")
+                f"{span_text(self.limit.max_age_s)} limit [{self.limit.contract}; {self.limit.cite}]")
 
 
 def freshness(evidence: str, document: Any, *, now: float | None = None,
