@@ -340,5 +340,6 @@ def _stale(evidence: str, doc: dict[str, Any], now_ms: float, ts: int,
     age = now_ms - ts
     if age <= max_age and -age <= skew:
         return None
-    f = freshness(evidence, doc, now=now_ms / 1000, source="live")
+    what = "live event" if evidence == FRESH_GESTURE_EVENT_LIVE else "live BodyTruth frame"
+    f = freshness(evidence, doc, now=now_ms / 1000, source=what)
     return f"{f.problem}: a recorded stream can drive a dry run, never a live port"

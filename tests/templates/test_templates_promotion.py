@@ -305,3 +305,76 @@ def test_cli_promote_nothing_and_bad_input(tmp_path):
     bad.write_text('{"machine": "K11"}')
     r = runner.invoke(main, ["promote", str(bundle), "--command", "--config", str(bad)])
     assert r.exit_code == 2 and "machine_config.v1" in r.output
+
+
+# ------------------------------------------------------------------------------ the signed chain
+def test_without_a_signing_key_nothing_is_promoted(tmp_path):
+    bundle = rich_bundle(tmp_path)
+    build_templates(bundle)
+    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    assert result.promoted == [] and not (bundle / MANIFEST_FILE).exists()
+    left = candidate(result.candidates, "left_hand_raise")
+    assert left["missing"] == ["on_device_load_verified"]
+    assert "no signing key" in check(left, "on_device_load_verified")["detail"]
+
+
+def test_a_key_the_trust_file_does_not_hold_promotes_nothing(tmp_path):
+    bundle = rich_bundle(tmp_path)
+    build_templates(bundle)
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=[])
+    assert result.promoted == [] and not (bundle / MANIFEST_FILE).exists()
+    detail = check(candidate(result.candidates, "left_hand_raise"), "on_device_load_verified")["detail"]
+    assert "untrusted key" in detail and f"lume keys trust {KEY.public_hex}" in detail
+
+
+def test_signed_promotion_round_trip_through_the_live_gate(tmp_path):
+    """record -> promote (signed) -> dry run (signed) -> live: the bytes reach a mido socket port."""
+    import time
+
+    import mido.sockets
+
+    bundle = rich_bundle(tmp_path)
+    cfg = k11_config(tmp_path)
+    runner = CliRunner()
+
+    def lume(*args):
+        r = runner.invoke(main, [str(a) for a in args])
+        return r
+
+    assert lume("templates", "build", bundle).exit_code == 0
+    r = lume("promote", bundle, "--command", "--config", cfg)
+    assert r.exit_code == 0 and "signed by" in r.output, r.output
+    report = tmp_path / "rehearsal.dry_run.json"
+    r = lume("airdeck", "replay", bundle / EVENTS_FILE, "--bodytruth", bundle / FRAMES_FILE,
+             "--promoted", bundle / MANIFEST_FILE, "-o", report, "--config", cfg)
+    assert r.exit_code == 0 and "trusted" in r.output, r.output
+    server = mido.sockets.PortServer("127.0.0.1", 0)
+    port = server._socket.getsockname()[1]
+    try:
+        start = int(time.time() * 1000) - 250  # a gesture happening now
+        events = [{"timestamp_ms": start + i, "source_id": "k11_webcam_pose", "machine": "K11",
+                   "label": "left_hand_raise", "confidence": 0.9, "phase": "start" if i == 0 else "hold"}
+                  for i in range(0, 501, 33)]
+        frame = json.loads((bundle / FRAMES_FILE).read_text().splitlines()[0])
+        lines = []
+        for e in events:
+            f = dict(frame, timestamp=e["timestamp_ms"] - 5, mode="gesture_confirmed", present=True,
+                     tracking_lost=False, gesture_intent={"name": "left_hand_raise", "confidence": 0.95,
+                                                          "deck": 1, "command": "d1_play_pause"})
+            lines += [json.dumps(f), json.dumps(e)]
+        stream = tmp_path / "now.jsonl"
+        stream.write_text("\n".join(lines) + "\n")
+        r = lume("airdeck", "run", "--live", "--config", cfg, "--midi", f"tcp://127.0.0.1:{port}",
+                 "--promoted", bundle / MANIFEST_FILE, "--dry-run-report", report, "--events", stream,
+                 "--log", tmp_path / "live.decisions.jsonl")
+        assert r.exit_code == 0, r.output
+        conn = server.accept(block=False)
+        assert conn is not None
+        conn._socket.settimeout(5)
+        data = b""
+        while chunk := conn._socket.recv(4096):
+            data += chunk
+        conn.close()
+    finally:
+        server.close()
+    assert data == b"\x90\x0b\x7f\x90\x0b\x00"
