@@ -269,3 +269,59 @@ def test_fuzz_envelope_structure(data):
             env["signatures"] = [{"keyid": FUZZ_KEY.keyid, "sig": base64.b64encode(
                 FUZZ_KEY.private.sign(pae(PAYLOAD_TYPE, payload))).decode()}]
     _verify_bytes(json.dumps(env).encode(), FUZZ_KEY)
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+@given(JSON_VALUES)
+def test_depth_of_json_text_is_the_nesting_depth(value):
+    from lume.runtime.core._strict_json import depth_of
+
+    assert depth_of(json.dumps(value).encode()) == _depth(value)
+    assert depth_of(json.dumps(value, ensure_ascii=False).encode()) == _depth(value)
+
+
+class Obj(list):
+    """A JSON object as written: its (key, value) pairs, duplicates allowed."""
+
+
+def _text(v) -> str:
+    if isinstance(v, Obj):
+        return "{" + ",".join(f"{json.dumps(k)}:{_text(x)}" for k, x in v) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(_text(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+def _has_duplicate(v) -> bool:
+    if isinstance(v, Obj):
+        keys = [k for k, _ in v]
+        return len(keys) != len(set(keys)) or any(_has_duplicate(x) for _, x in v)
+    if isinstance(v, list):
+        return any(_has_duplicate(x) for x in v)
+    return False
+
+
+PAIRS_JSON = st.recursive(
+    st.none() | st.integers(-2**63, 2**63 - 1) | st.text(alphabet='ab:"\\\\{}[]', max_size=4),
+    lambda c: st.lists(c, max_size=3) | st.lists(st.tuples(st.sampled_from(["a", "b", ":", '"', "{"]), c),
+                                                 max_size=4).map(Obj),
+    max_leaves=12)
+
+
+@given(PAIRS_JSON)
+def test_duplicate_keys_are_refused_at_any_depth_and_only_then(value):
+    from lume.runtime.core import StrictJSONError, loads_strict
+
+    text = _text(value)
+    if _has_duplicate(value):
+        with pytest.raises(StrictJSONError, match="duplicate key"):
+            loads_strict(text, max_depth=64)
+    else:
+        assert loads_strict(text, max_depth=64) == json.loads(text)
