@@ -494,3 +494,28 @@ def sign_and_read(run, tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "gate-report.json"
     sign_completion_report(run, key, path)
     return read_completion_report(path)
+
+
+def test_mac5_refuses_a_report_forged_with_an_identity_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18, critical: R = identity, S = 0 under the identity 'key' verified any payload."""
+    import base64
+    import hashlib
+
+    from lume.runtime.completion import CompletionRefused, read_completion_report
+    from lume.runtime.core._signing import PAYLOAD_TYPE
+
+    identity = bytes([1]) + bytes(31)
+    keyid = hashlib.sha256(identity).hexdigest()
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(json.dumps([{"keyid": keyid, "scheme": "ed25519", "public": identity.hex()}]))
+    monkeypatch.setenv("LUME_TRUST_FILE", str(trust_file))
+    pred = example("readiness_report.v1", 1)
+    pred["generated_at"] = rfc3339(time.time())
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": get("readiness_report.v1").id,
+            "predicate": pred}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"payloadType": PAYLOAD_TYPE,
+                                  "payload": base64.b64encode(json.dumps(stmt).encode()).decode(),
+                                  "signatures": [{"keyid": keyid, "sig": base64.b64encode(identity + bytes(32)).decode()}]}))
+    with pytest.raises(CompletionRefused, match="small-order"):
+        read_completion_report(forged)
