@@ -83,8 +83,9 @@ def verify(report_path: Path, trust_path: Path | None, max_age: float | None, ro
                        "root": binding.root, "subjects": binding.subjects,
                        "checked": binding.checked, "unreachable": binding.unreachable}})
     else:
+        age = time.time() - parse_time(predicate["generated_at"])
         console.print(f"[bold green]AUTHENTIC[/] {escape(str(report_path))}: signed by trusted key "
-                      f"{', '.join(signers)}, payload unmodified, {span_text(time.time() - parse_time(predicate['generated_at']))} old "
+                      f"{', '.join(signers)}, payload unmodified, {span_text(age)} old "
                       f"(max {span_text(max_age_s)})", highlight=False)
         if binding is not None:
             console.print(escape(binding.summary()), highlight=False)

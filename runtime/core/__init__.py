@@ -41,6 +41,7 @@ from ._contracts import (
     load_all,
     meta_for,
 )
+from ._ed25519 import public_key_problem, verify_ed25519
 from ._evidence import (
     CheckResult,
     Domain,
@@ -51,6 +52,7 @@ from ._evidence import (
     unchecked,
     violated,
 )
+from ._freshness import Freshness, Limit, evidence_freshness, freshness, limit, span_text
 from ._inline import self_contained
 from ._jsonl import InputError, iter_jsonl, read_json
 from ._keys import (
@@ -86,8 +88,6 @@ from ._rules import (
     safety_invariants,
     storage_root,
 )
-from ._ed25519 import public_key_problem, verify_ed25519
-from ._freshness import Freshness, Limit, evidence_freshness, freshness, limit, span_text
 from ._signing import (
     MalformedEnvelope,
     ReportRejected,
@@ -126,7 +126,8 @@ __all__ = [
     "Evidence", "FileResult", "Freshness", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
     "Limit", "MalformedEnvelope", "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey",
     "Staged", "Status", "StrictJSONError", "canonical_json", "check_envelope", "evidence_freshness",
-    "freshness", "is_envelope", "limit", "loads_strict", "parse_envelope", "public_key_problem", "read_envelope",
+    "freshness", "is_envelope", "limit", "loads_strict", "parse_envelope", "public_key_problem",
+    "read_envelope",
     "sign_statement", "signed_by", "span_text", "verify_ed25519", "verify_statement",
     "UnknownContract", "UnknownLabel", "Unreadable", "airdeck_gestures", "body_truth_modes",
     "body_truth_rules", "bundle_layout", "bundled_schema", "by_id", "check_all", "commands",

@@ -430,7 +430,8 @@ def _remove(root: Path, *rels: str) -> list[str]:
     return gone
 
 
-def _evidence_subjects(manifest: dict[str, Any], report_rel: str, report_bytes: bytes) -> list[dict[str, Any]]:
+def _evidence_subjects(manifest: dict[str, Any], report_rel: str,
+                       report_bytes: bytes) -> list[dict[str, Any]]:
     """The signed manifest's subjects: every hashed evidence file its gestures cite, and the
     signed dry-run report of the promotion step."""
     seen = {e["path"]: e["sha256"] for g in manifest["gestures"] for e in g["evidence"] if e["sha256"]}
@@ -462,8 +463,8 @@ def _load_on_device(root: Path, run: _Run | None, green: set[str],
         problem = ("no signing key: a promoted manifest is a signed statement (`lume promote "
                    "--command` signs with this machine's key)")
     else:
-        envelope = dumps(sign_manifest(run.manifest, _evidence_subjects(run.manifest, REPORT_FILE, report_bytes),
-                                       signer.key)).encode()
+        subjects = _evidence_subjects(run.manifest, REPORT_FILE, report_bytes)
+        envelope = dumps(sign_manifest(run.manifest, subjects, signer.key)).encode()
         try:
             with Staged(root / MANIFEST_FILE, envelope) as staged:
                 loaded = load_manifest(staged.path, trust=signer.trust)

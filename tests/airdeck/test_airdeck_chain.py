@@ -7,11 +7,10 @@ import base64
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import pytest
-from airdeck_helpers import T0, event, frame, frames_for, held, rules
-from test_airdeck_cli import PLAY_D1, Work, config, manifest, mixed, now_ms, received, server, write_jsonl  # noqa: F401
+from airdeck_helpers import T0, event, frame, held, rules
+from airdeck_work import PLAY_D1, Work, config, manifest, mixed, now_ms, received, write_jsonl
 
 from lume.runtime.airdeck import (
     Authority,
