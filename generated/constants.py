@@ -59,6 +59,9 @@ INVARIANT_IDS = (
     'SAFE-ARCHIVE-EXTRACT',
     'SAFE-MAC4-READONLY',
     'SAFE-MRT2-PROOF',
+    'SAFE-EVIDENCE-FRESH',
+    'SAFE-LIVE-NOW',
+    'SAFE-SIGNED-EVIDENCE',
 )
 SAFE_AUTHORITY_K11 = 'SAFE-AUTHORITY-K11'
 SAFE_NEVER_COMMAND = 'SAFE-NEVER-COMMAND'
@@ -76,6 +79,32 @@ SAFE_INCOMING_KEPT = 'SAFE-INCOMING-KEPT'
 SAFE_ARCHIVE_EXTRACT = 'SAFE-ARCHIVE-EXTRACT'
 SAFE_MAC4_READONLY = 'SAFE-MAC4-READONLY'
 SAFE_MRT2_PROOF = 'SAFE-MRT2-PROOF'
+SAFE_EVIDENCE_FRESH = 'SAFE-EVIDENCE-FRESH'
+SAFE_LIVE_NOW = 'SAFE-LIVE-NOW'
+SAFE_SIGNED_EVIDENCE = 'SAFE-SIGNED-EVIDENCE'
+
+# evidence with a maximum age (evidence_freshness.v1 rows)
+# evidence_freshness.v1 /evidence/*/evidence
+FRESHNESS_EVIDENCE = (
+    'mrt2_proof',
+    'mac4_live_state',
+    'body_truth_frame',
+    'device_topology',
+    'completion_gate_report',
+    'readiness_report',
+    'dry_run_report',
+    'gesture_event_live',
+    'body_truth_frame_live',
+)
+FRESH_MRT2_PROOF = 'mrt2_proof'
+FRESH_MAC4_LIVE_STATE = 'mac4_live_state'
+FRESH_BODY_TRUTH_FRAME = 'body_truth_frame'
+FRESH_DEVICE_TOPOLOGY = 'device_topology'
+FRESH_COMPLETION_GATE_REPORT = 'completion_gate_report'
+FRESH_READINESS_REPORT = 'readiness_report'
+FRESH_DRY_RUN_REPORT = 'dry_run_report'
+FRESH_GESTURE_EVENT_LIVE = 'gesture_event_live'
+FRESH_BODY_TRUTH_FRAME_LIVE = 'body_truth_frame_live'
 
 # label names of the label table
 # labels.v1 /labels/*/name

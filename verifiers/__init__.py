@@ -5,6 +5,7 @@
 DSSE envelope, Ed25519, through lume.runtime.core) and writes it with its Markdown and HTML
 renderings; `sign_completion_report` does the same for a completion-gate run.
 """
+from ._binding import Binding, bind
 from ._catalog import all_verifiers
 from ._context import Context
 from ._framework import Verifier, verifier
@@ -23,7 +24,7 @@ from ._runner import (
 )
 
 __all__ = [
-    "Context", "Run", "UnknownCheck", "Verifier", "all_verifiers", "build_predicate",
+    "Binding", "Context", "Run", "bind", "UnknownCheck", "Verifier", "all_verifiers", "build_predicate",
     "default_root", "completion_predicate", "render_html", "render_markdown", "report", "run", "select",
     "sign_completion_report", "verdicts", "verifier", "write_report",
 ]

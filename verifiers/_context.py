@@ -20,10 +20,11 @@ class Context:
     """One verification run over `root`. Every helper only reads the root."""
 
     def __init__(self, root: Path, *, quick: bool = False, cache_folder: Path | None = None,
-                 deep: bool = False):
+                 deep: bool = False, rig: Any = None):
         self.root = Path(root).absolute()
         self.quick = quick
         self.deep = deep  # re-read what a cheaper record vouches for (archives, not member digests)
+        self.rig = rig  # the rig a live probe talks to (`lume verify --rig`), or None
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)

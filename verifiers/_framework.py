@@ -39,6 +39,7 @@ class Verifier:
     check: Callable[["Context"], Iterable[Evidence]] = field(repr=False)
     inputs: Callable[["Context"], bool] | None = field(default=None, repr=False)
     needs: str = ""
+    needs_rig: bool = False  # a live rig probe: left out ("no --rig given") when no rig is named
 
     def applies(self, ctx: "Context") -> bool:
         """Whether the root holds this check's inputs (always, for a check that declares none)."""
@@ -65,14 +66,15 @@ class Verifier:
 
 
 def verifier(id: str, title: str, *, invariants: Iterable[str] = (), domain: Domain = "data",
-             inputs: Callable[["Context"], bool] | None = None,
-             needs: str = "") -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
+             inputs: Callable[["Context"], bool] | None = None, needs: str = "",
+             needs_rig: bool = False) -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
     """Make a check function a Verifier (the catalog, `_catalog.py`, lists the built-in ones).
 
-    `inputs(ctx)` says whether the root holds what the check reads, `needs` says what that is.
+    `inputs(ctx)` says whether the root holds what the check reads, `needs` says what that is;
+    `needs_rig` marks a live probe of the rig (`ctx.rig`), reported as not run without one.
     """
 
     def make(fn: Callable[["Context"], Iterable[Evidence]]) -> Verifier:
-        return Verifier(id, title, tuple(invariants), domain, fn, inputs, needs)
+        return Verifier(id, title, tuple(invariants), domain, fn, inputs, needs, needs_rig)
 
     return make

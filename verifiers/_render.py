@@ -19,9 +19,33 @@ def _value(v: Any) -> str:
 
 
 def _verdict_rows(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """(verdict, value) rows; rig_safe and data_sound say which checks they rest on."""
     v = p["verdicts"]
-    return [(k, _value(v[k])) for k in ("overall", "rig_safe", "data_sound", "completion_ready",
-                                          "mac5_heavy_reconstruction_allowed")]
+    rests = v.get("rests_on") or {}
+    rows = []
+    for k in ("overall", "rig_safe", "data_sound", "completion_ready", "mac5_heavy_reconstruction_allowed"):
+        value = _value(v[k])
+        if k in rests:
+            value += f" (rests on: {', '.join(rests[k]) or 'no check'})"
+        rows.append((k, value))
+    return rows
+
+
+def _why(p: dict[str, Any]) -> list[str]:
+    """One line per cause of a red or partial report (older reports carry none)."""
+    return list(p.get("causes") or [])
+
+
+def _not_run(p: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(n["id"], n["kind"], n["reason"]) for n in p.get("not_run") or []]
+
+
+TIME_COLUMNS = ("evidence", "source", "field", "time", "age_s", "max_age_s", "fresh")
+
+
+def _times(p: dict[str, Any]) -> list[list[str]]:
+    """The completion gate's evidence times (what each verdict rests on, and how old it was)."""
+    return [[_value(t[k]) for k in TIME_COLUMNS] for t in (p.get("gate") or {}).get("evidence_times") or []]
 
 
 def _md_cell(text: Any) -> str:
@@ -43,8 +67,19 @@ def render_markdown(stmt: dict[str, Any], keyids: list[str], *, report_name: str
         "",
         "| verdict | value |",
         "|---|---|",
-        *(f"| {k} | {v} |" for k, v in _verdict_rows(p)),
+        *(f"| {k} | {_md_cell(v)} |" for k, v in _verdict_rows(p)),
         "",
+    ]
+    if _why(p):
+        out += [f"## Why {overall.upper()}", "", *(f"- {_md_cell(c)}" for c in _why(p)), ""]
+    if _not_run(p):
+        out += ["## Not run", "", "| check | kind | reason |", "|---|---|---|",
+                *(f"| `{i}` | {k} | {_md_cell(r)} |" for i, k, r in _not_run(p)), ""]
+    if _times(p):
+        out += ["## Evidence times", "", "| " + " | ".join(TIME_COLUMNS) + " |",
+                "|" + "---|" * len(TIME_COLUMNS),
+                *("| " + " | ".join(_md_cell(x) for x in row) + " |" for row in _times(p)), ""]
+    out += [
         "## Checks",
         "",
         "| check | status | invariants | evidence | ms |",
@@ -70,7 +105,7 @@ def render_markdown(stmt: dict[str, Any], keyids: list[str], *, report_name: str
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#1d1d1f}
 h1 .v{padding:.1em .5em;border-radius:.3em;color:#fff}
-.green{background:#1a7f37}.red{background:#cf222e}.amber{background:#9a6700}
+.green{background:#1a7f37}.red{background:#cf222e}.amber,.partial{background:#9a6700}
 table{border-collapse:collapse;margin:.8em 0;width:100%}
 th,td{border:1px solid #d0d7de;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.s{color:#fff;font-weight:600;white-space:nowrap}
@@ -97,7 +132,21 @@ def render_html(stmt: dict[str, Any], keyids: list[str], *, report_name: str = "
         f"(verify: <code>lume report verify {escape(report_name)}</code>)</td></tr>",
         f"<tr><th>subjects</th><td>{len(p['subjects'])} files</td></tr>",
         *(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _verdict_rows(p)),
-        "</table>", "<h2>Checks</h2>",
+        "</table>",
+    ]
+    if _why(p):
+        h += [f"<h2>Why {escape(overall.upper())}</h2><ul>",
+              *(f"<li>{escape(c)}</li>" for c in _why(p)), "</ul>"]
+    if _not_run(p):
+        h += ["<h2>Not run</h2><table><tr><th>check</th><th>kind</th><th>reason</th></tr>",
+              *(f"<tr><td><code>{escape(i)}</code></td><td>{escape(k)}</td><td>{escape(r)}</td></tr>"
+                for i, k, r in _not_run(p)), "</table>"]
+    if _times(p):
+        h += ["<h2>Evidence times</h2><table><tr>" + "".join(f"<th>{c}</th>" for c in TIME_COLUMNS) + "</tr>",
+              *("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in row) + "</tr>" for row in _times(p)),
+              "</table>"]
+    h += [
+        "<h2>Checks</h2>",
         "<table><tr><th>check</th><th>status</th><th>invariants</th><th>evidence</th><th>ms</th></tr>",
     ]
     for c in p["checks"]:

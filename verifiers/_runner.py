@@ -11,7 +11,7 @@ from lume.runtime.core import SigningKey, sign_report
 from ._catalog import all_verifiers
 from ._context import Context
 from ._framework import CheckResult, Verifier
-from ._predicate import build_predicate, subjects_of
+from ._predicate import NotRun, build_predicate, subjects_of
 from ._report import write_report
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ def select(only: Iterable[str] = ()) -> list[Verifier]:
     return [registry[i] for i in (wanted or sorted(registry))]
 
 
+NO_RIG = "no --rig given"
+
+
 @dataclass
 class Run:
     root: Path
@@ -45,29 +48,52 @@ class Run:
     subjects: list[dict[str, Any]]
     context: Context
     not_applicable: list[tuple[str, str]] = field(default_factory=list)  # (check id, what it needs)
+    not_run: list[NotRun] = field(default_factory=list)  # every check of the default set left out
 
     @property
     def green(self) -> bool:
-        return bool(self.checks) and all(c.status == "pass" for c in self.checks)
+        return bool(self.checks) and all(c.status == "pass" for c in self.checks) and not self.partial
+
+    @property
+    def partial(self) -> bool:
+        return any(n.kind == "not_selected" for n in self.not_run)
+
+
+def _left_out(v: Verifier, ctx: Context, *, explicit: bool, chosen: set[str], rig: Any) -> NotRun | None:
+    """Why a check of the default set does not run here, or None when it runs."""
+    if explicit and v.id in chosen:
+        return None  # asked for by id: always runs
+    if v.needs_rig and rig is None:
+        return NotRun(v.id, "no_rig", NO_RIG, v.domain)
+    if not v.applies(ctx):
+        return NotRun(v.id, "not_applicable", f"not applicable: no {v.needs} in this root", v.domain)
+    if explicit:
+        return NotRun(v.id, "not_selected", "not selected (--only)", v.domain)
+    return None
 
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
-        progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False) -> Run:
+        progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False,
+        rig: Any = None) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
     `deep` re-reads archives instead of trusting the member digests the indexer recorded.
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
-    `not_applicable`; a check named in `only` always runs.
+    `not_applicable` (and `not_run`), as is a live rig probe when no `rig` is named; a check
+    named in `only` always runs. With `only`, every other check of the default set that would
+    have run here is `not_selected`: the run is partial and its report never green.
     """
     only = list(only)
     explicit = bool(only)
     verifiers = select(only)
-    ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep)
+    chosen = {v.id for v in verifiers}
+    ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig)
+    not_run = [n for v in select(()) if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
+    left = {n.id for n in not_run}
+    skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
     results = []
-    skipped = []
     for v in verifiers:
-        if not explicit and not v.applies(ctx):
-            skipped.append((v.id, v.needs))
+        if v.id in left:
             continue
         if progress:
             progress(v, None)
@@ -78,12 +104,13 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     ctx.hash_all()  # subjects: every file of the root with its digest
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
     ctx.cache.save()
-    return Run(ctx.root, results, subjects_of(digests), ctx, skipped)
+    return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
 
 
 def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:
     """Sign the run's readiness predicate and write JSON + Markdown + HTML; returns the envelope."""
-    predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects)
+    predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects,
+                                not_run=result.not_run)
     envelope = sign_report(predicate, result.subjects, key)
     write_report(envelope, path)
     return envelope

@@ -29,6 +29,9 @@ Git commit of the contracts (40 or 64 hex digits), or null when not in a git che
 """
 
 
+Cause = TypeAliasType("Cause", Annotated[str, Field(min_length=1)])
+
+
 class Digest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -91,6 +94,56 @@ class Evidence(BaseModel):
     """
 
 
+CheckId = TypeAliasType(
+    "CheckId", Annotated[str, Field(pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')]
+)
+"""
+Stable dotted check id, e.g. storage.integrity.
+"""
+
+
+class NotRun(BaseModel):
+    """
+    A check of the default set that did not run: `not_selected` (left out by `--only`: the run is partial), `not_applicable` (the root holds none of its inputs) or `no_rig` (a live rig probe and no rig was named); neither of the last two makes a run partial.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: CheckId
+    kind: Literal['not_selected', 'not_applicable', 'no_rig']
+    domain: Literal['rig', 'data'] | None = None
+    reason: Annotated[str, Field(min_length=1)]
+
+
+class EvidenceTime(BaseModel):
+    """
+    The time of one piece of evidence a gate used, against its maximum age.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    evidence: str
+    """
+    The evidence_freshness.v1 row.
+    """
+    contract: str
+    source: str
+    field: str
+    time: Any
+    """
+    The time as the document wrote it, or null when it was missing.
+    """
+    age_s: float | None
+    """
+    Age at the check (negative when dated ahead), or null when unknown.
+    """
+    max_age_s: float
+    fresh: bool
+
+
 Invariant = TypeAliasType(
     "Invariant", Annotated[str, Field(pattern='^SAFE-[A-Z0-9]+(-[A-Z0-9]+)*$')]
 )
@@ -100,10 +153,7 @@ class Check(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    id: Annotated[str, Field(pattern='^[a-z0-9_]+(\\.[a-z0-9_]+)*$')]
-    """
-    Stable dotted check id, e.g. storage.integrity.
-    """
+    id: CheckId
     title: Annotated[str, Field(min_length=3)]
     status: CheckStatus
     invariants: list[Invariant]
@@ -114,19 +164,38 @@ class Check(BaseModel):
     duration_ms: Annotated[float, Field(ge=0.0)]
 
 
+class RestsOn(BaseModel):
+    """
+    The ids of the checks each domain verdict rests on.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    rig_safe: list[CheckId]
+    data_sound: list[CheckId]
+
+
 class Verdicts(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    rig_safe: bool
+    rig_safe: bool | None
     """
-    All rig-safety checks passed.
+    All rig-safety checks ran and passed; null when unknown (a partial run).
     """
-    data_sound: bool
+    data_sound: bool | None
     """
-    All data / storage checks passed.
+    All data / storage checks ran and passed; null when unknown (a partial run).
     """
-    overall: Literal['green', 'red']
+    overall: Literal['green', 'red', 'partial']
+    """
+    green = complete and every check passed; red = a check failed or was inconclusive; partial = nothing failed but a check of the default set did not run.
+    """
+    rests_on: RestsOn | None = None
+    """
+    The ids of the checks each domain verdict rests on.
+    """
     completion_ready: bool | None
     """
     Mac4-first completion gate verdict, or null when the gate was not part of this run.
@@ -184,11 +253,15 @@ class Gate(BaseModel):
     """
     False when preflight failed and the wrapper / full audit were skipped (fast failure).
     """
+    evidence_times: list[EvidenceTime] | None = None
+    """
+    The time of each piece of evidence the audit used, against its maximum age.
+    """
 
 
 class ReadinessReport(BaseModel):
     """
-    What a readiness report states: the predicate of an in-toto Statement that `lume verify` (nox -s verify) wraps in a DSSE envelope signed with Ed25519. The Statement's subjects repeat `subjects` here. It names the contracts it checked against (by $id, file and digest), the root it verified, the subjects (files) and their digests, every check with its status, the safety invariants it covers and its evidence, and the verdicts, including the Mac4-first completion gate verdicts `completion_ready` and `mac5_heavy_reconstruction_allowed` that SAFE-MAC5-GATE reads. Rules: a check that could not run is `inconclusive`, never `pass`; `overall` is `red` whenever any check is `fail` or `inconclusive`, and `green` needs at least one check, `rig_safe` and `data_sound`; `mac5_heavy_reconstruction_allowed` can be true only with `completion_ready` true and `overall` green; a gate whose preflight found a port unreachable did not run the full audit, and a gate that did not run the full audit is never `completion_ready`. A report that fails signature verification, is unsigned, is signed by an untrusted key or is older than its consumer's maximum age counts as red whatever it says.
+    What a readiness report states: the predicate of an in-toto Statement that `lume verify` (nox -s verify) wraps in a DSSE envelope signed with Ed25519. The Statement's subjects repeat `subjects` here. It names the contracts it checked against (by $id, file and digest), the root it verified, the subjects (files) and their digests, every check with its status, the safety invariants it covers and its evidence, and the verdicts, including the Mac4-first completion gate verdicts `completion_ready` and `mac5_heavy_reconstruction_allowed` that SAFE-MAC5-GATE reads. Rules: a check that could not run is `inconclusive`, never `pass`; `overall` is `red` whenever any check is `fail` or `inconclusive`, and `green` needs at least one check, `rig_safe` and `data_sound`; `mac5_heavy_reconstruction_allowed` can be true only with `completion_ready` true and `overall` green; a gate whose preflight found a port unreachable did not run the full audit, and a gate that did not run the full audit is never `completion_ready`. A report that fails signature verification, is unsigned, is signed by an untrusted key or is older than its consumer's maximum age counts as red whatever it says. A run in which a check of the default set did not run (`lume verify --only`) is `partial`: never green, with `rig_safe` and `data_sound` null. `not_run` lists every check of the default set that did not run and why (not selected, not applicable to this root, no rig named); `rests_on` lists the checks each of `rig_safe` and `data_sound` rests on; `causes` says in one line per cause why a report is red or partial (these rules on `not_run` and `partial` are checked by the signer and by every reader, `lume.runtime.core.verify_report`, since a constraint added here could not be proven to hold for reports written before them). A completion gate records in `gate.evidence_times` the time of each piece of evidence it used against its maximum age (lume:contract:evidence_freshness:v1).
 
     """
 
@@ -217,3 +290,11 @@ class ReadinessReport(BaseModel):
     checks: list[Check]
     verdicts: Verdicts
     gate: Gate | None = None
+    not_run: list[NotRun] | None = None
+    """
+    The checks of the default set that did not run, each with why.
+    """
+    causes: list[Cause] | None = None
+    """
+    Why the report is red or partial, one line per cause (empty when green).
+    """

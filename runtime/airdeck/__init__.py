@@ -13,13 +13,23 @@ from ._frames import FrameBuffer
 from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
 from ._live import DispatchFailed, live_refusal, run_loop
 from ._lock import SafeStopLock
-from ._manifest import PromotedManifest, consistency_problems, gesture_entry, load_manifest
+from ._manifest import (
+    EvidenceCheck,
+    PromotedManifest,
+    bundle_root,
+    consistency_problems,
+    evidence_problems,
+    gesture_entry,
+    load_manifest,
+    manifest_digest,
+    sign_manifest,
+)
 from ._midi import MidiDispatcher, MidiOpenError, open_output, parse_tcp_spec
 from ._midi_map import as_records
 from ._pose_stream import pose_records
 from ._recognize import Recognizer, recognize
 from ._replay import is_frame, replay, run_stream
-from ._report import build_report, file_ref, live_report_problem
+from ._report import build_report, file_ref, live_report_problem, report_subjects, sign_dry_run
 from ._rules import PRESENCE, SAFE_STOP, Resolution, Rules, RulesError, Target, contract_digests
 from ._session import (
     DryRun,
@@ -38,6 +48,7 @@ __all__ = [
     "Decision",
     "DispatchFailed",
     "DryRun",
+    "EvidenceCheck",
     "FRAME",
     "FrameBuffer",
     "GESTURE",
@@ -60,9 +71,11 @@ __all__ = [
     "as_records",
     "audit",
     "build_report",
+    "bundle_root",
     "consistency_problems",
     "contract_digests",
     "dry_run",
+    "evidence_problems",
     "file_ref",
     "gesture_entry",
     "is_frame",
@@ -70,6 +83,7 @@ __all__ = [
     "live_refusal",
     "live_report_problem",
     "load_manifest",
+    "manifest_digest",
     "machine_of",
     "open_output",
     "parse_tcp_spec",
@@ -77,8 +91,11 @@ __all__ = [
     "recognize",
     "recognize_file",
     "replay",
+    "report_subjects",
     "run_loop",
     "run_stream",
+    "sign_dry_run",
+    "sign_manifest",
     "start_dry",
     "start_live",
 ]

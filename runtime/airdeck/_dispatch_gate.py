@@ -1,13 +1,15 @@
-"""The AirDeck safety gate: a pure decision component (no I/O, no clock, no MIDI).
+"""The AirDeck safety gate: a pure decision component (no I/O, no MIDI; a clock only when given).
 
 Gesture events (gesture_event.v1 dicts) and BodyTruth frames (body_truth.v0 dicts) go in;
 one `Decision` per event comes out: `dispatched`, or `refused` with the id of the safety
 invariant that refused it and a reason. Time is the events' own `timestamp_ms`, so a
-recorded stream replays exactly as it ran live. The checks run in this order and the first
-that fails is cited:
+recorded stream replays exactly as it ran live; in live mode the gate is also given the wall
+clock (injected, so it stays testable) and refuses an event or frame that is not now. The
+checks run in this order and the first that fails is cited:
 
   authority (SAFE-AUTHORITY-K11) -> machine and source (SAFE-NEVER-COMMAND,
-  SAFE-LIVE-SOURCE-FILTER) -> label promoted, and in the promoted manifest when one is given
+  SAFE-LIVE-SOURCE-FILTER) -> live only: event and frame fresh against the clock
+  (SAFE-LIVE-NOW) -> label promoted, and in the promoted manifest when one is given
   (SAFE-CMD-PROMOTED) -> release (asks for nothing) -> safe-stop lock (SAFE-SAFE-STOP-LOCK)
   -> BodyTruth present, not tracking_lost, fresh (SAFE-CMD-PRESENCE) -> confidence
   (SAFE-CMD-THRESHOLD) -> destructive in burst (SAFE-BURST-NONDESTRUCTIVE) -> held for
@@ -24,7 +26,10 @@ a refused double trigger never fires later by surprise.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
+
+from lume.generated.constants import FRESH_BODY_TRUTH_FRAME_LIVE, FRESH_GESTURE_EVENT_LIVE
+from lume.runtime.core import freshness
 
 from ._frames import FrameBuffer
 from ._manifest import PromotedManifest
@@ -34,6 +39,7 @@ from ._rules import (
     BURST,
     COOLDOWN,
     HOLD,
+    LIVE_NOW,
     NEVER_COMMAND,
     PRESENCE,
     PROMOTED,
@@ -122,8 +128,12 @@ class DispatchGate:
 
     def __init__(self, authority: Authority, rules: Rules | None = None,
                  manifest: PromotedManifest | None = None, *, locked: bool = False,
-                 dry_run: bool = True, frames: FrameBuffer | None = None) -> None:
+                 dry_run: bool = True, frames: FrameBuffer | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.rules = rules or Rules.from_contracts()
+        # Live mode's wall clock (Unix seconds): events and frames must be fresh against it
+        # (SAFE-LIVE-NOW). None in dry runs, where a recording replays on its own time.
+        self.clock = clock
         self.authority = authority
         self.manifest = manifest
         self.dry_run = dry_run
@@ -190,6 +200,17 @@ class DispatchGate:
         if kind not in r.command_source_kinds:
             return out(SOURCE_FILTER, f"{source_id} (kind {kind}) is not a live command source; "
                        f"command sources are {', '.join(sorted(r.command_source_kinds))}")
+
+        # -- live means now: a recorded stream can drive a dry run, never a live port
+        if self.clock is not None:
+            now_ms = self.clock() * 1000
+            problem = _stale(FRESH_GESTURE_EVENT_LIVE, event, now_ms, ts, r.live_event_ms)
+            if problem is None and frame is not None:
+                problem = _stale(FRESH_BODY_TRUTH_FRAME_LIVE, frame, now_ms, frame["timestamp"],
+                                 r.live_frame_ms)
+            if problem is not None:
+                self._tracks.pop(source_id, None)
+                return out(LIVE_NOW, problem)
 
         # -- what it asks for
         res = r.resolve(label, event.get("deck"))
@@ -309,3 +330,16 @@ class DispatchGate:
         return replace(t, threshold=max(t.threshold, float(entry["threshold"])),
                        hold_ms=max(t.hold_ms, int(entry["hold_ms"])),
                        cooldown_ms=max(t.cooldown_ms, int(entry["cooldown_ms"]))), None
+
+
+def _stale(evidence: str, doc: dict[str, Any], now_ms: float, ts: int,
+           limits: tuple[int, int]) -> str | None:
+    """Why a live event or frame is not now (older than its live limit, or dated ahead beyond
+    the skew), or None. Integer compare per event; the wording comes from core.freshness."""
+    max_age, skew = limits
+    age = now_ms - ts
+    if age <= max_age and -age <= skew:
+        return None
+    what = "live event" if evidence == FRESH_GESTURE_EVENT_LIVE else "live BodyTruth frame"
+    f = freshness(evidence, doc, now=now_ms / 1000, source=what)
+    return f"{f.problem}: a recorded stream can drive a dry run, never a live port"

@@ -1,11 +1,14 @@
 """Live mode: when the gate may open a MIDI output, and the loop that runs it.
 
-`live_refusal` says why live mode may not start (SAFE-AUTHORITY-K11: only a K11 config with
-can_command_rekordbox; the promotion path: a green dry-run report for this exact manifest and
-these rule contracts). `run_loop` drives the gate over a stream: each decision persists the
-safe-stop lock first (so a crash right after a safe stop still restarts locked), then sends
-its MIDI, then is appended to the decision log and flushed; an operator re-arm made while the
-loop runs (the lock file removed) re-arms the gate.
+`live_refusal` says why live mode may not start. The chain it follows is record -> promote
+(signed) -> dry run (signed) -> live: only K11 with can_command_rekordbox
+(SAFE-AUTHORITY-K11); a promoted manifest signed by a trusted key whose every evidence digest
+still matches where the file is reachable (SAFE-SIGNED-EVIDENCE: a hand-written or edited
+manifest never opens live mode); a signed, trusted, green and fresh dry-run report that names
+this manifest's digest and these rule contracts. `run_loop` drives the gate over a stream:
+each decision persists the safe-stop lock first (so a crash right after a safe stop still
+restarts locked), then sends its MIDI, then is appended to the decision log and flushed; an
+operator re-arm made while the loop runs (the lock file removed) re-arms the gate.
 """
 from __future__ import annotations
 
@@ -14,11 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
-from lume.runtime.core import InputError, read_json
+from lume.generated.constants import SAFE_SIGNED_EVIDENCE
+from lume.runtime.core import InputError, read_envelope
 
 from ._dispatch_gate import Decision, DispatchGate
 from ._lock import SafeStopLock
-from ._manifest import PromotedManifest
+from ._manifest import PromotedManifest, evidence_problems
 from ._midi import MidiDispatcher
 from ._replay import run_stream
 from ._report import live_report_problem
@@ -32,7 +36,8 @@ class DispatchFailed(RuntimeError):
 
 
 def live_refusal(config: dict[str, Any] | None, rules: Rules, manifest: PromotedManifest | None,
-                 report_path: Path | None) -> str | None:
+                 report_path: Path | None, *, trust: list[dict[str, Any]] | None = None,
+                 now: float | None = None) -> str | None:
     """Why live mode may not start, or None. The message names what to do about it."""
     if config is None:
         return "no machine config (use --config or $LUME_CONFIG); a dry run is allowed: drop --live"
@@ -43,12 +48,22 @@ def live_refusal(config: dict[str, Any] | None, rules: Rules, manifest: Promoted
                 "(SAFE-AUTHORITY-K11). A dry run is allowed: drop --live")
     if manifest is None:
         return "--live needs --promoted MANIFEST (derived/airdeck/promoted_gestures.json)"
+    if not manifest.signed:
+        return (f"{manifest.path}: the manifest is {manifest.signature['status']} "
+                f"({manifest.signature['detail']}); live mode needs a manifest signed by a trusted "
+                f"key (`lume promote --command`): a hand-written or edited manifest is never live "
+                f"({SAFE_SIGNED_EVIDENCE})")
+    evidence = evidence_problems(manifest)
+    if evidence.problems:
+        more = f" (+{len(evidence.problems) - 1} more)" if len(evidence.problems) > 1 else ""
+        return f"{manifest.path}: evidence {evidence.problems[0]}{more}: promote again"
     report_path = report_path or default_report(manifest)
     if not report_path.is_file():
         return (f"no dry-run report at {report_path}; run `lume airdeck replay EVENTS --promoted "
                 f"{manifest.path} -o {report_path}` first")
     try:
-        problem = live_report_problem(read_json(report_path), manifest)
+        problem = live_report_problem(read_envelope(report_path, shape=False), manifest, trust=trust,
+                                      now=now)
     except InputError as exc:
         problem = str(exc)
     return None if problem is None else f"{report_path}: {problem}"

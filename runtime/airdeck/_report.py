@@ -1,4 +1,12 @@
-"""The dry-run / self-play report (airdeck_dry_run_report.v1) and the live-mode precondition."""
+"""The dry-run / self-play report (airdeck_dry_run_report.v2), signed, and the live-mode
+precondition it opens.
+
+A dry run's report is the predicate of an in-toto Statement in a DSSE envelope (Ed25519, like
+readiness reports) whose subjects are its inputs: `sign_dry_run`. Live mode accepts it only
+when it verifies against the trust file, is green, fresh (the `dry_run_report` row of
+evidence_freshness.v1), names the digest of the manifest live mode was given, and was run
+against the installed rule contracts: `live_report_problem`.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +15,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import now_iso
+from lume.generated.constants import FRESH_DRY_RUN_REPORT
+from lume.runtime.core import (
+    ReportRejected,
+    SigningKey,
+    freshness,
+    get,
+    is_envelope,
+    now_iso,
+    problems,
+    sign_statement,
+    verify_statement,
+)
 
 from ._audit import audit
 from ._dispatch_gate import Decision
@@ -15,8 +34,8 @@ from ._manifest import PromotedManifest, consistency_problems
 from ._midi_map import as_records
 from ._rules import COOLDOWN, HOLD, PRESENCE, PROMOTED, SAFE_STOP, THRESHOLD, Rules, contract_digests
 
-SCHEMA = "lume.airdeck.dry_run_report.v1"
-CONTRACT = "airdeck_dry_run_report.v1"
+SCHEMA = "lume.airdeck.dry_run_report.v2"
+CONTRACT = "airdeck_dry_run_report.v2"
 
 
 def file_ref(path: Path, records: int) -> dict[str, Any]:
@@ -87,7 +106,8 @@ def build_report(decisions: list[Decision], *, rules: Rules, manifest: PromotedM
         "machine": machine,
         "verdict": "green" if ok else "red",
         "promoted_manifest": None if manifest is None else {
-            "path": manifest.path, "sha256": manifest.sha256, "gestures": list(manifest.gestures)},
+            "path": manifest.path, "sha256": manifest.sha256, "gestures": list(manifest.gestures),
+            "signature": dict(manifest.signature)},
         "inputs": {"events": events, "bodytruth": bodytruth},
         "contracts": contract_digests(),
         "decision_log": decision_log,
@@ -103,24 +123,50 @@ def build_report(decisions: list[Decision], *, rules: Rules, manifest: PromotedM
     }
 
 
-def live_report_problem(report: Any, manifest: PromotedManifest) -> str | None:
-    """Why a dry-run report does not open live mode for this manifest, or None when it does."""
-    from lume.runtime.core import get, problems
+def report_subjects(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Statement subjects of a dry-run report: its input files (the manifest it ran against is
+    named by its digest in `promoted_manifest`, not by the bytes of its file)."""
+    refs = [doc["inputs"]["events"], doc["inputs"]["bodytruth"], doc["decision_log"]]
+    seen: dict[str, str] = {}
+    for ref in refs:
+        if ref is not None:
+            seen.setdefault(str(ref["path"]), ref["sha256"])
+    return [{"name": name, "digest": {"sha256": digest}} for name, digest in seen.items()]
 
-    found = problems(report, get(CONTRACT))
-    if found:
-        return f"the dry-run report is not a valid {CONTRACT}: {found[0]}"
+
+def sign_dry_run(doc: dict[str, Any], key: SigningKey) -> dict[str, Any]:
+    """The signed statement of a dry-run report (DSSE envelope, SAFE-SIGNED-EVIDENCE)."""
+    return sign_statement(doc, report_subjects(doc), key, contract=CONTRACT)
+
+
+def live_report_problem(report: Any, manifest: PromotedManifest, *,
+                        trust: list[dict[str, Any]] | None = None, now: float | None = None) -> str | None:
+    """Why a dry-run report does not open live mode for this manifest, or None when it does:
+    it must be a signed statement by a trusted key, green, fresh, name this manifest's digest
+    and have been run against the installed rule contracts."""
+    if not is_envelope(report):
+        found = problems(report, get(CONTRACT))
+        shape = f"not a valid {CONTRACT}: {found[0]}" if found else "a bare document"
+        return (f"the dry-run report is not signed ({shape}): run `lume airdeck replay EVENTS "
+                f"--promoted {manifest.path} -o REPORT`, which signs its report")
+    try:
+        report = verify_statement(report, trust, contract=CONTRACT)["predicate"]
+    except ReportRejected as exc:
+        return f"the dry-run report does not count: {exc.reason}"
     if report["verdict"] != "green":
         failed = [c["id"] for c in report["checks"] if c["status"] != "pass"]
         return f"the dry-run report is red (failed: {', '.join(failed) or 'none listed'})"
+    fresh = freshness(FRESH_DRY_RUN_REPORT, report, now=now, source="the dry-run report")
+    if not fresh.fresh:
+        return f"{fresh.problem}: run the dry run again"
     ran = report["promoted_manifest"]
     if ran is None or ran["sha256"] != manifest.sha256:
         return (f"the dry-run report was run against manifest sha256 "
                 f"{ran['sha256'] if ran else None}, not {manifest.sha256} ({manifest.path}): "
                 "run the dry run again for this manifest")
-    now = {c["id"]: c["sha256"] for c in contract_digests()}
+    now_refs = {c["id"]: c["sha256"] for c in contract_digests()}
     then = {c["id"]: c["sha256"] for c in report["contracts"]}
-    changed = sorted(i for i in now if then.get(i) != now[i])
+    changed = sorted(i for i in now_refs if then.get(i) != now_refs[i])
     if changed:
         return f"the rule contracts changed since the dry run ({', '.join(changed)}): run it again"
     return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lume.generated import constants as C
-from lume.runtime.core import LabelIndex, contract_ref, invariants, rule_data
+from lume.runtime.core import LabelIndex, contract_ref, invariants, limit, rule_data
 
 from ._midi_map import MidiRow, planned_messages
 
@@ -23,6 +23,8 @@ from ._midi_map import MidiRow, planned_messages
 # to start when any of them changed since that report.
 RULE_CONTRACTS = ("labels.v1", "safety_invariants.v1", "airdeck_midi_map.v1",
                   "body_truth_rules.v0", "body_truth_modes.v0")
+# ... and the live limits (SAFE-LIVE-NOW): how old an event or frame may be against the clock.
+LIVE_CONTRACTS = ("evidence_freshness.v1",)
 
 # Invariant ids the gate cites (generated from the table: a renamed invariant fails at import
 # instead of silently disabling a rule).
@@ -36,8 +38,9 @@ COOLDOWN = C.SAFE_CMD_COOLDOWN
 BURST = C.SAFE_BURST_NONDESTRUCTIVE
 SOURCE_FILTER = C.SAFE_LIVE_SOURCE_FILTER
 SAFE_STOP = C.SAFE_SAFE_STOP_LOCK
+LIVE_NOW = C.SAFE_LIVE_NOW
 GATE_INVARIANTS = (AUTHORITY, NEVER_COMMAND, PRESENCE, PROMOTED, THRESHOLD, HOLD, COOLDOWN,
-                   BURST, SOURCE_FILTER, SAFE_STOP)
+                   BURST, SOURCE_FILTER, SAFE_STOP, LIVE_NOW)
 
 
 class RulesError(ValueError):
@@ -100,6 +103,9 @@ class Rules:
     commands: dict[str, dict[str, Any]]
     midi_rows: dict[tuple[str, int | None], MidiRow]
     gate_internal: frozenset[str]
+    # live mode only (SAFE-LIVE-NOW): (max age, skew allowance) in ms against the wall clock
+    live_event_ms: tuple[int, int]
+    live_frame_ms: tuple[int, int]
     _resolved: dict[tuple[str, int | None], Resolution] = field(default_factory=dict, repr=False)
     _kinds: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -158,6 +164,8 @@ class Rules:
             commands=dict(safety_invariants["commands"]),
             midi_rows=midi_rows,
             gate_internal=frozenset(g["label"] for g in airdeck_midi_map["gate_internal"]),
+            live_event_ms=_live_ms(C.FRESH_GESTURE_EVENT_LIVE),
+            live_frame_ms=_live_ms(C.FRESH_BODY_TRUTH_FRAME_LIVE),
         )
 
     # ---- queries ------------------------------------------------------------------------------
@@ -237,6 +245,11 @@ def _key(stem: str) -> str:
     return stem.split(".")[0]  # "airdeck_midi_map.v1" -> the from_data keyword airdeck_midi_map
 
 
+def _live_ms(evidence: str) -> tuple[int, int]:
+    lim = limit(evidence)
+    return round(lim.max_age_s * 1000), round(lim.skew_s * 1000)
+
+
 def contract_digests() -> list[dict[str, str]]:
     """`{id, sha256}` of each rule contract file the gate reads (recorded in dry-run reports)."""
-    return [contract_ref(stem) for stem in RULE_CONTRACTS]
+    return [contract_ref(stem) for stem in RULE_CONTRACTS + LIVE_CONTRACTS]

@@ -3,17 +3,27 @@
 - `dry_run`: a recorded gesture chain through the gate, nothing sent; the dry-run report and
   the decision log written (`lume airdeck replay`);
 - `start_live` / `start_dry`: a gate over a live JSONL stream (`lume airdeck run`), live only on
-  K11 with a green dry-run report for the same manifest, MIDI through mido, the safe-stop lock;
+  K11 with a signed manifest and a signed, green, fresh dry-run report for it, every event and
+  frame judged against the wall clock, MIDI through mido, the safe-stop lock;
 - `recognize_file`: K11 pose observations to gesture events (`lume airdeck recognize`).
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from lume.runtime.core import InputError, get, problems, read_records, write_json, write_jsonl
+from lume.runtime.core import (
+    InputError,
+    SigningKey,
+    get,
+    problems,
+    read_records,
+    write_json,
+    write_jsonl,
+)
 
 from ._dispatch_gate import Authority, Decision, DispatchGate
 from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
@@ -24,10 +34,10 @@ from ._midi import MidiDispatcher, open_output, parse_tcp_spec
 from ._pose_stream import pose_records
 from ._recognize import recognize
 from ._replay import replay
-from ._report import build_report, file_ref
+from ._report import build_report, file_ref, sign_dry_run
 from ._rules import Rules
 
-DRY_RUN_REPORT = "airdeck_dry_run_report.v1"
+DRY_RUN_REPORT = "airdeck_dry_run_report.v2"
 LOCK_NAME = "airdeck_safe_stop.lock.json"
 
 
@@ -52,6 +62,7 @@ class DryRun:
     report_path: Path
     log_path: Path
     decisions: list[Decision]
+    signed: bool = False
 
     @property
     def green(self) -> bool:
@@ -64,11 +75,13 @@ def default_log(report: Path) -> Path:
 
 def dry_run(events: Path, *, report: Path, bodytruth: Path | None = None,
             manifest: PromotedManifest | None = None, config: dict[str, Any] | None = None,
-            log: Path | None = None) -> DryRun:
+            log: Path | None = None, key: SigningKey | None = None) -> DryRun:
     """Replay `events` (with BodyTruth `bodytruth`) through a simulated-authority gate.
 
-    Writes the decision log and the dry-run report (airdeck_dry_run_report.v1); InputError for a
-    bad input line names the file, line, field and contract.
+    Writes the decision log and the dry-run report (airdeck_dry_run_report.v2), signed with
+    `key` as a DSSE envelope (only a signed report opens live mode; without a key the bare
+    document is written). InputError for a bad input line names the file, line, field and
+    contract.
     """
     event_records = read_records(events, GESTURE)
     frames = read_records(bodytruth, FRAME) if bodytruth else []
@@ -85,8 +98,8 @@ def dry_run(events: Path, *, report: Path, bodytruth: Path | None = None,
     found = problems(doc, get(DRY_RUN_REPORT))
     if found:  # a bug of ours, never of the input: refuse to write a report that breaks its contract
         raise RuntimeError(f"dry-run report breaks its contract: {found[0]}")
-    write_json(report, doc)
-    return DryRun(doc, report, log, decisions)
+    write_json(report, doc if key is None else sign_dry_run(doc, key))
+    return DryRun(doc, report, log, decisions, signed=key is not None)
 
 
 # ---------------------------------------------------------------------------- live stream
@@ -126,13 +139,17 @@ class GateSession:
 
 def start_live(config: dict[str, Any] | None, *, manifest: PromotedManifest | None,
                dry_run_report: Path | None = None, midi: str | None = None,
-               lock_file: Path | None = None, log: Path, from_pose: bool = False) -> GateSession:
-    """A live gate sending MIDI: only K11 with can_command_rekordbox, a promoted manifest and its
-    green dry-run report (LiveRefused says what is missing). `midi` is a port name or
-    `tcp://HOST:PORT` (default: the configuration's midi_output); the safe-stop lock lives in
-    `lock_file` (default: beside the log) and is kept across restarts."""
+               lock_file: Path | None = None, log: Path, from_pose: bool = False,
+               trust: list[dict[str, Any]] | None = None,
+               clock: Callable[[], float] = time.time) -> GateSession:
+    """A live gate sending MIDI: only K11 with can_command_rekordbox, a promoted manifest signed
+    by a trusted key with its evidence unchanged, and a signed, green, fresh dry-run report for
+    it (LiveRefused says what is missing; `trust` defaults to the trust file). `midi` is a port
+    name or `tcp://HOST:PORT` (default: the configuration's midi_output); the safe-stop lock
+    lives in `lock_file` (default: beside the log) and is kept across restarts. The gate judges
+    every event and frame against `clock` (SAFE-LIVE-NOW): a recording never drives a port."""
     rules = Rules.from_contracts()
-    refusal = live_refusal(config, rules, manifest, dry_run_report)
+    refusal = live_refusal(config, rules, manifest, dry_run_report, trust=trust, now=clock())
     if refusal is not None:
         raise LiveRefused(f"refusing live mode: {refusal}")
     spec = midi or config["midi_output"]
@@ -145,7 +162,7 @@ def start_live(config: dict[str, Any] | None, *, manifest: PromotedManifest | No
         raise InputError(str(exc)) from exc
     lock = SafeStopLock(lock_file or log.with_name(LOCK_NAME))
     gate = DispatchGate(Authority.from_config(config), rules, manifest, locked=lock.is_locked(),
-                        dry_run=False)
+                        dry_run=False, clock=clock)
     machine = machine_of(config, None, what="--from-pose") if from_pose else None
     dispatcher = MidiDispatcher(open_output(spec))  # MidiOpenError: refused
     return GateSession(gate, True, machine, lock, dispatcher)

@@ -46,10 +46,22 @@ def _config(path: Path | None) -> dict[str, Any] | None:
     return load_machine_config(path)
 
 
-def _manifest(path: Path | None):
+def _trust(path: Path | None) -> list[dict[str, Any]]:
+    from lume.runtime.core import load_trust, trust_file
+
+    return load_trust(path or trust_file())
+
+
+def _manifest(path: Path | None, trust: list[dict[str, Any]]):
     from lume.runtime.airdeck import load_manifest
 
-    return None if path is None else load_manifest(path)
+    return None if path is None else load_manifest(path, trust=trust)
+
+
+def trust_file_option(fn):
+    return click.option("--trust-file", "trust_path", type=FILE, default=None,
+                        help="Trust file for the signed manifest and dry-run report (default: "
+                             "LUME_TRUST_FILE, the configuration, <key dir>/trusted_keys.json).")(fn)
 
 
 def _print_decision(d: Any) -> None:
@@ -67,25 +79,37 @@ def _print_decision(d: Any) -> None:
               help="Promoted-gesture manifest (airdeck_promoted_gestures.v1) to run against.")
 @config_option
 @hidden_flag("--dry-run")
-@out_option("Where to write the dry-run report (airdeck_dry_run_report.v1).", required=True,
+@out_option("Where to write the signed dry-run report (airdeck_dry_run_report.v2).", required=True,
             old=("--report",))
 @click.option("--log", "log_path", type=FILE, default=None,
               help="Decision log (airdeck_decision.v1 JSONL); default OUT.decisions.jsonl.")
+@trust_file_option
 @json_option
 def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_path: Path | None,
-           out: Path, log_path: Path | None, as_json: bool) -> int:
-    """Run a gesture chain through the gate with nothing ever sent (the dry run).
+           out: Path, log_path: Path | None, trust_path: Path | None, as_json: bool) -> int:
+    """Run a gesture chain through the gate with nothing ever sent (the dry run), and sign the
+    report with this machine's key (live mode accepts only a signed report).
 
     Exit 0 green, 1 red, 2 bad input. The live path is `lume airdeck run --live`.
     """
     from lume.runtime.airdeck import dry_run
 
-    run = dry_run(events, report=out, bodytruth=bodytruth, manifest=_manifest(promoted),
-                  config=_config(config_path), log=log_path)
+    from ._verify import signing_key
+
+    say = err_console if as_json else console
+    manifest = _manifest(promoted, _trust(trust_path))
+    key = signing_key(lambda text: say.print(text, highlight=False))
+    run = dry_run(events, report=out, bodytruth=bodytruth, manifest=manifest,
+                  config=_config(config_path), log=log_path, key=key)
     doc = run.report
     if as_json:
         emit_json(doc)
         return OK if run.green else FAILED
+    if manifest is not None:
+        sig = manifest.signature
+        colour = "green" if sig["status"] == "trusted" else "yellow"
+        console.print(f"manifest {escape(str(manifest.path))}: [{colour}]{sig['status']}[/] "
+                      f"({escape(sig['detail'])}), digest {manifest.sha256}", highlight=False)
     c = doc["counts"]
     console.print(f"{c['events']} events: {c['dispatched']} dispatched, {c['refused']} refused",
                   highlight=False)
@@ -97,8 +121,8 @@ def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_p
         mark = "[green]pass[/]" if chk["status"] == "pass" else "[red]FAIL[/]"
         console.print(f"  {mark} {chk['id']}: {escape(chk['detail'])}", highlight=False)
     colour = "green" if run.green else "red"
-    console.print(f"verdict [{colour}]{doc['verdict']}[/]: report {escape(str(out))}, "
-                  f"log {escape(str(run.log_path))}", highlight=False)
+    console.print(f"verdict [{colour}]{doc['verdict']}[/]: signed report {escape(str(out))} "
+                  f"(key {key.keyid}), log {escape(str(run.log_path))}", highlight=False)
     return OK if run.green else FAILED
 
 
@@ -128,11 +152,14 @@ def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_p
               help="Decision log, appended one line per decision.")
 @click.option("--lock-file", type=FILE, default=None,
               help="Safe-stop lock (kept across restarts); default beside the log.")
+@trust_file_option
 @json_option
 def run(live: bool, midi, config_path: Path | None, promoted: Path | None, report_path: Path | None,
         events_path: str, from_pose: bool, machine: str | None, log_path: Path, lock_file: Path | None,
-        as_json: bool) -> int:
-    """Run the gate over a live stream; with --live send MIDI (K11 only, after a green dry run).
+        trust_path: Path | None, as_json: bool) -> int:
+    """Run the gate over a live stream; with --live send MIDI (K11 only, with a signed manifest
+    and a signed, green, fresh dry run for it; events and frames older than their live limit
+    are refused, so a recording never drives a live port).
 
     With --json each decision is printed as one JSON line. Exit 0 done, 1 live mode refused or
     the MIDI output failed, 2 bad input (bad lines are skipped, reported, and exit 2 at the end).
@@ -140,7 +167,8 @@ def run(live: bool, midi, config_path: Path | None, promoted: Path | None, repor
     from lume.runtime.airdeck import start_dry, start_live
 
     config = _config(config_path)
-    manifest = _manifest(promoted)
+    trust = _trust(trust_path)
+    manifest = _manifest(promoted, trust)
     midi_spec = midi.url if midi is not None and not isinstance(midi, str) else midi
     where = "<stdin>" if events_path == "-" else events_path
     try:
@@ -149,7 +177,8 @@ def run(live: bool, midi, config_path: Path | None, promoted: Path | None, repor
         raise BadInput(f"{events_path}: cannot read: {exc.strerror or exc}") from exc
     try:
         session = (start_live(config, manifest=manifest, dry_run_report=report_path, midi=midi_spec,
-                              lock_file=lock_file, log=log_path, from_pose=from_pose) if live else
+                              lock_file=lock_file, log=log_path, from_pose=from_pose, trust=trust)
+                   if live else
                    start_dry(config, manifest=manifest, from_pose=from_pose, machine=machine))
         if session.locked:
             err_console.print(escape(f"gate locked by a safe stop ({session.lock.path}); every "

@@ -75,7 +75,8 @@ def _sign_and_write(run, out: Path, say) -> str:
 def _finish(run, out: Path, as_json: bool, keyid: str, ok: bool) -> int:
     from lume.verifiers import completion_predicate
 
-    verdicts = completion_predicate(run)["verdicts"]
+    predicate = completion_predicate(run)
+    verdicts = predicate["verdicts"]
     if as_json:
         emit_json({"host": run.target.host, "preflight_ready": run.preflight_ready,
                    "full_audit_ran": run.full_audit_ran, "completion_ready": verdicts["completion_ready"],
@@ -88,6 +89,8 @@ def _finish(run, out: Path, as_json: bool, keyid: str, ok: bool) -> int:
             if e.ok is not True:
                 where = ": ".join(x for x in (e.file, e.field) if x)
                 console.print(f"      {where + ': ' if where else ''}{e.message}", markup=False, highlight=False)
+    for cause in predicate["causes"]:
+        console.print(f"  why: {escape(cause)}", highlight=False)
     colour = "green" if verdicts["completion_ready"] else "red"
     console.print(f"[bold {colour}]completion_ready={verdicts['completion_ready']}[/] "
                   f"mac5_heavy_reconstruction_allowed={verdicts['mac5_heavy_reconstruction_allowed']} "

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import config_option, json_option
-from ._output import FAILED, OK, console, emit_json, progress, quiet_native_stderr, step
+from ._output import FAILED, OK, console, emit_json, err_console, progress, quiet_native_stderr, step
 
 BUNDLE = click.Path(path_type=Path, file_okay=False)
 STREAM = click.Path(path_type=Path, dir_okay=False)
@@ -58,15 +58,22 @@ def build(bundle_dir: Path, body_truth: Path | None, pose: Path | None, as_json:
 @json_option
 def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | None,
             as_json: bool) -> int:
-    """Promote a bundle's templates: exit 0 when something was promoted, 1 when nothing was."""
+    """Promote a bundle's templates: exit 0 when something was promoted, 1 when nothing was.
+
+    --command signs the gate's dry-run report and the promoted manifest with this machine's
+    key (created and trusted on first use, like `lume verify`)."""
     from lume.runtime.templates import promote as run
 
     if visual == command_:
         raise BadInput("pass exactly one of --visual or --command")
     if command_:
+        from ._verify import signing_key
+
+        say = err_console if as_json else console
+        key = signing_key(lambda text: say.print(text, highlight=False))  # signs report and manifest
         with progress(enabled=not as_json) as bar, quiet_native_stderr():
             task = bar.add_task("replaying windows on the gate", total=None)
-            result = run(bundle_dir, command=True, config=config_path,
+            result = run(bundle_dir, command=True, config=config_path, key=key,
                          progress=lambda n, total: bar.update(task, completed=n, total=total))
     else:
         result = run(bundle_dir, visual=True, config=config_path)
@@ -95,8 +102,8 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
         if dry:
             console.print(f"gate dry run: {dry['verdict']} ({escape(str(dry['report']))})", highlight=False)
         if doc["promoted_manifest"]:
-            console.print(f"[bold green]wrote {escape(str(doc['promoted_manifest']['path']))}[/]",
-                          highlight=False)
+            console.print(f"[bold green]wrote {escape(str(doc['promoted_manifest']['path']))}[/] "
+                          f"(signed by {key.keyid})", highlight=False)
         elif doc["withdrawn"]:
             console.print("[bold yellow]withdrew the earlier promoted_gestures.json[/]")
         else:

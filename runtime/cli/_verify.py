@@ -45,7 +45,8 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
 @out_option("Where to write the signed report (Markdown and HTML are written beside it).",
             default=DEFAULT_REPORT, old=("--report",))
 @click.option("--only", multiple=True, metavar="ID",
-              help="Run only this check (repeat, or separate ids with commas).")
+              help="Run only this check (repeat, or separate ids with commas); the report is then "
+                   "partial, never green, unless every other check is not applicable.")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
                    "are unchanged since the last run (default: re-hash everything).")
@@ -54,7 +55,8 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
                    "indexer recorded while extracting it (the archive's own digest is checked either way).")
 @json_option
 def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, deep: bool, as_json: bool) -> int:
-    """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red, 2 bad input."""
+    """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red or partial
+    (a check of the default set left out by --only), 2 bad input."""
     from lume.runtime.core import decode_statement
     from lume.verifiers import default_root, report, run, select
 
@@ -79,18 +81,26 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, dee
         envelope = report(result, key, out)
     except OSError as exc:
         raise write_failed(out, exc) from exc
-    verdicts = decode_statement(envelope)["predicate"]["verdicts"]
+    predicate = decode_statement(envelope)["predicate"]
+    verdicts = predicate["verdicts"]
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
                    "report": str(out), "keyid": key.keyid, "quick": quick,
                    "checks": [c.to_dict() for c in result.checks],
+                   "not_run": predicate["not_run"], "causes": predicate["causes"],
                    "not_applicable": [{"id": i, "needs": needs} for i, needs in result.not_applicable]})
     else:
-        _print(result, verdicts, out, key.keyid)
+        _print(result, predicate, out, key.keyid)
     return OK if verdicts["overall"] == "green" else FAILED
 
 
-def _print(result, verdicts, report_path: Path, keyid: str) -> None:
+VERDICT_STYLE = {"green": "green", "partial": "yellow", "red": "red"}
+NOT_RUN_STYLE = {"not_selected": "[yellow]not run[/]", "not_applicable": "[dim]n/a[/]",
+                 "no_rig": "[dim]no rig[/]"}
+
+
+def _print(result, predicate, report_path: Path, keyid: str) -> None:
+    verdicts = predicate["verdicts"]
     console.print(f"root: {escape(str(result.root))}", highlight=False)
     for c in result.checks:
         console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id} [dim]({len(c.evidence)} evidence, "
@@ -108,9 +118,15 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
             console.print(f"      [yellow]warning[/] {escape(where)}: {escape(e.message)}", highlight=False)
         if len(warnings) > SHOWN_PER_CHECK:
             console.print(f"      … {len(warnings) - SHOWN_PER_CHECK} more warnings in the report", highlight=False)
-    for check_id, needs in result.not_applicable:
-        console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs} in this root)[/]", highlight=False)
-    colour = "green" if verdicts["overall"] == "green" else "red"
-    console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  rig_safe={verdicts['rig_safe']} "
-                  f"data_sound={verdicts['data_sound']}", highlight=False)
+    for n in predicate["not_run"]:
+        console.print(f"{NOT_RUN_STYLE[n['kind']]:>28}  {n['id']} [dim]({escape(n['reason'])})[/]",
+                      highlight=False)
+    colour = VERDICT_STYLE[verdicts["overall"]]
+    rests = verdicts.get("rests_on") or {}
+    console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  "
+                  f"rig_safe={verdicts['rig_safe']} [dim](rests on {len(rests.get('rig_safe', []))} "
+                  f"check(s))[/] data_sound={verdicts['data_sound']} [dim](rests on "
+                  f"{len(rests.get('data_sound', []))} check(s))[/]", highlight=False)
+    for cause in predicate["causes"]:
+        console.print(f"  why: {escape(cause)}", highlight=False)
     console.print(f"signed report: {escape(str(report_path))} (+ .md, .html), key {keyid}", highlight=False)

@@ -8,8 +8,11 @@ validates them against their contracts, requires the live output state to say th
 read-only and Mac4 sends no Rekordbox commands (SAFE-MAC4-READONLY), requires the MRT2 proof
 to be a `browser_web_midi_runtime` proof for the receive-only proof sink (SAFE-MRT2-PROOF; an
 `endpoint_smoke` proof is never enough), and checks the bundle's device topology sidecar
-(SAFE-AUTHORITY-K11). The result is a readiness_report.v1 predicate with the `gate` block,
-signed like every readiness report; Mac5 reads it through SAFE-MAC5-GATE.
+(SAFE-AUTHORITY-K11). Every audited document must be fresh (SAFE-EVIDENCE-FRESH: its time
+field against its row of evidence_freshness.v1, judged once against one clock reading), and
+the report records each evidence time it used (`gate.evidence_times`). The result is a
+readiness_report.v1 predicate with the `gate` block, signed like every readiness report;
+Mac5 reads it through SAFE-MAC5-GATE.
 
 The seed's gate reads the proof file over SSH; here the proof comes from a local copy
 (`proof_file`) or over HTTP (`proof_url`, default the bridge's `/mrt2-proof`).
@@ -28,10 +31,15 @@ from typing import Any, Callable
 import orjson
 
 from lume.generated.constants import (
+    FRESH_BODY_TRUTH_FRAME,
+    FRESH_DEVICE_TOPOLOGY,
+    FRESH_MAC4_LIVE_STATE,
+    FRESH_MRT2_PROOF,
     MAC4_BODYTRUTH_PORT,
     MAC4_BRIDGE_PORT,
     MAC4_SSH_PORT,
     SAFE_AUTHORITY_K11,
+    SAFE_EVIDENCE_FRESH,
     SAFE_MAC4_READONLY,
     SAFE_MAC5_GATE,
     SAFE_MRT2_PROOF,
@@ -41,11 +49,13 @@ from lume.runtime.core import (
     CheckResult,
     Evidence,
     InputError,
+    freshness,
     get,
     held,
     now_iso,
     parameters,
     problems,
+    span_text,
     status_of,
     unchecked,
     violated,
@@ -226,26 +236,54 @@ def _field(f: Fetched, name: str, expected: Any, why: str) -> Evidence | None:
                 expected=expected, found=found)
 
 
-def body_truth_check(f: Fetched, duration_ms: float) -> CheckResult:
-    evidence = _conformance(f, "body_truth.v0")
-    return CheckResult("gate.mac4_first.body_truth", "BodyTruth GET /body-truth is a valid lume_body_truth",
-                       status_of(evidence), [GATE_INVARIANT], evidence, duration_ms, "data")
+class Times(list):
+    """The time of each piece of evidence the audit used (readiness_report.v1 `EvidenceTime`s),
+    all judged against one clock reading."""
+
+    def __init__(self, now: float | None = None) -> None:
+        super().__init__()
+        self.now = time.time() if now is None else now
+
+    def judge(self, evidence: str, f: Fetched) -> Evidence | None:
+        """Freshness evidence of a fetched document (SAFE-EVIDENCE-FRESH), recorded here; None
+        when there is no document to date (its conformance evidence already says why)."""
+        if not isinstance(f.doc, dict):
+            return None
+        fr = freshness(evidence, f.doc, now=self.now, source=f.source)
+        self.append(fr.record())
+        lim = fr.limit
+        expected = (f"younger than {span_text(lim.max_age_s)}, at most {span_text(lim.skew_s)} ahead "
+                    f"({lim.evidence} in evidence_freshness.v1)")
+        return (held if fr.fresh else violated)(fr.describe(), file=f.source, field=lim.field,
+                                                 expected=expected, found=fr.time)
 
 
-def live_state_check(f: Fetched, duration_ms: float) -> CheckResult:
-    evidence = _conformance(f, "mac4_live_output_state.v1")
+def _with_freshness(evidence: list[Evidence], times: Times | None, name: str, f: Fetched) -> list[Evidence]:
+    item = times.judge(name, f) if times is not None else None
+    return evidence if item is None else [*evidence, item]
+
+
+def body_truth_check(f: Fetched, duration_ms: float, times: Times | None = None) -> CheckResult:
+    evidence = _with_freshness(_conformance(f, "body_truth.v0"), times, FRESH_BODY_TRUTH_FRAME, f)
+    return CheckResult("gate.mac4_first.body_truth", "BodyTruth GET /body-truth is a valid, fresh lume_body_truth",
+                       status_of(evidence), [GATE_INVARIANT, SAFE_EVIDENCE_FRESH], evidence, duration_ms, "data")
+
+
+def live_state_check(f: Fetched, duration_ms: float, times: Times | None = None) -> CheckResult:
+    evidence = _with_freshness(_conformance(f, "mac4_live_output_state.v1"), times, FRESH_MAC4_LIVE_STATE, f)
     readonly = parameters(SAFE_MAC4_READONLY)
     for name, expected in readonly["state_fields"].items():
         item = _field(f, name, expected, f"live output state `{name}` is {orjson.dumps(expected).decode()}")
         if item is not None:
             evidence.append(item)
     return CheckResult("gate.mac4_first.live_output_state",
-                       "Mac4 output bridge GET /state is read-only and sends no Rekordbox commands",
-                       status_of(evidence), [SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND], evidence, duration_ms, "rig")
+                       "Mac4 output bridge GET /state is fresh, read-only and sends no Rekordbox commands",
+                       status_of(evidence), [SAFE_MAC4_READONLY, SAFE_NEVER_COMMAND, SAFE_EVIDENCE_FRESH],
+                       evidence, duration_ms, "rig")
 
 
-def mrt2_proof_check(f: Fetched, duration_ms: float) -> CheckResult:
-    evidence = _conformance(f, "mrt2_browser_proof.v1")
+def mrt2_proof_check(f: Fetched, duration_ms: float, times: Times | None = None) -> CheckResult:
+    evidence = _with_freshness(_conformance(f, "mrt2_browser_proof.v1"), times, FRESH_MRT2_PROOF, f)
     rule = parameters(SAFE_MRT2_PROOF)
     checks = [("proof_kind", rule["required_proof_kind"],
                f"MRT2 proof is a {rule['required_proof_kind']} proof "
@@ -257,13 +295,14 @@ def mrt2_proof_check(f: Fetched, duration_ms: float) -> CheckResult:
         if item is not None:
             evidence.append(item)
     return CheckResult("gate.mac4_first.mrt2_proof",
-                       "MRT2 browser Web MIDI proof for the receive-only proof sink",
-                       status_of(evidence), [SAFE_MRT2_PROOF], evidence, duration_ms, "rig")
+                       "Fresh MRT2 browser Web MIDI proof for the receive-only proof sink",
+                       status_of(evidence), [SAFE_MRT2_PROOF, SAFE_EVIDENCE_FRESH], evidence, duration_ms, "rig")
 
 
-def topology_check(path: Path | None, duration_ms_of: Callable[[], float]) -> tuple[CheckResult, Fetched | None]:
-    title = "Device topology keeps K11 the only command gate"
-    invs = [SAFE_AUTHORITY_K11, GATE_INVARIANT]
+def topology_check(path: Path | None, duration_ms_of: Callable[[], float],
+                   times: Times | None = None) -> tuple[CheckResult, Fetched | None]:
+    title = "Device topology is fresh and keeps K11 the only command gate"
+    invs = [SAFE_AUTHORITY_K11, GATE_INVARIANT, SAFE_EVIDENCE_FRESH]
     if path is None:
         evidence = [unchecked(f"no device topology given: pass --topology <bundle>/{gate_rules()['topology_file']}",
                               field="topology", expected=gate_rules()["topology_file"], found=None)]
@@ -283,6 +322,7 @@ def topology_check(path: Path | None, duration_ms_of: Callable[[], float]) -> tu
         make = violated if off else held
         evidence.append(make(f"live command sources off {k11}: {off or 'none'}", file=f.source,
                              field="devices[].live_command_source", expected=[], found=off))
+    evidence = _with_freshness(evidence, times, FRESH_DEVICE_TOPOLOGY, f)
     return CheckResult("gate.mac4_first.device_topology", title, status_of(evidence), invs, evidence,
                        duration_ms_of(), "rig"), f
 
@@ -302,6 +342,7 @@ class CompletionRun:
     checks: list[CheckResult]
     full_audit_ran: bool
     documents: list[Fetched] = field(default_factory=list)
+    times: Times = field(default_factory=Times)
 
     @property
     def preflight_ready(self) -> bool:
@@ -317,17 +358,22 @@ class CompletionRun:
 
     def gate_block(self) -> dict[str, Any]:
         """The readiness_report.v1 `gate` block of this run."""
-        return {"kind": KIND, "preflight": {"host": self.target.host,
-                                            "ports": [_port_probe(p) for p in self.probes]},
-                "full_audit_ran": self.full_audit_ran}
+        block = {"kind": KIND, "preflight": {"host": self.target.host,
+                                             "ports": [_port_probe(p) for p in self.probes]},
+                 "full_audit_ran": self.full_audit_ran}
+        if self.full_audit_ran:
+            block["evidence_times"] = list(self.times)
+        return block
 
     @property
     def root_label(self) -> str:
         return f"{KIND}:{self.target.host}"
 
 
-def run_completion_gate(target: Mac4Target, *, preflight_only: bool = False, timeout_s: float | None = None) -> CompletionRun:
-    """Preflight, then (unless it failed or only the preflight was asked for) the full audit."""
+def run_completion_gate(target: Mac4Target, *, preflight_only: bool = False, timeout_s: float | None = None,
+                        now: float | None = None) -> CompletionRun:
+    """Preflight, then (unless it failed or only the preflight was asked for) the full audit;
+    every document's time is judged against `now` (Unix seconds, default the clock)."""
     start = time.perf_counter()
     probes = preflight(target, timeout_s)
     checks = [preflight_check(target, probes, (time.perf_counter() - start) * 1000)]
@@ -337,7 +383,7 @@ def run_completion_gate(target: Mac4Target, *, preflight_only: bool = False, tim
     if preflight_only:
         checks.append(skipped_audit_check("--preflight-only: full audit not requested"))
         return CompletionRun(target, probes, checks, full_audit_ran=False)
-    return _full_audit(CompletionRun(target, probes, checks, full_audit_ran=True))
+    return _full_audit(CompletionRun(target, probes, checks, full_audit_ran=True, times=Times(now)))
 
 
 def _full_audit(run: CompletionRun) -> CompletionRun:
@@ -356,17 +402,17 @@ def _full_audit(run: CompletionRun) -> CompletionRun:
             return got, (time.perf_counter() - t) * 1000
 
         f, ms = timed(lambda: fetch_url(target.url("bodytruth", rules["bodytruth_path"]), client, limit))
-        run.checks.append(body_truth_check(f, ms))
+        run.checks.append(body_truth_check(f, ms, run.times))
         f, ms = timed(lambda: fetch_url(target.url("output_bridge", rules["state_path"]), client, limit))
-        run.checks.append(live_state_check(f, ms))
+        run.checks.append(live_state_check(f, ms, run.times))
         if target.proof_file is not None:
             f, ms = timed(lambda: fetch_file(target.proof_file))
         else:
             url = target.proof_url or target.url("output_bridge", rules["proof_path"])
             f, ms = timed(lambda: fetch_url(url, client, limit))
-        run.checks.append(mrt2_proof_check(f, ms))
+        run.checks.append(mrt2_proof_check(f, ms, run.times))
     t = time.perf_counter()
-    check, topo = topology_check(target.topology, lambda: (time.perf_counter() - t) * 1000)
+    check, topo = topology_check(target.topology, lambda: (time.perf_counter() - t) * 1000, run.times)
     if topo is not None:
         run.documents.append(topo)
     run.checks.append(check)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lume.generated.constants import SAFE_MAC5_GATE
-from lume.runtime.core import InputError, get, parameters, problems, read_json
+from lume.generated.constants import FRESH_COMPLETION_GATE_REPORT, SAFE_MAC5_GATE
+from lume.runtime.core import get, parameters, problems
 
 INVARIANT = SAFE_MAC5_GATE
 REPORT = "readiness_report.v1"
@@ -24,33 +24,38 @@ def gate_parameters() -> dict[str, Any]:
     return parameters(INVARIANT)
 
 
-def read_completion_report(path: Path) -> dict[str, Any]:
+def read_completion_report(path: Path, *, now: float | None = None) -> dict[str, Any]:
     """Return the readiness predicate of the report at `path` if it lets Mac5 start.
 
     The file must be a DSSE envelope `{payloadType, payload, signatures}` whose base64 payload
     is an in-toto Statement carrying a lume:contract:readiness_report:v1 predicate. When
     SAFE-MAC5-GATE says `signed`, the envelope must verify (lume.runtime.core.verify_report):
-    an authentic Ed25519 signature over the exact payload by a key in the trust file
-    (`trusted_keys_from`), and a report no older than `max_age_s` (nor dated ahead of this
-    clock by more than `max_clock_skew_s`); a bare predicate is unsigned and refused. The
+    strict JSON within the envelope limits, every trusted signature a strict Ed25519 signature
+    over the exact payload by a key in the trust file (`trusted_keys_from`), and a report no
+    older than the `completion_gate_report` row of evidence_freshness.v1 (nor dated ahead of
+    this clock beyond its skew allowance); a bare predicate is unsigned and refused. The
     predicate must then validate against the contract, come from the gate SAFE-MAC5-GATE
     names (`gate_kind`), and have its `required_overall` verdict and every `required_true`
     verdict. Raises CompletionRefused naming the file and the reason.
     """
+    from lume.runtime.core import MalformedEnvelope, is_envelope, read_envelope
+
     path = Path(path)
     rule = gate_parameters()
+    evidence = rule.get("freshness", FRESH_COMPLETION_GATE_REPORT)
     try:
-        doc = read_json(path)
-    except InputError as exc:
-        raise CompletionRefused(f"completion-gate report {exc}") from exc
+        doc = read_envelope(path, shape=False)
+    except MalformedEnvelope as exc:
+        raise CompletionRefused(f"completion-gate report {exc.reason}") from exc
     if rule["signed"]:
-        from lume.runtime.core import KeyProblem, ReportRejected, load_trust, verify_report
+        from lume.runtime.core import KeyProblem, ReportRejected, limit, load_trust, verify_report
 
-        if not (isinstance(doc, dict) and "payload" in doc and "payloadType" in doc):
+        if not is_envelope(doc):
             raise CompletionRefused(f"{path}: unsigned: {INVARIANT} needs a DSSE envelope signed by a "
                               f"trusted key, not a bare predicate (write it with `lume gate mac4-first`)")
         try:
-            stmt = verify_report(doc, load_trust(), max_age_s=float(rule["max_age_s"]))
+            stmt = verify_report(doc, load_trust(), max_age_s=limit(evidence).max_age_s, now=now,
+                                 evidence=evidence)
         except KeyProblem as exc:
             raise CompletionRefused(f"{path}: cannot read the trust file: {exc}") from exc
         except ReportRejected as exc:
@@ -75,6 +80,29 @@ def read_completion_report(path: Path) -> dict[str, Any]:
             raise CompletionRefused(f"{path}: $.verdicts.{name} is {json.dumps(verdicts.get(name))}, "
                               f"{INVARIANT} needs true")
     return predicate
+
+
+def binding_problem(predicate: dict[str, Any], bundle_dir: Path) -> str | None:
+    """Why a completion-gate report does not speak about this bundle, or None.
+
+    The gate audits one take's device topology (SAFE-MAC5-GATE `topology_file`) and signs its
+    digest as a subject; when the bundle Mac5 is about to process carries that sidecar and the
+    report names one, its bytes must be the ones the gate audited (a report of another take is
+    refused). Without either there is nothing to compare (the report's other subjects are
+    Mac4's live documents) and nothing is refused here.
+    """
+    import hashlib
+
+    tail = gate_parameters()["topology_file"]
+    local = Path(bundle_dir) / tail
+    audited = [s for s in predicate.get("subjects") or [] if str(s["name"]).replace("\\", "/").endswith(tail)]
+    if not local.is_file() or not audited:
+        return None
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    if all(s["digest"]["sha256"] != digest for s in audited):
+        return (f"the completion gate audited another take: {tail} of {bundle_dir.name} has sha256 "
+                f"{digest}, the report signed {audited[0]['digest']['sha256']} ({INVARIANT})")
+    return None
 
 
 def _predicate_of(doc: Any, path: Path) -> Any:

@@ -10,8 +10,12 @@
   read tolerantly (`is_tolerant`, `tolerated`: their unknown keys as warnings); atomic writes
   (`write_json`, …);
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
-- keys, the trust file and DSSE signing of readiness statements (`SigningKey`,
-  `sign_report`, `verify_report`);
+- keys, the trust file and DSSE signing of statements (`SigningKey`, `sign_report`,
+  `verify_report`, `sign_statement`, `verify_statement`, `read_envelope`), strict Ed25519
+  (`verify_ed25519`, `public_key_problem`: every Ed25519 check goes through them) and strict
+  JSON for signed documents (`loads_strict`);
+- freshness: the maximum age of each kind of evidence (`evidence_freshness`, `limit`) and
+  the one comparison of an evidence time with the clock (`freshness`);
 - input files opened one bounded way (`open_input`, `read_input`, under `read_json`,
   `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
   limits per kind of input (`input_limit(kind)`);
@@ -42,6 +46,7 @@ from ._contracts import (
     load_all,
     meta_for,
 )
+from ._ed25519 import public_key_problem, verify_ed25519
 from ._evidence import (
     CheckResult,
     Domain,
@@ -54,6 +59,7 @@ from ._evidence import (
     warned,
 )
 from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
+from ._freshness import Freshness, Limit, evidence_freshness, freshness, limit, span_text
 from ._inline import self_contained
 from ._jsonl import iter_jsonl, read_json
 from ._keys import (
@@ -92,12 +98,22 @@ from ._rules import (
     storage_root,
 )
 from ._signing import (
+    MalformedEnvelope,
     ReportRejected,
+    canonical_json,
+    check_envelope,
     decode_statement,
     default_max_age_s,
+    is_envelope,
+    parse_envelope,
+    read_envelope,
     sign_report,
+    sign_statement,
+    signed_by,
     verify_report,
+    verify_statement,
 )
+from ._strict_json import StrictJSONError, loads_strict
 from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
 from ._tolerant import is_tolerant
 from ._validate import (
@@ -119,8 +135,12 @@ from ._yaml import loads_yaml, read_text, read_yaml
 
 __all__ = [
     "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
-    "Evidence", "FileResult", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
-    "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey", "Staged", "Status",
+    "Evidence", "FileResult", "Freshness", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
+    "Limit", "MalformedEnvelope", "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey",
+    "Staged", "Status", "StrictJSONError", "canonical_json", "check_envelope", "evidence_freshness",
+    "freshness", "is_envelope", "limit", "loads_strict", "parse_envelope", "public_key_problem",
+    "read_envelope",
+    "sign_statement", "signed_by", "span_text", "verify_ed25519", "verify_statement",
     "UnknownContract", "UnknownLabel", "Unreadable", "airdeck_gestures", "body_truth_modes",
     "body_truth_rules", "bundle_layout", "bundled_schema", "by_id", "check_all", "commands",
     "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref",

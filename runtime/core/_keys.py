@@ -5,7 +5,8 @@ The key folder comes from `LUME_KEY_DIR`, else the machine configuration (`key_d
 accident would let anyone sign a green report). The trust file (lume:contract:trusted_keys:v1)
 comes from `LUME_TRUST_FILE`, else the configuration (`trust_file`), else
 `<key dir>/trusted_keys.json`. A key id is the hex SHA-256 of the 32 raw public key bytes.
-Crypto is `cryptography`'s Ed25519 and securesystemslib's signer; nothing is hand-rolled.
+Signing is `cryptography`'s Ed25519 through securesystemslib's signer; keys and signatures are
+judged strictly by libsodium (`_ed25519`): a small-order or non-canonical key is never trusted.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from ._atomic import SECRET, publish_once, write_json
 from ._config import config_dir_path, config_home, load_machine_config
+from ._ed25519 import public_key_problem
 from ._jsonl import InputError, read_json
 
 KEY_DIR_ENV = "LUME_KEY_DIR"
@@ -91,6 +93,9 @@ def trust_entry(pubkey_hex: str, name: str | None = None) -> dict[str, Any]:
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
         raise KeyProblem(f"not an Ed25519 public key (64 hex digits): {pubkey_hex!r}") from exc
+    problem = public_key_problem(raw)
+    if problem is not None:
+        raise KeyProblem(f"refusing to trust {text}: {problem}")
     entry: dict[str, Any] = {"keyid": keyid_of(raw), "scheme": SCHEME, "public": text}
     if name:
         entry["name"] = name
@@ -198,9 +203,13 @@ def load_trust(path: Path | None = None) -> list[dict[str, Any]]:
     if found:
         raise KeyProblem("; ".join(str(p) for p in found))
     for i, entry in enumerate(doc):
-        if keyid_of(bytes.fromhex(entry["public"])) != entry["keyid"]:
+        raw = bytes.fromhex(entry["public"])
+        if keyid_of(raw) != entry["keyid"]:
             raise KeyProblem(f"{path}: $[{i}].keyid is not the SHA-256 of its public key "
                             f"[trusted_keys.v1]")
+        problem = public_key_problem(raw)
+        if problem is not None:
+            raise KeyProblem(f"{path}: $[{i}].public: {problem} [trusted_keys.v1]")
     return doc
 
 

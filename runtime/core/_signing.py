@@ -1,115 +1,143 @@
-"""Signed readiness reports: an in-toto Statement v1 in a DSSE envelope, signed with Ed25519.
+"""Signed statements: an in-toto Statement v1 in a DSSE envelope, signed with Ed25519.
 
-The envelope is exactly DSSE v1 (securesystemslib's `Envelope`: PAE
+The envelope is exactly DSSE v1 (securesystemslib's `Envelope` signs, PAE
 `DSSEv1 <len(type)> <type> <len(payload)> <payload>`, base64 payload and signatures), so any
-DSSE / in-toto verifier can check a report offline with the signer's public key. The
-Statement's predicate follows lume:contract:readiness_report:v1, and its `predicateType` is
-that contract's `$id`. A report counts only when it is signed, by a trusted key, over the
-exact bytes shipped, is fresh, and its predicate is valid: anything else raises
-ReportRejected with the reason.
+DSSE / in-toto verifier can check a statement offline with the signer's public key. Readiness
+and completion-gate reports carry a lume:contract:readiness_report:v1 predicate; AirDeck
+dry-run reports and promoted manifests carry theirs (`sign_statement`, `verify_statement`):
+`predicateType` is always the predicate contract's `$id`.
+
+A statement counts only when (SAFE-SIGNED-EVIDENCE) the envelope is within its limits and
+has no duplicate JSON key at any level, at least one signature is by a trusted key and EVERY
+signature whose key id is trusted verifies under strict Ed25519 (`_ed25519.verify_ed25519`,
+libsodium), the payload is a strict-JSON Statement of the expected predicate type whose
+predicate is valid, and (readiness reports) it is fresh (SAFE-EVIDENCE-FRESH). Anything else
+raises ReportRejected with the reason; a file that is not a well-formed envelope raises
+MalformedEnvelope, which is also bad input (InputError: exit 2).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
-import time
+import math
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from securesystemslib.dsse import Envelope
-from securesystemslib.exceptions import VerificationError
-from securesystemslib.signer import Signature
 
-from lume.generated.constants import SAFE_MAC5_GATE
+from lume.generated.constants import FRESH_READINESS_REPORT, SAFE_MAC5_GATE, SAFE_SIGNED_EVIDENCE
 
 from ._contracts import get
-from ._keys import SigningKey, load_trust, sslib_key
+from ._ed25519 import public_key_problem, verify_ed25519
+from ._freshness import freshness, limit
+from ._jsonl import InputError
+from ._keys import SigningKey, load_trust
 from ._rules import parameters
-from ._time import parse_time
+from ._strict_json import StrictJSONError, loads_strict
 from ._validate import problems
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 REPORT_CONTRACT = "readiness_report.v1"
+ENVELOPE_CONTRACT = "dsse_envelope.v1"
+
+
+def _printable(text: str) -> str:
+    """One line with no control characters: a reason quotes untrusted bytes (keys, values)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ReportRejected(Exception):
-    """The report does not count (unsigned, untrusted, modified, stale or invalid)."""
+    """The statement does not count (unsigned, untrusted, modified, stale or invalid)."""
 
     def __init__(self, reason: str):
+        reason = _printable(reason)
         super().__init__(reason)
         self.reason = reason
 
 
+class MalformedEnvelope(ReportRejected, InputError):
+    """Not a well-formed DSSE envelope within its limits: refused, and bad input (exit 2)."""
+
+
 class InvalidPredicate(ValueError):
-    """sign_report was given a predicate that breaks readiness_report.v1."""
+    """A signer was given a predicate that breaks its contract."""
 
 
-def predicate_type() -> str:
-    return get(REPORT_CONTRACT).id
+@functools.cache
+def envelope_limits() -> dict[str, Any]:
+    """SAFE-SIGNED-EVIDENCE's parameters (sizes, depth, what is refused)."""
+    return parameters(SAFE_SIGNED_EVIDENCE)
 
 
-def _predicate_problems(predicate: Any) -> list[str]:
-    return [f"{p.path}: {p.message}" for p in problems(predicate, get(REPORT_CONTRACT),
-                                                        file="predicate")]
+def predicate_type(contract: str = REPORT_CONTRACT) -> str:
+    return get(contract).id
 
 
-def _subject_map(subjects: Any) -> dict[str, str]:
-    return {s["name"]: s["digest"]["sha256"] for s in subjects}
+# --- reading an envelope -----------------------------------------------------------------
+
+def read_envelope(path: Path, *, shape: bool = True) -> Any:
+    """A DSSE envelope file, read within SAFE-SIGNED-EVIDENCE's limits: a regular file, no larger
+    than `max_envelope_bytes`, strict JSON (no duplicate key, bounded depth), the shape of
+    dsse_envelope.v1 (unless `shape` is False: then any strict JSON value, for readers that
+    say themselves why a bare document is not an envelope). MalformedEnvelope names the file
+    and what is wrong."""
+    path = Path(path)
+    cap = int(envelope_limits()["max_envelope_bytes"])
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise MalformedEnvelope(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise MalformedEnvelope(f"{path}: not a regular file [{ENVELOPE_CONTRACT}]")
+        if info.st_size > cap:
+            raise MalformedEnvelope(f"{path}: {info.st_size} bytes, more than the {cap} bytes a signed "
+                                    f"envelope may have ({SAFE_SIGNED_EVIDENCE})")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(cap + 1)
+    except OSError as exc:
+        raise MalformedEnvelope(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise MalformedEnvelope(f"{path}: more than the {cap} bytes a signed envelope may have "
+                                f"({SAFE_SIGNED_EVIDENCE})")
+    return parse_envelope(data, where=str(path), shape=shape)
 
 
-def statement(predicate: dict[str, Any], subjects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The in-toto Statement v1 around a readiness predicate."""
-    return {
-        "_type": STATEMENT_TYPE,
-        "subject": [{"name": s["name"], "digest": {"sha256": s["digest"]["sha256"]}} for s in subjects],
-        "predicateType": predicate_type(),
-        "predicate": predicate,
-    }
+def parse_envelope(data: bytes | str, *, where: str = "envelope", shape: bool = True) -> Any:
+    """The envelope in `data` (strict JSON, dsse_envelope.v1 shape); MalformedEnvelope."""
+    try:
+        doc = loads_strict(data, max_depth=int(envelope_limits()["max_json_depth"]))
+    except StrictJSONError as exc:
+        raise MalformedEnvelope(f"{where}: {exc} [{ENVELOPE_CONTRACT}]") from None
+    if shape:
+        check_envelope(doc, where=where)
+    return doc
 
 
-def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
-                key: SigningKey) -> dict[str, Any]:
-    """Sign a readiness predicate; returns the DSSE envelope as a JSON-ready dict.
+def is_envelope(doc: Any) -> bool:
+    """Whether a parsed document looks like a DSSE envelope (has `payload` and `payloadType`)."""
+    return isinstance(doc, dict) and "payload" in doc and "payloadType" in doc
 
-    Raises InvalidPredicate when the predicate breaks readiness_report.v1 or its `subjects`
-    differ from `subjects` (the Statement's subjects repeat the predicate's).
-    """
-    found = _predicate_problems(predicate)
+
+def check_envelope(doc: Any, *, where: str = "envelope") -> None:
+    """MalformedEnvelope when `doc` is not a dsse_envelope.v1 document."""
+    if not isinstance(doc, dict):
+        raise MalformedEnvelope(f"{where}: not a DSSE envelope: expected a JSON object "
+                                f"[{ENVELOPE_CONTRACT}]")
+    found = problems(doc, get(ENVELOPE_CONTRACT), file=where)
     if found:
-        raise InvalidPredicate(f"predicate breaks {REPORT_CONTRACT}: " + "; ".join(found))
-    if _subject_map(subjects) != _subject_map(predicate["subjects"]):
-        raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
-    payload = json.dumps(statement(predicate, subjects), sort_keys=True, separators=(",", ":"),
-                         ensure_ascii=False).encode("utf-8")
-    envelope = Envelope(payload, PAYLOAD_TYPE, {})
-    envelope.sign(key.signer())
-    return envelope.to_dict()
-
-
-def mac5_gate_parameters() -> dict[str, Any]:
-    return parameters(SAFE_MAC5_GATE)
-
-
-def default_max_age_s() -> float:
-    """The freshness limit of SAFE-MAC5-GATE (safety_invariants.v1)."""
-    return float(mac5_gate_parameters()["max_age_s"])
-
-
-def _check_envelope_shape(envelope: Any) -> None:
-    if not isinstance(envelope, dict):
-        raise ReportRejected("not a DSSE envelope: expected a JSON object")
-    for name in ("payload", "payloadType", "signatures"):
-        if name not in envelope:
-            raise ReportRejected(f"not a DSSE envelope: `{name}` is missing")
-    if envelope["payloadType"] != PAYLOAD_TYPE:
-        raise ReportRejected(f"payloadType is {envelope['payloadType']!r}, expected {PAYLOAD_TYPE!r}")
-    sigs = envelope["signatures"]
-    if not isinstance(sigs, list) or not all(isinstance(s, dict) and "keyid" in s and "sig" in s
-                                             for s in sigs):
-        raise ReportRejected("not a DSSE envelope: `signatures` must be a list of {keyid, sig}")
-    if not sigs:
-        raise ReportRejected("unsigned: the envelope carries no signature")
+        first = found[0]
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        raise MalformedEnvelope(f"{where}: not a DSSE envelope: {first.path}: {first.message}{more} "
+                                f"[{ENVELOPE_CONTRACT}]")
 
 
 def _b64(text: Any) -> bytes:
@@ -121,77 +149,220 @@ def _b64(text: Any) -> bytes:
     return base64.b64decode(padded, altchars=alphabet, validate=True)
 
 
-def _decode_payload(envelope: dict[str, Any]) -> bytes:
+def _decode_payload(envelope: dict[str, Any], where: str) -> bytes:
     try:
         return _b64(envelope["payload"])
     except (TypeError, ValueError, binascii.Error) as exc:
-        raise ReportRejected(f"payload is not base64: {exc}") from exc
+        raise MalformedEnvelope(f"{where}: payload is not base64: {exc} [{ENVELOPE_CONTRACT}]") from exc
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """The DSSE v1 pre-authentication encoding (what a signature signs)."""
+    return Envelope(payload, payload_type, {}).pae()
+
+
+# --- signing -------------------------------------------------------------------------------
+
+def statement(predicate: dict[str, Any], subjects: list[dict[str, Any]],
+              contract: str = REPORT_CONTRACT) -> dict[str, Any]:
+    """The in-toto Statement v1 around a predicate of `contract`."""
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": s["name"], "digest": {"sha256": s["digest"]["sha256"]}} for s in subjects],
+        "predicateType": predicate_type(contract),
+        "predicate": predicate,
+    }
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical bytes LUME signs and digests: keys sorted, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _predicate_problems(predicate: Any, contract: str) -> list[str]:
+    found = [f"{p.path}: {p.message}" for p in problems(predicate, get(contract), file="predicate")]
+    if not found and contract == REPORT_CONTRACT:
+        found = _verdict_rule_problems(predicate)
+    return found
+
+
+def _verdict_rule_problems(p: dict[str, Any]) -> list[str]:
+    """readiness_report.v1's rules on partial runs (stated in its description; checked here)."""
+    v = p["verdicts"]
+    found = []
+    skipped = [n["id"] for n in p.get("not_run") or [] if n.get("kind") == "not_selected"]
+    if skipped and v["overall"] == "green":
+        found.append(f"$.verdicts.overall: green although {', '.join(skipped)} did not run (partial)")
+    if v["overall"] == "partial" and (v["rig_safe"] is not None or v["data_sound"] is not None):
+        found.append("$.verdicts: a partial report has rig_safe and data_sound null")
+    return found
+
+
+def sign_statement(predicate: dict[str, Any], subjects: list[dict[str, Any]], key: SigningKey, *,
+                   contract: str) -> dict[str, Any]:
+    """Sign a predicate of `contract` about `subjects`; returns the DSSE envelope (JSON-ready).
+    InvalidPredicate when the predicate breaks its contract."""
+    found = _predicate_problems(predicate, contract)
+    if found:
+        raise InvalidPredicate(f"predicate breaks {contract}: " + "; ".join(found))
+    payload = canonical_json(statement(predicate, subjects, contract))
+    envelope = Envelope(payload, PAYLOAD_TYPE, {})
+    envelope.sign(key.signer())
+    return envelope.to_dict()
+
+
+def _subject_map(subjects: Any) -> dict[str, str]:
+    return {s["name"]: s["digest"]["sha256"] for s in subjects}
+
+
+def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
+                key: SigningKey) -> dict[str, Any]:
+    """Sign a readiness predicate; returns the DSSE envelope as a JSON-ready dict.
+
+    Raises InvalidPredicate when the predicate breaks readiness_report.v1 or its `subjects`
+    differ from `subjects` (the Statement's subjects repeat the predicate's).
+    """
+    if not _predicate_problems(predicate, REPORT_CONTRACT) and \
+            _subject_map(subjects) != _subject_map(predicate["subjects"]):
+        raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
+    return sign_statement(predicate, subjects, key, contract=REPORT_CONTRACT)
+
+
+# --- verifying -----------------------------------------------------------------------------
+
+def _trusted(trust: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["keyid"]: e for e in trust if isinstance(e, dict) and isinstance(e.get("keyid"), str)}
+
+
+def signed_by(envelope: dict[str, Any], trust: list[dict[str, Any]]) -> list[str]:
+    """The trusted key ids among an envelope's signatures (in order, once each)."""
+    trusted = _trusted(trust)
+    out: list[str] = []
+    for s in envelope.get("signatures") or []:
+        k = s.get("keyid") if isinstance(s, dict) else None
+        if isinstance(k, str) and k in trusted and k not in out:
+            out.append(k)
+    return out
+
+
+def check_signatures(envelope: dict[str, Any], trust: list[dict[str, Any]], *,
+                     where: str = "envelope") -> bytes:
+    """The payload of an envelope whose every trusted signature verifies strictly.
+
+    ReportRejected: unsigned, signed by no trusted key, a trusted key that is not a valid
+    Ed25519 key, or any signature by a trusted key id that does not verify (a bad signature
+    before a good one with the same key id is refused, not skipped).
+    """
+    check_envelope(envelope, where=where)
+    if envelope["payloadType"] != PAYLOAD_TYPE:
+        raise ReportRejected(f"payloadType is {envelope['payloadType']!r}, expected {PAYLOAD_TYPE!r}")
+    sigs = envelope["signatures"]
+    if not sigs:
+        raise ReportRejected("unsigned: the envelope carries no signature")
+    trusted = _trusted(trust)
+    listed = [(i, s) for i, s in enumerate(sigs) if s["keyid"] in trusted]
+    if not listed:
+        shown = ", ".join(s["keyid"][:64] or "''" for s in sigs)
+        raise ReportRejected(f"signed by an untrusted key: {shown} is not in the trust file "
+                             f"({len(trusted)} trusted key(s))")
+    payload = _decode_payload(envelope, where)
+    message = pae(envelope["payloadType"], payload)
+    for i, s in listed:
+        entry = trusted[s["keyid"]]
+        try:
+            public = bytes.fromhex(entry["public"])
+        except (TypeError, ValueError):
+            public = b""
+        problem = public_key_problem(public)
+        if problem is not None:
+            raise ReportRejected(f"trusted key {s['keyid']} is unusable: {problem} "
+                                 f"({SAFE_SIGNED_EVIDENCE})")
+        try:
+            sig = _b64(s["sig"])
+        except (TypeError, ValueError, binascii.Error) as exc:
+            raise ReportRejected(f"malformed signature #{i + 1} by {s['keyid']}: not base64 ({exc})") from exc
+        if not verify_ed25519(public, message, sig):
+            raise ReportRejected(f"bad signature #{i + 1} by trusted key {s['keyid']}: the payload "
+                                 f"was modified or the signature is forged or non-canonical "
+                                 f"(every signature by a trusted key must verify, {SAFE_SIGNED_EVIDENCE})")
+    return payload
+
+
+def _load_statement(payload: bytes) -> Any:
+    try:
+        return loads_strict(payload, max_depth=int(envelope_limits()["max_json_depth"]))
+    except StrictJSONError as exc:
+        raise ReportRejected(f"payload refused: {exc} ({SAFE_SIGNED_EVIDENCE})") from None
+
+
+def _subject_problem(subjects: Any) -> str | None:
+    if not isinstance(subjects, list):
+        return "Statement `subject` must be a list"
+    for i, s in enumerate(subjects):
+        if not (isinstance(s, dict) and isinstance(s.get("name"), str)
+                and isinstance(s.get("digest"), dict) and isinstance(s["digest"].get("sha256"), str)):
+            return f"Statement subject[{i}] must be {{name, digest: {{sha256}}}}"
+    return None
+
+
+def verify_statement(envelope: dict[str, Any], trust: list[dict[str, Any]] | None = None, *,
+                     contract: str | tuple[str, ...], where: str = "envelope") -> dict[str, Any]:
+    """The Statement of an authentic, trusted envelope whose predicate is a valid `contract`
+    document (one of them, when a tuple). `trust` defaults to the local trust file. Raises
+    ReportRejected (MalformedEnvelope for a bad envelope)."""
+    trust = load_trust() if trust is None else trust
+    payload = check_signatures(envelope, trust, where=where)
+    stmt = _load_statement(payload)
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
+        raise ReportRejected(f"payload is not an in-toto Statement v1 (`_type` must be {STATEMENT_TYPE})")
+    wanted = (contract,) if isinstance(contract, str) else contract
+    types = {predicate_type(c): c for c in wanted}
+    ptype = stmt.get("predicateType")
+    if not isinstance(ptype, str) or ptype not in types:
+        raise ReportRejected(f"predicateType is {ptype!r}, expected "
+                             f"{' or '.join(repr(t) for t in types)}")
+    problem = _subject_problem(stmt.get("subject"))
+    if problem:
+        raise ReportRejected(problem)
+    found = _predicate_problems(stmt.get("predicate"), types[ptype])
+    if found:
+        raise ReportRejected(f"predicate invalid against {types[ptype]}: " + "; ".join(found))
+    return stmt
 
 
 def verify_report(envelope: dict[str, Any], trust: list[dict[str, Any]] | None = None, *,
-                  max_age_s: float | None = None, now: float | None = None) -> dict[str, Any]:
-    """The Statement of an authentic, unmodified, trusted and fresh report.
+                  max_age_s: float | None = None, now: float | None = None,
+                  evidence: str = FRESH_READINESS_REPORT) -> dict[str, Any]:
+    """The Statement of an authentic, unmodified, trusted and fresh readiness report.
 
-    `trust` is a list of trust-file entries (default: the local trust file); `max_age_s`
-    None skips the age check; `now` (Unix seconds) is for tests. Raises ReportRejected.
+    `trust` is a list of trust-file entries (default: the local trust file); `max_age_s` None
+    skips the age check (the clock-skew check of the `evidence` row of evidence_freshness.v1
+    always applies); `now` (Unix seconds) is for tests. Raises ReportRejected.
     """
-    _check_envelope_shape(envelope)
-    trust = load_trust() if trust is None else trust
-    trusted = {e["keyid"]: e for e in trust}
-    signers = [s["keyid"] for s in envelope["signatures"]]
-    known = [k for k in signers if k in trusted]
-    if not known:
-        raise ReportRejected(f"signed by an untrusted key: {', '.join(signers)} is not in the "
-                             f"trust file ({len(trusted)} trusted key(s))")
-    payload = _decode_payload(envelope)
-    try:
-        sigs = {s["keyid"]: Signature(s["keyid"], _b64(s["sig"]).hex())
-                for s in envelope["signatures"] if s["keyid"] in trusted}
-        dsse = Envelope(payload, PAYLOAD_TYPE, sigs)
-        dsse.verify([sslib_key(trusted[k]) for k in known], 1)
-    except VerificationError as exc:
-        raise ReportRejected(f"bad signature: the payload was modified or the signature does not "
-                             f"match trusted key {', '.join(known)} ({exc})") from exc
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-        raise ReportRejected(f"malformed signature: {exc}") from exc
-    try:
-        stmt = json.loads(payload)
-    except ValueError as exc:
-        raise ReportRejected(f"payload is not JSON: {exc}") from exc
-    return _check_statement(stmt, max_age_s=max_age_s, now=now)
-
-
-def _check_statement(stmt: Any, *, max_age_s: float | None, now: float | None) -> dict[str, Any]:
-    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
-        raise ReportRejected(f"payload is not an in-toto Statement v1 (`_type` must be {STATEMENT_TYPE})")
-    if stmt.get("predicateType") != predicate_type():
-        raise ReportRejected(f"predicateType is {stmt.get('predicateType')!r}, expected {predicate_type()!r}")
-    predicate = stmt.get("predicate")
-    found = _predicate_problems(predicate)
-    if found:
-        raise ReportRejected(f"predicate invalid against {REPORT_CONTRACT}: " + "; ".join(found))
-    try:
-        if _subject_map(stmt.get("subject") or []) != _subject_map(predicate["subjects"]):
-            raise ReportRejected("Statement subjects differ from the predicate's `subjects`")
-    except (KeyError, TypeError) as exc:
-        raise ReportRejected(f"Statement subject malformed: {exc}") from exc
-    generated = parse_time(predicate["generated_at"])
-    moment = time.time() if now is None else now
-    skew = float(mac5_gate_parameters().get("max_clock_skew_s", 0))
-    if generated - moment > skew:
-        raise ReportRejected(f"dated in the future: generated_at {predicate['generated_at']} is "
-                             f"{generated - moment:.0f} s ahead of this clock (skew allowed {skew:.0f} s)")
-    if max_age_s is not None and moment - generated > max_age_s:
-        raise ReportRejected(f"stale: generated_at {predicate['generated_at']} is "
-                             f"{moment - generated:.0f} s old, max age {max_age_s:.0f} s")
+    stmt = verify_statement(envelope, trust, contract=REPORT_CONTRACT)
+    predicate = stmt["predicate"]
+    if _subject_map(stmt["subject"]) != _subject_map(predicate["subjects"]):
+        raise ReportRejected("Statement subjects differ from the predicate's `subjects`")
+    fresh = freshness(evidence, predicate, now=now, max_age_s=math.inf if max_age_s is None else max_age_s)
+    if not fresh.fresh:
+        raise ReportRejected(fresh.problem or "not fresh")
     return stmt
+
+
+def default_max_age_s(evidence: str = FRESH_READINESS_REPORT) -> float:
+    """The maximum age of a readiness report (evidence_freshness.v1), in seconds."""
+    return limit(evidence).max_age_s
+
+
+def mac5_gate_parameters() -> dict[str, Any]:
+    return parameters(SAFE_MAC5_GATE)
 
 
 def decode_statement(envelope: dict[str, Any]) -> dict[str, Any]:
     """The Statement inside an envelope WITHOUT verifying it (rendering, diagnostics)."""
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), str):
-        raise ReportRejected("not a DSSE envelope: `payload` is missing")
-    try:
-        return json.loads(_decode_payload(envelope))
-    except ValueError as exc:
-        raise ReportRejected(f"payload is not JSON: {exc}") from exc
+        raise MalformedEnvelope("not a DSSE envelope: `payload` is missing")
+    stmt = _load_statement(_decode_payload(envelope, "envelope"))
+    if not isinstance(stmt, dict):
+        raise ReportRejected("payload is not a JSON object")
+    return stmt

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
-from lume.runtime.completion import CompletionRefused, read_completion_report
+from lume.runtime.completion import CompletionRefused, binding_problem, read_completion_report
 from lume.runtime.core import (
     InputError,
     bundle_layout,
@@ -354,13 +354,16 @@ def process(root: Path, bundle_id_or_session: str, worker_cmd: str, *,
         raise Mac5Refused("no completion-gate report: Mac5 heavy reconstruction needs a green "
                           "Mac4-first completion-gate report (--gate-report, SAFE-MAC5-GATE)")
     try:
-        read_completion_report(Path(gate_report))
+        gate = read_completion_report(Path(gate_report))
     except CompletionRefused as exc:
         raise Mac5Refused(f"completion gate refuses Mac5 heavy reconstruction: {exc}") from exc
     if not fps > 0:
         raise InputError(f"--fps must be > 0, got {fps}")
 
     bundle_dir = find_bundle(Path(root), bundle_id_or_session)
+    unbound = binding_problem(gate, bundle_dir)  # the report must speak about this take
+    if unbound is not None:
+        raise Mac5Refused(f"completion gate refuses Mac5 heavy reconstruction: {gate_report}: {unbound}")
     bundle = read_bundle(bundle_dir)
     entry, source_dir = long_take_source(bundle_dir, bundle)
     required, session_file = source_spec().required, source_spec().session_file

@@ -10,12 +10,16 @@ gesture of labels.v1:
 2. the checks of promotion_policy.v1 `command` and seed 002's eight criteria, per gesture;
 3. the gestures that pass everything so far go into a candidate manifest, and the real gate
    replays the whole recorded evidence against it (one dry run, nothing sent) into an
-   airdeck_dry_run_report.v1 report; a gesture the run never dispatched (e.g. locked out by
+   airdeck_dry_run_report.v2 report; a gesture the run never dispatched (e.g. locked out by
    an earlier safe stop) is dropped and the run repeated, a failed audit drops them all;
-4. on the command authority machine (SAFE-AUTHORITY-K11, from the machine config) the manifest
-   bytes of the green run are read back by the gate's own loader, checked against the
-   contracts and against the report exactly as `lume airdeck run --live` would, and only then
-   written as `derived/airdeck/promoted_gestures.json`, with the report beside it.
+4. on the command authority machine (SAFE-AUTHORITY-K11, from the machine config) the green
+   run's dry-run report is signed (airdeck_dry_run_report.v2 in a DSSE envelope) and the
+   manifest is signed as an in-toto Statement whose subjects are the digests of the evidence it
+   rests on (labelled clips, windows, templates, proof matrix, the signed dry-run report);
+   the signed manifest is read back by the gate's own loader and checked against the contracts,
+   its evidence and the report exactly as `lume airdeck run --live` would, and only then
+   written as `derived/airdeck/promoted_gestures.json`, with the report beside it. Without a
+   signing key (or with a key the trust file does not hold) nothing is promoted.
 
 `promotion_candidates.json` records every gesture, promoted or not, with each check and
 criterion and what is missing. When nothing qualifies, an earlier promoted manifest of the
@@ -37,17 +41,22 @@ from lume.runtime.airdeck import (
     Rules,
     build_report,
     consistency_problems,
+    evidence_problems,
     gesture_entry,
     live_report_problem,
     load_manifest,
     replay,
+    sign_dry_run,
+    sign_manifest,
 )
 from lume.runtime.core import (
     InputError,
     LabelIndex,
+    SigningKey,
     Staged,
     dumps,
     get,
+    load_trust,
     now_iso,
     problems,
     write_bytes,
@@ -68,7 +77,7 @@ VISUAL_FILE = derived_file("templates", "lume:contract:visual_templates:v1")
 CANDIDATES_FILE = derived_file("airdeck", "lume:contract:promotion_candidates:v1")
 MATRIX_FILE = derived_file("airdeck", "lume:contract:physical_proof_matrix:v1")
 MANIFEST_FILE = derived_file("airdeck", "lume:contract:airdeck_promoted_gestures:v1")
-REPORT_FILE = derived_file("airdeck", "lume:contract:airdeck_dry_run_report:v1")
+REPORT_FILE = derived_file("airdeck", "lume:contract:airdeck_dry_run_report:v2")
 LOG_FILE = derived_file("airdeck", "lume:contract:airdeck_decision:v1")
 EVENTS_FILE = derived_file("airdeck", "lume:contract:gesture_event:v1")
 FRAMES_FILE = derived_file("airdeck", "lume:contract:body_truth:v0")
@@ -86,6 +95,7 @@ class PromotionResult:
     manifest: dict[str, Any] | None = None
     written: dict[str, bool] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
+    manifest_file: bytes = b""  # the signed manifest as written (a DSSE envelope)
 
     @property
     def promoted(self) -> list[str]:
@@ -141,8 +151,12 @@ def _config(config: dict[str, Any] | Path | str | None) -> dict[str, Any] | None
 
 def promote(bundle_dir: Path, *, visual: bool = False, command: bool = False,
             config: dict[str, Any] | Path | str | None = None,
-            progress: Callable[[int, int], None] | None = None) -> PromotionResult:
-    """Promote the bundle's templates (run `build_templates` first). InputError on bad input."""
+            progress: Callable[[int, int], None] | None = None, key: SigningKey | None = None,
+            trust: list[dict[str, Any]] | None = None) -> PromotionResult:
+    """Promote the bundle's templates (run `build_templates` first). InputError on bad input.
+
+    The command lane signs its dry-run report and manifest with `key` and checks them as live
+    mode will against `trust` (default the trust file): without a key nothing is promoted."""
     if not (visual or command):
         raise ValueError("promote what? pass visual=True and/or command=True")
     b = Bundle.open(bundle_dir)
@@ -159,7 +173,8 @@ def promote(bundle_dir: Path, *, visual: bool = False, command: bool = False,
         result.written[VISUAL_FILE] = write_text(b.path / VISUAL_FILE, dumps(doc))
         result.visual = doc
     if command:
-        _command(b, windows, tdoc, digests, ref, now, _config(config), result, progress)
+        signer = _Signer(key, load_trust() if trust is None and key is not None else trust or [])
+        _command(b, windows, tdoc, digests, ref, now, _config(config), result, progress, signer)
     _register(b.path, visual=visual, command=command)
     return result
 
@@ -172,6 +187,18 @@ def _register(root: Path, *, visual: bool, command: bool) -> None:
         airdeck = [rel for rel in (CANDIDATES_FILE, MATRIX_FILE, MANIFEST_FILE, REPORT_FILE, LOG_FILE,
                                    EVENTS_FILE, FRAMES_FILE) if (root / rel).is_file()]
         register_derived(root, airdeck, tool=TOOL)
+
+
+@dataclass
+class _Signer:
+    """The key the promotion signs with and the trust its output is checked against."""
+
+    key: SigningKey | None
+    trust: list[dict[str, Any]]
+
+    def report_bytes(self, report: dict[str, Any]) -> bytes:
+        """The dry-run report as written: signed when there is a key, else the bare document."""
+        return dumps(report if self.key is None else sign_dry_run(report, self.key)).encode()
 
 
 def visual_doc(windows, tdoc, digests, ref, now):
@@ -209,7 +236,6 @@ def _manifest_doc(gestures: list[str], evidence_of: dict[str, list[dict[str, Any
 class _Run:
     gestures: list[str]
     manifest: dict[str, Any]
-    manifest_bytes: bytes
     report: dict[str, Any]
     log: bytes
     exercised: set[str]
@@ -221,8 +247,7 @@ def _dry_run(gestures: list[str], ev: evidence.GateEvidence, refs: dict[str, dic
     """The real gate over the whole recorded evidence against a candidate manifest (dry run)."""
     doc = _valid(_manifest_doc(gestures, evidence_of, rules, ref, now), "airdeck_promoted_gestures.v1",
                  MANIFEST_FILE)
-    data = dumps(doc).encode()
-    manifest = PromotedManifest.from_data(doc, path=MANIFEST_FILE, sha256=_sha(data))
+    manifest = PromotedManifest.from_data(doc, path=MANIFEST_FILE)  # named by its digest
     gate = DispatchGate(Authority.simulated(rules), rules, manifest, dry_run=True)
     decisions = replay(gate, ev.events, ev.frames)
     log = _jsonl([d.to_record() for d in decisions])
@@ -230,14 +255,14 @@ def _dry_run(gestures: list[str], ev: evidence.GateEvidence, refs: dict[str, dic
                           bodytruth=refs["frames"],
                           decision_log={"path": LOG_FILE, "sha256": _sha(log), "records": len(decisions)},
                           machine=machine)
-    _valid(report, "airdeck_dry_run_report.v1", REPORT_FILE)
+    _valid(report, "airdeck_dry_run_report.v2", REPORT_FILE)
     exercised = {rules.canonical(d.label) for d in decisions if d.dispatched}
-    return _Run(gestures, doc, data, report, log, exercised)
+    return _Run(gestures, doc, report, log, exercised)
 
 
 def _command(b: Bundle, windows: list[dict[str, Any]], tdoc: dict[str, Any], digests: dict[str, str],
              ref: dict[str, Any], now: str, config: dict[str, Any] | None, result: PromotionResult,
-             progress: Callable[[int, int], None] | None) -> None:
+             progress: Callable[[int, int], None] | None, signer: _Signer) -> None:
     rules = Rules.from_contracts()
     index = LabelIndex.load()
     c = policy.command()
@@ -308,7 +333,7 @@ def _command(b: Bundle, windows: list[dict[str, Any]], tdoc: dict[str, Any], dig
         break
     green = set(run.gestures) if run is not None and run.report["verdict"] == "green" else set()
     if run is not None:
-        writes[REPORT_FILE] = dumps(run.report).encode()
+        writes[REPORT_FILE] = signer.report_bytes(run.report)
         writes[LOG_FILE] = run.log
     for g, a in assessed.items():
         a.check("dry_run_green", g in green, _dry_run_detail(g, a, runs, ev))
@@ -323,7 +348,7 @@ def _command(b: Bundle, windows: list[dict[str, Any]], tdoc: dict[str, Any], dig
     for g, a in assessed.items():
         if g in tried:
             a.set("report_written", True, f"{MATRIX_FILE} and {REPORT_FILE} written and valid against "
-                  "physical_proof_matrix.v1 and airdeck_dry_run_report.v1",
+                  "physical_proof_matrix.v1 and airdeck_dry_run_report.v2",
                   [{"path": MATRIX_FILE, "sha256": _sha(writes[MATRIX_FILE])},
                    {"path": REPORT_FILE, "sha256": _sha(writes[REPORT_FILE])}])
         else:
@@ -332,7 +357,8 @@ def _command(b: Bundle, windows: list[dict[str, Any]], tdoc: dict[str, Any], dig
                   [{"path": MATRIX_FILE, "sha256": _sha(writes[MATRIX_FILE])}])
 
     # ---- criterion 4: the gate's own loader on the authority machine, then the manifest
-    promoted = _load_on_device(b.path, run, green, assessed, rules, config, result)
+    promoted = _load_on_device(b.path, run, green, assessed, rules, config, result, signer,
+                               writes.get(REPORT_FILE))
     if not promoted:
         result.removed += _remove(b.path, MANIFEST_FILE)
 
@@ -361,10 +387,10 @@ def _command(b: Bundle, windows: list[dict[str, Any]], tdoc: dict[str, Any], dig
         "proof_matrix": {"path": MATRIX_FILE, "sha256": _sha(writes[MATRIX_FILE])},
         "dry_run": None if run is None else {
             "report": REPORT_FILE, "sha256": _sha(writes[REPORT_FILE]),
-            "verdict": run.report["verdict"], "manifest_sha256": _sha(run.manifest_bytes),
+            "verdict": run.report["verdict"], "manifest_sha256": run.report["promoted_manifest"]["sha256"],
             "attempts": attempts},
         "promoted_manifest": None if not promoted else {
-            "path": MANIFEST_FILE, "sha256": _sha(run.manifest_bytes), "gestures": sorted(promoted)},
+            "path": MANIFEST_FILE, "sha256": _sha(result.manifest_file), "gestures": sorted(promoted)},
         "withdrawn": MANIFEST_FILE in result.removed,
         "candidates": candidates,
     }, "promotion_candidates.v1", CANDIDATES_FILE)
@@ -416,9 +442,19 @@ def _remove(root: Path, *rels: str) -> list[str]:
     return gone
 
 
+def _evidence_subjects(manifest: dict[str, Any], report_rel: str,
+                       report_bytes: bytes) -> list[dict[str, Any]]:
+    """The signed manifest's subjects: every hashed evidence file its gestures cite, and the
+    signed dry-run report of the promotion step."""
+    seen = {e["path"]: e["sha256"] for g in manifest["gestures"] for e in g["evidence"] if e["sha256"]}
+    seen[report_rel] = _sha(report_bytes)
+    return [{"name": path, "digest": {"sha256": digest}} for path, digest in sorted(seen.items())]
+
+
 def _load_on_device(root: Path, run: _Run | None, green: set[str],
                     assessed: dict[str, criteria.Assessment], rules: Rules,
-                    config: dict[str, Any] | None, result: PromotionResult) -> set[str]:
+                    config: dict[str, Any] | None, result: PromotionResult, signer: _Signer,
+                    report_bytes: bytes | None) -> set[str]:
     """Criterion 4; returns the gestures of the manifest written (empty when none)."""
     authority = Authority.from_config(config)
     on_device = authority.machine == rules.authority_machine and authority.can_command
@@ -431,33 +467,47 @@ def _load_on_device(root: Path, run: _Run | None, green: set[str],
             a.set("on_device_load_verified", False,
                   f"{where}: the on-device load can only be verified on {rules.authority_machine}, "
                   f"the command authority (SAFE-AUTHORITY-K11); run `lume promote --command` there")
-    if not green or not on_device or run is None:
+    if not green or not on_device or run is None or report_bytes is None:
         return set()
-    try:
-        with Staged(root / MANIFEST_FILE, run.manifest_bytes) as staged:
-            loaded = load_manifest(staged.path)
-            found = consistency_problems(loaded, rules)
-            live = live_report_problem(run.report, loaded)
-            problem = "; ".join(found) or live
-            if problem is None and set(loaded.gestures) != green:
-                problem = f"the loader read {sorted(loaded.gestures)}, not {sorted(green)}"
-            if problem is None:
-                staged.commit()
-    except InputError as exc:
-        problem = str(exc)
+    problem = None
+    envelope = b""
+    if signer.key is None:
+        problem = ("no signing key: a promoted manifest is a signed statement (`lume promote "
+                   "--command` signs with this machine's key)")
+    else:
+        subjects = _evidence_subjects(run.manifest, REPORT_FILE, report_bytes)
+        envelope = dumps(sign_manifest(run.manifest, subjects, signer.key)).encode()
+        try:
+            with Staged(root / MANIFEST_FILE, envelope) as staged:
+                loaded = load_manifest(staged.path, trust=signer.trust)
+                found = consistency_problems(loaded, rules)
+                if not loaded.signed:
+                    found.insert(0, f"{loaded.signature['detail']} (is this machine's key in the "
+                                    f"trust file? `lume keys trust {signer.key.public_hex}`)")
+                found += evidence_problems(loaded).problems
+                live = live_report_problem(json.loads(report_bytes), loaded, trust=signer.trust)
+                problem = "; ".join(found) or live
+                if problem is None and set(loaded.gestures) != green:
+                    problem = f"the loader read {sorted(loaded.gestures)}, not {sorted(green)}"
+                if problem is None:
+                    staged.commit()
+        except InputError as exc:
+            problem = str(exc)
     for g in green:
         if problem is None:
             assessed[g].set("on_device_load_verified", True,
                             f"on {authority.machine}: lume.runtime.airdeck.load_manifest read the "
-                            f"manifest ({len(green)} gesture(s)), consistent with labels.v1, "
-                            "safety_invariants.v1 and airdeck_midi_map.v1, and the live-mode check "
-                            "accepts the green dry-run report for its exact bytes",
-                            [{"path": MANIFEST_FILE, "sha256": _sha(run.manifest_bytes)},
-                             {"path": REPORT_FILE, "sha256": _sha(dumps(run.report).encode())}])
+                            f"signed manifest ({len(green)} gesture(s)), signed by trusted key "
+                            f"{signer.key.keyid}, consistent with labels.v1, safety_invariants.v1 and "
+                            "airdeck_midi_map.v1, its evidence unchanged, and the live-mode check "
+                            "accepts the signed green dry-run report for its digest",
+                            [{"path": MANIFEST_FILE, "sha256": _sha(envelope)},
+                             {"path": REPORT_FILE, "sha256": _sha(report_bytes)}])
         else:
             assessed[g].set("on_device_load_verified", False, f"the gate refused the manifest: {problem}")
     if problem is not None:
         return set()
     result.written[MANIFEST_FILE] = True
     result.manifest = run.manifest
+    result.manifest_file = envelope
     return green

@@ -55,6 +55,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
           "body observation source kinds (body_observation.v1 `source`)"),
     Names("MODES", "MODE_", "body_truth_modes.v0", "/modes/@keys", "BodyTruth modes"),
     Names("INVARIANT_IDS", "", "safety_invariants.v1", "/invariants/*/id", "safety invariant ids"),
+    Names("FRESHNESS_EVIDENCE", "FRESH_", "evidence_freshness.v1", "/evidence/*/evidence",
+          "evidence with a maximum age (evidence_freshness.v1 rows)"),
     Names("LABELS", "LABEL_", "labels.v1", "/labels/*/name", "label names of the label table"),
     Names("LANES", "LANE_", "labels.v1", "/lanes/*/name", "label lanes"),
     Names("DIRECTOR_ROLES", "ROLE_", "director_ownership.v1", "/roles/*/role", "director roles"),

@@ -3,66 +3,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-import mido.sockets
 import pytest
-from airdeck_helpers import T0, frames_for, held
+from airdeck_helpers import T0, held
+from airdeck_work import PLAY_D1, Work, config, manifest, received, write_jsonl
 from click.testing import CliRunner
 
+from lume.runtime.airdeck import manifest_digest, sign_dry_run
 from lume.runtime.cli import main
-from lume.runtime.core import get, problems
-
-PLAY_D1 = b"\x90\x0b\x7f\x90\x0b\x00"
-
-
-def write_jsonl(path: Path, records) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-def config(machine="K11", can_command=True, midi_output=None) -> dict:
-    doc = copy.deepcopy(get("machine_config.v1").examples[2])
-    doc.update(machine=machine, can_command_rekordbox=can_command, midi_output=midi_output)
-    assert problems(doc, get("machine_config.v1")) == []
-    return doc
-
-
-def manifest(labels=("left_hand_raise",)) -> dict:
-    doc = copy.deepcopy(get("airdeck_promoted_gestures.v1").examples[0])
-    doc["gestures"] = [g for g in doc["gestures"] if g["label"] in labels]
-    return doc
-
-
-class Work:
-    """A scratch folder with a self-play chain, its BodyTruth frames, a manifest and configs."""
-
-    def __init__(self, root: Path, chain):
-        self.root = root
-        self.events = write_jsonl(root / "selfplay.gestures.jsonl", chain)
-        frames = frames_for(chain)
-        self.frames = write_jsonl(root / "selfplay.bodytruth.jsonl", frames)
-        mixed = sorted(chain + frames, key=lambda r: r.get("timestamp_ms", r.get("timestamp")))
-        self.stream = write_jsonl(root / "live.jsonl", mixed)
-        self.manifest = root / "promoted_gestures.json"
-        self.manifest.write_text(json.dumps(manifest(sorted({e["label"] for e in chain}))))
-        self.report = root / "airdeck_dry_run_report.json"
-        self.k11 = root / "k11.json"
-        self.k11.write_text(json.dumps(config()))
-
-    def lume(self, *args, input=None, env=None):
-        return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env,
-                                  catch_exceptions=False)
-
-    def dry_run(self, *extra):
-        return self.lume("airdeck", "replay", self.events, "--bodytruth", self.frames, "--promoted",
-                         self.manifest, "-o", self.report, *extra)
-
-    def live(self, port, *extra, events=None):
-        return self.lume("airdeck", "run", "--live", "--midi", f"tcp://127.0.0.1:{port}",
-                         "--config", self.k11, "--promoted", self.manifest, "--events",
-                         events or self.stream, "--log", self.root / "live.decisions.jsonl",
-                         *extra)
+from lume.runtime.core import decode_statement, get, problems
 
 
 @pytest.fixture
@@ -70,39 +19,24 @@ def work(tmp_path):
     return Work(tmp_path, held("left_hand_raise", T0, 1500))
 
 
-@pytest.fixture
-def server():
-    srv = mido.sockets.PortServer("127.0.0.1", 0)
-    srv.port = srv._socket.getsockname()[1]
-    yield srv
-    srv.close()
-
-
-def received(srv) -> bytes:
-    conn = srv.accept(block=False)
-    if conn is None:
-        return b""
-    conn._socket.settimeout(5)
-    data = b""
-    while chunk := conn._socket.recv(4096):
-        data += chunk
-    conn.close()
-    return data
-
 
 # ---------------------------------------------------------------------------- replay
 def test_replay_writes_a_green_contract_valid_report_and_log(work):
     result = work.dry_run()
     assert result.exit_code == 0, result.output
-    report = json.loads(work.report.read_text())
-    assert problems(report, get("airdeck_dry_run_report.v1")) == []
+    envelope = json.loads(work.report.read_text())
+    assert problems(envelope, get("dsse_envelope.v1")) == []  # a signed statement
+    report = work.predicate()
+    assert problems(report, get("airdeck_dry_run_report.v2")) == []
     assert report["verdict"] == "green"
     assert report["commands"] == {"d1_play_pause": {"dispatched": 1, "refused": len(report["decisions"]) - 1}}
     assert report["midi_plan"] == {"d1_play_pause": [{"bytes": "90 0B 7F", "after_ms": 0},
                                                      {"bytes": "90 0B 00", "after_ms": 30}]}
     assert report["refusals_by_invariant"] == {"SAFE-CMD-HOLD": report["counts"]["refused"] - 1}
-    assert report["promoted_manifest"]["sha256"] == __import__("hashlib").sha256(
-        work.manifest.read_bytes()).hexdigest()
+    doc = decode_statement(json.loads(work.manifest.read_text()))["predicate"]
+    assert report["promoted_manifest"]["sha256"] == manifest_digest(doc)
+    assert report["promoted_manifest"]["signature"]["status"] == "trusted"
+    assert "signed report" in result.output and work.key.keyid in result.output
     log = work.root / "airdeck_dry_run_report.decisions.jsonl"
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(lines) == report["counts"]["events"]
@@ -117,11 +51,11 @@ def test_replay_without_manifest_or_unexercised_gesture_is_red(work):
     result = work.lume("airdeck", "replay", work.events, "--bodytruth", work.frames, "--dry-run",
                        "--report", work.report, "--json")
     assert result.exit_code == 1
-    report = json.loads(work.report.read_text())
+    report = work.predicate()
     assert report["verdict"] == "red" and report["promoted_manifest"] is None
-    work.manifest.write_text(json.dumps(manifest(("left_hand_raise", "right_hand_raise"))))
+    work.write_manifest(manifest(("left_hand_raise", "right_hand_raise")))
     assert work.dry_run().exit_code == 1
-    failed = [c for c in json.loads(work.report.read_text())["checks"] if c["status"] == "fail"]
+    failed = [c for c in work.predicate()["checks"] if c["status"] == "fail"]
     assert [c["id"] for c in failed] == ["promoted_gestures_exercised"]
     assert "right_hand_raise" in failed[0]["detail"]
 
@@ -129,9 +63,9 @@ def test_replay_without_manifest_or_unexercised_gesture_is_red(work):
 def test_replay_with_a_looser_manifest_is_red(work):
     doc = manifest()
     doc["gestures"][0]["hold_ms"] = 250  # valid for the schema, looser than the contract's 400
-    work.manifest.write_text(json.dumps(doc))
+    work.write_manifest(doc)
     assert work.dry_run().exit_code == 1
-    (check,) = [c for c in json.loads(work.report.read_text())["checks"] if c["status"] == "fail"]
+    (check,) = [c for c in work.predicate()["checks"] if c["status"] == "fail"]
     assert check["id"] == "promoted_manifest" and "hold_ms 250 is looser" in check["detail"]
 
 
@@ -139,7 +73,7 @@ def test_replay_on_another_machine_is_allowed(work):
     mac5 = work.root / "mac5.json"
     mac5.write_text(json.dumps(config("Mac5", False)))
     assert work.dry_run("--config", mac5).exit_code == 0
-    report = json.loads(work.report.read_text())
+    report = work.predicate()
     assert report["machine"] == "Mac5" and report["simulated_authority"] == "K11"
 
 
@@ -147,7 +81,7 @@ def test_replay_is_always_a_dry_run_and_the_old_flag_still_parses(work):
     # a replay never sends anything, so --dry-run is no longer required (kept hidden, accepted)
     result = work.lume("airdeck", "replay", work.events, "-o", work.report)
     assert result.exit_code in (0, 1), result.output
-    assert json.loads(work.report.read_text())["dry_run"] is True
+    assert work.predicate()["dry_run"] is True
     assert "--dry-run" not in work.lume("airdeck", "replay", "--help").output
 
 
@@ -224,7 +158,7 @@ def test_live_refuses_without_a_green_report_for_this_manifest(work, server):
     assert result.exit_code == 1 and "no dry-run report" in result.output
     work.report.write_text("{}")
     result = work.live(server.port)
-    assert result.exit_code == 1 and "not a valid airdeck_dry_run_report.v1" in result.output
+    assert result.exit_code == 1 and "dry-run report is not signed" in result.output
     # red report
     work.lume("airdeck", "replay", work.events, "--dry-run", "--promoted", work.manifest,
               "--report", work.report)  # no BodyTruth: nothing dispatched, red
@@ -234,16 +168,27 @@ def test_live_refuses_without_a_green_report_for_this_manifest(work, server):
     assert work.dry_run().exit_code == 0
     doc = manifest()
     doc["generated_at"] = "2026-06-01T00:00:00Z"
-    work.manifest.write_text(json.dumps(doc))
+    work.write_manifest(doc)
     result = work.live(server.port)
     assert result.exit_code == 1 and "run the dry run again" in result.output
-    # green for this manifest, but the rule contracts changed since
+    # green for this manifest, but the rule contracts changed since (a report signed that way)
     assert work.dry_run().exit_code == 0
-    report = json.loads(work.report.read_text())
+    report = work.predicate()
     report["contracts"][0]["sha256"] = "0" * 64
-    work.report.write_text(json.dumps(report))
+    work.report.write_text(json.dumps(sign_dry_run(report, work.key)))
     result = work.live(server.port)
     assert result.exit_code == 1 and "rule contracts changed" in result.output
+    # the same edit without a new signature: the report does not count at all
+    assert work.dry_run().exit_code == 0
+    envelope = json.loads(work.report.read_text())
+    stmt = decode_statement(envelope)
+    stmt["predicate"]["verdict"] = "green"
+    stmt["predicate"]["checks"] = []
+    import base64
+    envelope["payload"] = base64.b64encode(json.dumps(stmt).encode()).decode()
+    work.report.write_text(json.dumps(envelope))
+    result = work.live(server.port)
+    assert result.exit_code == 1 and "does not count: bad signature" in result.output
     assert received(server) == b""
 
 
@@ -275,14 +220,18 @@ def test_safe_stop_lock_survives_a_restart_until_rearmed(tmp_path, server):
     first = work.live(server.port)
     assert first.exit_code == 0, first.output
     assert received(server) == PLAY_D1
+    stop = work.live(server.port, label="safe_stop_rehearsal")
+    assert stop.exit_code == 0, stop.output
+    assert received(server) == b""  # a safe stop sends nothing: it locks the gate
     lock = tmp_path / "airdeck_safe_stop.lock.json"
     assert json.loads(lock.read_text())["label"] == "safe_stop_rehearsal"
-    # a restart stays locked: the same chain sends nothing
+    # a restart stays locked: the gesture sends nothing
+    before = len((tmp_path / "live.decisions.jsonl").read_text().splitlines())
     again = work.live(server.port)
     assert again.exit_code == 0 and "gate locked" in again.output
     assert received(server) == b""
     log = [json.loads(x) for x in (tmp_path / "live.decisions.jsonl").read_text().splitlines()]
-    assert "SAFE-SAFE-STOP-LOCK" in {x["invariant"] for x in log[len(chain):]}
+    assert "SAFE-SAFE-STOP-LOCK" in {x["invariant"] for x in log[before:]}
     # only the operator re-arms
     result = work.lume("airdeck", "rearm", "--lock-file", lock)
     assert result.exit_code == 0 and not lock.exists()

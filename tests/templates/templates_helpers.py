@@ -16,8 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import get
+from lume.runtime.core import SigningKey, get
 from lume.runtime.storage import add_pose_coach
+
+# The promotion signs its dry-run report and manifest: a key of the tests, trusted by them.
+KEY = SigningKey.generate()
+TRUST = [KEY.trust_entry("promotion tests")]
 
 REPO = Path(__file__).resolve().parents[2]
 PROCESSED = REPO / "fixtures" / "route_smoke" / "_processed"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from templates_helpers import SECOND, copy_bundle, k11_config, rich_bundle, session
+from templates_helpers import KEY, SECOND, TRUST, copy_bundle, k11_config, rich_bundle, session
 
 from lume.runtime.airdeck import (
     FRAME,
@@ -22,12 +22,13 @@ from lume.runtime.airdeck import (
     DispatchGate,
     Rules,
     consistency_problems,
+    evidence_problems,
     live_report_problem,
     load_manifest,
     replay,
 )
 from lume.runtime.cli import main
-from lume.runtime.core import get, read_records, validate_file
+from lume.runtime.core import decode_statement, get, problems, read_records, validate_file, verify_statement
 from lume.runtime.core._jsonl import InputError
 from lume.runtime.storage import add_pose_coach
 from lume.runtime.templates import build_templates, promote
@@ -64,14 +65,14 @@ def promoted(tmp_path_factory) -> tuple[Path, object]:
     tmp = tmp_path_factory.mktemp("rich")
     bundle = rich_bundle(tmp)
     build_templates(bundle)
-    return bundle, promote(bundle, command=True, config=k11_config(tmp))
+    return bundle, promote(bundle, command=True, config=k11_config(tmp), key=KEY, trust=TRUST)
 
 
 # ------------------------------------------------------------------------------ committed fixtures
 def test_route_smoke_bundle_promotion_report(tmp_path):
     bundle = copy_bundle(tmp_path)
     build_templates(bundle)
-    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     for rel in (CANDIDATES_FILE, MATRIX_FILE, EVENTS_FILE, FRAMES_FILE):
         valid(bundle / rel)
     assert not (bundle / MANIFEST_FILE).exists() and result.promoted == []
@@ -109,7 +110,7 @@ def test_route_smoke_visual_templates(tmp_path):
 def test_second_bundle_has_no_camera_evidence(tmp_path):
     bundle = copy_bundle(tmp_path, SECOND)
     build_templates(bundle)
-    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     assert result.matrix["evidence"] is None and result.matrix["windows"] == []
     assert all(c["status"] == "candidate" for c in result.candidates["candidates"])
     assert "nothing for the gate to replay" in check(candidate(result.candidates, "left_hand_raise"),
@@ -121,8 +122,10 @@ def test_second_bundle_has_no_camera_evidence(tmp_path):
 def test_first_targets_promoted_with_every_criterion(promoted):
     bundle, result = promoted
     assert sorted(result.promoted) == sorted(FIRST)
-    for rel in (CANDIDATES_FILE, MATRIX_FILE, MANIFEST_FILE, REPORT_FILE, EVENTS_FILE, FRAMES_FILE):
+    for rel in (CANDIDATES_FILE, MATRIX_FILE, EVENTS_FILE, FRAMES_FILE):
         valid(bundle / rel)
+    for rel in (MANIFEST_FILE, REPORT_FILE):  # signed statements (dsse_envelope.v1)
+        assert problems(json.loads((bundle / rel).read_text()), get("dsse_envelope.v1")) == []
     doc = result.candidates
     assert doc["machine"] == "K11" and doc["dry_run"]["verdict"] == "green"
     for label in FIRST:
@@ -146,28 +149,42 @@ def test_first_targets_promoted_with_every_criterion(promoted):
 def test_gate_reads_the_promoted_manifest(promoted):
     """Round trip through runtime/airdeck: its loader, its live precondition, its gate, its CLI."""
     bundle, result = promoted
-    manifest = load_manifest(bundle / MANIFEST_FILE)
+    manifest = load_manifest(bundle / MANIFEST_FILE, trust=TRUST)
     rules = Rules.from_contracts()
     assert sorted(manifest.gestures) == sorted(FIRST)
+    assert manifest.signed and manifest.signature["keyids"] == [KEY.keyid]
     assert consistency_problems(manifest, rules) == []
-    report = json.loads((bundle / REPORT_FILE).read_text())
+    envelope = json.loads((bundle / REPORT_FILE).read_text())
+    report = verify_statement(envelope, TRUST, contract="airdeck_dry_run_report.v2")["predicate"]
     assert report["promoted_manifest"]["sha256"] == manifest.sha256
-    assert live_report_problem(report, manifest) is None  # `lume airdeck run --live` would start
+    assert report["promoted_manifest"]["signature"]["status"] == "unsigned"  # it ran before signing
+    assert live_report_problem(envelope, manifest, trust=TRUST) is None  # `lume airdeck run --live` would start
+    # the signed manifest names its evidence: every clip, window, template, the matrix and the report
+    subjects = {s["name"]: s["digest"]["sha256"] for s in manifest.subjects}
+    assert {MATRIX_FILE, REPORT_FILE} <= set(subjects)
+    assert any(name.endswith("training.jsonl") for name in subjects)
+    for name, digest in subjects.items():
+        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
+    assert evidence_problems(manifest).problems == [] and evidence_problems(manifest).checked == len(subjects)
     events = read_records(bundle / EVENTS_FILE, GESTURE)
     frames = read_records(bundle / FRAMES_FILE, FRAME)
     decisions = replay(DispatchGate(Authority.simulated(rules), rules, manifest), events, frames)
     assert {rules.canonical(d.label) for d in decisions if d.dispatched} == set(FIRST)
     out = bundle / "replay.json"
+    trust_file = bundle / "trust.json"
+    trust_file.write_text(json.dumps(TRUST))
     r = CliRunner().invoke(main, ["airdeck", "replay", str(bundle / EVENTS_FILE), "--bodytruth",
                                   str(bundle / FRAMES_FILE), "--promoted", str(bundle / MANIFEST_FILE),
-                                  "--dry-run", "--report", str(out), "--json"])
+                                  "--dry-run", "--report", str(out), "--json", "--trust-file", str(trust_file)])
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["verdict"] == "green"
+    doc = json.loads(r.stdout)
+    assert doc["verdict"] == "green" and doc["promoted_manifest"]["signature"]["status"] == "trusted"
+    assert doc["promoted_manifest"]["sha256"] == manifest.sha256
 
 
 def test_manifest_entries_follow_the_contracts(promoted):
     bundle, _ = promoted
-    doc = json.loads((bundle / MANIFEST_FILE).read_text())
+    doc = decode_statement(json.loads((bundle / MANIFEST_FILE).read_text()))["predicate"]
     rules = Rules.from_contracts()
     for g in doc["gestures"]:
         t = rules.resolve(g["label"], None).target
@@ -182,7 +199,7 @@ def test_manifest_entries_follow_the_contracts(promoted):
 def test_too_few_examples_is_not_promoted(tmp_path):
     bundle = rich_bundle(tmp_path, right=2)
     build_templates(bundle)
-    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     right = candidate(result.candidates, "right_hand_raise")
     assert right["status"] == "candidate" and right["examples"] == 2
     assert check(right, "min_physical_examples") == {
@@ -197,7 +214,7 @@ def test_too_few_examples_is_not_promoted(tmp_path):
 def test_false_trigger_in_a_negative_clip_is_not_promoted(tmp_path):
     bundle = rich_bundle(tmp_path, false_trigger=True)
     build_templates(bundle)
-    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     left = candidate(result.candidates, "left_hand_raise")
     assert left["status"] == "candidate" and left["false_triggers"] == 1
     assert check(left, "zero_false_triggers")["status"] == "fail"
@@ -220,7 +237,7 @@ def test_safe_stop_first_locks_the_combined_dry_run(tmp_path):
              + [("d2_play_pause", "promotion_candidate", "right_up")] * 5)
     add_pose_coach(bundle, session(tmp_path / "pc", "20260528-210000", clips), copy=True)
     build_templates(bundle)
-    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     attempts = result.candidates["dry_run"]["attempts"]
     assert [a["verdict"] for a in attempts] == ["red", "green"]
     assert attempts[0]["failed_checks"] == ["promoted_gestures_exercised"]
@@ -234,9 +251,9 @@ def test_safe_stop_first_locks_the_combined_dry_run(tmp_path):
 def test_not_on_k11_promotes_nothing_and_withdraws(tmp_path):
     bundle = rich_bundle(tmp_path)
     build_templates(bundle)
-    first = promote(bundle, command=True, config=k11_config(tmp_path))
+    first = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=TRUST)
     assert (bundle / MANIFEST_FILE).is_file() and first.promoted
-    result = promote(bundle, command=True, config=k11_config(tmp_path, "Mac5"))
+    result = promote(bundle, command=True, config=k11_config(tmp_path, "Mac5"), key=KEY, trust=TRUST)
     assert not (bundle / MANIFEST_FILE).exists() and result.promoted == []
     doc = result.candidates
     assert doc["withdrawn"] is True and doc["promoted_manifest"] is None
@@ -288,3 +305,76 @@ def test_cli_promote_nothing_and_bad_input(tmp_path):
     bad.write_text('{"machine": "K11"}')
     r = runner.invoke(main, ["promote", str(bundle), "--command", "--config", str(bad)])
     assert r.exit_code == 2 and "machine_config.v1" in r.output
+
+
+# ------------------------------------------------------------------------------ the signed chain
+def test_without_a_signing_key_nothing_is_promoted(tmp_path):
+    bundle = rich_bundle(tmp_path)
+    build_templates(bundle)
+    result = promote(bundle, command=True, config=k11_config(tmp_path))
+    assert result.promoted == [] and not (bundle / MANIFEST_FILE).exists()
+    left = candidate(result.candidates, "left_hand_raise")
+    assert left["missing"] == ["on_device_load_verified"]
+    assert "no signing key" in check(left, "on_device_load_verified")["detail"]
+
+
+def test_a_key_the_trust_file_does_not_hold_promotes_nothing(tmp_path):
+    bundle = rich_bundle(tmp_path)
+    build_templates(bundle)
+    result = promote(bundle, command=True, config=k11_config(tmp_path), key=KEY, trust=[])
+    assert result.promoted == [] and not (bundle / MANIFEST_FILE).exists()
+    detail = check(candidate(result.candidates, "left_hand_raise"), "on_device_load_verified")["detail"]
+    assert "untrusted key" in detail and f"lume keys trust {KEY.public_hex}" in detail
+
+
+def test_signed_promotion_round_trip_through_the_live_gate(tmp_path):
+    """record -> promote (signed) -> dry run (signed) -> live: the bytes reach a mido socket port."""
+    import time
+
+    import mido.sockets
+
+    bundle = rich_bundle(tmp_path)
+    cfg = k11_config(tmp_path)
+    runner = CliRunner()
+
+    def lume(*args):
+        r = runner.invoke(main, [str(a) for a in args])
+        return r
+
+    assert lume("templates", "build", bundle).exit_code == 0
+    r = lume("promote", bundle, "--command", "--config", cfg)
+    assert r.exit_code == 0 and "signed by" in r.output, r.output
+    report = tmp_path / "rehearsal.dry_run.json"
+    r = lume("airdeck", "replay", bundle / EVENTS_FILE, "--bodytruth", bundle / FRAMES_FILE,
+             "--promoted", bundle / MANIFEST_FILE, "-o", report, "--config", cfg)
+    assert r.exit_code == 0 and "trusted" in r.output, r.output
+    server = mido.sockets.PortServer("127.0.0.1", 0)
+    port = server._socket.getsockname()[1]
+    try:
+        start = int(time.time() * 1000) - 250  # a gesture happening now
+        events = [{"timestamp_ms": start + i, "source_id": "k11_webcam_pose", "machine": "K11",
+                   "label": "left_hand_raise", "confidence": 0.9, "phase": "start" if i == 0 else "hold"}
+                  for i in range(0, 501, 33)]
+        frame = json.loads((bundle / FRAMES_FILE).read_text().splitlines()[0])
+        lines = []
+        for e in events:
+            f = dict(frame, timestamp=e["timestamp_ms"] - 5, mode="gesture_confirmed", present=True,
+                     tracking_lost=False, gesture_intent={"name": "left_hand_raise", "confidence": 0.95,
+                                                          "deck": 1, "command": "d1_play_pause"})
+            lines += [json.dumps(f), json.dumps(e)]
+        stream = tmp_path / "now.jsonl"
+        stream.write_text("\n".join(lines) + "\n")
+        r = lume("airdeck", "run", "--live", "--config", cfg, "--midi", f"tcp://127.0.0.1:{port}",
+                 "--promoted", bundle / MANIFEST_FILE, "--dry-run-report", report, "--events", stream,
+                 "--log", tmp_path / "live.decisions.jsonl")
+        assert r.exit_code == 0, r.output
+        conn = server.accept(block=False)
+        assert conn is not None
+        conn._socket.settimeout(5)
+        data = b""
+        while chunk := conn._socket.recv(4096):
+            data += chunk
+        conn.close()
+    finally:
+        server.close()
+    assert data == b"\x90\x0b\x7f\x90\x0b\x00"

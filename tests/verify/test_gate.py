@@ -5,6 +5,7 @@ import copy
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from lume.runtime.cli import main
 from lume.runtime.completion import resolve_target, run_completion_gate
-from lume.runtime.core import get
+from lume.runtime.core import get, rfc3339
 from lume.runtime.core._keys import SigningKey, load_trust
 from lume.runtime.core._signing import decode_statement, verify_report
 from lume.verifiers import sign_completion_report
@@ -22,8 +23,20 @@ from lume.verifiers import sign_completion_report
 pytestmark = pytest.mark.network
 
 
-def example(stem: str, i: int = 0) -> dict[str, Any]:
-    return copy.deepcopy(get(stem).examples[i])
+# what dates each document the gate audits (evidence_freshness.v1), and how it is written
+TIME_FIELDS = {"body_truth.v0": ("timestamp", lambda t: int(t * 1000)),
+               "mac4_live_output_state.v1": ("generated_at", rfc3339),
+               "mrt2_browser_proof.v1": ("created_at", rfc3339),
+               "device_topology_mac4_first.v1": ("created_at_unix", lambda t: t)}
+
+
+def example(stem: str, i: int = 0, *, age_s: float = 0) -> dict[str, Any]:
+    """A contract example, dated `age_s` before now when the gate judges its age."""
+    doc = copy.deepcopy(get(stem).examples[i])
+    if stem in TIME_FIELDS:
+        name, write = TIME_FIELDS[stem]
+        doc[name] = write(time.time() - age_s)
+    return doc
 
 
 class Served:
@@ -137,9 +150,17 @@ def test_all_green_is_ready_and_the_signed_report_verifies(mac4: Mac4, topology:
     res = gate(["mac4-first", *mac4.args(), "--topology", str(topology), "-o", str(out)])
     assert res.exit_code == 0, res.output
     pred = report_of(out)
-    assert pred["verdicts"] == {"rig_safe": True, "data_sound": True, "overall": "green",
-                                "completion_ready": True, "mac5_heavy_reconstruction_allowed": True}
+    verdicts = dict(pred["verdicts"])
+    rests_on = verdicts.pop("rests_on")
+    assert verdicts == {"rig_safe": True, "data_sound": True, "overall": "green",
+                        "completion_ready": True, "mac5_heavy_reconstruction_allowed": True}
+    assert "gate.mac4_first.mrt2_proof" in rests_on["rig_safe"]
+    assert rests_on["data_sound"] == ["gate.mac4_first.body_truth"] and pred["causes"] == []
     assert pred["gate"]["kind"] == "mac4_first" and pred["gate"]["full_audit_ran"] is True
+    times = {t["evidence"]: t for t in pred["gate"]["evidence_times"]}
+    assert set(times) == {"body_truth_frame", "mac4_live_state", "mrt2_proof", "device_topology"}
+    assert all(t["fresh"] and 0 <= t["age_s"] < 60 for t in times.values())
+    assert times["mrt2_proof"]["field"] == "created_at" and times["mrt2_proof"]["max_age_s"] == 86400
     assert all(p["reachable"] for p in pred["gate"]["preflight"]["ports"])
     assert {c["status"] for c in pred["checks"]} == {"pass"}
     names = {s["name"] for s in pred["subjects"]}
@@ -361,3 +382,140 @@ def test_mac5_refuses_unless_the_report_verifies(mac4: Mac4, topology: Path, tmp
     sign_completion_report(down, key, red)
     with pytest.raises(CompletionRefused, match="completion_ready|overall"):
         read_completion_report(red)
+
+
+# ---------------------------------------------------------------------------- freshness (issue 13)
+def _gate_run(mac4: Mac4, topology: Path, **kw: Any):
+    return run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology), **kw)
+
+
+def _failed(run, check_id: str) -> list[Any]:
+    c = next(c for c in run.checks if c.id == check_id)
+    assert c.status == "fail", (check_id, [e.message for e in c.evidence])
+    return [e for e in c.evidence if e.ok is False]
+
+
+def test_a_six_month_old_proof_and_a_2020_state_are_not_ready(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
+    """The attack of issue 13: old evidence gave completion_ready=true."""
+    mac4.bridge.docs["/mrt2-proof"] = example("mrt2_browser_proof.v1", 0, age_s=183 * 86400)
+    state = example("mac4_live_output_state.v1")
+    state["generated_at"] = "2020-01-01T00:00:00Z"
+    mac4.bridge.docs["/state"] = state
+    out = tmp_path / "gate.json"
+    res = gate(["mac4-first", *mac4.args(), "--topology", str(topology), "-o", str(out)])
+    assert res.exit_code == 1
+    assert "stale: created_at" in res.output and "older than the 24.0 h limit" in res.output
+    pred = report_of(out)
+    assert pred["verdicts"]["completion_ready"] is False
+    assert pred["verdicts"]["mac5_heavy_reconstruction_allowed"] is False
+    (proof,) = [e for e in check(pred, "gate.mac4_first.mrt2_proof")["evidence"] if e["field"] == "created_at"]
+    assert "183.0 d old" in proof["message"] and "mrt2_browser_proof.v1" in proof["message"]
+    (state_e,) = [e for e in check(pred, "gate.mac4_first.live_output_state")["evidence"]
+                  if e["field"] == "generated_at"]
+    assert state_e["found"] == "2020-01-01T00:00:00Z" and "60 s limit" in state_e["message"]
+    times = {t["evidence"]: t for t in pred["gate"]["evidence_times"]}
+    assert not times["mrt2_proof"]["fresh"] and not times["mac4_live_state"]["fresh"]
+    assert times["body_truth_frame"]["fresh"]
+    assert any("mrt2_proof failed" in c or "gate.mac4_first.mrt2_proof failed" in c for c in pred["causes"])
+
+
+def test_future_dated_evidence_is_not_ready(mac4: Mac4, topology: Path) -> None:
+    mac4.bodytruth.docs["/body-truth"] = example("body_truth.v0", age_s=-3600)  # an hour ahead
+    (bad,) = _failed(_gate_run(mac4, topology), "gate.mac4_first.body_truth")
+    assert bad.field == "timestamp" and "dated in the future, 60 min ahead" in bad.message
+    assert "5 min clock-skew allowance" in bad.message and "body_truth.v0" in bad.message
+
+
+def test_a_stale_body_truth_frame_and_topology_are_not_ready(mac4: Mac4, topology: Path) -> None:
+    mac4.bodytruth.docs["/body-truth"] = example("body_truth.v0", age_s=600)
+    topology.write_text(json.dumps(example("device_topology_mac4_first.v1", age_s=3 * 86400)))
+    run = _gate_run(mac4, topology)
+    assert not run.completion_ready
+    (frame,) = _failed(run, "gate.mac4_first.body_truth")
+    assert "10 min old, older than the 10 s limit" in frame.message
+    (topo,) = _failed(run, "gate.mac4_first.device_topology")
+    assert topo.field == "created_at_unix" and "3.0 d old" in topo.message
+
+
+def test_a_topology_without_a_time_cannot_be_judged_fresh(mac4: Mac4, topology: Path) -> None:
+    doc = example("device_topology_mac4_first.v1")
+    del doc["created_at_unix"]
+    topology.write_text(json.dumps(doc))
+    (topo,) = _failed(_gate_run(mac4, topology), "gate.mac4_first.device_topology")
+    assert "created_at_unix is missing" in topo.message
+
+
+def test_the_gate_judges_every_document_against_one_clock(mac4: Mac4, topology: Path) -> None:
+    later = time.time() + 2 * 86400  # the same documents, judged two days later
+    run = _gate_run(mac4, topology, now=later)
+    assert not run.completion_ready
+    assert {t["evidence"] for t in run.times if not t["fresh"]} == {
+        "body_truth_frame", "mac4_live_state", "mrt2_proof", "device_topology"}
+
+
+def test_a_stale_gate_report_is_refused_by_mac5_with_the_reason(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
+    from lume.runtime.completion import CompletionRefused, read_completion_report
+    from lume.runtime.core._keys import load_or_create_key, trust
+
+    key = load_or_create_key()
+    trust(key.public_hex)
+    good = tmp_path / "good.json"
+    sign_completion_report(_gate_run(mac4, topology), key, good)
+    assert read_completion_report(good)["verdicts"]["completion_ready"] is True
+    with pytest.raises(CompletionRefused, match=r"stale: generated_at .* older than the 24.0 h limit "
+                                                r"\[readiness_report.v1; completion_gate_report"):
+        read_completion_report(good, now=time.time() + 2 * 86400)
+    with pytest.raises(CompletionRefused, match="dated in the future"):
+        read_completion_report(good, now=time.time() - 3600)
+
+
+def test_mac5_refuses_a_gate_report_of_another_take(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
+    from lume.runtime.completion import binding_problem
+
+    ready = _gate_run(mac4, topology)
+    pred = sign_and_read(ready, tmp_path)
+    assert binding_problem(pred, topology.parents[2]) is None  # the take the gate audited
+    other = tmp_path / "other" / "derived" / "mac4_first" / "device_topology.json"
+    other.parent.mkdir(parents=True)
+    doc = example("device_topology_mac4_first.v1", age_s=60)
+    doc["bundle_id"] = "another-take"
+    other.write_text(json.dumps(doc))
+    problem = binding_problem(pred, other.parents[2])
+    assert problem and "audited another take" in problem
+    assert binding_problem(pred, tmp_path / "no-topology-here") is None
+
+
+def sign_and_read(run, tmp_path: Path) -> dict[str, Any]:
+    from lume.runtime.completion import read_completion_report
+    from lume.runtime.core._keys import load_or_create_key, trust
+
+    key = load_or_create_key()
+    trust(key.public_hex)
+    path = tmp_path / "gate-report.json"
+    sign_completion_report(run, key, path)
+    return read_completion_report(path)
+
+
+def test_mac5_refuses_a_report_forged_with_an_identity_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18, critical: R = identity, S = 0 under the identity 'key' verified any payload."""
+    import base64
+    import hashlib
+
+    from lume.runtime.completion import CompletionRefused, read_completion_report
+    from lume.runtime.core._signing import PAYLOAD_TYPE
+
+    identity = bytes([1]) + bytes(31)
+    keyid = hashlib.sha256(identity).hexdigest()
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(json.dumps([{"keyid": keyid, "scheme": "ed25519", "public": identity.hex()}]))
+    monkeypatch.setenv("LUME_TRUST_FILE", str(trust_file))
+    pred = example("readiness_report.v1", 1)
+    pred["generated_at"] = rfc3339(time.time())
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": get("readiness_report.v1").id,
+            "predicate": pred}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"payloadType": PAYLOAD_TYPE,
+                                  "payload": base64.b64encode(json.dumps(stmt).encode()).decode(),
+                                  "signatures": [{"keyid": keyid, "sig": base64.b64encode(identity + bytes(32)).decode()}]}))
+    with pytest.raises(CompletionRefused, match="small-order"):
+        read_completion_report(forged)

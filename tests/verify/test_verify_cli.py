@@ -98,7 +98,7 @@ def test_report_verify_bad_input_exits_2(tmp_path):
     assert lume("report", "verify", tmp_path / "missing.json").exit_code == 2
     (tmp_path / "r.json").write_text("{}")
     assert lume("report", "verify", tmp_path / "r.json", "--max-age", "soon").exit_code == 2
-    assert lume("report", "verify", tmp_path / "r.json").exit_code == 1  # readable, not a report
+    assert lume("report", "verify", tmp_path / "r.json").exit_code == 2  # JSON, not an envelope
 
 
 def test_parse_duration():

@@ -1,0 +1,77 @@
+"""Does a readiness report vouch for THIS root? (`lume report verify REPORT --root ROOT`)
+
+A signed report names the root it verified and the digest of every file (its subjects). A
+report for another root must not pass for this one: the root must be the same folder, and
+every subject reachable under ROOT must still have the digest the report signed. Subjects
+that are no longer there are counted, not failed; none reachable at all fails (an empty or
+unrelated folder is not the root the report speaks about).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class Binding:
+    root: str
+    report_root: str
+    subjects: int = 0
+    checked: int = 0
+    unreachable: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        return (f"bound to {self.root}: {self.checked} of {self.subjects} subject digest(s) match"
+                + (f", {self.unreachable} not present" if self.unreachable else ""))
+
+
+def _same_folder(a: str, b: Path) -> bool:
+    if a == str(b):
+        return True
+    try:
+        return Path(a).resolve() == b.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bind(predicate: dict[str, Any], root: Path) -> Binding:
+    """Check that `predicate` (readiness_report.v1) speaks about `root`."""
+    root = Path(root)
+    b = Binding(str(root), predicate["root"], subjects=len(predicate["subjects"]))
+    if not _same_folder(predicate["root"], root):
+        b.problems.append(f"the report vouches for root {predicate['root']!r}, not {str(root)!r}")
+    for s in predicate["subjects"]:
+        path = root / s["name"]
+        try:
+            if not path.is_file():
+                b.unreachable += 1
+                continue
+            found = _sha256(path)
+        except OSError:
+            b.unreachable += 1
+            continue
+        if found != s["digest"]["sha256"]:
+            b.problems.append(f"{s['name']}: sha256 {found} under {root}, the report signed "
+                              f"{s['digest']['sha256']}")
+        else:
+            b.checked += 1
+    if b.subjects and not b.checked and not b.problems:
+        b.problems.append(f"none of the report's {b.subjects} subject(s) is under {root}")
+    return b
