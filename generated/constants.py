@@ -126,14 +126,14 @@ LANE_NEGATIVE = 'negative'
 LANE_CALIBRATION = 'calibration'
 
 # director roles
-# director_ownership.v1 /roles/*/role
+# director_ownership.v2 /roles/*/role
 DIRECTOR_ROLES = ('mac', 'ios', 'ipad')
 ROLE_MAC = 'mac'
 ROLE_IOS = 'ios'
 ROLE_IPAD = 'ipad'
 
 # director bus commands (frame `type`s a role sends)
-# director_ownership.v1 /commands/*/command
+# director_ownership.v2 /commands/*/command
 DIRECTOR_COMMANDS = (
     'identify',
     'set_session_phase',

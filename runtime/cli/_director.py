@@ -32,7 +32,7 @@ def _commands() -> list[str]:
 
 
 BUS = AddressType(default_port=_port, schemes=("ws",), default_scheme="ws", allow_path=True)
-BUS_HELP = ("Bus address, HOST:PORT or ws://HOST:PORT (default: loopback on director_ownership.v1 "
+BUS_HELP = ("Bus address, HOST:PORT or ws://HOST:PORT (default: loopback on director_ownership.v2 "
             "rules.port).")
 
 
@@ -42,7 +42,7 @@ def director() -> None:
 
 
 @director.command()
-@address_option(help="Address to listen on; the port defaults to director_ownership.v1 rules.port, "
+@address_option(help="Address to listen on; the port defaults to director_ownership.v2 rules.port, "
                      ":0 picks a free one.",
                 type=AddressType(default_port=_port), default="127.0.0.1", host_port=True)
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),

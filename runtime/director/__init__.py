@@ -1,8 +1,8 @@
 """The director bus: one server-authoritative state, single writer per field (seed 004, Q2).
 
-- `state`      the director_state.v1 document: build, validate, read/write fields
-- `ownership`  command -> field -> owner, read from director_ownership.v1
-- `frames`     director_frames.v1: validate client frames, build server frames
+- `state`      the director_state.v2 document: build, validate, read/write fields
+- `ownership`  command -> field -> owner, read from director_ownership.v2
+- `frames`     director_frames.v2: validate client frames, build server frames
 - `consent`    the Ed25519 consent proof token
 - `bus`        the pure apply logic (receive order, versions, quorum, pause gating)
 - `persist`    every applied version on disk, reload on start, the 24 h rule

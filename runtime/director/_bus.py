@@ -1,9 +1,9 @@
 """The pure director bus: one state document, commands applied in receive order.
 
 No sockets and no files here: `handle(role, frame)` validates a frame against
-director_frames.v1, checks ownership against director_ownership.v1, applies the command to a
+director_frames.v2, checks ownership against director_ownership.v2, applies the command to a
 copy of the state, re-checks that only owned / server-derived fields changed and that the
-result is a valid director_state.v1 document, hands it to `on_commit` (persistence) and only
+result is a valid director_state.v2 document, hands it to `on_commit` (persistence) and only
 then makes it the current state. Any failure leaves the state exactly as it was.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ._clock import Clock, SystemClock
 from ._consent import ConsentSigner
 from ._ownership import Refusal
 
-# Fields of the consent block (director_state.v1 names; who writes them is the contract's).
+# Fields of the consent block (director_state.v2 names; who writes them is the contract's).
 SCOPE, PROPOSED_BY, ACKS = "model_consent.scope", "model_consent.proposed_by", "model_consent.acks"
 TOKEN, EXPIRES_AT = "model_consent.token", "model_consent.expires_at"
 PHASE, HISTORY, ACTIVE = "session.phase", "cue.history", "telemetry.active_directors"

@@ -6,7 +6,7 @@ sends heartbeats every `rules.heartbeat_interval_s`, and reconnects with exponen
 goes away. While disconnected it is read-only: `state` keeps the last known document and
 every command raises `BusDown`. Kicked by a newer connection of its role, it stops for good
 (reconnecting would kick the newer one back); a server shutdown is just an outage. Like the Swift client it refuses locally to
-send a command its role may not send (the rows of director_ownership.v1), and it stores
+send a command its role may not send (the rows of director_ownership.v2), and it stores
 state documents as they come, ignoring fields it does not know (`client_unknown_fields`).
 """
 from __future__ import annotations

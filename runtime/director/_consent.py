@@ -1,6 +1,6 @@
 """The consent proof token: an Ed25519 signature over the quorum's payload fields.
 
-Scheme, payload fields and their encoding come from director_ownership.v1 `quorum`: the
+Scheme, payload fields and their encoding come from director_ownership.v2 `quorum`: the
 payload is a UTF-8 JSON object of `token_payload_fields` keyed by their dotted names, keys
 sorted, no whitespace; the token is `<token_scheme>:` + unpadded base64url of the signature.
 Anyone holding the server's public key can check a token against the state it came with.

@@ -1,4 +1,4 @@
-"""WebSocket frames (director_frames.v1): validate what clients send, build what the server sends.
+"""WebSocket frames (director_frames.v2): validate what clients send, build what the server sends.
 
 A command frame is validated against the one `$defs` entry whose `type` const matches, not
 against the whole `oneOf`: the error then names the real problem ("'by' was unexpected")
@@ -14,11 +14,11 @@ import jsonschema_rs
 import orjson
 from pydantic import BaseModel
 
-from lume.generated.models.director_frames_v1 import DirectorFrame
+from lume.generated.models.director_frames_v2 import DirectorFrame
 from lume.runtime.core import Problem, bundled_schema, get, json_path
 from lume.runtime.core import problems as contract_problems
 
-CONTRACT = "director_frames.v1"
+CONTRACT = "director_frames.v2"
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Who may write what: command -> fields -> owner, read from director_ownership.v1.
+"""Who may write what: command -> fields -> owner, read from director_ownership.v2.
 
 Nothing here names a role or a field: the rows of the contract decide. `check` refuses a
 command before it is applied; `illegal_changes` re-checks the outcome (every field that
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lume.generated.models.meta_director_ownership_v1 import (
+from lume.generated.models.meta_director_ownership_v2 import (
     BusRules,
     CommandRow,
     DirectorOwnership,
@@ -22,14 +22,14 @@ from lume.runtime.core import table
 
 from . import _state as st
 
-CONTRACT = "director_ownership.v1"
+CONTRACT = "director_ownership.v2"
 # Writers that are not roles: derived by the server or by the consent quorum.
 DERIVED_WRITERS = frozenset({"server", "quorum"})
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a frame was refused; becomes an `error` frame of director_frames.v1."""
+    """Why a frame was refused; becomes an `error` frame of director_frames.v2."""
 
     code: str
     message: str

@@ -1,6 +1,6 @@
 """The director bus server: Starlette + uvicorn WebSocket endpoints around the pure bus.
 
-Endpoints (paths from director_ownership.v1 `rules`):
+Endpoints (paths from director_ownership.v2 `rules`):
 - `control_path` (WebSocket): `schema` on connect; the client sends `identify`, then commands;
   the server answers `ack` / `error`, and sends `state` after identify and after every change.
   One live connection per role: a newer one wins, the older gets `kicked` and is closed.
@@ -39,7 +39,7 @@ from ._consent import ConsentSigner
 from ._ownership import Refusal
 from ._persist import LoadReport, StateStore
 
-SERVER_SHUTDOWN = "server_shutdown"  # director_frames.v1 KickReason for a stopping server
+SERVER_SHUTDOWN = "server_shutdown"  # director_frames.v2 KickReason for a stopping server
 _CLOSE = object()
 
 

@@ -1,4 +1,4 @@
-"""The canonical state document (director_state.v1): build, validate, read and write fields.
+"""The canonical state document (director_state.v2): build, validate, read and write fields.
 
 The bus keeps the document as plain JSON-shaped dicts and never mutates one in place: a write
 returns a new document that shares every untouched branch with the old one, so a refused or
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lume.generated.models.director_state_v1 import (
+from lume.generated.models.director_state_v2 import (
     ConsentState,
     CueState,
     DirectorSession,
@@ -23,14 +23,14 @@ from lume.generated.models.director_state_v1 import (
 from lume.runtime.core import Problem, get, rfc3339
 from lume.runtime.core import problems as contract_problems
 
-CONTRACT = "director_state.v1"
+CONTRACT = "director_state.v2"
 SCHEMA_TAG: str = get(CONTRACT).match["schema"]
-# The document's own bookkeeping fields (director_state.v1 requires both).
+# The document's own bookkeeping fields (director_state.v2 requires both).
 VERSION, UPDATED_AT = "version", "updated_at"
 
 
 class StateInvalid(ValueError):
-    """A state document breaks director_state.v1; the message names the path and contract."""
+    """A state document breaks director_state.v2; the message names the path and contract."""
 
     def __init__(self, found: list[Problem], where: str = "<state>") -> None:
         self.problems = found
@@ -62,7 +62,7 @@ def problems(doc: Any, where: str = "<state>") -> list[Problem]:
 
 
 def check(doc: Any, where: str = "<state>") -> dict[str, Any]:
-    """Return `doc` if it is a valid director_state.v1 document, else raise StateInvalid."""
+    """Return `doc` if it is a valid director_state.v2 document, else raise StateInvalid."""
     found = problems(doc, where)
     if found:
         raise StateInvalid(found, where)

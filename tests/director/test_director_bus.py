@@ -86,11 +86,11 @@ def test_the_bus_refuses_to_commit_an_invalid_state(monkeypatch) -> None:
     monkeypatch.setattr(Bus, "_append_history", lambda self, doc, c: st.write(doc, "cue.history", [c]))
     out = bus.handle("ios", {"type": "set_cue", "cue": cue(1)})  # history entry without applied_at
     assert out.refusal is not None and out.refusal.code == "internal_error"
-    assert "director_state.v1" in out.refusal.message and bus.state is before
+    assert "director_state.v2" in out.refusal.message and bus.state is before
 
 
 def test_a_loaded_document_must_be_valid() -> None:
     doc = st.fresh(FakeClock().now())
-    with pytest.raises(st.StateInvalid, match="director_state.v1"):
+    with pytest.raises(st.StateInvalid, match="director_state.v2"):
         Bus({**doc, "version": -1})
     assert st.model(doc).version == 0  # the generated pydantic model reads it too

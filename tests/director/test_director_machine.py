@@ -1,7 +1,7 @@
 """Random command sequences from random roles against the pure bus keep every invariant.
 
 The expectations are computed here from the raw contract rows (not through the bus's own
-ownership module): state always validates against director_state.v1, the version moves by
+ownership module): state always validates against director_state.v2, the version moves by
 exactly one per accepted change and never otherwise, and no field ever changes unless the
 sender owns it or it is a server/quorum update of that command.
 """
@@ -21,7 +21,7 @@ from lume.runtime.director import _state as st
 from lume.runtime.director._bus import Bus
 from lume.runtime.director._clock import FakeClock
 
-TABLE = get("director_ownership.v1").table_data()
+TABLE = get("director_ownership.v2").table_data()
 DEFS = get(st.CONTRACT).raw["$defs"]
 ROLES = [r["role"] for r in TABLE["roles"]]
 WRITER = {r["field"]: r["writer"] for r in TABLE["fields"]}

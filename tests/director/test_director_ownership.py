@@ -1,4 +1,4 @@
-"""Ownership from director_ownership.v1, checked on a real bus for every field / role pair."""
+"""Ownership from director_ownership.v2, checked on a real bus for every field / role pair."""
 from __future__ import annotations
 
 from collections.abc import Iterator
