@@ -4,12 +4,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
 from . import common_v1, director_state_v2
+
+Nonce = TypeAliasType("Nonce", Annotated[str, Field(pattern='^[A-Za-z0-9_-]{43}$')])
+"""
+A server challenge, 32 random bytes as unpadded base64url.
+"""
+
+
+PublicKey = TypeAliasType(
+    "PublicKey", Annotated[str, Field(pattern='^[A-Za-z0-9_-]{43}$')]
+)
+"""
+A 32-byte Ed25519 public key as unpadded base64url.
+"""
+
+
+Signature = TypeAliasType(
+    "Signature", Annotated[str, Field(pattern='^[A-Za-z0-9_-]{86}$')]
+)
+"""
+A 64-byte Ed25519 signature as unpadded base64url.
+"""
+
 
 CueSlot = TypeAliasType("CueSlot", Literal['current', 'next'])
 """
@@ -19,7 +41,7 @@ Which cue slot a set_cue writes.
 
 class AckConsentFrame(BaseModel):
     """
-    Client -> server (any role). Adds the sender's role to model_consent.acks; at 2 distinct roles the server sets acknowledged, issues the ed25519 token and expires_at.
+    Client -> server (any role). Records the sender's device in model_consent.acks (a role of quorum.required_roles) or model_consent.witnesses (a witness role); once every required role acknowledged, the server sets acknowledged, issues the ed25519 token and expires_at.
 
     """
 
@@ -31,7 +53,8 @@ class AckConsentFrame(BaseModel):
 
 class HeartbeatFrame(BaseModel):
     """
-    Client -> server (any role), every 1 s; keeps the role in telemetry.active_directors.
+    Client -> server (any role), every rules.heartbeat_interval_s; keeps the role in telemetry.active_directors. Answered with `ack` (the current version).
+
     """
 
     model_config = ConfigDict(
@@ -52,18 +75,27 @@ class AckFrame(BaseModel):
     version: Annotated[int, Field(ge=0)]
 
 
-ErrorCode = TypeAliasType("ErrorCode", Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'internal_error'])
+ErrorCode = TypeAliasType("ErrorCode", Literal['invalid_frame', 'unknown_command', 'not_identified', 'already_identified', 'field_ownership_violation', 'paused', 'no_consent_proposal', 'consent_already_acknowledged', 'unenrolled_device', 'wrong_role', 'bad_signature', 'replayed_identify', 'stale_challenge', 'state_too_large', 'internal_error'])
 """
 Why a frame was refused.
 """
 
 
 FieldModel = TypeAliasType(
-    "FieldModel", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')]
+    "FieldModel",
+    Annotated[
+        str,
+        Field(
+            max_length=256, pattern='^[a-z_][a-z0-9_]*(\\.([a-z_][a-z0-9_]*|[0-9]+))*$'
+        ),
+    ],
 )
 
 
-KickReason = TypeAliasType("KickReason", Literal['superseded', 'server_shutdown'])
+Allowed = TypeAliasType("Allowed", Annotated[list[str | None], Field(max_length=64)])
+
+
+KickReason = TypeAliasType("KickReason", Literal['superseded', 'server_shutdown', 'slow_consumer', 'identify_refused', 'identify_timeout'])
 """
 Why the server closes a connection.
 """
@@ -71,7 +103,7 @@ Why the server closes a connection.
 
 class KickedFrame(BaseModel):
     """
-    Server -> client, then close. `superseded`: a newer connection identified with the same role (newest wins).
+    Server -> client, then close. `superseded`: a newer connection identified with the same role (newest wins); `slow_consumer`: the connection's outbound queue passed limits.outbound_queue_frames / _bytes (its queued frames are dropped); `identify_refused`: identify.max_attempts refused answers; `identify_timeout`: no identify within identify.timeout_s.
 
     """
 
@@ -95,9 +127,78 @@ class SchemaFrame(BaseModel):
     version: Annotated[str, Field(pattern='^[0-9]+$')]
 
 
+class ChallengeFrame(BaseModel):
+    """
+    Server -> client, after `schema` and after every refused identify: the nonce to sign (valid for this connection and one answer only) and the server's public key (the consent-token key), which the signature also covers so an answer cannot be replayed to another server.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['challenge']
+    nonce: Nonce
+    server: PublicKey
+
+
+Own = TypeAliasType("Own", Annotated[str, Field(pattern='^[a-z_]+(\\.[a-z_]+)*$')])
+
+
+Command = TypeAliasType("Command", Annotated[str, Field(pattern='^[a-z][a-z_]*$')])
+
+
+class SchemaResponse(BaseModel):
+    """
+    Body of GET rules.schema_path: the director schema version, this contract's id and its bundled JSON Schema (every `$ref` inlined), and the ownership table's rows (roles, fields, commands, quorum, identify, limits), so a client author needs nothing else.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    version: Annotated[str, Field(pattern='^[0-9]+$')]
+    contract: common_v1.ContractId
+    schema_: Annotated[dict[str, Any], Field(alias='schema')]
+    ownership: dict[str, Any]
+
+
+class Connections(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    identified: Annotated[int, Field(ge=0)]
+    anonymous: Annotated[int, Field(ge=0)]
+    watchers: Annotated[int, Field(ge=0)]
+
+
+RejectedAdditionalProperty = TypeAliasType(
+    "RejectedAdditionalProperty", Annotated[int, Field(ge=0)]
+)
+
+
+KickedAdditionalProperty = TypeAliasType("KickedAdditionalProperty", RejectedAdditionalProperty)
+
+
+class StatsResponse(BaseModel):
+    """
+    Body of GET rules.stats_path: the applied and durable versions, open connections, and counters of refused frames by error code (plus frame_too_large) and of kicks by reason.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    version: Annotated[int, Field(ge=0)]
+    durable_version: Annotated[int, Field(ge=0)]
+    connections: Connections
+    rejected: dict[str, RejectedAdditionalProperty]
+    kicked: dict[str, KickedAdditionalProperty]
+
+
 class IdentifyFrame(BaseModel):
     """
-    Client -> server, first frame of a connection; names the sender's role.
+    Client -> server, the answer to this connection's `challenge`: the role, the enrolled device id, the challenge nonce and the device key's signature over the identify payload (director_ownership.v2 identify.payload_fields).
+
     """
 
     model_config = ConfigDict(
@@ -105,6 +206,9 @@ class IdentifyFrame(BaseModel):
     )
     type: Literal['identify']
     role: director_state_v2.DirectorRole
+    device_id: director_state_v2.DeviceId
+    nonce: Nonce
+    signature: Signature
 
 
 class SetSessionPhaseFrame(BaseModel):
@@ -132,20 +236,6 @@ class SetSessionFrame(BaseModel):
     id: director_state_v2.Uuid | None = None
     started_at: common_v1.Iso8601 | None = None
     operator_device_id: director_state_v2.Uuid | None = None
-
-
-class SetCueFrame(BaseModel):
-    """
-    Client -> server (ios). Writes cue.current (default) or cue.next; null clears the slot. A cue made current is appended to cue.history with applied_at and applied_version. Refused with `paused` while session.phase is paused.
-
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['set_cue']
-    cue: director_state_v2.Cue | None
-    slot: CueSlot | None = 'current'
 
 
 class SetLookActiveFrame(BaseModel):
@@ -217,7 +307,7 @@ class ProposeConsentFrame(BaseModel):
 
 class ErrorFrame(BaseModel):
     """
-    Server -> client. The frame was refused and the state is unchanged. `field` and `owner` name the field and its owning role for field_ownership_violation (else null); `role` is the sender's role (null before identify).
+    Server -> client. The frame was refused and the state is unchanged. `field` names the state field (field_ownership_violation) or the frame key (invalid_frame) concerned, else null; `owner` the field's owning role for field_ownership_violation, else null; `allowed` the values the field may take when it has a closed set (enum), else null; `role` is the sender's role (null before identify).
 
     """
 
@@ -228,8 +318,39 @@ class ErrorFrame(BaseModel):
     code: ErrorCode
     field: FieldModel | None
     owner: director_state_v2.DirectorRole | None
+    allowed: Allowed | None
     role: director_state_v2.DirectorRole | None
-    message: Annotated[str, Field(min_length=1)]
+    message: Annotated[str, Field(max_length=2048, min_length=1)]
+
+
+class IdentifiedFrame(BaseModel):
+    """
+    Server -> client, the answer to an accepted identify (followed by `state`): the role and device bound to this connection, the state fields the role owns and the commands it may send (director_ownership.v2).
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['identified']
+    role: director_state_v2.DirectorRole
+    device_id: director_state_v2.DeviceId
+    owns: list[Own]
+    commands: list[Command]
+
+
+class SetCueFrame(BaseModel):
+    """
+    Client -> server (ios). Writes cue.current (default) or cue.next; null clears the slot. A cue made current is appended to cue.history with applied_at and applied_version. Refused with `paused` while session.phase is paused.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['set_cue']
+    cue: director_state_v2.Cue | None
+    slot: CueSlot | None = 'current'
 
 
 class StateFrame(BaseModel):
@@ -247,14 +368,14 @@ class StateFrame(BaseModel):
 DirectorFrame = TypeAliasType(
     "DirectorFrame",
     Annotated[
-        IdentifyFrame | SetSessionPhaseFrame | SetSessionFrame | SetCueFrame | SetLookActiveFrame | SetLookFrame | SetPerformerIntentFrame | SetPerformerVoiceFrame | ProposeConsentFrame | AckConsentFrame | HeartbeatFrame | AckFrame | ErrorFrame | StateFrame | KickedFrame | SchemaFrame,
+        IdentifyFrame | SetSessionPhaseFrame | SetSessionFrame | SetCueFrame | SetLookActiveFrame | SetLookFrame | SetPerformerIntentFrame | SetPerformerVoiceFrame | ProposeConsentFrame | AckConsentFrame | HeartbeatFrame | AckFrame | ErrorFrame | StateFrame | KickedFrame | SchemaFrame | ChallengeFrame | IdentifiedFrame,
         Field(
-            examples=[{'type': 'identify', 'role': 'ios'}, {'type': 'set_session_phase', 'phase': 'live'}, {'type': 'set_session', 'id': '812cf768-d26f-4cc6-9cc2-d6fb9b46b090', 'started_at': '2026-03-14T19:02:11.250Z', 'operator_device_id': '016130a1-c265-4abf-a0f8-7b684a08635a'}, {'type': 'set_cue', 'cue': {'id': 'cue-0007', 'kind': 'capture', 'payload': {'burst_frames': 12, 'camera': 'cam_a'}}}, {'type': 'set_cue', 'slot': 'next', 'cue': {'id': 'cue-0008', 'kind': 'look_change', 'payload': {'to': 'look_2'}}}, {'type': 'set_look_active', 'id': 'look_2'}, {'type': 'set_look', 'wardrobe_id': 'wardrobe_black_silk', 'lighting_preset': 'warm_key_45'}, {'type': 'set_performer_intent', 'intent': 'cue_request'}, {'type': 'set_performer_voice', 'voice_state': 'speaking', 'comprehension_score': 0.87}, {'type': 'propose_consent', 'scope': ['frame_capture', 'reel_use']}, {'type': 'ack_consent'}, {'type': 'heartbeat'}, {'type': 'ack', 'version': 19}, {'type': 'error', 'code': 'field_ownership_violation', 'field': 'cue.current', 'owner': 'ios', 'role': 'ipad', 'message': 'set_cue writes cue.current, owned by ios; sender is ipad'}, {'type': 'error', 'code': 'not_identified', 'field': None, 'owner': None, 'role': None, 'message': 'send identify before any command'}, {'type': 'state', 'state': {'schema': 'lume.director_state.v2', 'session': {'id': None, 'phase': 'idle', 'started_at': None, 'operator_device_id': None}, 'cue': {'current': None, 'next': None, 'history': []}, 'look': {'active': None, 'wardrobe_id': None, 'lighting_preset': None}, 'performer': {'intent': None, 'voice_state': None, 'comprehension_score': None}, 'model_consent': {'acknowledged': False, 'token': None, 'scope': [], 'expires_at': None, 'proposed_by': None, 'acks': []}, 'telemetry': {'frames_captured': 0, 'last_proof_token_at': None, 'active_directors': ['ios']}, 'version': 1, 'updated_at': '2026-03-14T18:00:01.500Z'}}, {'type': 'kicked', 'reason': 'superseded'}, {'type': 'schema', 'version': '1'}],
+            examples=[{'type': 'identify', 'role': 'ios', 'device_id': '6f1c2a9e-3d4b-4c1a-9e8f-2b7d5a0c4e13', 'nonce': '3q2-7wAAAAC0FqD9w6h1YV3m8eYp2gq1S3yJqkQbN1E', 'signature': 'LdMSrvSxjWlZ-TVLGkogeXz0ppKw3RElBDmytfOj9XORWXoms9JOptIiiCxcjw2LM27WXR_fUdghZar4ed4n-A'}, {'type': 'challenge', 'nonce': '3q2-7wAAAAC0FqD9w6h1YV3m8eYp2gq1S3yJqkQbN1E', 'server': 'Hq8mJ0tJ7cQ3m0R0bKpA0yW4c3JkZ0F1b2p1dGZxbGs'}, {'type': 'identified', 'role': 'ios', 'device_id': '6f1c2a9e-3d4b-4c1a-9e8f-2b7d5a0c4e13', 'owns': ['cue.current', 'cue.next', 'look.active', 'look.wardrobe_id', 'look.lighting_preset'], 'commands': ['set_cue', 'set_look_active', 'set_look', 'ack_consent', 'heartbeat']}, {'type': 'set_session_phase', 'phase': 'live'}, {'type': 'set_session', 'id': '812cf768-d26f-4cc6-9cc2-d6fb9b46b090', 'started_at': '2026-03-14T19:02:11.250Z', 'operator_device_id': '016130a1-c265-4abf-a0f8-7b684a08635a'}, {'type': 'set_cue', 'cue': {'id': 'cue-0007', 'kind': 'capture', 'payload': {'burst_frames': 12, 'camera': 'cam_a'}}}, {'type': 'set_cue', 'slot': 'next', 'cue': {'id': 'cue-0008', 'kind': 'look_change', 'payload': {'to': 'look_2'}}}, {'type': 'set_look_active', 'id': 'look_2'}, {'type': 'set_look', 'wardrobe_id': 'wardrobe_black_silk', 'lighting_preset': 'warm_key_45'}, {'type': 'set_performer_intent', 'intent': 'cue_request'}, {'type': 'set_performer_voice', 'voice_state': 'speaking', 'comprehension_score': 0.87}, {'type': 'propose_consent', 'scope': ['frame_capture', 'reel_use']}, {'type': 'ack_consent'}, {'type': 'heartbeat'}, {'type': 'ack', 'version': 19}, {'type': 'error', 'code': 'field_ownership_violation', 'field': 'cue.current', 'owner': 'ios', 'allowed': None, 'role': 'ipad', 'message': 'set_cue writes cue.current, owned by ios; sender is ipad'}, {'type': 'error', 'code': 'not_identified', 'field': None, 'owner': None, 'allowed': None, 'role': None, 'message': 'send identify before any command'}, {'type': 'error', 'code': 'invalid_frame', 'field': 'phase', 'owner': None, 'allowed': ['idle', 'setup', 'live', 'paused', 'wrap'], 'role': 'mac', 'message': "set_session_phase: phase: 'rehearsal' is not one of idle, setup, live, paused, wrap [director_frames.v2]"}, {'type': 'error', 'code': 'unenrolled_device', 'field': 'device_id', 'owner': None, 'allowed': None, 'role': None, 'message': "device 'pi-in-the-corner' is not enrolled (lume director enroll) [director_devices.v1]"}, {'type': 'state', 'state': {'schema': 'lume.director_state.v2', 'session': {'id': None, 'phase': 'idle', 'started_at': None, 'operator_device_id': None}, 'cue': {'current': None, 'next': None, 'history': []}, 'look': {'active': None, 'wardrobe_id': None, 'lighting_preset': None}, 'performer': {'intent': None, 'voice_state': None, 'comprehension_score': None}, 'model_consent': {'acknowledged': False, 'token': None, 'scope': [], 'expires_at': None, 'proposed_by': None, 'acks': [], 'witnesses': []}, 'telemetry': {'frames_captured': 0, 'last_proof_token_at': None, 'active_directors': ['ios']}, 'version': 1, 'updated_at': '2026-03-14T18:00:01.500Z'}}, {'type': 'kicked', 'reason': 'superseded'}, {'type': 'kicked', 'reason': 'slow_consumer'}, {'type': 'schema', 'version': '2'}],
             title='DirectorFrame',
         ),
     ],
 )
 """
-Every WebSocket text frame on the director bus (ws://HOST:9610/director, seed 004 Q2) is one JSON object with a `type` discriminator. Clients (roles mac, ios, ipad) send `identify` first, then commands; the sender's role comes only from `identify`, never from a command frame (no `by` field). The server answers each applied command with `ack` (the new `version`), refuses with `error`, broadcasts `state` after every change, sends `schema` on connect and `kicked` to a connection superseded by a newer one of the same role. Which role may send which command, and which fields it writes, is `director_ownership.v2`; the embedded state is `director_state.v2`. Unknown keys and unknown `type`s are refused (`invalid_frame` / `unknown_command`). Beyond the seed's DirectorCommand enum, `set_session`, `set_look` and `set_performer_voice` let the owning role write the remaining fields it owns (session id/start/operator device, wardrobe and lighting preset, voice state and comprehension score).
+Every WebSocket text frame on the director bus (ws://HOST:9610/director, seed 004 Q2; the same endpoint is also served as /director/control) is one JSON object with a `type` discriminator. On connect the server sends `schema`, then `challenge` (a fresh nonce and the server's public key). A client (role mac, ios or ipad) answers with `identify`: its role, its enrolled device id and an Ed25519 signature by that device's key over the nonce, role, device id and server key (director_ownership.v2 `identify`). Only an enrolled device (director_devices.v1) of that role with a valid signature over this connection's challenge is identified (`identified`, then `state`); anything else gets an `error` and a new challenge, and never disturbs the connection that holds the role. The sender's role comes only from `identify`, never from a command frame (no `by` field). The server applies commands in receive order, broadcasts `state` after every change at once and answers each command with `ack` (the new `version`) only once that version is durable on disk, or with `error` (naming the field and, for a value outside a closed set, the allowed values). A heartbeat is answered with `ack`. `kicked` tells a connection why it is closed (superseded by a newer connection of its role, server shutdown, too slow to read its frames, identify refused or never sent). Which role may send which command, and which fields it writes, is `director_ownership.v2`; the embedded state is `director_state.v2`. Unknown keys and unknown `type`s are refused (`invalid_frame` / `unknown_command`); a frame over limits.max_frame_bytes closes the connection (WebSocket close code 1009). Beyond the seed's DirectorCommand enum, `set_session`, `set_look` and `set_performer_voice` let the owning role write the remaining fields it owns. `SchemaResponse` and `StatsResponse` are the JSON bodies of GET rules.schema_path and rules.stats_path (documents, not frames).
 
 """

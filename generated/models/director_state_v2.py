@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 from . import common_v1
@@ -73,20 +73,29 @@ Cue identifier chosen by the sender.
 """
 
 
-class Cue(BaseModel):
-    """
-    One cue (iOS LiveDirector writer).
-    """
+PayloadValue1 = TypeAliasType("PayloadValue1", Annotated[str, Field(max_length=128)])
+"""
+One cue parameter value - a short string, a number, a boolean or null.
+"""
 
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: CueId
-    kind: CueKind
-    payload: dict[str, Any]
-    """
-    Kind-specific parameters (open object).
-    """
+
+PayloadValue = TypeAliasType("PayloadValue", PayloadValue1 | float | bool | None)
+"""
+One cue parameter value - a short string, a number, a boolean or null.
+"""
+
+
+CuePayload = TypeAliasType(
+    "CuePayload",
+    Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]{0,31}$')], PayloadValue],
+        Field(max_length=8),
+    ],
+)
+"""
+Kind-specific cue parameters: a flat object of at most 8 snake_case keys (at most 32 characters) with scalar values (bounded so that a cue, and the history of cues, has a known maximum size).
+
+"""
 
 
 class AppliedCue(BaseModel):
@@ -99,7 +108,7 @@ class AppliedCue(BaseModel):
     )
     id: CueId
     kind: CueKind
-    payload: dict[str, Any]
+    payload: CuePayload
     applied_at: common_v1.Iso8601
     """
     Server receive/apply time (breaks ties for capture cues, seed failure mode D).
@@ -107,23 +116,6 @@ class AppliedCue(BaseModel):
     applied_version: Annotated[int, Field(ge=1)]
     """
     The state version that made this cue current.
-    """
-
-
-class CueState(BaseModel):
-    """
-    Current and next cue and the server-appended history.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    current: Cue | None
-    next: Cue | None
-    history: list[AppliedCue]
-    """
-    Cues applied as current, oldest first; the server keeps the newest director_ownership.v2 rules.history_keep entries.
-
     """
 
 
@@ -209,9 +201,34 @@ Server-issued proof token, "ed25519:" + unpadded base64url of the 64-byte signat
 """
 
 
+DeviceId = TypeAliasType(
+    "DeviceId", Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')]
+)
+"""
+Identifier of one enrolled director device (director_devices.v1), e.g. a UUID or a short name such as mac-studio.
+
+"""
+
+
+class ConsentAck(BaseModel):
+    """
+    One acknowledgement of the current consent proposal, by an authenticated device.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: DirectorRole
+    device_id: DeviceId
+    at: common_v1.Iso8601
+    """
+    When the server received the acknowledgement.
+    """
+
+
 class ConsentState(BaseModel):
     """
-    Model consent (Phase 5a proof-token model): Mac proposes the scope, two distinct roles acknowledge (quorum), the server issues the token and its expiry.
+    Model consent (Phase 5a proof-token model): Mac proposes the scope, every role of director_ownership.v2 quorum.required_roles acknowledges (by default Mac and iOS), witness roles (the iPad) are recorded but never count, and the server then issues the token (which signs who acknowledged) and its expiry.
 
     """
 
@@ -238,9 +255,15 @@ class ConsentState(BaseModel):
     """
     Role that sent the current proposal; null when none.
     """
-    acks: Annotated[list[DirectorRole], Field(max_length=3)]
+    acks: Annotated[list[ConsentAck], Field(max_length=3)]
     """
-    Distinct roles that acknowledged the current proposal, in arrival order.
+    Acknowledgements that count towards the quorum (one per required role), in arrival order, each naming the device that sent it.
+
+    """
+    witnesses: Annotated[list[ConsentAck], Field(max_length=3)]
+    """
+    Acknowledgements by witness roles (the iPad by default): recorded and signed into the token, never counted towards the quorum.
+
     """
 
 
@@ -266,9 +289,39 @@ class TelemetryState(BaseModel):
     """
 
 
+class Cue(BaseModel):
+    """
+    One cue (iOS LiveDirector writer).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: CueId
+    kind: CueKind
+    payload: CuePayload
+
+
+class CueState(BaseModel):
+    """
+    Current and next cue and the server-appended history.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    current: Cue | None
+    next: Cue | None
+    history: Annotated[list[AppliedCue], Field(max_length=100)]
+    """
+    Cues applied as current, oldest first; the server keeps the newest director_ownership.v2 rules.history_keep entries.
+
+    """
+
+
 class DirectorStateDocument(BaseModel):
     """
-    The one canonical state document the director bus server holds, persists and broadcasts to the three directors (seed 004, Q2 Phase 3/5: multicam-server as single writer, A3 + C2): session, cue, look, performer, model_consent, telemetry and a monotonic `version`. Who may write each field is `director_ownership.v2`; the WebSocket frames are `director_frames.v2`. null means "not set". The server's own document is closed (`additionalProperties: false`); clients ignore unknown fields so additive changes within a version do not break them (seed failure mode E), and renames need a v2 contract. The body is `$defs/DirectorState` so that `director_frames.v2` can embed it in `state` frames.
+    The one canonical state document the director bus server holds, persists and broadcasts to the three directors (seed 004, Q2 Phase 3/5: multicam-server as single writer, A3 + C2): session, cue, look, performer, model_consent, telemetry and a monotonic `version`. Who may write each field is `director_ownership.v2`; the WebSocket frames are `director_frames.v2`. null means "not set". v2 bounds every field a director writes (cue payloads are flat objects of at most 8 short scalar values, strings and lists have maximum lengths, the history holds at most 100 cues), so a state document has a known worst-case size that `director_ownership.v2` limits.max_state_bytes covers; and model consent records which device of which role acknowledged (`acks`, the roles the quorum requires) and which only witnessed (`witnesses`). The server's own document is closed (`additionalProperties: false`); clients ignore unknown fields so additive changes within a version do not break them (seed failure mode E), and renames need a v2 contract. The body is `$defs/DirectorState` so that `director_frames.v2` can embed it in `state` frames.
 
     """
 

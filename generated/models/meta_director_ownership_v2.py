@@ -119,11 +119,14 @@ class QuorumRule(BaseModel):
     )
     field: FieldPath
     command: CommandName
-    distinct_roles: Annotated[int, Field(ge=1)]
+    required_roles: Annotated[list[director_state_v2.DirectorRole], Field(min_length=1)]
     """
-    Distinct roles needed.
+    Roles that must every one acknowledge the current proposal before the quorum is reached.
     """
-    of_roles: Annotated[list[director_state_v2.DirectorRole], Field(min_length=1)]
+    witness_roles: list[director_state_v2.DirectorRole]
+    """
+    Roles whose acknowledgement is recorded (and signed into the token) but never counts.
+    """
     counted_by: Literal['role']
     """
     Acks are counted per role, never per device.
@@ -148,6 +151,93 @@ class QuorumRule(BaseModel):
     description: Annotated[str, Field(min_length=1)]
 
 
+class IdentifyRule(BaseModel):
+    """
+    How a connection proves it speaks for an enrolled device of a role.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    devices_contract: ContractId
+    """
+    $id of the device trust list contract.
+    """
+    devices_file: Annotated[str, Field(pattern='^[A-Za-z0-9._-]+$')]
+    """
+    File name of the device trust list in the bus's state folder.
+    """
+    signature_scheme: Literal['ed25519']
+    challenge_bytes: Annotated[int, Field(ge=16, le=64)]
+    """
+    Random bytes in each challenge nonce.
+    """
+    payload_context: Annotated[str, Field(min_length=1)]
+    """
+    Domain-separation string signed with every identify (never a signature for anything else).
+    """
+    payload_fields: Annotated[
+        list[Literal['context', 'device_id', 'nonce', 'role', 'server']],
+        Field(min_length=1),
+    ]
+    """
+    Keys of the signed identify payload.
+    """
+    payload_encoding: Annotated[str, Field(min_length=1)]
+    max_attempts: Annotated[int, Field(ge=1)]
+    """
+    Refused identify answers a connection may send before it is kicked (identify_refused).
+    """
+    timeout_s: Annotated[float, Field(gt=0.0)]
+    """
+    Seconds a connection may stay unidentified before it is kicked (identify_timeout).
+    """
+    remembered_nonces: Annotated[int, Field(ge=1)]
+    """
+    Issued nonces remembered to tell a replayed answer from a stale one.
+    """
+    description: Annotated[str, Field(min_length=1)]
+
+
+class BusLimits(BaseModel):
+    """
+    Bounds on what the bus accepts, holds and queues.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    max_frame_bytes: Annotated[int, Field(ge=1024)]
+    """
+    Largest client frame (UTF-8 bytes) the WebSocket layer accepts; larger closes with 1009.
+    """
+    max_state_bytes: Annotated[int, Field(ge=1024)]
+    """
+    Largest serialised state document; a command that would exceed it is refused.
+    """
+    outbound_queue_frames: Annotated[int, Field(ge=1)]
+    """
+    Frames queued for one connection before it is kicked as a slow consumer.
+    """
+    outbound_queue_bytes: Annotated[int, Field(ge=1024)]
+    """
+    Bytes queued for one connection before it is kicked as a slow consumer.
+    """
+    kick_grace_s: Annotated[float, Field(gt=0.0)]
+    """
+    Seconds a kicked connection gets to take its `kicked` frame before its socket is aborted.
+    """
+    reply_within_s: Annotated[float, Field(gt=0.0)]
+    """
+    The server answers every frame within this many seconds (checked by the fuzz tests).
+    """
+    persist_batch_versions: Annotated[int, Field(ge=1)]
+    """
+    Most versions written and fsynced as one batch (group commit).
+    """
+    description: Annotated[str, Field(min_length=1)]
+
+
 class BusRules(BaseModel):
     """
     Parameters of the director bus.
@@ -166,7 +256,8 @@ class BusRules(BaseModel):
     """
     path: Annotated[str, Field(pattern='^/')]
     """
-    WebSocket path.
+    The seed's WebSocket URL path (ws://HOST:9610/director, the Swift DirectorBusClient's); served as a control endpoint, like control_path.
+
     """
     apply_order: Literal['receive_order']
     """
@@ -209,7 +300,7 @@ class BusRules(BaseModel):
     """
     broadcast_on_change: bool
     """
-    Every version bump is broadcast as a `state` frame to all identified connections.
+    Every version bump is broadcast as a `state` frame to all identified connections and watchers, at once (before it is durable; the sender's `ack` waits for durability).
     """
     client_unknown_fields: Literal['ignore']
     """
@@ -225,7 +316,11 @@ class BusRules(BaseModel):
     """
     schema_path: Annotated[str, Field(pattern='^/')]
     """
-    HTTP GET endpoint answering the `schema` frame (the director schema version).
+    HTTP GET endpoint answering director_frames.v2 SchemaResponse (version, bundled frame schema, ownership).
+    """
+    stats_path: Annotated[str, Field(pattern='^/')]
+    """
+    HTTP GET endpoint answering director_frames.v2 StatsResponse (versions, connections, refusal and kick counters).
     """
     reconnect_backoff_initial_s: Annotated[float, Field(gt=0.0)]
     """
@@ -239,7 +334,7 @@ class BusRules(BaseModel):
 
 class DirectorOwnership(BaseModel):
     """
-    Validates the data of `contracts/director_ownership.v2.yaml` (every key except the envelope keys `$schema`, `$id`, `title`, `description`, `x-lume`, `examples`). Codegen turns it into the typed `DirectorOwnership` model the director bus server and its verifiers read. Cross-row rules JSON Schema cannot express (every field of director_state.v2 has exactly one row; every command of director_frames.v2 has one row; each field a command `writes` is owned by every role in its `senders`; `quorum.field` is the row whose writer is `quorum`) are checked by the ownership verifier.
+    Validates the data of `contracts/director_ownership.v2.yaml` (every key except the envelope keys `$schema`, `$id`, `title`, `description`, `x-lume`, `examples`). Codegen turns it into the typed `DirectorOwnership` model the director bus server and its verifiers read. Cross-row rules JSON Schema cannot express (every field of director_state.v2 has exactly one row; every command of director_frames.v2 has one row; each field a command `writes` is owned by every role in its `senders`; `quorum.field` is the row whose writer is `quorum`; required and witness roles do not overlap) are checked by the director tests.
 
     """
 
@@ -267,4 +362,6 @@ class DirectorOwnership(BaseModel):
     One row per client command.
     """
     quorum: QuorumRule
+    identify: IdentifyRule
+    limits: BusLimits
     rules: BusRules

@@ -20,6 +20,7 @@ from ._atomic import (
     publish_once,
     write_bytes,
     write_durable,
+    write_group,
     write_json,
     write_jsonl,
     write_text,
@@ -121,5 +122,5 @@ __all__ = [
     "read_records", "scan_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
     "sign_report", "status_of", "storage_root", "table", "table_problems", "trust",
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
-    "violated", "write_bytes", "write_durable", "write_json", "write_jsonl", "write_text",
+    "violated", "write_bytes", "write_durable", "write_group", "write_json", "write_jsonl", "write_text",
 ]

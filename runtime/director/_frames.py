@@ -1,8 +1,9 @@
 """WebSocket frames (director_frames.v2): validate what clients send, build what the server sends.
 
 A command frame is validated against the one `$defs` entry whose `type` const matches, not
-against the whole `oneOf`: the error then names the real problem ("'by' was unexpected")
-instead of "not valid under any of the given schemas".
+against the whole `oneOf`, and its first problem is explained (`explain_frame`): the field,
+what is wrong and, for a closed set, the allowed values, instead of "not valid under any of
+the given schemas".
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pydantic import BaseModel
 from lume.generated.models.director_frames_v2 import DirectorFrame
 from lume.runtime.core import Problem, bundled_schema, get, json_path
 from lume.runtime.core import problems as contract_problems
+
+from ._explain import Explained, explain, show
 
 CONTRACT = "director_frames.v2"
 
@@ -37,11 +40,39 @@ def definitions() -> dict[str, str]:
     return out
 
 
+def schema() -> dict[str, Any]:
+    """The bundled JSON Schema of every frame (what GET rules.schema_path serves)."""
+    return _schema()
+
+
 @functools.cache
-def _validator(frame_type: str) -> Any:
+def _frame_schema(frame_type: str) -> dict[str, Any]:
     schema = {k: v for k, v in _schema().items() if k not in ("oneOf", "examples")}
     schema["$ref"] = f"#/$defs/{definitions()[frame_type]}"
-    return jsonschema_rs.validator_for(schema, validate_formats=True)
+    return schema
+
+
+@functools.cache
+def _validator(frame_type: str) -> Any:
+    return jsonschema_rs.validator_for(_frame_schema(frame_type), validate_formats=True)
+
+
+@functools.cache
+def fields(frame_type: str) -> list[str]:
+    """The keys a frame of this type may carry besides `type`."""
+    props = _schema()["$defs"][definitions()[frame_type]]["properties"]
+    return [k for k in props if k != "type"]
+
+
+def explain_frame(frame: dict[str, Any]) -> Explained | None:
+    """The first problem of a frame whose `type` is known, in one readable line; None if valid."""
+    v = _validator(frame["type"])
+    if v.is_valid(frame):
+        return None
+    errors = list(v.iter_errors(frame))
+    # missing / unknown keys first (they explain the rest), else the error the frame shows first
+    errors.sort(key=lambda e: type(e.kind).__name__ not in ("Required", "AdditionalProperties"))
+    return explain(errors[0], _frame_schema(frame["type"]), frame, fields(frame["type"]))
 
 
 def frame_problems(frame: dict[str, Any], where: str = "<frame>") -> list[Problem]:
@@ -87,5 +118,22 @@ def kicked(reason: str) -> dict[str, Any]:
     return {"type": "kicked", "reason": reason}
 
 
-def schema(version: str) -> dict[str, Any]:
+def schema_frame(version: str) -> dict[str, Any]:
     return {"type": "schema", "version": version}
+
+
+def challenge(nonce: str, server: str) -> dict[str, Any]:
+    return {"type": "challenge", "nonce": nonce, "server": server}
+
+
+def identified(role: str, device_id: str, owns: list[str], commands: list[str]) -> dict[str, Any]:
+    return {"type": "identified", "role": role, "device_id": device_id, "owns": owns, "commands": commands}
+
+
+def document_problems(doc: Any, definition: str, where: str = "<response>") -> list[Problem]:
+    """Problems of a document against one `$defs` entry (SchemaResponse, StatsResponse)."""
+    sub = {k: v for k, v in _schema().items() if k not in ("oneOf", "examples")}
+    sub["$ref"] = f"#/$defs/{definition}"
+    v = jsonschema_rs.validator_for(sub)
+    return [Problem(where, None, json_path(list(e.instance_path)), e.message, CONTRACT)
+            for e in v.iter_errors(doc)]

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lume.generated.models.meta_director_ownership_v2 import (
+    BusLimits,
     BusRules,
     CommandRow,
     DirectorOwnership,
+    IdentifyRule,
     QuorumRule,
 )
+from lume.generated.constants import COMMAND_IDENTIFY
 from lume.runtime.core import table
 
 from . import _state as st
@@ -36,9 +39,11 @@ class Refusal:
     role: str | None = None
     field: str | None = None
     owner: str | None = None
+    allowed: tuple[Any, ...] | None = None  # the field's closed set of values, when it has one
 
     def frame(self) -> dict[str, Any]:
         return {"type": "error", "code": self.code, "field": self.field, "owner": self.owner,
+                "allowed": list(self.allowed) if self.allowed is not None else None,
                 "role": self.role, "message": self.message}
 
 
@@ -59,6 +64,18 @@ class Ownership:
     @property
     def quorum(self) -> QuorumRule:
         return self.table.quorum
+
+    @property
+    def identify(self) -> IdentifyRule:
+        return self.table.identify
+
+    @property
+    def limits(self) -> BusLimits:
+        return self.table.limits
+
+    def commands_of(self, role: str) -> list[str]:
+        """The commands `role` may send (identify excluded: it is how a role is bound)."""
+        return [c for c, row in self.commands.items() if role in row.senders and c != COMMAND_IDENTIFY]
 
     def owner(self, path: str) -> str | None:
         """The owning role of a field, or None when the server / quorum derives it."""

@@ -1,15 +1,19 @@
-"""Every applied version on disk: atomic writes, the last N kept, reload on start.
+"""Every applied version on disk: atomic writes, group commit, the last N kept, reload on start.
 
 Layout of a state folder:
 
-    versions/000000000042.json   one file per applied version (temp file + rename)
+    versions/000000000042.json   one file per applied version (compact JSON, temp file + rename)
     expired/…                    the previous session's versions, moved aside by the 24 h rule
     director_ed25519.pem / .pub  the consent-token signing key (consent.py)
+    director_devices.json        the enrolled devices (director_devices.v1, devices.py)
 
-A kill at any moment leaves either the old file set or the old set plus one complete new
-version: a torn write is only ever a `.*.tmp` file, which loading ignores and removes. A
-version file that is nonetheless unreadable or invalid (disk trouble, a hand edit) is skipped
-with a note and loading falls back to the newest valid one.
+`write` persists one version durably (the in-memory bus's `on_commit`); `write_batch` is the
+server's group commit: every version of the batch is written, the newest one fsynced with
+the folder (core.write_group), and only then are the commands of the batch acknowledged.
+A kill at any moment leaves complete version files plus at most some `.*.tmp` files, which
+loading ignores and removes. A version file that is nonetheless unreadable or invalid (a
+power cut before an unsynced write of a batch reached the disk, a hand edit) is skipped with
+a note and loading falls back to the newest valid one.
 """
 from __future__ import annotations
 
@@ -76,13 +80,24 @@ class StateStore:
     def path_for(self, version: int) -> Path:
         return self.dir / f"{version:012d}.json"
 
-    def write(self, doc: dict[str, Any]) -> None:
-        """Persist one version (atomically), then drop versions beyond the newest `keep`."""
-        version = doc[st.VERSION]
-        # core.dumps' rendering (indent 2, UTF-8), produced by orjson: ~10x faster per version
-        core.write_bytes(self.path_for(version), orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-        if not self._present or self._present[-1] != version:
-            self._present = [v for v in self._present if v < version] + [version]
+    def write(self, doc: dict[str, Any], data: bytes | None = None) -> None:
+        """Persist one version durably (`data`: the document already serialised, if it was)."""
+        self.write_batch([(doc[st.VERSION], data if data is not None else orjson.dumps(doc))])
+
+    def write_batch(self, batch: list[tuple[int, bytes]]) -> None:
+        """Persist consecutive versions (version, compact JSON) with one fsync: the newest is
+        durable when this returns. Then drop versions beyond the newest `keep`. On an error the
+        versions of the batch already on disk are removed again (none of them is acknowledged)."""
+        items = [(self.path_for(v), data + b"\n") for v, data in batch]
+        try:
+            core.write_group(items)
+        except BaseException:
+            # withdraw what got renamed (a restart must not resume an unacknowledged version),
+            # never a file of an earlier version
+            newest = self._present[-1] if self._present else -1
+            _unlink([self.path_for(v) for v, _ in batch if v > newest])
+            raise
+        self._present = [v for v in self._present if v < batch[0][0]] + [v for v, _ in batch]
         old = []
         while len(self._present) > self.keep:
             old.append(self.path_for(self._present.pop(0)))

@@ -48,7 +48,7 @@ def fresh(now: datetime) -> dict[str, Any]:
         look=LookState(active=None, wardrobe_id=None, lighting_preset=None),
         performer=PerformerState(intent=None, voice_state=None, comprehension_score=None),
         model_consent=ConsentState(acknowledged=False, token=None, scope=[], expires_at=None,
-                                   proposed_by=None, acks=[]),
+                                   proposed_by=None, acks=[], witnesses=[]),
         telemetry=TelemetryState(frames_captured=0, last_proof_token_at=None, active_directors=[]),
         version=0,
         updated_at=now,
