@@ -211,6 +211,10 @@ class BusLimits(BaseModel):
     """
     Largest client frame (UTF-8 bytes) the WebSocket layer accepts; larger closes with 1009.
     """
+    max_frame_depth: Annotated[int, Field(ge=4)]
+    """
+    Deepest nesting of objects and arrays in a client frame; deeper is refused (invalid_frame) before validation.
+    """
     max_state_bytes: Annotated[int, Field(ge=1024)]
     """
     Largest serialised state document; a command that would exceed it is refused.

@@ -246,7 +246,7 @@ class Bus:
             return Refusal("unknown_command", f"{frames.show(kind)} is {what}; commands are "
                            f"{', '.join(self.own.commands)} [{frames.CONTRACT}]", role, field="type",
                            allowed=tuple(self.own.commands))
-        found = frames.explain_frame(frame)
+        found = frames.explain_frame(frame, self.own.limits.max_frame_depth)
         if found is not None:
             return Refusal("invalid_frame", f"{kind}: {found.message} [{frames.CONTRACT}]", role,
                            field=found.field, allowed=found.allowed)

@@ -64,8 +64,29 @@ def fields(frame_type: str) -> list[str]:
     return [k for k in props if k != "type"]
 
 
-def explain_frame(frame: dict[str, Any]) -> Explained | None:
-    """The first problem of a frame whose `type` is known, in one readable line; None if valid."""
+def depth(value: Any, limit: int) -> int:
+    """How deep objects and arrays nest in `value`, counted without recursion up to `limit + 1`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def explain_frame(frame: dict[str, Any], max_depth: int | None = None) -> Explained | None:
+    """The first problem of a frame whose `type` is known, in one readable line; None if valid.
+    A frame nested deeper than `max_depth` (default: director_ownership.v2 limits.max_frame_depth)
+    is refused before validation (the validator recurses)."""
+    if max_depth is None:
+        from ._ownership import load
+
+        max_depth = load().limits.max_frame_depth
+    if depth(frame, max_depth) > max_depth:
+        return Explained(None, f"objects and arrays nest deeper than limits.max_frame_depth {max_depth}")
     v = _validator(frame["type"])
     if v.is_valid(frame):
         return None

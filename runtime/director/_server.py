@@ -118,7 +118,8 @@ class Connection:
         self._writer.cancel()
         self._queue.clear()
         self._bytes = 0
-        protocol = getattr(getattr(self.ws, "_send", None), "__self__", None)  # uvicorn's protocol
+        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
+        protocol = getattr(getattr(self.ws, "_receive", None), "__self__", None)
         transport = getattr(protocol, "transport", None)
         if transport is not None and not transport.is_closing():
             transport.abort()
@@ -322,6 +323,9 @@ class BusServer:
                     self.rejected[FRAME_TOO_LARGE] += 1
                 return
             yield message.get("text")
+            # A burst of pipelined frames is read without a pause: let the writers drain between
+            # two frames, or a reading client's queue could fill up within one burst.
+            await asyncio.sleep(0)
 
     # -- frames --------------------------------------------------------------------------
     def _decode(self, text: str | None, role: str | None) -> Any | Refusal:

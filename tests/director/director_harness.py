@@ -113,15 +113,16 @@ class Harness:
     def url(self) -> str:
         return self.thread.url
 
-    def open(self, path: str) -> Peer:
+    def open(self, path: str, max_queue: int | None = None) -> Peer:
+        """A connection; `max_queue` frames received but not read make it stop reading the socket."""
         # __enter__: the non-legacy form of websockets >= 17 (also fine on older releases)
         peer = Peer(connect(self.url + path, proxy=None, compression=None, open_timeout=TIMEOUT,
-                            max_queue=None, close_timeout=1).__enter__())
+                            max_queue=max_queue, close_timeout=1, max_size=None).__enter__())
         self.peers.append(peer)
         return peer
 
-    def control(self, role: str | None = None) -> Peer:
-        peer = self.open(OWN.rules.control_path)
+    def control(self, role: str | None = None, max_queue: int | None = None) -> Peer:
+        peer = self.open(OWN.rules.control_path, max_queue)
         if role is not None:
             peer.identify(role)
         return peer
