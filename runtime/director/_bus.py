@@ -414,7 +414,7 @@ class Bus:
         if bad:
             return _refused(Refusal("internal_error", f"{kind} would change {', '.join(bad)} without "
                                     f"owning it [{own.CONTRACT}]; nothing applied", role))
-        found = st.problems(doc)
+        found = st.problems_since(self._doc, doc)
         if found:
             p = found[0]
             return _refused(Refusal("internal_error", f"{kind} would make the state invalid: {p.path}: "

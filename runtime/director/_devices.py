@@ -236,7 +236,7 @@ class DeviceFile:
 
     def _refresh(self) -> DeviceTrust:
         try:
-            s = self.path.stat()
+            s = os.stat(self.path)  # once per command: the cheapest check that it changed
         except FileNotFoundError:
             self._stamp, self._trust = None, DeviceTrust()
             return self._trust

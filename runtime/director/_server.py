@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -241,6 +242,10 @@ class BusServer:
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self.loop = asyncio.get_running_loop()
+            # What is loaded now (contracts, models, the state) lives as long as the server: keep
+            # it out of the collector's full passes, which would otherwise stall a broadcast.
+            gc.collect()
+            gc.freeze()
             if self.store is not None:
                 self._commit = _GroupCommit(self, self.store)
             task = asyncio.create_task(self._sweep_loop()) if self.sweep else None

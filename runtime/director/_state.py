@@ -8,6 +8,7 @@ generated pydantic model is the typed view for loading and for callers (`model`)
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,25 @@ def problems(doc: Any, where: str = "<state>") -> list[Problem]:
     return contract_problems(doc, get(CONTRACT), file=where)
 
 
+def problems_since(before: dict[str, Any], after: dict[str, Any], where: str = "<state>") -> list[Problem]:
+    """Problems of `after`, a document made from the valid `before` by `write`: the cue history
+    entries it carries over are the very objects `before` held and validated, so only the new
+    entries are validated again (the history is nine tenths of a document)."""
+    old, new = before["cue"]["history"], after["cue"]["history"]
+    if new is old:
+        return problems(after, where)
+    known = {id(entry) for entry in old}  # `before` keeps them alive: ids cannot be reused
+    fresh = [entry for entry in new if id(entry) not in known]
+    if len(fresh) == len(new):
+        return problems(after, where)
+    trimmed = {**after, "cue": {**after["cue"], "history": fresh}}
+    found = problems(trimmed, where)
+    limit = get(CONTRACT).raw["$defs"]["CueState"]["properties"]["history"]["maxItems"]
+    if len(new) > limit:  # the one rule over the whole list
+        found.append(Problem(where, None, "$.cue.history", f"more than {limit} items", CONTRACT))
+    return found
+
+
 def check(doc: Any, where: str = "<state>") -> dict[str, Any]:
     """Return `doc` if it is a valid director_state.v2 document, else raise StateInvalid."""
     found = problems(doc, where)
@@ -74,10 +94,15 @@ def model(doc: dict[str, Any]) -> DirectorState:
     return DirectorState.model_validate(doc)
 
 
+@functools.cache
+def parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def read(doc: dict[str, Any], path: str) -> Any:
     """The value at a dotted field path (`session.phase`)."""
     node: Any = doc
-    for part in path.split("."):
+    for part in parts(path):
         node = node[part]
     return node
 

@@ -43,15 +43,34 @@ def run_commands(folder: Path, clock: FakeClock, n: int) -> Bus:
 def test_every_version_is_written_and_the_last_n_kept(tmp_path: Path) -> None:
     clock = FakeClock()
     extra = 20
-    bus = run_commands(tmp_path, clock, OWN.rules.persisted_versions_keep + extra)
+    keep = OWN.rules.persisted_versions_keep
+    bus = run_commands(tmp_path, clock, keep + extra)
     bus.store.flush()  # rotation runs beside the apply path
     names = sorted(p.name for p in (tmp_path / "versions").iterdir())
-    assert len(names) == OWN.rules.persisted_versions_keep
-    keep = OWN.rules.persisted_versions_keep
-    assert names[0] == f"{bus.version - keep + 1:012d}.json" and names[-1] == f"{bus.version:012d}.json"
+    assert len(names) == keep  # the in-memory bus commits one version a batch
+    assert names[0] == f"{bus.version - keep + 1:012d}-{bus.version - keep + 1:012d}.jsonl"
+    assert names[-1] == f"{bus.version:012d}-{bus.version:012d}.jsonl"
     for name in names[-3:]:
         doc = st.check(json.loads((tmp_path / "versions" / name).read_text()))
         assert doc["version"] == int(name[:12])
+
+
+def test_a_batch_is_one_file_and_rotation_keeps_whole_batches(tmp_path: Path) -> None:
+    clock = FakeClock()
+    keep = OWN.rules.persisted_versions_keep
+    bus = run_commands(tmp_path, clock, 1)
+    store: StateStore = bus.store  # type: ignore[attr-defined]
+    docs = []
+    for i in range(2, keep + 40):
+        bus.handle("ios", {"type": "set_cue", "cue": cue(i)})  # on_commit writes it alone
+        docs.append((bus.version, bus.state_bytes))
+    store.write_batch(docs[-30:])  # the same versions again, as one group
+    store.flush()
+    latest = (tmp_path / "versions" / f"{docs[-30][0]:012d}-{docs[-1][0]:012d}.jsonl")
+    lines = latest.read_bytes().splitlines()
+    assert [json.loads(x)["version"] for x in lines] == [v for v, _ in docs[-30:]]
+    assert store.versions()[-1] == bus.version and len(store.versions()) >= keep
+    assert StateStore(tmp_path, clock=clock).load()[0] == bus.state
 
 
 def test_restart_resumes_the_last_state_and_continues_the_versions(start_bus, tmp_path: Path) -> None:
@@ -106,8 +125,8 @@ def test_state_older_than_the_limit_starts_fresh(tmp_path: Path, age: timedelta,
         return
     assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == rfc3339(clock.now())
     # yesterday's versions are kept aside for forensics, today's start at 0
-    assert max(p.name for p in (tmp_path / EXPIRED).iterdir()) == f"{old['version']:012d}.json"
-    assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}.json"]
+    assert max(p.name for p in (tmp_path / EXPIRED).iterdir()).endswith(f"-{old['version']:012d}.jsonl")
+    assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}-{0:012d}.jsonl"]
     assert StateStore(tmp_path, clock=clock).load()[1].source == "loaded"
 
 
@@ -115,7 +134,7 @@ def test_a_torn_temp_file_is_ignored_and_removed(tmp_path: Path) -> None:
     clock = FakeClock()
     bus = run_commands(tmp_path, clock, 3)
     full = json.dumps(st.write(bus.state, "version", 4))
-    torn = tmp_path / "versions" / f".{4:012d}.json.k1ll3d.tmp"
+    torn = tmp_path / "versions" / f".{4:012d}-{4:012d}.jsonl.k1ll3d.tmp"
     torn.write_text(full[: len(full) // 2])
     doc, report = StateStore(tmp_path, clock=clock).load()
     assert doc == bus.state and report.source == "loaded"
@@ -142,9 +161,9 @@ def test_a_write_killed_before_the_rename_leaves_the_previous_version(tmp_path: 
 def test_an_unreadable_newest_version_falls_back_to_the_previous(tmp_path: Path) -> None:
     clock = FakeClock()
     bus = run_commands(tmp_path, clock, 4)
-    newest = tmp_path / "versions" / f"{bus.version:012d}.json"
+    newest = tmp_path / "versions" / f"{bus.version:012d}-{bus.version:012d}.jsonl"
     newest.write_text(newest.read_text()[:50])  # a disk that lied about fsync
-    invalid = tmp_path / "versions" / f"{bus.version + 1:012d}.json"
+    invalid = tmp_path / "versions" / f"{bus.version + 1:012d}-{bus.version + 1:012d}.jsonl"
     invalid.write_text(json.dumps({**bus.state, "version": bus.version + 1, "session": {"phase": "x"}}))
     doc, report = StateStore(tmp_path, clock=clock).load()
     assert report.source == "loaded" and doc["version"] == bus.version - 1
