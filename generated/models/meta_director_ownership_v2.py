@@ -239,6 +239,10 @@ class BusLimits(BaseModel):
     """
     Most versions written and fsynced as one batch (group commit).
     """
+    max_key_file_bytes: Annotated[int, Field(ge=512)]
+    """
+    Largest device or server key file read (a PEM Ed25519 key is about 120 bytes); larger, or not a regular file, is refused.
+    """
     description: Annotated[str, Field(min_length=1)]
 
 

@@ -15,6 +15,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,11 +91,20 @@ def verify_strict(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """An unencrypted PEM Ed25519 private key (raises DeviceListError naming the file)."""
+    """An unencrypted PEM Ed25519 private key (raises DeviceListError naming the file). Only a
+    regular file of at most limits.max_key_file_bytes is read (never a FIFO or /dev/zero)."""
+    limit = own.load().limits.max_key_file_bytes
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DeviceListError(f"{path}: not a regular file; a key is a PEM file")
+            data = fh.read(limit + 1)
     except OSError as exc:
         raise DeviceListError(f"{path}: cannot read the key: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise DeviceListError(f"{path}: over limits.max_key_file_bytes ({limit}) [{own.CONTRACT}]; "
+                              f"not a key file")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -242,6 +252,8 @@ class DeviceFile:
             return self._trust
         except OSError as exc:
             raise DeviceListError(f"{self.path}: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(s.st_mode):  # a FIFO or a device would hang or flood the reader
+            raise DeviceListError(f"{self.path}: not a regular file [{CONTRACT}]")
         stamp = (s.st_mtime_ns, s.st_size, s.st_ino)
         if stamp != self._stamp:
             self._trust = DeviceTrust.from_document(read_json(self.path), str(self.path))

@@ -167,3 +167,18 @@ def test_the_pure_bus_authenticates_links_with_an_injected_trust_list() -> None:
     # a trusted in-process caller may admit a role directly
     bus.admit("ios", "ios-test")
     assert bus.handle("ios", {"type": "set_cue", "cue": CUE}).changed
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "big"])
+def test_a_key_file_that_is_not_a_small_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    import os
+
+    path = tmp_path / "key.pem"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "big":
+        path.write_bytes(b"-" * (OWN.limits.max_key_file_bytes + 1))
+    else:
+        path = Path("/dev/zero")
+    with pytest.raises(DeviceListError, match="regular file|max_key_file_bytes"):
+        DeviceKey.load(path, "mac-1")
