@@ -259,7 +259,8 @@ def commands(role: str | None, as_json: bool) -> int:
               help="The device's Ed25519 public key (32 bytes, unpadded base64url).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="Enrol the public half of this private key file (PEM).")
-@click.option("--new-key", is_flag=True, help="Generate the device's key into --out (mode 0600) and enrol it.")
+@click.option("--new-key", is_flag=True,
+              help="Generate the device's key into --out (mode 0600) and enrol it.")
 @out_option("With --new-key: where the new private key is written (never overwritten).")
 @click.option("--name", default=None, help="Who or what the device is (free text, for people).")
 @click.option("--replace", is_flag=True, help="Replace the entry of a device id that is already enrolled.")

@@ -196,7 +196,8 @@ class Bus:
                                         f"this connection is already identified as {link.role}", link.role))
             return self._identify(link, frame)
         if link.role is None:
-            return _refused(Refusal("not_identified", "answer the challenge with identify before any command"))
+            return _refused(Refusal("not_identified",
+                                    "answer the challenge with identify before any command"))
         if self._holders.get(link.role) != link.device_id:
             return _refused(Refusal("not_identified", f"device {link.device_id} no longer holds role "
                                     f"{link.role} (device {self._holders.get(link.role)} identified since)",
@@ -207,7 +208,8 @@ class Bus:
             return _refused(Refusal("internal_error", f"the device list is unusable: {exc}", link.role))
         if still is None or still.role != link.role:
             return _refused(Refusal("unenrolled_device", f"device {link.device_id} was revoked; it can no "
-                                    f"longer act as {link.role} [{dev.CONTRACT}]", link.role, field="device_id"))
+                                    f"longer act as {link.role} [{dev.CONTRACT}]", link.role,
+                                    field="device_id"))
         return self._command(link.role, frame["type"], frame)
 
     def admit(self, role: str, device_id: str) -> Outcome:
@@ -422,8 +424,9 @@ class Bus:
         data = orjson.dumps(doc)
         limit = self.own.limits.max_state_bytes
         if len(data) > limit:
-            return _refused(Refusal("state_too_large", f"{kind} would make the state {len(data)} bytes, over "
-                                    f"limits.max_state_bytes {limit} [{own.CONTRACT}]; nothing applied", role))
+            return _refused(Refusal("state_too_large", f"{kind} would make the state {len(data)} bytes, "
+                                    f"over limits.max_state_bytes {limit} [{own.CONTRACT}]; nothing applied",
+                                    role))
         if self.on_commit is not None:
             try:
                 self.on_commit(doc, data)

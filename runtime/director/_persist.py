@@ -71,7 +71,8 @@ class LoadReport:
         what = {"loaded": f"resumed version {self.version} from {self.path}",
                 "fresh": "no saved state: fresh state",
                 "stale": f"saved state older than the limit ({self.path}): fresh state"}[self.source]
-        notes = [f"skipped {s}" for s in self.skipped] + [f"removed torn write {t}" for t in self.removed_temp]
+        notes = [f"skipped {s}" for s in self.skipped]
+        notes += [f"removed torn write {t}" for t in self.removed_temp]
         return "; ".join([what, *notes])
 
 
