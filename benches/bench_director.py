@@ -1,145 +1,124 @@
-"""Director bus: commands applied per second and state broadcast latency to 3 clients.
+"""Director bus: broadcast latency and throughput at 3 and 30 watchers, persistence, memory.
 
-Each figure comes with a baseline measured in the same run:
-- pure bus (no disk, with disk) vs a JSON round-trip of the same state document;
-- commands over WebSocket vs the same pipelined traffic against a bare echo endpoint on the
-  same Starlette/uvicorn stack (transport only, no validation, apply or persistence);
-- broadcast latency (command sent -> `state` received by each of 3 watchers, p50/p99) vs a
-  bare fan-out endpoint that forwards a state-sized frame to the same 3 watchers.
+Run as a user runs it: the bus is `lume director serve` (a separate process, its state folder
+on this machine's disk, every version persisted with group commit), the clients are this
+process. Each figure comes with a baseline measured in the same run:
+- broadcast latency (command sent -> the new `state` received by each watcher, p50/p99) and
+  throughput (pipelined commands until every watcher holds the last state and every ack came
+  back) at 3 and 30 watchers, vs a bare fan-out server on the same Starlette/uvicorn stack
+  (a separate process too) that forwards a frame of the same size to the same watchers and
+  acks, with no validation, apply or persistence; targets (issue 19): p99 <= 3 ms at 30
+  watchers, throughput >= 0.5x the bare fan-out;
+- the pure bus in memory vs a JSON round-trip of the state document;
+- persistence: group commit (what the server does) vs one atomic write + fsync per version;
+- server memory: RSS of the bus process while a watcher that never reads is sent 1,000
+  large states (it is kicked as a slow consumer) vs the same load with no stuck watcher.
 
-    python benches/bench_director.py [--commands N] [--disk-commands N] [--ws-commands N] [--rounds N]
+    python benches/bench_director.py [--rounds N] [--pipelined N] [--watchers 3,30]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import os
+import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import orjson
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
 
 from lume.runtime import core
 from lume.runtime.director import _ownership as ownership
-from lume.runtime.director import _state as st
 from lume.runtime.director._bus import Bus
 from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._devices import Device, DeviceFile, DeviceKey
 from lume.runtime.director._persist import StateStore
-from lume.runtime.director._server import BusServer, ServerThread, bind
 
-RULES = ownership.load().rules
+OWN = ownership.load()
+RULES = OWN.rules
+IOS = DeviceKey.generate("bench-ios")
 
 
 def cue(i: int) -> dict[str, Any]:
     return {"id": f"cue-{i}", "kind": "pose_hold", "payload": {"hold_s": 4, "pose": "arms_up", "n": i}}
 
 
-def mixed(i: int) -> tuple[str, dict[str, Any]]:
-    """A show-like mix: mostly cues, some phase / look / performer changes."""
-    k = i % 4
-    if k == 0:
-        return "mac", {"type": "set_session_phase", "phase": "live" if i % 8 else "setup"}
-    if k == 1:
-        return "ipad", {"type": "set_performer_intent", "intent": "ready" if i % 2 else "hold"}
-    if k == 2:
-        return "ios", {"type": "set_look_active", "id": f"look_{i % 3 + 1}"}
-    return "ios", {"type": "set_cue", "cue": cue(i)}
+def big_cue(i: int) -> dict[str, Any]:
+    return {"id": f"{i:0>128}", "kind": "capture", "payload": {f"k{j}": "v" * 128 for j in range(8)}}
 
 
-def fill_history(bus: Bus) -> None:
-    """A full cue.history, as in the middle of a show."""
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:7.3f} ms"
+
+
+# -- in-process figures ---------------------------------------------------------------------
+def full_bus(folder: Path | None = None) -> tuple[Bus, StateStore | None]:
+    clock = FakeClock()
+    store = StateStore(folder, clock=clock) if folder else None
+    doc = store.load()[0] if store else None
+    bus = Bus(doc, clock=clock, on_commit=store.write if store else None)
+    for role in OWN.roles:
+        bus.admit(role, f"{role}-1")
     for i in range(RULES.history_keep):
         bus.handle("ios", {"type": "set_cue", "cue": cue(-i - 1)})
+    return bus, store
 
 
-def full_state(n_history: int) -> dict[str, Any]:
-    bus = Bus(clock=FakeClock())
-    for i in range(n_history):
-        bus.handle("ios", {"type": "set_cue", "cue": cue(i)})
-    return bus.state
-
-
-def per_second(n: int, seconds: float) -> float:
-    return n / seconds if seconds else float("inf")
-
-
-def bench_json_roundtrip(doc: dict[str, Any], n: int) -> float:
+def bench_in_process(n: int, disk_n: int) -> None:
+    bus, _ = full_bus()
+    doc = bus.state
     t = time.perf_counter()
     for _ in range(n):
         orjson.loads(orjson.dumps(doc))
-    return per_second(n, time.perf_counter() - t)
-
-
-def bench_atomic_write(doc: dict[str, Any], n: int, folder: Path) -> float:
-    """Baseline for the persisted figures: the bare atomic write (temp, fsync, rename) of the state."""
-    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    roundtrip = n / (time.perf_counter() - t)
     t = time.perf_counter()
     for i in range(n):
-        core.write_bytes(folder / f"{i:012d}.json", data)
-    return per_second(n, time.perf_counter() - t)
+        bus.handle("ios", {"type": "set_cue", "cue": cue(i)})
+    pure = n / (time.perf_counter() - t)
+    print(f"state document: {len(bus.state_bytes)} bytes (cue.history full: {RULES.history_keep} entries)")
+    print("commands applied per second, in process")
+    print(f"  baseline  JSON round-trip of the state (orjson)             {roundtrip:9.0f} /s")
+    print(f"  pure bus  in memory (validate, apply, check, serialise)     {pure:9.0f} /s  ({pure / roundtrip:.2f}x)")
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+        data = bus.state_bytes
+        t = time.perf_counter()
+        for i in range(disk_n):
+            core.write_bytes(Path(tmp) / f"a{i:012d}.json", data)
+        each = disk_n / (time.perf_counter() - t)
+        store = StateStore(Path(tmp) / "group")
+        store.load()
+        versions = [(i + 1, data) for i in range(disk_n)]
+        batch = 32
+        t = time.perf_counter()
+        for i in range(0, disk_n, batch):
+            store.write_batch(versions[i:i + batch])
+        group = disk_n / (time.perf_counter() - t)
+    print("versions made durable per second")
+    print(f"  baseline  one atomic write + fsync per version              {each:9.0f} /s")
+    print(f"  bus       group commit, batches of {batch} (one fsync a batch)   {group:9.0f} /s  ({group / each:.2f}x)")
 
 
-def bench_pure_bus(n: int, folder: Path | None) -> float:
-    clock = FakeClock()
-    store = None
-    doc = None
-    if folder is not None:
-        store = StateStore(folder, clock=clock)
-        doc, _ = store.load()
-    bus = Bus(doc, clock=clock, on_commit=store.write if store else None)
-    fill_history(bus)
-    frames = [mixed(i) for i in range(n)]
-    t = time.perf_counter()
-    for role, frame in frames:
-        assert bus.handle(role, frame).changed
-    return per_second(n, time.perf_counter() - t)
+# -- servers in their own processes --------------------------------------------------------
+def baseline_app(state_text: str) -> Any:
+    """/fanout acks each frame and forwards a state-sized frame to every /watch connection."""
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
 
-
-# -- WebSocket --------------------------------------------------------------------------
-class AppThread:
-    """Any ASGI app on a loopback port in a thread (for the transport baselines)."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = bind("127.0.0.1", 0)
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", ws_per_message_deflate=False,
-                                lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
-                                       daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def baseline_app(state_text: str) -> Starlette:
-    """/echo answers each frame with a tiny ack; /fanout forwards a state-sized frame to /watch."""
     watchers: set[WebSocket] = set()
-
-    async def echo(ws: WebSocket) -> None:
-        await ws.accept()
-        try:
-            while True:
-                text = await ws.receive_text()
-                orjson.loads(text)
-                await ws.send_text('{"type":"ack","version":1}')
-        except WebSocketDisconnect:
-            return
+    head, tail = state_text.rsplit('"version":', 1)
+    tail = tail.split(",", 1)[1]
 
     async def watch(ws: WebSocket) -> None:
         await ws.accept()
@@ -155,142 +134,236 @@ def baseline_app(state_text: str) -> Starlette:
         try:
             while True:
                 n = orjson.loads(await ws.receive_text())["n"]
-                text = state_text.replace('"type":"state"', f'"type":"state","seq":{n}', 1)
-                await ws.send_text('{"type":"ack","version":1}')
+                text = f'{head}"version":{n},{tail}'
+                await ws.send_text('{"type":"ack","version":%d}' % n)
                 for w in list(watchers):
                     await w.send_text(text)
         except WebSocketDisconnect:
             return
 
-    return Starlette(routes=[WebSocketRoute("/echo", echo), WebSocketRoute("/watch", watch),
-                             WebSocketRoute("/fanout", fanout)])
+    return Starlette(routes=[WebSocketRoute("/watch", watch), WebSocketRoute("/fanout", fanout)])
 
 
+def serve_baseline(state_file: str) -> None:
+    import uvicorn
+
+    from lume.runtime.director._server import bind
+
+    sock = bind("127.0.0.1", 0)
+    print(sock.getsockname()[1], flush=True)
+    app = baseline_app(Path(state_file).read_text())
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
+                                  ws_per_message_deflate=False, lifespan="off")).run(sockets=[sock])
+
+
+def start_baseline(state_text: str, tmp: Path) -> tuple[subprocess.Popen, str]:
+    state_file = tmp / "state.json"
+    state_file.write_text(state_text)
+    proc = subprocess.Popen([sys.executable, __file__, "--baseline-server", str(state_file)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, f"ws://127.0.0.1:{proc.stdout.readline().strip()}"
+
+
+def start_bus(tmp: Path) -> tuple[subprocess.Popen, str]:
+    state = tmp / "bus"
+    DeviceFile(state / OWN.identify.devices_file).enroll(
+        Device(IOS.device_id, "ios", IOS.public_key, core.now_iso()))
+    proc = subprocess.Popen([sys.executable, "-m", "lume.runtime.cli", "director", "serve", "--port", "0",
+                             "--state-dir", str(state), "--json"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())["url"]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- clients -------------------------------------------------------------------------------
 async def _open(url: str) -> Any:
+    from websockets.asyncio.client import connect
+
     return await connect(url, proxy=None, compression=None, max_size=None, max_queue=None)
 
 
-async def pipelined(url: str, frames: list[str], identify: str | None) -> float:
-    """Send every frame without waiting, then wait for every ack; frames per second."""
-    ws = await _open(url)
-    if identify:
-        await ws.send(json.dumps({"type": "identify", "role": identify}))
-        while json.loads(await ws.recv())["type"] != "state":
-            pass
-    t = time.perf_counter()
-    for text in frames:
-        await ws.send(text)
-    acks = 0
-    while acks < len(frames):
-        frame = orjson.loads(await ws.recv())
-        if frame["type"] == "ack":
-            acks += 1
-        elif frame["type"] == "error":
-            raise RuntimeError(frame)
-    elapsed = time.perf_counter() - t
-    await ws.close()
-    return per_second(len(frames), elapsed)
+def _version(text: str | bytes) -> int:
+    """The top-level version of a state frame (the document's last keys: version, updated_at)."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    at = text.rfind('"version":')
+    return int(text[at + 10:text.index(",", at)])
 
 
-async def latency(send_url: str, watch_url: str, n: int, *, bus: bool) -> list[float]:
-    """Send one command at a time; time until each of 3 watchers has the resulting state."""
-    watchers = [await _open(watch_url) for _ in range(3)]
-    if bus:
-        for w in watchers:  # schema + initial state
-            await w.recv(), await w.recv()
-    sender = await _open(send_url)
-    if bus:
-        await sender.send(json.dumps({"type": "identify", "role": "ios"}))
-        while json.loads(await sender.recv())["type"] != "state":
+class Side:
+    """The bus or the baseline, seen from the clients: a sender and N watchers."""
+
+    def __init__(self, url: str, bus: bool) -> None:
+        self.url, self.bus = url, bus
+
+    async def sender(self) -> Any:
+        if not self.bus:
+            return await _open(self.url + "/fanout")
+        ws = await _open(self.url + RULES.control_path)
+        while (frame := orjson.loads(await ws.recv()))["type"] != "challenge":
             pass
-    await asyncio.sleep(0.05)
+        await ws.send(orjson.dumps(IOS.identify("ios", frame)).decode())
+        while orjson.loads(await ws.recv())["type"] != "identified":
+            pass
+        return ws
+
+    async def watcher(self) -> Any:
+        ws = await _open(self.url + (RULES.state_path if self.bus else "/watch"))
+        if self.bus:
+            await ws.recv(), await ws.recv()  # schema, current state
+        return ws
+
+    def command(self, i: int) -> str:
+        if self.bus:
+            return orjson.dumps({"type": "set_cue", "cue": cue(i)}).decode()
+        return orjson.dumps({"n": i}).decode()
+
+
+async def _drain_acks(ws: Any, n: int) -> int:
+    """Read until `n` acks came back; the version of the last one."""
+    got, version = 0, -1
+    while got < n:
+        raw = await ws.recv()
+        if raw.startswith('{"type":"ack"'):
+            got += 1
+            version = orjson.loads(raw)["version"]
+        elif raw.startswith('{"type":"error"'):
+            raise RuntimeError(raw)
+    return version
+
+
+async def _until(ws: Any, version: int) -> float:
+    """Read a watcher until it holds `version`; when that state arrived."""
+    while True:
+        raw = await ws.recv()
+        if raw.startswith('{"type":"state"') and _version(raw) >= version:
+            return time.perf_counter()
+
+
+async def measure(side: Side, watchers: int, rounds: int, pipelined: int) -> tuple[list[float], float, float]:
+    """Broadcast latency samples (one per watcher per command), and for pipelined commands the
+    broadcast rate (until every watcher holds the last state) and the acknowledged rate (until
+    the last ack: for the bus, until the last version is durable)."""
+    sender = await side.sender()
+    subs = [await side.watcher() for _ in range(watchers)]
+    version = 0
+    if side.bus:  # a full history, as in the middle of a show
+        for i in range(RULES.history_keep):
+            await sender.send(side.command(-i - 1))
+        version = await _drain_acks(sender, RULES.history_keep)
+        await asyncio.gather(*(_until(w, version) for w in subs))
     samples: list[float] = []
-    for i in range(n):
+    for i in range(1, rounds + 1):
+        target = version + i
         t = time.perf_counter()
-        if bus:
-            await sender.send(json.dumps({"type": "set_cue", "cue": cue(i)}))
-        else:
-            await sender.send(json.dumps({"n": i}))
+        await sender.send(side.command(target))
+        arrived = await asyncio.gather(*(_until(w, target) for w in subs))
+        samples += [a - t for a in arrived]
+        await _drain_acks(sender, 1)
+    # throughput: pipelined commands until every watcher holds the last and every ack is back
+    last = version + rounds + pipelined
+    t = time.perf_counter()
 
-        def ours(frame: dict[str, Any], i: int = i) -> bool:  # skips other states (an identify)
-            if bus:
-                return (frame["state"]["cue"]["current"] or {}).get("id") == f"cue-{i}"
-            return frame.get("seq") == i
+    async def acked() -> float:
+        await _drain_acks(sender, pipelined)
+        return time.perf_counter()
 
-        async def arrival(w: Any, t: float = t, ours: Any = ours) -> float:
-            while True:
-                frame = orjson.loads(await w.recv())
-                if frame["type"] == "state" and ours(frame):
-                    return time.perf_counter() - t
-
-        samples += await asyncio.gather(*(arrival(w) for w in watchers))
-        while orjson.loads(await sender.recv())["type"] != "ack":
-            pass
-    for ws in [*watchers, sender]:
+    readers = asyncio.gather(acked(), *(_until(w, last) for w in subs))
+    for target in range(version + rounds + 1, last + 1):  # the sender reads its replies meanwhile
+        await sender.send(side.command(target))
+        if target % 64 == 0:
+            await asyncio.sleep(0)
+    ack_at, *held = await readers
+    broadcast, acks = pipelined / (max(held) - t), pipelined / (ack_at - t)
+    for ws in [sender, *subs]:
         await ws.close()
-    return samples
+    return samples, broadcast, acks
 
 
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def ms(x: float) -> str:
-    return f"{x * 1000:.3f} ms"
+async def stuck_watcher_memory(url: str, pid: int, n: int, stuck: bool) -> tuple[float, float]:
+    """RSS of the bus before and after `n` large commands, with a watcher that never reads."""
+    side = Side(url, True)
+    sender = await side.sender()
+    sock = None
+    if stuck:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET {RULES.state_path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                      f"\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await asyncio.sleep(0.2)
+    before = rss_mib(pid)
+    for i in range(n):
+        await sender.send(orjson.dumps({"type": "set_cue", "cue": big_cue(i)}).decode())
+        if i % 50 == 49:
+            await _drain_acks(sender, 50)
+    await _drain_acks(sender, n % 50)
+    await asyncio.sleep(0.5)
+    after = rss_mib(pid)
+    await sender.close()
+    if sock is not None:
+        sock.close()
+    return before, after
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--commands", type=int, default=3000, help="commands for the in-memory bus")
-    ap.add_argument("--disk-commands", type=int, default=300, help="commands with every version fsync'ed")
-    ap.add_argument("--ws-commands", type=int, default=600, help="commands over WebSocket (persisted)")
-    ap.add_argument("--rounds", type=int, default=200, help="commands timed for broadcast latency")
+    ap.add_argument("--rounds", type=int, default=300, help="commands timed one at a time for latency")
+    ap.add_argument("--pipelined", type=int, default=600, help="commands pipelined for throughput")
+    ap.add_argument("--watchers", default="3,30", help="watcher counts, comma-separated")
+    ap.add_argument("--commands", type=int, default=3000, help="commands for the in-process figures")
+    ap.add_argument("--disk-commands", type=int, default=256, help="versions for the persistence figures")
+    ap.add_argument("--memory-commands", type=int, default=1000, help="large commands for the memory figure")
+    ap.add_argument("--baseline-server", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    n = args.commands
-    doc = full_state(RULES.history_keep)
-    size = len(orjson.dumps(doc))
-
-    print(f"state document: {size} bytes (cue.history full: {RULES.history_keep} entries)")
-    rt = bench_json_roundtrip(doc, n)
-    pure = bench_pure_bus(n, None)
-    with tempfile.TemporaryDirectory() as tmp:
-        write = bench_atomic_write(doc, args.disk_commands, Path(tmp))
-    with tempfile.TemporaryDirectory() as tmp:
-        disk = bench_pure_bus(args.disk_commands, Path(tmp))
-    print("commands applied per second")
-    print(f"  baseline  JSON round-trip of the state (orjson)          {rt:9.0f} /s")
-    print(f"  pure bus  in memory                                      {pure:9.0f} /s  ({pure / rt:.2f}x)")
-    print(f"  baseline  atomic write of the state (temp+fsync+rename)  {write:9.0f} /s")
-    print(f"  pure bus  every version persisted before it is applied   {disk:9.0f} /s  ({disk / write:.2f}x)")
-
-    state_text = orjson.dumps({"type": "state", "state": doc}).decode()
-    cues = [json.dumps({"type": "set_cue", "cue": cue(i)}) for i in range(args.ws_commands)]
-    with AppThread(baseline_app(state_text)) as base:
-        url = f"ws://127.0.0.1:{base.port}"
-        echo = asyncio.run(pipelined(url + "/echo", cues, None))
-        base_lat = asyncio.run(latency(url + "/fanout", url + "/watch", args.rounds, bus=False))
-    ws: dict[str, tuple[float, list[float]]] = {}
-    for label, persisted in (("in memory", False), ("persisted", True)):
-        with tempfile.TemporaryDirectory() as tmp:
-            server = BusServer(Path(tmp) if persisted else None, sweep=False)
-            with ServerThread(server) as thread:
-                thread.call(fill_history, server.bus)
-                rate = asyncio.run(pipelined(thread.url + RULES.control_path, cues, "ios"))
-                lat = asyncio.run(latency(thread.url + RULES.control_path, thread.url + RULES.state_path,
-                                          args.rounds, bus=True))
-                assert not st.problems(thread.call(getattr, server.bus, "state"))
-        ws[label] = (rate, lat)
-    print("commands over WebSocket (1 client, pipelined, ack per command)")
-    print(f"  baseline  echo endpoint, same Starlette/uvicorn stack    {echo:9.0f} /s")
-    for label, (rate, _) in ws.items():
-        print(f"  bus       {label:<46} {rate:9.0f} /s  ({rate / echo:.2f}x)")
-    print(f"state broadcast latency to 3 clients ({args.rounds} commands x 3 watchers, {size}-byte state)")
-    b50, b99 = pct(base_lat, 0.5), pct(base_lat, 0.99)
-    print(f"  baseline  bare fan-out of a state-sized frame   p50 {ms(b50)}  p99 {ms(b99)}")
-    for label, (_, lat) in ws.items():
-        p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
-        print(f"  bus       {label:<37} p50 {ms(p50)}  p99 {ms(p99)}  ({p50 / b50:.2f}x / {p99 / b99:.2f}x)")
+    if args.baseline_server:
+        serve_baseline(args.baseline_server)
+        return
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; servers run in their own processes")
+    bench_in_process(args.commands, args.disk_commands)
+    bus, _ = full_bus()
+    state_text = '{"type":"state","state":' + bus.state_bytes.decode() + "}"
+    counts = [int(x) for x in args.watchers.split(",")]
+    with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+        rows = []
+        for n in counts:
+            base_proc, base_url = start_baseline(state_text, Path(tmp))
+            bus_proc, bus_url = start_bus(Path(tmp) / f"w{n}")
+            try:
+                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined))
+                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined))
+            finally:
+                for proc in (base_proc, bus_proc):
+                    proc.terminate()
+                    proc.wait(10)
+            rows.append((n, base, ours))
+        print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time; "
+              f"{args.pipelined} pipelined; {len(state_text)}-byte state)")
+        for n, (b_lat, b_rate, b_ack), (o_lat, o_rate, o_ack) in rows:
+            b50, b99, o50, o99 = pct(b_lat, .5), pct(b_lat, .99), pct(o_lat, .5), pct(o_lat, .99)
+            print(f"  {n:>2} watchers  baseline  p50 {ms(b50)}  p99 {ms(b99)}  broadcast {b_rate:6.0f}/s  "
+                  f"acked {b_ack:6.0f}/s")
+            print(f"              bus       p50 {ms(o50)}  p99 {ms(o99)}  broadcast {o_rate:6.0f}/s  "
+                  f"acked {o_ack:6.0f}/s (durable)")
+            print(f"              ratio     p99 {o99 / b99:.2f}x, broadcast throughput {o_rate / b_rate:.2f}x "
+                  f"(targets: p99 <= 3 ms at 30 watchers, >= 0.5x); acked {o_ack / b_ack:.2f}x")
+        for label, stuck in (("baseline  no stuck watcher", False), ("bus       one watcher never reads", True)):
+            proc, url = start_bus(Path(tmp) / f"mem{stuck}")
+            try:
+                before, after = asyncio.run(stuck_watcher_memory(url, proc.pid, args.memory_commands, stuck))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            print(f"  server RSS, {args.memory_commands} large states  {label:<34} {before:6.1f} -> {after:6.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -156,14 +156,14 @@ LANE_NEGATIVE = 'negative'
 LANE_CALIBRATION = 'calibration'
 
 # director roles
-# director_ownership.v1 /roles/*/role
+# director_ownership.v2 /roles/*/role
 DIRECTOR_ROLES = ('mac', 'ios', 'ipad')
 ROLE_MAC = 'mac'
 ROLE_IOS = 'ios'
 ROLE_IPAD = 'ipad'
 
 # director bus commands (frame `type`s a role sends)
-# director_ownership.v1 /commands/*/command
+# director_ownership.v2 /commands/*/command
 DIRECTOR_COMMANDS = (
     'identify',
     'set_session_phase',
@@ -201,6 +201,7 @@ INPUT_KINDS = (
     'transport_manifest',
     'checksum_sidecar',
     'audio_file',
+    'private_key',
     'secret_token',
     'yaml_document',
 )
@@ -213,6 +214,7 @@ INPUT_DSSE_ENVELOPE = 'dsse_envelope'
 INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
 INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
 INPUT_AUDIO_FILE = 'audio_file'
+INPUT_PRIVATE_KEY = 'private_key'
 INPUT_SECRET_TOKEN = 'secret_token'
 INPUT_YAML_DOCUMENT = 'yaml_document'
 

@@ -1,8 +1,9 @@
 """Atomic writes: temp file in the same folder, fsync, rename. Readers never see half a file.
 
 The only place that writes files durably: `write_bytes` (replace), `publish_once` (create,
-never replace), `Staged` (write aside, check, then commit or drop) and `write_durable` (a file
-of a folder that is itself staged and renamed into place as a whole).
+never replace), `Staged` (write aside, check, then commit or drop), `write_durable` (a file
+of a folder that is itself staged and renamed into place as a whole) and `write_group` (a
+group commit: several files of one folder, one fsync for the lot).
 
 Files get the mode an ordinary `open()` would give them (0666 minus the umask), not the 0600 of
 the temporary file they start as; only secrets ask for `mode=SECRET` (0600).
@@ -14,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 SECRET = 0o600  # private keys: readable by their owner only, whatever the umask
 
@@ -87,6 +88,44 @@ def write_bytes(path: Path, data: bytes) -> bool:
     with Staged(path, data) as staged:
         staged.commit()
     return True
+
+
+def write_group(items: Sequence[tuple[Path, bytes]]) -> None:
+    """Group commit of files in one folder: each is written to a temp file and renamed into
+    place (readers never see half a file), then the LAST file and the folder are fsynced once.
+    When this returns the last file is durable; the earlier ones were written in the same pass
+    without an fsync of their own (after a power cut one of them may be missing or short, so
+    their readers must skip what does not parse). A kill of the process loses none of them.
+    On an error the files already renamed stay; the caller decides what they mean."""
+    if not items:
+        return
+    folder = Path(items[0][0]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    last = len(items) - 1
+    for i, (path, data) in enumerate(items):
+        if i == last:
+            tmp = _aside(Path(path), data)  # fsynced
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=folder)
+            tmp = Path(name)
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, default_mode())
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def publish_once(path: Path, data: bytes, *, mode: int | None = None) -> bool:

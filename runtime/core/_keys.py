@@ -20,9 +20,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
+from lume.generated.constants import INPUT_PRIVATE_KEY
+
 from ._atomic import SECRET, publish_once, write_json
 from ._config import config_dir_path, config_home, load_machine_config
 from ._ed25519 import public_key_problem
+from ._files import read_input
 from ._jsonl import InputError, read_json
 
 KEY_DIR_ENV = "LUME_KEY_DIR"
@@ -151,18 +154,35 @@ def trust_file(key_folder: Path | None = None) -> Path:
 
 # --- the private key ---------------------------------------------------------------------
 
-def _load(path: Path) -> SigningKey:
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The unencrypted PEM Ed25519 private key in `path`, read as a bounded `private_key` input
+    (input_limits.v1: a regular file, never a FIFO or /dev/zero); KeyProblem naming the file."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyProblem(f"{path}: cannot read signing key: {exc.strerror or exc}") from exc
+        data = read_input(path, INPUT_PRIVATE_KEY)
+    except InputError as exc:
+        raise KeyProblem(str(exc)) from exc
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise KeyProblem(f"{path}: not an unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyProblem(f"{path}: the signing key must be Ed25519, found {type(key).__name__}")
-    return SigningKey(key, path)
+        raise KeyProblem(f"{path}: the key must be Ed25519, found {type(key).__name__}")
+    return key
+
+
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def save_private_key(path: Path, key: Ed25519PrivateKey) -> bool:
+    """Create `path` holding `key`, mode 0600 from its first byte; False (and the file left as
+    it was) when it exists already: a private key is never overwritten."""
+    return publish_once(Path(path), private_pem(key), mode=SECRET)
+
+
+def _load(path: Path) -> SigningKey:
+    return SigningKey(load_private_key(path), path)
 
 
 def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
@@ -176,9 +196,7 @@ def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
     except OSError as exc:
         raise KeyProblem(f"{folder}: cannot create the key folder: {exc.strerror or exc}") from exc
     fresh = SigningKey.generate()
-    pem = fresh.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
-    if not publish_once(private, pem, mode=SECRET):  # someone else created it meanwhile: use theirs
+    if not save_private_key(private, fresh.private):  # someone else created it meanwhile: use theirs
         return _load(private)
     key = SigningKey(fresh.private, private, created=True)
     (folder / PUBLIC_NAME).write_text(key.public_hex + "\n", encoding="utf-8")

@@ -20,7 +20,7 @@ from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
 from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
 from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
 from lume.generated.models.meta_deck_zones_v1 import DeckZones
-from lume.generated.models.meta_director_ownership_v1 import DirectorOwnership
+from lume.generated.models.meta_director_ownership_v2 import DirectorOwnership
 from lume.generated.models.meta_input_limits_v1 import InputLimits
 from lume.generated.models.meta_label_table_v1 import LabelTable
 from lume.generated.models.meta_midi_map_v1 import MidiMap
@@ -59,7 +59,7 @@ body_truth_modes = _table("body_truth_modes.v0", BodyTruthModes)
 deck_zones = _table("airdeck_deck_zones.v1", DeckZones)
 airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
 midi_map = _table("airdeck_midi_map.v1", MidiMap)
-director_ownership = _table("director_ownership.v1", DirectorOwnership)
+director_ownership = _table("director_ownership.v2", DirectorOwnership)
 input_limits = _table("input_limits.v1", InputLimits)
 body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
 

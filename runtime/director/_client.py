@@ -1,12 +1,14 @@
-"""`DirectorClient(role, url)`: the Python twin of the seed's Swift DirectorBusClient.
+"""`DirectorClient(role, key, url)`: the Python twin of the seed's Swift DirectorBusClient.
 
-It connects to the bus's control endpoint, identifies, keeps the last state it was sent,
-sends heartbeats every `rules.heartbeat_interval_s`, and reconnects with exponential backoff
+It connects to the bus's control endpoint, answers the server's challenge with an identify
+signed by its device key (`DeviceKey`), keeps the last state it was sent, sends heartbeats
+every `rules.heartbeat_interval_s` (each acknowledged: a silent bus is a dead one), and
+reconnects with exponential backoff
 (`rules.reconnect_backoff_initial_s` doubling up to `reconnect_backoff_max_s`) when the bus
 goes away. While disconnected it is read-only: `state` keeps the last known document and
 every command raises `BusDown`. Kicked by a newer connection of its role, it stops for good
 (reconnecting would kick the newer one back); a server shutdown is just an outage. Like the Swift client it refuses locally to
-send a command its role may not send (the rows of director_ownership.v1), and it stores
+send a command its role may not send (the rows of director_ownership.v2), and it stores
 state documents as they come, ignoring fields it does not know (`client_unknown_fields`).
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from lume.generated.constants import (
 
 from . import _frames as frames
 from . import _ownership as own
+from ._devices import DeviceKey
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +88,21 @@ def endpoint(url: str, which: str, rules: own.Ownership | None = None) -> str:
     return urlunsplit((scheme, parts.netloc, getattr(r, f"{which}_path"), "", ""))
 
 
-async def _open(url: str, timeout: float | None) -> ClientConnection:
-    # Loopback / LAN peers: no proxy from the environment, no compression, server is trusted.
-    return await ws_connect(url, proxy=None, compression=None, open_timeout=timeout, max_size=None)
+def max_frame(rules: own.Ownership | None = None) -> int:
+    """The largest frame a client accepts: a state frame of limits.max_state_bytes, plus slack."""
+    return (rules or own.load()).limits.max_state_bytes + 4096
+
+
+async def _open(url: str, timeout: float | None, rules: own.Ownership | None = None) -> ClientConnection:
+    # Loopback / LAN peers: no proxy from the environment, no compression.
+    return await ws_connect(url, proxy=None, compression=None, open_timeout=timeout,
+                            max_size=max_frame(rules))
 
 
 class DirectorClient:
     """A director (mac, ios or ipad) on the bus."""
 
-    def __init__(self, role: str, url: str | None = None, *, heartbeat: bool = True,
+    def __init__(self, role: str, key: DeviceKey | None, url: str | None = None, *, heartbeat: bool = True,
                  rules: own.Ownership | None = None, open_timeout: float = 5.0,
                  on_state: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.own = rules or own.load()
@@ -101,6 +110,7 @@ class DirectorClient:
             raise ValueError(f"unknown role {role!r}; roles are {', '.join(self.own.roles)} "
                              f"[{own.CONTRACT}]")
         self.role = role
+        self.key = key  # None: the client can watch its refusals but never identify
         self.url = url or default_url(self.own)
         self.control_url = endpoint(self.url, "control", self.own)
         self.heartbeat_enabled = heartbeat
@@ -110,6 +120,7 @@ class DirectorClient:
         self.connected = False
         self.kicked: str | None = None  # set once superseded by a newer connection of the role
         self.server_schema: str | None = None
+        self.identity: dict[str, Any] | None = None  # the server's `identified` frame
         self.last_error: BaseException | None = None
         self.connects = 0  # successful connections so far (reconnects = connects - 1)
         self.state_version_seen: int | None = None  # set by the first state frame of a connection
@@ -170,7 +181,7 @@ class DirectorClient:
         delay = r.reconnect_backoff_initial_s
         while not self._closing and self.kicked is None:
             try:
-                ws = await _open(self.control_url, self.open_timeout)
+                ws = await _open(self.control_url, self.open_timeout, self.own)
             except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
                 self.last_error = exc
             else:
@@ -190,11 +201,18 @@ class DirectorClient:
             delay = min(delay * 2, r.reconnect_backoff_max_s)
 
     async def _session(self, ws: ClientConnection) -> None:
-        """Identify, then read frames until the connection ends."""
-        await ws.send(frames.dumps({"type": COMMAND_IDENTIFY, "role": self.role}))
+        """Answer the challenge, then read frames until the connection ends."""
         async with asyncio.timeout(self.open_timeout):
             while self.state_version_seen is None:
-                self._on_frame(await ws.recv(), handshake=True)
+                raw = await ws.recv()
+                challenge = _challenge(raw)
+                if challenge is None:
+                    self._on_frame(raw, handshake=True)
+                elif self.key is None:
+                    raise CommandRefused({"type": "error", "code": "not_identified",
+                                          "message": "no device key to answer the challenge with"})
+                else:
+                    await ws.send(frames.dumps(self.key.identify(self.role, challenge, self.own)))
         self._ws, self.connected = ws, True
         self.connects += 1
         assert self._up is not None
@@ -222,6 +240,11 @@ class DirectorClient:
             try:
                 await self.heartbeat()
             except (BusDown, websockets.exceptions.WebSocketException):
+                return
+            except TimeoutError:  # no ack: the bus is gone though the socket is not closed yet
+                log.warning("director bus %s did not acknowledge a heartbeat; reconnecting", self.control_url)
+                if self._ws is not None:
+                    await self._ws.close()
                 return
 
     def _on_frame(self, raw: str | bytes, handshake: bool = False) -> None:
@@ -255,6 +278,8 @@ class DirectorClient:
             # shutdown is an outage like any other: reconnect with backoff.
             if reason == self.own.rules.superseded_kick_reason:
                 self.kicked = reason
+        elif kind == "identified":
+            self.identity = frame
         elif kind == "schema":
             self.server_schema = frame.get("version")
             if self.schema_mismatch:
@@ -328,8 +353,9 @@ class DirectorClient:
     async def ack_consent(self) -> int | None:
         return await self.send({"type": "ack_consent"})
 
-    async def heartbeat(self) -> None:
-        await self.send({"type": COMMAND_HEARTBEAT})
+    async def heartbeat(self) -> int | None:
+        """Send a heartbeat; returns the version the bus acknowledged it with."""
+        return await self.send({"type": COMMAND_HEARTBEAT})
 
     async def wait_for(self, predicate: Callable[[dict[str, Any]], bool],
                        timeout: float | None = None) -> dict[str, Any]:
@@ -345,10 +371,19 @@ class DirectorClient:
 async def watch(url: str | None = None, *, rules: own.Ownership | None = None,
                 open_timeout: float = 5.0) -> AsyncIterator[dict[str, Any]]:
     """Every frame of the read-only state endpoint (`schema`, then `state` after each change)."""
-    ws = await _open(endpoint(url or default_url(rules), "state", rules), open_timeout)
+    ws = await _open(endpoint(url or default_url(rules), "state", rules), open_timeout, rules)
     try:
         async for raw in ws:
             yield orjson.loads(raw)
     finally:
         await ws.close()
 
+
+
+def _challenge(raw: str | bytes) -> dict[str, Any] | None:
+    """The frame if it is a `challenge`, else None."""
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return frame if isinstance(frame, dict) and frame.get("type") == "challenge" else None

@@ -1,4 +1,5 @@
-"""Command-line words <-> bus frames: `KEY=VALUE` arguments, the bus URL, one-line state summaries."""
+"""Command-line words <-> bus frames: `KEY=VALUE` arguments, the bus URL, one-line state
+summaries, and the commands described from the contracts (`lume director commands`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ def frame_from_args(command: str, args: tuple[str, ...], json_args: str | None) 
     """Build a command frame from `--json-args '{…}'` and `KEY=VALUE` words; checked locally.
 
     A VALUE that parses as JSON is taken as JSON (`scope='["reel_use"]'`, `comprehension_score=0.8`,
-    `id=null`), anything else as a string (`phase=live`). Raises InputError naming the problem.
+    `id=null`), anything else as a string (`phase=live`); a dotted KEY fills a nested object
+    (`cue.id=c7 cue.kind=capture cue.payload.camera=cam_a`). Raises InputError naming the
+    problem, the field and its allowed values.
     """
     frame: dict[str, Any] = {"type": command}
     if json_args:
@@ -35,15 +38,85 @@ def frame_from_args(command: str, args: tuple[str, ...], json_args: str | None) 
         if not sep or not key:
             raise InputError(f"{word!r}: expected KEY=VALUE")
         try:
-            frame[key] = orjson.loads(raw)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            frame[key] = raw
+            value = raw
+        *parents, leaf = key.split(".")
+        node = frame
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InputError(f"{word!r}: {part} is not an object")
+            node = child
+        node[leaf] = value
     frame["type"] = command
-    found = frames.frame_problems(frame, "<command line>")
-    if found:
-        p = found[0]
-        raise InputError(f"{command}: {p.path}: {p.message} [{p.contract}]")
+    found = frames.explain_frame(frame)
+    if found is not None:
+        raise InputError(f"{command}: {found.message} [{frames.CONTRACT}]")
     return frame
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def describe_value(node: dict[str, Any], defs: dict[str, Any]) -> str:
+    """What a frame field accepts, in a few words (`idle|setup|live`, `UUID or null`, …)."""
+    name = node.get("$ref", "").rsplit("/", 1)[-1]
+    node = _resolve(node, defs)
+    if "anyOf" in node:
+        parts = [describe_value(b, defs) for b in node["anyOf"]]
+        return " or ".join(dict.fromkeys(parts))
+    if "enum" in node:
+        return "|".join(str(v) for v in node["enum"])
+    if "const" in node:
+        return str(node["const"])
+    kind = node.get("type")
+    if kind == "null":
+        return "null"
+    if kind == "object":
+        keys = list(node.get("properties", {}))
+        return "{" + ", ".join(keys) + "}" if keys else "object"
+    if kind == "array":
+        size = f"{node.get('minItems', 0)}..{node.get('maxItems', '')}"
+        return f"list ({size}) of {describe_value(node.get('items', {}), defs)}"
+    if kind in ("number", "integer"):
+        lo, hi = node.get("minimum"), node.get("maximum")
+        return f"{kind} {lo}..{hi}" if lo is not None and hi is not None else kind
+    if name in ("Uuid", "Iso8601"):
+        return {"Uuid": "UUID", "Iso8601": "RFC 3339 time"}[name]
+    if kind == "string":
+        return f"text (≤{node['maxLength']})" if "maxLength" in node else "text"
+    return name or "value"
+
+
+def describe_commands(rules: own.Ownership | None = None) -> list[dict[str, Any]]:
+    """Every command a director sends: who may send it, its fields (what each accepts, and
+    whether it is required), the state fields it writes and its reply (from the contracts)."""
+    rules = rules or own.load()
+    schema = frames.schema()
+    defs = schema["$defs"]
+    out = []
+    for name, row in rules.commands.items():
+        if name == "identify":
+            continue
+        d = defs[frames.definitions()[name]]
+        required = set(d.get("required", []))
+        fields = [{"name": k, "required": k in required, "accepts": describe_value(v, defs),
+                   **({"default": v["default"]} if "default" in v else {})}
+                  for k, v in d.get("properties", {}).items() if k != "type"]
+        out.append({"command": name, "senders": list(row.senders), "fields": fields,
+                    "writes": list(row.writes), "reply": row.reply, "description": row.description.strip()})
+    return out
+
+
+def command_line(c: dict[str, Any]) -> str:
+    """One command as a usage line: `set_session_phase (mac) phase=idle|setup|…`."""
+    fields = " ".join(f"{f['name']}={f['accepts']}" if f["required"] else f"[{f['name']}={f['accepts']}]"
+                      for f in c["fields"])
+    return f"{c['command']} ({', '.join(c['senders'])}) {fields}".rstrip()
 
 
 def url_from_config(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Who may write what: command -> fields -> owner, read from director_ownership.v1.
+"""Who may write what: command -> fields -> owner, read from director_ownership.v2.
 
 Nothing here names a role or a field: the rows of the contract decide. `check` refuses a
 command before it is applied; `illegal_changes` re-checks the outcome (every field that
@@ -12,33 +12,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lume.generated.models.meta_director_ownership_v1 import (
+from lume.generated.constants import COMMAND_IDENTIFY
+from lume.generated.models.meta_director_ownership_v2 import (
+    BusLimits,
     BusRules,
     CommandRow,
     DirectorOwnership,
+    IdentifyRule,
     QuorumRule,
 )
 from lume.runtime.core import table
 
 from . import _state as st
 
-CONTRACT = "director_ownership.v1"
+CONTRACT = "director_ownership.v2"
 # Writers that are not roles: derived by the server or by the consent quorum.
 DERIVED_WRITERS = frozenset({"server", "quorum"})
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a frame was refused; becomes an `error` frame of director_frames.v1."""
+    """Why a frame was refused; becomes an `error` frame of director_frames.v2."""
 
     code: str
     message: str
     role: str | None = None
     field: str | None = None
     owner: str | None = None
+    allowed: tuple[Any, ...] | None = None  # the field's closed set of values, when it has one
 
     def frame(self) -> dict[str, Any]:
         return {"type": "error", "code": self.code, "field": self.field, "owner": self.owner,
+                "allowed": list(self.allowed) if self.allowed is not None else None,
                 "role": self.role, "message": self.message}
 
 
@@ -59,6 +64,18 @@ class Ownership:
     @property
     def quorum(self) -> QuorumRule:
         return self.table.quorum
+
+    @property
+    def identify(self) -> IdentifyRule:
+        return self.table.identify
+
+    @property
+    def limits(self) -> BusLimits:
+        return self.table.limits
+
+    def commands_of(self, role: str) -> list[str]:
+        """The commands `role` may send (identify excluded: it is how a role is bound)."""
+        return [c for c, row in self.commands.items() if role in row.senders and c != COMMAND_IDENTIFY]
 
     def owner(self, path: str) -> str | None:
         """The owning role of a field, or None when the server / quorum derives it."""
@@ -108,8 +125,10 @@ class Ownership:
         allowed |= {st.VERSION, st.UPDATED_AT}
         bad = []
         for path in self.field_paths:
+            if path in allowed or before.get(st.parts(path)[0]) is after.get(st.parts(path)[0]):
+                continue  # a branch `write` did not copy cannot have changed
             a, b = st.read(before, path), st.read(after, path)
-            if a is not b and a != b and path not in allowed:
+            if a is not b and a != b:
                 bad.append(path)
         return bad
 

@@ -1,20 +1,27 @@
-"""Every applied version on disk: atomic writes, the last N kept, reload on start.
+"""Every applied version on disk: group commit, the last N kept, reload on start.
 
 Layout of a state folder:
 
-    versions/000000000042.json   one file per applied version (temp file + rename)
+    versions/000000000031-000000000042.jsonl   one batch: versions 31..42, a compact JSON
+                                               document (director_state.v2) a line
     expired/…                    the previous session's versions, moved aside by the 24 h rule
     director_ed25519.pem / .pub  the consent-token signing key (consent.py)
+    director_devices.json        the enrolled devices (director_devices.v1, devices.py)
 
-A kill at any moment leaves either the old file set or the old set plus one complete new
-version: a torn write is only ever a `.*.tmp` file, which loading ignores and removes. A
-version file that is nonetheless unreadable or invalid (disk trouble, a hand edit) is skipped
-with a note and loading falls back to the newest valid one.
+`write_batch` is the server's group commit: the versions applied while the previous batch
+was being written go to disk as one file (temp file, fsync, rename, fsync of the folder -
+core.write_group), and only then are the commands in it acknowledged. One file per batch,
+not per version: on this kind of disk a file costs about as much as its fsync, whatever its
+size. `write` (the in-memory bus's `on_commit`) is a batch of one. A kill at any moment
+leaves complete batch files plus at most some `.*.tmp` files, which loading ignores and
+removes. A line that is nonetheless unreadable or invalid (a hand edit, disk trouble) is
+skipped with a note and loading falls back to the newest valid version before it.
 """
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,7 +31,7 @@ from typing import Any
 import orjson
 
 from lume.runtime import core
-from lume.runtime.core import InputError, parse_datetime, read_json
+from lume.runtime.core import parse_datetime
 
 from . import _ownership as own
 from . import _state as st
@@ -38,7 +45,16 @@ def default_state_dir() -> Path:
     return core.config_home() / "director"
 
 
-_NAME = re.compile(r"^(\d{12})\.json$")
+_NAME = re.compile(r"^(\d{12})-(\d{12})\.jsonl$")
+
+
+@dataclass(frozen=True, order=True)
+class Batch:
+    """One batch file: the consecutive versions first..last."""
+
+    first: int
+    last: int
+    path: Path
 
 
 @dataclass
@@ -48,19 +64,20 @@ class LoadReport:
     source: str  # "loaded" | "fresh" | "stale"
     version: int
     path: Path | None = None
-    skipped: list[str] = field(default_factory=list)  # "file: why" for unusable version files
+    skipped: list[str] = field(default_factory=list)  # "file:line: why" for unusable versions
     removed_temp: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         what = {"loaded": f"resumed version {self.version} from {self.path}",
                 "fresh": "no saved state: fresh state",
                 "stale": f"saved state older than the limit ({self.path}): fresh state"}[self.source]
-        notes = [f"skipped {s}" for s in self.skipped] + [f"removed torn write {t}" for t in self.removed_temp]
+        notes = [f"skipped {s}" for s in self.skipped]
+        notes += [f"removed torn write {t}" for t in self.removed_temp]
         return "; ".join([what, *notes])
 
 
 class StateStore:
-    """Writes each committed version and restores the newest valid one on start."""
+    """Writes each committed version (in batches) and restores the newest valid one on start."""
 
     def __init__(self, folder: Path, *, rules: own.Ownership | None = None,
                  clock: Clock | None = None) -> None:
@@ -70,25 +87,35 @@ class StateStore:
         self.keep = r.persisted_versions_keep
         self.max_age = timedelta(hours=r.state_max_age_h)
         self.clock = clock or SystemClock()
-        self._present: list[int] = []  # version numbers on disk, ascending
+        self._batches: list[Batch] = []  # on disk, oldest first
         self._pruner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="director-prune")
 
-    def path_for(self, version: int) -> Path:
-        return self.dir / f"{version:012d}.json"
+    def path_for(self, first: int, last: int) -> Path:
+        return self.dir / f"{first:012d}-{last:012d}.jsonl"
 
-    def write(self, doc: dict[str, Any]) -> None:
-        """Persist one version (atomically), then drop versions beyond the newest `keep`."""
-        version = doc[st.VERSION]
-        # core.dumps' rendering (indent 2, UTF-8), produced by orjson: ~10x faster per version
-        core.write_bytes(self.path_for(version), orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-        if not self._present or self._present[-1] != version:
-            self._present = [v for v in self._present if v < version] + [version]
+    def write(self, doc: dict[str, Any], data: bytes | None = None) -> None:
+        """Persist one version durably (`data`: the document already serialised, if it was)."""
+        self.write_batch([(doc[st.VERSION], data if data is not None else orjson.dumps(doc))])
+
+    def write_batch(self, batch: list[tuple[int, bytes]]) -> None:
+        """Persist consecutive versions (version, compact JSON) as one durable file, then drop
+        the files whose versions are all older than the newest `keep`. On an error nothing of
+        the batch stays on disk (none of it is acknowledged)."""
+        first, last = batch[0][0], batch[-1][0]
+        path = self.path_for(first, last)
+        try:
+            core.write_group([(path, b"".join(data + b"\n" for _, data in batch))])
+        except BaseException:
+            path.unlink(missing_ok=True)  # a restart must not resume an unacknowledged version
+            raise
+        # versions from `first` on that an earlier (withdrawn, then reapplied) batch held are replaced
+        self._batches = [b for b in self._batches if b.last < first] + [Batch(first, last, path)]
         old = []
-        while len(self._present) > self.keep:
-            old.append(self.path_for(self._present.pop(0)))
+        while self._batches and self._batches[0].last <= last - self.keep:
+            old.append(self._batches.pop(0).path)
         if old:
             # Rotation is off the apply path: a kill before it runs only leaves extra old
-            # versions, which the next write trims (they are still in `_present` after load).
+            # files, which the next write trims (they are listed again on load).
             self._pruner.submit(_unlink, old)
 
     def flush(self) -> None:
@@ -96,7 +123,18 @@ class StateStore:
         self._pruner.submit(lambda: None).result()
 
     def versions(self) -> list[int]:
-        return list(self._present)
+        """The version numbers on disk, oldest first."""
+        return [v for b in self._batches for v in range(b.first, b.last + 1)]
+
+    def read(self) -> Iterator[tuple[Path, int, bytes]]:
+        """Every stored line, newest first: (file, line number, bytes)."""
+        for b in reversed(self._batches):
+            try:
+                lines = b.path.read_bytes().splitlines()
+            except OSError:
+                continue
+            for i in range(len(lines) - 1, -1, -1):
+                yield b.path, i + 1, lines[i]
 
     def load(self) -> tuple[dict[str, Any], LoadReport]:
         """The state to start from: the newest valid saved version, or a fresh one."""
@@ -105,33 +143,32 @@ class StateStore:
         for tmp in sorted(self.dir.glob(".*.tmp")):
             tmp.unlink(missing_ok=True)
             removed.append(tmp.name)
-        found = sorted((int(m.group(1)), p) for p in self.dir.iterdir() if (m := _NAME.match(p.name)))
-        self._present = [v for v, _ in found]
+        found = sorted(Batch(int(m.group(1)), int(m.group(2)), p)
+                       for p in self.dir.iterdir() if (m := _NAME.match(p.name)))
+        self._batches = list(found)
         skipped: list[str] = []
-        for version, path in reversed(found):
+        for path, line, data in self.read():
+            where = f"{path}:{line}"
             try:
-                doc = st.check(read_json(path), str(path))
-            except (InputError, st.StateInvalid) as exc:
-                skipped.append(str(exc))
-                continue
-            if doc[st.VERSION] != version:
-                skipped.append(f"{path}: holds version {doc[st.VERSION]}, not {version}")
+                doc = st.check(orjson.loads(data), where)
+            except (orjson.JSONDecodeError, st.StateInvalid) as exc:
+                skipped.append(str(exc) if isinstance(exc, st.StateInvalid) else f"{where}: not JSON: {exc}")
                 continue
             age = self.clock.now() - parse_datetime(doc[st.UPDATED_AT])
             if age > self.max_age:
                 return self._start_fresh("stale", path, skipped, removed)
-            return doc, LoadReport("loaded", version, path, skipped, removed)
+            return doc, LoadReport("loaded", doc[st.VERSION], path, skipped, removed)
         return self._start_fresh("fresh", None, skipped, removed)
 
     def _start_fresh(self, source: str, path: Path | None, skipped: list[str],
                      removed: list[str]) -> tuple[dict[str, Any], LoadReport]:
         """Move the old session aside (kept for forensics, one generation) and start at 0."""
-        if self._present:
+        if self._batches:
             expired = self.folder / EXPIRED
             shutil.rmtree(expired, ignore_errors=True)
             self.dir.rename(expired)
             self.dir.mkdir(parents=True)
-            self._present = []
+            self._batches = []
         doc = st.fresh(self.clock.now())
         self.write(doc)
         return doc, LoadReport(source, 0, path, skipped, removed)

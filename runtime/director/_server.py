@@ -1,23 +1,36 @@
 """The director bus server: Starlette + uvicorn WebSocket endpoints around the pure bus.
 
-Endpoints (paths from director_ownership.v1 `rules`):
-- `control_path` (WebSocket): `schema` on connect; the client sends `identify`, then commands;
-  the server answers `ack` / `error`, and sends `state` after identify and after every change.
-  One live connection per role: a newer one wins, the older gets `kicked` and is closed.
+Endpoints (paths from director_ownership.v2 `rules`):
+- `control_path` and `path` (the seed's `ws://HOST:9610/director`), WebSocket: `schema` and a
+  `challenge` on connect; the client answers with a signed `identify` (`identified` + `state`,
+  or `error` + a new challenge), then sends commands; the server answers `ack` / `error` and
+  sends `state` after every change. One live connection per role: a newer identified one
+  wins, the older gets `kicked` and is closed. A refused identify never touches the holder.
 - `state_path` (WebSocket, read-only): `schema` and `state` on connect, `state` after every change.
-- `schema_path` (GET): the `schema` frame.
+- `schema_path` (GET): the frames' bundled JSON Schema, version and ownership table.
+- `stats_path` (GET): versions, connections, refusals by code and kicks by reason.
 
-Every frame is handled synchronously on the event loop - parse, apply, persist, queue the
-replies - with no await in between, so the loop itself serialises commands in receive order.
-Each connection has its own outbound queue and writer task: a slow client never stalls the bus.
+Every frame is handled synchronously on the event loop - parse, apply, serialise once,
+queue the broadcast - with no await in between, so the loop itself serialises commands in
+receive order. Persistence is a group commit off the loop (`_GroupCommit`): the versions
+applied while a batch is being written go out as the next batch, and a command's `ack`
+waits until the batch holding its version is durable (other replies to that connection
+queue behind it, so a client sees its replies in order). If a batch cannot be written, the
+bus goes back to the last durable version, the commands after it are refused, and that
+state is broadcast again. Each connection has a bounded outbound queue drained by its own
+writer task: a client that does not read is kicked as a slow consumer and cut off, never
+holding the bus or its memory.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import gc
 import socket
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,54 +42,159 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from lume.generated.constants import COMMAND_IDENTIFY
+from lume.generated.constants import COMMAND_HEARTBEAT
+from lume.runtime.core import get, rule_data
 
+from . import _devices as dev
 from . import _frames as frames
 from . import _ownership as own
-from ._bus import Bus, Outcome
+from ._bus import Bus, Link, Outcome
 from ._clock import Clock, SystemClock
 from ._consent import ConsentSigner
 from ._ownership import Refusal
 from ._persist import LoadReport, StateStore
 
-SERVER_SHUTDOWN = "server_shutdown"  # director_frames.v1 KickReason for a stopping server
+# director_frames.v2 KickReason values decided here (the bus decides identify_refused)
+SERVER_SHUTDOWN, SLOW_CONSUMER, IDENTIFY_TIMEOUT = "server_shutdown", "slow_consumer", "identify_timeout"
+FRAME_TOO_LARGE = "frame_too_large"  # a rejection counted when the WebSocket layer closes with 1009
 _CLOSE = object()
 
 
 class Connection:
-    """One WebSocket with an outbound queue drained by its own writer task."""
+    """One WebSocket with a bounded outbound queue drained by its own writer task."""
 
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self.role: str | None = None
-        self.superseded = False  # kicked: frames still in flight from it are ignored
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+    def __init__(self, server: BusServer, ws: WebSocket) -> None:
+        self.server, self.ws = server, ws
+        self.link: Link | None = None
+        self.closing = False  # kicked or closed: frames still arriving from it are ignored
+        self.waiting_for = -1  # highest version whose ack this connection still waits for
+        limits = server.own.limits
+        self._max_frames, self._max_bytes = limits.outbound_queue_frames, limits.outbound_queue_bytes
+        self._queue: collections.deque[Any] = collections.deque()
+        self._bytes = 0
+        self._ready = asyncio.Event()
+        self._abort: asyncio.TimerHandle | None = None
         self._writer = asyncio.create_task(self._drain())
 
-    def send(self, frame: dict[str, Any] | str) -> None:
-        self._queue.put_nowait(frame if isinstance(frame, str) else frames.dumps(frame))
+    @property
+    def role(self) -> str | None:
+        return self.link.role if self.link is not None else None
 
-    def close(self) -> None:
-        self._queue.put_nowait(_CLOSE)
+    @property
+    def queued(self) -> tuple[int, int]:
+        """Frames and bytes waiting to be written (bounded by limits.outbound_queue_*)."""
+        return len(self._queue), self._bytes
+
+    def send(self, frame: dict[str, Any] | str) -> None:
+        if self.closing:
+            return
+        text = frame if isinstance(frame, str) else frames.dumps(frame)
+        if len(self._queue) >= self._max_frames or self._bytes + len(text) > self._max_bytes:
+            self.kick(SLOW_CONSUMER)
+            return
+        self._queue.append(text)
+        self._bytes += len(text)
+        self._ready.set()
+
+    def kick(self, reason: str) -> None:
+        """Send `kicked: reason` after what is queued (a slow consumer's queue is dropped
+        instead), then close; abort the socket after limits.kick_grace_s."""
+        if self.closing:
+            return
+        self.closing = True
+        self.server.kicked[reason] += 1
+        if reason == SLOW_CONSUMER:
+            self._queue.clear()
+            self._bytes = 0
+        text = frames.dumps(frames.kicked(reason))
+        self._queue.extend([text, _CLOSE])
+        self._bytes += len(text)
+        self._ready.set()
+        loop = asyncio.get_running_loop()
+        self._abort = loop.call_later(self.server.own.limits.kick_grace_s, self.abort)
+
+    def abort(self) -> None:
+        """Cut the connection now: the writer stops and the socket is dropped unflushed (a peer
+        that does not read would otherwise keep its unsent frames and the socket alive)."""
+        self._writer.cancel()
+        self._queue.clear()
+        self._bytes = 0
+        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
+        protocol = getattr(getattr(self.ws, "_receive", None), "__self__", None)
+        transport = getattr(protocol, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.abort()
 
     async def _drain(self) -> None:
         try:
             while True:
-                item = await self._queue.get()
+                while not self._queue:
+                    self._ready.clear()
+                    await self._ready.wait()
+                item = self._queue.popleft()
                 if item is _CLOSE:
                     await self.ws.close()
                     return
+                self._bytes -= len(item)
                 await self.ws.send_text(item)
         except Exception:  # noqa: BLE001 - the peer went away; the reader side cleans up
             return
 
     async def finish(self, timeout: float) -> None:
-        """Let queued frames go out (bounded), then stop the writer."""
-        self.close()
+        """The endpoint ends: let queued frames go out (bounded), then stop the writer."""
+        if not self.closing:
+            self.closing = True
+            self._queue.append(_CLOSE)
+            self._ready.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._writer), timeout)
         except (TimeoutError, asyncio.CancelledError):
-            self._writer.cancel()
+            self.abort()
+        if self._abort is not None:
+            self._abort.cancel()
+
+
+class _GroupCommit:
+    """Versions applied on the loop, written by one worker thread in batches (group commit)."""
+
+    def __init__(self, server: BusServer, store: StateStore) -> None:
+        self.server, self.store = server, store
+        self.batch_max = server.own.limits.persist_batch_versions
+        self.pending: list[tuple[int, bytes, dict[str, Any]]] = []
+        self.busy = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="director-commit")
+
+    def submit(self, version: int, data: bytes, doc: dict[str, Any]) -> None:
+        self.pending.append((version, data, doc))
+        if not self.busy:
+            self._next()
+
+    def _next(self) -> None:
+        batch, self.pending = self.pending[: self.batch_max], self.pending[self.batch_max:]
+        self.busy = True
+        self.idle.clear()
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._pool, self.store.write_batch, [(v, data) for v, data, _ in batch])
+        fut.add_done_callback(lambda f: self._done(batch, f))
+
+    def _done(self, batch: list[tuple[int, bytes, dict[str, Any]]], fut: asyncio.Future[None]) -> None:
+        self.busy = False
+        exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self.pending.clear()
+            self.server.on_persist_failed(batch[0][0], exc)
+        else:
+            version, _, doc = batch[-1]
+            self.server.on_durable(version, doc)
+        if self.pending:
+            self._next()
+        else:
+            self.idle.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 class BusServer:
@@ -84,6 +202,7 @@ class BusServer:
 
     def __init__(self, state_dir: Path | None = None, *, clock: Clock | None = None,
                  rules: own.Ownership | None = None, signer: ConsentSigner | None = None,
+                 devices: dev.Trust | None = None, devices_file: Path | None = None,
                  sweep: bool = True) -> None:
         self.own = rules or own.load()
         self.clock = clock or SystemClock()
@@ -94,11 +213,20 @@ class BusServer:
             self.store = StateStore(state_dir, rules=self.own, clock=self.clock)
             doc, self.load_report = self.store.load()
             signer = signer or ConsentSigner.load_or_create(Path(state_dir))
-        self.bus = Bus(doc, signer=signer, clock=self.clock, rules=self.own,
-                       on_commit=self.store.write if self.store else None)
+            if devices is None:
+                devices = dev.DeviceFile(devices_file or Path(state_dir) / self.own.identify.devices_file)
+        elif devices is None and devices_file is not None:
+            devices = dev.DeviceFile(devices_file)
+        self.bus = Bus(doc, signer=signer, clock=self.clock, rules=self.own, devices=devices)
+        self.durable, self.durable_doc = self.bus.version, self.bus.state
         self.controls: dict[str, Connection] = {}  # role -> its one live control connection
         self.anonymous: set[Connection] = set()  # control connections before identify
         self.watchers: set[Connection] = set()  # state_path subscribers
+        self.rejected: collections.Counter[str] = collections.Counter()
+        self.kicked: collections.Counter[str] = collections.Counter()
+        self._waiting: collections.deque[tuple[int, Connection, dict[str, Any], str | None]] = \
+            collections.deque()
+        self._commit: _GroupCommit | None = None
         self.sweep = sweep
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = self._build_app()
@@ -114,6 +242,12 @@ class BusServer:
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self.loop = asyncio.get_running_loop()
+            # What is loaded now (contracts, models, the state) lives as long as the server: keep
+            # it out of the collector's full passes, which would otherwise stall a broadcast.
+            gc.collect()
+            gc.freeze()
+            if self.store is not None:
+                self._commit = _GroupCommit(self, self.store)
             task = asyncio.create_task(self._sweep_loop()) if self.sweep else None
             try:
                 self.tick()  # a loaded state may hold expired roles or an expired token
@@ -122,42 +256,65 @@ class BusServer:
                 if task:
                     task.cancel()
                 await self.close_all()
+                if self._commit is not None:
+                    self._commit.close()
 
         return Starlette(routes=[
             WebSocketRoute(r.control_path, self._control),
+            WebSocketRoute(r.path, self._control),
             WebSocketRoute(r.state_path, self._state),
             Route(r.schema_path, self._schema, methods=["GET"]),
+            Route(r.stats_path, self._stats, methods=["GET"]),
         ], lifespan=lifespan)
 
     async def _schema(self, request: Request) -> JSONResponse:
-        return JSONResponse(frames.schema(self.own.rules.schema_version))
+        return JSONResponse(self.schema_response())
+
+    def schema_response(self) -> dict[str, Any]:
+        return {"version": self.own.rules.schema_version, "contract": get(frames.CONTRACT).id,
+                "schema": frames.schema(), "ownership": rule_data(own.CONTRACT)}
+
+    async def _stats(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.stats())
+
+    def stats(self) -> dict[str, Any]:
+        return {"version": self.bus.version, "durable_version": self.durable,
+                "connections": {"identified": len(self.controls), "anonymous": len(self.anonymous),
+                                "watchers": len(self.watchers)},
+                "rejected": dict(self.rejected), "kicked": dict(self.kicked)}
 
     async def _control(self, ws: WebSocket) -> None:
         await ws.accept()
-        conn = Connection(ws)
+        conn = Connection(self, ws)
+        conn.link = self.bus.open()
         self.anonymous.add(conn)
-        conn.send(frames.schema(self.own.rules.schema_version))
+        conn.send(frames.schema_frame(self.own.rules.schema_version))
+        conn.send(self.bus.challenge_frame(conn.link))
+        assert self.loop is not None
+        deadline = self.loop.call_later(self.own.identify.timeout_s, self._identify_deadline, conn)
         try:
             async for text in self._texts(conn):
                 self.on_control_text(conn, text)
         finally:
+            deadline.cancel()
             self.anonymous.discard(conn)
+            self.bus.close(conn.link)
             if conn.role is not None and self.controls.get(conn.role) is conn:
                 del self.controls[conn.role]
-            await conn.finish(self.own.rules.heartbeat_interval_s)
+            await conn.finish(self.own.limits.kick_grace_s)
 
     async def _state(self, ws: WebSocket) -> None:
         await ws.accept()
-        conn = Connection(ws)
-        conn.send(frames.schema(self.own.rules.schema_version))
-        conn.send(frames.state(self.bus.state))
+        conn = Connection(self, ws)
+        conn.send(frames.schema_frame(self.own.rules.schema_version))
+        conn.send(self._state_text())
         self.watchers.add(conn)  # same loop step as the snapshot: no change can slip between
         try:
             async for text in self._texts(conn):
                 self.on_state_text(conn, text)
         finally:
             self.watchers.discard(conn)
-            await conn.finish(self.own.rules.heartbeat_interval_s)
+            await conn.finish(self.own.limits.kick_grace_s)
 
     async def _texts(self, conn: Connection) -> AsyncIterator[str | None]:
         """Text frames of a connection until it closes (None for a binary frame)."""
@@ -167,73 +324,140 @@ class BusServer:
             except RuntimeError:  # receive after close
                 return
             if message["type"] == "websocket.disconnect":
+                if message.get("code") == 1009:  # over limits.max_frame_bytes
+                    self.rejected[FRAME_TOO_LARGE] += 1
                 return
             yield message.get("text")
+            # A burst of pipelined frames is read without a pause: let the writers drain between
+            # two frames, or a reading client's queue could fill up within one burst.
+            await asyncio.sleep(0)
 
     # -- frames --------------------------------------------------------------------------
-    @staticmethod
-    def _decode(text: str | None, role: str | None) -> Any | Refusal:
+    def _decode(self, text: str | None, role: str | None) -> Any | Refusal:
         if text is None:
             return Refusal("invalid_frame", f"frames are JSON text, not binary [{frames.CONTRACT}]", role)
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            return Refusal("invalid_frame", f"not valid JSON: {exc} [{frames.CONTRACT}]", role)
+            return Refusal("invalid_frame", f"not valid JSON: {str(exc)[:120]} [{frames.CONTRACT}]", role)
 
     def on_control_text(self, conn: Connection, text: str | None) -> None:
-        if conn.superseded:
+        if conn.closing:
             return
+        assert conn.link is not None
         frame = self._decode(text, conn.role)
         if isinstance(frame, Refusal):
-            conn.send(frame.frame())
+            self.rejected[frame.code] += 1
+            self._reply(conn, frame.frame())
             return
-        out = self.bus.handle(conn.role, frame)
+        out = self.bus.receive(conn.link, frame)
+        if out.refusal is not None:
+            self.rejected[out.refusal.code] += 1
         if out.identified:
-            self._bind(conn, out.identified)
-        self._deliver(conn, out)
+            self._bind(conn)
+        self._deliver(conn, out, frame.get("type") if isinstance(frame, dict) else None)
+        if out.kick:
+            conn.kick(out.kick)
 
     def on_state_text(self, conn: Connection, text: str | None) -> None:
         frame = self._decode(text, None)
-        if isinstance(frame, Refusal):
-            conn.send(frame.frame())
-            return
-        if (isinstance(frame, dict) and frame.get("type") == COMMAND_IDENTIFY
-                and not frames.frame_problems(frame)):
-            conn.send(frames.state(self.bus.state))  # accepted for symmetry; binds nothing here
-            return
-        conn.send(Refusal("invalid_frame", f"{self.own.rules.state_path} is read-only; send commands "
-                          f"on {self.own.rules.control_path}").frame())
+        refusal = frame if isinstance(frame, Refusal) else Refusal(
+            "invalid_frame", f"{self.own.rules.state_path} is read-only; connect to "
+            f"{self.own.rules.control_path} to identify and send commands")
+        self.rejected[refusal.code] += 1
+        conn.send(refusal.frame())
 
-    def _bind(self, conn: Connection, role: str) -> None:
-        """One live connection per role: the newest wins, the older is kicked."""
+    def _identify_deadline(self, conn: Connection) -> None:
+        if conn.role is None and not conn.closing:
+            conn.kick(IDENTIFY_TIMEOUT)
+
+    def _bind(self, conn: Connection) -> None:
+        """One live connection per role: the newest identified one wins, the older is kicked."""
+        role = conn.role
+        assert role is not None
         old = self.controls.get(role)
         if old is not None and old is not conn:
-            old.superseded = True
-            old.send(frames.kicked(self.own.rules.superseded_kick_reason))
-            old.close()
+            old.kick(self.own.rules.superseded_kick_reason)
         self.anonymous.discard(conn)
         self.controls[role] = conn
-        conn.role = role
 
-    def _deliver(self, conn: Connection, out: Outcome) -> None:
+    def _deliver(self, conn: Connection, out: Outcome, kind: str | None) -> None:
         # A state reply (identify) that changed the state is carried by the broadcast itself.
         broadcast = out.changed and self.own.rules.broadcast_on_change
-        if out.reply is not None and not (broadcast and out.reply["type"] == "state"):
-            conn.send(out.reply)
+        later = []
+        for reply in out.replies:
+            if reply["type"] == "ack":
+                later.append(reply)
+            elif not (broadcast and reply["type"] == "state"):
+                self._reply(conn, reply)
+        if out.changed:
+            self._publish(broadcast)
+        for reply in later:
+            self._reply(conn, reply, needs=reply["version"], kind=kind)
+
+    def _reply(self, conn: Connection, frame: dict[str, Any], *, needs: int = -1,
+               kind: str | None = None) -> None:
+        """Send now, or once version `needs` is durable; never ahead of this connection's
+        earlier replies that wait (a client matches replies to its commands in order)."""
+        needs = max(needs, conn.waiting_for)
+        if needs <= self.durable:
+            conn.send(frame)
+            return
+        conn.waiting_for = needs
+        self._waiting.append((needs, conn, frame, kind))
+
+    def _state_text(self) -> str:
+        return '{"type":"state","state":' + self.bus.state_bytes.decode() + "}"
+
+    def _publish(self, broadcast: bool) -> None:
+        """A new version: broadcast it at once (serialised once) and hand it to persistence."""
         if broadcast:
             self.broadcast()
+        if self._commit is not None:
+            self._commit.submit(self.bus.version, self.bus.state_bytes, self.bus.state)
+        elif self.store is not None:  # no running loop yet (startup tick): write in place
+            self.store.write(self.bus.state, self.bus.state_bytes)
+            self.on_durable(self.bus.version, self.bus.state)
+        else:
+            self.on_durable(self.bus.version, self.bus.state)
 
     def broadcast(self) -> None:
-        text = frames.dumps(frames.state(self.bus.state))
+        text = self._state_text()
         for conn in [*self.controls.values(), *self.watchers]:
             conn.send(text)
+
+    # -- durability ----------------------------------------------------------------------
+    def on_durable(self, version: int, doc: dict[str, Any]) -> None:
+        self.durable, self.durable_doc = version, doc
+        while self._waiting and self._waiting[0][0] <= version:
+            _, conn, frame, _ = self._waiting.popleft()
+            conn.send(frame)
+
+    def on_persist_failed(self, version: int, exc: BaseException) -> None:
+        """Versions from `version` on could not be written: withdraw them (refuse their
+        commands), go back to the last durable state and broadcast it."""
+        message = (f"could not persist version {version}: {str(exc)[:300] or type(exc).__name__}; "
+                   f"nothing applied")
+        self.bus.restore(self.durable_doc)
+        waiting, self._waiting = self._waiting, collections.deque()
+        for _, conn, frame, kind in waiting:
+            conn.waiting_for = -1
+            if frame["type"] != "ack":
+                conn.send(frame)
+            elif kind == COMMAND_HEARTBEAT:
+                conn.send(frames.ack(self.durable))
+            else:
+                self.rejected["internal_error"] += 1
+                conn.send(Refusal("internal_error", message, conn.role).frame())
+        if self.own.rules.broadcast_on_change:
+            self.broadcast()
 
     # -- time ----------------------------------------------------------------------------
     def tick(self) -> Outcome | None:
         """Expire silent roles / an expired consent token now (the sweeper calls this too)."""
         out = self.bus.tick()
-        if out is not None and out.changed and self.own.rules.broadcast_on_change:
-            self.broadcast()
+        if out is not None and out.changed:
+            self._publish(self.own.rules.broadcast_on_change)
         return out
 
     async def _sweep_loop(self) -> None:
@@ -244,13 +468,20 @@ class BusServer:
             await asyncio.sleep(min(interval, max(delay, interval / 20)))
             self.tick()
 
+    async def flush(self) -> None:
+        """Wait until every applied version is durable (and its acks sent)."""
+        if self._commit is not None:
+            await self._commit.idle.wait()
+
     async def close_all(self, reason: str = SERVER_SHUTDOWN) -> None:
-        """Tell every connection why it is being closed, then close it."""
+        """Finish pending writes (their acks go out), tell every connection why it is being
+        closed, then close it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), self.own.limits.kick_grace_s * 5)
         conns = [*self.controls.values(), *self.anonymous, *self.watchers]
         for conn in conns:
-            conn.superseded = True
-            conn.send(frames.kicked(reason))
-        await asyncio.gather(*(c.finish(self.own.rules.heartbeat_interval_s) for c in conns))
+            conn.kick(reason)
+        await asyncio.gather(*(c.finish(self.own.limits.kick_grace_s) for c in conns))
 
 
 class _Uvicorn(uvicorn.Server):
@@ -278,7 +509,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_uvicorn(bus_server: BusServer, *, log_level: str = "warning") -> _Uvicorn:
     config = uvicorn.Config(bus_server.app, lifespan="on", log_level=log_level, access_log=False,
-                            ws="websockets-sansio", ws_per_message_deflate=False)
+                            ws="websockets-sansio", ws_per_message_deflate=False,
+                            ws_max_size=bus_server.own.limits.max_frame_bytes)
     return _Uvicorn(config, bus_server)
 
 
@@ -314,9 +546,12 @@ class ServerThread:
         raise RuntimeError("director bus did not start")
 
     def call(self, fn: Any, *args: Any, timeout: float = 10.0) -> Any:
-        """Run `fn(*args)` on the server's event loop and return its result."""
+        """Run `fn(*args)` on the server's event loop and return its result (awaited if a coroutine)."""
         async def run() -> Any:
-            return fn(*args)
+            result = fn(*args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
         assert self.bus_server.loop is not None
         return asyncio.run_coroutine_threadsafe(run(), self.bus_server.loop).result(timeout)
 
@@ -330,3 +565,4 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+

@@ -1,4 +1,4 @@
-"""The canonical state document (director_state.v1): build, validate, read and write fields.
+"""The canonical state document (director_state.v2): build, validate, read and write fields.
 
 The bus keeps the document as plain JSON-shaped dicts and never mutates one in place: a write
 returns a new document that shares every untouched branch with the old one, so a refused or
@@ -8,10 +8,11 @@ generated pydantic model is the typed view for loading and for callers (`model`)
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from lume.generated.models.director_state_v1 import (
+from lume.generated.models.director_state_v2 import (
     ConsentState,
     CueState,
     DirectorSession,
@@ -23,14 +24,14 @@ from lume.generated.models.director_state_v1 import (
 from lume.runtime.core import Problem, get, rfc3339
 from lume.runtime.core import problems as contract_problems
 
-CONTRACT = "director_state.v1"
+CONTRACT = "director_state.v2"
 SCHEMA_TAG: str = get(CONTRACT).match["schema"]
-# The document's own bookkeeping fields (director_state.v1 requires both).
+# The document's own bookkeeping fields (director_state.v2 requires both).
 VERSION, UPDATED_AT = "version", "updated_at"
 
 
 class StateInvalid(ValueError):
-    """A state document breaks director_state.v1; the message names the path and contract."""
+    """A state document breaks director_state.v2; the message names the path and contract."""
 
     def __init__(self, found: list[Problem], where: str = "<state>") -> None:
         self.problems = found
@@ -48,7 +49,7 @@ def fresh(now: datetime) -> dict[str, Any]:
         look=LookState(active=None, wardrobe_id=None, lighting_preset=None),
         performer=PerformerState(intent=None, voice_state=None, comprehension_score=None),
         model_consent=ConsentState(acknowledged=False, token=None, scope=[], expires_at=None,
-                                   proposed_by=None, acks=[]),
+                                   proposed_by=None, acks=[], witnesses=[]),
         telemetry=TelemetryState(frames_captured=0, last_proof_token_at=None, active_directors=[]),
         version=0,
         updated_at=now,
@@ -61,8 +62,27 @@ def problems(doc: Any, where: str = "<state>") -> list[Problem]:
     return contract_problems(doc, get(CONTRACT), file=where)
 
 
+def problems_since(before: dict[str, Any], after: dict[str, Any], where: str = "<state>") -> list[Problem]:
+    """Problems of `after`, a document made from the valid `before` by `write`: the cue history
+    entries it carries over are the very objects `before` held and validated, so only the new
+    entries are validated again (the history is nine tenths of a document)."""
+    old, new = before["cue"]["history"], after["cue"]["history"]
+    if new is old:
+        return problems(after, where)
+    known = {id(entry) for entry in old}  # `before` keeps them alive: ids cannot be reused
+    fresh = [entry for entry in new if id(entry) not in known]
+    if len(fresh) == len(new):
+        return problems(after, where)
+    trimmed = {**after, "cue": {**after["cue"], "history": fresh}}
+    found = problems(trimmed, where)
+    limit = get(CONTRACT).raw["$defs"]["CueState"]["properties"]["history"]["maxItems"]
+    if len(new) > limit:  # the one rule over the whole list
+        found.append(Problem(where, None, "$.cue.history", f"more than {limit} items", CONTRACT))
+    return found
+
+
 def check(doc: Any, where: str = "<state>") -> dict[str, Any]:
-    """Return `doc` if it is a valid director_state.v1 document, else raise StateInvalid."""
+    """Return `doc` if it is a valid director_state.v2 document, else raise StateInvalid."""
     found = problems(doc, where)
     if found:
         raise StateInvalid(found, where)
@@ -74,10 +94,15 @@ def model(doc: dict[str, Any]) -> DirectorState:
     return DirectorState.model_validate(doc)
 
 
+@functools.cache
+def parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def read(doc: dict[str, Any], path: str) -> Any:
     """The value at a dotted field path (`session.phase`)."""
     node: Any = doc
-    for part in path.split("."):
+    for part in parts(path):
         node = node[part]
     return node
 

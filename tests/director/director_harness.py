@@ -1,4 +1,8 @@
-"""A real director bus on loopback (uvicorn in a thread) and small synchronous WebSocket peers."""
+"""A real director bus on loopback (uvicorn in a thread) and small synchronous WebSocket peers.
+
+Every role has an enrolled test device (`KEYS[role]`, device id `<role>-1`); `Peer.identify`
+answers the server's challenge with that device's signature, as a real director does.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -13,21 +17,34 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from lume.runtime.core import get
+from lume.runtime.core import get, rfc3339
 from lume.runtime.director import _frames as frames
 from lume.runtime.director import _ownership as own
 from lume.runtime.director._clock import FakeClock
+from lume.runtime.director._devices import Device, DeviceKey, DeviceTrust
 from lume.runtime.director._server import BusServer, ServerThread
 
 TIMEOUT = 5.0
 OWN = own.load()
+KEYS = {role: DeviceKey.generate(f"{role}-1") for role in OWN.roles}
 
 
-def with_rules(**changes: Any) -> own.Ownership:
-    """The contract's ownership with some bus rules replaced (short timeouts in tests)."""
+def device(key: DeviceKey, role: str) -> Device:
+    return Device(key.device_id, role, key.public_key, rfc3339(FakeClock().now()))
+
+
+def trust(*extra: tuple[DeviceKey, str]) -> DeviceTrust:
+    """Every role's test device enrolled, plus `extra` (key, role) pairs."""
+    return DeviceTrust([*(device(k, r) for r, k in KEYS.items()), *(device(k, r) for k, r in extra)])
+
+
+def with_rules(section: str = "rules", **changes: Any) -> own.Ownership:
+    """The contract's ownership with some values of one section (`rules`, `limits`,
+    `identify`, `quorum`) replaced: short timeouts and small limits in tests."""
     from dataclasses import replace
 
-    table = OWN.table.model_copy(update={"rules": OWN.rules.model_copy(update=changes)})
+    part = getattr(OWN.table, section)
+    table = OWN.table.model_copy(update={section: part.model_copy(update=changes)})
     return replace(OWN, table=table)
 
 
@@ -55,12 +72,22 @@ class Peer:
             if frame["type"] in types:
                 return frame
 
-    def identify(self, role: str) -> dict[str, Any]:
-        assert self.recv()["type"] == "schema"
-        self.send({"type": "identify", "role": role})
-        frame = self.recv_type("state", "error")
-        assert frame["type"] == "state", frame
-        return frame["state"]
+    def challenge(self) -> dict[str, Any]:
+        """The next challenge frame (the first one follows `schema` on connect)."""
+        return self.recv_type("challenge")
+
+    def answer(self, role: str, key: DeviceKey | None = None,
+               challenge: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Answer a challenge as `role` with `key` (default: the role's test device); returns the
+        server's first reply (`identified` or `error`)."""
+        frame = (key or KEYS[role]).identify(role, challenge or self.challenge())
+        self.send(frame)
+        return self.recv_type("identified", "error")
+
+    def identify(self, role: str, key: DeviceKey | None = None) -> dict[str, Any]:
+        reply = self.answer(role, key)
+        assert reply["type"] == "identified", reply
+        return self.recv_type("state")["state"]
 
     def command(self, frame: dict[str, Any]) -> dict[str, Any]:
         """Send a command and return its reply (`ack` or `error`)."""
@@ -79,21 +106,33 @@ class Harness:
         self.peers: list[Peer] = []
 
     @property
+    def http(self) -> str:
+        return self.url.replace("ws://", "http://")
+
+    @property
     def url(self) -> str:
         return self.thread.url
 
-    def open(self, path: str) -> Peer:
+    def open(self, path: str, max_queue: int | None = None) -> Peer:
+        """A connection; `max_queue` frames received but not read make it stop reading the socket."""
         # __enter__: the non-legacy form of websockets >= 17 (also fine on older releases)
         peer = Peer(connect(self.url + path, proxy=None, compression=None, open_timeout=TIMEOUT,
-                            max_queue=None, close_timeout=1).__enter__())
+                            max_queue=max_queue, close_timeout=1, max_size=None).__enter__())
         self.peers.append(peer)
         return peer
 
-    def control(self, role: str | None = None) -> Peer:
-        peer = self.open(OWN.rules.control_path)
+    def control(self, role: str | None = None, max_queue: int | None = None) -> Peer:
+        peer = self.open(OWN.rules.control_path, max_queue)
         if role is not None:
             peer.identify(role)
         return peer
+
+    def stats(self) -> dict[str, Any]:
+        return self.thread.call(self.server.stats)
+
+    def flush(self) -> None:
+        """Wait until every applied version is durable (acks sent)."""
+        self.thread.call(self.server.flush)
 
     def watcher(self) -> Peer:
         peer = self.open(OWN.rules.state_path)
@@ -120,8 +159,10 @@ def start_bus(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     running: list[Harness] = []
 
     def start(state_dir: Path | None = tmp_path / "state", *, clock: FakeClock | None = None,
-              rules: own.Ownership | None = None, sweep: bool = False, port: int = 0) -> Harness:
-        server = BusServer(state_dir, clock=clock, rules=rules, sweep=sweep)
+              rules: own.Ownership | None = None, sweep: bool = False, port: int = 0,
+              devices: Any = None) -> Harness:
+        server = BusServer(state_dir, clock=clock, rules=rules, sweep=sweep,
+                           devices=trust() if devices is None else devices)
         harness = Harness(server, ServerThread(server, port=port).start(), clock)
         running.append(harness)
         return harness
@@ -154,8 +195,20 @@ def frame_for_field(path: str, command: str) -> dict[str, Any]:
     return ex
 
 
+def enroll_all(state_dir: Path) -> None:
+    """Every role's test device in the state folder's device file (what `lume director enroll` writes)."""
+    from lume.runtime.director._devices import DeviceFile
+
+    devices = DeviceFile(state_dir / OWN.identify.devices_file)
+    for role, key in KEYS.items():
+        if devices.lookup(key.device_id) is None:
+            devices.enroll(device(key, role))
+
+
 def serve_subprocess(state_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`lume director serve --port 0 --json` as a real process; returns it and its control URL."""
+    """`lume director serve --port 0 --json` as a real process, every role's test device
+    enrolled; returns it and its control URL."""
+    enroll_all(state_dir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "lume.runtime.cli", "director", "serve", "--port", "0",
                              "--state-dir", str(state_dir), "--json"], stdout=subprocess.PIPE,

@@ -1,15 +1,18 @@
 """Random command sequences from random roles against the pure bus keep every invariant.
 
 The expectations are computed here from the raw contract rows (not through the bus's own
-ownership module): state always validates against director_state.v1, the version moves by
-exactly one per accepted change and never otherwise, and no field ever changes unless the
-sender owns it or it is a server/quorum update of that command.
+ownership module): state always validates against director_state.v2, the version moves by
+exactly one per accepted change and never otherwise, no field ever changes unless the
+sender owns it or it is a server/quorum update of that command, nothing is accepted from a
+role no device identified as, and consent is acknowledged only with every required role.
+Roles identify the way a connection does: a link, its challenge, a device's signature.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from director_harness import KEYS, trust
 from hypothesis import event
 from hypothesis import strategies as hs
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -21,7 +24,7 @@ from lume.runtime.director import _state as st
 from lume.runtime.director._bus import Bus
 from lume.runtime.director._clock import FakeClock
 
-TABLE = get("director_ownership.v1").table_data()
+TABLE = get("director_ownership.v2").table_data()
 DEFS = get(st.CONTRACT).raw["$defs"]
 ROLES = [r["role"] for r in TABLE["roles"]]
 WRITER = {r["field"]: r["writer"] for r in TABLE["fields"]}
@@ -45,10 +48,11 @@ def some_of(**fields: hs.SearchStrategy[Any]) -> hs.SearchStrategy[dict[str, Any
 
 
 names = hs.text("abcxyz_-0123456789", min_size=1, max_size=8)
+keys = hs.from_regex(r"\A[a-z][a-z0-9_]{0,7}\Z")
 uuids = hs.uuids().map(str)
 times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(UTC)).map(rfc3339)
 cues = hs.fixed_dictionaries({"id": names, "kind": enum("CueKind"),
-                              "payload": hs.dictionaries(names, hs.integers(0, 9) | names, max_size=2)})
+                              "payload": hs.dictionaries(keys, hs.integers(0, 9) | names | hs.none(), max_size=2)})
 BODIES: dict[str, hs.SearchStrategy[dict[str, Any]]] = {
     "set_session_phase": hs.fixed_dictionaries({"phase": enum("SessionPhase")}),
     "set_session": some_of(id=nullable(uuids), started_at=nullable(times), operator_device_id=nullable(uuids)),
@@ -78,12 +82,13 @@ class DirectorBusMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.bus = Bus(clock=self.clock)
+        self.bus = Bus(clock=self.clock, devices=trust())
         self.accepted_changes = 0
+        self.identified: set[str] = set()
 
-    def _apply(self, role: str | None, frame: Any) -> None:
+    def _apply(self, role: str | None, frame: Any, link: Any = None) -> None:
         before = self.bus.state
-        out = self.bus.handle(role, frame)
+        out = self.bus.receive(link, frame) if link is not None else self.bus.handle(role, frame)
         after = self.bus.state
         if out.changed:
             self.accepted_changes += 1
@@ -101,11 +106,13 @@ class DirectorBusMachine(RuleBasedStateMachine):
             return
         kind = frame["type"]
         row = COMMANDS[kind]
-        assert role in row["senders"] or kind == "identify"
+        assert role in row["senders"] and role in self.identified
         if row["bumps_version"] == "always":
             assert out.changed
         if row["reply"] == "ack":
             assert out.reply == {"type": "ack", "version": after[st.VERSION]}
+        if kind == "identify":
+            assert out.reply["type"] == "identified" and out.replies[1] == {"type": "state", "state": after}
 
     @staticmethod
     def _illegal(before: dict[str, Any], after: dict[str, Any], kind: str | None, role: str | None) -> list[str]:
@@ -125,7 +132,9 @@ class DirectorBusMachine(RuleBasedStateMachine):
         allowed = role in COMMANDS[frame["type"]]["senders"]
         before = self.bus.state
         self._apply(role, frame)
-        if not allowed:
+        if role not in self.identified:
+            assert self.bus.handle(role, frame).refusal.code == "not_identified"
+        elif not allowed:
             reply = self.bus.handle(role, frame).reply
             assert reply is not None and reply["code"] == "field_ownership_violation"
             assert reply["role"] == role and WRITER[reply["field"]] == reply["owner"] != role
@@ -154,7 +163,11 @@ class DirectorBusMachine(RuleBasedStateMachine):
 
     @rule(role=hs.sampled_from(ROLES))
     def identify(self, role: str) -> None:
-        self._apply(None, {"type": "identify", "role": role})
+        link = self.bus.open()
+        frame = KEYS[role].identify(role, self.bus.challenge_frame(link))
+        self.identified.add(role)
+        self._apply(role, frame, link)
+        assert self.bus.holder(role) == KEYS[role].device_id
 
     @rule(seconds=hs.sampled_from([0.5, 1.0, RULES["heartbeat_timeout_s"], QUORUM["token_ttl_s"]]))
     def time_passes(self, seconds: float) -> None:
@@ -178,14 +191,19 @@ class DirectorBusMachine(RuleBasedStateMachine):
         assert self.bus.state[st.VERSION] == self.accepted_changes
 
     @invariant()
-    def consent_is_a_quorum_of_distinct_roles(self) -> None:
+    def consent_needs_every_required_role(self) -> None:
         c = self.bus.state["model_consent"]
-        assert len(set(c["acks"])) == len(c["acks"])
+        roles = [a["role"] for a in c["acks"]]
+        witnesses = [w["role"] for w in c["witnesses"]]
+        assert len(set(roles)) == len(roles) and set(roles) <= set(QUORUM["required_roles"])
+        assert len(set(witnesses)) == len(witnesses) and set(witnesses) <= set(QUORUM["witness_roles"])
+        assert all(a["device_id"] == KEYS[a["role"]].device_id for a in c["acks"] + c["witnesses"])
         if c["acknowledged"]:
-            assert len(c["acks"]) >= QUORUM["distinct_roles"] and c["proposed_by"] is not None
+            assert set(roles) == set(QUORUM["required_roles"]) and c["proposed_by"] is not None
             assert consent.verify(self.bus.state, self.bus.signer.public_key)
         else:
-            assert c["token"] is None and c["expires_at"] is None and len(c["acks"]) < QUORUM["distinct_roles"]
+            assert c["token"] is None and c["expires_at"] is None
+            assert set(roles) != set(QUORUM["required_roles"]) or not roles
 
     @invariant()
     def history_is_bounded_and_ordered(self) -> None:

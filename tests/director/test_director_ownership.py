@@ -1,11 +1,11 @@
-"""Ownership from director_ownership.v1, checked on a real bus for every field / role pair."""
+"""Ownership from director_ownership.v2, checked on a real bus for every field / role pair."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from director_harness import OWN, Harness, frame_for_field
+from director_harness import OWN, Harness, frame_for_field, trust
 
 from lume.runtime.core import get
 from lume.runtime.director import _frames as frames
@@ -58,7 +58,7 @@ def test_every_role_owned_field_is_writable_by_a_command() -> None:
 
 @pytest.fixture(scope="module")
 def shared_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    server = BusServer(tmp_path_factory.mktemp("ownership"), clock=FakeClock(), sweep=False)
+    server = BusServer(tmp_path_factory.mktemp("ownership"), clock=FakeClock(), sweep=False, devices=trust())
     harness = Harness(server, ServerThread(server).start(), None)
     yield harness
     harness.close()
@@ -72,7 +72,7 @@ def test_non_owner_is_refused_naming_field_owner_and_role(shared_bus: Harness, p
     before = shared_bus.state()
     reply = peer.command(frame_for_field(path, command))
     assert reply == {"type": "error", "code": "field_ownership_violation", "field": path, "owner": owner,
-                     "role": role, "message": reply["message"]}
+                     "allowed": None, "role": role, "message": reply["message"]}
     assert path in reply["message"] and owner in reply["message"]
     after = shared_bus.state()
     assert after["version"] == before["version"] and after == before

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from director_harness import OWN, TIMEOUT, serve_subprocess
+from director_harness import KEYS, OWN, TIMEOUT, serve_subprocess
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -34,6 +34,7 @@ def run_commands(folder: Path, clock: FakeClock, n: int) -> Bus:
     doc, _ = store.load()
     bus = Bus(doc, clock=clock, signer=consent.ConsentSigner.load_or_create(folder), on_commit=store.write)
     bus.store = store  # type: ignore[attr-defined]
+    bus.admit("ios", "ios-1")
     for i in range(n):
         assert bus.handle("ios", {"type": "set_cue", "cue": cue(i)}).accepted
     return bus
@@ -42,14 +43,34 @@ def run_commands(folder: Path, clock: FakeClock, n: int) -> Bus:
 def test_every_version_is_written_and_the_last_n_kept(tmp_path: Path) -> None:
     clock = FakeClock()
     extra = 20
-    bus = run_commands(tmp_path, clock, OWN.rules.persisted_versions_keep + extra)
+    keep = OWN.rules.persisted_versions_keep
+    bus = run_commands(tmp_path, clock, keep + extra)
     bus.store.flush()  # rotation runs beside the apply path
     names = sorted(p.name for p in (tmp_path / "versions").iterdir())
-    assert len(names) == OWN.rules.persisted_versions_keep
-    assert names[0] == f"{extra + 1:012d}.json" and names[-1] == f"{bus.version:012d}.json"
+    assert len(names) == keep  # the in-memory bus commits one version a batch
+    assert names[0] == f"{bus.version - keep + 1:012d}-{bus.version - keep + 1:012d}.jsonl"
+    assert names[-1] == f"{bus.version:012d}-{bus.version:012d}.jsonl"
     for name in names[-3:]:
         doc = st.check(json.loads((tmp_path / "versions" / name).read_text()))
         assert doc["version"] == int(name[:12])
+
+
+def test_a_batch_is_one_file_and_rotation_keeps_whole_batches(tmp_path: Path) -> None:
+    clock = FakeClock()
+    keep = OWN.rules.persisted_versions_keep
+    bus = run_commands(tmp_path, clock, 1)
+    store: StateStore = bus.store  # type: ignore[attr-defined]
+    docs = []
+    for i in range(2, keep + 40):
+        bus.handle("ios", {"type": "set_cue", "cue": cue(i)})  # on_commit writes it alone
+        docs.append((bus.version, bus.state_bytes))
+    store.write_batch(docs[-30:])  # the same versions again, as one group
+    store.flush()
+    latest = (tmp_path / "versions" / f"{docs[-30][0]:012d}-{docs[-1][0]:012d}.jsonl")
+    lines = latest.read_bytes().splitlines()
+    assert [json.loads(x)["version"] for x in lines] == [v for v, _ in docs[-30:]]
+    assert store.versions()[-1] == bus.version and len(store.versions()) >= keep
+    assert StateStore(tmp_path, clock=clock).load()[0] == bus.state
 
 
 def test_restart_resumes_the_last_state_and_continues_the_versions(start_bus, tmp_path: Path) -> None:
@@ -79,12 +100,12 @@ def test_restored_roles_expire_unless_they_come_back(tmp_path: Path) -> None:
     store = StateStore(tmp_path, clock=clock)
     doc, _ = store.load()
     bus = Bus(doc, clock=clock, on_commit=store.write)
-    bus.identify("mac"), bus.identify("ipad")
+    bus.admit("mac", "mac-1"), bus.admit("ipad", "ipad-1")
     reloaded, _ = StateStore(tmp_path, clock=clock).load()
     again = Bus(reloaded, clock=clock)
     assert again.state["telemetry"]["active_directors"] == ["mac", "ipad"]
     clock.advance(OWN.rules.heartbeat_timeout_s - 0.5)
-    again.handle("ipad", {"type": "heartbeat"})
+    again.admit("ipad", "ipad-1")  # it comes back (identifies again)
     clock.advance(0.5)
     assert again.tick() is not None
     assert again.state["telemetry"]["active_directors"] == ["ipad"]
@@ -104,8 +125,8 @@ def test_state_older_than_the_limit_starts_fresh(tmp_path: Path, age: timedelta,
         return
     assert doc["version"] == 0 and doc["cue"]["history"] == [] and doc["updated_at"] == rfc3339(clock.now())
     # yesterday's versions are kept aside for forensics, today's start at 0
-    assert max(p.name for p in (tmp_path / EXPIRED).iterdir()) == f"{old['version']:012d}.json"
-    assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}.json"]
+    assert max(p.name for p in (tmp_path / EXPIRED).iterdir()).endswith(f"-{old['version']:012d}.jsonl")
+    assert [p.name for p in (tmp_path / "versions").iterdir()] == [f"{0:012d}-{0:012d}.jsonl"]
     assert StateStore(tmp_path, clock=clock).load()[1].source == "loaded"
 
 
@@ -113,7 +134,7 @@ def test_a_torn_temp_file_is_ignored_and_removed(tmp_path: Path) -> None:
     clock = FakeClock()
     bus = run_commands(tmp_path, clock, 3)
     full = json.dumps(st.write(bus.state, "version", 4))
-    torn = tmp_path / "versions" / f".{4:012d}.json.k1ll3d.tmp"
+    torn = tmp_path / "versions" / f".{4:012d}-{4:012d}.jsonl.k1ll3d.tmp"
     torn.write_text(full[: len(full) // 2])
     doc, report = StateStore(tmp_path, clock=clock).load()
     assert doc == bus.state and report.source == "loaded"
@@ -130,7 +151,8 @@ def test_a_write_killed_before_the_rename_leaves_the_previous_version(tmp_path: 
 
     monkeypatch.setattr(os, "replace", die)
     with pytest.raises(KeyboardInterrupt):
-        bus.on_commit(st.write(before, "version", 4))  # type: ignore[misc]
+        nxt = st.write(before, "version", before["version"] + 1)
+        bus.on_commit(nxt, json.dumps(nxt).encode())  # type: ignore[misc]
     monkeypatch.undo()
     doc, report = StateStore(tmp_path, clock=clock).load()
     assert doc == before and report.version == before["version"]
@@ -139,51 +161,82 @@ def test_a_write_killed_before_the_rename_leaves_the_previous_version(tmp_path: 
 def test_an_unreadable_newest_version_falls_back_to_the_previous(tmp_path: Path) -> None:
     clock = FakeClock()
     bus = run_commands(tmp_path, clock, 4)
-    newest = tmp_path / "versions" / f"{bus.version:012d}.json"
+    newest = tmp_path / "versions" / f"{bus.version:012d}-{bus.version:012d}.jsonl"
     newest.write_text(newest.read_text()[:50])  # a disk that lied about fsync
-    invalid = tmp_path / "versions" / f"{bus.version + 1:012d}.json"
+    invalid = tmp_path / "versions" / f"{bus.version + 1:012d}-{bus.version + 1:012d}.jsonl"
     invalid.write_text(json.dumps({**bus.state, "version": bus.version + 1, "session": {"phase": "x"}}))
     doc, report = StateStore(tmp_path, clock=clock).load()
     assert report.source == "loaded" and doc["version"] == bus.version - 1
     assert len(report.skipped) == 2 and any(str(newest) in s for s in report.skipped)
-    assert any("director_state.v1" in s for s in report.skipped)
+    assert any("director_state.v2" in s for s in report.skipped)
 
 
-def test_kill_9_at_any_moment_restarts_into_a_valid_state(tmp_path: Path) -> None:
-    """SIGKILL the real `lume director serve` mid-stream (twice), restart, check what is on disk."""
+def _identified(url: str, role: str):
+    """A control connection to a real bus, identified with the role's test device."""
+    # __enter__: the non-legacy form of websockets >= 17; closed when the server dies
+    ws = connect(url, proxy=None, open_timeout=TIMEOUT, max_queue=None).__enter__()
+    while (frame := json.loads(ws.recv(timeout=TIMEOUT)))["type"] != "challenge":
+        pass
+    ws.send(json.dumps(KEYS[role].identify(role, frame)))
+    while json.loads(ws.recv(timeout=TIMEOUT))["type"] != "identified":
+        pass
+    return ws
+
+
+def test_kill_9_at_any_moment_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """SIGKILL the real `lume director serve` while two directors pipeline commands (three
+    times), restart, and check that every acknowledged command is in the restored state."""
     state_dir = tmp_path / "state"
     rng = random.Random(8)
-    acked = 0
-    for round_ in range(2):
+    acked_any = False
+    for round_ in range(3):
         start = StateStore(state_dir).load()[0]["version"] if round_ else 0
         proc, url = serve_subprocess(state_dir)
+        acks: dict[str, list[tuple[int, int]]] = {"ios": [], "mac": []}  # role -> (command no, version)
         try:
-            with connect(url, proxy=None, open_timeout=TIMEOUT, max_queue=None) as ws:
-                ws.send(json.dumps({"type": "identify", "role": "ios"}))
-                kill_after = rng.randint(20, 80)
-                sent = 0
+            ios, mac = _identified(url, "ios"), _identified(url, "mac")
+            kill_after = rng.randint(5, 60)  # acks of ios seen before the kill
 
-                def killer(proc: subprocess.Popen = proc) -> None:
-                    proc.send_signal(signal.SIGKILL)
-
+            def listen(role: str, ws, proc: subprocess.Popen = proc) -> None:
+                n = 0
                 try:
-                    for i in range(400):
-                        ws.send(json.dumps({"type": "set_cue", "cue": cue(i)}))
-                        sent += 1
-                        if sent == kill_after:
-                            threading.Timer(0.0, killer).start()  # lands mid-stream, between writes
                     while True:
                         frame = json.loads(ws.recv(timeout=TIMEOUT))
-                        if frame["type"] == "ack":
-                            acked = max(acked, frame["version"])
+                        if frame["type"] in ("ack", "error"):
+                            assert frame["type"] == "ack", frame
+                            acks[role].append((n, frame["version"]))
+                            n += 1
+                            if role == "ios" and n == kill_after:
+                                proc.send_signal(signal.SIGKILL)  # mid-stream: more is in flight
                 except (ConnectionClosed, TimeoutError, OSError):  # the server died under us
                     pass
+
+            listeners = [threading.Thread(target=listen, args=(r, w)) for r, w in (("ios", ios), ("mac", mac))]
+            for thread in listeners:
+                thread.start()
+            try:
+                for i in range(300):
+                    ios.send(json.dumps({"type": "set_cue", "cue": cue(i)}))
+                    if i % 3 == 0:
+                        mac.send(json.dumps({"type": "set_session_phase", "phase": ("live", "setup")[i % 2]}))
+            except (ConnectionClosed, OSError):
+                pass
+            for thread in listeners:
+                thread.join(TIMEOUT * 2)
         finally:
             proc.kill()
             proc.wait(TIMEOUT)
         doc, report = StateStore(state_dir).load()
         st.check(doc)
         assert report.source == "loaded", report.describe()
+        acked = max((v for role in acks.values() for _, v in role), default=start)
+        acked_any = acked_any or acked > start
         assert doc["version"] >= acked, f"round {round_}: acked {acked}, restored {doc['version']}"
-        assert doc["version"] < start + 1 + 400, "the kill did not land mid-stream"
+        assert doc["version"] < start + 2 + 400, "the kill did not land mid-stream"
+        # every acknowledged cue is in the restored history, at the version its ack named
+        history = {h["applied_version"]: h["id"] for h in doc["cue"]["history"]}
+        for n, version in acks["ios"]:
+            if version > doc["version"] - OWN.rules.history_keep:
+                assert history.get(version) == f"cue-{n}", (round_, n, version)
         assert not list((state_dir / "versions").glob(".*.tmp"))
+    assert acked_any, "no command was acknowledged before a kill: the test proved nothing"

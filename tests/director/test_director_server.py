@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from director_harness import OWN, TIMEOUT, Harness, with_rules
+from director_harness import KEYS, OWN, TIMEOUT, Harness, with_rules
 from websockets.exceptions import ConnectionClosed
 
 from lume.runtime.core import rfc3339
@@ -24,29 +24,53 @@ def cue(n: int) -> dict:
     return {"id": f"cue-{n}", "kind": "pose_hold", "payload": {"n": n}}
 
 
-def test_schema_frame_first_and_get_schema(bus: Harness) -> None:
+def test_schema_then_challenge_on_connect(bus: Harness) -> None:
     peer = bus.open(OWN.rules.control_path)
     assert peer.recv() == {"type": "schema", "version": OWN.rules.schema_version}
-    reply = httpx.get(bus.url.replace("ws://", "http://") + OWN.rules.schema_path, timeout=TIMEOUT)
+    challenge = peer.recv()
+    assert challenge["type"] == "challenge" and challenge["server"] == bus.server.public_key_text
+    assert bus.open(OWN.rules.control_path).challenge()["nonce"] != challenge["nonce"]  # one per connection
+
+
+def test_get_schema_serves_the_frames_schema_and_the_ownership(bus: Harness) -> None:
+    reply = httpx.get(bus.http + OWN.rules.schema_path, timeout=TIMEOUT)
     assert reply.status_code == 200
-    assert reply.json() == frames.schema(OWN.rules.schema_version)
+    doc = reply.json()
+    assert not frames.document_problems(doc, "SchemaResponse")
+    assert doc["version"] == OWN.rules.schema_version and doc["contract"] == "lume:contract:director_frames:v2"
+    assert doc["schema"] == frames.schema()  # every frame, $refs inlined: enough to write a client
+    assert {"IdentifyFrame", "ChallengeFrame", "SetCueFrame", "Cue"} <= set(doc["schema"]["$defs"])
+    assert [c["command"] for c in doc["ownership"]["commands"]] == list(OWN.commands)
+    assert doc["ownership"]["quorum"]["required_roles"] == list(OWN.quorum.required_roles)
+
+
+def test_the_seeds_url_is_a_control_endpoint(bus: Harness) -> None:
+    """The Swift DirectorBusClient connects to ws://HOST:9610/director (seed 004 Q2)."""
+    peer = bus.open(OWN.rules.path)
+    state = peer.identify("ios")
+    assert state["telemetry"]["active_directors"] == ["ios"]
+    assert peer.command({"type": "set_cue", "cue": CUE})["type"] == "ack"
 
 
 def test_commands_before_identify_are_refused(bus: Harness) -> None:
     peer = bus.open(OWN.rules.control_path)
-    peer.recv()
+    peer.challenge()
     reply = peer.command({"type": "set_session_phase", "phase": "live"})
     assert reply["code"] == "not_identified" and reply["role"] is None
     assert bus.state()["version"] == 0
 
 
-def test_identify_replies_state_and_marks_the_role_active(bus: Harness) -> None:
+def test_identify_is_answered_with_the_roles_ownership_then_the_state(bus: Harness) -> None:
     watcher = bus.watcher()
     peer = bus.open(OWN.rules.control_path)
-    state = peer.identify("ios")
+    hello = peer.answer("ios")
+    assert hello == {"type": "identified", "role": "ios", "device_id": KEYS["ios"].device_id,
+                     "owns": OWN.fields_of("ios"), "commands": OWN.commands_of("ios")}
+    assert "cue.current" in hello["owns"] and "set_cue" in hello["commands"]
+    state = peer.recv_type("state")["state"]
     assert state["telemetry"]["active_directors"] == ["ios"] and state["version"] == 1
     assert watcher.recv_type("state")["state"] == state
-    peer.send({"type": "identify", "role": "mac"})
+    peer.send(KEYS["mac"].identify("mac", {"nonce": "A" * 43, "server": bus.server.public_key_text}))
     assert peer.recv_type("error")["code"] == "already_identified"
 
 
@@ -71,15 +95,33 @@ def test_bad_frames_are_refused_and_change_nothing(bus: Harness) -> None:
     peer.ws.send(b"\x00binary")
     assert peer.recv_type("error")["code"] == "invalid_frame"
     assert bus.state()["version"] == version
+    assert bus.stats()["rejected"] == {"invalid_frame": 7, "unknown_command": 2}
+
+
+def test_a_value_outside_its_set_names_the_field_and_lists_the_values(bus: Harness) -> None:
+    """16 item 3: no "or 3 other candidates", no "not valid under any of the schemas"."""
+    mac, ios = bus.control("mac"), bus.control("ios")
+    reply = mac.command({"type": "set_session_phase", "phase": "rehearsal"})
+    assert (reply["code"], reply["field"], reply["allowed"]) == ("invalid_frame", "phase",
+                                                                 ["idle", "setup", "live", "paused", "wrap"])
+    assert "idle, setup, live, paused, wrap" in reply["message"] and "candidates" not in reply["message"]
+    reply = ios.command({"type": "set_cue", "cue": "intro"})
+    assert reply["field"] == "cue" and "anyOf" not in reply["message"]
+    assert '"intro" is not an object with id, kind, payload or null' in reply["message"]
+    reply = ios.command({"type": "set_cue", "cue": {"id": "c", "kind": "wave", "payload": {}}})
+    assert reply["field"] == "cue.kind" and reply["allowed"] == ["look_change", "pose_hold", "capture",
+                                                                 "advance", "pause"]
+    reply = ios.command({"type": "set_cue", "cue": CUE, "by": "ios"})
+    assert reply["field"] == "by" and "unknown field by; the fields are cue, slot" in reply["message"]
+    reply = ios.command({"type": "set_cue", "cue": {"id": "c", "kind": "capture"}})
+    assert reply["field"] == "cue.payload" and "missing field 'payload'" in reply["message"]
 
 
 def test_unknown_key_is_named_in_the_refusal(bus: Harness) -> None:
     peer = bus.control("ios")
-    reply = peer.command({"type": "set_cue", "cue": CUE, "by": "ios"})
-    assert reply["code"] == "invalid_frame"
-    assert "'by' was unexpected" in reply["message"] and frames.CONTRACT in reply["message"]
     reply = peer.command({"type": "set_cue", "cue": {**CUE, "priority": 1}})
     assert reply["code"] == "invalid_frame" and "priority" in reply["message"]
+    assert frames.CONTRACT in reply["message"]
 
 
 def test_receive_order_and_one_version_per_accepted_command(bus: Harness) -> None:
@@ -103,6 +145,19 @@ def test_receive_order_and_one_version_per_accepted_command(bus: Harness) -> Non
     while len(versions) < 2 * n:
         versions.append(watcher.recv_type("state")["state"]["version"])
     assert versions == list(range(start + 1, start + 2 * n + 1))
+
+
+def test_replies_to_one_connection_keep_their_order(bus: Harness) -> None:
+    """An error for a later frame never overtakes the ack of an earlier one still being written."""
+    ios = bus.control("ios")
+    for i in range(30):
+        ios.send({"type": "set_cue", "cue": cue(i)})
+        ios.send({"type": "set_cue", "cue": cue(i), "slot": "nowhere"})
+        ios.send({"type": "heartbeat"})
+    kinds = [ios.recv_type("ack", "error") for _ in range(90)]
+    assert [k["type"] for k in kinds] == ["ack", "error", "ack"] * 30
+    acks = [k["version"] for k in kinds if k["type"] == "ack"]
+    assert acks == sorted(acks)
 
 
 def test_cue_history_is_appended_by_the_server(bus: Harness) -> None:
@@ -131,41 +186,60 @@ def test_cues_do_not_advance_while_paused(bus: Harness) -> None:
     assert ios.command({"type": "set_cue", "cue": cue(2)})["type"] == "ack"
 
 
-def test_consent_needs_two_distinct_roles_and_issues_a_verifiable_token(bus: Harness, tmp_path: Path) -> None:
+def test_consent_needs_mac_and_ios_and_issues_a_token_naming_them(bus: Harness, tmp_path: Path) -> None:
     assert bus.clock is not None
     mac, ios = bus.control("mac"), bus.control("ios")
     assert mac.command({"type": "ack_consent"})["code"] == "no_consent_proposal"
     assert mac.command({"type": "propose_consent", "scope": ["frame_capture", "reel_use"]})["type"] == "ack"
     v = mac.command({"type": "ack_consent"})["version"]
     assert mac.command({"type": "ack_consent"}) == {"type": "ack", "version": v}  # same role: no change
-    mac2 = bus.control("mac")  # a second connection of the same role is still the same role
-    assert mac2.command({"type": "ack_consent"}) == {"type": "ack", "version": v}
     doc = bus.state()["model_consent"]
-    assert doc["acks"] == ["mac"] and not doc["acknowledged"] and doc["token"] is None
+    assert [a["role"] for a in doc["acks"]] == ["mac"] and not doc["acknowledged"] and doc["token"] is None
     reply = ios.command({"type": "ack_consent"})
     assert reply == {"type": "ack", "version": v + 1}
     state = bus.state()
     c = state["model_consent"]
-    assert c["acknowledged"] and c["acks"] == ["mac", "ios"] and c["proposed_by"] == "mac"
+    assert c["acknowledged"] and c["proposed_by"] == "mac" and c["witnesses"] == []
+    now = rfc3339(bus.clock.now())
+    assert c["acks"] == [{"role": "mac", "device_id": KEYS["mac"].device_id, "at": now},
+                         {"role": "ios", "device_id": KEYS["ios"].device_id, "at": now}]
     assert c["expires_at"] == rfc3339(bus.clock.now() + timedelta(seconds=OWN.quorum.token_ttl_s))
     pub = (tmp_path / "state" / consent.PUBLIC_KEY_FILE).read_text()
     assert pub.strip() == bus.server.public_key_text
     assert consent.verify(state, pub)
-    forged = st.write(state, "model_consent.scope", ["frame_capture"])
+    # the token signs who acknowledged: naming another device breaks it
+    forged = st.write(state, "model_consent.acks", [{**c["acks"][0], "device_id": "someone-else"}, c["acks"][1]])
     assert not consent.verify(forged, pub)
+    assert not consent.verify(st.write(state, "model_consent.scope", ["frame_capture"]), pub)
     assert ios.command({"type": "ack_consent"})["code"] == "consent_already_acknowledged"
     # a new proposal needs a new quorum
-    mac2.command({"type": "propose_consent", "scope": ["frame_capture"]})
+    mac.command({"type": "propose_consent", "scope": ["frame_capture"]})
     c = bus.state()["model_consent"]
-    assert (c["acknowledged"], c["token"], c["expires_at"], c["acks"]) == (False, None, None, [])
+    assert (c["acknowledged"], c["token"], c["expires_at"], c["acks"], c["witnesses"]) == (False, None, None, [], [])
+
+
+def test_ipad_and_ios_without_the_mac_give_no_consent(bus: Harness) -> None:
+    """Issue 13's attack: iOS + iPad acknowledgements (the iPad a witness only) are not consent."""
+    mac, ios, ipad = bus.control("mac"), bus.control("ios"), bus.control("ipad")
+    mac.command({"type": "propose_consent", "scope": ["frame_capture"]})
+    assert ipad.command({"type": "ack_consent"})["type"] == "ack"
+    assert ios.command({"type": "ack_consent"})["type"] == "ack"
+    c = bus.state()["model_consent"]
+    assert (c["acknowledged"], c["token"]) == (False, None)
+    assert [a["role"] for a in c["acks"]] == ["ios"]
+    assert [(w["role"], w["device_id"]) for w in c["witnesses"]] == [("ipad", KEYS["ipad"].device_id)]
+    mac.command({"type": "ack_consent"})
+    state = bus.state()
+    assert state["model_consent"]["acknowledged"] and consent.verify(state, bus.server.public_key_text)
+    assert [w["role"] for w in state["model_consent"]["witnesses"]] == ["ipad"]  # signed into the token too
 
 
 def test_consent_token_is_revoked_at_expiry(bus: Harness) -> None:
     assert bus.clock is not None
-    mac, ipad = bus.control("mac"), bus.control("ipad")
+    mac, ios = bus.control("mac"), bus.control("ios")
     mac.command({"type": "propose_consent", "scope": ["reel_use"]})
     mac.command({"type": "ack_consent"})
-    ipad.command({"type": "ack_consent"})
+    ios.command({"type": "ack_consent"})
     assert bus.state()["model_consent"]["acknowledged"]
     bus.clock.advance(OWN.quorum.token_ttl_s - 1)
     bus.tick()
@@ -187,18 +261,19 @@ def test_newest_connection_of_a_role_wins_and_the_older_is_kicked(bus: Harness) 
     assert new.command({"type": "set_cue", "cue": CUE})["type"] == "ack"
     assert bus.state()["telemetry"]["active_directors"] == ["ios"]
     assert list(bus.thread.call(lambda: list(bus.server.controls))) == ["ios"]
+    assert bus.stats()["kicked"] == {"superseded": 1}
 
 
-def test_heartbeats_keep_a_role_active_and_silence_expires_it(bus: Harness) -> None:
+def test_heartbeats_are_acknowledged_keep_a_role_active_and_silence_expires_it(bus: Harness) -> None:
     clock = bus.clock
     assert clock is not None
     timeout = OWN.rules.heartbeat_timeout_s
     mac, ios, watcher = bus.control("mac"), bus.control("ios"), bus.watcher()
     assert bus.state()["telemetry"]["active_directors"] == ["mac", "ios"]
     clock.advance(timeout - 1)
-    mac.send({"type": "heartbeat"})  # reply: none
-    mac.send({"type": "heartbeat"})
-    assert mac.command({"type": "set_session_phase", "phase": "live"})["type"] == "ack"  # sync point
+    version = bus.state()["version"]
+    assert mac.command({"type": "heartbeat"}) == {"type": "ack", "version": version}
+    assert mac.command({"type": "set_session_phase", "phase": "live"})["type"] == "ack"
     clock.advance(1)
     bus.tick()
     assert bus.state()["telemetry"]["active_directors"] == ["mac"]
@@ -209,8 +284,8 @@ def test_heartbeats_keep_a_role_active_and_silence_expires_it(bus: Harness) -> N
     seen = []
     while not seen or seen[-1] != doc["version"]:
         seen.append(watcher.recv_type("state")["state"]["version"])
-    # a heartbeat brings the role back
-    ios.send({"type": "heartbeat"})
+    # a heartbeat brings the role back (a new version, acknowledged with it)
+    assert ios.command({"type": "heartbeat"}) == {"type": "ack", "version": doc["version"] + 1}
     assert watcher.recv_type("state")["state"]["telemetry"]["active_directors"] == ["ios"]
 
 
@@ -218,9 +293,9 @@ def test_the_sweeper_expires_silent_roles_on_its_own(start_bus) -> None:
     rules = with_rules(heartbeat_interval_s=0.05, heartbeat_timeout_s=0.2)
     bus = start_bus(rules=rules, sweep=True)
     watcher = bus.watcher()
+    start = time.monotonic()  # before the identify: the role is seen no earlier than this
     bus.control("ipad")
     assert watcher.recv_type("state")["state"]["telemetry"]["active_directors"] == ["ipad"]
-    start = time.monotonic()
     assert watcher.recv_type("state", timeout=TIMEOUT)["state"]["telemetry"]["active_directors"] == []
     assert time.monotonic() - start >= 0.2 * 0.9
 
@@ -230,9 +305,6 @@ def test_state_endpoint_is_read_only_and_follows_every_change(bus: Harness) -> N
     watcher.send({"type": "set_session_phase", "phase": "live"})
     reply = watcher.recv_type("error")
     assert reply["code"] == "invalid_frame" and "read-only" in reply["message"]
-    watcher.send({"type": "identify", "role": "mac"})
-    assert watcher.recv_type("state")["state"]["version"] == 0
-    assert bus.state()["telemetry"]["active_directors"] == []  # identify binds nothing here
     mac = bus.control("mac")
     mac.command({"type": "set_session_phase", "phase": "live"})
     assert watcher.recv_type("state")["state"]["telemetry"]["active_directors"] == ["mac"]
@@ -248,19 +320,31 @@ def test_stopping_the_server_tells_connections_why(start_bus) -> None:
 
 
 def test_a_failed_write_refuses_the_command_and_keeps_state_and_disk(bus: Harness, monkeypatch) -> None:
-    ios = bus.control("ios")
+    ios, watcher = bus.control("ios"), bus.watcher()
     ios.command({"type": "set_cue", "cue": CUE})
     store = bus.server.store
     assert store is not None
     before, files = bus.state(), sorted(p.name for p in store.dir.iterdir())
 
-    def torn(path, doc):  # the disk fills up half-way through the temp file
+    def full(items):  # the disk fills up half-way through the batch
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lume.runtime.core.write_bytes", torn)
+    monkeypatch.setattr("lume.runtime.core.write_group", full)
     reply = ios.command({"type": "set_cue", "cue": cue(2)})
     assert reply["code"] == "internal_error" and "No space left" in reply["message"]
     assert bus.state() == before
     assert sorted(p.name for p in store.dir.iterdir()) == files
+    # watchers saw the withdrawn version, then the durable state again
+    while watcher.recv_type("state")["state"]["version"] != before["version"] + 1:
+        pass
+    assert watcher.recv_type("state")["state"] == before
     monkeypatch.undo()
     assert ios.command({"type": "set_cue", "cue": cue(2)}) == {"type": "ack", "version": before["version"] + 1}
+
+
+def test_stats_count_connections(bus: Harness) -> None:
+    bus.control("mac"), bus.watcher(), bus.open(OWN.rules.control_path).challenge()
+    reply = httpx.get(bus.http + OWN.rules.stats_path, timeout=TIMEOUT).json()
+    assert not frames.document_problems(reply, "StatsResponse")
+    assert reply["connections"] == {"identified": 1, "anonymous": 1, "watchers": 1}
+    assert reply["version"] == reply["durable_version"] == bus.state()["version"]

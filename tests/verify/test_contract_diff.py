@@ -233,7 +233,7 @@ def test_additional_properties_opened_and_closed(repo: Repo) -> None:
 
 
 def test_full_mode_rejects_an_optional_field(repo: Repo) -> None:
-    frames = "director_frames.v1"
+    frames = "director_frames.v2"
     repo.edit(frames, lambda r: r["$defs"]["HeartbeatFrame"]["properties"].__setitem__("note", {"type": "string"}))
     result = repo.diff(repo.commit("heartbeat note"))
     (row,) = [r for r in result.rows if r.contract == frames]
