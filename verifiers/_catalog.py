@@ -7,13 +7,17 @@ from ._framework import Verifier
 from ._labels import label_table
 from ._models import models_live_safe
 from ._prop_airdeck import airdeck_properties
+from ._prop_bodytruth import bodytruth_properties
+from ._prop_director import director_properties
+from ._prop_lumf import lumf_properties
 from ._schema_conformance import schema_conformance
 from ._sled import sled_constraints
 from ._storage_integrity import storage_integrity
 from ._training import capture_coverage, training_pairs
 
 _CHECKS = (k11_only_static, label_table, schema_conformance, storage_integrity, training_pairs,
-           capture_coverage, models_live_safe, claims, sled_constraints, airdeck_properties)
+           capture_coverage, models_live_safe, claims, sled_constraints, airdeck_properties,
+           bodytruth_properties, director_properties, lumf_properties)
 
 
 def all_verifiers() -> dict[str, Verifier]:

@@ -143,17 +143,17 @@ def evidence(run: PropertyRun, *, must_see: Iterable[str] = ()) -> Evidence:
     counterexample, or unchecked when the run never reached what it must see (a vacuous pass)."""
     where = f"property:{run.name}"
     record = {**run.budget.record(), "examples": run.examples, **dict(sorted(run.counts.items()))}
-    cited = ", ".join(run.invariants)
+    cited = f" ({', '.join(run.invariants)})" if run.invariants else ""
     if run.failed:
-        return violated(f"{run.name} ({cited}): counterexample: {run.error}",
+        return violated(f"{run.name}{cited}: counterexample: {run.error}",
                         field=where, expected="no counterexample",
                         found={**run.budget.record(), "error": run.error,
                                "counterexample": jsonable(run.show(run.counterexample) if run.show
                                                           else run.counterexample)})
     missing = [k for k in must_see if not run.counts.get(k)]
     if missing:
-        return unchecked(f"{run.name} ({cited}): the generated inputs never reached "
+        return unchecked(f"{run.name}{cited}: the generated inputs never reached "
                          f"{', '.join(missing)}; the property was not exercised",
                          field=where, expected={k: ">= 1" for k in missing}, found=record)
-    return held(f"{run.name} ({cited}): {run.examples} examples, 0 violations", field=where,
+    return held(f"{run.name}{cited}: {run.examples} examples, 0 violations", field=where,
                 expected={"violations": 0}, found={**record, "violations": 0})

@@ -303,38 +303,25 @@ unit = st.floats(0, 1, allow_nan=False)
 vec = st.fixed_dictionaries({k: st.floats(-5, 5, allow_nan=False) for k in "xyz"})
 
 
-@st.composite
-def observation(draw, max_energy: float = 1.0, t0: int = T0) -> dict[str, Any]:
+def observation(max_energy: float = 1.0, t0: int = T0):
     """One body_observation.v1 reading of any source, optional fields or not."""
     v = fusion_vocabulary()
-    o = {"timestamp_ms": t0 + draw(st.integers(0, 4000)), "source": draw(st.sampled_from(v["kinds"])),
-         "source_id": draw(st.sampled_from(v["source_ids"])), "present": draw(st.booleans()),
-         "confidence": draw(unit)}
-    if draw(st.booleans()):
-        o["motion_energy"] = draw(st.floats(0, max_energy, allow_nan=False))
-    if draw(st.booleans()):
-        o["posture"] = draw(st.sampled_from(v["postures"]))
-    if draw(st.booleans()):
-        o["joint_count"] = draw(st.integers(0, 40))
-    if draw(st.booleans()):
-        o["center"] = draw(vec)
-    if draw(st.booleans()):
-        o["bounds"] = draw(vec)
-    return o
+    return st.fixed_dictionaries(
+        {"timestamp_ms": st.integers(t0, t0 + 4000), "source": st.sampled_from(v["kinds"]),
+         "source_id": st.sampled_from(v["source_ids"]), "present": st.booleans(), "confidence": unit},
+        optional={"motion_energy": st.floats(0, max_energy, allow_nan=False),
+                  "posture": st.sampled_from(v["postures"]), "joint_count": st.integers(0, 40),
+                  "center": vec, "bounds": vec})
 
 
-@st.composite
-def gesture_event(draw, machines: tuple[str, ...] | None = None, t0: int = T0) -> dict[str, Any]:
+def gesture_event(machines: tuple[str, ...] | None = None, t0: int = T0):
+    """One gesture_event.v1 record from any lane."""
     v = fusion_vocabulary()
-    g = {"timestamp_ms": t0 + draw(st.integers(0, 4000)),
-         "source_id": draw(st.sampled_from(v["source_ids"])),
-         "machine": draw(st.sampled_from(machines or v["machines"])),
-         "label": draw(st.sampled_from(v["labels"])), "confidence": draw(unit)}
-    if draw(st.booleans()):
-        g["phase"] = draw(st.sampled_from(["start", "hold", "release"]))
-    if draw(st.booleans()):
-        g["deck"] = draw(st.sampled_from([1, 2]))
-    return g
+    return st.fixed_dictionaries(
+        {"timestamp_ms": st.integers(t0, t0 + 4000), "source_id": st.sampled_from(v["source_ids"]),
+         "machine": st.sampled_from(machines or v["machines"]), "label": st.sampled_from(v["labels"]),
+         "confidence": unit},
+        optional={"phase": st.sampled_from(["start", "hold", "release"]), "deck": st.sampled_from([1, 2])})
 
 
 @st.composite
@@ -370,6 +357,32 @@ def held_gestures(draw, machines: tuple[str, ...] | None = None, t0: int = T0) -
     return out
 
 
+@st.composite
+def confirmable(draw, t0: int = T0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(observations, gestures): a steady K11 pose track under one deliberate held command
+    gesture from a confirm machine, so `gesture_confirmed` is reached (and then lost or left)."""
+    r = body_truth_rules()
+    v = fusion_vocabulary()
+    end = draw(st.integers(1500, 4000))
+    pace = draw(st.integers(20, min(150, r.sources.k11_pose.fresh_ms_max)))
+    energy = draw(st.floats(0, r.motion.burst_min_motion_energy, allow_nan=False))
+    track = [{"timestamp_ms": t0 + t, "source": "k11_pose", "source_id": "k11_webcam_pose", "present": True,
+              "confidence": draw(st.floats(r.presence.min_confidence, 1, allow_nan=False)), "motion_energy": energy}
+             for t in range(0, end, pace)]
+    label = draw(st.sampled_from(v["labels"][:2]))
+    conf = draw(st.floats(r.gesture.confirm_min_confidence, 1, allow_nan=False))
+    start = draw(st.integers(0, end // 3))
+    length = draw(st.integers(r.gesture.hold_ms, 2 * r.gesture.hold_ms + r.gesture.confirmed_max_ms))
+    step = draw(st.integers(20, r.gesture.release_after_ms))
+    g = {"source_id": "k11_webcam_pose", "machine": draw(st.sampled_from(list(r.gesture.confirm_machines))),
+         "label": label, "confidence": conf}
+    held = [{**g, "timestamp_ms": t0 + t, "phase": "start" if t == start else "hold"}
+            for t in range(start, min(start + length, end), step)]
+    if draw(st.booleans()):
+        held.append({**g, "timestamp_ms": t0 + min(start + length, end), "phase": "release"})
+    return track, held
+
+
 def dense(readings=None, max_energy: float = 1.0):
     """Random readings plus a steady performer track (so the gesture and burst paths are exercised)."""
     readings = readings if readings is not None else observation(max_energy)
@@ -391,7 +404,7 @@ ticks = st.sampled_from([17, 33, 100])
 def director_vocabulary() -> dict[str, Any]:
     t = director_ownership()
     return {"roles": [r.role for r in t.roles],
-            "heartbeat_timeout_s": t.rules.heartbeat_timeout_s,
+            "heartbeat_timeout_s": t.rules.heartbeat_timeout_s, "paused_phase": t.rules.paused_phase,
             "token_ttl_s": t.quorum.token_ttl_s}
 
 
@@ -456,9 +469,14 @@ def director_steps(max_steps: int):
     often), consent proposals and acks, junk, identifies and time passing."""
     v = director_vocabulary()
     roles = st.sampled_from(v["roles"])
+    owner = st.integers(0, len(v["roles"]) - 1)
+    bodies = command_bodies()
     step = st.one_of(
+        # the pause rule is reached on purpose: an owner pauses, then cues arrive
+        st.tuples(st.just("owned"), owner, st.just({"type": "set_session_phase", "phase": v["paused_phase"]})),
+        st.tuples(st.just("owned"), owner, bodies["set_cue"].map(lambda b: {"type": "set_cue", **b})),
         st.tuples(st.just("command"), roles, command_frames()),
-        st.tuples(st.just("owned"), st.integers(0, len(v["roles"]) - 1), command_frames()),
+        st.tuples(st.just("owned"), owner, command_frames()),
         st.tuples(st.just("propose"), roles, command_bodies()["propose_consent"]),
         st.tuples(st.just("ack"), roles),
         st.tuples(st.just("junk"), st.none() | roles, junk_frames()),
