@@ -19,9 +19,11 @@ DOCUMENT_SUFFIXES = (".json", ".jsonl")
 class Context:
     """One verification run over `root`. Every helper only reads the root."""
 
-    def __init__(self, root: Path, *, quick: bool = False, cache_folder: Path | None = None):
+    def __init__(self, root: Path, *, quick: bool = False, cache_folder: Path | None = None,
+                 rig: Any = None):
         self.root = Path(root).absolute()
         self.quick = quick
+        self.rig = rig  # the running rig to probe (a RigConfig of `lume verify --rig`), or None
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)

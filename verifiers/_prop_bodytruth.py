@@ -118,7 +118,24 @@ class FusionOracle:
             prev = mode
 
 
-def properties() -> Iterator[tuple[str, tuple[str, ...], Any, Any, tuple[str, ...]]]:
+def known_stream(t0: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """An explicit example that reaches every mode the properties must see: a K11 pose track,
+    still, then a held command gesture (candidate, confirmed), then a burst of motion, then
+    the performer gone (tracking_lost, then absent)."""
+    r = body_truth_rules()
+    g = r.gesture
+    still, burst = r.motion.still_max_motion_energy / 2, (1 + r.motion.burst_min_motion_energy) / 2
+    gesture_end = 300 + 2 * g.hold_ms
+    obs = [{"timestamp_ms": t0 + t, "source": "k11_pose", "source_id": "k11_webcam_pose", "present": True,
+            "confidence": 0.9, "motion_energy": still if t < gesture_end + 500 else burst}
+           for t in range(0, gesture_end + 1500, 33)]
+    held = [{"timestamp_ms": t0 + t, "source_id": "k11_webcam_pose", "machine": g.confirm_machines[0],
+             "label": "left_hand_raise", "confidence": 0.95, "phase": "start" if t == 300 else "hold"}
+            for t in range(300, gesture_end, min(50, g.release_after_ms))]
+    return obs, held, 33
+
+
+def properties() -> Iterator[tuple[str, tuple[str, ...], Any, Any, tuple[str, ...], list[Any]]]:
     from hypothesis import strategies as st
 
     from ._strategies import T0, confirmable, dense, fusion_vocabulary, gestures_of, observation, ticks
@@ -155,13 +172,18 @@ def properties() -> Iterator[tuple[str, tuple[str, ...], Any, Any, tuple[str, ..
 
     streams = st.one_of(st.tuples(dense(), gestures_of(), ticks),
                         st.builds(lambda og, tick: (*og, tick), confirmable(), ticks))
+    known = known_stream(T0)
+    obs, held, tick = known
     yield ("fusion_streams", COVERS, streams, fused,
-           ("mode burst", "mode gesture_confirmed", "mode tracking_lost", "lost_then_absent"))
+           ("mode burst", "mode gesture_confirmed", "mode tracking_lost", "lost_then_absent"), [known])
+    calm = [{**o, "motion_energy": min(o["motion_energy"], still)} for o in obs]
     yield ("still_never_bursts", (SAFE_BURST_NONDESTRUCTIVE,),
            st.tuples(dense(observation(still), still), gestures_of(), ticks,
-                     st.lists(st.floats(0, 1, allow_nan=False), max_size=40)), still_stream, ("frames",))
+                     st.lists(st.floats(0, 1, allow_nan=False), max_size=40)), still_stream, ("frames",),
+           [(calm, held, tick, [1.0] * 10)])
     yield ("only_confirm_machines_confirm", (SAFE_CMD_PRESENCE,),
-           st.tuples(dense(), gestures_of(others), ticks), unconfirmed, ("gesture_events",))
+           st.tuples(dense(), gestures_of(others), ticks), unconfirmed, ("gesture_events",),
+           [(obs, [{**e, "machine": others[0]} for e in held], tick)])
 
 
 def compact(value: Any) -> Any:
@@ -172,5 +194,6 @@ def compact(value: Any) -> Any:
           invariants=COVERS, domain="rig")
 def bodytruth_properties(ctx: Context) -> Iterator[Evidence]:
     b = budget(ID)
-    for name, covers, strategy, prop, must_see in properties():
-        yield evidence(run_property(name, covers, strategy, prop, b, show=compact), must_see=must_see)
+    for name, covers, strategy, prop, must_see, explicit in properties():
+        yield evidence(run_property(name, covers, strategy, prop, b, show=compact, explicit=explicit),
+                       must_see=must_see)

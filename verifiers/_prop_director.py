@@ -14,14 +14,16 @@ ordered. A counterexample fails the check with the shrunk command sequence as ev
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from lume.runtime.core import get, problems, rule_data
-from lume.runtime.director import Bus, FakeClock, verify_token
 
 from ._context import Context
 from ._framework import Evidence, verifier
 from ._properties import budget, evidence, run_property
+
+if TYPE_CHECKING:
+    from lume.runtime.director import Bus
 
 ID = "director.ownership.properties"
 OWNERSHIP = "director_ownership.v1"
@@ -103,6 +105,8 @@ class BusOracle:
             q = self.quorum
             if len(c["acks"]) < q["distinct_roles"] or c["proposed_by"] is None:
                 raise Broken(f"consent acknowledged with acks {c['acks']} (quorum {q['distinct_roles']})")
+            from lume.runtime.director import verify_token
+
             if not verify_token(after, bus.signer.public_key):
                 raise Broken("the consent token does not verify")
         elif c["token"] is not None or c["expires_at"] is not None:
@@ -115,6 +119,8 @@ class BusOracle:
 
 
 def run_steps(oracle: BusOracle, steps: list[tuple], counts: Counter) -> None:
+    from lume.runtime.director import Bus, FakeClock
+
     clock = FakeClock()
     bus = Bus(clock=clock)
     changes = 0

@@ -146,13 +146,15 @@ def lumf_properties(ctx: Context) -> Iterator[Evidence]:
         return value
 
     features = lumf_features()
+    # explicit examples: the golden packets, and one defect of every class in a golden packet
+    golden = [p["fields"] for p in rule_data("lumf_golden.v1")["packets"]]
     runs = [
-        ("round_trip", features, round_trip, ("packets",)),
+        ("round_trip", features, round_trip, ("packets",), golden),
         ("arbitrary_datagrams", st.binary(min_size=layout.size, max_size=layout.size) | st.binary(max_size=200),
-         any_bytes, ("refused wrong_size", "refused wrong_magic")),
+         any_bytes, ("refused wrong_size", "refused wrong_magic"), [b"", bytes(layout.size)]),
         ("each_invalid_class_refused", st.tuples(features, st.sampled_from(layout.reasons),
                                                  st.integers(0, 10_000), st.integers(0, 10_000)),
-         one_defect, tuple(f"refused {r}" for r in layout.reasons)),
+         one_defect, tuple(f"refused {r}" for r in layout.reasons), [(golden[0], r, 0, 1) for r in layout.reasons]),
     ]
-    for name, strategy, prop, must_see in runs:
-        yield evidence(run_property(name, (), strategy, prop, b, show=show), must_see=must_see)
+    for name, strategy, prop, must_see, explicit in runs:
+        yield evidence(run_property(name, (), strategy, prop, b, show=show, explicit=explicit), must_see=must_see)

@@ -13,6 +13,7 @@ from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import build_predicate, subjects_of
 from ._report import write_report
+from ._rig import RigConfig
 
 if TYPE_CHECKING:
     from lume.runtime.completion import CompletionRun
@@ -52,16 +53,18 @@ class Run:
 
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
-        progress: Callable[[Verifier, CheckResult | None], None] | None = None) -> Run:
+        progress: Callable[[Verifier, CheckResult | None], None] | None = None,
+        rig: RigConfig | None = None) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
-    `not_applicable`; a check named in `only` always runs.
+    `not_applicable`; a check named in `only` always runs. `rig` (load_rig) is the running rig
+    the rig.* probes talk to; without it they are listed as not run.
     """
     only = list(only)
     explicit = bool(only)
     verifiers = select(only)
-    ctx = Context(root, quick=quick, cache_folder=cache_folder)
+    ctx = Context(root, quick=quick, cache_folder=cache_folder, rig=rig)
     results = []
     skipped = []
     for v in verifiers:

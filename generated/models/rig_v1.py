@@ -61,6 +61,10 @@ class ProbeLimits(BaseModel):
     """
     Oldest heartbeat accepted (the publisher beats every second).
     """
+    heartbeat_max_bytes: Annotated[int | None, Field(ge=16, le=4096)] = 64
+    """
+    Most bytes read from the heartbeat file (it holds one Unix time and a newline).
+    """
 
 
 class Rig(BaseModel):

@@ -14,7 +14,7 @@ from ._inputs import FRAME, GESTURE, OBSERVATION, iter_stream
 from ._live import DispatchFailed, live_refusal, run_loop
 from ._lock import SafeStopLock
 from ._manifest import PromotedManifest, consistency_problems, gesture_entry, load_manifest
-from ._midi import MidiDispatcher, MidiOpenError, open_output, parse_tcp_spec
+from ._midi import MidiDispatcher, MidiOpenError, open_output, output_names, parse_tcp_spec
 from ._midi_map import as_records
 from ._pose_stream import pose_records
 from ._recognize import Recognizer, recognize
@@ -72,6 +72,7 @@ __all__ = [
     "load_manifest",
     "machine_of",
     "open_output",
+    "output_names",
     "parse_tcp_spec",
     "pose_records",
     "recognize",

@@ -46,14 +46,19 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
             default=DEFAULT_REPORT, old=("--report",))
 @click.option("--only", multiple=True, metavar="ID",
               help="Run only this check (repeat, or separate ids with commas).")
+@click.option("--rig", "rig_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="RIG.json",
+              help="Also probe the running rig this rig.v1 file names (BodyTruth, director bus, LUMF "
+                   "heartbeat, MIDI port, completion-gate report); without it those checks are not run.")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
                    "are unchanged since the last run (default: re-hash everything).")
 @json_option
-def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_json: bool) -> int:
+def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path | None, quick: bool,
+           as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red, 2 bad input."""
     from lume.runtime.core import decode_statement
-    from lume.verifiers import default_root, report, run, select
+    from lume.verifiers import default_root, load_rig, report, run, select
 
     say = err_console if as_json else console
     root = root if root is not None else default_root()
@@ -61,6 +66,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_
         raise BadInput(f"{root}: not a folder (give a storage root, or nothing for the route-smoke fixtures)")
     ids = [i.strip() for group in only for i in group.split(",") if i.strip()]
     chosen = select(ids)  # UnknownCheck: exit 2
+    rig = load_rig(rig_file) if rig_file is not None else None  # InputError: exit 2
     key = signing_key(lambda text: say.print(text, highlight=False))
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("verifying", total=len(chosen))
@@ -71,7 +77,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_
             else:
                 bar.advance(task)
 
-        result = run(root, only=ids, quick=quick, progress=on_check)
+        result = run(root, only=ids, quick=quick, progress=on_check, rig=rig)
     try:
         envelope = report(result, key, out)
     except OSError as exc:
@@ -80,6 +86,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, as_
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
                    "report": str(out), "keyid": key.keyid, "quick": quick,
+                   "rig": str(rig.path) if rig is not None else None,
                    "checks": [c.to_dict() for c in result.checks],
                    "not_applicable": [{"id": i, "needs": needs} for i, needs in result.not_applicable]})
     else:
@@ -100,7 +107,8 @@ def _print(result, verdicts, report_path: Path, keyid: str) -> None:
         if len(bad) > SHOWN_PER_CHECK:
             console.print(f"      … {len(bad) - SHOWN_PER_CHECK} more in the report", highlight=False)
     for check_id, needs in result.not_applicable:
-        console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs} in this root)[/]", highlight=False)
+        where = "" if needs.startswith("--") else " in this root"  # e.g. the rig probes: no --rig given
+        console.print(f"{'[dim]n/a[/]':>28}  {check_id} [dim](not applicable: no {needs}{where})[/]", highlight=False)
     colour = "green" if verdicts["overall"] == "green" else "red"
     console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  rig_safe={verdicts['rig_safe']} "
                   f"data_sound={verdicts['data_sound']}", highlight=False)
