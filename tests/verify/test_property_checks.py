@@ -13,7 +13,8 @@ from lume.verifiers import _prop_airdeck as airdeck
 from lume.verifiers._context import Context
 from lume.verifiers._runner import default_root
 
-PROPERTY_CHECKS = ("safety.airdeck.properties",)
+PROPERTY_CHECKS = ("safety.airdeck.properties", "safety.bodytruth.properties", "director.ownership.properties",
+                   "lumf.codec.properties")
 
 
 def run_check(check_id: str):
@@ -106,3 +107,38 @@ def test_a_threshold_ignored_is_found(monkeypatch):
     bad = failed(run_check("safety.airdeck.properties"))
     assert any("SAFE-CMD-THRESHOLD" in e.found["error"] or "SAFE-CMD-PRESENCE" in e.found["error"]
                for e in bad.values())
+
+
+def test_a_bus_that_forgets_the_pause_rule_fails_director_ownership(monkeypatch):
+    from lume.runtime.director import _ownership as own
+
+    real = own.load()
+    rules = real.rules.model_copy(update={"paused_blocks_commands": []})  # a seeded bug: cues while paused
+    bent = replace(real, table=real.table.model_copy(update={"rules": rules}))
+    monkeypatch.setattr(own, "load", lambda: bent)
+    bad = failed(run_check("director.ownership.properties"))
+    e = bad["command_sequences"]
+    assert "while session.phase is paused" in e.found["error"] and e.found["counterexample"]
+
+
+def test_a_receiver_that_skips_the_reserved_bytes_fails_lumf_codec(monkeypatch):
+    from lume.runtime.lumf import _codec
+
+    monkeypatch.setattr(_codec, "_ORDER", [r for r in _codec._ORDER if r is not _codec._reserved_nonzero])
+    bad = failed(run_check("lumf.codec.properties"))
+    e = bad["each_invalid_class_refused"]
+    assert "reserved_nonzero" in e.found["error"] and e.found["counterexample"]
+
+
+def test_fusion_that_bursts_on_depth_energy_fails_bodytruth(monkeypatch):
+    from lume.runtime.bodytruth import _fusion
+
+    real = _fusion.Fusion._energy
+
+    def energy(self, fresh):  # a seeded bug: depth shimmer counted as motion
+        counted = [(rd.confidence, float(rd.energy)) for rd in fresh if rd.energy is not None]
+        return (max(e for _, e in counted), len(counted)) if counted else real(self, fresh)
+
+    monkeypatch.setattr(_fusion.Fusion, "_energy", energy)
+    bad = failed(run_check("safety.bodytruth.properties"))
+    assert any("SAFE-BURST-NONDESTRUCTIVE" in e.found["error"] for e in bad.values())
