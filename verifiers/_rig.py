@@ -78,29 +78,33 @@ def _given(ctx: Context) -> bool:
     return getattr(ctx, "rig", None) is not None
 
 
-def _rig(ctx: Context) -> RigConfig | None:
-    return getattr(ctx, "rig", None)
-
-
 def _timeout(rig: RigConfig) -> float:
     return rig.limits.connect_timeout_ms / 1000.0
 
 
-def _missing(what: str) -> Evidence:
-    return unchecked(f"no --rig given: {what} not probed", expected="a rig file (lume verify --rig RIG.json)",
-                     found=None)
+def probe(check_id: str, title: str, what: str, **kw: Any):
+    """A rig probe: `fn(ctx, rig)` runs only with a rig file (without one, asked for by id, it is
+    unchecked: "no --rig given"); in a full run without --rig it is not applicable."""
+    def make(fn):
+        def check(ctx: Context) -> Iterator[Evidence]:
+            rig = getattr(ctx, "rig", None)
+            if rig is None:
+                yield unchecked(f"no --rig given: {what} not probed",
+                                expected="a rig file (lume verify --rig RIG.json)", found=None)
+                return
+            yield from fn(ctx, rig)
+        check.__name__ = check.__qualname__ = fn.__name__
+        check.__doc__ = fn.__doc__
+        return verifier(check_id, title, domain="rig", inputs=_given, needs=NEEDS, **kw)(check)
+    return make
 
 
 # ------------------------------------------------------------------------------- BodyTruth
-@verifier("rig.bodytruth", "The BodyTruth service answers a fresh, contract-valid frame",
-          invariants=(SAFE_CMD_PRESENCE,), domain="rig", inputs=_given, needs=NEEDS)
-def bodytruth_probe(ctx: Context) -> Iterator[Evidence]:
+@probe("rig.bodytruth", "The BodyTruth service answers a fresh, contract-valid frame", "BodyTruth",
+       invariants=(SAFE_CMD_PRESENCE,))
+def bodytruth_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
     import httpx
 
-    rig = _rig(ctx)
-    if rig is None:
-        yield _missing("BodyTruth")
-        return
     host, port = rig.endpoint("bodytruth")
     url = f"http://{host}:{port}{parameters(SAFE_MAC5_GATE)['bodytruth_path']}"
     start = time.monotonic()
@@ -138,17 +142,13 @@ def bodytruth_probe(ctx: Context) -> Iterator[Evidence]:
 
 
 # ------------------------------------------------------------------------------- director
-@verifier("rig.director", "The director bus answers its schema frame with the expected version",
-          domain="rig", inputs=_given, needs=NEEDS)
-def director_probe(ctx: Context) -> Iterator[Evidence]:
+@probe("rig.director", "The director bus answers its schema frame with the expected version",
+       "the director bus")
+def director_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
     import orjson
     from websockets.exceptions import WebSocketException
     from websockets.sync.client import connect
 
-    rig = _rig(ctx)
-    if rig is None:
-        yield _missing("the director bus")
-        return
     rules = director_ownership().rules
     host, port = rig.endpoint("director")
     url = f"ws://{host}:{port}{rules.state_path}"
@@ -182,13 +182,8 @@ def director_probe(ctx: Context) -> Iterator[Evidence]:
 
 
 # ------------------------------------------------------------------------------ LUMF heartbeat
-@verifier("rig.lumf_heartbeat", "The LUMF publisher's heartbeat is fresh",
-          domain="rig", inputs=_given, needs=NEEDS)
-def lumf_probe(ctx: Context) -> Iterator[Evidence]:
-    rig = _rig(ctx)
-    if rig is None:
-        yield _missing("the LUMF heartbeat")
-        return
+@probe("rig.lumf_heartbeat", "The LUMF publisher's heartbeat is fresh", "the LUMF heartbeat")
+def lumf_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
     path = rig.file(rig.doc["lumf"]["heartbeat_file"])
     limit = rig.limits.lumf_heartbeat_max_age_ms
     try:
@@ -225,15 +220,11 @@ def lumf_probe(ctx: Context) -> Iterator[Evidence]:
 
 
 # ------------------------------------------------------------------------------------- MIDI
-@verifier("rig.midi_port", "The AirDeck MIDI output port exists on K11",
-          invariants=(SAFE_AUTHORITY_K11,), domain="rig", inputs=_given, needs=NEEDS)
-def midi_probe(ctx: Context) -> Iterator[Evidence]:
+@probe("rig.midi_port", "The AirDeck MIDI output port exists on K11", "the MIDI port",
+       invariants=(SAFE_AUTHORITY_K11,))
+def midi_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
     from lume.runtime.airdeck import MidiOpenError, output_names, parse_tcp_spec
 
-    rig = _rig(ctx)
-    if rig is None:
-        yield _missing("the MIDI port")
-        return
     spec, machine = rig.doc["midi"]["output_port"], rig.doc["midi"]["machine"]
     tcp = parse_tcp_spec(spec)
     if tcp is not None:  # a mido socket port: it exists when it accepts a connection
@@ -259,15 +250,11 @@ def midi_probe(ctx: Context) -> Iterator[Evidence]:
 
 
 # ------------------------------------------------------------------------ completion gate
-@verifier("rig.completion_report", "The latest Mac4-first completion-gate report verifies",
-          invariants=(SAFE_MAC5_GATE,), domain="rig", inputs=_given, needs=NEEDS)
-def completion_probe(ctx: Context) -> Iterator[Evidence]:
+@probe("rig.completion_report", "The latest Mac4-first completion-gate report verifies",
+       "the completion-gate report", invariants=(SAFE_MAC5_GATE,))
+def completion_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
     from lume.runtime.core import KeyProblem, ReportRejected, load_trust, verify_report
 
-    rig = _rig(ctx)
-    if rig is None:
-        yield _missing("the completion-gate report")
-        return
     path = rig.file(rig.doc["completion_report"])
     max_age = float(parameters(SAFE_MAC5_GATE)["max_age_s"])
     try:

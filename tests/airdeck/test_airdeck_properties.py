@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from lume.runtime.airdeck import Authority, DispatchGate, audit
 from lume.runtime.core import get
+from lume.verifiers._prop_airdeck import decide_all as replay_decisions
 from lume.verifiers._prop_airdeck import known_streams
 from lume.verifiers._strategies import gate_streams
 
@@ -36,15 +37,9 @@ DISPATCHING, SAFE_STOP_STREAM, BURSTING = KNOWN["double"], KNOWN["safe_stop"], K
 
 
 def decide_all(g, events, frames, *, steer=True):
-    """replay() spelled out: frames interleaved by time, each event after the frames before it.
-    Steers generation towards streams that dispatch (targeted property-based testing)."""
-    frames = sorted(frames, key=lambda f: f["timestamp"])
-    out, i = [], 0
-    for e in sorted(events, key=lambda e: e["timestamp_ms"]):
-        while i < len(frames) and frames[i]["timestamp"] <= e["timestamp_ms"]:
-            g.observe(frames[i])
-            i += 1
-        out.append(g.decide(e))
+    """The verifier's replay (frames interleaved by time, each event after the frames before it),
+    steering generation towards streams that dispatch (targeted property-based testing)."""
+    out = replay_decisions(g, events, frames)
     if steer:
         target(float(sum(d.dispatched for d in out)), label="dispatches")
     return out

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 
 from lume.runtime.airdeck import DispatchGate, SafeStopLock
-from lume.runtime.core import commands, table
-from lume.verifiers import all_verifiers
+from lume.runtime.core import table
 from lume.verifiers import _prop_airdeck as airdeck
+from lume.verifiers import all_verifiers
 from lume.verifiers._context import Context
 from lume.verifiers._runner import default_root
 

@@ -12,8 +12,8 @@ from lume.fixtures import REHEARSALS_DIR, route_smoke_root
 from lume.fixtures._airdeck_rehearsal import SESSION
 from lume.runtime.core import get
 from lume.verifiers._prop_airdeck import rule_tables
-from lume.verifiers._strategies import T0, frames_for, held
 from lume.verifiers._runner import run
+from lume.verifiers._strategies import T0, frames_for, held
 
 CHECK = "replay.route_smoke"
 
