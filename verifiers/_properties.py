@@ -10,10 +10,11 @@ carries. Hypothesis prints nothing here (the caller may be writing JSON to stdou
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from lume.runtime.core import Evidence, held, table, unchecked, violated
 
@@ -110,12 +111,28 @@ def run_property(name: str, invariants: Iterable[str], strategy: Any,
         test = example(value)(test)
     test = seed(b.seed)(_settings(b)(test))
     try:
-        with with_reporter(lambda _text: None):
+        with with_reporter(lambda _text: None), _storage():
             test()
     except Exception as exc:  # noqa: BLE001 - any failure of the property is its counterexample
         out.error = f"{type(exc).__name__}: {exc}".strip()
         out.counterexample = last[0]
     return out
+
+
+@contextlib.contextmanager
+def _storage() -> Iterator[None]:
+    """Hypothesis keeps a cache of constants in `./.hypothesis`: point it at the verifiers' cache
+    folder instead, so `lume verify` writes nothing in the folder it is run from."""
+    from hypothesis import configuration
+
+    from ._digests import cache_dir
+
+    before = configuration.storage_directory(intent_to_write=False).home_directory
+    configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(before)
 
 
 def jsonable(value: Any) -> Any:

@@ -142,3 +142,9 @@ def test_fusion_that_bursts_on_depth_energy_fails_bodytruth(monkeypatch):
     monkeypatch.setattr(_fusion.Fusion, "_energy", energy)
     bad = failed(run_check("safety.bodytruth.properties"))
     assert any("SAFE-BURST-NONDESTRUCTIVE" in e.found["error"] for e in bad.values())
+
+
+def test_a_property_run_writes_nothing_in_the_folder_it_runs_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_check("lumf.codec.properties").status == "pass"
+    assert list(tmp_path.iterdir()) == []  # hypothesis keeps its files in the verifiers' cache folder
