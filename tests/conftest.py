@@ -19,3 +19,6 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 settings.register_profile("lume", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lume"))
+# The property verifiers of `lume verify` run their contract budget (property_checks.v1); every
+# full verify run in the suite uses its small `smoke` profile unless a test asks for another.
+os.environ.setdefault("LUME_PROPERTY_PROFILE", "smoke")

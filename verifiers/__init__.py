@@ -1,7 +1,8 @@
 """Verifiers: named checks that read contracts and data, never change them, and feed readiness reports.
 
 `run` runs the checks of `all_verifiers()` over a root (each a `Verifier` yielding
-`Evidence`); `report` signs the result as a readiness report (an in-toto Statement v1 in a
+`Evidence`): file checks, hypothesis property runs of the rig's safety code, the route-smoke
+replay, and - given a rig file (`load_rig`) - live probes of the running rig; `report` signs the result as a readiness report (an in-toto Statement v1 in a
 DSSE envelope, Ed25519, through lume.runtime.core) and writes it with its Markdown and HTML
 renderings; `sign_completion_report` does the same for a completion-gate run.
 """
@@ -12,6 +13,7 @@ from ._framework import Verifier, verifier
 from ._predicate import build_predicate, verdicts
 from ._render import render_html, render_markdown
 from ._report import write_report
+from ._rig import RigConfig, load_rig
 from ._runner import (
     Run,
     UnknownCheck,
@@ -24,7 +26,8 @@ from ._runner import (
 )
 
 __all__ = [
-    "Binding", "Context", "Run", "bind", "UnknownCheck", "Verifier", "all_verifiers", "build_predicate",
-    "default_root", "completion_predicate", "render_html", "render_markdown", "report", "run", "select",
+    "Binding", "Context", "RigConfig", "Run", "bind", "UnknownCheck", "Verifier", "all_verifiers",
+    "build_predicate", "default_root", "completion_predicate", "load_rig", "render_html", "render_markdown",
+    "report", "run", "select",
     "sign_completion_report", "verdicts", "verifier", "write_report",
 ]

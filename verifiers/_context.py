@@ -24,7 +24,7 @@ class Context:
         self.root = Path(root).absolute()
         self.quick = quick
         self.deep = deep  # re-read what a cheaper record vouches for (archives, not member digests)
-        self.rig = rig  # the rig a live probe talks to (`lume verify --rig`), or None
+        self.rig = rig  # the rig a live probe talks to (`lume verify --rig`), (a RigConfig), or None
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)

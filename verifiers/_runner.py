@@ -13,6 +13,7 @@ from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
 from ._report import write_report
+from ._rig import RigConfig
 
 if TYPE_CHECKING:
     from lume.runtime.completion import CompletionRun
@@ -74,7 +75,7 @@ def _left_out(v: Verifier, ctx: Context, *, explicit: bool, chosen: set[str], ri
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
         progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False,
-        rig: Any = None) -> Run:
+        rig: RigConfig | None = None) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
     `deep` re-reads archives instead of trusting the member digests the indexer recorded.
 

@@ -24,7 +24,7 @@ from ._manifest import (
     manifest_digest,
     sign_manifest,
 )
-from ._midi import MidiDispatcher, MidiOpenError, open_output, parse_tcp_spec
+from ._midi import MidiDispatcher, MidiOpenError, open_output, output_names, parse_tcp_spec
 from ._midi_map import as_records
 from ._pose_stream import pose_records
 from ._recognize import Recognizer, recognize
@@ -86,6 +86,7 @@ __all__ = [
     "manifest_digest",
     "machine_of",
     "open_output",
+    "output_names",
     "parse_tcp_spec",
     "pose_records",
     "recognize",

@@ -48,6 +48,17 @@ def open_output(spec: str) -> Any:
         raise MidiOpenError(f"cannot open MIDI output {spec!r} through python-rtmidi: {exc}") from exc
 
 
+def output_names() -> list[str]:
+    """The MIDI output port names python-rtmidi sees here; MidiOpenError when this machine has
+    no MIDI backend (no ALSA sequencer, no Windows MIDI service)."""
+    import mido
+
+    try:
+        return list(mido.Backend(RTMIDI_BACKEND, load=True).get_output_names())
+    except Exception as exc:  # rtmidi raises its own error types, or SystemError without ALSA
+        raise MidiOpenError(f"no MIDI backend: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
 class MidiDispatcher:
     """Sends the planned bytes of a dispatched command (press, then release after its delay)."""
 

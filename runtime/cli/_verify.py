@@ -47,6 +47,10 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
 @click.option("--only", multiple=True, metavar="ID",
               help="Run only this check (repeat, or separate ids with commas); the report is then "
                    "partial, never green, unless every other check is not applicable.")
+@click.option("--rig", "rig_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="RIG.json",
+              help="Also probe the running rig this rig.v1 file names (BodyTruth, director bus, LUMF "
+                   "heartbeat, MIDI port, completion-gate report); without it those checks are not run.")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
                    "are unchanged since the last run (default: re-hash everything).")
@@ -54,11 +58,12 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
               help="Decompress every archive again instead of trusting the member digests the "
                    "indexer recorded while extracting it (the archive's own digest is checked either way).")
 @json_option
-def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, deep: bool, as_json: bool) -> int:
+def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path | None, quick: bool,
+           deep: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red or partial
     (a check of the default set left out by --only), 2 bad input."""
     from lume.runtime.core import decode_statement
-    from lume.verifiers import default_root, report, run, select
+    from lume.verifiers import default_root, load_rig, report, run, select
 
     say = err_console if as_json else console
     root = root if root is not None else default_root()
@@ -66,6 +71,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, dee
         raise BadInput(f"{root}: not a folder (give a storage root, or nothing for the route-smoke fixtures)")
     ids = [i.strip() for group in only for i in group.split(",") if i.strip()]
     chosen = select(ids)  # UnknownCheck: exit 2
+    rig = load_rig(rig_file) if rig_file is not None else None  # InputError: exit 2
     key = signing_key(lambda text: say.print(text, highlight=False))
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("verifying", total=len(chosen))
@@ -76,7 +82,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, dee
             else:
                 bar.advance(task)
 
-        result = run(root, only=ids, quick=quick, progress=on_check, deep=deep)
+        result = run(root, only=ids, quick=quick, progress=on_check, deep=deep, rig=rig)
     try:
         envelope = report(result, key, out)
     except OSError as exc:
@@ -86,6 +92,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], quick: bool, dee
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
                    "report": str(out), "keyid": key.keyid, "quick": quick,
+                   "rig": str(rig.path) if rig is not None else None,
                    "checks": [c.to_dict() for c in result.checks],
                    "not_run": predicate["not_run"], "causes": predicate["causes"],
                    "not_applicable": [{"id": i, "needs": needs} for i, needs in result.not_applicable]})

@@ -1,96 +1,45 @@
 """Hypothesis properties of the gate over arbitrary event and BodyTruth streams.
 
-The streams are biased towards what could dispatch (K11 pose source, promoted labels,
-confirming frames) so the properties are exercised, not vacuous; the rules the properties
-check against are read from the contracts, independently of the gate's own flattening.
+The streams (lume.verifiers._strategies, the same the `safety.airdeck.properties` verifier
+draws) are biased towards what could dispatch (K11 pose source, promoted labels, confirming
+frames, timings at the contract's limits) so the properties are exercised, not vacuous; the
+rules the properties check against are read from the contracts, independently of the gate's
+own flattening.
 """
 from __future__ import annotations
 
-from airdeck_helpers import T0, all_promoted_rules, event, frame, frames_for, gate, held, rules
+from airdeck_helpers import T0, all_promoted_rules, gate, rules
 from hypothesis import example, given, note, target
 from hypothesis import strategies as st
 
 from lume.runtime.airdeck import Authority, DispatchGate, audit
 from lume.runtime.core import get
+from lume.verifiers._prop_airdeck import decide_all as replay_decisions
+from lume.verifiers._prop_airdeck import known_streams
+from lume.verifiers._strategies import gate_streams
 
 LABELS = get("labels.v1").table_data()["labels"]
 ROWS = {row["name"]: row for row in LABELS}
 COMMANDS = get("safety_invariants.v1").table_data()["commands"]
 INVARIANTS = {i["id"]: i["parameters"] for i in get("safety_invariants.v1").table_data()["invariants"]}
-MODES = get("body_truth.v0").raw["$defs"]["BodyTruthMode"]["enum"]
 MACHINES = get("common.v1").raw["$defs"]["Machine"]["enum"]
-PROMOTED = [r["name"] for r in LABELS if r["promotion_status"] == "promoted"]
-ALL_LABELS = [r["name"] for r in LABELS] + [a for r in LABELS for a in r["aliases"]] + ["not_a_label"]
-SOURCES = ["k11_webcam_pose", "k11_arducam_pose", "mac2_insta360_room_wide", "mac4_mocopi",
-           "k11_unity", "k11_webcam_raw", "mac4_mega_rgb", "k11_webcam", "k11_recorded_pose"]
 SAFE_STOP = INVARIANTS["SAFE-SAFE-STOP-LOCK"]["label"]
 
 
-# Values around the contract thresholds (0.7 .. 0.9) and hold / cooldown / freshness limits.
-CONFIDENCES = [0.0, 0.3, 0.69, 0.7, 0.79, 0.8, 0.84, 0.85, 0.9, 0.95, 1.0]
-GAPS_MS = [0, 33, 100, 260, 600, 1500, 2600]
-AGES_MS = [0, 5, 5, 5, 40, 240, 300]
+def streams(labels=None, max_size=None, common=None):
+    """(events, frames) made of gesture attempts (the strategy the verifier draws from)."""
+    return gate_streams(labels=labels, common=common, max_segments=max_size)
 
 
-def _biased(common, rare):
-    return st.sampled_from(list(common) * 12 + list(rare))
-
-
-def segment(labels, common):
-    """One gesture attempt: a run of events of one label from one source (a hold, a flicker or
-    noise), with its frames; one frame somewhere in the run may switch to another mode."""
-    return st.tuples(
-        st.sampled_from(GAPS_MS), _biased(common, labels), _biased(["k11_webcam_pose"], SOURCES),
-        _biased(["K11"], MACHINES), st.sampled_from([None, None, 1, 2]),
-        st.sampled_from(CONFIDENCES[3:] * 2 + CONFIDENCES), st.integers(1, 30),
-        st.sampled_from([16, 33, 33, 50, 100]), st.sampled_from(["start", None, "hold"]),
-        st.booleans(), _biased(["gesture_confirmed"], MODES),
-        st.sampled_from(["same", "same", "same", "none", "other"]),
-        st.sampled_from(CONFIDENCES[3:] * 2 + CONFIDENCES), st.sampled_from(AGES_MS),
-        st.integers(-10, 29), st.sampled_from(MODES))
-
-
-@st.composite
-def streams(draw, labels=None, max_size=6, common=tuple(PROMOTED)):
-    """(events, frames) made of gesture attempts, each event with a frame just before it."""
-    segments = draw(st.lists(segment(labels or ALL_LABELS, common), min_size=1, max_size=max_size))
-    ts = T0
-    events, frames = [], []
-    for (gap, label, source, machine, deck, conf, n, step_ms, first, release, mode, intent, iconf,
-         age, flip, flip_mode) in segments:
-        ts += gap
-        name = {"same": label, "none": None, "other": "right_hand_raise"}[intent]
-        for i in range(n):
-            phase = first if i == 0 else ("hold" if first else None)
-            if release and i == n - 1:
-                phase = "release"
-            events.append(event(ts, label, phase=phase, confidence=conf, deck=deck,
-                                source_id=source, machine=machine))
-            frames.append(frame(ts - age, flip_mode if i == flip else mode, intent=name,
-                                intent_confidence=iconf))
-            ts += step_ms
-    return events, frames
-
-
-# Streams known to dispatch, so no property can pass vacuously.
-DOUBLE = held("left_hand_raise", T0, 1200) + held("left_hand_raise", T0 + 1400, 800)
-STOP_THEN_HELD = held("safe_stop_rehearsal", T0, 600) + held("right_hand_raise", T0 + 1000, 900)
-DISPATCHING = (DOUBLE, frames_for(DOUBLE))
-SAFE_STOP_STREAM = (STOP_THEN_HELD, frames_for(STOP_THEN_HELD))
-LOOP = held("loop_toggle", T0, 900, deck=1) + held("scratch", T0 + 1500, 900, deck=2)
-BURSTING = (LOOP, frames_for(LOOP[:20]) + frames_for(LOOP[20:], "burst"))
+# Streams known to dispatch, so no property can pass vacuously (the verifier's explicit examples).
+KNOWN = known_streams()
+DISPATCHING, SAFE_STOP_STREAM, BURSTING = KNOWN["double"], KNOWN["safe_stop"], KNOWN["burst"]
 
 
 def decide_all(g, events, frames, *, steer=True):
-    """replay() spelled out: frames interleaved by time, each event after the frames before it.
-    Steers generation towards streams that dispatch (targeted property-based testing)."""
-    frames = sorted(frames, key=lambda f: f["timestamp"])
-    out, i = [], 0
-    for e in sorted(events, key=lambda e: e["timestamp_ms"]):
-        while i < len(frames) and frames[i]["timestamp"] <= e["timestamp_ms"]:
-            g.observe(frames[i])
-            i += 1
-        out.append(g.decide(e))
+    """The verifier's replay (frames interleaved by time, each event after the frames before it),
+    steering generation towards streams that dispatch (targeted property-based testing)."""
+    out = replay_decisions(g, events, frames)
     if steer:
         target(float(sum(d.dispatched for d in out)), label="dispatches")
     return out

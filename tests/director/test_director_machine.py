@@ -9,7 +9,6 @@ Roles identify the way a connection does: a link, its challenge, a device's sign
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from director_harness import KEYS, trust
@@ -17,15 +16,15 @@ from hypothesis import event
 from hypothesis import strategies as hs
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from lume.runtime.core import get, rfc3339
+from lume.runtime.core import get
 from lume.runtime.director import _consent as consent
 from lume.runtime.director import _frames as frames
 from lume.runtime.director import _state as st
 from lume.runtime.director._bus import Bus
 from lume.runtime.director._clock import FakeClock
+from lume.verifiers._strategies import command_bodies, command_frames, junk_frames
 
 TABLE = get("director_ownership.v2").table_data()
-DEFS = get(st.CONTRACT).raw["$defs"]
 ROLES = [r["role"] for r in TABLE["roles"]]
 WRITER = {r["field"]: r["writer"] for r in TABLE["fields"]}
 COMMANDS = {c["command"]: c for c in TABLE["commands"]}
@@ -33,49 +32,11 @@ RULES, QUORUM = TABLE["rules"], TABLE["quorum"]
 BOOKKEEPING = {st.VERSION, st.UPDATED_AT}
 
 
-def enum(name: str) -> hs.SearchStrategy[str]:
-    return hs.sampled_from(DEFS[name]["enum"])
-
-
-def nullable(s: hs.SearchStrategy[Any]) -> hs.SearchStrategy[Any]:
-    return hs.none() | s
-
-
-def some_of(**fields: hs.SearchStrategy[Any]) -> hs.SearchStrategy[dict[str, Any]]:
-    """A non-empty subset of optional fields (set_session / set_look / set_performer_voice)."""
-    keys = hs.lists(hs.sampled_from(sorted(fields)), min_size=1, unique=True)
-    return keys.flatmap(lambda ks: hs.fixed_dictionaries({k: fields[k] for k in ks}))
-
-
-names = hs.text("abcxyz_-0123456789", min_size=1, max_size=8)
-keys = hs.from_regex(r"\A[a-z][a-z0-9_]{0,7}\Z")
-uuids = hs.uuids().map(str)
-times = hs.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=hs.just(UTC)).map(rfc3339)
-cues = hs.fixed_dictionaries({"id": names, "kind": enum("CueKind"),
-                              "payload": hs.dictionaries(keys, hs.integers(0, 9) | names | hs.none(), max_size=2)})
-BODIES: dict[str, hs.SearchStrategy[dict[str, Any]]] = {
-    "set_session_phase": hs.fixed_dictionaries({"phase": enum("SessionPhase")}),
-    "set_session": some_of(id=nullable(uuids), started_at=nullable(times), operator_device_id=nullable(uuids)),
-    "set_cue": hs.fixed_dictionaries({"cue": nullable(cues)}, optional={"slot": hs.sampled_from(["current", "next"])}),
-    "set_look_active": hs.fixed_dictionaries({"id": nullable(enum("LookId"))}),
-    "set_look": some_of(wardrobe_id=nullable(names), lighting_preset=nullable(names)),
-    "set_performer_intent": hs.fixed_dictionaries({"intent": enum("PerformerIntent")}),
-    "set_performer_voice": some_of(voice_state=nullable(enum("VoiceState")),
-                                   comprehension_score=nullable(hs.floats(0, 1))),
-    "propose_consent": hs.fixed_dictionaries({"scope": hs.lists(enum("ConsentScope"), min_size=1, max_size=2,
-                                                                unique=True)}),
-    "ack_consent": hs.just({}),
-    "heartbeat": hs.just({}),
-}
+# One definition of the command strategies, shared with the director.ownership.properties verifier.
+BODIES = command_bodies()
 assert set(BODIES) | {"identify"} == set(COMMANDS), "a command of the contract has no strategy"
-command_frames = hs.sampled_from(sorted(BODIES)).flatmap(
-    lambda kind: BODIES[kind].map(lambda body: {"type": kind, **body}))
-junk_frames = command_frames.flatmap(lambda f: hs.sampled_from([
-    {**f, "by": "mac"},  # the seed's `by` field: the role comes from identify only
-    {**f, "type": f["type"] + "_x"},
-    {k: v for k, v in f.items() if k != "type"},
-    {**f, "phase": 3} if f["type"] == "set_session_phase" else {**f, "version": 99},
-]))
+command_frames = command_frames()
+junk_frames = junk_frames()
 
 
 class DirectorBusMachine(RuleBasedStateMachine):

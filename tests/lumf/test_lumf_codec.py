@@ -13,6 +13,7 @@ from lume.generated import lumf_layout as L
 from lume.runtime.core import get
 from lume.runtime.lumf import _codec as codec
 from lume.runtime.lumf._codec import PacketBuffer, PacketError, decode, encode
+from lume.verifiers._strategies import lumf_features
 
 GOLDEN = get("lumf_golden.v1").table_data()
 LAYOUT = get("lumf_layout.v1").table_data()
@@ -187,18 +188,9 @@ def test_packet_buffer_refuses_bad_values_and_keeps_the_constants():
     assert bytes(buf.buffer[FIELD["reserved"]["offset"]:]) == bytes(FIELD["reserved"]["count"])
 
 
-def f32_in(lo: float, hi: float):
-    return st.floats(min_value=lo, max_value=hi, width=32, allow_nan=False, allow_infinity=False)
-
-
 def features_strategy():
-    parts = {}
-    for name in L.VALUE_FIELDS:
-        f = FIELD[name]
-        values = f32_in(f["min"], f["max"])
-        parts[name] = values if f["count"] == 1 else st.lists(values, min_size=f["count"],
-                                                                max_size=f["count"])
-    return st.fixed_dictionaries(parts)
+    """Any valid feature set (the strategy the lumf.codec.properties verifier draws from)."""
+    return lumf_features()
 
 
 @given(features_strategy())

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from storage_helpers import K11_ROOT, MAIN, POSE_COACH, ROUTE_SMOKE, SECOND, arrived, tree
 
-from lume.fixtures import DEFAULT_EPOCH, TRAINING_DIR, is_video
+from lume.fixtures import DEFAULT_EPOCH, REHEARSALS_DIR, TRAINING_DIR, is_video
 from lume.runtime.cli import main
 
 FOLDERS = ("route_smoke", "pose_coach")
@@ -115,6 +115,8 @@ def test_replaying_the_arrived_archives_through_the_cli_gives_the_committed_root
          str(POSE_COACH), "--copy")
     # the V6 training root beside the K11 root is written by the training lane, not by these steps
     shutil.copytree(ROUTE_SMOKE / TRAINING_DIR, root / TRAINING_DIR)
+    # and the AirDeck rehearsal recordings by K11's gate
+    shutil.copytree(ROUTE_SMOKE / REHEARSALS_DIR, root / REHEARSALS_DIR)
     want, got = files(ROUTE_SMOKE), files(root)
     assert sorted(got) == sorted(want)
     for rel in want:

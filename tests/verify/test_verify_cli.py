@@ -37,9 +37,10 @@ def test_verify_writes_a_green_signed_report_that_verifies(root, tmp_path, isola
     assert again.exit_code == 0 and "created" not in again.output
     predicate = json.loads(base64.b64decode(json.loads(report.read_text())["payload"]))["predicate"]
     assert predicate["tool"]["name"] == "lume" and predicate["root"] == str(root)
-    assert {c["id"] for c in predicate["checks"]} == {  # the root holds no training data: those checks are n/a
-        "schema.conformance", "storage.integrity", "bundle.layout", "authority.k11_only.static", "labels.table",
-        "sled.constraints"}
+    assert {c["id"] for c in predicate["checks"]} == {  # no training data, no gesture sessions, no --rig: n/a
+        "schema.conformance", "storage.integrity", "bundle.layout", "authority.k11_only.static", "labels.table", "sled.constraints",
+        "safety.airdeck.properties", "safety.bodytruth.properties", "director.ownership.properties",
+        "lumf.codec.properties"}
     assert len(predicate["contracts"]) > 30
     assert predicate["contracts_commit"] is None or len(predicate["contracts_commit"]) == 40
 
