@@ -137,17 +137,19 @@ def table_problems(contract: Contract) -> list[Problem]:
 
 
 @functools.cache
-def _matchers() -> tuple[dict[str, Contract], dict[str, Contract], list[tuple[str, Contract]]]:
-    by_schema: dict[str, Contract] = {}
-    by_type: dict[str, Contract] = {}
-    by_file: list[tuple[str, Contract]] = []
+def _matchers() -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+    """schema -> stem, type -> stem, (file pattern, stem): from the generated index, so that
+    matching a document reads only the one contract it matches."""
+    by_schema: dict[str, str] = {}
+    by_type: dict[str, str] = {}
+    by_file: list[tuple[str, str]] = []
     for stem, entry in REGISTRY.items():
-        c, m = get(stem), entry["match"]
+        m = entry["match"]
         if "schema" in m:
-            by_schema[m["schema"]] = c
+            by_schema[m["schema"]] = stem
         if "type" in m:
-            by_type[m["type"]] = c
-        by_file += [(pattern, c) for pattern in m.get("files", [])]
+            by_type[m["type"]] = stem
+        by_file += [(pattern, stem) for pattern in m.get("files", [])]
     by_file.sort(key=lambda pc: -len(pc[0]))  # most specific pattern first
     return by_schema, by_type, by_file
 
@@ -160,15 +162,15 @@ def contract_for(doc: Any, path: Path | None) -> Contract | None:
         if isinstance(schema, str) and schema.startswith("lume."):
             if schema not in by_schema:
                 raise UnknownContract(f"no contract declares schema {schema!r}")
-            return by_schema[schema]
+            return get(by_schema[schema])
         kind = doc.get("type")
         if isinstance(kind, str) and kind in by_type:
-            return by_type[kind]
+            return get(by_type[kind])
     if path is not None:
         posix = path.as_posix()
-        for pattern, c in by_file:
+        for pattern, stem in by_file:
             if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}"):
-                return c
+                return get(stem)
     return None
 
 
