@@ -11,7 +11,6 @@ instead. Anything else is a bug of ours and keeps its traceback.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import re
 import sys
 from typing import Any
@@ -74,6 +73,8 @@ def _loaded(names: tuple[str, ...]) -> tuple[type[BaseException], ...]:
 @functools.cache
 def extras() -> dict[str, str]:
     """Importable module -> the extra that installs it, from this distribution's metadata."""
+    import importlib.metadata  # only when a missing extra is explained
+
     out: dict[str, str] = {}
     try:
         requires = importlib.metadata.requires(DISTRIBUTION) or []

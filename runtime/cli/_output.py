@@ -99,8 +99,26 @@ def step(description: str, *, enabled: bool = True) -> Iterator[None]:
         yield
 
 
+class _NoBar(contextlib.nullcontext):
+    """A disabled progress bar: rich.progress is not even imported (CLI start-up)."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 def progress(*, enabled: bool = True, transfer: bool = False):
     """A rich progress bar on stderr (`bar.add_task`, `bar.advance`), disabled for `--json`."""
+    if not enabled:
+        return _NoBar()
     from rich.progress import (
         BarColumn,
         DownloadColumn,

@@ -23,142 +23,62 @@
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
 """
-from ._atomic import (
-    Staged,
-    dumps,
-    publish_once,
-    write_bytes,
-    write_durable,
-    write_group,
-    write_json,
-    write_jsonl,
-    write_text,
-)
-from ._check import check_all
-from ._config import config_dir_path, config_home, config_path, load_machine_config
-from ._contracts import (
-    ENVELOPE_KEYS,
-    Contract,
-    ContractError,
-    by_id,
-    contract_ref,
-    contracts_dir,
-    get,
-    load_all,
-    meta_for,
-)
-from ._ed25519 import public_key_problem, verify_ed25519
-from ._evidence import (
-    CheckResult,
-    Domain,
-    Evidence,
-    Status,
-    held,
-    status_of,
-    unchecked,
-    violated,
-    warned,
-)
-from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
-from ._freshness import Freshness, Limit, evidence_freshness, freshness, limit, span_text
-from ._inline import self_contained
-from ._jsonl import iter_jsonl, read_json
-from ._keys import (
-    PRIVATE_NAME,
-    KeyProblem,
-    SigningKey,
-    key_dir,
-    keyid_of,
-    load_or_create_key,
-    load_private_key,
-    load_trust,
-    private_pem,
-    save_private_key,
-    trust,
-    trust_entry,
-    trust_file,
-)
-from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
-from ._models import model_for, parse, table
-from ._records import iter_records, read_records, scan_records, validated
-from ._rules import (
-    airdeck_gestures,
-    body_truth_inputs,
-    body_truth_modes,
-    body_truth_rules,
-    bundle_layout,
-    commands,
-    deck_zones,
-    director_ownership,
-    input_limits,
-    invariant,
-    invariants,
-    labels,
-    midi_map,
-    parameters,
-    policy,
-    rule_data,
-    safety_invariants,
-    storage_root,
-)
-from ._signing import (
-    MalformedEnvelope,
-    ReportRejected,
-    canonical_json,
-    check_envelope,
-    decode_statement,
-    default_max_age_s,
-    is_envelope,
-    parse_envelope,
-    read_envelope,
-    sign_report,
-    sign_statement,
-    signed_by,
-    verify_report,
-    verify_statement,
-)
-from ._strict_json import StrictJSONError, loads_strict
-from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
-from ._tolerant import is_tolerant
-from ._validate import (
-    FileResult,
-    Problem,
-    UnknownContract,
-    Unreadable,
-    bundled_schema,
-    contract_for,
-    iter_documents,
-    json_path,
-    one_line,
-    problems,
-    table_problems,
-    tolerated,
-    validate_file,
-)
-from ._yaml import loads_yaml, read_text, read_yaml
+from __future__ import annotations
 
-__all__ = [
-    "CheckResult", "Clock", "CommandOf", "Contract", "ContractError", "Domain", "ENVELOPE_KEYS",
-    "Evidence", "FileResult", "Freshness", "InputError", "KeyProblem", "LabelIndex", "LabelMapping",
-    "Limit", "MalformedEnvelope", "PRIVATE_NAME", "Problem", "ReportRejected", "SigningKey",
-    "Staged", "Status", "StrictJSONError", "canonical_json", "check_envelope", "evidence_freshness",
-    "freshness", "is_envelope", "limit", "loads_strict", "parse_envelope", "public_key_problem",
-    "read_envelope",
-    "sign_statement", "signed_by", "span_text", "verify_ed25519", "verify_statement",
-    "UnknownContract", "UnknownLabel", "Unreadable", "airdeck_gestures", "body_truth_modes",
-    "body_truth_rules", "bundle_layout", "bundled_schema", "by_id", "check_all", "commands",
-    "config_dir_path", "config_home", "config_path", "contract_for", "contract_ref",
-    "contracts_dir", "deck_zones", "decode_statement", "default_max_age_s",
-    "director_ownership", "dumps", "fixed", "get", "held", "invariant", "invariants",
-    "is_tolerant", "iter_documents", "iter_jsonl", "iter_records", "json_path", "key_dir", "keyid_of",
-    "labels", "load_all", "load_machine_config", "load_or_create_key", "load_private_key", "private_pem", "save_private_key", "load_trust", "meta_for",
-    "midi_map", "model_for", "now", "now_iso", "one_line", "parameters", "parse",
-    "parse_datetime", "parse_time", "policy", "problems", "publish_once", "read_json",
-    "read_records", "scan_records", "rfc3339", "rule_data", "safety_invariants", "self_contained",
-    "sign_report", "status_of", "storage_root", "table", "table_problems", "tolerated", "trust",
-    "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
-    "violated", "warned", "write_bytes", "write_durable", "write_group",
-    "write_json", "write_jsonl", "write_text",
-    "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
-    "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
-]
+import importlib
+from typing import Any
+
+# Exported name -> the private module that defines it, imported on first use (PEP 562): a small
+# command (`lume --help`, `lume validate small.json`) pays only for the modules it touches, not
+# for pydantic models, signing and keys.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "_atomic": ("Staged", "dumps", "publish_once", "write_bytes", "write_durable", "write_group",
+            "write_json", "write_jsonl", "write_text",),
+    "_check": ("check_all",),
+    "_config": ("config_dir_path", "config_home", "config_path", "load_machine_config",),
+    "_contracts": ("ENVELOPE_KEYS", "Contract", "ContractError", "by_id", "contract_ref", "contracts_dir",
+            "get", "load_all", "meta_for",),
+    "_ed25519": ("public_key_problem", "verify_ed25519",),
+    "_evidence": ("CheckResult", "Domain", "Evidence", "Status", "held", "status_of", "unchecked",
+            "violated", "warned",),
+    "_files": ("InputError", "NotRegularFile", "depth_over", "input_limit", "open_input", "read_input",),
+    "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
+    "_inline": ("self_contained",),
+    "_jsonl": ("iter_jsonl", "read_json",),
+    "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
+            "load_private_key", "load_trust", "private_pem", "save_private_key", "trust", "trust_entry",
+            "trust_file",),
+    "_labels": ("CommandOf", "LabelIndex", "LabelMapping", "UnknownLabel",),
+    "_models": ("model_for", "parse", "table",),
+    "_records": ("iter_records", "read_records", "scan_records", "validated",),
+    "_rules": ("airdeck_gestures", "body_truth_inputs", "body_truth_modes", "body_truth_rules",
+            "bundle_layout", "commands", "deck_zones", "director_ownership", "input_limits", "invariant",
+            "invariants", "labels", "midi_map", "parameters", "policy", "rule_data", "safety_invariants",
+            "storage_root",),
+    "_signing": ("MalformedEnvelope", "ReportRejected", "canonical_json", "check_envelope",
+            "decode_statement", "default_max_age_s", "is_envelope", "parse_envelope", "read_envelope",
+            "sign_report", "sign_statement", "signed_by", "verify_report", "verify_statement",),
+    "_strict_json": ("StrictJSONError", "loads_strict",),
+    "_time": ("Clock", "fixed", "now", "now_iso", "parse_datetime", "parse_time", "rfc3339",),
+    "_tolerant": ("is_tolerant",),
+    "_validate": ("FileResult", "Problem", "UnknownContract", "Unreadable", "bundled_schema",
+            "contract_for", "iter_documents", "json_path", "one_line", "problems", "table_problems",
+            "tolerated", "validate_file",),
+    "_yaml": ("loads_yaml", "read_text", "read_yaml",),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -99,11 +99,18 @@ def _read(path: Path, *, is_meta: bool) -> Contract:
 
 
 @functools.cache
+def _meta(path: Path) -> Contract:
+    return _read(path, is_meta=True)
+
+
+@functools.cache
 def load_all(root: Path | None = None) -> tuple[Contract, ...]:
     """Every contract (meta-schemas last), sorted by file name for deterministic output."""
     base = root or contracts_dir()
-    found = [_read(p, is_meta=False) for p in sorted(base.glob("*.yaml"))]
-    found += [_read(p, is_meta=True) for p in sorted((base / "meta").glob("*.yaml"))]
+    shipped = {entry["source"]: stem for stem, entry in REGISTRY.items()} if root is None else {}
+    found = [(_one(shipped[p.name]) if p.name in shipped else None) or _read(p, is_meta=False)
+             for p in sorted(base.glob("*.yaml"))]
+    found += [_meta(p) if root is None else _read(p, is_meta=True) for p in sorted((base / "meta").glob("*.yaml"))]
     ids: dict[str, Path] = {}
     for c in found:
         if c.id in ids:
@@ -128,16 +135,20 @@ def _registry_keys() -> dict[str, str]:
 
 
 @functools.cache
-def _by_stem(root: Path | None = None) -> dict[str, Contract]:
-    return {c.stem: c for c in load_all(root) if not c.is_meta}
+def _one(stem: str) -> Contract | None:
+    """One shipped contract, read alone: a command that needs two contracts parses two files,
+    not all of them. None when the index names a file that is not there (load_all decides)."""
+    path = contracts_dir() / REGISTRY[stem]["source"]
+    return _read(path, is_meta=False) if path.is_file() else None
 
 
 def get(key: str, root: Path | None = None) -> Contract:
     """Look a contract up by stem (`body_truth.v0`), name (`body_truth`, newest version) or `$id`."""
     if root is None:
         stem = _registry_keys().get(key)
-        if stem is not None and stem in _by_stem():
-            return _by_stem()[stem]
+        found = _one(stem) if stem is not None else None
+        if found is not None:
+            return found
     contracts = [c for c in load_all(root) if not c.is_meta]
     for c in contracts:
         if key in (c.stem, c.id):
@@ -165,6 +176,10 @@ def contract_ref(key: str | Contract, *, with_file: bool = False) -> dict[str, s
 def meta_for(table: Contract, root: Path | None = None) -> Contract:
     """The meta-schema that validates a table contract's data."""
     stem = table.x.get("meta")
+    if root is None and isinstance(stem, str) and _STEM.match(stem):
+        path = contracts_dir() / "meta" / f"{stem}.yaml"
+        if path.is_file():
+            return _meta(path)
     for c in load_all(root):
         if c.is_meta and c.stem == stem:
             return c

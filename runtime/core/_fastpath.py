@@ -5,7 +5,10 @@ validating (DESIGN.md section 8 asks bulk validation to keep >= 0.8x the speed o
 The translation is deliberately conservative: it covers the JSON Schema subset our record
 contracts use (objects with `additionalProperties: false`, required/optional properties,
 types, enums and consts of strings, numeric bounds, string length and pattern, arrays with
-length bounds, `$ref`, unions of distinct JSON types) and returns None for anything else.
+length bounds, `$ref`, unions of distinct JSON types, enums with null, and the cross-field
+rules of a record's top object: `allOf` of `if`/`then`/`else` and a top-level `if`/`then`,
+whose conditions are consts, enums, types, `required` and nested `properties`, compiled into
+one Python predicate run on the decoded records) and returns None for anything else.
 Wherever a keyword is translated, the decoder accepts a subset of what the schema accepts
 (e.g. `integer` refuses 1.0, patterns are ASCII-only and `$` means end of string), so a file
 the decoder accepts is valid; a file it refuses goes through the exact jsonschema-rs path,
@@ -18,7 +21,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Iterable, Literal, Union, get_args, get_origin
 
 import msgspec
 
@@ -71,6 +74,11 @@ class _Compiler:
         # (a regex call per record would cost more than the whole decode)
         self.deferred: list[tuple[str, re.Pattern[str]]] = []
         self.top = True
+        # the cross-field rules (if/then/else) of the top object, compiled after its struct
+        self.rules: list[dict[str, Any]] = []
+        self.fields: dict[Any, dict[str, tuple[str, Any]]] = {}  # struct -> name -> (attr, type)
+        self.top_struct: Any = None
+        self.consts: dict[str, Any] = {}
 
     def ref(self, ref: str) -> Any:
         if not ref.startswith("#/$defs/"):
@@ -99,6 +107,9 @@ class _Compiler:
             if keys - {"$ref"}:
                 raise Unsupported("$ref with sibling keywords")
             return self.ref(node["$ref"])
+        if self.top and ("if" in node or ("allOf" in node and keys != {"allOf"})
+                         or ("allOf" in node and any(_is_rule(b) for b in node["allOf"]))):
+            return self.top_with_rules(node)
         if "allOf" in node:
             if keys != {"allOf"} or len(node["allOf"]) != 1:
                 raise Unsupported("allOf")
@@ -133,6 +144,14 @@ class _Compiler:
         return getattr(self, f"t_{kind}")(node, keys - {"type"})
 
     def literal(self, values: list[Any], kind: Any) -> Any:
+        if None in values and len(values) > 1:  # a nullable enum: {"type": [T, "null"], "enum": [..., null]}
+            kinds = kind if isinstance(kind, list) else [kind]
+            if kind is not None and "null" not in kinds:
+                raise Unsupported("null in an enum of another type")
+            rest = [k for k in kinds if k != "null"] if kind is not None else [None]
+            if len(rest) != 1:
+                raise Unsupported("enum of several types")
+            return Union[self.literal([v for v in values if v is not None], rest[0]), None]
         if all(isinstance(v, str) for v in values):
             if kind not in (None, "string"):
                 raise Unsupported("string literal with another type")
@@ -248,14 +267,133 @@ class _Compiler:
             t = self.type(sub)
             fields.append((attr, t) if name in required else (attr, Union[t, msgspec.UnsetType], msgspec.UNSET))
         fields.sort(key=lambda f: len(f) == 3)  # required fields first (no defaults)
-        return msgspec.defstruct(f"Fast{next(_counter)}", fields, rename=rename,
-                                 forbid_unknown_fields=extra is False, gc=False)
+        struct = msgspec.defstruct(f"Fast{next(_counter)}", fields, rename=rename,
+                                   forbid_unknown_fields=extra is False, gc=False)
+        self.fields[struct] = {rename[f[0]]: (f[0], f[1]) for f in fields}
+        if top:
+            self.top_struct = struct
+        return struct
+
+    # --- the cross-field rules of the top object ------------------------------------------
+    def top_with_rules(self, node: dict[str, Any]) -> Any:
+        """The top object without its if/then/else rules (kept in self.rules); an `allOf` may
+        hold the rules and at most one schema of the object itself (a `$ref` to its shape)."""
+        branches = list(node.get("allOf", []))
+        rules = [b for b in branches if _is_rule(b)]
+        others = [b for b in branches if not _is_rule(b)]
+        if "if" in node:
+            rules.append({k: node[k] for k in ("if", "then", "else") if k in node})
+        base = {k: v for k, v in node.items() if k not in ("allOf", "if", "then", "else")}
+        if others:
+            if len(others) != 1 or set(base) - _ANNOTATIONS - {"type"} or base.get("type", "object") != "object":
+                raise Unsupported("allOf of several schemas")
+            base = others[0]
+        self.rules += rules
+        t = self.type(base)
+        if self.top_struct is None or t is not self.top_struct:
+            raise Unsupported("rules on something else than an object")
+        return t
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def holds(self, sub: Any, var: str, t: Any) -> str:
+        """A Python expression: the decoded value `var` (of compiled type t, never UNSET here)
+        is valid under the rule's subschema `sub`, exactly (an `if` picks the branch)."""
+        if not isinstance(sub, dict):
+            raise Unsupported("rule subschema")
+        keys = set(sub) - _ANNOTATIONS
+        out = []
+        if "const" in sub:
+            out.append(self.equals(var, sub["const"]))
+        if "enum" in sub:
+            values = sub["enum"]
+            if not all(v is None or isinstance(v, str) for v in values):
+                raise Unsupported("enum of other values in a rule")
+            out.append(f"{var} in {self.const(tuple(values))}")
+        if "type" in sub:
+            tests = {"null": f"{var} is None", "string": f"type({var}) is str",
+                     "boolean": f"type({var}) is bool",
+                     "integer": f"type({var}) is int or type({var}) is float and {var}.is_integer()",
+                     "number": f"type({var}) in (int, float)"}
+            if sub["type"] not in tests:
+                raise Unsupported(f"type {sub['type']!r} in a rule")
+            out.append(tests[sub["type"]])
+        if "minLength" in sub:
+            if sub.get("type") != "string":
+                raise Unsupported("minLength without a string type in a rule")
+            out.append(f"len({var}) >= {int(sub['minLength'])}")
+        if "properties" in sub or "required" in sub:
+            out.append(self.object_holds(sub, var, t))
+        if "not" in sub:
+            out.append(f"not ({self.holds(sub['not'], var, t)})")
+        if keys - {"const", "enum", "type", "minLength", "properties", "required", "not"}:
+            raise Unsupported(f"rule keywords {sorted(keys)}")
+        return " and ".join(f"({e})" for e in out) or "True"
+
+    def equals(self, var: str, value: Any) -> str:
+        if value is None or isinstance(value, bool):
+            return f"{var} is {value!r}"
+        if isinstance(value, str):
+            return f"{var} == {self.const(value)}"
+        raise Unsupported("const of other values in a rule")
+
+    def object_holds(self, sub: dict[str, Any], var: str, t: Any) -> str:
+        """`properties` / `required` of a rule on an object value: JSON Schema skips them for
+        a value that is not an object, so a decoded value that is no struct passes."""
+        while get_origin(t) is Annotated:
+            t = get_args(t)[0]
+        if t not in self.fields:
+            raise Unsupported("rule on a value that is not a plain object")
+        fields = self.fields[t]
+        out = []
+        for name in sub.get("required", []):
+            if name not in fields:
+                raise Unsupported("rule requires an undeclared property")  # an extra key is refused anyway
+            out.append(f"{var}.{fields[name][0]} is not UNSET")
+        for name, prop in sub.get("properties", {}).items():
+            if name not in fields:
+                continue  # the struct forbids unknown fields: absent, so the rule holds
+            attr, ft = fields[name]
+            value = f"{var}.{attr}"
+            out.append(f"({value} is UNSET or ({self.holds(prop, value, _unoptional(ft))}))")
+        return " and ".join(out) or "True"
+
+    def predicate(self) -> Any:
+        """One function `r -> bool` holding every rule of the top object, or None."""
+        if not self.rules:
+            return None
+        parts = []
+        for rule in self.rules:
+            cond = self.holds(rule["if"], "r", self.top_struct)
+            then = self.holds(rule.get("then", {}), "r", self.top_struct)
+            other = self.holds(rule.get("else", {}), "r", self.top_struct)
+            parts.append(f"(({then}) if ({cond}) else ({other}))")
+        source = "def rules(r):\n    return " + " and ".join(parts) + "\n"
+        namespace = dict(self.consts, UNSET=msgspec.UNSET)
+        exec(compile(source, "<fastpath rules>", "exec"), namespace)  # noqa: S102 - our own source
+        return namespace["rules"]
+
+
+def _is_rule(node: Any) -> bool:
+    return isinstance(node, dict) and "if" in node and not set(node) - _ANNOTATIONS - {"if", "then", "else"}
+
+
+def _unoptional(t: Any) -> Any:
+    """The type of an optional field without its UNSET member (the caller tests UNSET first)."""
+    if get_origin(t) is Union:
+        members = [a for a in get_args(t) if a is not msgspec.UnsetType]
+        return members[0] if len(members) == 1 else Union[tuple(members)]
+    return t
 
 
 @dataclass(frozen=True)
 class FastRecord:
     decoder: msgspec.json.Decoder
     deferred: tuple[tuple[str, re.Pattern[str]], ...]
+    rules: Any = None  # r -> bool: the top object's if/then/else rules, or None
 
 
 @functools.cache
@@ -265,36 +403,53 @@ def decoder(stem: str) -> FastRecord | None:
     from ._validate import bundled_schema
 
     c = get(stem)
-    if c.kind != "record":
+    if c.kind not in ("record", "document"):  # a document contract's JSONL: one per line
         return None
     schema = bundled_schema(c)
     compiler = _Compiler(schema)
     try:
-        return FastRecord(msgspec.json.Decoder(compiler.type(schema)), tuple(compiler.deferred))
-    except (Unsupported, TypeError, ValueError, re.error):
+        top = compiler.type(schema)
+        if (compiler.deferred or compiler.rules) and top is not compiler.top_struct:
+            raise Unsupported("deferred patterns or rules of an object inside a union")
+        return FastRecord(msgspec.json.Decoder(top), tuple(compiler.deferred), compiler.predicate())
+    except (Unsupported, TypeError, ValueError, re.error, SyntaxError):
         return None
 
 
 CHUNK = 1 << 16  # decode in ~64 KiB slices: the records of one slice stay in cache
 
 
+def _slices(data: bytes):
+    start, end_all = 0, len(data)
+    while start < end_all:
+        end = data.find(b"\n", min(start + CHUNK, end_all))
+        end = end_all if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
 def accepts_lines(stem: str, data: bytes) -> int | None:
     """Number of records when every line of `data` is accepted by the fast path, else None
     (refused, untranslated or malformed: the exact path decides and reports)."""
+    return accepts_chunks(stem, _slices(data))
+
+
+def accepts_chunks(stem: str, chunks: Iterable[bytes]) -> int | None:
+    """`accepts_lines` over a stream of chunks that each end at a line end: no record is kept
+    once its chunk is checked, so memory stays flat however long the file is."""
     fast = decoder(stem)
     if fast is None:
         return None
-    count, start, end_all = 0, 0, len(data)
+    count = 0
     seen: list[set[str]] = [set() for _ in fast.deferred]
     try:
-        while start < end_all:
-            end = data.find(b"\n", min(start + CHUNK, end_all))
-            end = end_all if end < 0 else end + 1
-            records = fast.decoder.decode_lines(data[start:end])
+        for chunk in chunks:
+            records = fast.decoder.decode_lines(chunk)
             count += len(records)
+            if fast.rules is not None and not all(map(fast.rules, records)):
+                return None
             for (attr, _), values in zip(fast.deferred, seen):
                 values.update(map(attrgetter(attr), records))
-            start = end
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     for (_, pattern), values in zip(fast.deferred, seen):

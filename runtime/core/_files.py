@@ -10,9 +10,11 @@ contract.
 """
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 LIMITS = "input_limits.v1"
@@ -31,13 +33,28 @@ class NotRegularFile(InputError):
     """The path is a FIFO, a device, a directory or a socket: never read, never replaced."""
 
 
+@functools.cache
+def _limits() -> dict[str, Any]:
+    """input_limits.v1's rows, validated against its meta-schema by jsonschema-rs, as read-only
+    rows with every field the meta-schema declares (an absent one is None, as in the generated
+    `Limit`). Every small command reads this table: it is not worth importing pydantic for."""
+    from ._contracts import ContractError, get, meta_for
+    from ._validate import one_line, table_problems
+
+    c = get(LIMITS)
+    found = table_problems(c)
+    if found:
+        raise ContractError(one_line(found))
+    fields = meta_for(c).raw["$defs"]["Limit"]["properties"]
+    return {kind: SimpleNamespace(**{f: row.get(f) for f in fields})
+            for kind, row in c.table_data()["kinds"].items()}
+
+
 def input_limit(kind: str) -> Any:
     """The row of input_limits.v1 for one kind of input (`max_bytes`, `max_line_bytes`,
     `max_depth`); KeyError naming the contract for a kind it does not declare."""
-    from ._rules import input_limits
-
     try:
-        return input_limits().kinds[kind]
+        return _limits()[kind]
     except KeyError:
         raise KeyError(f"{kind!r} is not a kind of input in {LIMITS}") from None
 

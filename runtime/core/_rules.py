@@ -12,27 +12,27 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, TypeVar
-
-from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
-from lume.generated.models.meta_body_truth_inputs_v0 import BodyTruthInputs
-from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
-from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
-from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
-from lume.generated.models.meta_deck_zones_v1 import DeckZones
-from lume.generated.models.meta_director_ownership_v2 import DirectorOwnership
-from lume.generated.models.meta_input_limits_v1 import InputLimits
-from lume.generated.models.meta_label_table_v1 import LabelTable
-from lume.generated.models.meta_midi_map_v1 import MidiMap
-from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
-from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
-from lume.generated.models.meta_storage_root_v1 import StorageRoot
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._contracts import get
 from ._models import table
 
+if TYPE_CHECKING:  # each model is imported when its table is first read (table() -> model_for)
+    from lume.generated.models.meta_airdeck_gestures_v1 import AirdeckGestures
+    from lume.generated.models.meta_body_truth_inputs_v0 import BodyTruthInputs
+    from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
+    from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
+    from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
+    from lume.generated.models.meta_deck_zones_v1 import DeckZones
+    from lume.generated.models.meta_director_ownership_v2 import DirectorOwnership
+    from lume.generated.models.meta_input_limits_v1 import InputLimits
+    from lume.generated.models.meta_label_table_v1 import LabelTable
+    from lume.generated.models.meta_midi_map_v1 import MidiMap
+    from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
+    from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
+    from lume.generated.models.meta_storage_root_v1 import StorageRoot
+
 INVARIANTS = "safety_invariants.v1"
-M = TypeVar("M")
 
 
 def rule_data(stem: str) -> dict[str, Any]:
@@ -41,27 +41,27 @@ def rule_data(stem: str) -> dict[str, Any]:
     return copy.deepcopy(get(stem).table_data())
 
 
-def _table(stem: str, model: type[M]) -> Callable[[], M]:
+def _table(stem: str, model: str) -> Callable[[], Any]:
     """The accessor of one rule table: its generated model, parsed once."""
-    def accessor() -> M:
+    def accessor() -> Any:
         return table(stem)
-    accessor.__doc__ = f"{stem} parsed into its generated model `{model.__name__}`."
+    accessor.__doc__ = f"{stem} parsed into its generated model `{model}`."
     return accessor
 
 
-labels = _table("labels.v1", LabelTable)
-safety_invariants = _table(INVARIANTS, SafetyInvariants)
-policy = _table("promotion_policy.v1", PromotionPolicy)
-bundle_layout = _table("bundle_layout.v1", BundleLayout)
-storage_root = _table("storage_root.v1", StorageRoot)
-body_truth_rules = _table("body_truth_rules.v0", BodyTruthRules)
-body_truth_modes = _table("body_truth_modes.v0", BodyTruthModes)
-deck_zones = _table("airdeck_deck_zones.v1", DeckZones)
-airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
-midi_map = _table("airdeck_midi_map.v1", MidiMap)
-director_ownership = _table("director_ownership.v2", DirectorOwnership)
-input_limits = _table("input_limits.v1", InputLimits)
-body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
+labels: Callable[[], LabelTable] = _table("labels.v1", "LabelTable")
+safety_invariants: Callable[[], SafetyInvariants] = _table(INVARIANTS, "SafetyInvariants")
+policy: Callable[[], PromotionPolicy] = _table("promotion_policy.v1", "PromotionPolicy")
+bundle_layout: Callable[[], BundleLayout] = _table("bundle_layout.v1", "BundleLayout")
+storage_root: Callable[[], StorageRoot] = _table("storage_root.v1", "StorageRoot")
+body_truth_rules: Callable[[], BodyTruthRules] = _table("body_truth_rules.v0", "BodyTruthRules")
+body_truth_modes: Callable[[], BodyTruthModes] = _table("body_truth_modes.v0", "BodyTruthModes")
+deck_zones: Callable[[], DeckZones] = _table("airdeck_deck_zones.v1", "DeckZones")
+airdeck_gestures: Callable[[], AirdeckGestures] = _table("airdeck_gestures.v1", "AirdeckGestures")
+midi_map: Callable[[], MidiMap] = _table("airdeck_midi_map.v1", "MidiMap")
+director_ownership: Callable[[], DirectorOwnership] = _table("director_ownership.v2", "DirectorOwnership")
+input_limits: Callable[[], InputLimits] = _table("input_limits.v1", "InputLimits")
+body_truth_inputs: Callable[[], BodyTruthInputs] = _table("body_truth_inputs.v0", "BodyTruthInputs")
 
 
 @functools.cache
@@ -73,7 +73,7 @@ def _index(t: SafetyInvariants) -> dict[str, Invariant]:
     return {inv.id: inv for inv in t.invariants}
 
 
-Table = SafetyInvariants | dict[str, Any] | None
+Table = "SafetyInvariants | dict[str, Any] | None"
 
 
 def invariants(table: Table = None) -> dict[str, Invariant]:
@@ -81,7 +81,8 @@ def invariants(table: Table = None) -> dict[str, Invariant]:
     safety_invariants table (its data or model), e.g. a rule variant, instead of the shipped one."""
     if table is None:
         return dict(_invariants())
-    return _index(table if isinstance(table, SafetyInvariants) else SafetyInvariants.model_validate(table))
+    model = type(safety_invariants())
+    return _index(table if isinstance(table, model) else model.model_validate(table))
 
 
 def invariant(invariant_id: str, table: Table = None) -> Invariant:

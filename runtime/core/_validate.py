@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -21,7 +22,7 @@ import orjson
 from lume.generated.constants import INPUT_JSONL_STREAM
 
 from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
-from ._files import input_limit, read_input
+from ._files import input_limit, open_input
 from ._inline import self_contained
 from ._jsonl import InputError, iter_jsonl, read_json
 from ._tolerant import is_tolerant, opened, unknown_keys
@@ -137,17 +138,19 @@ def table_problems(contract: Contract) -> list[Problem]:
 
 
 @functools.cache
-def _matchers() -> tuple[dict[str, Contract], dict[str, Contract], list[tuple[str, Contract]]]:
-    by_schema: dict[str, Contract] = {}
-    by_type: dict[str, Contract] = {}
-    by_file: list[tuple[str, Contract]] = []
+def _matchers() -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+    """schema -> stem, type -> stem, (file pattern, stem): from the generated index, so that
+    matching a document reads only the one contract it matches."""
+    by_schema: dict[str, str] = {}
+    by_type: dict[str, str] = {}
+    by_file: list[tuple[str, str]] = []
     for stem, entry in REGISTRY.items():
-        c, m = get(stem), entry["match"]
+        m = entry["match"]
         if "schema" in m:
-            by_schema[m["schema"]] = c
+            by_schema[m["schema"]] = stem
         if "type" in m:
-            by_type[m["type"]] = c
-        by_file += [(pattern, c) for pattern in m.get("files", [])]
+            by_type[m["type"]] = stem
+        by_file += [(pattern, stem) for pattern in m.get("files", [])]
     by_file.sort(key=lambda pc: -len(pc[0]))  # most specific pattern first
     return by_schema, by_type, by_file
 
@@ -160,15 +163,15 @@ def contract_for(doc: Any, path: Path | None) -> Contract | None:
         if isinstance(schema, str) and schema.startswith("lume."):
             if schema not in by_schema:
                 raise UnknownContract(f"no contract declares schema {schema!r}")
-            return by_schema[schema]
+            return get(by_schema[schema])
         kind = doc.get("type")
         if isinstance(kind, str) and kind in by_type:
-            return by_type[kind]
+            return get(by_type[kind])
     if path is not None:
         posix = path.as_posix()
-        for pattern, c in by_file:
+        for pattern, stem in by_file:
             if fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(posix, f"*/{pattern}"):
-                return c
+                return get(stem)
     return None
 
 
@@ -186,30 +189,63 @@ class FileResult:
         return not self.problems
 
 
-def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
-    """A valid JSONL file accepted in one msgspec pass (fastpath.py), or None: the exact
-    path then decides and reports every error with its line (and every limit breach)."""
-    from ._fastpath import accepts_lines
+BLOCK = 1 << 20  # bytes read at a time by the fast path: memory is flat in the file's length
 
+
+def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
+    """A valid JSONL file accepted in one streaming msgspec pass (fastpath.py), or None: the
+    exact path then decides and reports every error with its line (and every limit breach)."""
+    from ._fastpath import accepts_chunks
+
+    limit = input_limit(INPUT_JSONL_STREAM)
+    max_line = limit.max_line_bytes or limit.max_bytes
     try:
-        data = read_input(path, INPUT_JSONL_STREAM)
+        fh = open_input(path, INPUT_JSONL_STREAM)
     except InputError as exc:
         raise Unreadable(str(exc)) from exc
-    max_line = input_limit(INPUT_JSONL_STREAM).max_line_bytes
-    if max_line is not None and len(data) > max_line and max(map(len, data.split(b"\n"))) > max_line:
-        return None
-    if contract is None:
-        first = next((line for line in data.split(b"\n", 64)[:64] if line.strip()), None)
-        if first is None:
-            return None
-        try:
-            contract = contract_for(orjson.loads(first), path)
-        except (orjson.JSONDecodeError, ContractError):
-            return None
+    with fh:
+        state = {"total": 0, "breach": False}
+
+        def chunks() -> Iterator[bytes]:
+            pending = b""
+            while True:
+                try:
+                    block = fh.read(BLOCK)
+                except OSError as exc:
+                    raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
+                state["total"] += len(block)
+                if state["total"] > limit.max_bytes:
+                    state["breach"] = True
+                    return
+                buf = pending + block if pending else block
+                cut = buf.rfind(b"\n") + 1 if block else len(buf)
+                chunk, pending = buf[:cut], buf[cut:]
+                if len(pending) > max_line or (len(chunk) > max_line
+                                               and max(map(len, chunk.split(b"\n"))) > max_line):
+                    state["breach"] = True  # the exact path names the line
+                    return
+                if chunk:
+                    yield chunk
+                if not block:
+                    return
+
+        stream = chunks()
         if contract is None:
-            return None
-    count = accepts_lines(contract.stem, data)
-    return None if count is None else FileResult(str(path), contract.stem, count, [])
+            first_chunk = next(stream, b"")
+            first = next((line for line in first_chunk.split(b"\n", 64)[:64] if line.strip()), None)
+            if first is None:
+                return None
+            try:
+                contract = contract_for(orjson.loads(first), path)
+            except (orjson.JSONDecodeError, ContractError):
+                return None
+            if contract is None:
+                return None
+            stream = itertools.chain([first_chunk], stream)
+        count = accepts_chunks(contract.stem, stream)
+    if count is None or state["breach"]:
+        return None
+    return FileResult(str(path), contract.stem, count, [])
 
 
 def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
@@ -218,19 +254,30 @@ def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
         fast = _fast_jsonl(path, contract)
         if fast is not None:
             return fast
+    # One record at a time: only problems are kept, never the records (flat memory).
+    records = iter_jsonl(path) if path.suffix == ".jsonl" else None
     try:
-        records = list(iter_jsonl(path)) if path.suffix == ".jsonl" else [(None, read_json(path))]
+        first = next(records, None) if records is not None else (None, read_json(path))
+        if first is None:
+            return FileResult(str(path), contract.stem if contract else None, 0, [])
+        # A JSONL file is homogeneous: its first record (or its name) picks the contract.
+        chosen = contract or contract_for(first[1], path)
+        if chosen is None:
+            count = 1 + sum(1 for _ in records) if records is not None else 1
+            return FileResult(str(path), None, count, [], skipped="no contract matches")
+        found: list[Problem] = []
+        count = 0
+
+        def warnings() -> Iterator[Problem]:  # grouped as they come: one per key and place
+            nonlocal count
+            for line, doc in itertools.chain([first], records or ()):
+                count += 1
+                found.extend(problems(doc, chosen, file=str(path), line=line))
+                yield from tolerated(doc, chosen, file=str(path), line=line)
+        noted = grouped(warnings())
     except InputError as exc:
         raise Unreadable(str(exc)) from exc
-    if not records:
-        return FileResult(str(path), contract.stem if contract else None, 0, [])
-    # A JSONL file is homogeneous: its first record (or its name) picks the contract.
-    chosen = contract or contract_for(records[0][1], path)
-    if chosen is None:
-        return FileResult(str(path), None, len(records), [], skipped="no contract matches")
-    found = [p for line, doc in records for p in problems(doc, chosen, file=str(path), line=line)]
-    noted = grouped(w for line, doc in records for w in tolerated(doc, chosen, file=str(path), line=line))
-    return FileResult(str(path), chosen.stem, len(records), found, warnings=noted)
+    return FileResult(str(path), chosen.stem, count, found, warnings=noted)
 
 
 def grouped(found: Iterable[Problem]) -> list[Problem]:

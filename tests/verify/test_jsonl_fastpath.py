@@ -12,7 +12,21 @@ from lume.runtime.core import get, load_all, problems, validate_file
 from lume.runtime.core._fastpath import _ecma_to_python, accepts_lines, decoder
 
 TRANSLATED = [c.stem for c in load_all()
-              if not c.is_meta and c.kind == "record" and decoder(c.stem) is not None]
+              if not c.is_meta and c.kind in ("record", "document") and decoder(c.stem) is not None]
+
+
+def _schema_values(node, out):
+    """Every const and enum value of a schema: the values its if/then/else rules turn on."""
+    if isinstance(node, dict):
+        if "const" in node:
+            out.append(node["const"])
+        out += node.get("enum", [])
+        for v in node.values():
+            _schema_values(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _schema_values(v, out)
+    return out
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats(-2, 3, allow_nan=False)
@@ -24,6 +38,33 @@ json_values = st.recursive(
 
 def test_the_body_observation_record_is_translated():
     assert "body_observation.v1" in TRANSLATED
+
+
+@pytest.mark.parametrize("stem", ["body_truth.v0", "pose_coach_training_record.v1", "mac4_label_record.v1",
+                                  "storage_index_record.v1", "airdeck_decision.v1"])
+def test_allof_if_then_and_nullable_enums_are_translated(stem):
+    """The bulk JSONL of a verify run (BodyTruth frames, Pose Coach records, labels, the storage
+    index) takes the fast path: cross-field rules and enums with null are compiled too."""
+    assert stem in TRANSLATED
+
+
+@pytest.mark.parametrize("stem", [s for s in TRANSLATED if decoder(s).rules is not None])
+@given(data=st.data())
+def test_rules_refuse_what_the_schema_refuses(stem, data):
+    """Swap fields among the values the schema's rules turn on: whatever the fast path accepts
+    the schema accepts, and a valid swap is still accepted (the rules are exact, not looser)."""
+    from lume.runtime.core import bundled_schema
+
+    contract = get(stem)
+    pool = _schema_values(bundled_schema(contract), []) + [None, True, False, "x", 0]
+    doc = copy.deepcopy(data.draw(st.sampled_from(contract.examples)))
+    for key in data.draw(st.lists(st.sampled_from(sorted(doc)), min_size=1, max_size=4)):
+        doc[key] = data.draw(st.sampled_from(pool))
+    line = orjson.dumps(doc)
+    valid = problems(orjson.loads(line), contract) == []
+    fast = accepts_lines(stem, line)
+    if fast:
+        assert valid
 
 
 @pytest.mark.parametrize("stem", TRANSLATED)
