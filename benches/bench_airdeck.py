@@ -1,4 +1,4 @@
-"""AirDeck gate decision latency per event (DESIGN.md section 8: p99 <= 0.2 ms).
+"""AirDeck gate decision latency per event (budget, benches/README.md: p99 <= 0.2 ms).
 
 A realistic 30 Hz stream (held left/right raises, flickers, a Mac4 detector, candidates,
 presence drops) is decided event by event; each decision is timed on its own with

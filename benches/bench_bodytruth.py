@@ -2,7 +2,7 @@
 
     python benches/bench_bodytruth.py [--seconds 5] [--rate 500]
 
-Budgets (DESIGN.md section 8): fusion <= 100 us per tick; GET /body-truth p99 <= 5 ms at
+Budgets (benches/README.md): fusion <= 100 us per tick; GET /body-truth p99 <= 5 ms at
 500 requests/s on loopback; pose extraction >= 25 frames/s at 640x480. Every figure is printed
 next to a baseline measured in the same run; nothing here asserts on time.
 """

@@ -1,7 +1,7 @@
 """LUMF: feature + encode time per window, codec packets/s, publisher cadence jitter.
 
 Each figure comes with a baseline measured in the same run:
-- features + encode of one 735-sample window vs the 16.7 ms tick budget, vs DESIGN.md's 0.5 ms
+- features + encode of one 735-sample window vs the 16.7 ms tick budget, vs the 0.5 ms budget
   budget, and vs a bare numpy rfft of the same zero-padded 1024-point window;
 - codec packets/s (encode, the hot-path PacketBuffer, decode with validation) vs plain
   struct.pack / struct.unpack of the same format;

@@ -4,7 +4,7 @@
 
 1. One stream: a MiB-sized temp file hashed by `openssl dgst -sha256` (the fastest hasher
    here), by lume's sha256_file (1 MiB reads) and by coreutils `sha256sum`, on the same
-   bytes (page cache warm). Budget (DESIGN.md section 8): lume >= 0.9x openssl.
+   bytes (page cache warm). Budget (benches/README.md): lume >= 0.9x openssl.
 2. Several files on both cores: the same bytes split into N files, hashed by lume's
    sha256_files (thread pool) vs N `openssl dgst` processes run 2 at a time.
 3. Indexing: `index_root` over a root holding one archive (.tar, then .tar.gz) of those bytes

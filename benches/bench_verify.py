@@ -2,7 +2,7 @@
 
 1. Bulk JSONL validation (lume.runtime.contracts.validate_file, what schema.conformance and
    `lume validate` run) on 100k body-observation lines, against parsing the same lines with
-   orjson alone. Budget (DESIGN.md section 8): >= 0.8x. Also shown: the exact path alone
+   orjson alone. Budget (benches/README.md): >= 0.8x. Also shown: the exact path alone
    (orjson + jsonschema-rs per line), which invalid files take to report every error.
 2. Full verify vs quick re-verify of an unchanged root (the route-smoke fixtures plus a few
    large media files and the 100k-line JSONL in a processed bundle). Budget: quick >= 20x faster.

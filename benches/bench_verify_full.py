@@ -3,7 +3,7 @@ route-smoke replay, at the budget of property_checks.v1's report profile, over t
 
 Prints wall and CPU time of the full run and of the file checks alone, measured in the same
 process (the baseline), their ratio, and the time of every check. Budget: the full default run
-stays under about 30 s on 2 cores (DESIGN.md section 8); CPU time is shown beside wall time
+stays under about 30 s on 2 cores (benches/README.md); CPU time is shown beside wall time
 because a shared machine stretches wall time without the run doing more work.
 
 Run: python benches/bench_verify_full.py [--profile report]

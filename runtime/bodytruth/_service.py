@@ -211,7 +211,7 @@ class BodyTruthService:
 class BodyTruthFastPath:
     """ASGI fast path for the polled endpoint: `GET /body-truth` answers the cached frame bytes
     directly, skipping FastAPI's per-request routing and dependency solving (about 5x less CPU
-    per poll; DESIGN.md budgets p99 5 ms at 500 requests/s). The FastAPI route of the same path
+    per poll; the budget is p99 5 ms at 500 requests/s, benches/README.md). The FastAPI route of the same path
     stays: it documents the response model in the OpenAPI and serves any other method."""
 
     def __init__(self, app: Any, service: BodyTruthService) -> None:

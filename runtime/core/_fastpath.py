@@ -1,7 +1,7 @@
 """A fast accept-path for bulk JSONL: the contract's schema compiled into a msgspec decoder.
 
 msgspec parses and checks typed records in one pass, faster than parsing to dicts and then
-validating (DESIGN.md section 8 asks bulk validation to keep >= 0.8x the speed of parsing).
+validating (the budget, benches/README.md: bulk validation at >= 0.8x the speed of parsing).
 The translation is deliberately conservative: it covers the JSON Schema subset our record
 contracts use (objects with `additionalProperties: false`, required/optional properties,
 types, enums and consts of strings, numeric bounds, string length and pattern, arrays with

@@ -1,7 +1,7 @@
 """Validate JSON documents and JSONL records against the contract they belong to.
 
 Validation runs on jsonschema-rs over the bundled schemas in `generated/schemas/`: it keeps
-bulk JSONL validation close to the speed of parsing (DESIGN.md section 8). A contract of
+bulk JSONL validation close to the speed of parsing (benches/README.md). A contract of
 documents other programs write (`x-lume.producer: external`, tolerant.py) is validated with its
 objects opened, and its unknown keys come back as warnings (`tolerated`, `FileResult.warnings`).
 """

@@ -1,7 +1,7 @@
 """sha256 of files: 1 MiB reads (hashlib releases the GIL), several files on every core.
 
 hashlib's OpenSSL sha256 releases the GIL while it hashes a buffer, so a thread pool keeps
-both cores busy when several files are hashed (DESIGN.md section 8: storage hashing).
+both cores busy when several files are hashed (benches/README.md: ≥ 0.9× openssl, both cores busy).
 Sidecars use the `sha256sum` format, `<hex>  <name>`.
 """
 from __future__ import annotations
