@@ -81,12 +81,14 @@ from ._keys import (
 from ._labels import CommandOf, LabelIndex, LabelMapping, UnknownLabel
 from ._models import model_for, parse, table
 from ._records import iter_records, read_records, scan_records, validated
+from ._remediation import next_step
 from ._rules import (
     airdeck_gestures,
     body_truth_inputs,
     body_truth_modes,
     body_truth_rules,
     bundle_layout,
+    check_remediation,
     commands,
     deck_zones,
     director_ownership,
@@ -159,6 +161,6 @@ __all__ = [
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "warned", "write_bytes", "write_durable", "write_group",
     "write_json", "write_jsonl", "write_text",
-    "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
+    "NotRegularFile", "body_truth_inputs", "check_remediation", "next_step", "depth_over", "input_limit", "input_limits",
     "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

@@ -19,6 +19,7 @@ from lume.generated.models.meta_body_truth_inputs_v0 import BodyTruthInputs
 from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
 from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
 from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
+from lume.generated.models.meta_check_remediation_v1 import CheckRemediation
 from lume.generated.models.meta_deck_zones_v1 import DeckZones
 from lume.generated.models.meta_director_ownership_v2 import DirectorOwnership
 from lume.generated.models.meta_input_limits_v1 import InputLimits
@@ -61,6 +62,7 @@ airdeck_gestures = _table("airdeck_gestures.v1", AirdeckGestures)
 midi_map = _table("airdeck_midi_map.v1", MidiMap)
 director_ownership = _table("director_ownership.v2", DirectorOwnership)
 input_limits = _table("input_limits.v1", InputLimits)
+check_remediation = _table("check_remediation.v1", CheckRemediation)
 body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
 
 
