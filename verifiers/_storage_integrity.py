@@ -119,6 +119,16 @@ def _check_file(ctx: Context, rel: str | None, sha256: str | None, size: int | N
                            field=f"{recorded_in}: {field}", expected=sha256, found=actual)
 
 
+def _tally(evidence: Iterator[Evidence], differing: list[bool]) -> Iterator[Evidence]:
+    """Pass the rows of one file's check through, noting in `differing` when there were any."""
+    bad = False
+    for e in evidence:
+        bad = True
+        yield e
+    if bad:
+        differing.append(True)
+
+
 def _read_json(ctx: Context, rel: str) -> tuple[Any, Evidence | None]:
     try:
         return ctx.json(rel), None
@@ -392,6 +402,7 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
     writable = rules["writable_prefix"]
     protected = tuple(rules["protected_prefixes"])
     checked = 0
+    differing: list[bool] = []
     source_files: set[str] = set()
     source_dirs: list[str] = []
     referenced: set[int] = set()  # sources whose files live outside the verified root
@@ -411,8 +422,8 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
                                 found=s["archive_path"])
             else:
                 checked += 1
-                yield from _check_file(ctx, archive, s.get("sha256"), s.get("byte_size"),
-                                       recorded_in=rel, field=f"{field}.archive_path")
+                yield from _tally(_check_file(ctx, archive, s.get("sha256"), s.get("byte_size"),
+                                              recorded_in=rel, field=f"{field}.archive_path"), differing)
         if archive is not None and base is not None:
             yield from _check_extracted(ctx, rel, field, archive, base)
         for j, f in enumerate(s.get("files") or []):
@@ -424,8 +435,8 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
                     and s.get("storage", "reference") == "reference":
                 referenced.add(i)  # kept where it lives: hashed through its reference root below
                 continue
-            yield from _check_file(ctx, target, f.get("sha256"), f.get("byte_size"), recorded_in=rel,
-                                   field=f"{field}.files[{j}] {f['path']}")
+            yield from _tally(_check_file(ctx, target, f.get("sha256"), f.get("byte_size"), recorded_in=rel,
+                                          field=f"{field}.files[{j}] {f['path']}"), differing)
     yield from _check_references(rel, doc, referenced)
     for i, d in enumerate(doc.get("derived") or []):
         field = f"derived[{i}]"
@@ -444,14 +455,16 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
                                expected="a path outside every source", found=path)
             if ref is not None:
                 checked += 1
-                yield from _check_file(ctx, target, ref.get("sha256"), ref.get("byte_size"),
-                                       recorded_in=rel, field=f"{where} {path}")
+                yield from _tally(_check_file(ctx, target, ref.get("sha256"), ref.get("byte_size"),
+                                              recorded_in=rel, field=f"{where} {path}"), differing)
             elif d.get("status") == "complete" and not ctx.exists(target):
                 yield violated("complete derived entry without its main output", file=rel,
                                field=where, expected=target, found=None)
-    if checked:
-        yield held(f"{checked} recorded files and archives of this bundle checked (sha256, size)",
-                   file=rel, expected="all match", found=checked)
+    bad = len(differing)
+    if checked > bad:  # the summary counts only what matched; what did not is in its own rows
+        note = f" ({bad} do not: the rows above)" if bad else ""
+        yield held(f"{checked - bad} of {checked} recorded files and archives of this bundle match their "
+                   f"sha256 and size{note}", file=rel, expected=checked, found=checked - bad)
 
 
 def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Iterator[Evidence]:
@@ -513,16 +526,23 @@ def _check_extracted(ctx: Context, rel: str, field: str, archive: str, base: str
         return
     members = stripped_members(doc)
     bundle = posixpath.dirname(rel)
+    changed = 0
     for m in members:
         # sidecars of a source archive (`derived/mac4_first/…`) sit in the bundle's derived folder
         home = bundle if derived_folder_of(m["path"]) else base
         target = posixpath.normpath(posixpath.join(home, m["path"]))
-        for e in _check_file(ctx, target, m.get("sha256"), m.get("byte_size"), recorded_in=manifest,
-                             field=f"contents {m['path']}"):
+        bad = list(_check_file(ctx, target, m.get("sha256"), m.get("byte_size"), recorded_in=manifest,
+                               field=f"contents {m['path']}"))
+        changed += bool(bad)
+        for e in bad:
             e.message = f"source differs from the uploaded archive member: {e.message}"
             yield e
-    yield held(f"{len(members)} extracted source file(s) unchanged since upload", file=rel,
-               field=f"{field}.archive_path", expected=manifest, found=len(members))
+    # only the unchanged ones: a row never says "unchanged" of a source that changed
+    if len(members) > changed:
+        note = f" ({changed} changed: the rows above)" if changed else ""
+        yield held(f"{len(members) - changed} of {len(members)} extracted source file(s) unchanged since "
+                   f"upload{note}", file=rel, field=f"{field}.archive_path", expected=manifest,
+                   found=len(members) - changed)
 
 
 def _pose_coach_folder(ctx: Context, folder: str, s: dict[str, Any], roots: tuple[str, ...]) -> str | None:

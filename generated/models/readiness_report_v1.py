@@ -92,6 +92,11 @@ class Evidence(BaseModel):
     True for a warning: evidence that holds (it never makes a check fail) but that the operator should read, e.g. an unknown key in a document another program wrote or a stray file in a bundle.
 
     """
+    outcome: Literal['violated', 'unchecked'] | None = None
+    """
+    How a row that did not hold counts: `violated` (it makes its check fail) or `unchecked` (it could not be checked: the check is inconclusive). Absent on rows that held, and in reports written before it existed (a reader then treats every row of a failing or inconclusive check as possibly the cause). The renderings list these rows first and highlighted.
+
+    """
 
 
 CheckId = TypeAliasType(

@@ -41,6 +41,7 @@ VERBS: dict[str, str] = {
     "models": "_models:models",
     "claims": "_claims:claims",
     "sled": "_sled:sled",
+    "sim": "_sim:sim",
 }
 
 

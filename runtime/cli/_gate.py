@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import Duration, config_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console, step
+from ._output import FAILED, OK, console, emit_json, err_console, status_cell, step
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
 PORT = click.IntRange(1, 65535)
@@ -83,12 +83,18 @@ def _finish(run, out: Path, as_json: bool, keyid: str, ok: bool) -> int:
                    "mac5_heavy_reconstruction_allowed": verdicts["mac5_heavy_reconstruction_allowed"],
                    "report": str(out), "keyid": keyid, "checks": [c.to_dict() for c in run.checks]})
         return OK if ok else FAILED
+    from ._verify import print_next
+
     for c in run.checks:
-        console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id}", highlight=False)
-        for e in c.evidence:
-            if e.ok is not True:
-                where = ": ".join(x for x in (e.file, e.field) if x)
-                console.print(f"      {where + ': ' if where else ''}{e.message}", markup=False, highlight=False)
+        console.print(f"{status_cell(STATUS_STYLE[c.status])}  {c.id}", highlight=False)
+        bad = [e for e in c.evidence if e.ok is not True]
+        for e in bad:
+            where = ": ".join(x for x in (e.file, e.field) if x)
+            console.print(f"      {where + ': ' if where else ''}{e.message}", markup=False, highlight=False)
+        print_next(c, bad, predicate["root"])
+    if not run.full_audit_ran and not run.preflight_ready:
+        console.print(f"[bold]MAC4 UNREACHABLE[/] at {escape(run.target.host)}: the full audit did not run "
+                      "(rig_safe and data_sound were not judged)", highlight=False)
     for cause in predicate["causes"]:
         console.print(f"  why: {escape(cause)}", highlight=False)
     colour = "green" if verdicts["completion_ready"] else "red"

@@ -135,3 +135,14 @@ def progress(*, enabled: bool = True, transfer: bool = False):
                (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn()))
     return Progress(*columns, console=err_console, transient=True, disable=not enabled)
+
+
+STATUS_WIDTH = 14  # the widest status word (INCONCLUSIVE) and a margin
+
+
+def status_cell(markup: str, width: int = STATUS_WIDTH) -> str:
+    """Right-align rich markup by its visible text: `f"{markup:>28}"` counted the tags, so
+    `[yellow]not run[/]` and `[dim]no rig[/]` rows did not line up with `[green]pass[/]`."""
+    from rich.text import Text
+
+    return " " * max(0, width - Text.from_markup(markup).cell_len) + markup

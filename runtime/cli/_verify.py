@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand
 from ._options import json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console, progress
+from ._output import FAILED, OK, console, emit_json, err_console, progress, status_cell
 
 if TYPE_CHECKING:
     from lume.runtime.core import SigningKey
@@ -101,6 +101,15 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
     return OK if verdicts["overall"] == "green" else FAILED
 
 
+def print_next(check, bad, root: str) -> None:
+    """The check_remediation.v1 next step of a failing or inconclusive check."""
+    from lume.runtime.core import next_step
+
+    text = next_step(check.id, check.status, bad[0].to_dict() if bad else None, root=root)
+    if text:
+        console.print(f"      [bold]next:[/] {escape(text)}", highlight=False)
+
+
 VERDICT_STYLE = {"green": "green", "partial": "yellow", "red": "red"}
 NOT_RUN_STYLE = {"not_selected": "[yellow]not run[/]", "not_applicable": "[dim]n/a[/]",
                  "no_rig": "[dim]no rig[/]"}
@@ -110,7 +119,7 @@ def _print(result, predicate, report_path: Path, keyid: str) -> None:
     verdicts = predicate["verdicts"]
     console.print(f"root: {escape(str(result.root))}", highlight=False)
     for c in result.checks:
-        console.print(f"{STATUS_STYLE[c.status]:>28}  {c.id} [dim]({len(c.evidence)} evidence, "
+        console.print(f"{status_cell(STATUS_STYLE[c.status])}  {c.id} [dim]({len(c.evidence)} evidence, "
                       f"{c.duration_ms:.0f} ms)[/]", highlight=False)
         bad = [e for e in c.evidence if e.ok is not True]
         for e in bad[:SHOWN_PER_CHECK]:
@@ -119,6 +128,7 @@ def _print(result, predicate, report_path: Path, keyid: str) -> None:
                           markup=False, highlight=False)
         if len(bad) > SHOWN_PER_CHECK:
             console.print(f"      … {len(bad) - SHOWN_PER_CHECK} more in the report", highlight=False)
+        print_next(c, bad, str(result.root))
         warnings = c.warnings
         for e in warnings[:SHOWN_PER_CHECK]:
             where = ": ".join(x for x in (e.file, e.field) if x)
@@ -126,7 +136,7 @@ def _print(result, predicate, report_path: Path, keyid: str) -> None:
         if len(warnings) > SHOWN_PER_CHECK:
             console.print(f"      … {len(warnings) - SHOWN_PER_CHECK} more warnings in the report", highlight=False)
     for n in predicate["not_run"]:
-        console.print(f"{NOT_RUN_STYLE[n['kind']]:>28}  {n['id']} [dim]({escape(n['reason'])})[/]",
+        console.print(f"{status_cell(NOT_RUN_STYLE[n['kind']])}  {n['id']} [dim]({escape(n['reason'])})[/]",
                       highlight=False)
     colour = VERDICT_STYLE[verdicts["overall"]]
     rests = verdicts.get("rests_on") or {}

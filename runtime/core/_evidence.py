@@ -31,6 +31,8 @@ class Evidence:
                "found": self.found, "message": self.message}
         if self.warning:
             out["warning"] = True
+        if self.ok is not True:  # readiness_report.v1 `outcome`: the rows a report shows first
+            out["outcome"] = "violated" if self.ok is False else "unchecked"
         return out
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # each model is imported when its table is first read (table(
     from lume.generated.models.meta_body_truth_modes_v0 import BodyTruthModes
     from lume.generated.models.meta_body_truth_rules_v0 import BodyTruthRules
     from lume.generated.models.meta_bundle_layout_v1 import BundleLayout
+    from lume.generated.models.meta_check_remediation_v1 import CheckRemediation
     from lume.generated.models.meta_deck_zones_v1 import DeckZones
     from lume.generated.models.meta_director_ownership_v2 import DirectorOwnership
     from lume.generated.models.meta_input_limits_v1 import InputLimits
@@ -62,6 +63,7 @@ midi_map: Callable[[], MidiMap] = _table("airdeck_midi_map.v1", "MidiMap")
 director_ownership: Callable[[], DirectorOwnership] = _table("director_ownership.v2", "DirectorOwnership")
 input_limits: Callable[[], InputLimits] = _table("input_limits.v1", "InputLimits")
 body_truth_inputs: Callable[[], BodyTruthInputs] = _table("body_truth_inputs.v0", "BodyTruthInputs")
+check_remediation: Callable[[], CheckRemediation] = _table("check_remediation.v1", "CheckRemediation")
 
 
 @functools.cache

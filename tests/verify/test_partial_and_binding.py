@@ -96,7 +96,8 @@ def test_a_red_report_says_why_in_one_line_per_cause(root, tmp_path):
     assert cause.startswith("storage.integrity failed: ") and "orphan" in cause and "\n" not in cause
     assert "why: storage.integrity failed: " in r.output
     for text in (report.with_suffix(".md").read_text(), report.with_suffix(".html").read_text()):
-        assert "Why RED" in text and "storage.integrity failed" in text
+        # the cause is the "What to do" line of its check (what, where, next), not repeated under "Why"
+        assert "What to do" in text and "storage.integrity" in text and "orphan" in text
 
 
 def test_green_lists_what_each_verdict_rests_on(root, tmp_path):
