@@ -56,6 +56,11 @@ def mac4(port_base: int, host: str, scenario: str, duration: float | None, confi
     from lume.fixtures import Mac4Simulator
 
     simulator = Mac4Simulator(scenario=scenario, host=host, port_base=port_base)
+    if rig_out is not None:  # a rig file left by an earlier run must not say "ready" before this one listens
+        try:
+            rig_out.unlink(missing_ok=True)
+        except OSError as exc:
+            raise BadInput(f"{rig_out}: cannot replace the rig file: {exc.strerror or exc}") from exc
     try:
         simulator.start()
     except OSError as exc:
