@@ -98,6 +98,7 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
             else:
                 console.print(f"[yellow]candidate[/] {c['label']} -> {c['command']}: missing "
                               f"{', '.join(c['missing'])}", highlight=False)
+                _print_missing(c)
         dry = doc["dry_run"]
         if dry:
             console.print(f"gate dry run: {dry['verdict']} ({escape(str(dry['report']))})", highlight=False)
@@ -111,3 +112,18 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
     for rel, changed in result.written.items():
         console.print(f"  {'wrote    ' if changed else 'unchanged'} {escape(rel)}", highlight=False)
     return OK if ok else FAILED
+
+
+def _print_missing(candidate: dict) -> None:
+    """Per missing check or criterion: what was found (the candidate's own detail) and, for seed
+    002's criteria, the evidence that satisfies it (live_safe_policy.v1 `criteria[].gesture`)."""
+    from lume.runtime.templates import criteria
+
+    satisfied_by = {c["id"]: c["check"] for c in criteria()}
+    found = {x["id"]: x for x in (*candidate["checks"], *candidate["criteria"])}
+    for cid in candidate["missing"]:
+        detail = found.get(cid, {}).get("detail") or "not decided"
+        console.print(f"    [bold]{cid}[/]: {escape(detail)}", highlight=False)
+        if cid in satisfied_by:
+            console.print(f"      [dim]satisfied by:[/] {escape(' '.join(satisfied_by[cid].split()))}",
+                          highlight=False)

@@ -16,7 +16,7 @@ _EXPORTS = {
     "_endpoint": ("parse_endpoint",),
     "_features": ("FeatureExtractor", "NonFiniteInput", "window_samples"),
     "_inspector": ("Tally", "bind", "inspect_packet", "receive"),
-    "_publisher": ("Publisher", "PublisherStats", "publish"),
+    "_publisher": ("Heartbeat", "Publisher", "PublisherStats", "publish"),
     "_records": ("file_records",),
     "_ring": ("Ring",),
     "_targets": ("configured_target",),

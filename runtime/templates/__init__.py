@@ -7,5 +7,6 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 """
 from ._analyzer import TemplatesResult, build_templates
 from ._promotion import PromotionResult, promote
+from ._policy import criteria
 
-__all__ = ["PromotionResult", "TemplatesResult", "build_templates", "promote"]
+__all__ = ["PromotionResult", "TemplatesResult", "build_templates", "criteria", "promote"]

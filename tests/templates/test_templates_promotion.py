@@ -378,3 +378,20 @@ def test_signed_promotion_round_trip_through_the_live_gate(tmp_path):
     finally:
         server.close()
     assert data == b"\x90\x0b\x7f\x90\x0b\x00"
+
+
+def test_cli_promote_says_per_missing_criterion_what_would_satisfy_it(tmp_path):
+    """Issue 16.6: each missing check says what was found; each missing live-safe criterion
+    also says the evidence that satisfies it (live_safe_policy.v1, not a literal here)."""
+    from lume.runtime.core import rule_data
+
+    bundle = copy_bundle(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["templates", "build", str(bundle)]).exit_code == 0
+    r = runner.invoke(main, ["promote", str(bundle), "--command", "--config", str(k11_config(tmp_path))])
+    assert r.exit_code == 1 and "nothing promoted" in r.output
+    flat = " ".join(r.output.split())
+    assert "min_physical_examples: 1 physical example clip(s)" in flat and "needs 5" in flat
+    for c in rule_data("live_safe_policy.v1")["criteria"]:
+        if f"{c['id']}:" in flat:
+            assert f"satisfied by: {' '.join(c['gesture'].split())}" in flat

@@ -87,3 +87,39 @@ def test_end_to_end_gate_then_mac5(tmp_path):
                 "--gate-report", reports["healthy"])
     assert done.exit_code == 0, done.output
     assert (root / "_processed" / "20260529-route-smoke-02" / "derived" / "sam3d" / "summary.json").is_file()
+
+
+RIG_PROBES = ["rig.bodytruth", "rig.director", "rig.lumf_heartbeat", "rig.midi_port", "rig.completion_report"]
+
+
+def test_verify_rig_against_the_simulated_rig(tmp_path, monkeypatch):
+    """`lume sim mac4 --rig-out`: every rig probe passes against the simulator once the gate wrote
+    its report; before that, only the completion report's probe fails (it names the missing file)."""
+    import subprocess
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    rig = tmp_path / "reports" / "rig.json"
+    sim = subprocess.Popen([sys.executable, "-m", "lume.runtime.cli", "sim", "mac4", "--for", "60s",
+                            "--config-out", "reports/mac5.json", "--topology-out", "reports/topology.json",
+                            "--rig-out", str(rig)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not rig.exists():
+            assert sim.poll() is None and time.monotonic() < deadline, sim.communicate()
+            time.sleep(0.1)
+        doc = json.loads(rig.read_text())
+        assert problems(doc, get("rig.v1")) == [] and doc["completion_report"] == "gate.json"
+        only = ["--only", ",".join(RIG_PROBES)]
+        before = lume("verify", "--rig", rig, *only, "-o", tmp_path / "before.json", "--json")
+        checks = {c["id"]: c["status"] for c in json.loads(before.stdout)["checks"]}
+        assert checks == {**dict.fromkeys(RIG_PROBES, "pass"), "rig.completion_report": "fail"}, before.output
+        gate = lume("gate", "mac4-first", "--config", "reports/mac5.json", "--topology", "reports/topology.json",
+                    "-o", "reports/gate.json")
+        assert gate.exit_code == 0, gate.output
+        after = lume("verify", "--rig", rig, *only, "-o", tmp_path / "after.json", "--json")
+        checks = {c["id"]: c["status"] for c in json.loads(after.stdout)["checks"]}
+        assert checks == dict.fromkeys(RIG_PROBES, "pass"), after.output
+    finally:
+        sim.terminate()
+        sim.wait(10)
