@@ -129,10 +129,41 @@ class DigestCache:
                 self.entries[rel] = entry
                 self.hashed += 1
 
-    def save(self) -> None:
-        """Persist the digests of this run for the next quick run (best effort: never fatal)."""
+    def _earlier_memos(self) -> dict[str, dict[str, list]]:
+        """The memos a run before this one stored under the same contracts fingerprint."""
+        if self.quick:
+            return self.stored_memos
+        try:
+            doc = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        same = (isinstance(doc, dict) and doc.get("version") == CACHE_VERSION
+                and doc.get("root") == str(self.root.resolve()) and doc.get("fingerprint") == self.fingerprint)
+        memos = doc.get("memos") if same else None
+        return memos if isinstance(memos, dict) else {}
+
+    def save(self, ran: Iterable[str] | None = None, files: frozenset[str] | None = None) -> None:
+        """Persist the digests of this run for the next quick run (best effort: never fatal).
+
+        With `ran` (the ids of the checks this run ran), the memos of every other check are kept
+        from the earlier run, for the files still in the root (`files`): a partial (`--only`)
+        run updates the cache instead of discarding the rest. Memos are keyed by check id (or
+        `<id>.<part>`) and each still carries its file's stamp, so a kept one is trusted only
+        when its file is unchanged.
+        """
+        memos = self.memos
+        if ran is not None:
+            ran = set(ran)
+
+            def owner_ran(key: str) -> bool:
+                return key in ran or any(key.startswith(f"{r}.") for r in ran)
+
+            kept = {key: {rel: v for rel, v in per.items() if files is None or rel in files}
+                    for key, per in self._earlier_memos().items()
+                    if key not in memos and not owner_ran(key) and isinstance(per, dict)}
+            memos = {**kept, **memos}
         doc = {"version": CACHE_VERSION, "root": str(self.root.resolve()),
-               "fingerprint": self.fingerprint, "entries": self.entries, "memos": self.memos}
+               "fingerprint": self.fingerprint, "entries": self.entries, "memos": memos}
         try:
             write_bytes(self.path, orjson.dumps(doc))
         except OSError:

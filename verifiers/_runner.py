@@ -104,7 +104,7 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             progress(v, result)
     ctx.hash_all()  # subjects: every file of the root with its digest
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
-    ctx.cache.save()
+    ctx.cache.save(ran=[r.id for r in results], files=ctx.file_set)
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
 
 

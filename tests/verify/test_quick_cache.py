@@ -35,3 +35,25 @@ def test_a_file_the_memo_does_not_know_is_parsed(tmp_path, monkeypatch, fresh_re
     contract_refs.cache_clear()
     (tmp_path / IDS_MEMO).write_text("not json")
     assert contract_refs() == parsed
+
+
+def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypatch):
+    import orjson
+    from verify_roots import copy_root
+
+    from lume.verifiers import _schema_conformance
+    from lume.verifiers._runner import default_root, run
+
+    root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
+    first = run(root, only=[_schema_conformance.ID], cache_folder=cache)
+    run(root, only=["labels.table"], cache_folder=cache)
+    memos = orjson.loads(first.context.cache.path.read_bytes())["memos"]
+    assert {_schema_conformance.ID, "labels.table"} <= set(memos)
+
+    def validate_again(*_):
+        pytest.fail("an unchanged file was validated again in quick mode")
+
+    monkeypatch.setattr(_schema_conformance, "_validate", validate_again)
+    again = run(root, only=[_schema_conformance.ID], quick=True, cache_folder=cache)
+    assert [c.status for c in again.checks] == [c.status for c in first.checks]
+    assert [c.to_dict()["evidence"] for c in again.checks] == [c.to_dict()["evidence"] for c in first.checks]
