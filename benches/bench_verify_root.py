@@ -289,6 +289,15 @@ def verify(root: Path, env: dict[str, str], out: Path, *args: str) -> tuple[floa
     return measured([*LUME, "verify", str(root), "-o", str(out), *args], env)
 
 
+def durations(report: Path) -> str:
+    """The slowest checks of a signed report (its DSSE payload), `id seconds` each."""
+    import base64
+
+    predicate = orjson.loads(base64.b64decode(orjson.loads(report.read_bytes())["payload"]))["predicate"]
+    checks = sorted(predicate["checks"], key=lambda c: -c["duration_ms"])
+    return ", ".join(f"{c['id']} {c['duration_ms'] / 1000:.2f}" for c in checks[:6])
+
+
 def note(ok: bool, text: str) -> str:
     return "" if ok else f"   NOTE: over budget ({text})"
 
@@ -304,8 +313,10 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
     envc = {**env, "LUME_CACHE_DIR": str(cache)}
     shutil.rmtree(cache, ignore_errors=True)
     t_files, rss_files, rc_files = verify(root, envc, out, "--only", ",".join(file_checks))
+    slow_files = durations(out)
     shutil.rmtree(cache, ignore_errors=True)
     t_full, rss_full, rc_full = verify(root, envc, out)
+    slow_full = durations(out)
     t_quick, rss_quick, rc_quick = verify(root, envc, out, "--quick")
     t_qfiles, rss_qfiles, _ = verify(root, envc, out, "--quick", "--only", ",".join(file_checks))
     gb = total / 1e9
@@ -318,6 +329,8 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
         print(f"  lume {name:31} {t:7.2f} s  {t / one:5.2f}x openssl  {t / two:5.2f}x two openssl  "
               f"peak RSS {rss:6.0f} MiB  exit {rc}"
               + (note(not over, f"budget <= {FULL_BUDGET}x openssl") if name == "verify (full)" else ""))
+    print(f"  slowest checks (s), file checks: {slow_files}")
+    print(f"  slowest checks (s), full run:    {slow_full}")
     speed = t_full / t_quick
     print(f"  lume verify --quick (unchanged)     {t_quick:7.2f} s  {speed:5.1f}x faster than full  "
           f"peak RSS {rss_quick:6.0f} MiB  exit {rc_quick}" + note(speed >= QUICK_BUDGET, f"budget >= {QUICK_BUDGET:.0f}x"))
