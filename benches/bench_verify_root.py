@@ -23,7 +23,7 @@ The full run includes the property verifiers and the route-smoke replay (about 1
 the root's size), and so does `--quick`: the quick figure for the file checks alone is printed
 beside it.
 
-Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--keep DIR]
+Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR]
 """
 from __future__ import annotations
 
@@ -40,12 +40,9 @@ import time
 from pathlib import Path
 
 import orjson
+from bench_validate_cli import MEASURE  # a child that prints a command's seconds, peak RSS, exit
 
 LUME = [sys.executable, "-m", "lume.runtime.cli"]
-# a child that runs a command and prints its wall time, peak RSS (KiB) and exit code
-MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-           "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode)")
 MiB = 1 << 20
 # one hour of capture (issue 19): the long take's video, BodyTruth at 30 Hz, Pose Coach at 10 Hz
 VIDEO_BYTES = 1 << 30
@@ -86,11 +83,10 @@ def blob(path: Path, size: int, seed: int, head: bytes = b"", box: bytes = b"fre
     h = hashlib.sha256()
     path.parent.mkdir(parents=True, exist_ok=True)
     pad = max(0, size - len(head) - 8)
-    big_endian = box == b"free"  # MP4 boxes: big-endian size including the header; RIFF: little, excluding
-    header = ((pad + 8).to_bytes(4, "big") if big_endian else pad.to_bytes(4, "little"))
-    first = head + (box + header if big_endian else box + header)
-    if big_endian:
-        first = head + header + box
+    if box == b"free":  # an MP4 box: big-endian size counting its 8-byte header, then the type
+        first = head + (pad + 8).to_bytes(4, "big") + box
+    else:  # a RIFF chunk: the id, then the little-endian size of the data alone
+        first = head + box + pad.to_bytes(4, "little")
     with open(path, "wb") as fh:
         h.update(first)
         fh.write(first)
@@ -189,7 +185,8 @@ def take(root: Path, pose_root: Path, hour: int, scale: float, stage: Path) -> s
     shutil.rmtree(work)
     archive_sha = sha_file(incoming / archive)
     (incoming / f"{archive}.sha256").write_text(sidecar_line(archive_sha, archive))
-    contents = [{"path": f"{sid}/{n}", "sha256": d, "byte_size": sizes[n]} for n, d in sorted(digests.items())]
+    contents = [{"path": f"{sid}/{n}", "sha256": d, "byte_size": sizes[n]}
+                for n, d in sorted(digests.items())]
     manifest = {
         "schema": "lume.transport_manifest.v1", "session_id": sid, "archive_name": archive,
         "archive_sha256": archive_sha, "archive_bytes": (incoming / archive).stat().st_size,
@@ -337,7 +334,8 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
     gb = total / 1e9
     print(f"[{hours} h root] {len(files):,} files, {gb:.2f} GB")
     print(f"  openssl dgst -sha256, one process   {one:7.2f} s  ({gb / one:.2f} GB/s)   baseline")
-    print(f"  openssl dgst -sha256, two processes {two:7.2f} s  ({gb / two:.2f} GB/s)   {one / two:.2f}x faster")
+    print(f"  openssl dgst -sha256, two processes {two:7.2f} s  ({gb / two:.2f} GB/s)   "
+          f"{one / two:.2f}x faster")
     for name, t, rss, rc in (("verify --only <file checks>", t_files, rss_files, rc_files),
                              ("verify (full)", t_full, rss_full, rc_full)):
         over = t / one > FULL_BUDGET
@@ -348,9 +346,10 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
     print(f"  slowest checks (s), full run:    {slow_full}")
     speed = t_full / t_quick
     print(f"  lume verify --quick (unchanged)     {t_quick:7.2f} s  {speed:5.1f}x faster than full  "
-          f"peak RSS {rss_quick:6.0f} MiB  exit {rc_quick}" + note(speed >= QUICK_BUDGET, f"budget >= {QUICK_BUDGET:.0f}x"))
-    print(f"  lume verify --quick --only <file checks> {t_qfiles:5.2f} s  {t_files / t_qfiles:5.1f}x faster than "
-          f"the file checks in full  peak RSS {rss_qfiles:6.0f} MiB")
+          f"peak RSS {rss_quick:6.0f} MiB  exit {rc_quick}"
+          + note(speed >= QUICK_BUDGET, f"budget >= {QUICK_BUDGET:.0f}x"))
+    print(f"  lume verify --quick --only <file checks> {t_qfiles:5.2f} s  {t_files / t_qfiles:5.1f}x "
+          f"faster than the file checks in full  peak RSS {rss_qfiles:6.0f} MiB")
     print(f"  peak RSS of full verify {rss_full:.0f} MiB vs openssl ~11 MiB"
           + note(rss_full <= RSS_BUDGET_MIB, f"budget <= {RSS_BUDGET_MIB} MiB"))
     return {"hours": hours, "rss": rss_full, "full": t_full, "openssl": one}
@@ -375,21 +374,23 @@ def compiled() -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hours", default="1", help="root sizes to measure, in hours, e.g. 1 or 1,2,4 (default 1)")
-    ap.add_argument("--scale", type=float, default=1.0, help="shrink every size and count (e.g. 0.05 for a quick run)")
-    ap.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it (default: a temporary one)")
+    ap.add_argument("--hours", default="1", help="root sizes to measure, in hours: 1 or 1,2,4 (default 1)")
+    ap.add_argument("--scale", type=float, default=1.0, help="shrink every size and count (0.05: a quick run)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="folder to build the root in (a temporary folder below it, removed after)")
     args = ap.parse_args()
     sizes = sorted({int(h) for h in args.hours.split(",")})
     compiled()
     per_hour = 2.9e9 * args.scale
-    with tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.keep) as tmp:
+    with tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.work) as tmp:
         work = Path(tmp)
         from lume.verifiers import all_verifiers, default_root
 
         env = {**os.environ, "LUME_KEY_DIR": str(work / "keys"), "XDG_CONFIG_HOME": str(work / "xdg"),
                "XDG_CACHE_HOME": str(work / "xdg-cache")}
         env.pop("LUME_CONFIG", None)
-        dynamic = {i for i in all_verifiers() if i.endswith(".properties") or i.startswith(("replay.", "rig."))}
+        dynamic = {i for i in all_verifiers()
+                   if i.endswith(".properties") or i.startswith(("replay.", "rig."))}
         file_checks = sorted(set(all_verifiers()) - dynamic)
         root, pose_root = work / "root", work / "pose_coach"
         shutil.copytree(default_root(), root)

@@ -175,7 +175,8 @@ class DigestCache:
         except (OSError, orjson.JSONDecodeError):
             return {}
         same = (isinstance(doc, dict) and doc.get("version") == CACHE_VERSION
-                and doc.get("root") == str(self.root.resolve()) and doc.get("fingerprint") == self.fingerprint)
+                and doc.get("root") == str(self.root.resolve())
+                and doc.get("fingerprint") == self.fingerprint)
         memos = doc.get("memos") if same else None
         return memos if isinstance(memos, dict) else {}
 

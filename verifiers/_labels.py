@@ -16,7 +16,16 @@ from collections import defaultdict
 from typing import Any, Iterator
 
 from lume.generated.constants import SAFE_BURST_NONDESTRUCTIVE, SAFE_CMD_PROMOTED
-from lume.runtime.core import ContractError, InputError, LabelIndex, commands, get, iter_jsonl, paused_gc, rule_data
+from lume.runtime.core import (
+    ContractError,
+    InputError,
+    LabelIndex,
+    commands,
+    get,
+    iter_jsonl,
+    paused_gc,
+    rule_data,
+)
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
@@ -129,7 +138,8 @@ def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
                     if value is None:
                         continue
                     at = f"line {line}: {where}" if line else where
-                    category = parent.get(category_field) if category_field and isinstance(parent, dict) else None
+                    recorded = category_field and isinstance(parent, dict)
+                    category = parent.get(category_field) if recorded else None
                     out.append([at, value, category])
     return out
 

@@ -93,7 +93,8 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     # checks parse and validate (one pass over the bytes overlapping the other)
     ctx.cache.prefetch(ctx.files)
     try:
-        not_run = [n for v in select(()) if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
+        not_run = [n for v in select(())
+                   if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
         left = {n.id for n in not_run}
         skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
         results = []
