@@ -32,20 +32,31 @@ class Context:
     # --- files -------------------------------------------------------------------------
     @functools.cached_property
     def files(self) -> list[str]:
-        """Every regular file below the root, as sorted POSIX paths relative to it."""
+        """Every regular file below the root, as sorted POSIX paths relative to it.
+
+        One `scandir` per folder: the entry types come with the listing, so a file costs no
+        stat here (symbolic links are listed in `links`, never followed)."""
         found: list[str] = []
-        for folder, dirs, names in os.walk(self.root, followlinks=False):
-            base = Path(folder)
-            for d in list(dirs):
-                if (base / d).is_symlink():
-                    self.links.append(self.rel(base / d))
-                    dirs.remove(d)
-            for n in names:
-                p = base / n
-                if p.is_symlink():
-                    self.links.append(self.rel(p))
-                elif p.is_file():
-                    found.append(self.rel(p))
+        folders = [("", str(self.root))]
+        while folders:
+            prefix, folder = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError:
+                continue  # an unreadable folder is skipped, as os.walk does
+            subfolders, links = [], []
+            for e in entries:
+                rel = prefix + e.name
+                if e.is_symlink():
+                    # in os.walk's order: links to folders first, then the other links
+                    (subfolders if e.is_dir() else links).append((rel, None))
+                elif e.is_dir(follow_symlinks=False):
+                    subfolders.append((rel, e.path))
+                elif e.is_file(follow_symlinks=False):
+                    found.append(rel)
+            self.links += [rel for rel, path in subfolders if path is None] + [rel for rel, _ in links]
+            folders.extend((rel + "/", path) for rel, path in reversed(subfolders) if path is not None)
         return sorted(found)
 
     @functools.cached_property

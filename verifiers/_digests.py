@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -58,6 +58,8 @@ class DigestCache:
         self.stored: dict[str, list] = self._read() if quick else {}
         self.trusted = 0  # files whose digest came from the cache in this run
         self.hashed = 0
+        self._pool: ThreadPoolExecutor | None = None  # prefetch(): hashing while the checks run
+        self._pending: dict[str, tuple[Future, tuple[str, list[int]]]] = {}
 
     def _read(self) -> dict[str, list]:
         try:
@@ -92,11 +94,11 @@ class DigestCache:
         self.digest_many([rel])
         return self.entries[rel][4]
 
-    def digest_many(self, rels: Iterable[str], workers: int | None = None) -> None:
-        """Hash every not-yet-known file, in parallel; unreadable files are left out."""
+    def _todo(self, rels: Iterable[str]) -> list[tuple[str, list[int]]]:
+        """The files of `rels` still to hash, with their stamps (quick mode trusts the others)."""
         todo: list[tuple[str, list[int]]] = []
         for rel in rels:
-            if rel in self.entries:
+            if rel in self.entries or rel in self._pending:
                 continue
             try:
                 stamp = _stamp(os.stat(self.root / rel))
@@ -108,31 +110,98 @@ class DigestCache:
                 self.trusted += 1
             else:
                 todo.append((rel, stamp))
+        return todo
+
+    def _work(self, item: tuple[str, list[int]]) -> tuple[str, list | None]:
+        rel, stamp = item
+        try:
+            return rel, [*stamp, sha256_file(self.root / rel)]
+        except OSError:
+            return rel, None
+
+    def _keep(self, rel: str, entry: list | None) -> None:
+        if entry is not None:
+            self.entries[rel] = entry
+            self.hashed += 1
+
+    def prefetch(self, rels: Iterable[str]) -> None:
+        """Start hashing `rels` on worker threads now, while the checks run: hashlib releases the
+        GIL, so hashing overlaps the checks' parsing and validation on the other core. Results
+        are taken on the calling thread (digest, digest_many wait for a file still in flight);
+        `close()` stops what is left."""
+        todo = self._todo(rels)
         if not todo:
             return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                            thread_name_prefix="lume-sha256")
+        for item in todo:
+            self._pending[item[0]] = (self._pool.submit(self._work, item), item)
 
-        def work(item: tuple[str, list[int]]) -> tuple[str, list | None]:
-            rel, stamp = item
-            try:
-                return rel, [*stamp, sha256_file(self.root / rel)]
-            except OSError:
-                return rel, None
+    def close(self) -> None:
+        """Cancel hashing not yet started and wait for the rest (idempotent)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
 
+    def digest_many(self, rels: Iterable[str], workers: int | None = None) -> None:
+        """Hash every not-yet-known file, in parallel; unreadable files are left out."""
+        rels = list(rels)
+        for rel in rels:
+            pending = self._pending.pop(rel, None)
+            if pending is not None:
+                future, item = pending
+                # a file still queued is hashed here rather than waiting for the queue before it
+                self._keep(*(self._work(item) if future.cancel() else future.result()))
+        todo = self._todo(rels)
+        if not todo:
+            return
         n = workers or min(4, os.cpu_count() or 1)
         if n > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=n) as pool:
-                results = list(pool.map(work, todo))
+                results = list(pool.map(self._work, todo))
         else:
-            results = [work(item) for item in todo]
+            results = [self._work(item) for item in todo]
         for rel, entry in results:
-            if entry is not None:
-                self.entries[rel] = entry
-                self.hashed += 1
+            self._keep(rel, entry)
 
-    def save(self) -> None:
-        """Persist the digests of this run for the next quick run (best effort: never fatal)."""
+    def _earlier_memos(self) -> dict[str, dict[str, list]]:
+        """The memos a run before this one stored under the same contracts fingerprint."""
+        if self.quick:
+            return self.stored_memos
+        try:
+            doc = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        same = (isinstance(doc, dict) and doc.get("version") == CACHE_VERSION
+                and doc.get("root") == str(self.root.resolve())
+                and doc.get("fingerprint") == self.fingerprint)
+        memos = doc.get("memos") if same else None
+        return memos if isinstance(memos, dict) else {}
+
+    def save(self, ran: Iterable[str] | None = None, files: frozenset[str] | None = None) -> None:
+        """Persist the digests of this run for the next quick run (best effort: never fatal).
+
+        With `ran` (the ids of the checks this run ran), the memos of every other check are kept
+        from the earlier run, for the files still in the root (`files`): a partial (`--only`)
+        run updates the cache instead of discarding the rest. Memos are keyed by check id (or
+        `<id>.<part>`) and each still carries its file's stamp, so a kept one is trusted only
+        when its file is unchanged.
+        """
+        memos = self.memos
+        if ran is not None:
+            ran = set(ran)
+
+            def owner_ran(key: str) -> bool:
+                return key in ran or any(key.startswith(f"{r}.") for r in ran)
+
+            kept = {key: {rel: v for rel, v in per.items() if files is None or rel in files}
+                    for key, per in self._earlier_memos().items()
+                    if key not in memos and not owner_ran(key) and isinstance(per, dict)}
+            memos = {**kept, **memos}
         doc = {"version": CACHE_VERSION, "root": str(self.root.resolve()),
-               "fingerprint": self.fingerprint, "entries": self.entries, "memos": self.memos}
+               "fingerprint": self.fingerprint, "entries": self.entries, "memos": memos}
         try:
             write_bytes(self.path, orjson.dumps(doc))
         except OSError:

@@ -16,7 +16,16 @@ from collections import defaultdict
 from typing import Any, Iterator
 
 from lume.generated.constants import SAFE_BURST_NONDESTRUCTIVE, SAFE_CMD_PROMOTED
-from lume.runtime.core import ContractError, InputError, LabelIndex, commands, get, rule_data
+from lume.runtime.core import (
+    ContractError,
+    InputError,
+    LabelIndex,
+    commands,
+    get,
+    iter_jsonl,
+    paused_gc,
+    rule_data,
+)
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
@@ -116,18 +125,22 @@ def _values(node: Any, tokens: list[tuple[str, bool]], path: str) -> Iterator[tu
 
 
 def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
-    """[json path or line, label, recorded category or None, category field] in one document."""
-    docs = ctx.records(rel) if rel.endswith(".jsonl") else [(None, ctx.json(rel))]
+    """[json path or line, label, recorded category or None, category field] in one document.
+    JSONL is read one record at a time (no list of records), the collector paused."""
+    docs = iter_jsonl(ctx.path(rel)) if rel.endswith(".jsonl") else iter([(None, ctx.json(rel))])
+    paths = [([(m.group(1), bool(m.group(2))) for m in _TOKEN.finditer(f["path"])], f.get("category"))
+             for f in fields]
     out = []
-    for line, doc in docs:
-        for f in fields:
-            tokens = [(m.group(1), bool(m.group(2))) for m in _TOKEN.finditer(f["path"])]
-            for where, value, parent in _values(doc, tokens, "$"):
-                if value is None:
-                    continue
-                at = f"line {line}: {where}" if line else where
-                category = parent.get(f["category"]) if f.get("category") and isinstance(parent, dict) else None
-                out.append([at, value, category])
+    with paused_gc():
+        for line, doc in docs:
+            for tokens, category_field in paths:
+                for where, value, parent in _values(doc, tokens, "$"):
+                    if value is None:
+                        continue
+                    at = f"line {line}: {where}" if line else where
+                    recorded = category_field and isinstance(parent, dict)
+                    category = parent.get(category_field) if recorded else None
+                    out.append([at, value, category])
     return out
 
 

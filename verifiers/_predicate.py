@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lume.runtime.core import contract_ref, contracts_dir, load_all, now_iso
+import orjson
+
+from lume.runtime.core import contract_ref, contracts_dir, load_all, now_iso, write_bytes
 
 if TYPE_CHECKING:
     from ._framework import CheckResult
@@ -34,10 +36,47 @@ def tool() -> dict[str, str]:
     return {"name": "lume", "version": version}
 
 
+IDS_MEMO = "contract-ids.json"
+
+
+def _contract_files() -> list[Path]:
+    """The files load_all() reads, in its order: contracts by name, then meta-schemas."""
+    folder = contracts_dir()
+    return sorted(folder.glob("*.yaml")) + sorted((folder / "meta").glob("*.yaml"))
+
+
 @functools.cache
 def contract_refs() -> list[dict[str, str]]:
-    """Every contract and meta-schema with its `$id`, file and SHA-256 of its bytes."""
-    return [contract_ref(c, with_file=True) for c in load_all()]
+    """Every contract and meta-schema with its `$id`, file and SHA-256 of its bytes.
+
+    The `$id` of a file is remembered by the SHA-256 of its bytes (in the verify cache folder),
+    so a run hashes the ~100 contract files instead of parsing their YAML; any file not
+    remembered (a new or changed contract) makes this run parse them all, as before.
+    """
+    from ._digests import cache_dir
+
+    folder = contracts_dir()
+    memo_path = cache_dir() / IDS_MEMO
+    try:
+        memo = orjson.loads(memo_path.read_bytes())
+        ids = memo["ids"] if isinstance(memo, dict) and isinstance(memo.get("ids"), dict) else {}
+    except (OSError, orjson.JSONDecodeError):
+        ids = {}
+    refs = []
+    for path in _contract_files():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        cid = ids.get(digest)
+        if not isinstance(cid, str):
+            break
+        refs.append({"id": cid, "file": f"contracts/{path.relative_to(folder).as_posix()}", "sha256": digest})
+    else:
+        return refs
+    refs = [contract_ref(c, with_file=True) for c in load_all()]
+    try:
+        write_bytes(memo_path, orjson.dumps({"ids": {r["sha256"]: r["id"] for r in refs}}))
+    except OSError:
+        pass  # best effort, like the digest cache
+    return refs
 
 
 @functools.cache

@@ -42,7 +42,7 @@ COVERS = (SAFE_AUTHORITY_K11, SAFE_NEVER_COMMAND, SAFE_LIVE_SOURCE_FILTER, SAFE_
 def sessions(ctx: Context) -> dict[str, dict[str, list[str]]]:
     """Session folder -> its gesture, frame, observation and manifest documents (sessions with
     gesture events only)."""
-    bundles = sorted((str(PurePosixPath(f).parent) for f in ctx.files if PurePosixPath(f).name == BUNDLE_FILE),
+    bundles = sorted((f.rpartition("/")[0] or "." for f in ctx.files if f.rpartition("/")[2] == BUNDLE_FILE),
                      key=len, reverse=True)
 
     def session_of(rel: str) -> str:

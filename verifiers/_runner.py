@@ -89,22 +89,29 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     verifiers = select(only)
     chosen = {v.id for v in verifiers}
     ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig)
-    not_run = [n for v in select(()) if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
-    left = {n.id for n in not_run}
-    skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
-    results = []
-    for v in verifiers:
-        if v.id in left:
-            continue
-        if progress:
-            progress(v, None)
-        result = v.run(ctx)
-        results.append(result)
-        if progress:
-            progress(v, result)
-    ctx.hash_all()  # subjects: every file of the root with its digest
+    # every file is hashed for the subjects anyway: start now, on the other core, while the
+    # checks parse and validate (one pass over the bytes overlapping the other)
+    ctx.cache.prefetch(ctx.files)
+    try:
+        not_run = [n for v in select(())
+                   if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
+        left = {n.id for n in not_run}
+        skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
+        results = []
+        for v in verifiers:
+            if v.id in left:
+                continue
+            if progress:
+                progress(v, None)
+            result = v.run(ctx)
+            results.append(result)
+            if progress:
+                progress(v, result)
+        ctx.hash_all()  # subjects: every file of the root with its digest
+    finally:
+        ctx.cache.close()
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
-    ctx.cache.save()
+    ctx.cache.save(ran=[r.id for r in results], files=ctx.file_set)
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
 
 

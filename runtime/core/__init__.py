@@ -44,6 +44,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_files": ("InputError", "NotRegularFile", "depth_over", "input_limit", "open_input", "read_input",),
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
+    "_gc": ("paused_gc",),
     "_jsonl": ("iter_jsonl", "read_json",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
             "load_private_key", "load_trust", "private_pem", "save_private_key", "trust", "trust_entry",

@@ -23,6 +23,7 @@ from lume.generated.constants import INPUT_JSONL_STREAM
 
 from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
 from ._files import input_limit, open_input
+from ._gc import paused_gc
 from ._inline import self_contained
 from ._jsonl import InputError, iter_jsonl, read_json
 from ._tolerant import is_tolerant, opened, unknown_keys
@@ -250,6 +251,11 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
 
 def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
     """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2."""
+    with paused_gc():
+        return _validate_file(path, contract)
+
+
+def _validate_file(path: Path, contract: Contract | None) -> FileResult:
     if path.suffix == ".jsonl":
         fast = _fast_jsonl(path, contract)
         if fast is not None:

@@ -1,0 +1,34 @@
+"""Bulk loops pause the cyclic collector and always give it back as they found it."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from lume.runtime.core import paused_gc, validate_file
+
+
+def test_the_collector_is_paused_inside_and_restored_after_even_on_error():
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_a_collector_already_off_stays_off():
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_validation_leaves_the_collector_on(tmp_path):
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"a": \n')
+    with pytest.raises(Exception):
+        validate_file(bad)
+    assert gc.isenabled()

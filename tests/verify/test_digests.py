@@ -1,0 +1,39 @@
+"""Hashing ahead of the checks (DigestCache.prefetch) gives the digests hashing on demand gives."""
+from __future__ import annotations
+
+import hashlib
+
+from lume.verifiers._digests import DigestCache
+
+
+def tree(root, n=40):
+    for i in range(n):
+        (root / f"d{i % 3}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{i % 3}" / f"f{i}.bin").write_bytes(bytes([i]) * (i * 9973))
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.bin"))
+
+
+def test_prefetched_digests_are_the_digests(tmp_path):
+    root = tmp_path / "root"
+    rels = tree(root)
+    cache = DigestCache(root, quick=False, folder=tmp_path / "cache")
+    cache.prefetch(rels)
+    last = rels[-1]  # asked for first: hashed at once or taken from its worker
+    assert cache.digest(last) == hashlib.sha256((root / last).read_bytes()).hexdigest()
+    cache.digest_many(rels)
+    cache.close()
+    cache.close()
+    assert cache.hashed == len(rels)
+    for rel in rels:
+        assert cache.entries[rel][4] == hashlib.sha256((root / rel).read_bytes()).hexdigest()
+
+
+def test_closing_early_leaves_nothing_half_known(tmp_path):
+    root = tmp_path / "root"
+    rels = tree(root)
+    cache = DigestCache(root, quick=False, folder=tmp_path / "cache")
+    cache.prefetch(rels)
+    cache.close()
+    cache.digest_many(rels)  # whatever the workers had not done is hashed now
+    assert sorted(cache.entries) == rels
+    assert all(cache.entries[r][4] == hashlib.sha256((root / r).read_bytes()).hexdigest() for r in rels)

@@ -1,0 +1,59 @@
+"""What quick mode remembers between runs changes no result: the contracts' `$id`s by file
+digest, and the per-file results of checks that a partial (`--only`) run did not run."""
+from __future__ import annotations
+
+import pytest
+
+from lume.runtime.core import contract_ref, load_all
+from lume.verifiers import _predicate
+from lume.verifiers._predicate import IDS_MEMO, contract_refs
+
+
+@pytest.fixture
+def fresh_refs():
+    contract_refs.cache_clear()
+    yield
+    contract_refs.cache_clear()
+
+
+def test_contract_refs_from_the_memo_are_those_parsed(tmp_path, monkeypatch, fresh_refs):
+    monkeypatch.setenv("LUME_CACHE_DIR", str(tmp_path))
+    parsed = [contract_ref(c, with_file=True) for c in load_all()]
+    assert contract_refs() == parsed
+    assert (tmp_path / IDS_MEMO).is_file()
+    contract_refs.cache_clear()
+    monkeypatch.setattr(_predicate, "load_all", lambda: pytest.fail("parsed although remembered"))
+    assert contract_refs() == parsed
+
+
+def test_a_file_the_memo_does_not_know_is_parsed(tmp_path, monkeypatch, fresh_refs):
+    monkeypatch.setenv("LUME_CACHE_DIR", str(tmp_path))
+    parsed = contract_refs()
+    contract_refs.cache_clear()
+    (tmp_path / IDS_MEMO).write_text('{"ids": {"%s": "lume:contract:wrong:v1"}}' % ("0" * 64))
+    assert contract_refs() == parsed
+    contract_refs.cache_clear()
+    (tmp_path / IDS_MEMO).write_text("not json")
+    assert contract_refs() == parsed
+
+
+def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypatch):
+    import orjson
+    from verify_roots import copy_root
+
+    from lume.verifiers import _schema_conformance
+    from lume.verifiers._runner import default_root, run
+
+    root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
+    first = run(root, only=[_schema_conformance.ID], cache_folder=cache)
+    run(root, only=["labels.table"], cache_folder=cache)
+    memos = orjson.loads(first.context.cache.path.read_bytes())["memos"]
+    assert {_schema_conformance.ID, "labels.table"} <= set(memos)
+
+    def validate_again(*_):
+        pytest.fail("an unchanged file was validated again in quick mode")
+
+    monkeypatch.setattr(_schema_conformance, "_validate", validate_again)
+    again = run(root, only=[_schema_conformance.ID], quick=True, cache_folder=cache)
+    assert [c.status for c in again.checks] == [c.status for c in first.checks]
+    assert [c.to_dict()["evidence"] for c in again.checks] == [c.to_dict()["evidence"] for c in first.checks]
