@@ -18,7 +18,8 @@
   the one comparison of an evidence time with the clock (`freshness`);
 - input files opened one bounded way (`open_input`, `read_input`, under `read_json`,
   `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
-  limits per kind of input (`input_limit(kind)`);
+  limits per kind of input (`input_limit(kind)`); files only hashed are streamed (`hash_input`),
+  live streams read in bounded lines (`bounded_lines`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -59,7 +60,16 @@ from ._evidence import (
     violated,
     warned,
 )
-from ._files import InputError, NotRegularFile, depth_over, input_limit, open_input, read_input
+from ._files import (
+    InputError,
+    NotRegularFile,
+    bounded_lines,
+    depth_over,
+    hash_input,
+    input_limit,
+    open_input,
+    read_input,
+)
 from ._freshness import Freshness, Limit, evidence_freshness, freshness, limit, span_text
 from ._inline import self_contained
 from ._jsonl import iter_jsonl, read_json
@@ -159,6 +169,7 @@ __all__ = [
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "warned", "write_bytes", "write_durable", "write_group",
     "write_json", "write_jsonl", "write_text",
-    "NotRegularFile", "body_truth_inputs", "depth_over", "input_limit", "input_limits",
+    "NotRegularFile", "body_truth_inputs", "bounded_lines", "depth_over", "hash_input", "input_limit",
+    "input_limits",
     "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

@@ -10,10 +10,11 @@ contract.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
 LIMITS = "input_limits.v1"
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -82,6 +83,8 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         st = os.fstat(fd)
+        if stat.S_ISFIFO(st.st_mode) and getattr(limit, "accept_fifo", None):
+            return _open_fifo(path, fd, st)
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(path, st.st_mode, kind)
         if st.st_size > limit.max_bytes:
@@ -92,6 +95,72 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _open_fifo(path: Path | str, probe: int, st: os.stat_result) -> BinaryIO:
+    """A FIFO of a stream kind, opened again blocking: waits for its producer (a non-blocking
+    reader would see end-of-file before the producer starts). The second open must be the same
+    pipe, so nothing swapped in between (a device) is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(probe)
+    again = os.fstat(fd)
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISFIFO(again.st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: replaced while it was opened [{LIMITS}]")
+    return os.fdopen(fd, "rb")
+
+
+CHUNK = 1 << 20  # 1 MiB reads into one reused buffer
+
+
+def hash_input(path: Path | str, kind: str) -> tuple[str, int]:
+    """(lower-case hex SHA-256, size) of a regular file of `kind`, streamed in 1 MiB reads
+    (bounded memory whatever its size); InputError like `open_input`, or when it grows past
+    `max_bytes` while hashed."""
+    limit = input_limit(kind)
+    h, total = hashlib.sha256(), 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open_input(path, kind) as fh:
+        try:
+            while n := fh.readinto(buf):
+                total += n
+                if total > limit.max_bytes:
+                    raise too_large(path, total, kind, limit)
+                h.update(view[:n])
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return h.hexdigest(), total
+
+
+def bounded_lines(fh: BinaryIO, where: str, kind: str, errors: list[str]) -> Iterator[bytes]:
+    """The lines of a stream of `kind`, none held longer than its `max_line_bytes`: an over-long
+    line is reported in `errors`, read past and yielded empty (line numbers stay right); the
+    stream ends with a report when it passes `max_bytes`."""
+    limit = input_limit(kind)
+    max_line = limit.max_line_bytes or limit.max_bytes
+    total = number = 0
+    while raw := fh.readline(max_line + 2):  # room for CR LF
+        number += 1
+        total += len(raw)
+        if len(raw.rstrip(b"\r\n")) > max_line:
+            cut = not raw.endswith(b"\n")
+            while cut and total <= limit.max_bytes and (rest := fh.readline(CHUNK)):
+                total += len(rest)
+                cut = not rest.endswith(b"\n")
+            errors.append(f"{where}:{number}: a line over {size_text(max_line)}, the line limit for "
+                          f"{kind} inputs [{LIMITS}]")
+            raw = b""
+        if total > limit.max_bytes:
+            errors.append(f"{where}:{number}: {size_text(total)} or more, over the "
+                          f"{size_text(limit.max_bytes)} limit for {kind} inputs [{LIMITS}]; "
+                          f"the rest was not read")
+            return
+        yield raw
 
 
 def read_input(path: Path | str, kind: str) -> bytes:
