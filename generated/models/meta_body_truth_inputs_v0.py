@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from . import common_v1
+
 WritePath = TypeAliasType("WritePath", Annotated[str, Field(pattern='^/[a-z0-9_/-]*$')])
 
 
@@ -66,5 +68,9 @@ class BodyTruthInputs(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    connections: common_v1.ConnectionLimits
+    """
+    The service's bounds on slow and idle clients (`lume bodytruth serve`).
+    """
     http: Http
     timestamps: Timestamps

@@ -350,7 +350,8 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0,
     """
     import uvicorn  # noqa: PLC0415
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(contracts.guarded_config(app, contracts.body_truth_inputs().connections,
+                                                     host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="bodytruth-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

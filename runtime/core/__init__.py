@@ -20,6 +20,8 @@
   `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
   limits per kind of input (`input_limit(kind)`); files only hashed are streamed (`hash_input`),
   live streams read in bounded lines (`bounded_lines`);
+- services' HTTP layer bounded against slow clients (`guarded_config`: a uvicorn configuration
+  enforcing a common.v1 ConnectionLimits row);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -127,7 +129,9 @@ from ._signing import (
     verify_report,
     verify_statement,
 )
+from ._slow_clients import guarded_config
 from ._strict_json import StrictJSONError, loads_strict
+from ._text import printable
 from ._time import Clock, fixed, now, now_iso, parse_datetime, parse_time, rfc3339
 from ._tolerant import is_tolerant
 from ._validate import (
@@ -169,7 +173,9 @@ __all__ = [
     "trust_entry", "trust_file", "unchecked", "validate_file", "validated", "verify_report",
     "violated", "warned", "write_bytes", "write_durable", "write_group",
     "write_json", "write_jsonl", "write_text",
-    "NotRegularFile", "body_truth_inputs", "bounded_lines", "depth_over", "hash_input", "input_limit",
+    "NotRegularFile", "body_truth_inputs", "bounded_lines", "depth_over", "guarded_config", "hash_input",
+    "printable",
+    "input_limit",
     "input_limits",
     "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",
 ]

@@ -43,7 +43,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from lume.generated.constants import COMMAND_HEARTBEAT
-from lume.runtime.core import get, rule_data
+from lume.runtime.core import get, guarded_config, rule_data
 
 from . import _devices as dev
 from . import _frames as frames
@@ -508,9 +508,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_uvicorn(bus_server: BusServer, *, log_level: str = "warning") -> _Uvicorn:
-    config = uvicorn.Config(bus_server.app, lifespan="on", log_level=log_level, access_log=False,
-                            ws="websockets-sansio", ws_per_message_deflate=False,
-                            ws_max_size=bus_server.own.limits.max_frame_bytes)
+    # slow handshakes and idle connections are cut on the HTTP layer (limits.connections)
+    config = guarded_config(bus_server.app, bus_server.own.limits.connections, lifespan="on",
+                            log_level=log_level, access_log=False, ws="websockets-sansio",
+                            ws_per_message_deflate=False, ws_max_size=bus_server.own.limits.max_frame_bytes)
     return _Uvicorn(config, bus_server)
 
 
