@@ -81,7 +81,8 @@ def test_a_hashed_file_is_streamed_to_the_same_digest(tmp_path):
 
 def test_a_hashed_file_refuses_what_is_not_a_regular_file(tmp_path):
     for what, path in hostile("hashed", tmp_path):
-        with pytest.raises(NotRegularFile, match=rf"{path}: not a regular file \({what}\).*\[input_limits.v1\]"):
+        with pytest.raises(NotRegularFile, match=rf"{path}: not a regular file \({what}\).*"
+                                                 rf"\[input_limits.v1\]"):
             returns_promptly(hash_input, path, INPUT_HASHED_FILE)
 
 
@@ -176,7 +177,8 @@ def test_airdeck_run_refuses_a_device_or_folder_as_events(tmp_path, where):
         pytest.skip("no /dev/zero here")
     events = "/dev/zero" if where == "device" else str(tmp_path)
     log = tmp_path / "decisions.jsonl"
-    result = returns_promptly(CliRunner().invoke, main, ["airdeck", "run", "--events", events, "--log", str(log)])
+    result = returns_promptly(CliRunner().invoke, main,
+                              ["airdeck", "run", "--events", events, "--log", str(log)])
     assert result.exit_code == 2, result.output
     assert "not a regular file" in result.output and "[input_limits.v1]" in result.output
     assert "Traceback" not in result.output and not log.exists()
@@ -200,7 +202,8 @@ def test_a_worker_output_that_is_a_fifo_refuses_the_run(tmp_path):
     (tmp_path / summary).write_text("{}")
     os.mkfifo(tmp_path / frames) if hasattr(os, "mkfifo") else (tmp_path / frames).mkdir()
     with pytest.raises(_mac5.Mac5Refused, match=rf"{frames}: not a regular file.*input_limits.v1"):
-        returns_promptly(_mac5._check_outputs, tmp_path, fps=5.0, label_windows_only=False, video_sha256="0" * 64)
+        returns_promptly(_mac5._check_outputs, tmp_path, fps=5.0, label_windows_only=False,
+                         video_sha256="0" * 64)
 
 
 def test_a_worker_output_over_its_limit_refuses_the_run(tmp_path, monkeypatch):
