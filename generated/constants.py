@@ -230,6 +230,12 @@ INPUT_TRAINING_ARRAYS = 'training_arrays'
 INPUT_DIRECTOR_VERSIONS = 'director_versions'
 INPUT_EVENT_STREAM = 'event_stream'
 
+# services LUME serves over HTTP/WebSocket (service_connections.v1)
+# service_connections.v1 /services/@keys
+SERVICES = ('bodytruth', 'director_bus')
+SERVICE_BODYTRUTH = 'bodytruth'
+SERVICE_DIRECTOR_BUS = 'director_bus'
+
 # reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
 # san_receiver.v1 /reject_reasons/@keys
 SAN_RECEIVER_REASONS = ('malformed', 'invalid_utf8', 'too_deep', 'too_many_messages', 'oversized')

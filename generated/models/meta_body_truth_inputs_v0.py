@@ -9,8 +9,6 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1
-
 WritePath = TypeAliasType("WritePath", Annotated[str, Field(pattern='^/[a-z0-9_/-]*$')])
 
 
@@ -68,9 +66,5 @@ class BodyTruthInputs(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    connections: common_v1.ConnectionLimits
-    """
-    The service's bounds on slow and idle clients (`lume bodytruth serve`).
-    """
     http: Http
     timestamps: Timestamps

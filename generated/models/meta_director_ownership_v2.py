@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-from . import common_v1, director_state_v2
+from . import director_state_v2
 
 ContractId = TypeAliasType(
     "ContractId", Annotated[str, Field(pattern='^lume:contract:[a-z0-9_]+:v[0-9]+$')]
@@ -207,10 +207,6 @@ class BusLimits(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    connections: common_v1.ConnectionLimits
-    """
-    Bounds on slow and idle clients of the bus's HTTP layer (WebSocket handshakes, /director/state and /director/stats reads).
-    """
     max_frame_bytes: Annotated[int, Field(ge=1024)]
     """
     Largest client frame (UTF-8 bytes) the WebSocket layer accepts; larger closes with 1009.

@@ -21,7 +21,7 @@
   limits per kind of input (`input_limit(kind)`); files only hashed are streamed (`hash_input`),
   live streams read in bounded lines (`bounded_lines`);
 - services' HTTP layer bounded against slow clients (`guarded_config`: a uvicorn configuration
-  enforcing a common.v1 ConnectionLimits row);
+  enforcing a service's row of service_connections.v1, `connection_limits(service)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -100,6 +100,7 @@ from ._rules import (
     body_truth_rules,
     bundle_layout,
     commands,
+    connection_limits,
     deck_zones,
     director_ownership,
     input_limits,
@@ -111,6 +112,7 @@ from ._rules import (
     policy,
     rule_data,
     safety_invariants,
+    service_connections,
     storage_root,
 )
 from ._signing import (
@@ -174,7 +176,7 @@ __all__ = [
     "violated", "warned", "write_bytes", "write_durable", "write_group",
     "write_json", "write_jsonl", "write_text",
     "NotRegularFile", "body_truth_inputs", "bounded_lines", "depth_over", "guarded_config", "hash_input",
-    "printable",
+    "printable", "connection_limits", "service_connections",
     "input_limit",
     "input_limits",
     "loads_yaml", "open_input", "read_input", "read_text", "read_yaml",

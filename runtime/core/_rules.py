@@ -26,6 +26,7 @@ from lume.generated.models.meta_label_table_v1 import LabelTable
 from lume.generated.models.meta_midi_map_v1 import MidiMap
 from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
 from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
+from lume.generated.models.meta_service_connections_v1 import ServiceConnections
 from lume.generated.models.meta_storage_root_v1 import StorageRoot
 
 from ._contracts import get
@@ -62,6 +63,16 @@ midi_map = _table("airdeck_midi_map.v1", MidiMap)
 director_ownership = _table("director_ownership.v2", DirectorOwnership)
 input_limits = _table("input_limits.v1", InputLimits)
 body_truth_inputs = _table("body_truth_inputs.v0", BodyTruthInputs)
+service_connections = _table("service_connections.v1", ServiceConnections)
+
+
+def connection_limits(service: str) -> Any:
+    """The ConnectionLimits row of one service in service_connections.v1 (SERVICE_* constants);
+    KeyError naming the contract for a service it does not declare."""
+    try:
+        return service_connections().services[service]
+    except KeyError:
+        raise KeyError(f"{service!r} is not a service in service_connections.v1") from None
 
 
 @functools.cache

@@ -4,8 +4,7 @@ uvicorn configured by `guarded_config`, then the BodyTruth service and the direc
 A client that sends its headers or its body a byte at a time is answered 408 and cut when
 `request_read_timeout_s` runs out; connections over `max_connections` are closed as soon as
 they are accepted; meanwhile ordinary clients are served. Limits are the contracts'
-(common.v1 ConnectionLimits in body_truth_inputs.v0 and director_ownership.v2), made short
-here; the director bus is in tests/director/test_director_slow_clients.py.
+(service_connections.v1 rows, common.v1 ConnectionLimits), made short here; the director bus is in tests/director/test_director_slow_clients.py.
 """
 from __future__ import annotations
 
@@ -15,9 +14,11 @@ from collections import Counter
 from contextlib import contextmanager
 from types import SimpleNamespace
 
+import pytest
 from hostile_helpers import GUARD, connect, drip, read_all
 
-from lume.runtime.core import body_truth_inputs, director_ownership, guarded_config
+from lume.generated.constants import SERVICES
+from lume.runtime.core import connection_limits, guarded_config
 
 SHORT = SimpleNamespace(request_read_timeout_s=0.5, keep_alive_idle_s=5, max_connections=4,
                         max_header_bytes=1024)
@@ -116,17 +117,20 @@ def test_headers_growing_past_their_limit_are_refused_before_the_application():
 
 # ------------------------------------------------------------------------------ the services
 def test_the_services_declare_their_connection_limits():
-    for limits in (body_truth_inputs().connections, director_ownership().limits.connections):
+    assert set(SERVICES) >= {"bodytruth", "director_bus"}
+    for service in SERVICES:
+        limits = connection_limits(service)
         assert limits.request_read_timeout_s > 0 and limits.max_connections >= 1
         assert limits.max_header_bytes >= 1024
+    with pytest.raises(KeyError, match="service_connections.v1"):
+        connection_limits("no_such_service")
 
 
 def test_bodytruth_serve_cuts_a_slow_client_and_keeps_answering(monkeypatch):
     from lume.runtime import core
     from lume.runtime.bodytruth import _service
 
-    short = body_truth_inputs().model_copy(update={"connections": SHORT})
-    monkeypatch.setattr(core, "body_truth_inputs", lambda: short)
+    monkeypatch.setattr(core, "connection_limits", lambda service: SHORT)
     with _service.serving(_service.create_app(ticker=False)) as url:
         port = int(url.rsplit(":", 1)[1])
         with connect(port) as slow:
