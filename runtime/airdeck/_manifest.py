@@ -25,6 +25,7 @@ from typing import Any
 from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.core import (
     InputError,
+    MalformedEnvelope,
     ReportRejected,
     SigningKey,
     canonical_json,
@@ -98,6 +99,8 @@ def load_manifest(path: Path, *, trust: list[dict[str, Any]] | None = None) -> P
             keyids = signed_by(doc, trust)
             signature = {"status": TRUSTED, "keyids": keyids,
                          "detail": f"signed by trusted key {', '.join(keyids)}"}
+        except MalformedEnvelope:
+            raise  # not an envelope at all: bad input (exit 2), not a signature that fails
         except ReportRejected as exc:
             stmt = _statement_anyway(doc, path)
             status = INVALID if signed_by(doc, trust) else UNTRUSTED

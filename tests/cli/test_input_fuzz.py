@@ -83,6 +83,16 @@ def assert_one_line_refusal(result, path: Path) -> None:
         assert len(lines) == 1 and path.name in lines[0], result.output
 
 
+def dry_run_with(option: str, path: Path, data: bytes) -> None:
+    """`lume airdeck run OPTION PATH` over an empty stream, PATH holding `data`."""
+    path.write_bytes(data)
+    events = path.with_name("none.jsonl")
+    events.write_bytes(b"")
+    log = path.with_name("log.jsonl")
+    result = invoke(["airdeck", "run", option, path, "--events", events, "--log", log])
+    assert_one_line_refusal(result, path)
+
+
 @FUZZ
 @given(data=inputs(get("rig.v1").examples[0]))
 def test_a_rig_file_is_a_rig_or_one_line_exit_2(tmp_path_factory, data):
@@ -103,12 +113,7 @@ def test_a_rig_file_is_a_rig_or_one_line_exit_2(tmp_path_factory, data):
 @FUZZ
 @given(data=inputs(get("machine_config.v1").examples[0]))
 def test_a_machine_configuration_is_one_or_one_line_exit_2(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("config")
-    path, events = folder / "machine.json", folder / "none.jsonl"
-    path.write_bytes(data)
-    events.write_bytes(b"")
-    result = invoke(["airdeck", "run", "--config", path, "--events", events, "--log", folder / "log.jsonl"])
-    assert_one_line_refusal(result, path)
+    dry_run_with("--config", tmp_path_factory.mktemp("config") / "machine.json", data)
 
 
 def _trust_seed() -> list[dict]:
@@ -134,12 +139,7 @@ def _manifest_seed() -> dict:
 @FUZZ
 @given(data=inputs(_manifest_seed()))
 def test_a_promoted_manifest_envelope_is_one_or_one_line_exit_2(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("manifest")
-    path, events = folder / "promoted_gestures.json", folder / "none.jsonl"
-    path.write_bytes(data)
-    events.write_bytes(b"")
-    result = invoke(["airdeck", "run", "--promoted", path, "--events", events, "--log", folder / "log.jsonl"])
-    assert_one_line_refusal(result, path)
+    dry_run_with("--promoted", tmp_path_factory.mktemp("manifest") / "promoted_gestures.json", data)
 
 
 def _event_lines() -> list[dict]:
@@ -165,3 +165,12 @@ def test_an_events_stream_is_decided_or_its_bad_lines_reported(tmp_path_factory,
     assert (result.exit_code == 2) == bool(bad), result.output
     for line in bad:  # one line each, naming the file and the line
         assert f"{path}:" in line
+
+
+def test_an_envelope_whose_signatures_are_not_a_list_is_bad_input(tmp_path):
+    """Found by the fuzz above: it was taken for a signature that fails, then crashed."""
+    envelope = {**_manifest_seed(), "signatures": 1.5}
+    path = tmp_path / "promoted_gestures.json"
+    path.write_text(json.dumps(envelope))
+    result = invoke(["airdeck", "run", "--promoted", path, "--events", "-", "--log", tmp_path / "log.jsonl"])
+    assert result.exit_code == 2 and "$.signatures: 1.5 is not of type" in result.output
