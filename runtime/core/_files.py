@@ -71,6 +71,10 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
     """`path` opened for buffered binary reading when it is a regular file within its kind's
     `max_bytes`; InputError otherwise. Never blocks (a FIFO without a writer is refused)."""
     limit = input_limit(kind)
+    if getattr(limit, "accept_fifo", None):
+        fifo = _open_if_fifo(path)
+        if fifo is not None:
+            return fifo
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
@@ -83,8 +87,6 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         st = os.fstat(fd)
-        if stat.S_ISFIFO(st.st_mode) and getattr(limit, "accept_fifo", None):
-            return _open_fifo(path, fd, st)
         if not stat.S_ISREG(st.st_mode):
             raise _not_regular(path, st.st_mode, kind)
         if st.st_size > limit.max_bytes:
@@ -97,16 +99,21 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
         raise
 
 
-def _open_fifo(path: Path | str, probe: int, st: os.stat_result) -> BinaryIO:
-    """A FIFO of a stream kind, opened again blocking: waits for its producer (a non-blocking
-    reader would see end-of-file before the producer starts). The second open must be the same
-    pipe, so nothing swapped in between (a device) is read."""
+def _open_if_fifo(path: Path | str) -> BinaryIO | None:
+    """A FIFO of a stream kind, opened blocking: it waits for its producer, as a reader of
+    standard input does (a non-blocking reader would see end-of-file before the producer
+    starts, or miss a producer that came and went). None when `path` is no FIFO. The opened
+    file must be the pipe that was checked, so nothing swapped in between (a device) is read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # the ordinary path says why
+    if not stat.S_ISFIFO(st.st_mode):
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    finally:
-        os.close(probe)
     again = os.fstat(fd)
     if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISFIFO(again.st_mode):
         os.close(fd)
