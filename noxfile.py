@@ -14,20 +14,61 @@ TEST_EXTRAS = ".[test,pose]"
 NUMPY2_EXTRAS = ".[test]"  # no mediapipe: the newest numpy
 
 
+# `lume verify` options that take a value (the rest are flags): what `verify_plan` must skip
+# over to find ROOT among the posargs, wherever the options stand.
+_VERIFY_VALUE_OPTIONS = {"-o", "--out", "--report", "--only", "--rig"}
+_VERIFY_OUT_OPTIONS = {"-o", "--out", "--report"}
+
+
+def verify_plan(posargs: list[str], default_report: str) -> tuple[str | None, str, list[str]]:
+    """(ROOT or None for the default fixtures, the report path, the `lume verify` arguments)
+    for `nox -s verify -- POSARGS`: options may stand before or after ROOT, with their value as
+    the next argument or after `=` (`-oPATH` too); after `--` everything is ROOT. The report is
+    the `-o/--out` given, else `default_report` (added to the arguments)."""
+    root, report, args = None, None, list(posargs)
+    i, only_positional = 0, False
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if only_positional or not arg.startswith("-") or arg == "-":
+            root = root if root is not None else arg
+        elif arg == "--":
+            only_positional = True
+        elif name in _VERIFY_VALUE_OPTIONS:
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            report = value if name in _VERIFY_OUT_OPTIONS else report
+        elif arg.startswith("-o") and not arg.startswith("--"):
+            report = arg[2:]  # -oPATH
+        i += 1
+    if report is None:
+        report = default_report
+        args += ["-o", report]
+    return root, report, args
+
+
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
     """The pre-rehearsal check: contracts, every verifier over ROOT (default: the route-smoke
-    fixtures) into a signed report, then the report's own verification.
+    fixtures) into a signed report, then the report's own verification, bound to that root:
+    `lume report verify REPORT --root ROOT --require-green` (a report of another root, or a
+    red or partial one, fails the session).
 
-    `nox -s verify -- ROOT [lume verify options]`. The signing key lives outside the repository
-    (LUME_KEY_DIR, the configuration, or ~/.config/lume/keys); on a fresh machine it is created
-    and trusted on first use. Installed editable so the report names the contracts' git commit.
+    `nox -s verify -- [ROOT] [lume verify options]`. The signing key lives outside the
+    repository (LUME_KEY_DIR, the configuration, or ~/.config/lume/keys); on a fresh machine it
+    is created and trusted on first use. Installed editable so the report names the contracts'
+    git commit.
     """
     session.install("-e", ".")
-    report = os.environ.get("LUME_REPORT", os.path.join("reports", "readiness.json"))
+    default = os.environ.get("LUME_REPORT", os.path.join("reports", "readiness.json"))
+    root, report, args = verify_plan(session.posargs, default)
     session.run("lume", "contracts", "check")
-    session.run("lume", "verify", *session.posargs, "-o", report)
-    session.run("lume", "report", "verify", report)
+    session.run("lume", "verify", *args)
+    if root is None:  # the root `lume verify` chose: the shipped route-smoke fixtures
+        root = session.run("python", "-c", "from lume.verifiers import default_root; print(default_root())",
+                           silent=True).strip().splitlines()[-1]
+    session.run("lume", "report", "verify", report, "--root", root, "--require-green")
 
 
 @nox.session(python=PYTHON)

@@ -204,6 +204,12 @@ INPUT_KINDS = (
     'private_key',
     'secret_token',
     'yaml_document',
+    'hashed_file',
+    'completion_proof',
+    'worker_output',
+    'training_arrays',
+    'director_versions',
+    'event_stream',
 )
 INPUT_JSON_DOCUMENT = 'json_document'
 INPUT_JSONL_STREAM = 'jsonl_stream'
@@ -217,6 +223,18 @@ INPUT_AUDIO_FILE = 'audio_file'
 INPUT_PRIVATE_KEY = 'private_key'
 INPUT_SECRET_TOKEN = 'secret_token'
 INPUT_YAML_DOCUMENT = 'yaml_document'
+INPUT_HASHED_FILE = 'hashed_file'
+INPUT_COMPLETION_PROOF = 'completion_proof'
+INPUT_WORKER_OUTPUT = 'worker_output'
+INPUT_TRAINING_ARRAYS = 'training_arrays'
+INPUT_DIRECTOR_VERSIONS = 'director_versions'
+INPUT_EVENT_STREAM = 'event_stream'
+
+# services LUME serves over HTTP/WebSocket (service_connections.v1)
+# service_connections.v1 /services/@keys
+SERVICES = ('bodytruth', 'director_bus')
+SERVICE_BODYTRUTH = 'bodytruth'
+SERVICE_DIRECTOR_BUS = 'director_bus'
 
 # reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)
 # san_receiver.v1 /reject_reasons/@keys

@@ -95,3 +95,35 @@ def attack_udp_process(verb: list[str], datagrams: list[bytes], *, extra: tuple[
     finally:
         proc.kill()
     return proc.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+# ------------------------------------------------------------------------------ slow clients
+GUARD = 30.0  # a hang guard on every socket, never a time budget
+
+
+def connect(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=GUARD)
+    s.settimeout(GUARD)
+    return s
+
+
+def read_all(s: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except ConnectionResetError:
+        pass
+    return out
+
+
+def drip(s: socket.socket, data: bytes, pause: float = 0.05) -> bool:
+    """Send `data` a byte at a time; False once the server has closed the connection."""
+    for b in data:
+        try:
+            s.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        time.sleep(pause)
+    return True

@@ -8,12 +8,13 @@ unrelated folder is not the root the report speaks about).
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHUNK = 1 << 20
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import InputError, hash_input
 
 
 @dataclass
@@ -43,14 +44,6 @@ def _same_folder(a: str, b: Path) -> bool:
         return False
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def bind(predicate: dict[str, Any], root: Path) -> Binding:
     """Check that `predicate` (readiness_report.v1) speaks about `root`."""
     root = Path(root)
@@ -59,13 +52,13 @@ def bind(predicate: dict[str, Any], root: Path) -> Binding:
         b.problems.append(f"the report vouches for root {predicate['root']!r}, not {str(root)!r}")
     for s in predicate["subjects"]:
         path = root / s["name"]
-        try:
-            if not path.is_file():
-                b.unreachable += 1
-                continue
-            found = _sha256(path)
-        except OSError:
+        if not os.path.lexists(path):
             b.unreachable += 1
+            continue
+        try:  # streamed; a FIFO, device or folder in a subject's place is a problem, never read
+            found, _ = hash_input(path, INPUT_HASHED_FILE)
+        except InputError as exc:
+            b.problems.append(f"{s['name']}: {exc}")
             continue
         if found != s["digest"]["sha256"]:
             b.problems.append(f"{s['name']}: sha256 {found} under {root}, the report signed "

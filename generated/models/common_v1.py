@@ -240,3 +240,31 @@ DeckAction = TypeAliasType("DeckAction", Literal['play_pause', 'loop_toggle', 's
 """
 A Rekordbox deck action the AirDeck gate can dispatch (or, for safe_stop, apply inside the gate).
 """
+
+
+class ConnectionLimits(BaseModel):
+    """
+    What one HTTP/WebSocket service holds for its clients, so a slow client (slowloris: headers or a body sent a byte at a time, many idle connections) cannot hold it. Enforced on the HTTP layer (uvicorn's h11 protocol) before the application sees a request.
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    request_read_timeout_s: Annotated[float, Field(gt=0.0)]
+    """
+    Seconds a client has from connecting (or from its first byte after a response) to send a whole request, headers and body (a WebSocket handshake's headers); the connection is closed (408 when nothing was answered yet) and counted when it runs out.
+
+    """
+    keep_alive_idle_s: Annotated[float, Field(gt=0.0)]
+    """
+    Seconds an idle keep-alive connection stays open after a response.
+    """
+    max_connections: Annotated[int, Field(ge=1)]
+    """
+    Connections open at once; one more is closed as soon as it is accepted.
+    """
+    max_header_bytes: Annotated[int, Field(ge=1024)]
+    """
+    Largest request line and headers; larger is refused (400) before the application.
+    """

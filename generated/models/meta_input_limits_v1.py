@@ -33,6 +33,11 @@ class Limit(BaseModel):
     """
     JSON inputs only - the deepest nesting of arrays and objects accepted (a scalar is depth 0, `{}` depth 1).
     """
+    accept_fifo: bool | None = None
+    """
+    Stream inputs only - a named pipe (FIFO) is accepted as well as a regular file: the reader waits for its producer the way it waits on standard input, reads it line by line (each line within `max_line_bytes`) and stops at `max_bytes`. Devices, directories and sockets are still refused. Absent or false - a FIFO is refused like any non-regular file.
+
+    """
 
 
 class InputLimits(BaseModel):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import IO, Any, Iterator
 
-from lume.runtime.core import scan_records
+from lume.generated.constants import INPUT_EVENT_STREAM
+from lume.runtime.core import bounded_lines, scan_records
 
 GESTURE = "gesture_event.v1"
 FRAME = "body_truth.v0"
@@ -22,7 +23,9 @@ def stream_kind(record: Any, default: str) -> str:
 
 def iter_stream(fh: IO[bytes], where: str, default: str,
                 errors: list[str]) -> Iterator[dict[str, Any]]:
-    """Validated records of a live JSONL stream; a bad line is reported in `errors` and skipped."""
-    for _, record in scan_records(fh, lambda r: stream_kind(r, default), file=where, errors=errors):
+    """Validated records of a live JSONL stream; a bad line is reported in `errors` and skipped,
+    a line over the `event_stream` line limit too (never held whole: /dev/zero on stdin)."""
+    lines = bounded_lines(fh, where, INPUT_EVENT_STREAM, errors)
+    for _, record in scan_records(lines, lambda r: stream_kind(r, default), file=where, errors=errors):
         yield record
 

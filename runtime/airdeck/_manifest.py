@@ -17,17 +17,21 @@ its envelope, so a dry-run report can name the manifest the promotion is about t
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.core import (
     InputError,
+    MalformedEnvelope,
     ReportRejected,
     SigningKey,
     canonical_json,
     decode_statement,
     get,
+    hash_input,
     is_envelope,
     load_trust,
     problems,
@@ -95,6 +99,8 @@ def load_manifest(path: Path, *, trust: list[dict[str, Any]] | None = None) -> P
             keyids = signed_by(doc, trust)
             signature = {"status": TRUSTED, "keyids": keyids,
                          "detail": f"signed by trusted key {', '.join(keyids)}"}
+        except MalformedEnvelope:
+            raise  # not an envelope at all: bad input (exit 2), not a signature that fails
         except ReportRejected as exc:
             stmt = _statement_anyway(doc, path)
             status = INVALID if signed_by(doc, trust) else UNTRUSTED
@@ -153,13 +159,13 @@ def evidence_problems(manifest: PromotedManifest) -> EvidenceCheck:
     for s in manifest.subjects:
         name, want = s.get("name"), (s.get("digest") or {}).get("sha256")
         path = None if root is None or not isinstance(name, str) else root / name
-        try:
-            if path is None or not path.is_file():
-                out.unreachable += 1
-                continue
-            found = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+        if path is None or not os.path.lexists(path):
             out.unreachable += 1
+            continue
+        try:  # streamed; a FIFO, a device or a folder put in its place is refused, never read
+            found, _ = hash_input(path, INPUT_HASHED_FILE)
+        except InputError as exc:
+            out.problems.append(f"{name}: {exc}")
             continue
         if found != want:
             out.problems.append(f"{name} changed after promotion: sha256 {found}, the signed manifest "

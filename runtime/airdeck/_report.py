@@ -9,18 +9,18 @@ against the installed rule contracts: `live_report_problem`.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lume.generated.constants import FRESH_DRY_RUN_REPORT
+from lume.generated.constants import FRESH_DRY_RUN_REPORT, INPUT_HASHED_FILE
 from lume.runtime.core import (
     ReportRejected,
     SigningKey,
     freshness,
     get,
+    hash_input,
     is_envelope,
     now_iso,
     problems,
@@ -39,8 +39,7 @@ CONTRACT = "airdeck_dry_run_report.v2"
 
 
 def file_ref(path: Path, records: int) -> dict[str, Any]:
-    return {"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-            "records": records}
+    return {"path": str(path), "sha256": hash_input(path, INPUT_HASHED_FILE)[0], "records": records}
 
 
 def _version() -> str:

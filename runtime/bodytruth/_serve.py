@@ -5,6 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import SERVICE_BODYTRUTH
+from lume.runtime.core import connection_limits, guarded_config
+
 from ._access import WriteAccess
 from ._replay import DEFAULT_TICK_MS, merged
 from ._service import BodyTruthService, create_app
@@ -40,4 +43,6 @@ def run_service(app: Any, host: str, port: int) -> None:
     """Serve until Ctrl-C on a real uvicorn server."""
     import uvicorn  # noqa: PLC0415 - only the service needs a web server
 
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # slow or idle clients are cut on the HTTP layer (service_connections.v1)
+    uvicorn.Server(guarded_config(app, connection_limits(SERVICE_BODYTRUTH), host=host, port=port,
+                                  log_level="warning")).run()

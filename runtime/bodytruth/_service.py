@@ -28,7 +28,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from lume.generated.constants import BODYTRUTH_PORT
+from lume.generated.constants import BODYTRUTH_PORT, SERVICE_BODYTRUTH
 from lume.generated.models.body_truth_v0 import LumeBodyTruth
 from lume.runtime import core as contracts
 
@@ -350,7 +350,8 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0,
     """
     import uvicorn  # noqa: PLC0415
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(contracts.guarded_config(app, contracts.connection_limits(SERVICE_BODYTRUTH),
+                                                     host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="bodytruth-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

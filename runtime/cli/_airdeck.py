@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from ._errors import BadInput, LumeGroup
+from ._errors import LumeGroup
 from ._options import (
     AddressType,
     AliasOption,
@@ -164,17 +164,18 @@ def run(live: bool, midi, config_path: Path | None, promoted: Path | None, repor
     With --json each decision is printed as one JSON line. Exit 0 done, 1 live mode refused or
     the MIDI output failed, 2 bad input (bad lines are skipped, reported, and exit 2 at the end).
     """
+    from lume.generated.constants import INPUT_EVENT_STREAM
     from lume.runtime.airdeck import start_dry, start_live
+    from lume.runtime.core import open_input
 
     config = _config(config_path)
     trust = _trust(trust_path)
     manifest = _manifest(promoted, trust)
     midi_spec = midi.url if midi is not None and not isinstance(midi, str) else midi
     where = "<stdin>" if events_path == "-" else events_path
-    try:
-        stream = sys.stdin.buffer if events_path == "-" else open(events_path, "rb")
-    except OSError as exc:
-        raise BadInput(f"{events_path}: cannot read: {exc.strerror or exc}") from exc
+    # an event_stream input: a regular file or a FIFO a live producer writes (waited on like
+    # stdin); a device, a folder or a socket is refused (InputError, exit 2)
+    stream = sys.stdin.buffer if events_path == "-" else open_input(events_path, INPUT_EVENT_STREAM)
     try:
         session = (start_live(config, manifest=manifest, dry_run_report=report_path, midi=midi_spec,
                               lock_file=lock_file, log=log_path, from_pose=from_pose, trust=trust)

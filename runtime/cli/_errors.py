@@ -109,12 +109,12 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         if install_hint(exc.name) is None:
             return None  # a module we depend on unconditionally: a broken install, show it all
         return BAD_INPUT, missing_module_message(exc)
+    bad = _loaded(BAD_INPUT_ERRORS)
+    if bad and isinstance(exc, bad):  # first: a malformed envelope is refused AND bad input (2)
+        return BAD_INPUT, str(exc)
     refusals = _loaded(REFUSALS)
     if refusals and isinstance(exc, refusals):
         return FAILED, getattr(exc, "reason", None) or str(exc)
-    bad = _loaded(BAD_INPUT_ERRORS)
-    if bad and isinstance(exc, bad):
-        return BAD_INPUT, str(exc)
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return BAD_INPUT, where + (exc.strerror or str(exc))
@@ -126,8 +126,10 @@ def report(ctx: click.Context, code: int, message: str) -> None:
     if ctx.params.get("as_json"):
         emit_json({"ok": False, ("error" if code == BAD_INPUT else "refused"): message})
     else:
-        label = "error" if code == BAD_INPUT else "refused"
-        err_console.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False)
+        from lume.runtime.core import printable  # noqa: PLC0415 - the CLI imports core lazily
+
+        label = "error" if code == BAD_INPUT else "refused"  # one line, whatever the input held
+        err_console.print(f"[bold red]{label}:[/] {escape(printable(message))}", highlight=False)
 
 
 class LumeCommand(click.Command):

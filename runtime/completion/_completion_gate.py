@@ -21,6 +21,7 @@ Every path, port, timeout and expected value comes from the contracts.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -35,6 +36,7 @@ from lume.generated.constants import (
     FRESH_DEVICE_TOPOLOGY,
     FRESH_MAC4_LIVE_STATE,
     FRESH_MRT2_PROOF,
+    INPUT_COMPLETION_PROOF,
     MAC4_BODYTRUTH_PORT,
     MAC4_BRIDGE_PORT,
     MAC4_SSH_PORT,
@@ -55,6 +57,7 @@ from lume.runtime.core import (
     now_iso,
     parameters,
     problems,
+    read_input,
     span_text,
     status_of,
     unchecked,
@@ -199,12 +202,12 @@ def fetch_url(url: str, client: Any, max_bytes: int) -> Fetched:
 
 
 def fetch_file(path: Path) -> Fetched:
-    try:
-        body = Path(path).read_bytes()
-    except OSError as exc:
-        return Fetched(str(path), problem=violated(f"cannot read: {exc.strerror or exc}", file=str(path),
+    """A proof given as a file: a `completion_proof` input (input_limits.v1). A FIFO, a device,
+    a folder or an oversized file is bad input (InputError, exit 2), never read."""
+    if not os.path.lexists(path):
+        return Fetched(str(path), problem=violated("cannot read: no such file", file=str(path),
                                                    expected="a readable file", found="unreadable"))
-    return _parse(str(path), body)
+    return _parse(str(path), read_input(path, INPUT_COMPLETION_PROOF))
 
 
 def _parse(source: str, body: bytes) -> Fetched:

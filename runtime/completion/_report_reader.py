@@ -4,11 +4,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from lume.generated.constants import FRESH_COMPLETION_GATE_REPORT, SAFE_MAC5_GATE
-from lume.runtime.core import get, parameters, problems
+from lume.generated.constants import FRESH_COMPLETION_GATE_REPORT, INPUT_HASHED_FILE, SAFE_MAC5_GATE
+from lume.runtime.core import get, hash_input, parameters, problems
 
 INVARIANT = SAFE_MAC5_GATE
 REPORT = "readiness_report.v1"
@@ -91,14 +92,12 @@ def binding_problem(predicate: dict[str, Any], bundle_dir: Path) -> str | None:
     refused). Without either there is nothing to compare (the report's other subjects are
     Mac4's live documents) and nothing is refused here.
     """
-    import hashlib
-
     tail = gate_parameters()["topology_file"]
     local = Path(bundle_dir) / tail
     audited = [s for s in predicate.get("subjects") or [] if str(s["name"]).replace("\\", "/").endswith(tail)]
-    if not local.is_file() or not audited:
+    if not os.path.lexists(local) or not audited:
         return None
-    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    digest, _ = hash_input(local, INPUT_HASHED_FILE)  # a FIFO or a folder there: InputError
     if all(s["digest"]["sha256"] != digest for s in audited):
         return (f"the completion gate audited another take: {tail} of {bundle_dir.name} has sha256 "
                 f"{digest}, the report signed {audited[0]['digest']['sha256']} ({INVARIANT})")

@@ -18,7 +18,10 @@
   the one comparison of an evidence time with the clock (`freshness`);
 - input files opened one bounded way (`open_input`, `read_input`, under `read_json`,
   `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
-  limits per kind of input (`input_limit(kind)`);
+  limits per kind of input (`input_limit(kind)`); files only hashed are streamed (`hash_input`),
+  live streams read in bounded lines (`bounded_lines`);
+- services' HTTP layer bounded against slow clients (`guarded_config`: a uvicorn configuration
+  enforcing a service's row of service_connections.v1, `connection_limits(service)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
 
 Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
@@ -41,7 +44,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_ed25519": ("public_key_problem", "verify_ed25519",),
     "_evidence": ("CheckResult", "Domain", "Evidence", "Status", "held", "status_of", "unchecked",
             "violated", "warned",),
-    "_files": ("InputError", "NotRegularFile", "depth_over", "input_limit", "open_input", "read_input",),
+    "_files": ("InputError", "NotRegularFile", "bounded_lines", "depth_over", "hash_input", "input_limit",
+            "open_input", "read_input",),
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
     "_gc": ("paused_gc",),
@@ -57,11 +61,13 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "bundle_layout", "check_remediation", "commands", "deck_zones", "director_ownership",
             "input_limits", "invariant",
             "invariants", "labels", "midi_map", "parameters", "policy", "rule_data", "safety_invariants",
-            "storage_root",),
+            "service_connections", "storage_root", "connection_limits",),
     "_signing": ("MalformedEnvelope", "ReportRejected", "canonical_json", "check_envelope",
             "decode_statement", "default_max_age_s", "is_envelope", "parse_envelope", "read_envelope",
             "sign_report", "sign_statement", "signed_by", "verify_report", "verify_statement",),
+    "_slow_clients": ("guarded_config",),
     "_strict_json": ("StrictJSONError", "loads_strict",),
+    "_text": ("printable",),
     "_time": ("Clock", "fixed", "now", "now_iso", "parse_datetime", "parse_time", "rfc3339",),
     "_tolerant": ("is_tolerant",),
     "_validate": ("FileResult", "Problem", "UnknownContract", "Unreadable", "bundled_schema",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -80,8 +81,9 @@ class Staged:
 def write_bytes(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically. Returns False (and writes nothing) when unchanged."""
     path = Path(path)
-    try:
-        if path.read_bytes() == data:
+    try:  # only a regular file of the same size can be unchanged (a FIFO there would block)
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and path.read_bytes() == data:
             return False
     except OSError:
         pass

@@ -11,11 +11,12 @@ contract.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import stat
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
 LIMITS = "input_limits.v1"
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -87,6 +88,10 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
     """`path` opened for buffered binary reading when it is a regular file within its kind's
     `max_bytes`; InputError otherwise. Never blocks (a FIFO without a writer is refused)."""
     limit = input_limit(kind)
+    if getattr(limit, "accept_fifo", None):
+        fifo = _open_if_fifo(path)
+        if fifo is not None:
+            return fifo
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
@@ -111,12 +116,88 @@ def open_input(path: Path | str, kind: str) -> BinaryIO:
         raise
 
 
+def _open_if_fifo(path: Path | str) -> BinaryIO | None:
+    """A FIFO of a stream kind, opened blocking: it waits for its producer, as a reader of
+    standard input does (a non-blocking reader would see end-of-file before the producer
+    starts, or miss a producer that came and went). None when `path` is no FIFO. The opened
+    file must be the pipe that was checked, so nothing swapped in between (a device) is read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # the ordinary path says why
+    if not stat.S_ISFIFO(st.st_mode):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    again = os.fstat(fd)
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISFIFO(again.st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: replaced while it was opened [{LIMITS}]")
+    return os.fdopen(fd, "rb")
+
+
+CHUNK = 1 << 20  # 1 MiB reads into one reused buffer
+
+
+def hash_input(path: Path | str, kind: str) -> tuple[str, int]:
+    """(lower-case hex SHA-256, size) of a regular file of `kind`, streamed in 1 MiB reads
+    (bounded memory whatever its size); InputError like `open_input`, or when it grows past
+    `max_bytes` while hashed."""
+    limit = input_limit(kind)
+    h, total = hashlib.sha256(), 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open_input(path, kind) as fh:
+        try:
+            while n := fh.readinto(buf):
+                total += n
+                if total > limit.max_bytes:
+                    raise too_large(path, total, kind, limit)
+                h.update(view[:n])
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return h.hexdigest(), total
+
+
+def bounded_lines(fh: BinaryIO, where: str, kind: str, errors: list[str]) -> Iterator[bytes]:
+    """The lines of a stream of `kind`, none held longer than its `max_line_bytes`: an over-long
+    line is reported in `errors`, read past and yielded empty (line numbers stay right); the
+    stream ends with a report when it passes `max_bytes`."""
+    limit = input_limit(kind)
+    max_line = limit.max_line_bytes or limit.max_bytes
+    total = number = 0
+    while raw := fh.readline(max_line + 2):  # room for CR LF
+        number += 1
+        total += len(raw)
+        if len(raw.rstrip(b"\r\n")) > max_line:
+            cut = not raw.endswith(b"\n")
+            while cut and total <= limit.max_bytes and (rest := fh.readline(CHUNK)):
+                total += len(rest)
+                cut = not rest.endswith(b"\n")
+            errors.append(f"{where}:{number}: a line over {size_text(max_line)}, the line limit for "
+                          f"{kind} inputs [{LIMITS}]")
+            raw = b""
+        if total > limit.max_bytes:
+            errors.append(f"{where}:{number}: {size_text(total)} or more, over the "
+                          f"{size_text(limit.max_bytes)} limit for {kind} inputs [{LIMITS}]; "
+                          f"the rest was not read")
+            return
+        yield raw
+
+
 def read_input(path: Path | str, kind: str) -> bytes:
     """The bytes of a regular file of `kind`, at most its `max_bytes` (see `open_input`)."""
     limit = input_limit(kind)
     with open_input(path, kind) as fh:
         try:
-            data = fh.read(limit.max_bytes + 1)
+            # Ask for the size the file has (not max_bytes: a 64 MiB buffer per small read), then
+            # for the rest up to the limit should it have grown since (or be a pipe).
+            expected = min(os.fstat(fh.fileno()).st_size, limit.max_bytes)
+            data = fh.read(expected + 1)
+            if len(data) > expected:
+                data += fh.read(limit.max_bytes + 1 - len(data))
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if len(data) > limit.max_bytes:  # it grew after the size check

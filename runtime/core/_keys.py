@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from lume.generated.constants import INPUT_PRIVATE_KEY
+from lume.generated.constants import INPUT_PRIVATE_KEY, INPUT_TRUST_FILE
 
 from ._atomic import SECRET, publish_once, write_json
 from ._config import config_dir_path, config_home, load_machine_config
@@ -208,10 +208,10 @@ def load_or_create_key(key_dir_path: Path | None = None) -> SigningKey:
 def load_trust(path: Path | None = None) -> list[dict[str, Any]]:
     """The trusted keys (empty when the file does not exist). Raises KeyProblem when malformed."""
     path = path or trust_file()
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
     try:
-        doc = read_json(path)
+        doc = read_json(path, INPUT_TRUST_FILE)
     except InputError as exc:
         raise KeyProblem(str(exc)) from exc
     from ._contracts import get

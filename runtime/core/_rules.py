@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # each model is imported when its table is first read (table(
     from lume.generated.models.meta_midi_map_v1 import MidiMap
     from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
     from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
+    from lume.generated.models.meta_service_connections_v1 import ServiceConnections
     from lume.generated.models.meta_storage_root_v1 import StorageRoot
 
 INVARIANTS = "safety_invariants.v1"
@@ -64,6 +65,16 @@ director_ownership: Callable[[], DirectorOwnership] = _table("director_ownership
 input_limits: Callable[[], InputLimits] = _table("input_limits.v1", "InputLimits")
 body_truth_inputs: Callable[[], BodyTruthInputs] = _table("body_truth_inputs.v0", "BodyTruthInputs")
 check_remediation: Callable[[], CheckRemediation] = _table("check_remediation.v1", "CheckRemediation")
+service_connections: Callable[[], ServiceConnections] = _table("service_connections.v1", "ServiceConnections")
+
+
+def connection_limits(service: str) -> Any:
+    """The ConnectionLimits row of one service in service_connections.v1 (SERVICE_* constants);
+    KeyError naming the contract for a service it does not declare."""
+    try:
+        return service_connections().services[service]
+    except KeyError:
+        raise KeyError(f"{service!r} is not a service in service_connections.v1") from None
 
 
 @functools.cache

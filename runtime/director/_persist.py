@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from lume.generated.constants import INPUT_DIRECTOR_VERSIONS
 from lume.runtime import core
 from lume.runtime.core import parse_datetime
 
@@ -126,14 +127,24 @@ class StateStore:
         """The version numbers on disk, oldest first."""
         return [v for b in self._batches for v in range(b.first, b.last + 1)]
 
-    def read(self) -> Iterator[tuple[Path, int, bytes]]:
-        """Every stored line, newest first: (file, line number, bytes)."""
+    def read(self, skipped: list[str] | None = None) -> Iterator[tuple[Path, int, bytes]]:
+        """Every stored line, newest first: (file, line number, bytes). A batch file that is no
+        regular file or is over its `director_versions` limits (input_limits.v1) is skipped,
+        never read (a FIFO there must not hang the start-up), and said in `skipped`."""
+        max_line = core.input_limit(INPUT_DIRECTOR_VERSIONS).max_line_bytes
         for b in reversed(self._batches):
             try:
-                lines = b.path.read_bytes().splitlines()
-            except OSError:
+                lines = core.read_input(b.path, INPUT_DIRECTOR_VERSIONS).splitlines()
+            except core.InputError as exc:
+                if skipped is not None and b.path.exists():
+                    skipped.append(str(exc))
                 continue
             for i in range(len(lines) - 1, -1, -1):
+                if len(lines[i]) > max_line:
+                    if skipped is not None:
+                        skipped.append(f"{b.path}:{i + 1}: a line over {max_line} bytes, the line limit "
+                                       f"for {INPUT_DIRECTOR_VERSIONS} inputs [input_limits.v1]")
+                    continue
                 yield b.path, i + 1, lines[i]
 
     def load(self) -> tuple[dict[str, Any], LoadReport]:
@@ -147,7 +158,7 @@ class StateStore:
                        for p in self.dir.iterdir() if (m := _NAME.match(p.name)))
         self._batches = list(found)
         skipped: list[str] = []
-        for path, line, data in self.read():
+        for path, line, data in self.read(skipped):
             where = f"{path}:{line}"
             try:
                 doc = st.check(orjson.loads(data), where)

@@ -42,8 +42,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from lume.generated.constants import COMMAND_HEARTBEAT
-from lume.runtime.core import get, rule_data
+from lume.generated.constants import COMMAND_HEARTBEAT, SERVICE_DIRECTOR_BUS
+from lume.runtime.core import connection_limits, get, guarded_config, rule_data
 
 from . import _devices as dev
 from . import _frames as frames
@@ -508,9 +508,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_uvicorn(bus_server: BusServer, *, log_level: str = "warning") -> _Uvicorn:
-    config = uvicorn.Config(bus_server.app, lifespan="on", log_level=log_level, access_log=False,
-                            ws="websockets-sansio", ws_per_message_deflate=False,
-                            ws_max_size=bus_server.own.limits.max_frame_bytes)
+    # slow handshakes and idle connections are cut on the HTTP layer (service_connections.v1)
+    config = guarded_config(bus_server.app, connection_limits(SERVICE_DIRECTOR_BUS), lifespan="on",
+                            log_level=log_level, access_log=False, ws="websockets-sansio",
+                            ws_per_message_deflate=False, ws_max_size=bus_server.own.limits.max_frame_bytes)
     return _Uvicorn(config, bus_server)
 
 

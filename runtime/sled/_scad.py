@@ -73,7 +73,8 @@ def write_section(path: Path, constants: Constants | None = None) -> Written:
     block = section(c)
     path = Path(path)
     try:
-        old = path.read_text(encoding="utf-8") if path.exists() else None
+        # only a regular file is read (a FIFO or a device there is replaced, never waited on)
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     if old is None:

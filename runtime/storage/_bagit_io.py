@@ -28,7 +28,8 @@ from typing import Any, Iterator
 
 import bagit
 
-from lume.runtime.core import InputError, read_json
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import InputError, open_input, read_json
 
 # RFC 8493 section 2.4: tools MUST support SHA-256 and SHA-512; we write both.
 ALGORITHMS = ("sha256", "sha512")
@@ -86,7 +87,7 @@ def _hashed(path: Path) -> tuple[str, str, int]:
     import hashlib
 
     h256, h512, total = hashlib.sha256(), hashlib.sha512(), 0
-    with open(path, "rb") as fh:
+    with open_input(path, INPUT_HASHED_FILE) as fh:  # a bundle file: never a FIFO or a device
         while chunk := fh.read(1 << 20):
             h256.update(chunk)
             h512.update(chunk)

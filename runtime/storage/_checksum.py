@@ -13,19 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import hash_input
+
 CHUNK = 1 << 20  # 1 MiB
 _SIDECAR = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+?)\s*$")
 
 
 def sha256_file(path: Path | str) -> str:
-    """Lower-case hex sha256 of a file, read in 1 MiB chunks into one reused buffer."""
-    h = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
+    """Lower-case hex sha256 of a file, read in 1 MiB chunks into one reused buffer: a
+    `hashed_file` input (InputError for a FIFO, a device or a folder: never waited on)."""
+    return hash_input(path, INPUT_HASHED_FILE)[0]
 
 
 def sha256_stream(fh, limit: int | None = None) -> tuple[str, int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from lume.runtime.core import rule_data
+from lume.runtime.core import printable, rule_data  # noqa: F401 - printable: used by the indexer and extractor
 
 
 class NotRegular(Exception):
@@ -87,12 +87,3 @@ def read_json_limited(path: Path, limit: int) -> object:
     except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not valid JSON: {exc}") from exc
 
-
-# C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
-_UNPRINTABLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
-_UNPRINTABLE.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
-
-
-def printable(text: str) -> str:
-    """`text` with every control character escaped (`\\x1b`, `\\x0a`, …): one line, no escapes."""
-    return text.translate(_UNPRINTABLE)

@@ -31,15 +31,18 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from lume.generated.constants import BUNDLE_FILE, SAFE_SOURCES_IMMUTABLE
+from lume.generated.constants import BUNDLE_FILE, INPUT_WORKER_OUTPUT, SAFE_SOURCES_IMMUTABLE
 from lume.runtime.completion import CompletionRefused, binding_problem, read_completion_report
 from lume.runtime.core import (
     InputError,
+    bounded_lines,
     bundle_layout,
     dumps,
     get,
+    open_input,
     parameters,
     problems,
+    read_input,
     read_json,
     scan_records,
     write_durable,
@@ -232,22 +235,36 @@ def output_names() -> tuple[str, str]:
     return kinds["document"], kinds["record"]
 
 
+def _worker_output(path: Path) -> bytes:
+    """A file the worker wrote, as a `worker_output` input (input_limits.v1): the worker is
+    another program, so a FIFO, a device or an oversized file there refuses the run."""
+    try:
+        return read_input(path, INPUT_WORKER_OUTPUT)
+    except InputError as exc:
+        raise Mac5Refused(f"worker output refused, the bundle is unchanged: {exc}") from exc
+
+
 def _check_outputs(out: Path, *, fps: float, label_windows_only: bool, video_sha256: str,
                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate the worker's outputs against their contracts and against the request."""
     _folder, required, _allowed, contracts = derived_spec()
     summary_name, frames_name = output_names()
-    missing = [name for name in required if not (out / name).is_file()]
+    missing = [name for name in required if not os.path.lexists(out / name)]
     if missing:
         raise Mac5Refused(f"worker wrote no {', '.join(missing)} in {out}; the bundle is unchanged")
     try:
-        summary = orjson.loads((out / summary_name).read_bytes())
+        summary = orjson.loads(_worker_output(out / summary_name))
     except orjson.JSONDecodeError as exc:
         raise Mac5Refused(f"worker output {summary_name} is not valid JSON: {exc} "
                           f"[{contracts[summary_name]}]") from exc
     found = [str(p) for p in problems(summary, get(contracts[summary_name]), file=summary_name)]
-    lines = (out / frames_name).read_bytes().splitlines()
-    records = [r for _, r in scan_records(lines, contracts[frames_name], file=frames_name, errors=found)]
+    try:
+        with open_input(out / frames_name, INPUT_WORKER_OUTPUT) as fh:
+            lines = bounded_lines(fh, frames_name, INPUT_WORKER_OUTPUT, found)
+            records = [r for _, r in scan_records(lines, contracts[frames_name], file=frames_name,
+                                                  errors=found)]
+    except InputError as exc:
+        raise Mac5Refused(f"worker output refused, the bundle is unchanged: {exc}") from exc
     if found:
         shown = found[:20] + ([f"… and {len(found) - 20} more"] if len(found) > 20 else [])
         raise Mac5Refused("worker outputs break their contracts; the bundle is unchanged:\n  "
@@ -455,12 +472,12 @@ def _collect(out: Path, summary: dict[str, Any], stamped: list[str],
     """The bytes to store: the worker's files (summary re-rendered only when stamped), and the
     worker's captured output as worker.log when it wrote none."""
     _folder, required, allowed, _contracts = derived_spec()
-    files = {name: (out / name).read_bytes() for name in required}
+    files = {name: _worker_output(out / name) for name in required}
     if stamped:
         files[output_names()[0]] = dumps(summary).encode("utf-8")
     for name in allowed:
-        if (out / name).is_file():
-            files[name] = (out / name).read_bytes()
+        if os.path.lexists(out / name):
+            files[name] = _worker_output(out / name)
         elif name == "worker.log":
             files[name] = (f"$ {shlex.join(done.args)}\n--- stdout\n{done.stdout}"
                            f"--- stderr\n{done.stderr}").encode("utf-8")

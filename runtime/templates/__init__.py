@@ -6,7 +6,7 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 002's eight live-safe criteria allow it, the promoted AirDeck manifest (Wave 7).
 """
 from ._analyzer import TemplatesResult, build_templates
-from ._promotion import PromotionResult, promote
 from ._policy import criteria
+from ._promotion import PromotionResult, promote
 
 __all__ = ["PromotionResult", "TemplatesResult", "build_templates", "criteria", "promote"]

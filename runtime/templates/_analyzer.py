@@ -13,16 +13,19 @@ the same bytes (no wall-clock time in any output). Sources are only read
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.core import (
     InputError,
     LabelIndex,
     dumps,
     get,
+    hash_input,
     problems,
     read_json,
     rfc3339,
@@ -325,9 +328,9 @@ def load_outputs(bundle_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]
     root = Path(bundle_dir)
     digests: dict[str, str] = {}
     for rel in (WINDOWS_FILE, TEMPLATES_FILE):
-        if not (root / rel).is_file():
+        if not os.path.lexists(root / rel):
             raise InputError(f"{root / rel}: missing; run `lume templates build {root}` first")
-        digests[rel] = _sha((root / rel).read_bytes())
+        digests[rel] = hash_input(root / rel, INPUT_HASHED_FILE)[0]
     windows, _, _ = streams.read_records(root / WINDOWS_FILE, WINDOW)
     doc = read_json(root / TEMPLATES_FILE)
     _check(doc, TEMPLATES, str(root / TEMPLATES_FILE))

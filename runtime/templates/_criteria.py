@@ -8,13 +8,13 @@ promotion step records them through `Assessment.set`.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.airdeck import Rules, as_records
-from lume.runtime.core import contract_ref, get, rule_data
+from lume.runtime.core import contract_ref, get, hash_input, rule_data
 
 from . import _policy as policy
 from ._bundle import Bundle
@@ -71,7 +71,7 @@ class Assessment:
 
 
 def _sha_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hash_input(path, INPUT_HASHED_FILE)[0]
 
 
 # ------------------------------------------------------------------------------ checks

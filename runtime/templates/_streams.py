@@ -17,7 +17,6 @@ NaN-aware means. Channels per kind:
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from lume.runtime.core import deck_zones, iter_records
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import deck_zones, hash_input, iter_records
 
 from ._policy import pose_motion_full_scale
 
@@ -62,7 +62,7 @@ def read_records(path: Path, stem: str) -> tuple[list[dict[str, Any]], list[int]
     for n, rec in iter_records(path, stem):
         records.append(rec)
         lines.append(n)
-    return records, lines, hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return records, lines, hash_input(path, INPUT_HASHED_FILE)[0]
 
 
 def _in_time_order(records: list[dict[str, Any]], lines: list[int],

@@ -64,6 +64,8 @@ SPEC: tuple[Names | Value | Consts, ...] = (
           "director bus commands (frame `type`s a role sends)"),
     Names("INPUT_KINDS", "INPUT_", "input_limits.v1", "/kinds/@keys",
           "kinds of input file the core readers bound (input_limits.v1)"),
+    Names("SERVICES", "SERVICE_", "service_connections.v1", "/services/@keys",
+          "services LUME serves over HTTP/WebSocket (service_connections.v1)"),
     Names("SAN_RECEIVER_REASONS", "SAN_REJECT_", "san_receiver.v1", "/reject_reasons/@keys",
           "reasons a SAN OSC receiver rejects a datagram for (san_receiver.v1)"),
     Value("STORAGE_MANIFESTS_DIR", "storage_root.v1", "/manifests_dir", "K11 storage root names"),

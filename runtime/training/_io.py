@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 from typing import Any
 
-from lume.runtime.core import ContractError, InputError, get, problems, read_json, table_problems
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import (
+    ContractError,
+    InputError,
+    get,
+    hash_input,
+    problems,
+    read_json,
+    table_problems,
+)
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """SHA-256 of a training input, streamed (a `hashed_file` input: no FIFO, no device)."""
+    return hash_input(path, INPUT_HASHED_FILE)[0]
 
 
 def load_document(path: Path, stem: str) -> dict[str, Any]:

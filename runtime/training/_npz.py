@@ -14,7 +14,8 @@ from typing import Mapping
 
 import numpy as np
 
-from lume.runtime.core import InputError, write_bytes
+from lume.generated.constants import INPUT_TRAINING_ARRAYS
+from lume.runtime.core import InputError, open_input, write_bytes
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
@@ -41,22 +42,27 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> bytes:
 def array_names(path: Path) -> list[str]:
     """The array names of an NPZ without reading the arrays (InputError when it is no NPZ)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_input(path, INPUT_TRAINING_ARRAYS) as fh, zipfile.ZipFile(fh) as zf:
             return sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to list it means it is no readable NPZ
         raise InputError(f"{path}: not an NPZ file: {exc or type(exc).__name__}") from exc
 
 
 def read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(arrays, {name: why it could not be read}) - object arrays are refused, never unpickled."""
+    fh = open_input(path, INPUT_TRAINING_ARRAYS)  # a regular file within its limit, or InputError
     try:
-        handle = np.load(Path(path), allow_pickle=False)
+        handle = np.load(fh, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - a single .npy header can fail like a member (see below)
+        fh.close()
         raise InputError(f"{path}: not an NPZ file: {exc or type(exc).__name__}") from exc
     if not isinstance(handle, np.lib.npyio.NpzFile):
+        fh.close()
         raise InputError(f"{path}: a single .npy array, not an NPZ archive")
     arrays, refused = {}, {}
-    with handle:
+    with fh, handle:
         for name in handle.files:
             try:
                 arrays[name] = handle[name]

@@ -69,16 +69,20 @@ def test_scenarios_check_is_clean(tmp_path):
 def test_serve_wires_replay_and_recording_into_uvicorn(monkeypatch, tmp_path):
     seen = {}
 
-    def fake_run(app, host, port, log_level):
-        seen.update(app=app, host=host, port=port)
+    def fake_run(server, sockets=None):
+        c = server.config
+        seen.update(app=c.app, host=c.host, port=c.port, limits=c.http.limits)
 
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    from lume.runtime.core import connection_limits
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     record = tmp_path / "out.jsonl"
     r = run("bodytruth", "serve", "--replay", str(FOLDER / "burst.obs.jsonl"), "--record", str(record))
     assert r.exit_code == 0, r.output
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 9405)
+    assert seen["limits"] == connection_limits("bodytruth")  # slow clients are cut (service_connections.v1)
     service = seen["app"].state.service
     assert service.recorder is not None and service.fusion.motion_record_id == "out"
     service.close()

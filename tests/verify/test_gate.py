@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import socket
 import threading
 import time
@@ -519,3 +520,20 @@ def test_mac5_refuses_a_report_forged_with_an_identity_key(tmp_path: Path, monke
                                   "signatures": [{"keyid": keyid, "sig": base64.b64encode(identity + bytes(32)).decode()}]}))
     with pytest.raises(CompletionRefused, match="small-order"):
         read_completion_report(forged)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
+@pytest.mark.parametrize("option", ["--proof-file", "--topology"])
+def test_a_fifo_as_a_gate_input_is_bad_input_not_a_hang(mac4: Mac4, topology: Path, tmp_path: Path,
+                                                         option: str) -> None:
+    from hostile_helpers import returns_promptly
+
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    given = {"--topology": str(topology), "--proof-file": None, option: str(fifo)}
+    args = [x for k, v in given.items() if v is not None for x in (k, v)]
+    out = tmp_path / "gate.json"
+    res = returns_promptly(gate, ["mac4-first", *mac4.args(), *args, "--output", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "not a regular file (a FIFO)" in res.output and "[input_limits.v1]" in res.output
+    assert "Traceback" not in res.output and not out.exists()
