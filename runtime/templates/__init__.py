@@ -7,6 +7,16 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 """
 from ._analyzer import TemplatesResult, build_templates
 from ._promotion import PromotionResult, promote
-from ._policy import criteria
+from ._standing import ManifestStanding, manifest_standing
+from ._policy import criteria, proof_checks
 
-__all__ = ["PromotionResult", "TemplatesResult", "build_templates", "criteria", "promote"]
+__all__ = [
+    "ManifestStanding",
+    "PromotionResult",
+    "TemplatesResult",
+    "build_templates",
+    "criteria",
+    "manifest_standing",
+    "proof_checks",
+    "promote",
+]
