@@ -6,9 +6,9 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 002's eight live-safe criteria allow it, the promoted AirDeck manifest (Wave 7).
 """
 from ._analyzer import TemplatesResult, build_templates
+from ._policy import criteria, proof_checks
 from ._promotion import PromotionResult, promote
 from ._standing import ManifestStanding, manifest_standing
-from ._policy import criteria, proof_checks
 
 __all__ = [
     "ManifestStanding",
@@ -17,6 +17,6 @@ __all__ = [
     "build_templates",
     "criteria",
     "manifest_standing",
-    "proof_checks",
     "promote",
+    "proof_checks",
 ]
