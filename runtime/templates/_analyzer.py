@@ -168,8 +168,9 @@ def session_span(b: Bundle, labelled: list[Labelled], found: list[Stream]) -> tu
     and the streams read from inside the bundle; None when nothing in the bundle says."""
     ends: list[float] = []
     for entry in b.doc.get("sources") or []:
-        if isinstance(entry.get("start_unix"), (int, float)):
-            ends += [float(entry["start_unix"]), float(entry["start_unix"]) + float(entry.get("duration_s") or 0)]
+        start = entry.get("start_unix")
+        if isinstance(start, (int, float)):
+            ends += [float(start), float(start) + float(entry.get("duration_s") or 0)]
     ends += [x for w in labelled for x in (w.start, w.end)]
     ends += [float(x) for s in found if len(s) for x in (s.t[0], s.t[-1])]
     return (min(ends), max(ends)) if ends else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import io
 import json
 
 from templates_helpers import copy_bundle
@@ -56,7 +55,8 @@ def test_the_cli_prints_the_warning(tmp_path):
 
     bundle = copy_bundle(tmp_path)
     body_truth_file(tmp_path / "bt.jsonl", T0 - DAY)
-    r = CliRunner().invoke(main, ["templates", "build", str(bundle), "--body-truth", str(tmp_path / "bt.jsonl")])
+    r = CliRunner().invoke(main, ["templates", "build", str(bundle),
+                                  "--body-truth", str(tmp_path / "bt.jsonl")])
     assert r.exit_code == 0, r.output
     flat = " ".join(r.output.split())
     assert "bt.jsonl" in flat and "before the session starts" in flat
