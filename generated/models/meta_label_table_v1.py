@@ -102,6 +102,11 @@ class PromotionStatusRow(BaseModel):
     """
     Whether a label with this status may be dispatched live (only `promoted`).
     """
+    table_says: Annotated[str | None, Field(pattern='^[a-z][a-z _]*$')] = None
+    """
+    What the table can truthfully say about a label with this status: what it may become, not whether it is promoted (that is what a signed promoted manifest says). Shown by `lume labels show`; optional so earlier data of this table stays valid.
+
+    """
     description: Annotated[str, Field(min_length=10)]
 
 

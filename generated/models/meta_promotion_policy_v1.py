@@ -11,6 +11,15 @@ from typing_extensions import TypeAliasType
 
 from . import common_v1
 
+
+class ProofCheck(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: Literal['label_table_promoted', 'min_physical_examples', 'zero_false_triggers', 'dry_run_green']
+    satisfied_by: Annotated[str, Field(min_length=10)]
+
+
 EnergySource = TypeAliasType("EnergySource", Literal['body_truth', 'motionmix', 'pose', 'sam3d', 'pose_coach'])
 
 
@@ -109,4 +118,9 @@ class PromotionPolicy(BaseModel):
     criteria: Annotated[list[Criterion], Field(max_length=8, min_length=8)]
     """
     Seed 002's eight live-safe criteria, in order.
+    """
+    checks: Annotated[list[ProofCheck] | None, Field(max_length=4, min_length=4)] = None
+    """
+    The four proof-matrix checks of promotion_candidates.v1 `Candidate.checks`, each with the evidence that satisfies it (what `lume promote --command` prints for a failing one). Optional so that earlier data of this table stays valid.
+
     """

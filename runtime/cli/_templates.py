@@ -115,11 +115,13 @@ def promote(bundle_dir: Path, visual: bool, command_: bool, config_path: Path | 
 
 
 def _print_missing(candidate: dict) -> None:
-    """Per missing check or criterion: what was found (the candidate's own detail) and, for seed
-    002's criteria, the evidence that satisfies it (live_safe_policy.v1 `criteria[].gesture`)."""
-    from lume.runtime.templates import criteria
+    """Per missing check or criterion: what was found (the candidate's own detail) and the
+    evidence that satisfies it (promotion_policy.v1 `checks[].satisfied_by` for the four
+    proof-matrix checks, live_safe_policy.v1 `criteria[].gesture` for seed 002's criteria)."""
+    from lume.runtime.templates import criteria, proof_checks
 
-    satisfied_by = {c["id"]: c["check"] for c in criteria()}
+    satisfied_by = {c["id"]: c["satisfied_by"] for c in proof_checks()}
+    satisfied_by |= {c["id"]: c["check"] for c in criteria()}
     found = {x["id"]: x for x in (*candidate["checks"], *candidate["criteria"])}
     for cid in candidate["missing"]:
         detail = found.get(cid, {}).get("detail") or "not decided"

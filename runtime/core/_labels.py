@@ -61,6 +61,9 @@ class LabelMapping:
     lane: str
     may_command: bool
     promotion_status: str
+    # what the table can say of that status (labels.v1 `table_says`): what the label may become;
+    # whether it IS promoted only a signed promoted manifest says
+    table_says: str
     allows_live_command: bool
     command: str | None  # the command label it stands for (gesture rows: their target)
     deck: int | None
@@ -145,6 +148,7 @@ class LabelIndex:
             label=label, canonical=name, via="name" if label == name else "alias",
             origin=row["origin"], category=row["category"], lane=row["lane"],
             may_command=bool(lane["may_command"]), promotion_status=row["promotion_status"],
+            table_says=self.statuses[row["promotion_status"]].get("table_says", row["promotion_status"]),
             allows_live_command=bool(self.statuses[row["promotion_status"]]["allows_live_command"]),
             command=cmd.command if cmd else None,
             deck=cmd.deck if cmd else None, action=cmd.action if cmd else None,

@@ -6,7 +6,17 @@ visual-template manifest and, only when the proof matrix, the AirDeck gate's dry
 002's eight live-safe criteria allow it, the promoted AirDeck manifest (Wave 7).
 """
 from ._analyzer import TemplatesResult, build_templates
-from ._policy import criteria
+from ._policy import criteria, proof_checks
 from ._promotion import PromotionResult, promote
+from ._standing import ManifestStanding, manifest_standing
 
-__all__ = ["PromotionResult", "TemplatesResult", "build_templates", "criteria", "promote"]
+__all__ = [
+    "ManifestStanding",
+    "PromotionResult",
+    "TemplatesResult",
+    "build_templates",
+    "criteria",
+    "manifest_standing",
+    "promote",
+    "proof_checks",
+]

@@ -149,6 +149,7 @@ def read_evidence(bundle_dir: Path, *, body_truth: Path | None = None,
             found.append(s)
             inputs.append(s.input_ref())
 
+    span = session_span(b, labelled, found)
     for path, kind, read in ((body_truth, "body_truth", streams.body_truth),
                              (pose, "pose", streams.pose)):
         if path is None:
@@ -156,9 +157,41 @@ def read_evidence(bundle_dir: Path, *, body_truth: Path | None = None,
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file ({kind} stream)")
         s = read(Path(path), kind, b.rel(Path(path)))
+        away = outside(s, span, float(policy.analyzer()["timeline_gap_s"]))
+        if away is not None:  # e.g. a file of another day: it would spread the axis over days
+            notes.append(f"warning: {s.path} ({kind}) is not used: it {away}")
+            continue
         found.append(s)
         inputs.append(s.input_ref())
     return Evidence(b, labelled, found, inputs, notes)
+
+
+def session_span(b: Bundle, labelled: list[Labelled], found: list[Stream]) -> tuple[float, float] | None:
+    """The session's time span: its sources' recorded start and duration, its labelled windows
+    and the streams read from inside the bundle; None when nothing in the bundle says."""
+    ends: list[float] = []
+    for entry in b.doc.get("sources") or []:
+        start = entry.get("start_unix")
+        if isinstance(start, (int, float)):
+            ends += [float(start), float(start) + float(entry.get("duration_s") or 0)]
+    ends += [x for w in labelled for x in (w.start, w.end)]
+    ends += [float(x) for s in found if len(s) for x in (s.t[0], s.t[-1])]
+    return (min(ends), max(ends)) if ends else None
+
+
+def outside(s: Stream, span: tuple[float, float] | None, slack_s: float) -> str | None:
+    """Why a stream given from outside the bundle lies outside the session (its offset), or None.
+    `slack_s` is the timeline gap: an input further away would be a segment of its own."""
+    if span is None or not len(s):
+        return None
+    first, last = float(s.t[0]), float(s.t[-1])
+    if last < span[0] - slack_s:
+        return (f"ends {span[0] - last:.1f} s before the session starts ({rfc3339(last)} < "
+                f"{rfc3339(span[0])})")
+    if first > span[1] + slack_s:
+        return (f"starts {first - span[1]:.1f} s after the session ends ({rfc3339(first)} > "
+                f"{rfc3339(span[1])})")
+    return None
 
 
 def _sam3d_source(b: Bundle) -> tuple[str, float] | None:

@@ -44,6 +44,11 @@ def criteria() -> list[dict[str, Any]]:
             for c in sorted(live_safe()["criteria"], key=lambda c: c["order"])]
 
 
+def proof_checks() -> list[dict[str, Any]]:
+    """The four proof-matrix checks with the evidence that satisfies each (`checks`)."""
+    return list(policy().get("checks", []))
+
+
 def policy_ref() -> dict[str, str]:
     return contract_ref(POLICY)
 
