@@ -227,7 +227,7 @@ def _place_labels(fig: Any, ax: Any, inside: list[dict[str, Any]], lanes: list[s
             by_label.setdefault(w["label"], []).append(w)
         taken: list[list[tuple[float, float]]] = [[] for _ in LEVELS]
 
-        def place(w: dict[str, Any]) -> bool:
+        def place(w: dict[str, Any], i: int = i, taken: list[list[tuple[float, float]]] = taken) -> bool:
             x = min(max(w["start_unix"] - origin, x_lo), x_hi)
             text = ax.text(x, i + LEVELS[0], w["label"], fontsize=LABEL_PT, va="bottom", ha="left",
                            gid=LABEL_GID, clip_on=False)

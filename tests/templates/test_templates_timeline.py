@@ -9,6 +9,8 @@ import json
 from templates_helpers import copy_bundle
 
 from lume.runtime.core import get
+from lume.runtime.templates import _policy as policy
+from lume.runtime.templates import _timeline as timeline
 from lume.runtime.templates import build_templates
 from lume.runtime.templates._analyzer import TIMELINE_CSV
 
@@ -64,8 +66,6 @@ def test_the_cli_prints_the_warning(tmp_path):
 
 # --- the plot, through matplotlib's objects -------------------------------------------------
 
-from lume.runtime.templates import _policy as policy  # noqa: E402
-from lume.runtime.templates import _timeline as timeline  # noqa: E402
 
 ORIGIN = 1_779_989_200.0
 # A long take (10 min), a short one an hour later, a 1 s one 40 s after that: the long gap is cut
