@@ -311,7 +311,7 @@ def build_templates(bundle_dir: Path, *, body_truth: Path | None = None,
                           energy_order=list(a["energy_sources"]))
     csv_bytes = timeline.render_csv(header, table).encode()
     png = timeline.render_png(windows, table, segs, origin=origin, title=f"{b.bundle_id}: labels and motion energy",
-                              max_segments=int(a["max_plot_segments"]))
+                              max_segments=int(a["max_plot_segments"]), gap_s=float(a["timeline_gap_s"]))
     windows_bytes = "".join(_jsonl(w) for w in windows).encode()
     if len(segs) > int(a["max_plot_segments"]):
         ev.notes.append(f"the plot shows the first {a['max_plot_segments']} of {len(segs)} segments; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from lume.generated.constants import TIMELINE_COLUMNS
 
 from ._streams import Stream
 from ._windows import ENERGY_CHANNEL, _r
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def columns() -> list[str]:
@@ -106,49 +109,185 @@ def render_csv(header: list[str], table: list[list[Any]]) -> str:
 MAX_NAMED = 40  # presentation only: above this many windows in a panel, name each label once
 LANE_COLOURS = {"visual": "#1f77b4", "command": "#d62728", "negative": "#7f7f7f",
                 "calibration": "#2ca02c"}  # presentation only
+SOURCE_COLOURS = ["black", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]  # presentation only
+LEVELS = (0.34, 0.55, 0.76)  # label rows inside a lane band (lane i spans y in [i, i + 1))
+LABEL_GID, BREAK_GID, MARK_GID, SEPARATOR_GID = "lane-label", "axis-break", "axis-break-mark", "lane-separator"
+LABEL_PT, PAD_PX = 6, 3.0
+
+
+def gap_text(seconds: float) -> str:
+    """The duration written at an axis break: `gap 42 s`, `gap 12 min`, `gap 1 h 5 min`."""
+    s = round(seconds)
+    if s < 120:
+        return f"gap {s} s"
+    if round(s / 60) < 60:
+        return f"gap {round(s / 60)} min"
+    h, m = divmod(round(s / 60), 60)
+    return f"gap {h} h {m} min" if m else f"gap {h} h"
 
 
 def render_png(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tuple[float, float]],
-               *, origin: float, title: str, max_segments: int) -> bytes:
-    """The timeline plot: per segment, motion energy over time and the labelled windows by lane."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    shown = segs[:max_segments] or [(origin, origin + 1.0)]
-    lanes = list(LANE_COLOURS)
-    fig = Figure(figsize=(max(6.0, 4.0 * len(shown)), 4.2), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(shown), sharey=True, squeeze=False)[0]
-    for k, (ax, (a, b)) in enumerate(zip(axes, shown)):
-        seg_rows = [r for r in table if r[0] == k and r[6] != ""]
-        if seg_rows:
-            ax.step([r[1] for r in seg_rows], [r[6] for r in seg_rows], where="post",
-                    color="black", linewidth=1.2, label="motion energy")
-        inside = [w for w in windows if w["end_unix"] >= a and w["start_unix"] <= b]
-        named: set[str] = set()
-        for lane in lanes:  # one bar collection per lane keeps long sessions quick to draw
-            y = 1.1 + 0.18 * lanes.index(lane)
-            spans = [(w["start_unix"] - origin, max(w["end_unix"] - w["start_unix"], (b - a) / 200 or 0.01))
-                     for w in inside if w["lane"] == lane]
-            if spans:
-                ax.broken_barh(spans, (y, 0.12), facecolors=LANE_COLOURS[lane], alpha=0.8)
-            for w in inside:  # name each window, or only a label's first one in a busy segment
-                if w["lane"] == lane and (len(inside) <= MAX_NAMED or w["label"] not in named):
-                    named.add(w["label"])
-                    ax.text(w["start_unix"] - origin, y + 0.13, w["label"], fontsize=6, clip_on=True)
-        ax.set_xlim(a - origin, max(b - origin, a - origin + 0.1))
-        ax.set_ylim(0, 1.1 + 0.18 * len(lanes) + 0.1)
-        ax.set_xlabel("s from session origin")
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("motion energy  |  label lanes")
-    axes[0].set_yticks([0, 0.5, 1.0] + [1.16 + 0.18 * i for i in range(len(lanes))])
-    axes[0].set_yticklabels(["0", "0.5", "1"] + lanes, fontsize=7)
-    more = f" (first {len(shown)} of {len(segs)} segments)" if len(segs) > len(shown) else ""
-    fig.suptitle(f"{title}{more}", fontsize=9)
-    left = 1.3 / fig.get_figwidth()  # room for the lane names, in inches
-    fig.subplots_adjust(left=left, right=0.98, bottom=0.13, top=0.9,
-                        wspace=0.15)  # fixed layout: tight_layout would draw the figure twice
+               *, origin: float, title: str, max_segments: int, gap_s: float) -> bytes:
+    """The timeline plot as PNG bytes (see `render`); no timestamp in its metadata."""
+    fig = render(windows, table, segs, origin=origin, title=title, max_segments=max_segments, gap_s=gap_s)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
+
+
+def render(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tuple[float, float]],
+           *, origin: float, title: str, max_segments: int, gap_s: float) -> Figure:
+    """The timeline figure: one column per segment (the gaps between them cut out and marked
+    with their duration), motion energy on the upper axes and the labelled windows by lane on
+    the lower ones, sharing x; lane labels placed so that no two overlap; a legend below."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    shown = segs[:max_segments] or [(origin, origin + 1.0)]
+    lanes = list(LANE_COLOURS)
+    n = len(shown)
+    durs = [max(b - a, 0.1) for a, b in shown]
+    widths = [max(d, max(durs) / 4) for d in durs]  # a short segment is never a sliver
+    # fixed layout in inches (tight_layout would draw the figure twice)
+    top_in, energy_in, lane_in, bottom_in, left_in, right_in = 0.75, 1.6, 0.6 * len(lanes), 0.95, 1.2, 0.25
+    w_in = max(7.0, 3.2 * n + left_in)
+    h_in = top_in + energy_in + 0.1 + lane_in + bottom_in
+    fig = Figure(figsize=(w_in, h_in), dpi=100)
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(2, n, width_ratios=widths, height_ratios=[energy_in, lane_in],
+                            left=left_in / w_in, right=1 - right_in / w_in, bottom=bottom_in / h_in,
+                            top=1 - top_in / h_in, hspace=0.1 / ((energy_in + lane_in) / 2),
+                            wspace=0.12 if n > 1 else 0.0)
+    energy_axes, lane_axes = [], []
+    sources = sorted({r[7] for r in table if r[6] != "" and r[0] < n})
+    colour = {s: SOURCE_COLOURS[i % len(SOURCE_COLOURS)] for i, s in enumerate(sources)}
+    for k, (a, b) in enumerate(shown):
+        ax_e = fig.add_subplot(grid[0, k], sharey=energy_axes[0] if energy_axes else None)
+        ax_l = fig.add_subplot(grid[1, k], sharex=ax_e, sharey=lane_axes[0] if lane_axes else None)
+        energy_axes.append(ax_e)
+        lane_axes.append(ax_l)
+        pad = 0.02 * (b - a) or 0.05
+        ax_e.set_xlim(a - origin - pad, b - origin + pad)
+        seg_rows = [r for r in table if r[0] == k and r[6] != ""]
+        for s in sources:
+            pts = [(r[1], r[6] if r[7] == s else np.nan) for r in seg_rows]
+            if any(r[7] == s for r in seg_rows):
+                ax_e.step([p[0] for p in pts], [p[1] for p in pts], where="post", color=colour[s],
+                          linewidth=1.1, label=f"motion energy ({s})")
+        inside = [w for w in windows if w["end_unix"] >= a and w["start_unix"] <= b]
+        for i, lane in enumerate(lanes):  # one bar collection per lane keeps long sessions quick
+            spans = [(w["start_unix"] - origin, max(w["end_unix"] - w["start_unix"], (b - a) / 200 or 0.01))
+                     for w in inside if w["lane"] == lane]
+            if spans:
+                ax_l.broken_barh(spans, (i + 0.06, 0.24), facecolors=LANE_COLOURS[lane], alpha=0.8,
+                                 label=f"{lane} labels")
+        _place_labels(fig, ax_l, inside, lanes, origin)
+        ax_e.set_ylim(0, 1.05)
+        ax_l.set_ylim(0, len(lanes))
+        ax_e.tick_params(labelbottom=False)
+        ax_l.set_xlabel("s from session origin", fontsize=8)
+        for ax in (ax_e, ax_l):
+            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, alpha=0.3)
+            if k:
+                ax.tick_params(labelleft=False)
+        ax_l.grid(False, axis="y")
+        # about one tick per 0.8 in of panel, so the numbers of a narrow panel never run together
+        ax_l.xaxis.set_major_locator(MaxNLocator(nbins=max(2, int(fig.get_figwidth() * ax_l.get_position().width / 0.8)),
+                                                 min_n_ticks=2))
+    energy_axes[0].set_ylabel("motion energy", fontsize=8)
+    energy_axes[0].set_yticks([0, 0.5, 1.0])
+    lane_axes[0].set_yticks([i + 0.5 for i in range(len(lanes))])
+    lane_axes[0].set_yticklabels(lanes, fontsize=7)
+    lane_axes[0].set_ylabel("label lanes", fontsize=8)
+    for ax in lane_axes:
+        for i in range(1, len(lanes)):
+            ax.axhline(i, color="0.85", linewidth=0.6, gid=SEPARATOR_GID)
+    _mark_breaks(fig, energy_axes, lane_axes, shown)
+    _legend(fig, energy_axes, lane_axes, gap_s, breaks=n > 1)
+    more = f" (first {n} of {len(segs)} segments)" if len(segs) > n else ""
+    fig.suptitle(f"{title}{more}", fontsize=9, y=1 - 0.12 / h_in, va="top")
+    return fig
+
+
+def _place_labels(fig: Any, ax: Any, inside: list[dict[str, Any]], lanes: list[str], origin: float) -> None:
+    """Name windows in their lane: at the window's start (or flush with the panel's right edge),
+    on the first label row where it meets no other name. Each label is named once first (at its
+    earliest window with room), then its repeats while the lane is not busy; a name that fits
+    nowhere is left out (timeline.csv has every window)."""
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    x_lo, x_hi = ax.get_xlim()
+    for i, lane in enumerate(lanes):
+        mine = sorted((w for w in inside if w["lane"] == lane), key=lambda w: w["start_unix"])
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for w in mine:
+            by_label.setdefault(w["label"], []).append(w)
+        taken: list[list[tuple[float, float]]] = [[] for _ in LEVELS]
+
+        def place(w: dict[str, Any], i: int = i, taken: list[list[tuple[float, float]]] = taken) -> bool:
+            x = min(max(w["start_unix"] - origin, x_lo), x_hi)
+            text = ax.text(x, i + LEVELS[0], w["label"], fontsize=LABEL_PT, va="bottom", ha="left",
+                           gid=LABEL_GID, clip_on=False)
+            ext = text.get_window_extent(renderer)
+            if ext.x1 > box.x1:  # flush right instead of running into the next panel
+                text.set_x(x_hi)
+                text.set_horizontalalignment("right")
+                ext = text.get_window_extent(renderer)
+            row = None if ext.x0 < box.x0 else next(
+                (j for j, used in enumerate(taken)
+                 if all(ext.x1 + PAD_PX <= u0 or ext.x0 >= u1 + PAD_PX for u0, u1 in used)), None)
+            if row is None:  # wider than the panel, or no row has room here
+                text.remove()
+                return False
+            taken[row].append((ext.x0, ext.x1))
+            text.set_y(i + LEVELS[row])
+            return True
+
+        placed: set[int] = set()
+        for ws in by_label.values():
+            for w in ws[:MAX_NAMED]:
+                if place(w):
+                    placed.add(id(w))
+                    break
+        if len(mine) <= MAX_NAMED:
+            for w in mine:
+                if id(w) not in placed:
+                    place(w)
+
+
+def _mark_breaks(fig: Any, energy_axes: list[Any], lane_axes: list[Any], shown: list[tuple[float, float]]) -> None:
+    """Broken-axis marks (//) on both sides of each cut and the cut gap's duration above it."""
+    d = 0.6
+    marker = [(-1, -d), (1, d)]
+    for k in range(len(shown) - 1):
+        for ax_pair in ((energy_axes[k], energy_axes[k + 1]), (lane_axes[k], lane_axes[k + 1])):
+            left, right = ax_pair
+            left.spines["right"].set_visible(False)
+            right.spines["left"].set_visible(False)
+            for ax, x in ((left, 1), (right, 0)):
+                ax.plot([x, x], [0, 1], transform=ax.transAxes, marker=marker, markersize=9, linestyle="none",
+                        color="k", mec="k", mew=1, clip_on=False, gid=MARK_GID)
+        l_box = energy_axes[k].get_position()
+        r_box = energy_axes[k + 1].get_position()
+        fig.text((l_box.x1 + r_box.x0) / 2, l_box.y1 + 0.01, gap_text(shown[k + 1][0] - shown[k][1]),
+                 ha="center", va="bottom", fontsize=7, color="0.25", gid=BREAK_GID)
+
+
+def _legend(fig: Any, energy_axes: list[Any], lane_axes: list[Any], gap_s: float, *, breaks: bool) -> None:
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for ax in energy_axes + lane_axes:
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            if name not in labels:
+                handles.append(h)
+                labels.append(name)
+    if breaks:
+        handles.append(Line2D([], [], marker=[(-1, -0.6), (1, 0.6)], markersize=9, linestyle="none", color="k"))
+        labels.append(f"axis break: gap > {gap_s:g} s cut out")
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(handles), 4), fontsize=7,
+                   frameon=False, bbox_to_anchor=(0.5, 0.0))

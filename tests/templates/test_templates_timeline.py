@@ -9,6 +9,8 @@ import json
 from templates_helpers import copy_bundle
 
 from lume.runtime.core import get
+from lume.runtime.templates import _policy as policy
+from lume.runtime.templates import _timeline as timeline
 from lume.runtime.templates import build_templates
 from lume.runtime.templates._analyzer import TIMELINE_CSV
 
@@ -60,3 +62,141 @@ def test_the_cli_prints_the_warning(tmp_path):
     assert r.exit_code == 0, r.output
     flat = " ".join(r.output.split())
     assert "bt.jsonl" in flat and "before the session starts" in flat
+
+
+# --- the plot, through matplotlib's objects -------------------------------------------------
+
+
+ORIGIN = 1_779_989_200.0
+# A long take (10 min), a short one an hour later, a 1 s one 40 s after that: the long gap is cut
+# out, so neither short segment is squeezed into a sliver.
+SEGS = [(ORIGIN, ORIGIN + 600.0), (ORIGIN + 4200.0, ORIGIN + 230.0 + 4200.0), (ORIGIN + 4470.0, ORIGIN + 4471.0)]
+
+
+def busy_windows() -> list[dict]:
+    """Crowded lanes: overlapping windows with long names, repeats, point markers, a window at
+    a panel's right edge."""
+    out = []
+    for k, (a, b) in enumerate(SEGS):
+        step = (b - a) / 30
+        for i in range(30):
+            start = a + i * step
+            out.append({"start_unix": start, "end_unix": start + 3 * step, "lane": "visual",
+                        "label": f"weighted_slow_power_hold_{i % 7}"})
+            out.append({"start_unix": start, "end_unix": start, "lane": "negative", "label": "bad_false_reactive"})
+        out.append({"start_unix": b - step / 10, "end_unix": b, "lane": "command", "label": "d1_play_pause_at_the_end"})
+        out.append({"start_unix": a, "end_unix": a + step, "lane": "calibration", "label": f"still_{k}"})
+    return out
+
+
+def table_for(segs, bin_s: float = 10.0) -> list[list]:
+    rows = []
+    for k, (a, b) in enumerate(segs):
+        t = a
+        while t < b:
+            source = "motionmix" if k == 0 else "pose_coach"
+            rows.append([k, t - ORIGIN, t, t + bin_s, "", "", 0.5, source])
+            t += bin_s
+    return rows
+
+
+def draw(windows=None, segs=SEGS, **kw):
+    args = {"origin": ORIGIN, "title": "a busy session", "max_segments": 6,
+            "gap_s": float(policy.analyzer()["timeline_gap_s"])} | kw
+    fig = timeline.render(busy_windows() if windows is None else windows, table_for(segs), segs, **args)
+    fig.canvas.draw()
+    return fig
+
+
+def texts(fig, gid):
+    return [t for t in fig.findobj(lambda o: hasattr(o, "get_gid") and o.get_gid() == gid)]
+
+
+def overlapping(boxes) -> list:
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+            if boxes[i].x0 < boxes[j].x1 and boxes[j].x0 < boxes[i].x1
+            and boxes[i].y0 < boxes[j].y1 and boxes[j].y0 < boxes[i].y1]
+
+
+def test_no_two_lane_labels_or_break_texts_overlap_and_none_is_cut():
+    fig = draw()
+    r = fig.canvas.get_renderer()
+    labels = texts(fig, timeline.LABEL_GID)
+    assert len(labels) > 3 * 4  # the busy lanes are named, not left blank
+    boxes = [t.get_window_extent(r) for t in labels + texts(fig, timeline.BREAK_GID)]
+    assert overlapping(boxes) == []
+    for t in labels:  # inside its own panel: not cut at the edge, not spilling onto the next one
+        ax, box = t.axes, t.get_window_extent(r)
+        assert ax.bbox.x0 - 0.5 <= box.x0 and box.x1 <= ax.bbox.x1 + 0.5, t.get_text()
+
+
+def test_every_label_of_a_busy_lane_is_named_where_there_is_room():
+    fig = draw()
+    for ax in fig.axes[1::2]:
+        named = {t.get_text() for t in ax.texts if t.get_gid() == timeline.LABEL_GID}
+        assert "d1_play_pause_at_the_end" in named  # flush right at the panel's edge
+        assert any(n.startswith("weighted_slow_power_hold_") for n in named)  # every lane is named
+    wide = {t.get_text() for t in fig.axes[1].texts}
+    assert {f"weighted_slow_power_hold_{i}" for i in range(7)} <= wide  # a label's first window first
+
+
+def test_x_tick_labels_of_each_panel_do_not_run_together():
+    fig = draw()
+    r = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        ticks = [t.get_window_extent(r) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert overlapping(ticks) == []
+
+
+def test_one_axis_per_quantity_sharing_x():
+    fig = draw()
+    energy, lanes = fig.axes[0::2], fig.axes[1::2]
+    assert energy[0].get_ylabel() == "motion energy" and lanes[0].get_ylabel() == "label lanes"
+    assert [t.get_text() for t in lanes[0].get_yticklabels()] == list(timeline.LANE_COLOURS)
+    for e, la in zip(energy, lanes):
+        assert e.get_lines() and not e.collections  # energy curves only
+        assert la.collections and not [ln for ln in la.get_lines() if ln.get_gid() not in (timeline.MARK_GID, timeline.SEPARATOR_GID)]
+        assert e.get_xlim() == la.get_xlim()
+
+
+def test_the_legend_names_every_series_and_label_kind():
+    fig = draw()
+    (legend,) = fig.legends
+    names = [t.get_text() for t in legend.get_texts()]
+    assert "motion energy (motionmix)" in names and "motion energy (pose_coach)" in names
+    assert {f"{lane} labels" for lane in timeline.LANE_COLOURS} <= set(names)
+    gap = policy.analyzer()["timeline_gap_s"]
+    assert f"axis break: gap > {gap:g} s cut out" in names
+
+
+def test_each_panel_spans_only_its_segment():
+    fig = draw()
+    for (a, b), ax in zip(SEGS, fig.axes[0::2]):
+        lo, hi = ax.get_xlim()
+        assert a - ORIGIN - 0.05 * (b - a) - 0.1 <= lo <= a - ORIGIN
+        assert b - ORIGIN <= hi <= b - ORIGIN + 0.05 * (b - a) + 0.1
+    widths = [ax.get_position().width for ax in fig.axes[0::2]]
+    assert min(widths) >= max(widths) / 4 - 1e-9  # one long segment does not squeeze the rest
+
+
+def test_breaks_are_marked_with_the_gap_duration():
+    fig = draw()
+    assert [t.get_text() for t in texts(fig, timeline.BREAK_GID)] == ["gap 1 h", "gap 40 s"]
+    marks = texts(fig, timeline.MARK_GID)
+    assert len(marks) == 2 * 2 * 2  # per break: both rows, both sides
+    one = draw(segs=SEGS[:1], windows=[w for w in busy_windows() if w["start_unix"] <= SEGS[0][1]])
+    assert texts(one, timeline.BREAK_GID) == [] and texts(one, timeline.MARK_GID) == []
+    assert not any(t.get_text().startswith("axis break") for t in one.legends[0].get_texts())
+
+
+def test_gap_text():
+    assert timeline.gap_text(40.2) == "gap 40 s"
+    assert timeline.gap_text(725) == "gap 12 min"
+    assert timeline.gap_text(3596.9) == "gap 1 h"
+    assert timeline.gap_text(3600 + 5 * 60) == "gap 1 h 5 min"
+
+
+def test_more_segments_than_shown_say_so_in_the_title():
+    fig = draw(max_segments=2)
+    assert "(first 2 of 3 segments)" in fig._suptitle.get_text()
+    assert len(fig.axes) == 4
