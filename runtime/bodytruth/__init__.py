@@ -8,30 +8,19 @@ a web server.
 """
 from __future__ import annotations
 
-import importlib
+from lume.runtime.core import lazy_exports
 
-from ._fusion import Fusion
-from ._inputs import InputRejected, frame_problems
-from ._modes import IllegalTransition, ModeTable, mode_table
-from ._replay import DEFAULT_TICK_MS, iter_replay, merged, replay
-from ._rules import Rules, compile_rules
-from ._streams import read_streams
-from ._summary import summarize
-
-_LAZY = {"BodyTruthService": "_service", "create_app": "_service", "default_port": "_service",
-         "serving": "_service", "ServicePlan": "_serve", "plan_service": "_serve",
-         "run_service": "_serve", "WriteAccess": "_access"}
-
-__all__ = [
-    "DEFAULT_TICK_MS", "BodyTruthService", "Fusion", "IllegalTransition", "InputRejected",
-    "ModeTable", "Rules", "ServicePlan", "WriteAccess", "compile_rules", "create_app",
-    "default_port", "frame_problems", "iter_replay", "merged", "mode_table", "plan_service",
-    "read_streams", "replay", "run_service", "serving", "summarize",
-]
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+_EXPORTS = {
+    "_fusion": ("Fusion",),
+    "_inputs": ("InputRejected", "frame_problems"),
+    "_modes": ("IllegalTransition", "ModeTable", "mode_table"),
+    "_replay": ("DEFAULT_TICK_MS", "iter_replay", "merged", "replay"),
+    "_rules": ("Rules", "compile_rules"),
+    "_streams": ("read_streams",),
+    "_summary": ("summarize",),
+    # the HTTP service: loaded on first use, so the fusion core never pulls in a web server
+    "_service": ("BodyTruthService", "create_app", "default_port", "serving"),
+    "_serve": ("ServicePlan", "plan_service", "run_service"),
+    "_access": ("WriteAccess",),
+}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -28,8 +28,7 @@ Nothing here imports a component, a verifier or the CLI (tests/test_layers.py).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 # Exported name -> the private module that defines it, imported on first use (PEP 562): a small
 # command (`lume --help`, `lume validate small.json`) pays only for the modules it touches, not
@@ -48,6 +47,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "open_input", "read_input",),
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
+    "_lazy": ("lazy_exports",),
     "_gc": ("paused_gc",),
     "_jsonl": ("iter_jsonl", "read_json",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
@@ -75,19 +75,4 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "tolerated", "validate_file",),
     "_yaml": ("loads_yaml", "read_text", "read_yaml",),
 }
-_WHERE = {name: module for module, names in _MODULES.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # resolved once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _MODULES)

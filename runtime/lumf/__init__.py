@@ -8,7 +8,7 @@ Names are re-exported lazily, so `lume lumf inspect` does not pay for numpy and 
 """
 from __future__ import annotations
 
-import importlib
+from lume.runtime.core import lazy_exports
 
 _EXPORTS = {
     "_audio": ("AudioInputError", "DeviceSource", "FileSource", "read_audio"),
@@ -21,16 +21,4 @@ _EXPORTS = {
     "_ring": ("Ring",),
     "_targets": ("configured_target",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

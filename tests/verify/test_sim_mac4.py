@@ -3,7 +3,6 @@ audits, scenario by scenario, and whose green gate report `lume mac5 process` ac
 from __future__ import annotations
 
 import importlib.util
-
 import json
 import shutil
 import sys
