@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from lume.runtime.core import Contract, ContractError, InputError, contract_for, read_json
 
 from ._digests import DigestCache
@@ -101,13 +99,10 @@ class Context:
     def first_document(self, rel: str) -> Any:
         if not rel.endswith(".jsonl"):
             return self.json(rel)
-        with open(self.path(rel), "rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                if line.strip():
-                    try:
-                        return orjson.loads(line)
-                    except orjson.JSONDecodeError as exc:
-                        raise InputError(f"{rel}:{number}: not valid JSON: {exc}") from exc
+        from lume.runtime.core import iter_jsonl
+
+        for _, doc in iter_jsonl(self.path(rel)):  # bounded lines, regular files only
+            return doc
         return None
 
     @functools.lru_cache(maxsize=None)

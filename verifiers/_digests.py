@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from lume.runtime.core import write_bytes
+from lume.generated.constants import INPUT_HASHED_FILE
+from lume.runtime.core import InputError, hash_input, read_json, write_bytes
 
 CACHE_ENV = "LUME_CACHE_DIR"
 CACHE_VERSION = 1
@@ -34,8 +35,9 @@ def cache_dir() -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    """Streamed through core's bounded hasher: a FIFO or device swapped in after the listing is
+    refused (InputError), never read, so no hashing thread can block the run."""
+    return hash_input(path, INPUT_HASHED_FILE)[0]
 
 
 def _stamp(st: os.stat_result) -> list[int]:
@@ -63,8 +65,10 @@ class DigestCache:
 
     def _read(self) -> dict[str, list]:
         try:
-            doc = orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+            doc = read_json(self.path)  # bounded, regular files only: the cache folder is shared
+        except (OSError, InputError):
+            return {}
+        if not isinstance(doc, dict):
             return {}
         if doc.get("version") != CACHE_VERSION or doc.get("root") != str(self.root.resolve()):
             return {}
@@ -116,7 +120,7 @@ class DigestCache:
         rel, stamp = item
         try:
             return rel, [*stamp, sha256_file(self.root / rel)]
-        except OSError:
+        except (OSError, InputError):
             return rel, None
 
     def _keep(self, rel: str, entry: list | None) -> None:
@@ -171,8 +175,8 @@ class DigestCache:
         if self.quick:
             return self.stored_memos
         try:
-            doc = orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+            doc = read_json(self.path)
+        except (OSError, InputError):
             return {}
         same = (isinstance(doc, dict) and doc.get("version") == CACHE_VERSION
                 and doc.get("root") == str(self.root.resolve())

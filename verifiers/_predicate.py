@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import orjson
 
-from lume.runtime.core import contract_ref, contracts_dir, load_all, now_iso, write_bytes
+from lume.runtime.core import (
+    InputError,
+    contract_ref,
+    contracts_dir,
+    load_all,
+    now_iso,
+    read_json,
+    write_bytes,
+)
 
 if TYPE_CHECKING:
     from ._framework import CheckResult
@@ -58,9 +66,9 @@ def contract_refs() -> list[dict[str, str]]:
     folder = contracts_dir()
     memo_path = cache_dir() / IDS_MEMO
     try:
-        memo = orjson.loads(memo_path.read_bytes())
+        memo = read_json(memo_path)  # bounded, regular files only: the cache folder is shared
         ids = memo["ids"] if isinstance(memo, dict) and isinstance(memo.get("ids"), dict) else {}
-    except (OSError, orjson.JSONDecodeError):
+    except (OSError, InputError):
         ids = {}
     refs = []
     for path in _contract_files():

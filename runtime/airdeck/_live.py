@@ -57,6 +57,10 @@ def live_refusal(config: dict[str, Any] | None, rules: Rules, manifest: Promoted
     if evidence.problems:
         more = f" (+{len(evidence.problems) - 1} more)" if len(evidence.problems) > 1 else ""
         return f"{manifest.path}: evidence {evidence.problems[0]}{more}: promote again"
+    if evidence.unreachable and not evidence.checked:  # none of its evidence here: a copied manifest
+        return (f"{manifest.path}: none of its {len(manifest.subjects)} evidence file(s) could be "
+                f"checked from here ({evidence.unreachable} unreachable): live mode needs the "
+                f"manifest beside the bundle it was promoted from ({SAFE_SIGNED_EVIDENCE})")
     report_path = report_path or default_report(manifest)
     if not report_path.is_file():
         return (f"no dry-run report at {report_path}; run `lume airdeck replay EVENTS --promoted "

@@ -97,7 +97,8 @@ def replay(events: Path, bodytruth: Path | None, promoted: Path | None, config_p
     from ._verify import signing_key
 
     say = err_console if as_json else console
-    manifest = _manifest(promoted, _trust(trust_path))
+    # the trust file matters only for a promoted manifest: a plain replay never reads it
+    manifest = _manifest(promoted, _trust(trust_path) if promoted is not None else [])
     key = signing_key(lambda text: say.print(text, highlight=False))
     run = dry_run(events, report=out, bodytruth=bodytruth, manifest=manifest,
                   config=_config(config_path), log=log_path, key=key)

@@ -295,8 +295,15 @@ def enroll(role: str, device_id: str, public_key: str | None, key_path: Path | N
     devices = _devices_file(state_dir, devices_path)
     device = Device(device_id, role, raw, now_iso(), name)
     if new_key:
-        devices.enroll(device, replace=replace)  # refuse before a key file is written for nothing
+        # The key file first (never overwritten: an existing one is refused before anything is
+        # enrolled), then the enrolment; a refused enrolment takes the new key file back, so a
+        # device is never enrolled without its private half, nor a key left for nothing.
         fresh.save(out)  # type: ignore[arg-type]
+        try:
+            devices.enroll(device, replace=replace)
+        except BaseException:
+            out.unlink(missing_ok=True)  # type: ignore[union-attr]
+            raise
     else:
         devices.enroll(device, replace=replace)
     if as_json:

@@ -128,7 +128,10 @@ def _write_config(path: Path, mac4_block: dict) -> None:
     """The Mac5 example of machine_config.v1 with its `mac4` block pointing at the simulator."""
     from lume.runtime.core import get, validated, write_json
 
-    config = dict(get("machine_config.v1").examples[1], mac4=mac4_block)
+    mac5 = next((e for e in get("machine_config.v1").examples if e.get("machine") == "Mac5"), None)
+    if mac5 is None:
+        raise BadInput("machine_config.v1 has no Mac5 example to start the configuration from")
+    config = dict(mac5, mac4=mac4_block)
     config["bodytruth"] = {"host": mac4_block["host"], "port": mac4_block["bodytruth_port"]}
     try:
         write_json(path, validated(config, "machine_config.v1", file=str(path)))

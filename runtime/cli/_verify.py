@@ -136,9 +136,10 @@ def _print(result, predicate, report_path: Path, keyid: str) -> None:
         if len(warnings) > SHOWN_PER_CHECK:
             console.print(f"      … {len(warnings) - SHOWN_PER_CHECK} more warnings in the report", highlight=False)
     for n in predicate["not_run"]:
-        console.print(f"{status_cell(NOT_RUN_STYLE[n['kind']])}  {n['id']} [dim]({escape(n['reason'])})[/]",
+        style = NOT_RUN_STYLE.get(n["kind"], "[dim]" + n["kind"] + "[/]")  # a kind newer than this CLI
+        console.print(f"{status_cell(style)}  {n['id']} [dim]({escape(n['reason'])})[/]",
                       highlight=False)
-    colour = VERDICT_STYLE[verdicts["overall"]]
+    colour = VERDICT_STYLE.get(verdicts["overall"], "red")
     rests = verdicts.get("rests_on") or {}
     console.print(f"[bold {colour}]{verdicts['overall'].upper()}[/]  "
                   f"rig_safe={verdicts['rig_safe']} [dim](rests on {len(rests.get('rig_safe', []))} "

@@ -193,6 +193,14 @@ class FileResult:
 BLOCK = 1 << 20  # bytes read at a time by the fast path: memory is flat in the file's length
 
 
+def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
+    """Whether a line of `chunk` opens more than `max_depth` arrays or objects (an upper bound of
+    its nesting, counted in C: brackets inside strings only make it cautious)."""
+    if not max_depth or chunk.count(b"{") + chunk.count(b"[") <= max_depth:
+        return False
+    return any(line.count(b"{") + line.count(b"[") > max_depth for line in chunk.split(b"\n"))
+
+
 def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
     """A valid JSONL file accepted in one streaming msgspec pass (fastpath.py), or None: the
     exact path then decides and reports every error with its line (and every limit breach)."""
@@ -200,6 +208,7 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
 
     limit = input_limit(INPUT_JSONL_STREAM)
     max_line = limit.max_line_bytes or limit.max_bytes
+    max_depth = limit.max_depth
     try:
         fh = open_input(path, INPUT_JSONL_STREAM)
     except InputError as exc:
@@ -225,6 +234,9 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
                                                and max(map(len, chunk.split(b"\n"))) > max_line):
                     state["breach"] = True  # the exact path names the line
                     return
+                if chunk and _maybe_too_deep(chunk, max_depth):
+                    state["breach"] = True  # msgspec takes free-form parts at any depth: the
+                    return                  # exact path refuses them as every reader does
                 if chunk:
                     yield chunk
                 if not block:

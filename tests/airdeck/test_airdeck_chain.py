@@ -186,3 +186,16 @@ def test_live_refusal_names_every_missing_link(tmp_path):
     assert signed.signed
     assert "no dry-run report" in live_refusal(k11, r, signed, None, trust=[key.trust_entry()])
     assert "SAFE-AUTHORITY-K11" in live_refusal(config("Mac4", False), r, signed, None)
+
+
+def test_a_signed_manifest_copied_away_from_its_evidence_is_not_live(tmp_path):
+    """Its signature still verifies, but nothing it names can be checked here: refused."""
+    key = SigningKey.generate()
+    path = tmp_path / "elsewhere" / "promoted_gestures.json"
+    path.parent.mkdir()
+    clip = {"name": "sources/k11_pose_coach_001/clip.mp4", "digest": {"sha256": "ab" * 32}}
+    path.write_text(json.dumps(sign_manifest(manifest(), [clip], key)))
+    signed = load_manifest(path, trust=[key.trust_entry()])
+    assert signed.signed
+    refusal = live_refusal(config(), rules(), signed, None, trust=[key.trust_entry()])
+    assert "none of its 1 evidence file(s) could be checked" in refusal and "SAFE-SIGNED-EVIDENCE" in refusal

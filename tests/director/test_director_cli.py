@@ -219,6 +219,20 @@ def test_enroll_devices_and_revoke(tmp_path: Path) -> None:
     assert [d["device_id"] for d in listed["enrolled"]] == ["mac-studio"]
 
 
+def test_a_new_key_is_never_enrolled_without_its_private_half(tmp_path: Path) -> None:
+    state, key = tmp_path / "state", tmp_path / "mac-studio.pem"
+    key.write_text("someone else's key")
+    result = lume("enroll", "mac", "mac-studio", "--new-key", "-o", str(key), "--state-dir", str(state))
+    assert result.exit_code == 2 and "never overwritten" in result.output
+    assert key.read_text() == "someone else's key"  # nothing stored changed
+    assert json.loads(lume("devices", "--state-dir", str(state), "--json").output)["enrolled"] == []
+    # and a refused enrolment leaves no key file behind
+    assert lume("enroll", "mac", "mac-studio", "--new-key", "-o", str(tmp_path / "a.pem"),
+                "--state-dir", str(state)).exit_code == 0
+    again = lume("enroll", "mac", "mac-studio", "--new-key", "-o", str(tmp_path / "b.pem"), "--state-dir", str(state))
+    assert again.exit_code == 2 and "already enrolled" in again.output and not (tmp_path / "b.pem").exists()
+
+
 def test_enrol_then_send_through_a_served_bus(tmp_path: Path) -> None:
     """The README path: enrol a device, serve, send as it."""
     state = tmp_path / "state"

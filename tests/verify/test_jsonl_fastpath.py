@@ -118,3 +118,29 @@ def test_invalid_file_still_reports_every_error_with_its_line(tmp_path):
     fine = tmp_path / "fine.obs.jsonl"
     fine.write_bytes(b"\n".join(orjson.dumps(e) for e in good) + b"\n")
     assert validate_file(fine).ok and validate_file(fine).documents == len(good)
+
+
+def test_a_line_nested_deeper_than_the_limit_never_takes_the_fast_path():
+    from lume.runtime.core import input_limit
+    from lume.runtime.core._validate import _maybe_too_deep
+
+    depth = input_limit("jsonl_stream").max_depth
+    flat = b"\n".join(orjson.dumps({"a": [1, {"b": 2}]}) for _ in range(200))  # many brackets, none deep
+    deep = b'{"x": ' + b"[" * depth + b"]" * depth + b"}"
+    assert not _maybe_too_deep(flat, depth)
+    assert _maybe_too_deep(flat + b"\n" + deep, depth)
+
+
+@pytest.mark.parametrize("stem", TRANSLATED[:3])
+def test_validate_refuses_a_deep_line_as_every_reader_does(stem, tmp_path):
+    from lume.runtime.core import input_limit
+
+    depth = input_limit("jsonl_stream").max_depth
+    record = copy.deepcopy(get(stem).examples[0])
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(orjson.dumps(record) + b"\n" + orjson.dumps(record)[:-1]
+                     + b', "deep": ' + b"[" * (depth + 1) + b"]" * (depth + 1) + b"}\n")
+    from lume.runtime.core import Unreadable
+
+    with pytest.raises(Unreadable, match="nested deeper than"):  # exit 2, as iter_jsonl says
+        validate_file(path, contract=get(stem))

@@ -27,9 +27,19 @@ pytestmark = pytest.mark.network
 PROBES = ["rig.bodytruth", "rig.director", "rig.lumf_heartbeat", "rig.midi_port", "rig.completion_report"]
 
 
-def completion_report(path: Path, key: SigningKey, *, generated_at: str | None = None) -> Path:
+def completion_report(path: Path, key: SigningKey, *, generated_at: str | None = None,
+                      green: bool = True) -> Path:
     predicate = copy.deepcopy(get("readiness_report.v1").examples[1])  # the example carries a gate block
     predicate["generated_at"] = generated_at or now_iso()
+    if green:  # the example is an unreachable Mac4 (red); a report that lets Mac5 start is green
+        for check in predicate["checks"]:
+            check["status"] = "pass"
+            for e in check["evidence"]:
+                e.pop("outcome", None)
+        predicate["verdicts"] = {k: True for k in predicate["verdicts"]} | {"overall": "green"}
+        predicate["gate"]["full_audit_ran"] = True
+        for port in predicate["gate"]["preflight"]["ports"]:
+            port.update(reachable=True, latency_ms=1.0)
     path.write_text(json.dumps(sign_report(predicate, predicate["subjects"], key)))
     return path
 
@@ -153,9 +163,13 @@ def test_a_stale_or_untrusted_completion_report_fails_its_probe(rig, tmp_path):
     report = rig.folder / "reports" / "mac4_first.json"
     completion_report(report, load_or_create_key(), generated_at="2020-01-01T00:00:00Z")
     check = probe(rig, tmp_path, "rig.completion_report")["rig.completion_report"]
-    assert check.status == "fail" and "does not verify" in messages(check)[0]
+    assert check.status == "fail" and "limit" in messages(check)[0] and "evidence_freshness.v1" in messages(check)[0]
     completion_report(report, SigningKey.generate())
-    assert probe(rig, tmp_path, "rig.completion_report")["rig.completion_report"].status == "fail"
+    check = probe(rig, tmp_path, "rig.completion_report")["rig.completion_report"]
+    assert check.status == "fail" and "untrusted key" in messages(check)[0]
+    completion_report(report, load_or_create_key(), green=False)  # signed and fresh, but red
+    check = probe(rig, tmp_path, "rig.completion_report")["rig.completion_report"]
+    assert check.status == "fail" and "'red'" in check.evidence[0].message
     report.unlink()
     assert probe(rig, tmp_path, "rig.completion_report")["rig.completion_report"].status == "fail"
 
