@@ -5,7 +5,7 @@ import base64
 import binascii
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lume.generated.constants import FRESH_COMPLETION_GATE_REPORT, INPUT_HASHED_FILE, SAFE_MAC5_GATE
@@ -87,21 +87,33 @@ def binding_problem(predicate: dict[str, Any], bundle_dir: Path) -> str | None:
     """Why a completion-gate report does not speak about this bundle, or None.
 
     The gate audits one take's device topology (SAFE-MAC5-GATE `topology_file`) and signs its
-    digest as a subject; when the bundle Mac5 is about to process carries that sidecar and the
-    report names one, its bytes must be the ones the gate audited (a report of another take is
-    refused). Without either there is nothing to compare (the report's other subjects are
-    Mac4's live documents) and nothing is refused here.
+    digest as a subject. A report must be bound to everything the take holds: when the bundle
+    Mac5 is about to process carries that sidecar, the report must name it (a subject whose
+    last path components are exactly `topology_file`) and sign its bytes; a report that names
+    none, or only another take's, is refused. A bundle without the sidecar has nothing to
+    compare (the report's other subjects are Mac4's live documents) and is not refused here.
     """
     tail = gate_parameters()["topology_file"]
     local = Path(bundle_dir) / tail
-    audited = [s for s in predicate.get("subjects") or [] if str(s["name"]).replace("\\", "/").endswith(tail)]
-    if not os.path.lexists(local) or not audited:
+    if not os.path.lexists(local):
         return None
+    audited = [s for s in predicate.get("subjects") or [] if _names_file(str(s["name"]), tail)]
     digest, _ = hash_input(local, INPUT_HASHED_FILE)  # a FIFO or a folder there: InputError
+    if not audited:
+        return (f"the report is not bound to this take: {bundle_dir.name} holds {tail} "
+                f"(sha256 {digest}) but the report names no {tail} subject ({INVARIANT})")
     if all(s["digest"]["sha256"] != digest for s in audited):
         return (f"the completion gate audited another take: {tail} of {bundle_dir.name} has sha256 "
                 f"{digest}, the report signed {audited[0]['digest']['sha256']} ({INVARIANT})")
     return None
+
+
+def _names_file(name: str, tail: str) -> bool:
+    """Whether subject `name` ends with exactly the path components of `tail` (so
+    `x/xdevice_topology.json` is not `x/device_topology.json`); either separator."""
+    want = PurePosixPath(tail).parts
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return len(parts) >= len(want) and parts[-len(want):] == want
 
 
 def _predicate_of(doc: Any, path: Path) -> Any:

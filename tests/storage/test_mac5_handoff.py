@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from lume.generated.constants import BUNDLE_FILE, STORAGE_MANIFESTS_DIR
 from lume.runtime import storage
 from lume.runtime.cli import main
-from lume.runtime.completion import CompletionRefused, read_completion_report
+from lume.runtime.completion import CompletionRefused, gate_parameters, read_completion_report
 from lume.runtime.core import get, iter_documents, now_iso, sign_report, validate_file
 from lume.runtime.core._keys import SigningKey
 from lume.runtime.storage._bagit_io import check_bag, export_bag
@@ -53,9 +53,13 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def green_predicate() -> dict:
-    """A green, fresh Mac4-first completion-gate readiness report (readiness_report.v1)."""
+def green_predicate(bundle_dir: Path | None = None) -> dict:
+    """A green, fresh Mac4-first completion-gate readiness report (readiness_report.v1); bound
+    to the take at `bundle_dir` (it signs the take's topology sidecar as a subject)."""
     pred = copy.deepcopy(get("readiness_report.v1").examples[1])
+    if bundle_dir is not None:
+        tail = gate_parameters()["topology_file"]
+        pred["subjects"] = [{"name": str(bundle_dir / tail), "digest": {"sha256": sha(bundle_dir / tail)}}]
     pred["generated_at"] = now_iso()
     for check in pred["checks"]:
         check["status"] = "pass"
@@ -182,7 +186,7 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
     shutil.copytree(POSE_COACH, pose_root)
     storage.add_pose_coach(bundle_dir, storage.resolve_latest(pose_root))
     bundle_id = json.loads((bundle_dir / BUNDLE_FILE).read_text())["bundle_id"]
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     sources_before = source_files(bundle_dir)
     incoming_before = tree(root / incoming_dir())
 
@@ -224,7 +228,7 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
 def test_cli_label_windows_only_with_a_signed_report_and_rerun_replaces_the_entry(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.dsse.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.dsse.json", signed(green_predicate(bundle_dir), key))
     result = run_cli(str(root), bundle_id, "--worker", WORKER, "--label-windows-only",
                      "--fps", "1", "--gate-report", str(gate), "--json")
     assert result.exit_code == 0, result.output
@@ -263,7 +267,7 @@ def _refused(result, *needles: str) -> None:
 
 @pytest.mark.parametrize("case", ["missing", "bare", "untrusted", "stale", "red", "mac5_not_allowed",
                                   "invalid_predicate", "no_gate_block", "not_json",
-                                  "wrong_predicate_type"])
+                                  "wrong_predicate_type", "unbound"])
 def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
         k11, tmp_path: Path, key: SigningKey, case: str) -> None:
     root, bundle_id, bundle_dir = k11
@@ -288,6 +292,7 @@ def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
         "no_gate_block": (signed(no_gate, key), ["gate.kind is None", "mac4_first"]),
         "wrong_predicate_type": (dsse(green_predicate(), key, "https://example.org/other"),
                                  ["predicateType"]),
+        "unbound": (signed(green_predicate(), key), ["names no", "device_topology.json", "SAFE-MAC5-GATE"]),
     }
     args = [str(root), bundle_id, "--worker", WORKER]
     if case == "missing":
@@ -321,7 +326,7 @@ def test_gate_check_returns_the_predicate_of_a_green_signed_report(
 def test_failing_worker_leaves_the_bundle_unchanged_and_reports_its_stderr(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     before = tree(bundle_dir)
     worker = script(tmp_path, "boom", """
         import sys
@@ -340,7 +345,7 @@ def test_failing_worker_leaves_the_bundle_unchanged_and_reports_its_stderr(
 def test_worker_writing_an_invalid_summary_is_refused_with_the_contract_error(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     before = tree(bundle_dir)
     worker = script(tmp_path, "invalid", """
         import json, pathlib, sys
@@ -358,7 +363,7 @@ def test_worker_writing_an_invalid_summary_is_refused_with_the_contract_error(
 def test_summary_that_disagrees_with_the_run_is_refused(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     before = tree(bundle_dir)
     lying = VALID_EMPTY_WORKER.replace('"frames_sampled": 0', '"frames_sampled": 7')
     result = run_cli(str(root), bundle_id, "--worker", script(tmp_path, "lying", lying),
@@ -375,7 +380,7 @@ def test_summary_that_disagrees_with_the_run_is_refused(
 
 def test_worker_touching_sources_is_refused(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     before = tree(bundle_dir)
     # modifies its working copy of the labels
     worker = script(tmp_path, "copy_toucher", """
@@ -401,7 +406,7 @@ def test_worker_touching_sources_is_refused(k11, tmp_path: Path, key: SigningKey
 
 def test_bad_root_or_bundle_is_bad_input(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, _bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(_bundle_dir), key))
     for args in ([str(tmp_path / "nowhere"), bundle_id], [str(root), "no-such-bundle"]):
         result = run_cli(*args, "--worker", WORKER, "--gate-report", str(gate))
         assert result.exit_code == 2, result.output
@@ -426,7 +431,7 @@ def test_a_relative_workdir_is_taken_from_the_current_folder(
     """The worker runs inside the working copy, so a relative --workdir must not be handed to
     it as a relative --session (issue 15: `--workdir REL` failed)."""
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     (tmp_path / "scratch").mkdir()
     monkeypatch.chdir(tmp_path)
     worker = script(tmp_path, "empty", VALID_EMPTY_WORKER)
@@ -439,7 +444,7 @@ def test_a_relative_workdir_is_taken_from_the_current_folder(
 
 def test_a_missing_workdir_is_bad_input_not_a_traceback(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
     before = tree(bundle_dir)
     result = run_cli(str(root), bundle_id, "--worker", script(tmp_path, "empty", VALID_EMPTY_WORKER),
                      "--gate-report", str(gate), "--workdir", str(tmp_path / "nowhere"))

@@ -486,6 +486,51 @@ def test_mac5_refuses_a_gate_report_of_another_take(mac4: Mac4, topology: Path, 
     assert binding_problem(pred, tmp_path / "no-topology-here") is None
 
 
+def _take_with_topology(root: Path) -> tuple[Path, str]:
+    """A take folder holding the gate's topology sidecar, and the sidecar's sha256."""
+    import hashlib
+
+    from lume.runtime.completion import gate_parameters
+
+    sidecar = root / gate_parameters()["topology_file"]
+    sidecar.parent.mkdir(parents=True)
+    sidecar.write_text(json.dumps(example("device_topology_mac4_first.v1")))
+    return root, hashlib.sha256(sidecar.read_bytes()).hexdigest()
+
+
+def test_mac5_refuses_a_gate_report_that_names_no_topology_of_a_take_that_holds_one(tmp_path: Path) -> None:
+    from lume.runtime.completion import binding_problem
+
+    take, digest = _take_with_topology(tmp_path / "take")
+    live_only = {"subjects": [{"name": "http://mac4.local:8787/state", "digest": {"sha256": digest}}]}
+    problem = binding_problem(live_only, take)
+    assert problem and "names no derived/mac4_first/device_topology.json subject" in problem
+    assert "SAFE-MAC5-GATE" in problem
+    assert binding_problem({"subjects": []}, take) and binding_problem({}, take)
+
+
+@pytest.mark.parametrize("name", ["/takes/t1/derived/mac4_first/xdevice_topology.json",
+                                  "/takes/t1/xderived/mac4_first/device_topology.json",
+                                  "/takes/t1/derived/mac4_first/device_topology.json.bak",
+                                  "device_topology.json"])
+def test_a_subject_names_the_topology_only_with_exactly_its_path_components(tmp_path: Path, name: str) -> None:
+    from lume.runtime.completion import binding_problem
+
+    take, digest = _take_with_topology(tmp_path / "take")
+    problem = binding_problem({"subjects": [{"name": name, "digest": {"sha256": digest}}]}, take)
+    assert problem and "names no" in problem
+
+
+@pytest.mark.parametrize("name", ["derived/mac4_first/device_topology.json",
+                                  "/takes/t1/derived/mac4_first/device_topology.json",
+                                  "C:\\takes\\t1\\derived\\mac4_first\\device_topology.json"])
+def test_a_subject_naming_the_topology_by_any_path_binds_the_take(tmp_path: Path, name: str) -> None:
+    from lume.runtime.completion import binding_problem
+
+    take, digest = _take_with_topology(tmp_path / "take")
+    assert binding_problem({"subjects": [{"name": name, "digest": {"sha256": digest}}]}, take) is None
+
+
 def sign_and_read(run, tmp_path: Path) -> dict[str, Any]:
     from lume.runtime.completion import read_completion_report
     from lume.runtime.core._keys import load_or_create_key, trust

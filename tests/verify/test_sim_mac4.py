@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lume.fixtures import MAC4_SCENARIOS, Mac4Simulator, mac4_documents, route_smoke_root
-from lume.runtime.completion import resolve_target, run_completion_gate
+from lume.runtime.completion import gate_parameters, resolve_target, run_completion_gate
 from lume.runtime.core import get, problems
 
 FAILS = {  # scenario -> the gate checks that must fail (all others pass)
@@ -75,12 +75,14 @@ def test_end_to_end_gate_then_mac5(tmp_path):
     root = shutil.copytree(route_smoke_root(), tmp_path / "root")
     worker = f"{sys.executable} -m lume.runtime.workers.sam3d"
     reports = {}
-    for scenario in ("healthy", "authority-violation"):
+    # the gate audits the take's own topology sidecar, so its report is bound to that take (the
+    # healthy scenario's sidecar is written last: it is the one the take holds)
+    topology = root / "_processed" / "20260529-route-smoke-02" / gate_parameters()["topology_file"]
+    for scenario in ("authority-violation", "healthy"):
         with Mac4Simulator(scenario=scenario) as sim:
-            sim.write_topology(tmp_path / f"{scenario}.topology.json")
+            sim.write_topology(topology)
             reports[scenario] = tmp_path / f"{scenario}.json"
-            r = lume("gate", "mac4-first", *sim.gate_args(), "--topology", tmp_path / f"{scenario}.topology.json",
-                     "-o", reports[scenario])
+            r = lume("gate", "mac4-first", *sim.gate_args(), "--topology", topology, "-o", reports[scenario])
             assert r.exit_code == (0 if scenario == "healthy" else 1), r.output
     refused = lume("mac5", "process", root, "20260529-route-smoke-02", "--worker", worker,
                    "--gate-report", reports["authority-violation"])
