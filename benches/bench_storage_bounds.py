@@ -5,7 +5,7 @@
 Each figure is measured in this run, as the CLI runs (a child process), with its baseline:
 
 1. A .tar.gz holding one run of zeros (--zero-mib MiB; 300 MB took 973 MB RSS and 26 s with a
-   1 MiB stream buffer): peak RSS and time of `lume index` (the storage_root.v1 10 KiB buffer)
+   1 MiB stream buffer): peak RSS and time of `lume index` (the storage_root.v2 10 KiB buffer)
    vs the same stream read through tarfile with a 1 MiB buffer (the old reader) and vs GNU
    `tar -xzf`.
 2. A bag whose manifest lists --manifest-lines files that are not there (300k did not finish in

@@ -200,6 +200,7 @@ INPUT_KINDS = (
     'dsse_envelope',
     'transport_manifest',
     'checksum_sidecar',
+    'lumf_heartbeat',
     'audio_file',
     'private_key',
     'secret_token',
@@ -219,6 +220,7 @@ INPUT_SAFE_STOP_LOCK = 'safe_stop_lock'
 INPUT_DSSE_ENVELOPE = 'dsse_envelope'
 INPUT_TRANSPORT_MANIFEST = 'transport_manifest'
 INPUT_CHECKSUM_SIDECAR = 'checksum_sidecar'
+INPUT_LUMF_HEARTBEAT = 'lumf_heartbeat'
 INPUT_AUDIO_FILE = 'audio_file'
 INPUT_PRIVATE_KEY = 'private_key'
 INPUT_SECRET_TOKEN = 'secret_token'
@@ -246,21 +248,21 @@ SAN_REJECT_TOO_MANY_MESSAGES = 'too_many_messages'
 SAN_REJECT_OVERSIZED = 'oversized'
 
 # K11 storage root names
-# storage_root.v1 /manifests_dir
+# storage_root.v2 /manifests_dir
 STORAGE_MANIFESTS_DIR = '_manifests'
-# storage_root.v1 /exports_dir
+# storage_root.v2 /exports_dir
 STORAGE_EXPORTS_DIR = '_exports'
-# storage_root.v1 /logs_dir
+# storage_root.v2 /logs_dir
 STORAGE_LOGS_DIR = '_logs'
-# storage_root.v1 /index_file
+# storage_root.v2 /index_file
 STORAGE_INDEX_FILE = 'index.json'
-# storage_root.v1 /index_records_file
+# storage_root.v2 /index_records_file
 STORAGE_INDEX_RECORDS_FILE = 'index.jsonl'
-# storage_root.v1 /archive_suffixes
+# storage_root.v2 /archive_suffixes
 ARCHIVE_SUFFIXES = ('.tar.gz', '.tgz', '.tar', '.zip')
-# storage_root.v1 /members_dir
+# storage_root.v2 /members_dir
 STORAGE_MEMBERS_DIR = '_members'
-# storage_root.v1 /lock_file
+# storage_root.v2 /lock_file
 STORAGE_LOCK_FILE = '_index.lock'
 
 # the bundle manifest file name

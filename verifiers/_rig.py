@@ -21,10 +21,7 @@ Without `--rig` these checks do not apply: the run lists them as not run ("no --
 """
 from __future__ import annotations
 
-import math
-import os
 import socket
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,31 +176,19 @@ def director_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
 # ------------------------------------------------------------------------------ LUMF heartbeat
 @probe("rig.lumf_heartbeat", "The LUMF publisher's heartbeat is fresh", "the LUMF heartbeat")
 def lumf_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
+    from lume.runtime.lumf import BadHeartbeat, read_heartbeat
+
     path = rig.file(rig.doc["lumf"]["heartbeat_file"])
     limit = rig.limits.lumf_heartbeat_max_age_ms
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        yield violated(f"no heartbeat file: {exc.strerror or exc}", file=str(path), expected="the heartbeat file",
-                       found="missing")
-        return
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device would block or never end
-            yield violated("the heartbeat is not a regular file", file=str(path), expected="a regular file",
-                           found="not a regular file")
-            return
-        data = os.read(fd, rig.limits.heartbeat_max_bytes + 1)
-    finally:
-        os.close(fd)
-    try:
-        if len(data) > rig.limits.heartbeat_max_bytes:
-            raise ValueError(f"more than {rig.limits.heartbeat_max_bytes} bytes")
-        beat = float(data.decode("ascii").strip())
-        if not math.isfinite(beat):
-            raise ValueError("not a finite time")
-    except (UnicodeDecodeError, ValueError) as exc:
+    try:  # the LUMF package's own reader, with its input_limits.v1 row (`lumf_heartbeat`)
+        beat = read_heartbeat(path)
+    except BadHeartbeat as exc:
         yield violated(f"the heartbeat does not hold a Unix time: {exc}", file=str(path),
-                       expected="Unix seconds", found=data[:64].decode("ascii", "replace"))
+                       expected="Unix seconds", found=exc.text)
+        return
+    except InputError as exc:  # missing, not a regular file (a FIFO would block), or too large
+        yield violated(f"no readable heartbeat file: {exc}", file=str(path),
+                       expected="the heartbeat file (a regular file)", found="unreadable")
         return
     age = round((time.time() - beat) * 1000)
     if abs(age) > limit:

@@ -38,6 +38,21 @@ class Limit(BaseModel):
     Stream inputs only - a named pipe (FIFO) is accepted as well as a regular file: the reader waits for its producer the way it waits on standard input, reads it line by line (each line within `max_line_bytes`) and stops at `max_bytes`. Devices, directories and sockets are still refused. Absent or false - a FIFO is refused like any non-regular file.
 
     """
+    refuse_symlink: bool | None = None
+    """
+    The file must be the one named: a final symbolic link is refused (opened with O_NOFOLLOW), never followed (inputs that others drop into a folder LUME reads, such as `_incoming` sidecars and `_manifests`). Absent or false - a link is followed.
+
+    """
+    max_member_bytes: Annotated[int | None, Field(ge=1)] = None
+    """
+    Archive inputs only - the largest decompressed member accepted, in bytes: enforced while the member is decompressed (a member is never trusted to be as small as its header says).
+
+    """
+    max_unpacked_bytes: Annotated[int | None, Field(ge=1)] = None
+    """
+    Archive inputs only - the most decompressed bytes accepted over all members of one archive, enforced while decompressing.
+
+    """
 
 
 class InputLimits(BaseModel):

@@ -61,9 +61,12 @@ class ProbeLimits(BaseModel):
     """
     Oldest heartbeat accepted (the publisher beats every second).
     """
-    heartbeat_max_bytes: Annotated[int | None, Field(ge=16, le=4096)] = 64
+    heartbeat_max_bytes: Annotated[
+        int | None, Field(deprecated=True, ge=16, le=4096)
+    ] = 64
     """
-    Most bytes read from the heartbeat file (it holds one Unix time and a newline).
+    Deprecated, ignored: the heartbeat file is read by the LUMF package's reader with input_limits.v1's `lumf_heartbeat` row (one owner per limit). Still accepted so rig files that set it stay valid; the next version drops it.
+
     """
 
 

@@ -49,7 +49,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_inline": ("self_contained",),
     "_lazy": ("lazy_exports",),
     "_gc": ("paused_gc",),
-    "_jsonl": ("iter_jsonl", "read_json",),
+    "_jsonl": ("iter_jsonl", "loads_bounded", "read_json",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
             "load_private_key", "load_trust", "private_pem", "save_private_key", "trust", "trust_entry",
             "trust_file",),

@@ -23,7 +23,7 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTT
                | getattr(os, "O_BINARY", 0))
 _NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                 (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                (stat.S_ISSOCK, "a socket"))
+                (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
 
 
 class InputError(ValueError):
@@ -86,17 +86,19 @@ def too_large(path: Path | str, size: int, kind: str, limit: Any, where: str = "
 
 def open_input(path: Path | str, kind: str) -> BinaryIO:
     """`path` opened for buffered binary reading when it is a regular file within its kind's
-    `max_bytes`; InputError otherwise. Never blocks (a FIFO without a writer is refused)."""
+    `max_bytes`; InputError otherwise. Never blocks (a FIFO without a writer is refused); a
+    final symbolic link is refused, not followed, for a kind with `refuse_symlink`."""
     limit = input_limit(kind)
     if getattr(limit, "accept_fifo", None):
         fifo = _open_if_fifo(path)
         if fifo is not None:
             return fifo
+    nofollow = getattr(os, "O_NOFOLLOW", 0) if limit.refuse_symlink else 0
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, _OPEN_FLAGS | nofollow)
     except OSError as exc:
-        try:  # a socket cannot even be opened: still say what it is
-            mode = os.stat(path).st_mode
+        try:  # a socket cannot even be opened (nor a link with O_NOFOLLOW): still say what it is
+            mode = (os.lstat if nofollow else os.stat)(path).st_mode
         except OSError:
             mode = stat.S_IFREG
         if not stat.S_ISREG(mode):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # each model is imported when its table is first read (table(
     from lume.generated.models.meta_promotion_policy_v1 import PromotionPolicy
     from lume.generated.models.meta_safety_invariants_v1 import Invariant, SafetyInvariants
     from lume.generated.models.meta_service_connections_v1 import ServiceConnections
-    from lume.generated.models.meta_storage_root_v1 import StorageRoot
+    from lume.generated.models.meta_storage_root_v2 import StorageRoot
 
 INVARIANTS = "safety_invariants.v1"
 
@@ -55,7 +55,7 @@ labels: Callable[[], LabelTable] = _table("labels.v1", "LabelTable")
 safety_invariants: Callable[[], SafetyInvariants] = _table(INVARIANTS, "SafetyInvariants")
 policy: Callable[[], PromotionPolicy] = _table("promotion_policy.v1", "PromotionPolicy")
 bundle_layout: Callable[[], BundleLayout] = _table("bundle_layout.v1", "BundleLayout")
-storage_root: Callable[[], StorageRoot] = _table("storage_root.v1", "StorageRoot")
+storage_root: Callable[[], StorageRoot] = _table("storage_root.v2", "StorageRoot")
 body_truth_rules: Callable[[], BodyTruthRules] = _table("body_truth_rules.v0", "BodyTruthRules")
 body_truth_modes: Callable[[], BodyTruthModes] = _table("body_truth_modes.v0", "BodyTruthModes")
 deck_zones: Callable[[], DeckZones] = _table("airdeck_deck_zones.v1", "DeckZones")

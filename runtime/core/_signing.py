@@ -19,21 +19,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from securesystemslib.dsse import Envelope
 
-from lume.generated.constants import FRESH_READINESS_REPORT, SAFE_MAC5_GATE, SAFE_SIGNED_EVIDENCE
+from lume.generated.constants import (
+    FRESH_READINESS_REPORT,
+    INPUT_DSSE_ENVELOPE,
+    SAFE_MAC5_GATE,
+    SAFE_SIGNED_EVIDENCE,
+)
 
 from ._contracts import get
 from ._ed25519 import public_key_problem, verify_ed25519
 from ._freshness import freshness, limit
+from ._files import input_limit, read_input
 from ._jsonl import InputError
 from ._keys import SigningKey, load_trust
 from ._rules import parameters
@@ -68,12 +71,6 @@ class InvalidPredicate(ValueError):
     """A signer was given a predicate that breaks its contract."""
 
 
-@functools.cache
-def envelope_limits() -> dict[str, Any]:
-    """SAFE-SIGNED-EVIDENCE's parameters (sizes, depth, what is refused)."""
-    return parameters(SAFE_SIGNED_EVIDENCE)
-
-
 def predicate_type(contract: str = REPORT_CONTRACT) -> str:
     return get(contract).id
 
@@ -81,40 +78,28 @@ def predicate_type(contract: str = REPORT_CONTRACT) -> str:
 # --- reading an envelope -----------------------------------------------------------------
 
 def read_envelope(path: Path, *, shape: bool = True) -> Any:
-    """A DSSE envelope file, read within SAFE-SIGNED-EVIDENCE's limits: a regular file, no larger
-    than `max_envelope_bytes`, strict JSON (no duplicate key, bounded depth), the shape of
+    """A DSSE envelope file, read through core's one bounded reader with input_limits.v1's
+    `dsse_envelope` row (the bounds SAFE-SIGNED-EVIDENCE names): a regular file within
+    `max_bytes`, strict JSON (no duplicate key, at most `max_depth` deep), the shape of
     dsse_envelope.v1 (unless `shape` is False: then any strict JSON value, for readers that
     say themselves why a bare document is not an envelope). MalformedEnvelope names the file
     and what is wrong."""
-    path = Path(path)
-    cap = int(envelope_limits()["max_envelope_bytes"])
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise MalformedEnvelope(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise MalformedEnvelope(f"{path}: not a regular file [{ENVELOPE_CONTRACT}]")
-        if info.st_size > cap:
-            raise MalformedEnvelope(f"{path}: {info.st_size} bytes, more than the {cap} bytes a signed "
-                                    f"envelope may have ({SAFE_SIGNED_EVIDENCE})")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(cap + 1)
-    except OSError as exc:
-        raise MalformedEnvelope(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
-    if len(data) > cap:
-        raise MalformedEnvelope(f"{path}: more than the {cap} bytes a signed envelope may have "
-                                f"({SAFE_SIGNED_EVIDENCE})")
+        data = read_input(path, INPUT_DSSE_ENVELOPE)
+    except InputError as exc:  # not a regular file, unreadable or over the limit
+        raise MalformedEnvelope(f"{exc} ({SAFE_SIGNED_EVIDENCE})") from exc
     return parse_envelope(data, where=str(path), shape=shape)
+
+
+def _max_depth() -> int:
+    """How deep an envelope or its payload may nest (input_limits.v1 `dsse_envelope`)."""
+    return int(input_limit(INPUT_DSSE_ENVELOPE).max_depth)
 
 
 def parse_envelope(data: bytes | str, *, where: str = "envelope", shape: bool = True) -> Any:
     """The envelope in `data` (strict JSON, dsse_envelope.v1 shape); MalformedEnvelope."""
     try:
-        doc = loads_strict(data, max_depth=int(envelope_limits()["max_json_depth"]))
+        doc = loads_strict(data, max_depth=_max_depth())
     except StrictJSONError as exc:
         raise MalformedEnvelope(f"{where}: {exc} [{ENVELOPE_CONTRACT}]") from None
     if shape:
@@ -290,7 +275,7 @@ def check_signatures(envelope: dict[str, Any], trust: list[dict[str, Any]], *,
 
 def _load_statement(payload: bytes) -> Any:
     try:
-        return loads_strict(payload, max_depth=int(envelope_limits()["max_json_depth"]))
+        return loads_strict(payload, max_depth=_max_depth())
     except StrictJSONError as exc:
         raise ReportRejected(f"payload refused: {exc} ({SAFE_SIGNED_EVIDENCE})") from None
 

@@ -9,6 +9,7 @@ live or nothing); a late publisher skips the ticks it missed instead of bursting
 """
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -18,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lume.generated import lumf_layout as L
-from lume.runtime.core import write_text
+from lume.generated.constants import INPUT_LUMF_HEARTBEAT
+from lume.runtime.core import read_input, write_text
 
 from ._codec import PacketBuffer, PacketError
 from ._features import FeatureExtractor, NonFiniteInput
@@ -78,6 +80,35 @@ class PublisherStats:
         return counts | self.timing()
 
 
+class BadHeartbeat(ValueError):
+    """The heartbeat file does not hold a Unix time (`text`: what it holds, printable)."""
+
+    def __init__(self, reason: str, text: str):
+        super().__init__(reason)
+        self.text = text
+
+
+def beat_text(unix_s: float) -> str:
+    """What the heartbeat file holds: one Unix time in seconds (ms precision) and a newline."""
+    return f"{unix_s:.3f}\n"
+
+
+def read_heartbeat(path: Path) -> float:
+    """The Unix time in the heartbeat file at `path`, read through core's bounded reader with
+    input_limits.v1's `lumf_heartbeat` row (a regular file, a few bytes: a FIFO or a device is
+    refused, never waited on). InputError when it cannot be read so; BadHeartbeat when it does
+    not hold a finite Unix time."""
+    data = read_input(path, INPUT_LUMF_HEARTBEAT)
+    text = data[:64].decode("ascii", "replace")
+    try:
+        beat = float(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadHeartbeat(f"{path}: not a Unix time: {exc}", text) from None
+    if not math.isfinite(beat):
+        raise BadHeartbeat(f"{path}: not a finite time", text)
+    return beat
+
+
 class Heartbeat:
     """Rewrites `path` with the current Unix time once a second, atomically, while `alive()`."""
 
@@ -98,7 +129,7 @@ class Heartbeat:
             self._thread.join()
 
     def _beat(self) -> None:
-        write_text(self.path, f"{time.time():.3f}\n")
+        write_text(self.path, beat_text(time.time()))
         self._stats.heartbeats += 1
 
     def _run(self) -> None:

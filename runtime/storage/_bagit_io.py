@@ -108,7 +108,7 @@ def _referenced(bundle: dict[str, Any], config: dict[str, Any] | None,
         if ref.local is None or not ref.local.is_file():
             if include:
                 where = (f"root {ref.root.name} is not mounted on this machine" if ref.root and ref.local is None
-                         else "on no reference root of storage_root.v1" if ref.root is None else "missing")
+                         else "on no reference root of storage_root.v2" if ref.root is None else "missing")
                 raise InputError(f"{ref.recorded}: cannot include a referenced file that is not reachable "
                                  f"({where}); export without --include-referenced to list it in fetch.txt")
             if ref.local is not None:

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
-from lume.generated.constants import INPUT_HASHED_FILE
-from lume.runtime.core import hash_input
+from lume.generated.constants import INPUT_CHECKSUM_SIDECAR, INPUT_HASHED_FILE
+from lume.runtime.core import hash_input, input_limit
 
 CHUNK = 1 << 20  # 1 MiB
 _SIDECAR = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+?)\s*$")
@@ -57,16 +57,14 @@ def sidecar_line(digest: str, name: str) -> str:
 
 
 def read_sidecar(path: Path, name: str) -> str:
-    """The digest the `.sha256` sidecar at `path` gives for `name`: a regular file within the
-    storage_root.v1 sidecar limit, UTF-8 (a BOM allowed) or UTF-16 (PowerShell). Raises
-    ValueError naming what is wrong (never blocks on a FIFO, never reads past the limit)."""
-    from ._inputs import NotRegular, TooLarge, decode_text, limits, read_limited
+    """The digest the `.sha256` sidecar at `path` gives for `name`: a regular file within
+    input_limits.v1's `checksum_sidecar` row, UTF-8 (a BOM allowed) or UTF-16 (PowerShell).
+    Raises ValueError naming what is wrong (never blocks on a FIFO, never reads past the limit)."""
+    from ._inputs import InputRefused, decode_text, read_limited
 
     try:
-        text = decode_text(read_limited(Path(path), limits()["sidecar_bytes"]))
-    except NotRegular as exc:
-        raise ValueError(f"{exc}, not a checksum file") from exc
-    except TooLarge as exc:
+        text = decode_text(read_limited(Path(path), INPUT_CHECKSUM_SIDECAR))
+    except InputRefused as exc:
         raise ValueError(f"not a checksum file: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ValueError("neither UTF-8 nor UTF-16 text") from exc
@@ -81,6 +79,11 @@ def parse_sidecar(text: str, name: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise ValueError("empty checksum file")
+    longest = max(len(ln.encode("utf-8", "surrogatepass")) for ln in lines)
+    cap = input_limit(INPUT_CHECKSUM_SIDECAR).max_line_bytes
+    if longest > cap:
+        raise ValueError(f"a line of {longest} bytes, over the {cap}-byte line limit for "
+                         f"{INPUT_CHECKSUM_SIDECAR} inputs [input_limits.v1]")
     for ln in lines:
         m = _SIDECAR.match(ln.strip())
         if m and os.path.basename(m.group(2).replace("\\", "/")) == name:

@@ -12,7 +12,7 @@ The archive is read once, and what is extracted is what was hashed (issue 18, ch
 a tar stream is hashed as it is decompressed (`Extracted.archive_sha256`), a zip (which needs
 random access) is copied into the staging folder while hashed and opened from that copy. The
 caller compares the digest with the sidecar before the folder is renamed into place. Tar
-streams are read through a small buffer (storage_root.v1 limits), so a highly compressible
+streams are read through a small buffer (storage_root.v2 limits), so a highly compressible
 member cannot expand in memory. A failure to write (a full disk, a name too long for this
 filesystem) is said as such, never reported as a corrupt archive.
 """

@@ -43,6 +43,8 @@ from typing import Any, Callable
 from lume.generated.constants import (
     ARCHIVE_NAME_PATTERN,
     ARCHIVE_SUFFIXES,
+    INPUT_CHECKSUM_SIDECAR,
+    INPUT_TRANSPORT_MANIFEST,
     SESSION_ID_PATTERN,
     STORAGE_EXPORTS_DIR,
     STORAGE_LOGS_DIR,
@@ -56,14 +58,13 @@ from . import _extract as ex
 from ._checksum import parse_sidecar, sha256_file
 from ._index import load_history, load_index, same_verdict, write_index
 from ._inputs import (
-    NotRegular,
-    TooLarge,
+    InputRefused,
     decode_text,
     kind_of,
-    limits,
     printable,
     read_json_limited,
     read_limited,
+    stream_buffer_bytes,
 )
 from ._lock import root_lock
 from ._policy import (
@@ -224,16 +225,11 @@ class _Run:
         if not os.path.lexists(sidecar):
             raise _Verdict("missing_checksum", f"no {name}.sha256 in {incoming_dir()}")
         try:
-            text = decode_text(read_limited(sidecar, limits()["sidecar_bytes"]))
-        except NotRegular as exc:
-            raise _Verdict("refused", f"{name}.sha256 is {exc}, not a checksum file") from exc
-        except TooLarge as exc:
-            raise _Verdict("refused", f"{name}.sha256 is not a checksum file: {exc} "
-                                      "(storage_root.v1 limits.sidecar_bytes)") from exc
+            text = decode_text(read_limited(sidecar, INPUT_CHECKSUM_SIDECAR))
+        except InputRefused as exc:
+            raise _Verdict("refused", f"{name}.sha256 is not a checksum file: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise _Verdict("corrupt", f"{name}.sha256 is neither UTF-8 nor UTF-16 text") from exc
-        except OSError as exc:
-            raise _Verdict("refused", f"{name}.sha256 cannot be read: {exc.strerror or exc}") from exc
         try:
             return parse_sidecar(text, name)
         except ValueError as exc:
@@ -242,13 +238,8 @@ class _Run:
     def _manifest(self, name: str, path: Path) -> dict[str, Any]:
         where = f"{STORAGE_MANIFESTS_DIR}/{name}.json"
         try:
-            doc = read_json_limited(path, limits()["transport_manifest_bytes"])
-        except NotRegular as exc:
-            raise _Verdict("refused", f"transport manifest {where} is {exc}, not a file") from exc
-        except TooLarge as exc:
-            raise _Verdict("refused", f"transport manifest {where}: {exc} "
-                                      "(storage_root.v1 limits.transport_manifest_bytes)") from exc
-        except (ValueError, OSError) as exc:
+            doc = read_json_limited(path, INPUT_TRANSPORT_MANIFEST)
+        except (InputRefused, ValueError) as exc:
             raise _Verdict("refused", f"transport manifest {where}: {exc}") from exc
         found = problems(doc, get("transport_manifest.v1"), file=where)
         if found:
@@ -310,7 +301,7 @@ class _Run:
             ext = ex.extract_archive(path, staging / "x", max_bytes=self.limits["max_bytes"],
                                      max_members=self.limits["max_members"],
                                      strip=(session_id, ex.archive_stem(name)), progress=done,
-                                     buffer=limits()["archive_stream_buffer_bytes"])
+                                     buffer=stream_buffer_bytes())
             if ext.archive_sha256 != digest:
                 raise _Verdict("corrupt", f"sha256 {ext.archive_sha256} does not match {name}.sha256 ({digest})")
             self._check_contents(manifest, ext.digests)

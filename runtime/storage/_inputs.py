@@ -1,36 +1,36 @@
 """What the indexer reads besides archives, read safely: sidecars and transport manifests.
 
-Each is refused unless it is a regular file (a FIFO would block, a device never ends, a folder
-cannot be read: issue 18) and read with the byte limit storage_root.v1 declares for its kind.
-Text may carry a UTF-8 byte-order mark or be UTF-16 (PowerShell writes both). Names and
-reasons that reach a log line or a terminal are made printable first: a member name with a
-newline or an ANSI escape can neither forge a log line nor move the cursor.
+Each is read through core's one bounded reader (`read_input`) with its one row of
+input_limits.v1 (`checksum_sidecar`, `transport_manifest`): a folder, FIFO, device, socket or
+final symbolic link is refused without blocking (issue 18), and nothing past the row's
+`max_bytes` is read. Text may carry a UTF-8 byte-order mark or be UTF-16 (PowerShell writes
+both). Names and reasons that reach a log line or a terminal are made printable first: a member
+name with a newline or an ANSI escape can neither forge a log line nor move the cursor.
 """
 from __future__ import annotations
 
 import codecs
 import functools
-import os
 import stat
 from pathlib import Path
 
-import orjson
-
-from lume.runtime.core import printable, rule_data  # noqa: F401 - printable: used by the indexer and extractor
-
-
-class NotRegular(Exception):
-    """The input is a folder, FIFO, device or link, or missing: nothing was read from it."""
+from lume.runtime.core import InputError, input_limit, loads_bounded, read_input, rule_data
+from lume.runtime.core import printable  # noqa: F401 - used by the indexer and extractor
 
 
-class TooLarge(Exception):
-    """The input is larger than its declared limit: nothing past the limit was read."""
+STORAGE_ROOT = "storage_root.v2"
+
+
+class InputRefused(Exception):
+    """The input was not read: not a regular file, unreadable, or over its kind's limit. The
+    message says why, names the limit and input_limits.v1, but not the path (the caller names
+    the file the way its report does)."""
 
 
 @functools.cache
-def limits() -> dict[str, int]:
-    """Byte limits of storage_root.v1 `limits`."""
-    return dict(rule_data("storage_root.v1")["limits"])
+def stream_buffer_bytes() -> int:
+    """The compressed read buffer of a streamed tar member (storage_root `limits`)."""
+    return int(rule_data(STORAGE_ROOT)["limits"]["archive_stream_buffer_bytes"])
 
 
 def kind_of(mode: int) -> str:
@@ -41,34 +41,13 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def read_limited(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. Opened without blocking and without
-    following a final symbolic link, so a FIFO or a link is reported, never waited on."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+def read_limited(path: Path, kind: str) -> bytes:
+    """The bytes of the regular file at `path`, within input_limits.v1's row for `kind`;
+    InputRefused otherwise (never blocks on a FIFO, never follows a final link)."""
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise NotRegular("missing") from None
-    except OSError as exc:
-        try:
-            mode = os.lstat(path).st_mode
-        except OSError:
-            raise NotRegular(exc.strerror or str(exc)) from exc
-        raise NotRegular(kind_of(mode)) from exc
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # a folder opens fine on POSIX: refuse it before reading
-            raise NotRegular(kind_of(st.st_mode))
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as fh:
-        if st.st_size > limit:
-            raise TooLarge(f"{st.st_size} bytes, more than the limit of {limit}")
-        data = fh.read(limit + 1)
-    if len(data) > limit:  # it grew while read
-        raise TooLarge(f"more than the limit of {limit} bytes")
-    return data
+        return read_input(path, kind)
+    except InputError as exc:
+        raise InputRefused(str(exc).removeprefix(f"{path}: ")) from exc
 
 
 def decode_text(data: bytes) -> str:
@@ -78,12 +57,15 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8-sig")
 
 
-def read_json_limited(path: Path, limit: int) -> object:
-    """A JSON document read as `read_limited` does (BOM / UTF-16 accepted); ValueError if not JSON."""
-    data = read_limited(path, limit)
+def read_json_limited(path: Path, kind: str) -> object:
+    """A JSON document read as `read_limited` does (BOM / UTF-16 accepted), at most the row's
+    `max_depth` deep; ValueError if it is not such JSON."""
+    data = read_limited(path, kind)
     try:
-        return orjson.loads(decode_text(data) if data[:3] == codecs.BOM_UTF8 or data[:2] in (
-            codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else data)
-    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        if data[:3] == codecs.BOM_UTF8 or data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            data = decode_text(data).encode()
+        return loads_bounded(data, input_limit(kind).max_depth, file="", kind=kind)
+    except InputError as exc:
+        raise ValueError(str(exc).removeprefix(": ")) from exc
+    except UnicodeDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from exc
-

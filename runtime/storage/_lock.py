@@ -1,4 +1,4 @@
-"""One indexer per storage root at a time: an OS lock on the root's lock file (storage_root.v1).
+"""One indexer per storage root at a time: an OS lock on the root's lock file (storage_root.v2).
 
 Two `lume index` runs at once deleted each other's staging folders and marked good archives
 corrupt (issue 18). The lock is an advisory lock the operating system drops when the holder

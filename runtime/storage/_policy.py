@@ -1,6 +1,6 @@
 """Storage rules read from the contracts: root folder names, extraction limits, the bundle layout.
 
-The folders and files of the storage root are storage_root.v1 (as generated constants) and two
+The folders and files of the storage root are storage_root.v2 (as generated constants) and two
 safety-invariant parameters (`_incoming` in SAFE-INCOMING-KEPT, `_processed` in
 SAFE-ARCHIVE-EXTRACT); the storage-integrity verifier reads them from here too.
 """

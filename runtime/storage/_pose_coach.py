@@ -220,7 +220,7 @@ def _copy_session(session_dir: Path, files: list[str], dest: Path, digests: dict
 def _recorded_path(path: Path) -> str:
     """The manifest path a reference records: "the absolute path of the session manifest.json on
     K11". Under the Pose Coach reference root this machine mounts, that is the root's canonical
-    K11 spelling (storage_root.v1), so `lume verify` finds it on any machine that mounts the root;
+    K11 spelling (storage_root.v2), so `lume verify` finds it on any machine that mounts the root;
     elsewhere the absolute local path."""
     from ._references import reference_roots
 

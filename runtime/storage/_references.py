@@ -1,7 +1,7 @@
 """References verified where they live (issue 15; seed 000, "Storage and Space Policy").
 
 A bundle may keep heavy data where it belongs and record only its path, sha256 and size: a Pose
-Coach session referenced on K11's Pose Coach root, a source on a Mac4 local root. storage_root.v1
+Coach session referenced on K11's Pose Coach root, a source on a Mac4 local root. storage_root.v2
 declares those roots (`reference_roots`: the machine that holds each, how documents written there
 spell it) and what an unreachable one means (`not_reachable`); this machine's configuration says
 where it mounts them. `references(bundle_dir, doc, roots)` lists every referenced file of a bundle
@@ -32,7 +32,7 @@ class Root:
     spellings: tuple[str, ...]  # absolute prefixes documents use for it (normalised with `/`)
     mount: Path | None  # where this machine mounts it, or None
     holder: bool  # this machine is the one declared to hold it
-    canonical: str | None = None  # how documents spell it on its machine (storage_root.v1 recorded_as[0])
+    canonical: str | None = None  # how documents spell it on its machine (storage_root.v2 recorded_as[0])
 
     def recorded(self, local: Path) -> str | None:
         """How documents record `local` (a path under this root's mount): the root's canonical
@@ -51,8 +51,8 @@ class Root:
 
     @property
     def unreachable_is(self) -> str:
-        """`warning` or `failure`: what storage_root.v1 says a file on it that cannot be reached is."""
-        policy = rule_data("storage_root.v1")["not_reachable"]
+        """`warning` or `failure`: what storage_root.v2 says a file on it that cannot be reached is."""
+        policy = rule_data("storage_root.v2")["not_reachable"]
         return policy["holder"] if self.holder else policy["elsewhere"]
 
 
@@ -75,7 +75,7 @@ def reference_roots(config: dict[str, Any] | None = None, *, use_config: bool = 
     config = config or {}
     mounts = dict(config.get("reference_roots") or {})
     out = []
-    for name, spec in rule_data("storage_root.v1").get("reference_roots", {}).items():
+    for name, spec in rule_data("storage_root.v2").get("reference_roots", {}).items():
         field = spec["config_field"]
         value = mounts.get(name) if name in mounts else (config.get(field) if field else None)
         mount = config_dir_path(value) if isinstance(value, str) and value else None

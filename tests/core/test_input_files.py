@@ -236,3 +236,26 @@ def test_yaml_commands_refuse_dev_zero(args):
 def test_sled_refuses_a_fifo(fifo):
     result = returns_promptly(CliRunner().invoke, main, ["sled", "constants", "--check", str(fifo)])
     assert result.exit_code == 2 and "not a regular file (a FIFO)" in result.output, result.output
+
+
+@posix_only
+def test_a_kind_that_refuses_symlinks_never_follows_a_final_link(tmp_path) -> None:
+    """input_limits.v1 `refuse_symlink` (sidecars, transport manifests): the file must be the one
+    named; other kinds follow a link as any reader does."""
+    from lume.runtime.core import input_limit, read_input
+
+    real = tmp_path / "real.sha256"
+    real.write_text("ab" * 32 + "\n")
+    link = tmp_path / "link.sha256"
+    link.symlink_to(real)
+    refusing = [k for k in ("checksum_sidecar", "transport_manifest") if input_limit(k).refuse_symlink]
+    assert refusing == ["checksum_sidecar", "transport_manifest"]
+    for kind in refusing:
+        with pytest.raises(InputError, match=rf"not a regular file \(a symbolic link\); every {kind} input"):
+            read_input(link, kind)
+        assert read_input(real, kind) == real.read_bytes()
+    assert read_input(link, "json_document") == real.read_bytes()
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "absent")
+    with pytest.raises(InputError, match="symbolic link"):
+        read_input(dangling, "checksum_sidecar")

@@ -105,3 +105,48 @@ def test_an_audio_fifo_is_refused_at_once(tmp_path, verb):
 def test_dev_zero_as_audio_is_refused():
     result = returns_promptly(CliRunner().invoke, main, ["lumf", "features", "/dev/zero"])
     assert result.exit_code == 2 and "a character device" in result.output, result.output
+
+
+# --------------------------------------------------------------------------- the heartbeat file
+# The rig probe reads the publisher's heartbeat through the LUMF package's own reader, bounded by
+# input_limits.v1's `lumf_heartbeat` row: whatever the file holds, a time or one reason.
+
+
+def test_the_heartbeat_reader_reads_what_the_publisher_writes(tmp_path) -> None:
+    from lume.runtime.lumf import beat_text, read_heartbeat
+
+    path = tmp_path / "heartbeat"
+    path.write_text(beat_text(1_780_000_000.25))
+    assert read_heartbeat(path) == 1_780_000_000.25
+
+
+@given(st.binary(max_size=80))
+def test_any_heartbeat_bytes_give_a_time_or_one_reason(tmp_path_factory, data: bytes) -> None:
+    from lume.runtime.core import InputError, input_limit
+    from lume.runtime.lumf import BadHeartbeat, read_heartbeat
+
+    path = tmp_path_factory.mktemp("beat") / "heartbeat"
+    path.write_bytes(data)
+    try:
+        beat = read_heartbeat(path)
+    except BadHeartbeat as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+        return
+    except InputError as exc:  # only a file over the row's limit
+        assert len(data) > input_limit("lumf_heartbeat").max_bytes
+        assert "lumf_heartbeat inputs [input_limits.v1]" in str(exc)
+        return
+    assert beat == beat and abs(beat) != float("inf")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs are POSIX")
+def test_a_heartbeat_fifo_or_folder_is_refused_never_waited_on(tmp_path) -> None:
+    from lume.runtime.core import InputError
+    from lume.runtime.lumf import read_heartbeat
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="a FIFO"):
+        returns_promptly(read_heartbeat, fifo)
+    with pytest.raises(InputError, match="a directory"):
+        read_heartbeat(tmp_path)

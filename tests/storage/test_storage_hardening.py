@@ -36,7 +36,7 @@ from lume.runtime.core import validate_file
 from lume.runtime.core._time import fixed
 from lume.runtime.storage import RootBusy, index_root, root_lock
 from lume.runtime.storage import _extract as extract
-from lume.runtime.storage._inputs import limits, printable
+from lume.runtime.storage._inputs import printable, stream_buffer_bytes
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="FIFOs, symbolic links and file modes are POSIX")
 
@@ -200,7 +200,7 @@ def test_tar_members_stream_through_the_declared_small_buffer(root: Path, monkey
         return real(*args, **kwargs)
     monkeypatch.setattr(tarfile, "open", spy)
     index_root(root)
-    assert limits()["archive_stream_buffer_bytes"] == 10240
+    assert stream_buffer_bytes() == 10240
     assert seen == [("r|*", 10240)]
 
 
@@ -241,10 +241,11 @@ def test_odd_sidecars_and_manifests_are_reported_never_waited_on(root: Path) -> 
     got = entries(root)
     assert got["good.tar.gz"]["status"] == "indexed"
     assert "a FIFO" in got[names["fifo"]]["reason"]
-    assert "a folder" in got[names["folder"]]["reason"]
+    assert "a directory" in got[names["folder"]]["reason"]
     assert "symbolic link" in got[names["devzero"]]["reason"]
-    assert "more than the limit" in got[names["sparse"]]["reason"]
+    assert "over the 64 KiB limit for checksum_sidecar inputs [input_limits.v1]" in got[names["sparse"]]["reason"]
     assert "a FIFO" in got[names["manifest-fifo"]]["reason"] and "transport manifest" in got[names["manifest-fifo"]]["reason"]
+    assert all("input_limits.v1" in got[n]["reason"] and str(root) not in got[n]["reason"] for n in names.values())
     assert all(got[n]["status"] == "refused" for n in names.values())
 
 
@@ -533,6 +534,49 @@ def test_any_sidecar_bytes_give_a_digest_or_one_reason(tmp_path_factory: pytest.
         assert "\n" not in str(exc)  # one line, whatever the bytes
         return
     assert len(digest) == 64 and digest == digest.lower()
+
+
+@POSIX
+def test_a_linked_or_oversized_or_too_deep_transport_manifest_is_refused_by_its_input_limits_row(root: Path) -> None:
+    """The indexer reads a transport manifest through core's bounded reader with input_limits.v1's
+    `transport_manifest` row: a final symbolic link is refused (never followed), and so is a
+    manifest nested deeper than the row's `max_depth`."""
+    from lume.runtime.core import input_limit
+
+    row = input_limit("transport_manifest")
+    names = {}
+    for kind in ("linked", "deep"):
+        m = session_members(kind)
+        data = tar_bytes(m)
+        name = names[kind] = f"{kind}.tar.gz"
+        put(root, name, data, members=m, session_id=kind)
+        manifest = root / "_manifests" / f"{name}.json"
+        if kind == "linked":
+            real = root / f"{name}.elsewhere.json"
+            manifest.rename(real)
+            manifest.symlink_to(real)
+        else:
+            manifest.write_text('{"nested": ' + "[" * (row.max_depth + 1) + "]" * (row.max_depth + 1) + "}")
+    index_root(root)
+    got = entries(root)
+    assert got[names["linked"]]["status"] == "refused" and "a symbolic link" in got[names["linked"]]["reason"]
+    assert got[names["deep"]]["status"] == "refused"
+    assert f"nested deeper than {row.max_depth} levels" in got[names["deep"]]["reason"]
+
+
+@given(prefix=st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=64).map(str.encode),
+       extra=st.integers(min_value=1, max_value=512))
+def test_a_sidecar_line_over_the_input_limits_line_limit_is_refused(
+        tmp_path_factory: pytest.TempPathFactory, prefix: bytes, extra: int) -> None:
+    """input_limits.v1 `checksum_sidecar` bounds a line (`max_line_bytes`), not only the file."""
+    from lume.runtime.core import input_limit
+    from lume.runtime.storage import read_sidecar
+
+    cap = input_limit("checksum_sidecar").max_line_bytes
+    path = tmp_path_factory.mktemp("sidecar") / "a.tar.gz.sha256"
+    path.write_bytes(f"{DIGEST}  a.tar.gz\n".encode() + prefix + b"x" * (cap + extra) + b"\n")
+    with pytest.raises(ValueError, match=r"line limit for checksum_sidecar inputs \[input_limits.v1\]"):
+        read_sidecar(path, "a.tar.gz")
 
 
 def test_a_lost_members_file_is_reported_and_the_next_index_records_it_again(tmp_path: Path) -> None:

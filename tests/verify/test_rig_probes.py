@@ -140,6 +140,22 @@ def test_a_stale_heartbeat_fails_its_probe(rig, tmp_path):
     assert check.status == "fail"
 
 
+def test_an_oversized_heartbeat_fails_its_probe_by_the_lumf_readers_limit(rig, tmp_path):
+    """The probe reads the heartbeat with the LUMF package's reader and its input_limits.v1 row
+    (`lumf_heartbeat`), not a limit of its own: the rig file's deprecated `heartbeat_max_bytes`
+    is ignored."""
+    from lume.runtime.core import input_limit
+
+    rig.heartbeat.stop()
+    row = input_limit("lumf_heartbeat")
+    padded = f"{time.time():.3f}".ljust(row.max_bytes + 1) + "\n"
+    (rig.folder / "lumf.heartbeat").write_text(padded)
+    check = probe(rig, tmp_path, "rig.lumf_heartbeat")["rig.lumf_heartbeat"]
+    assert check.status == "fail" and "lumf_heartbeat inputs [input_limits.v1]" in messages(check)[0]
+    (rig.folder / "lumf.heartbeat").write_text(f"{time.time():.3f}".ljust(row.max_bytes - 1) + "\n")
+    assert probe(rig, tmp_path, "rig.lumf_heartbeat")["rig.lumf_heartbeat"].status == "pass"
+
+
 def test_a_closed_midi_port_fails_its_probe(rig, tmp_path):
     rig.midi.close()
     check = probe(rig, tmp_path, "rig.midi_port")["rig.midi_port"]

@@ -7,6 +7,7 @@ import base64
 import copy
 import json
 import os
+from types import SimpleNamespace
 import time
 from pathlib import Path
 
@@ -197,11 +198,25 @@ def test_a_50k_deep_payload_is_refused_with_a_reason(key, trusted, tmp_path):
 def test_an_oversized_envelope_is_refused_before_it_is_read(key, trusted, tmp_path, monkeypatch):
     from lume.runtime.core import _signing
 
-    monkeypatch.setattr(_signing, "envelope_limits",
-                        lambda: {**_signing.parameters("SAFE-SIGNED-EVIDENCE"), "max_envelope_bytes": 1000})
+    from lume.runtime.core import _files
+
+    real = _files.input_limit
+    monkeypatch.setattr(_files, "input_limit", lambda kind: SimpleNamespace(
+        **{**vars(real(kind)), "max_bytes": 1000}) if kind == "dsse_envelope" else real(kind))
     p = predicate()
     r = lume("report", "verify", write(tmp_path / "big.json", sign_report(p, p["subjects"], key)))
-    assert r.exit_code == 2 and "more than the 1000 bytes" in r.output
+    assert r.exit_code == 2 and "over the 1000 bytes limit for dsse_envelope inputs [input_limits.v1]" in r.output
+    assert "SAFE-SIGNED-EVIDENCE" in r.output
+
+
+def test_the_envelope_bounds_have_one_owner_the_input_limits_row() -> None:
+    """SAFE-SIGNED-EVIDENCE names input_limits.v1's `dsse_envelope` row; it holds no second number."""
+    from lume.runtime.core import input_limit, parameters
+
+    row, params = input_limit("dsse_envelope"), parameters("SAFE-SIGNED-EVIDENCE")
+    assert row.max_bytes > 0 and row.max_depth > 0
+    assert not any(isinstance(v, int) and not isinstance(v, bool) for v in params.values())
+    assert params["max_envelope_bytes"] == "input_limits.v1 kinds.dsse_envelope.max_bytes"
 
 
 def test_a_fifo_is_refused_not_waited_on(trusted, tmp_path):
