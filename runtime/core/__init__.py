@@ -44,7 +44,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_evidence": ("CheckResult", "Domain", "Evidence", "Status", "held", "status_of", "unchecked",
             "violated", "warned",),
     "_files": ("InputError", "NotRegularFile", "bounded_lines", "depth_over", "hash_input", "input_limit",
-            "open_input", "read_input",),
+            "open_input", "read_input", "size_text",),
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
     "_lazy": ("lazy_exports",),
