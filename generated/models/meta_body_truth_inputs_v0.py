@@ -41,6 +41,11 @@ class Http(BaseModel):
     """
     The shortest write token the service starts with (a shorter one is refused as configuration).
     """
+    preflight_max_age_s: Annotated[int | None, Field(ge=0, le=86400)] = None
+    """
+    How long a browser may cache the service's answer to a write's CORS preflight (`Access-Control-Max-Age`, seconds): an origin removed from the configuration keeps writing from an open page at most this long. Absent - the header is not sent (the browser's default applies).
+
+    """
 
 
 class Timestamps(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from lume.generated.constants import INPUT_SECRET_TOKEN
-from lume.runtime.core import InputError, body_truth_inputs, config_dir_path, read_input
+from lume.runtime.core import InputError, body_truth_inputs, config_dir_path, input_limit, read_input
 
 CONTRACT = "body_truth_inputs.v0"
 Message = dict[str, Any]
@@ -32,8 +32,10 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 def read_token(path: Path) -> str:
-    """The write token in `path` (a bounded `secret_token` input); InputError when it is
-    shorter than the contract's `min_token_chars` or not text."""
+    """The write token in `path` (a bounded `secret_token` input: input_limits.v1 `max_bytes`
+    for the file, `max_line_bytes` for the token); InputError naming the file and the contract
+    when it is not UTF-8 text, not one word of at least the contract's `min_token_chars`
+    (empty, whitespace only, or several words), or longer than the line limit."""
     http = body_truth_inputs().http
     try:
         token = read_input(path, INPUT_SECRET_TOKEN).decode("utf-8").strip()
@@ -42,6 +44,10 @@ def read_token(path: Path) -> str:
     if len(token) < http.min_token_chars or any(c.isspace() for c in token):
         raise InputError(f"{path}: a write token is one word of at least {http.min_token_chars} "
                          f"characters [{CONTRACT}]")
+    longest = input_limit(INPUT_SECRET_TOKEN).max_line_bytes
+    if longest is not None and len(token.encode()) > longest:
+        raise InputError(f"{path}: a write token of {len(token.encode())} bytes, over the {longest}-byte "
+                         f"limit for {INPUT_SECRET_TOKEN} inputs [input_limits.v1]")
     return token
 
 
@@ -187,11 +193,13 @@ class WriteGuard:
             await self._refuse(send, 403, ["header", "origin"], f"origin {origin} may not write "
                                "(not in bodytruth.write_origins)", "write_refused")
             return
-        await _answer(send, 204, b"", [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-methods", b"POST"),
-            (b"access-control-allow-headers", b"content-type, authorization"),
-            (b"access-control-max-age", b"600"), (b"vary", b"Origin")])
+        headers = [(b"access-control-allow-origin", origin.encode("latin-1")),
+                   (b"access-control-allow-methods", b"POST"),
+                   (b"access-control-allow-headers", b"content-type, authorization"), (b"vary", b"Origin")]
+        max_age = body_truth_inputs().http.preflight_max_age_s  # body_truth_inputs.v0 owns it
+        if max_age is not None:
+            headers.append((b"access-control-max-age", str(max_age).encode()))
+        await _answer(send, 204, b"", headers)
 
     def _with_cors(self, send: Send, origin: str | None) -> Send:
         if origin is None or origin not in self.access.origins:

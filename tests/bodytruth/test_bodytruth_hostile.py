@@ -164,6 +164,55 @@ def test_serve_refuses_a_short_token_with_exit_2(tmp_path):
     assert result.exit_code == 2 and "body_truth_inputs.v0" in result.output, result.output
 
 
+@pytest.mark.parametrize("case", ["not-utf8", "whitespace-only", "empty", "two-words", "oversized-file",
+                                  "over-the-line-limit"])
+def test_serve_refuses_a_bad_token_file_with_one_line_and_exit_2(tmp_path, case):
+    limit = core.input_limit("secret_token")
+    data = {"not-utf8": b"\xff\xfe" + b"\x80" * 20, "whitespace-only": b" \t\r\n   \n", "empty": b"",
+            "two-words": (TOKEN + " " + TOKEN).encode(), "oversized-file": b"x" * (limit.max_bytes + 1),
+            "over-the-line-limit": b"x" * (limit.max_line_bytes + 1) + b"\n"}[case]
+    bad = tmp_path / "bodytruth.token"
+    bad.write_bytes(data)
+    result = CliRunner().invoke(main, ["bodytruth", "serve", "--token-file", str(bad)])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert str(bad) in lines[0] and ("[body_truth_inputs.v0]" in lines[0] or "[input_limits.v1]" in lines[0])
+
+
+@given(st.binary(max_size=1200))
+def test_any_token_file_bytes_give_one_word_token_or_one_line_refusal(tmp_path_factory, data):
+    from lume.runtime.bodytruth._access import read_token
+
+    path = tmp_path_factory.mktemp("token") / "bodytruth.token"
+    path.write_bytes(data)
+    try:
+        token = read_token(path)
+    except core.InputError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc) and "[" in str(exc)
+        return
+    http = core.body_truth_inputs().http
+    assert len(token) >= http.min_token_chars and not any(c.isspace() for c in token)
+    assert len(token.encode()) <= core.input_limit("secret_token").max_line_bytes
+
+
+def test_the_preflight_max_age_is_the_contracts(monkeypatch):
+    """Access-Control-Max-Age comes from body_truth_inputs.v0 `http.preflight_max_age_s`."""
+    from lume.runtime.bodytruth import _access
+
+    shipped = core.body_truth_inputs().http.preflight_max_age_s
+    assert shipped == 600
+    headers = {"Origin": PAGE, "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type"}
+    with client_for(WriteAccess(frozenset({PAGE}))) as c:
+        assert c.options("/observations", headers=headers).headers["access-control-max-age"] == str(shipped)
+    real = core.body_truth_inputs()
+    monkeypatch.setattr(_access, "body_truth_inputs", lambda: real.model_copy(
+        update={"http": real.http.model_copy(update={"preflight_max_age_s": 5})}))
+    with client_for(WriteAccess(frozenset({PAGE}))) as c:
+        assert c.options("/observations", headers=headers).headers["access-control-max-age"] == "5"
+
+
 # ------------------------------------------------------------------ how much
 def test_a_body_over_the_limit_is_refused_by_its_length(client):
     r = client.post("/observations", content=b" " * (MAX_BODY + 1), headers={"content-type": "application/json"})
