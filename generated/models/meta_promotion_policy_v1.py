@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 from . import common_v1
+
+LaneColoursAdditionalProperty = TypeAliasType(
+    "LaneColoursAdditionalProperty", Annotated[str, Field(pattern='^#[0-9a-f]{6}$')]
+)
 
 
 class ProofCheck(BaseModel):
@@ -67,6 +71,17 @@ class Analyzer(BaseModel):
     max_plot_segments: Annotated[int, Field(ge=1, le=24)]
     max_examples: Annotated[int, Field(ge=1)]
     energy_sources: Annotated[list[EnergySource], Field(min_length=1)]
+    lane_colours: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')],
+            LaneColoursAdditionalProperty,
+        ]
+        | None
+    ) = None
+    """
+    timeline.png presentation: the colour of each lane's windows (lume:contract:labels:v1 lanes, a cross-file rule the template tests check), `#rrggbb`. A lane without one is drawn grey.
+
+    """
 
 
 class Visual(BaseModel):

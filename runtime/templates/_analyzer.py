@@ -310,9 +310,13 @@ def build_templates(bundle_dir: Path, *, body_truth: Path | None = None,
     table = timeline.rows(windows, ev.streams, segs, origin=origin, bin_s=float(a["timeline_bin_s"]),
                           energy_order=list(a["energy_sources"]))
     csv_bytes = timeline.render_csv(header, table).encode()
-    png = timeline.render_png(windows, table, segs, origin=origin, title=f"{b.bundle_id}: labels and motion energy",
-                              max_segments=int(a["max_plot_segments"]), gap_s=float(a["timeline_gap_s"]))
+    png, unnamed = timeline.render_png(windows, table, segs, origin=origin,
+                                       title=f"{b.bundle_id}: labels and motion energy",
+                                       max_segments=int(a["max_plot_segments"]), gap_s=float(a["timeline_gap_s"]))
     windows_bytes = "".join(_jsonl(w) for w in windows).encode()
+    if unnamed:
+        ev.notes.append(f"{TIMELINE_PNG}: {timeline.not_shown_text(unnamed)} (no room in their panel); "
+                        f"{TIMELINE_CSV} has every window")
     if len(segs) > int(a["max_plot_segments"]):
         ev.notes.append(f"the plot shows the first {a['max_plot_segments']} of {len(segs)} segments; "
                         f"{TIMELINE_CSV} has them all")

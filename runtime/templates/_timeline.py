@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lume.generated.constants import TIMELINE_COLUMNS
+from lume.generated.constants import LANES, TIMELINE_COLUMNS
 
 from ._streams import Stream
 from ._windows import ENERGY_CHANNEL, _r
@@ -107,12 +107,25 @@ def render_csv(header: list[str], table: list[list[Any]]) -> str:
 
 
 MAX_NAMED = 40  # presentation only: above this many windows in a panel, name each label once
-LANE_COLOURS = {"visual": "#1f77b4", "command": "#d62728", "negative": "#7f7f7f",
-                "calibration": "#2ca02c"}  # presentation only
+NO_COLOUR = "#999999"  # a lane promotion_policy.v1 `analyzer.lane_colours` gives no colour
 SOURCE_COLOURS = ["black", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]  # presentation only
 LEVELS = (0.34, 0.55, 0.76)  # label rows inside a lane band (lane i spans y in [i, i + 1))
 LABEL_GID, BREAK_GID, MARK_GID, SEPARATOR_GID = "lane-label", "axis-break", "axis-break-mark", "lane-separator"
+UNNAMED_GID = "labels-not-shown"
 LABEL_PT, PAD_PX = 6, 3.0
+BREAK_CLEAR_PT = 10  # an axis-break mark reaches about this far into a panel from its corner
+
+
+def lane_colours() -> dict[str, str]:
+    """Each label lane (labels.v1, in its order) with its colour (promotion_policy.v1)."""
+    from ._policy import analyzer
+
+    given = analyzer().get("lane_colours") or {}
+    return {lane: given.get(lane, NO_COLOUR) for lane in LANES}
+
+
+def not_shown_text(n: int) -> str:
+    return f"+{n} label{'s' if n != 1 else ''} not shown"
 
 
 def gap_text(seconds: float) -> str:
@@ -127,12 +140,18 @@ def gap_text(seconds: float) -> str:
 
 
 def render_png(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tuple[float, float]],
-               *, origin: float, title: str, max_segments: int, gap_s: float) -> bytes:
-    """The timeline plot as PNG bytes (see `render`); no timestamp in its metadata."""
+               *, origin: float, title: str, max_segments: int, gap_s: float) -> tuple[bytes, int]:
+    """The timeline plot as PNG bytes (see `render`; no timestamp in its metadata) and how many
+    lane labels it left out for lack of room (`not_shown`)."""
     fig = render(windows, table, segs, origin=origin, title=title, max_segments=max_segments, gap_s=gap_s)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
+    return buf.getvalue(), not_shown(fig)
+
+
+def not_shown(fig: Figure) -> int:
+    """How many lane labels (a label in a lane of a panel) the figure could name nowhere."""
+    return sum(getattr(ax, "lume_not_shown", 0) for ax in fig.axes)
 
 
 def render(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tuple[float, float]],
@@ -145,7 +164,8 @@ def render(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tup
     from matplotlib.ticker import MaxNLocator
 
     shown = segs[:max_segments] or [(origin, origin + 1.0)]
-    lanes = list(LANE_COLOURS)
+    colours = lane_colours()
+    lanes = list(colours)
     n = len(shown)
     durs = [max(b - a, 0.1) for a, b in shown]
     widths = [max(d, max(durs) / 4) for d in durs]  # a short segment is never a sliver
@@ -180,9 +200,11 @@ def render(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tup
             spans = [(w["start_unix"] - origin, max(w["end_unix"] - w["start_unix"], (b - a) / 200 or 0.01))
                      for w in inside if w["lane"] == lane]
             if spans:
-                ax_l.broken_barh(spans, (i + 0.06, 0.24), facecolors=LANE_COLOURS[lane], alpha=0.8,
+                ax_l.broken_barh(spans, (i + 0.06, 0.24), facecolors=colours[lane], alpha=0.8,
                                  label=f"{lane} labels")
-        _place_labels(fig, ax_l, inside, lanes, origin)
+        ax_l.lume_not_shown = _place_labels(fig, ax_l, inside, lanes, origin)
+        if ax_l.lume_not_shown:
+            _say_not_shown(fig, ax_l, ax_l.lume_not_shown)
         ax_e.set_ylim(0, 1.05)
         ax_l.set_ylim(0, len(lanes))
         ax_e.tick_params(labelbottom=False)
@@ -212,11 +234,13 @@ def render(windows: list[dict[str, Any]], table: list[list[Any]], segs: list[tup
     return fig
 
 
-def _place_labels(fig: Any, ax: Any, inside: list[dict[str, Any]], lanes: list[str], origin: float) -> None:
+def _place_labels(fig: Any, ax: Any, inside: list[dict[str, Any]], lanes: list[str], origin: float) -> int:
     """Name windows in their lane: at the window's start (or flush with the panel's right edge),
     on the first label row where it meets no other name. Each label is named once first (at its
     earliest window with room), then its repeats while the lane is not busy; a name that fits
-    nowhere is left out (timeline.csv has every window)."""
+    nowhere is left out (timeline.csv has every window). Returns how many labels of the lanes
+    were named nowhere in this panel."""
+    left_out = 0
     renderer = fig.canvas.get_renderer()
     box = ax.get_window_extent(renderer)
     x_lo, x_hi = ax.get_xlim()
@@ -252,10 +276,27 @@ def _place_labels(fig: Any, ax: Any, inside: list[dict[str, Any]], lanes: list[s
                 if place(w):
                     placed.add(id(w))
                     break
+            else:
+                left_out += 1
         if len(mine) <= MAX_NAMED:
             for w in mine:
                 if id(w) not in placed:
                     place(w)
+    return left_out
+
+
+def _say_not_shown(fig: Any, ax: Any, n: int) -> None:
+    """`+n labels not shown` at the top right of the lane panel, just above its top lane (in
+    the gap to the energy axes, clear of an axis-break mark); only `+n` when the panel is too
+    narrow for the words."""
+    from matplotlib.transforms import offset_copy
+
+    at = offset_copy(ax.transAxes, fig=fig, x=-BREAK_CLEAR_PT, y=1, units="points")
+    text = ax.text(1.0, 1.0, not_shown_text(n), transform=at, ha="right", va="bottom",
+                   fontsize=LABEL_PT, color="0.3", gid=UNNAMED_GID, clip_on=False)
+    renderer = fig.canvas.get_renderer()
+    if text.get_window_extent(renderer).width > ax.get_window_extent(renderer).width - BREAK_CLEAR_PT * 2:
+        text.set_text(f"+{n}")
 
 
 def _mark_breaks(fig: Any, energy_axes: list[Any], lane_axes: list[Any], shown: list[tuple[float, float]]) -> None:

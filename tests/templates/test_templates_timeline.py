@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 
 from templates_helpers import copy_bundle
 
@@ -152,7 +153,7 @@ def test_one_axis_per_quantity_sharing_x():
     fig = draw()
     energy, lanes = fig.axes[0::2], fig.axes[1::2]
     assert energy[0].get_ylabel() == "motion energy" and lanes[0].get_ylabel() == "label lanes"
-    assert [t.get_text() for t in lanes[0].get_yticklabels()] == list(timeline.LANE_COLOURS)
+    assert [t.get_text() for t in lanes[0].get_yticklabels()] == list(timeline.lane_colours())
     for e, la in zip(energy, lanes):
         assert e.get_lines() and not e.collections  # energy curves only
         assert la.collections and not [ln for ln in la.get_lines() if ln.get_gid() not in (timeline.MARK_GID, timeline.SEPARATOR_GID)]
@@ -164,7 +165,7 @@ def test_the_legend_names_every_series_and_label_kind():
     (legend,) = fig.legends
     names = [t.get_text() for t in legend.get_texts()]
     assert "motion energy (motionmix)" in names and "motion energy (pose_coach)" in names
-    assert {f"{lane} labels" for lane in timeline.LANE_COLOURS} <= set(names)
+    assert {f"{lane} labels" for lane in timeline.lane_colours()} <= set(names)
     gap = policy.analyzer()["timeline_gap_s"]
     assert f"axis break: gap > {gap:g} s cut out" in names
 
@@ -200,3 +201,76 @@ def test_more_segments_than_shown_say_so_in_the_title():
     fig = draw(max_segments=2)
     assert "(first 2 of 3 segments)" in fig._suptitle.get_text()
     assert len(fig.axes) == 4
+
+
+# --- labels that fit nowhere are counted, on the figure and in the command output ------------
+
+
+def named_in(ax) -> set[str]:
+    return {t.get_text() for t in ax.texts if t.get_gid() == timeline.LABEL_GID}
+
+
+def test_labels_left_out_of_a_panel_are_counted_on_it():
+    fig = draw()
+    for k, ax in enumerate(fig.axes[1::2]):
+        a, b = SEGS[k]
+        inside = [w for w in busy_windows() if w["end_unix"] >= a and w["start_unix"] <= b]
+        missing = sum(len({w["label"] for w in inside if w["lane"] == lane} - named_in(ax))
+                      for lane in timeline.lane_colours())
+        notes = [t.get_text() for t in ax.texts if t.get_gid() == timeline.UNNAMED_GID]
+        assert ax.lume_not_shown == missing
+        assert notes == ([] if not missing else [timeline.not_shown_text(missing)])
+    assert timeline.not_shown(fig) > 0  # the narrow panels of the busy session leave names out
+
+
+def test_the_count_stays_inside_its_panel_clear_of_names_and_breaks():
+    fig = draw()
+    r = fig.canvas.get_renderer()
+    notes = texts(fig, timeline.UNNAMED_GID)
+    assert notes
+    boxes = [t.get_window_extent(r) for t in notes + texts(fig, timeline.LABEL_GID) + texts(fig, timeline.BREAK_GID)]
+    assert overlapping(boxes) == []
+    for t in notes:
+        box = t.get_window_extent(r)
+        assert t.axes.bbox.x0 <= box.x0 and box.x1 <= t.axes.bbox.x1
+
+
+def test_a_panel_too_narrow_for_the_words_shows_only_the_count():
+    segs = [(ORIGIN, ORIGIN + 3600.0), (ORIGIN + 7200.0, ORIGIN + 7201.0)]
+    crowded = [{"start_unix": ORIGIN + 7200.5, "end_unix": ORIGIN + 7200.5, "lane": "visual",
+                "label": f"a_rather_long_visual_label_{i}"} for i in range(6)]
+    fig = timeline.render(crowded, table_for(segs), segs, origin=ORIGIN, title="narrow", max_segments=6,
+                          gap_s=float(policy.analyzer()["timeline_gap_s"]))
+    fig.canvas.draw()
+    narrow = fig.axes[3]
+    (note,) = [t.get_text() for t in narrow.texts if t.get_gid() == timeline.UNNAMED_GID]
+    assert note in (timeline.not_shown_text(narrow.lume_not_shown), f"+{narrow.lume_not_shown}")
+    assert narrow.lume_not_shown == 6 - len(named_in(narrow)) > 0
+
+
+def test_lane_colours_come_from_the_policy_for_every_lane_of_the_label_table():
+    from lume.generated.constants import LANES
+
+    given = policy.analyzer()["lane_colours"]
+    assert set(given) == set(LANES)  # the cross-file rule: one colour per labels.v1 lane
+    assert timeline.lane_colours() == {lane: given[lane] for lane in LANES}
+
+
+def test_the_cli_says_how_many_labels_the_plot_left_out(tmp_path):
+    from click.testing import CliRunner
+
+    from lume.runtime.cli import main
+
+    bundle = copy_bundle(tmp_path)
+    labels = bundle / "sources" / "mac4_tier0" / "raw" / "labels" / "labels.jsonl"
+    visual = ["keep_signature", "wave_color", "burst_high_energy", "torso_lean_weight_shift", "weighted_slow_power_hold"]
+    with labels.open("a") as fh:  # every visual label at one instant: three label rows, five names
+        for name in visual:
+            fh.write(json.dumps({"t_unix": ORIGIN + 2.0, "t_s": 2.0, "label": name, "event": "marker",
+                                 "source": "keyboard"}) + "\n")
+    r = CliRunner().invoke(main, ["templates", "build", str(bundle)])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert re.search(r"timeline\.png: \+\d+ labels? not shown \(no room in their panel\); .*timeline\.csv has every window", flat), flat
+    doc = json.loads((bundle / "derived" / "templates" / "gesture_templates.json").read_text())
+    assert any("not shown" in n for n in doc["notes"])
