@@ -12,6 +12,7 @@ from ._catalog import all_verifiers
 from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
+from ._proofs import Proofs
 from ._report import write_report
 from ._rig import RigConfig
 
@@ -75,9 +76,12 @@ def _left_out(v: Verifier, ctx: Context, *, explicit: bool, chosen: set[str], ri
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
         progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False,
-        rig: RigConfig | None = None) -> Run:
+        rig: RigConfig | None = None, key: SigningKey | None = None) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
     `deep` re-reads archives instead of trusting the member digests the indexer recorded.
+    With `key` (the key that will sign the report) every passing property check is remembered
+    as a signed proof, and a `quick` run reuses a valid one instead of running the check again
+    (property_proof.v1).
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
     `not_applicable` (and `not_run`), as is a live rig probe when no `rig` is named; a check
@@ -89,6 +93,7 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     verifiers = select(only)
     chosen = {v.id for v in verifiers}
     ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig)
+    proofs = Proofs(key, cache_folder / "proofs" if cache_folder else None) if key is not None else None
     # every file is hashed for the subjects anyway: start now, on the other core, while the
     # checks parse and validate (one pass over the bytes overlapping the other)
     ctx.cache.prefetch(ctx.files)
@@ -103,7 +108,11 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
                 continue
             if progress:
                 progress(v, None)
-            result = v.run(ctx)
+            result = proofs.recall(v) if proofs and quick and v.proof else None
+            if result is None:
+                result = v.run(ctx)
+                if proofs and v.proof:
+                    proofs.remember(v, result)
             results.append(result)
             if progress:
                 progress(v, result)
