@@ -51,6 +51,7 @@ class Run:
     context: Context
     not_applicable: list[tuple[str, str]] = field(default_factory=list)  # (check id, what it needs)
     not_run: list[NotRun] = field(default_factory=list)  # every check of the default set left out
+    predicate: dict[str, Any] | None = None  # the readiness predicate `report()` signed
 
     @property
     def green(self) -> bool:
@@ -129,7 +130,8 @@ def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None =
     predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects,
                                 not_run=result.not_run)
     envelope = sign_report(predicate, result.subjects, key)
-    write_report(envelope, path)
+    write_report(envelope, path, predicate=predicate)
+    result.predicate = predicate
     return envelope
 
 
@@ -149,5 +151,5 @@ def sign_completion_report(run: "CompletionRun", key: SigningKey, output: Path, 
     """Sign the gate's readiness predicate and write it (JSON + Markdown + HTML) to `output`."""
     predicate = completion_predicate(run, generated_at=generated_at)
     envelope = sign_report(predicate, predicate["subjects"], key)
-    write_report(envelope, output)
+    write_report(envelope, output, predicate=predicate)
     return envelope

@@ -64,7 +64,6 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
            deep: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red or partial
     (a check of the default set left out by --only), 2 bad input."""
-    from lume.runtime.core import decode_statement
     from lume.verifiers import default_root, load_rig, report, run, select
 
     say = err_console if as_json else console
@@ -86,10 +85,10 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
 
         result = run(root, only=ids, quick=quick, progress=on_check, deep=deep, rig=rig, key=key)
     try:
-        envelope = report(result, key, out)
+        report(result, key, out)
     except OSError as exc:
         raise write_failed(out, exc) from exc
-    predicate = decode_statement(envelope)["predicate"]
+    predicate = result.predicate
     verdicts = predicate["verdicts"]
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
