@@ -51,6 +51,11 @@ def profile_name() -> str:
     return name
 
 
+def own_process() -> bool:
+    """Whether the current profile runs property checks in a process of their own."""
+    return bool(table(BUDGETS).profiles[profile_name()].own_process)
+
+
 def budget(check_id: str) -> Budget:
     """The seed and budget of one check in the current profile (KeyError naming the contract)."""
     name = profile_name()

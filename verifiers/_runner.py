@@ -1,6 +1,8 @@
 """Run verifiers over a root and turn the results into a signed readiness report."""
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,6 +15,7 @@ from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
 from ._proofs import Proofs
+from ._properties import own_process
 from ._report import write_report
 from ._rig import RigConfig
 
@@ -98,31 +101,68 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     # every file is hashed for the subjects anyway: start now, on the other core, while the
     # checks parse and validate (one pass over the bytes overlapping the other)
     ctx.cache.prefetch(ctx.files)
+    pool: ProcessPoolExecutor | None = None
     try:
         not_run = [n for v in select(())
                    if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
         left = {n.id for n in not_run}
         skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
-        results = []
-        for v in verifiers:
-            if v.id in left:
+        todo = [v for v in verifiers if v.id not in left]
+        done: dict[str, CheckResult] = {}
+        if proofs and quick:
+            done = {v.id: r for v in todo if v.proof and (r := proofs.recall(v)) is not None}
+        # property checks never read the root: in their own process they run beside the file checks
+        proving = [v for v in todo if v.proof and v.id not in done]
+        background: Future | None = None
+        aside = {v.id for v in proving}
+        if proving and own_process():
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            background = pool.submit(prove, [v.id for v in proving])
+        for v in todo:
+            if background is not None and v.id in aside:
                 continue
             if progress:
                 progress(v, None)
-            result = proofs.recall(v) if proofs and quick and v.proof else None
-            if result is None:
-                result = v.run(ctx)
+            if v.id not in done:
+                done[v.id] = v.run(ctx)
                 if proofs and v.proof:
-                    proofs.remember(v, result)
-            results.append(result)
+                    proofs.remember(v, done[v.id])
             if progress:
-                progress(v, result)
+                progress(v, done[v.id])
         ctx.hash_all()  # subjects: every file of the root with its digest
+        if background is not None:
+            for v, result in zip(proving, _collect(background, proving)):
+                if progress:
+                    progress(v, None)
+                done[v.id] = result
+                if proofs:
+                    proofs.remember(v, result)
+                if progress:
+                    progress(v, result)
+        results = [done[v.id] for v in todo]
     finally:
         ctx.cache.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
     ctx.cache.save(ran=[r.id for r in results], files=ctx.file_set)
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
+
+
+def prove(ids: list[str]) -> list[CheckResult]:
+    """Run property checks by id (in a process of their own: they read no root, no Context)."""
+    registry = all_verifiers()
+    return [registry[i].run(None) for i in ids]  # type: ignore[arg-type]
+
+
+def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
+    """The background run's results; should the process fail (killed, out of memory), the
+    checks run here instead: a broken helper process never costs a verdict."""
+    try:
+        results = background.result()
+    except Exception:  # noqa: BLE001 - BrokenProcessPool, pickling, anything: run them here
+        return [v.run(None) for v in proving]  # type: ignore[arg-type]
+    return results
 
 
 def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:
