@@ -161,6 +161,8 @@ def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
     try:
         results = background.result()
     except Exception:  # noqa: BLE001 - BrokenProcessPool, pickling, anything: run them here
+        results = None
+    if not (isinstance(results, list) and [getattr(r, "id", None) for r in results] == [v.id for v in proving]):
         return [v.run(None) for v in proving]  # type: ignore[arg-type]
     return results
 

@@ -38,6 +38,27 @@ def test_a_helper_process_that_fails_costs_no_verdict(inline, tmp_path, monkeypa
                          cache_folder=tmp_path / "c")) == inline
 
 
+def test_a_helper_process_that_answers_for_other_checks_is_not_believed(inline, tmp_path, monkeypatch):
+    from concurrent.futures import Future
+
+    class Lying:
+        def __init__(self, *a, **k):
+            pass
+
+        def submit(self, fn, ids):
+            f = Future()
+            f.set_result([])  # no result for the checks it was given
+            return f
+
+        def shutdown(self, **k):
+            pass
+
+    monkeypatch.setattr(_runner, "own_process", lambda: True)
+    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Lying)
+    assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
+                         cache_folder=tmp_path / "d")) == inline
+
+
 def test_the_report_profile_runs_them_aside_and_the_test_profile_inline(monkeypatch):
     from lume.verifiers._properties import own_process
 
