@@ -154,6 +154,6 @@ class MachineConfig(BaseModel):
         | None
     ) = None
     """
-    Where this machine mounts the roots bundle references point into (storage_root.v1 `reference_roots`, by name), or null for a root it does not mount. `pose_coach_root` mounts `pose_coach` unless named here. `lume verify` hashes referenced files through these.
+    Where this machine mounts the roots bundle references point into (storage_root.v2 `reference_roots`, by name), or null for a root it does not mount. `pose_coach_root` mounts `pose_coach` unless named here. `lume verify` hashes referenced files through these.
 
     """
