@@ -4,14 +4,15 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lume.runtime.core import Contract, ContractError, InputError, contract_for, read_json
 
-from ._digests import DigestCache
+from ._digests import DOCUMENT_SUFFIXES, DigestCache
 from ._predicate import contracts_fingerprint
 
-DOCUMENT_SUFFIXES = (".json", ".jsonl")
+if TYPE_CHECKING:
+    from ._scan import Scan
 
 
 class Context:
@@ -26,6 +27,7 @@ class Context:
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)
+        self._scans: dict[str, "Scan"] = {}
 
     # --- files -------------------------------------------------------------------------
     @functools.cached_property
@@ -95,6 +97,16 @@ class Context:
         from lume.runtime.core import iter_jsonl
 
         return list(iter_jsonl(self.path(rel)))
+
+    def scan(self, rel: str) -> "Scan":
+        """The one read of a document that schema.conformance and labels.table share
+        (`_scan.py`): its validation result, its label verdicts, and its digest on the way."""
+        found = self._scans.get(rel)
+        if found is None:
+            from ._scan import scan
+
+            found = self._scans[rel] = scan(self, rel)
+        return found
 
     def first_document(self, rel: str) -> Any:
         if not rel.endswith(".jsonl"):
