@@ -73,7 +73,9 @@ class Context:
         return rel in self.file_set
 
     def size(self, rel: str) -> int:
-        return os.stat(self.path(rel)).st_size
+        """The file's size: from the stat its digest was taken with, when it is hashed already."""
+        hit = self.cache.entries.get(rel)
+        return hit[0] if hit is not None else os.stat(self.path(rel)).st_size
 
     def sha256(self, rel: str) -> str:
         return self.cache.digest(rel)
