@@ -388,7 +388,8 @@ def main() -> int:
     per_hour = 2.9e9 * args.scale
     with contextlib.ExitStack() as stack:
         if args.keep is None:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.work)))
+            tmp = tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.work)
+            work = Path(stack.enter_context(tmp))
         else:
             work = args.keep.absolute()
             work.mkdir(parents=True, exist_ok=True)
