@@ -93,6 +93,7 @@ FRESHNESS_EVIDENCE = (
     'completion_gate_report',
     'readiness_report',
     'dry_run_report',
+    'property_proof',
     'gesture_event_live',
     'body_truth_frame_live',
 )
@@ -103,6 +104,7 @@ FRESH_DEVICE_TOPOLOGY = 'device_topology'
 FRESH_COMPLETION_GATE_REPORT = 'completion_gate_report'
 FRESH_READINESS_REPORT = 'readiness_report'
 FRESH_DRY_RUN_REPORT = 'dry_run_report'
+FRESH_PROPERTY_PROOF = 'property_proof'
 FRESH_GESTURE_EVENT_LIVE = 'gesture_event_live'
 FRESH_BODY_TRUTH_FRAME_LIVE = 'body_truth_frame_live'
 

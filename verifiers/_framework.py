@@ -40,6 +40,9 @@ class Verifier:
     inputs: Callable[["Context"], bool] | None = field(default=None, repr=False)
     needs: str = ""
     needs_rig: bool = False  # a live rig probe: left out ("no --rig given") when no rig is named
+    # a property check: a function of the code, contracts and budget alone, never of the root,
+    # so a pass may be remembered and reused by --quick (property_proof.v1)
+    proof: bool = False
 
     def applies(self, ctx: "Context") -> bool:
         """Whether the root holds this check's inputs (always, for a check that declares none)."""
@@ -67,14 +70,15 @@ class Verifier:
 
 def verifier(id: str, title: str, *, invariants: Iterable[str] = (), domain: Domain = "data",
              inputs: Callable[["Context"], bool] | None = None, needs: str = "",
-             needs_rig: bool = False) -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
+             needs_rig: bool = False, proof: bool = False) -> Callable[[Callable[["Context"], Iterable[Evidence]]], Verifier]:
     """Make a check function a Verifier (the catalog, `_catalog.py`, lists the built-in ones).
 
     `inputs(ctx)` says whether the root holds what the check reads, `needs` says what that is;
-    `needs_rig` marks a live probe of the rig (`ctx.rig`), reported as not run without one.
+    `needs_rig` marks a live probe of the rig (`ctx.rig`), reported as not run without one;
+    `proof` a property check whose pass `--quick` may reuse (it must not read the root).
     """
 
     def make(fn: Callable[["Context"], Iterable[Evidence]]) -> Verifier:
-        return Verifier(id, title, tuple(invariants), domain, fn, inputs, needs, needs_rig)
+        return Verifier(id, title, tuple(invariants), domain, fn, inputs, needs, needs_rig, proof)
 
     return make

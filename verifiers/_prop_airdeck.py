@@ -394,7 +394,7 @@ def properties(folder: Path) -> Iterator[tuple[str, tuple[str, ...], Any, Any, l
 
 
 @verifier(ID, "The AirDeck gate keeps its safety invariants over generated streams (hypothesis)",
-          invariants=COVERS, domain="rig")
+          invariants=COVERS, domain="rig", proof=True)
 def airdeck_properties(ctx: Context) -> Iterator[Evidence]:
     b = budget(ID)
     with tempfile.TemporaryDirectory(prefix="lume-airdeck-props-") as tmp:

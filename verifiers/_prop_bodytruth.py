@@ -191,7 +191,7 @@ def compact(value: Any) -> Any:
 
 
 @verifier(ID, "BodyTruth fusion keeps presence, burst and tracking_lost rules over generated streams (hypothesis)",
-          invariants=COVERS, domain="rig")
+          invariants=COVERS, domain="rig", proof=True)
 def bodytruth_properties(ctx: Context) -> Iterator[Evidence]:
     b = budget(ID)
     for name, covers, strategy, prop, must_see, explicit in properties():

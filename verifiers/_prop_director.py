@@ -215,7 +215,7 @@ def known_sequences(oracle: BusOracle) -> list[list[tuple]]:
 
 
 @verifier(ID, "The director bus keeps one writer per field, the consent quorum and the pause rule (hypothesis)",
-          domain="rig")
+          domain="rig", proof=True)
 def director_properties(ctx: Context) -> Iterator[Evidence]:
     from ._strategies import director_steps
 

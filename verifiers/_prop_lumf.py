@@ -93,7 +93,7 @@ def defect(layout: Layout, packet: bytes, reason: str, pick: int, value: int) ->
 
 
 @verifier(ID, "The LUMF codec round-trips valid packets and refuses each invalid class with its reason (hypothesis)",
-          domain="rig")
+          domain="rig", proof=True)
 def lumf_properties(ctx: Context) -> Iterator[Evidence]:
     from hypothesis import strategies as st
 

@@ -9,10 +9,12 @@ from lume.runtime.core import decode_statement, write_json, write_text
 from ._render import render_html, render_markdown
 
 
-def write_report(envelope: dict[str, Any], path: Path) -> list[Path]:
-    """Write the envelope (JSON) and its Markdown and HTML renderings beside it, atomically."""
+def write_report(envelope: dict[str, Any], path: Path, *,
+                 predicate: dict[str, Any] | None = None) -> list[Path]:
+    """Write the envelope (JSON) and its Markdown and HTML renderings beside it, atomically.
+    `predicate` is the one just signed into `envelope` (saves decoding it again)."""
     path = Path(path)
-    stmt = decode_statement(envelope)
+    stmt = {"predicate": predicate} if predicate is not None else decode_statement(envelope)
     keyids = [s["keyid"] for s in envelope.get("signatures", [])]
     md, html = path.with_suffix(".md"), path.with_suffix(".html")
     write_json(path, envelope)

@@ -1,6 +1,8 @@
 """Run verifiers over a root and turn the results into a signed readiness report."""
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,6 +14,8 @@ from ._catalog import all_verifiers
 from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
+from ._proofs import Proofs
+from ._properties import own_process
 from ._report import write_report
 from ._rig import RigConfig
 
@@ -50,6 +54,7 @@ class Run:
     context: Context
     not_applicable: list[tuple[str, str]] = field(default_factory=list)  # (check id, what it needs)
     not_run: list[NotRun] = field(default_factory=list)  # every check of the default set left out
+    predicate: dict[str, Any] | None = None  # the readiness predicate `report()` signed
 
     @property
     def green(self) -> bool:
@@ -75,9 +80,12 @@ def _left_out(v: Verifier, ctx: Context, *, explicit: bool, chosen: set[str], ri
 
 def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_folder: Path | None = None,
         progress: Callable[[Verifier, CheckResult | None], None] | None = None, deep: bool = False,
-        rig: RigConfig | None = None) -> Run:
+        rig: RigConfig | None = None, key: SigningKey | None = None) -> Run:
     """Run the selected verifiers (every one by default) over `root`; never writes into it.
     `deep` re-reads archives instead of trusting the member digests the indexer recorded.
+    With `key` (the key that will sign the report) every passing property check is remembered
+    as a signed proof, and a `quick` run reuses a valid one instead of running the check again
+    (property_proof.v1).
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
     `not_applicable` (and `not_run`), as is a live rig probe when no `rig` is named; a check
@@ -89,30 +97,74 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     verifiers = select(only)
     chosen = {v.id for v in verifiers}
     ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig)
+    proofs = Proofs(key, cache_folder / "proofs" if cache_folder else None) if key is not None else None
     # every file is hashed for the subjects anyway: start now, on the other core, while the
     # checks parse and validate (one pass over the bytes overlapping the other)
     ctx.cache.prefetch(ctx.files)
+    pool: ProcessPoolExecutor | None = None
     try:
         not_run = [n for v in select(())
                    if (n := _left_out(v, ctx, explicit=explicit, chosen=chosen, rig=rig))]
         left = {n.id for n in not_run}
         skipped = [(n.id, all_verifiers()[n.id].needs) for n in not_run if n.kind == "not_applicable"]
-        results = []
-        for v in verifiers:
-            if v.id in left:
+        todo = [v for v in verifiers if v.id not in left]
+        done: dict[str, CheckResult] = {}
+        if proofs and quick:
+            done = {v.id: r for v in todo if v.proof and (r := proofs.recall(v)) is not None}
+        # property checks never read the root: in their own process they run beside the file checks
+        proving = [v for v in todo if v.proof and v.id not in done]
+        background: Future | None = None
+        aside = {v.id for v in proving}
+        if proving and own_process():
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            background = pool.submit(prove, [v.id for v in proving])
+        for v in todo:
+            if background is not None and v.id in aside:
                 continue
             if progress:
                 progress(v, None)
-            result = v.run(ctx)
-            results.append(result)
+            if v.id not in done:
+                done[v.id] = v.run(ctx)
+                if proofs and v.proof:
+                    proofs.remember(v, done[v.id])
             if progress:
-                progress(v, result)
+                progress(v, done[v.id])
         ctx.hash_all()  # subjects: every file of the root with its digest
+        if background is not None:
+            for v, result in zip(proving, _collect(background, proving)):
+                if progress:
+                    progress(v, None)
+                done[v.id] = result
+                if proofs:
+                    proofs.remember(v, result)
+                if progress:
+                    progress(v, result)
+        results = [done[v.id] for v in todo]
     finally:
         ctx.cache.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
     ctx.cache.save(ran=[r.id for r in results], files=ctx.file_set)
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
+
+
+def prove(ids: list[str]) -> list[CheckResult]:
+    """Run property checks by id (in a process of their own: they read no root, no Context)."""
+    registry = all_verifiers()
+    return [registry[i].run(None) for i in ids]  # type: ignore[arg-type]
+
+
+def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
+    """The background run's results; should the process fail (killed, out of memory), the
+    checks run here instead: a broken helper process never costs a verdict."""
+    try:
+        results = background.result()
+    except Exception:  # noqa: BLE001 - BrokenProcessPool, pickling, anything: run them here
+        results = None
+    if not (isinstance(results, list) and [getattr(r, "id", None) for r in results] == [v.id for v in proving]):
+        return [v.run(None) for v in proving]  # type: ignore[arg-type]
+    return results
 
 
 def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:
@@ -120,7 +172,8 @@ def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None =
     predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects,
                                 not_run=result.not_run)
     envelope = sign_report(predicate, result.subjects, key)
-    write_report(envelope, path)
+    write_report(envelope, path, predicate=predicate)
+    result.predicate = predicate
     return envelope
 
 
@@ -140,5 +193,5 @@ def sign_completion_report(run: "CompletionRun", key: SigningKey, output: Path, 
     """Sign the gate's readiness predicate and write it (JSON + Markdown + HTML) to `output`."""
     predicate = completion_predicate(run, generated_at=generated_at)
     envelope = sign_report(predicate, predicate["subjects"], key)
-    write_report(envelope, output)
+    write_report(envelope, output, predicate=predicate)
     return envelope

@@ -94,6 +94,11 @@ class Profile(BaseModel):
     """
     The hypothesis seed of every property of the profile (recorded in the report).
     """
+    own_process: bool | None = None
+    """
+    Run the profile's property checks in a process of their own, beside the file checks (on a second core the run takes the longer of the two, not their sum). Worth it when the checks take longer than starting a Python process (about half a second); false or absent runs them in the verifying process.
+
+    """
     checks: Annotated[
         dict[Annotated[str, StringConstraints(pattern=r'^[a-z0-9_]+(\.[a-z0-9_]+)*$')], Budget],
         Field(min_length=1),

@@ -53,7 +53,9 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
                    "heartbeat, MIDI port, completion-gate report); without it those checks are not run.")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
-                   "are unchanged since the last run (default: re-hash everything).")
+                   "are unchanged since the last run, and reuse a property check's signed proof "
+                   "from an earlier run of the same code, contracts and dependencies within its "
+                   "maximum age (default: re-hash everything and run every check).")
 @click.option("--deep", is_flag=True,
               help="Decompress every archive again instead of trusting the member digests the "
                    "indexer recorded while extracting it (the archive's own digest is checked either way).")
@@ -62,7 +64,6 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
            deep: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red or partial
     (a check of the default set left out by --only), 2 bad input."""
-    from lume.runtime.core import decode_statement
     from lume.verifiers import default_root, load_rig, report, run, select
 
     say = err_console if as_json else console
@@ -82,12 +83,12 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
             else:
                 bar.advance(task)
 
-        result = run(root, only=ids, quick=quick, progress=on_check, deep=deep, rig=rig)
+        result = run(root, only=ids, quick=quick, progress=on_check, deep=deep, rig=rig, key=key)
     try:
-        envelope = report(result, key, out)
+        report(result, key, out)
     except OSError as exc:
         raise write_failed(out, exc) from exc
-    predicate = decode_statement(envelope)["predicate"]
+    predicate = result.predicate
     verdicts = predicate["verdicts"]
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),

@@ -2,7 +2,10 @@
 
 Which file a key names (a stem, a name's newest version, an `$id`) and which generated model
 and match rules a contract has come from the generated index `lume.generated.registry`; the
-YAML itself is read here.
+YAML itself is read here. Codegen also writes every contract as JSON (`generated/contracts.json`,
+each with the SHA-256 of its YAML file): a file whose bytes still have that digest is taken
+from there (a JSON parse instead of a YAML one); any other file is parsed as YAML, so an
+edited contract is read as edited before codegen runs again.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from lume.generated.registry import CONTRACTS as REGISTRY
@@ -22,6 +26,7 @@ from lume.generated.registry import CONTRACTS as REGISTRY
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ENVELOPE_KEYS = frozenset({"$schema", "$id", "title", "description", "x-lume", "examples"})
 _STEM = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>[0-9]+)$")
+CONTRACT_BUNDLE = "contracts.json"  # in lume.generated: {file under contracts/: {sha256, raw}}
 
 
 class ContractError(Exception):
@@ -85,12 +90,43 @@ def contracts_dir() -> Path:
     return Path(str(resources.files("lume.contracts")))
 
 
+@functools.cache
+def _bundle() -> dict[str, Any]:
+    try:
+        found = orjson.loads(resources.files("lume.generated").joinpath(CONTRACT_BUNDLE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}  # a tree generated before the bundle existed: every file is parsed as YAML
+    return found if isinstance(found, dict) else {}
+
+
+def _bundled(path: Path, data: bytes) -> dict[str, Any] | None:
+    """The shipped file's contract as codegen bundled it, when the file is still those bytes."""
+    try:
+        rel = path.relative_to(contracts_dir()).as_posix()
+    except ValueError:
+        return None
+    entry = _bundle().get(rel)
+    if isinstance(entry, dict) and entry.get("sha256") == hashlib.sha256(data).hexdigest():
+        return entry["raw"]
+    return None
+
+
+def bundle_entry(c: Contract) -> dict[str, Any]:
+    """What codegen writes into the bundle for `c`."""
+    return {"sha256": hashlib.sha256(c.path.read_bytes()).hexdigest(), "raw": c.raw}
+
+
 def _read(path: Path, *, is_meta: bool) -> Contract:
     m = _STEM.match(path.name.removesuffix(".yaml"))
     if not m:
         raise ContractError(f"{path}: contract file names are NAME.vN.yaml")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
+        data = path.read_bytes()
+        raw = _bundled(path, data)
+        if raw is None:
+            raw = yaml.load(data.decode("utf-8"), Loader=_YAML_LOADER)  # noqa: S506
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"{path}: not UTF-8: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or "$id" not in raw:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, BinaryIO, Iterator
 
+from ._strict_json import depth_of
+
 LIMITS = "input_limits.v1"
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
                | getattr(os, "O_BINARY", 0))
@@ -209,18 +211,12 @@ def depth_over(raw: bytes, value: Any, max_depth: int) -> bool:
     """Whether parsed JSON `value` (from `raw`) nests arrays/objects deeper than `max_depth`.
 
     Counting brackets in the bytes is a C-speed pre-check: a text with no more than
-    `max_depth` opening brackets cannot nest deeper, so only the rare others are walked.
+    `max_depth` opening brackets cannot nest deeper; the others are measured on the text
+    (`depth_of`: strings removed, brackets counted in C), never walked object by object.
     """
     if raw.count(b"[") + raw.count(b"{") <= max_depth:
         return False
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > max_depth:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
+    return depth_of(raw) > max_depth
 
 
 def too_deep(path: Path | str, kind: str, max_depth: int, where: str = "") -> InputError:

@@ -1,0 +1,68 @@
+"""Property checks read no root, so a profile may run them in a process of their own beside the
+file checks (property_checks.v1 `own_process`): the verdicts and evidence are the same as in
+the verifying process, and a helper process that fails costs no verdict (they run inline)."""
+from __future__ import annotations
+
+import pytest
+
+from lume.verifiers import _runner, default_root, run
+
+PROPERTY_CHECKS = ["lumf.codec.properties", "director.ownership.properties"]
+FILE_CHECK = "labels.table"
+
+
+def _evidence(result):
+    return {c.id: (c.status, [(e.field, e.message) for e in c.evidence]) for c in result.checks}
+
+
+@pytest.fixture
+def inline(tmp_path):
+    return _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK], cache_folder=tmp_path / "a"))
+
+
+def test_property_checks_in_their_own_process_give_the_same_evidence(inline, tmp_path, monkeypatch):
+    monkeypatch.setattr(_runner, "own_process", lambda: True)
+    seen = []
+    aside = run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK], cache_folder=tmp_path / "b",
+                progress=lambda v, r: seen.append((v.id, r is not None)))
+    assert _evidence(aside) == inline
+    # the report lists the checks in the order asked for, and progress saw each start and end
+    assert [c.id for c in aside.checks] == [*PROPERTY_CHECKS, FILE_CHECK]
+    assert sorted(seen) == sorted([(i, s) for i in [*PROPERTY_CHECKS, FILE_CHECK] for s in (False, True)])
+
+
+def test_a_helper_process_that_fails_costs_no_verdict(inline, tmp_path, monkeypatch):
+    monkeypatch.setattr(_runner, "own_process", lambda: True)
+    monkeypatch.setattr(_runner, "prove", lambda ids: [])  # a lambda cannot reach a spawned process
+    assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
+                         cache_folder=tmp_path / "c")) == inline
+
+
+def test_a_helper_process_that_answers_for_other_checks_is_not_believed(inline, tmp_path, monkeypatch):
+    from concurrent.futures import Future
+
+    class Lying:
+        def __init__(self, *a, **k):
+            pass
+
+        def submit(self, fn, ids):
+            f = Future()
+            f.set_result([])  # no result for the checks it was given
+            return f
+
+        def shutdown(self, **k):
+            pass
+
+    monkeypatch.setattr(_runner, "own_process", lambda: True)
+    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Lying)
+    assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
+                         cache_folder=tmp_path / "d")) == inline
+
+
+def test_the_report_profile_runs_them_aside_and_the_test_profile_inline(monkeypatch):
+    from lume.verifiers._properties import own_process
+
+    monkeypatch.setenv("LUME_PROPERTY_PROFILE", "report")
+    assert own_process()
+    monkeypatch.setenv("LUME_PROPERTY_PROFILE", "smoke")
+    assert not own_process()
