@@ -177,6 +177,15 @@ class DigestCache:
                     self._queue.append(rel)
                     self._queued.add(rel)
 
+    def _start(self, n: int) -> None:
+        """Up to `n` hashing threads working through the queue."""
+        self._stopped = False
+        self._threads = [t for t in self._threads if t.is_alive()]
+        for _ in range(max(0, min(n - len(self._threads), len(self._queue)))):
+            t = threading.Thread(target=self._worker, name="lume-sha256", daemon=True)
+            t.start()
+            self._threads.append(t)
+
     def prefetch(self, rels: Iterable[str]) -> None:
         """Start hashing `rels` on worker threads now, while the checks run: hashlib releases the
         GIL, so hashing overlaps the checks' parsing and validation on the other core. JSON and
@@ -185,13 +194,7 @@ class DigestCache:
         rels = list(rels)
         self._enqueue([r for r in rels if not r.endswith(DOCUMENT_SUFFIXES)]
                       + [r for r in rels if r.endswith(DOCUMENT_SUFFIXES)])
-        self._stopped = False
-        self._threads = [t for t in self._threads if t.is_alive()]
-        want = min(4, os.cpu_count() or 1) - len(self._threads)
-        for _ in range(max(0, min(want, len(self._queue)))):
-            t = threading.Thread(target=self._worker, name="lume-sha256", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._start(min(4, os.cpu_count() or 1))
 
     def claim(self, rel: str) -> tuple[int, int, int, int] | None:
         """Take `rel` to hash in the caller's own read of it: its stamp, or None when its digest
@@ -256,14 +259,8 @@ class DigestCache:
                         self._done(rel, entry, trusted)
         else:
             self._enqueue(rels)
-            n = workers or min(4, os.cpu_count() or 1)
-            self._stopped = False
-            self._threads = [t for t in self._threads if t.is_alive()]
-            for _ in range(max(0, min(n - 1 - len(self._threads), len(self._queue)))):
-                t = threading.Thread(target=self._worker, name="lume-sha256", daemon=True)
-                t.start()
-                self._threads.append(t)
-            self._worker()
+            self._start((workers or min(4, os.cpu_count() or 1)) - 1)
+            self._worker()  # this thread hashes too
         with self._cond:
             waiting = [r for r in rels if r in self._busy or r in self._queued]
             while waiting:

@@ -63,6 +63,10 @@ def fields_by_stem() -> dict[str, tuple[dict[str, Any], ...]]:
     return {stem: tuple(fs) for stem, fs in out.items()}
 
 
+def _place(line: int | None, where: str) -> str:
+    return f"line {line}: {where}" if line else where
+
+
 class LabelUses:
     """The label uses of one document, classified against the table as they are added."""
 
@@ -90,9 +94,9 @@ class LabelUses:
             seen = self.unknown.setdefault(value, [0, []])
             seen[0] += 1
             if len(seen[1]) < PLACES:
-                seen[1].append(f"line {line}: {where}" if line else where)
+                seen[1].append(_place(line, where))
         elif category is not None and category != row["category"]:
-            self.mismatched.append([f"line {line}: {where}" if line else where, value, row["category"], category])
+            self.mismatched.append([_place(line, where), value, row["category"], category])
 
     def memo(self) -> dict[str, Any]:
         """The verdicts as plain JSON (the quick-mode cache keeps them)."""

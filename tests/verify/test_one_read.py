@@ -45,7 +45,8 @@ lines = st.lists(st.one_of(
 def test_label_uses_gathered_from_chunks_are_those_read_alone(tmp_path_factory, lines, cuts, crlf):
     """Any split of the file at line ends, blank lines, CR LF, records that are not objects:
     the chunks give the uses, places and line numbers `iter_jsonl` gives."""
-    fields = tuple(dict(f, category="category") if f["path"] == "label" else f for f in fields_by_stem()[MAC4])
+    fields = tuple(dict(f, category="category") if f["path"] == "label" else f
+                   for f in fields_by_stem()[MAC4])
     path = tmp_path_factory.mktemp("labels") / "labels.jsonl"
     end = b"\r\n" if crlf else b"\n"
     data = end.join(lines) + end
