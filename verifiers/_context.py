@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from lume.runtime.core import Contract, ContractError, InputError, contract_for, read_json
 
-from ._digests import DOCUMENT_SUFFIXES, DigestCache
+from ._digests import DigestCache
 from ._predicate import contracts_fingerprint
 
 if TYPE_CHECKING:
     from ._scan import Scan
+
+DOCUMENT_SUFFIXES = (".json", ".jsonl")
 
 
 class Context:
@@ -102,7 +104,7 @@ class Context:
 
     def scan(self, rel: str) -> "Scan":
         """The one read of a document that schema.conformance and labels.table share
-        (`_scan.py`): its validation result, its label verdicts, and its digest on the way."""
+        (`_scan.py`): its validation result and its label verdicts."""
         found = self._scans.get(rel)
         if found is None:
             from ._scan import scan

@@ -25,7 +25,6 @@ from lume.runtime.core import InputError, hash_input, read_json, write_bytes
 CACHE_ENV = "LUME_CACHE_DIR"
 CACHE_VERSION = 2  # 2: compact label memos (labels.table)
 CHUNK = 1 << 20
-DOCUMENT_SUFFIXES = (".json", ".jsonl")
 
 
 def cache_dir() -> Path:
@@ -73,7 +72,7 @@ class DigestCache:
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()
         self._queued: set[str] = set()  # in `_queue` and not yet taken (a taken one is skipped)
-        self._busy: set[str] = set()  # being hashed (by a thread, or claimed by a reader)
+        self._busy: set[str] = set()  # being hashed
         self._threads: list[threading.Thread] = []
         self._stopped = False
 
@@ -188,42 +187,10 @@ class DigestCache:
 
     def prefetch(self, rels: Iterable[str]) -> None:
         """Start hashing `rels` on worker threads now, while the checks run: hashlib releases the
-        GIL, so hashing overlaps the checks' parsing and validation on the other core. JSON and
-        JSONL documents go last: the schema pass usually hashes them in its own read (claim).
+        GIL, so hashing overlaps the checks' parsing and validation on the other core.
         `close()` stops what is left."""
-        rels = list(rels)
-        self._enqueue([r for r in rels if not r.endswith(DOCUMENT_SUFFIXES)]
-                      + [r for r in rels if r.endswith(DOCUMENT_SUFFIXES)])
+        self._enqueue(rels)
         self._start(min(4, os.cpu_count() or 1))
-
-    def claim(self, rel: str) -> tuple[int, int, int, int] | None:
-        """Take `rel` to hash in the caller's own read of it: its stamp, or None when its digest
-        is known, trusted from the quick cache or being hashed elsewhere. The caller must call
-        `offer` with the same stamp afterwards (with None when its read did not cover the file)."""
-        with self._cond:
-            if rel in self.entries or rel in self._busy:
-                return None
-            try:
-                stamp = _stamp(os.stat(self.root / rel))
-            except OSError:
-                return None
-            trusted = self._trusted(rel, stamp)
-            if trusted is not None:
-                self._queued.discard(rel)
-                self._done(rel, trusted, True)
-                return None
-            self._queued.discard(rel)
-            self._busy.add(rel)
-            return stamp
-
-    def offer(self, rel: str, stamp: tuple[int, int, int, int], sha256: str | None) -> None:
-        """The digest of a claimed file, kept when the file is unchanged since the claim."""
-        try:
-            same = sha256 is not None and _stamp(os.stat(self.root / rel)) == stamp
-        except OSError:
-            same = False
-        with self._cond:
-            self._done(rel, (*stamp, sha256) if same else None, False)
 
     def close(self) -> None:
         """Drop what is still queued and wait for the files in hand (idempotent)."""

@@ -1,10 +1,9 @@
-"""One read of a JSONL document serves schema.conformance, labels.table and its digest
-(verifiers/_scan.py): what the read gathers is what reading the file on its own gives."""
+"""One read of a JSONL document serves schema.conformance and labels.table (verifiers/_scan.py):
+what the read gathers is what reading the file on its own gives."""
 from __future__ import annotations
 
-import hashlib
-
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,33 +72,31 @@ def test_unknown_labels_are_counted_and_listed_once_per_label(tmp_path):
     assert places[0] == "line 1: $.label"
 
 
-def test_a_file_the_fast_path_leaves_is_still_hashed_and_its_labels_read(tmp_path):
-    """The schema pass claims a JSONL file to hash it in its own read; when the fast path stops
-    early (here an invalid first record) the claim is handed back and the file is hashed with
-    the rest; the labels are read on their own."""
+def test_a_file_the_fast_path_leaves_has_its_labels_read_on_their_own(tmp_path):
+    """When the fast path stops early (here an invalid first record) the tap has not seen the
+    whole file: the labels are read on their own, with the same places and counts."""
     root = tmp_path / "root"
     folder = root / "raw" / "labels"
     folder.mkdir(parents=True)
     good = orjson.dumps(_record(LABELS[0], None))
-    data = b'{"label": 5}\n' + good + b"\n"
-    (folder / "labels.jsonl").write_bytes(data)
+    (folder / "labels.jsonl").write_bytes(b'{"label": 5}\n' + good + b"\n")
     ctx = Context(root, cache_folder=tmp_path / "cache")
-    rel = "raw/labels/labels.jsonl"
-    found = ctx.scan(rel)
+    found = ctx.scan("raw/labels/labels.jsonl")
     assert found.validation["problems"]
     assert found.labels["used"] == 2 and found.labels["unknown"] == [[5, 1, ["line 1: $.label"]]]
-    ctx.hash_all()  # returns: nothing waits for a claim never handed back
-    assert ctx.sha256(rel) == hashlib.sha256(data).hexdigest()
 
 
-def test_a_valid_file_is_hashed_in_the_schema_read(tmp_path):
+def test_a_valid_file_is_read_once_for_both_checks(tmp_path, monkeypatch):
+    from lume.verifiers import _scan
+
     root = tmp_path / "root"
     (root / "raw" / "labels").mkdir(parents=True)
     examples = get(MAC4).examples
     data = b"".join(orjson.dumps(examples[i % len(examples)]) + b"\n" for i in range(50))
     (root / "raw" / "labels" / "labels.jsonl").write_bytes(data)
+    monkeypatch.setattr(_scan, "iter_jsonl", lambda *_: pytest.fail("read a second time"))
     ctx = Context(root, cache_folder=tmp_path / "cache")
     found = ctx.scan("raw/labels/labels.jsonl")
-    assert found.validation["problems"] == [] and found.labels["used"] == 50
-    assert ctx.cache.entries["raw/labels/labels.jsonl"][4] == hashlib.sha256(data).hexdigest()
-    assert ctx.cache.hashed == 1
+    assert found.validation["problems"] == [] and found.validation["documents"] == 50
+    assert found.labels == _alone(root / "raw" / "labels" / "labels.jsonl", fields_by_stem()[MAC4])
+    assert found.labels["used"] == 50
