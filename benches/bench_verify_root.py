@@ -23,7 +23,8 @@ The full run includes the property verifiers and the route-smoke replay (about 1
 the root's size), and so does `--quick`: the quick figure for the file checks alone is printed
 beside it.
 
-Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR]
+Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR | --keep DIR]
+(--keep builds the root once in DIR and measures it again on later runs; a larger --hours grows it)
 """
 from __future__ import annotations
 
