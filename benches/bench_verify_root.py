@@ -23,11 +23,13 @@ The full run includes the property verifiers and the route-smoke replay (about 1
 the root's size), and so does `--quick`: the quick figure for the file checks alone is printed
 beside it.
 
-Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR]
+Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR | --keep DIR]
+(--keep builds the root once in DIR and measures it again on later runs; a larger --hours grows it)
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import os
@@ -378,12 +380,24 @@ def main() -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="shrink every size and count (0.05: a quick run)")
     ap.add_argument("--work", type=Path, default=None,
                     help="folder to build the root in (a temporary folder below it, removed after)")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build the root in this folder and keep it; a later run with the same --scale "
+                         "reuses the hours already built there (for repeated measurements)")
     args = ap.parse_args()
     sizes = sorted({int(h) for h in args.hours.split(",")})
     compiled()
     per_hour = 2.9e9 * args.scale
-    with tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.work) as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            tmp = tempfile.TemporaryDirectory(prefix="lume-bench-root-", dir=args.work)
+            work = Path(stack.enter_context(tmp))
+        else:
+            work = args.keep.absolute()
+            work.mkdir(parents=True, exist_ok=True)
+        built = work / "built.json"
+        have = 0
+        if built.exists() and orjson.loads(built.read_bytes()).get("scale") == args.scale:
+            have = orjson.loads(built.read_bytes())["hours"]
         from lume.verifiers import all_verifiers, default_root
 
         env = {**os.environ, "LUME_KEY_DIR": str(work / "keys"), "XDG_CONFIG_HOME": str(work / "xdg"),
@@ -393,11 +407,19 @@ def main() -> int:
                    if i.endswith(".properties") or i.startswith(("replay.", "rig."))}
         file_checks = sorted(set(all_verifiers()) - dynamic)
         root, pose_root = work / "root", work / "pose_coach"
-        shutil.copytree(default_root(), root)
+        if not have:
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.copytree(default_root(), root)
         print(f"[bench verify root] {sizes} h, scale {args.scale}; per hour ≈ {per_hour / 1e9:.2f} GB; "
               f"free on {work}: {shutil.disk_usage(work).free / 1e9:.0f} GB; {os.cpu_count()} cores")
-        figures, have = [], 0
+        figures = []
         for h in sizes:
+            if h < have:
+                print(f"  NOTE: {h} h skipped: the kept root already holds {have} h")
+                continue
+            if h == have:  # kept from an earlier run (--keep)
+                figures.append(measure(root, h, env, work, file_checks))
+                continue
             need = (h - have) * per_hour * 1.5  # the staged copy and the archive beside the bundle
             if shutil.disk_usage(work).free < need + 5e9:
                 print(f"  NOTE: {h} h skipped: not enough free disk (needs about {need / 1e9:.0f} GB)")
@@ -408,6 +430,7 @@ def main() -> int:
             print(f"  built {h - have} h with lume index / bundle create / add-pose-coach --copy in "
                   f"{time.perf_counter() - t:.0f} s")
             have = h
+            built.write_bytes(orjson.dumps({"hours": have, "scale": args.scale}))
             figures.append(measure(root, h, env, work, file_checks))
         if len(figures) > 1:
             small, large = figures[0], figures[-1]

@@ -4,12 +4,15 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lume.runtime.core import Contract, ContractError, InputError, contract_for, read_json
 
 from ._digests import DigestCache
 from ._predicate import contracts_fingerprint
+
+if TYPE_CHECKING:
+    from ._scan import Scan
 
 DOCUMENT_SUFFIXES = (".json", ".jsonl")
 
@@ -26,6 +29,7 @@ class Context:
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)
+        self._scans: dict[str, "Scan"] = {}
 
     # --- files -------------------------------------------------------------------------
     @functools.cached_property
@@ -71,7 +75,9 @@ class Context:
         return rel in self.file_set
 
     def size(self, rel: str) -> int:
-        return os.stat(self.path(rel)).st_size
+        """The file's size: from the stat its digest was taken with, when it is hashed already."""
+        hit = self.cache.entries.get(rel)
+        return hit[0] if hit is not None else os.stat(self.path(rel)).st_size
 
     def sha256(self, rel: str) -> str:
         return self.cache.digest(rel)
@@ -95,6 +101,16 @@ class Context:
         from lume.runtime.core import iter_jsonl
 
         return list(iter_jsonl(self.path(rel)))
+
+    def scan(self, rel: str) -> "Scan":
+        """The one read of a document that schema.conformance and labels.table share
+        (`_scan.py`): its validation result and its label verdicts."""
+        found = self._scans.get(rel)
+        if found is None:
+            from ._scan import scan
+
+            found = self._scans[rel] = scan(self, rel)
+        return found
 
     def first_document(self, rel: str) -> Any:
         if not rel.endswith(".jsonl"):

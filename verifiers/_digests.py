@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -22,7 +23,7 @@ from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.core import InputError, hash_input, read_json, write_bytes
 
 CACHE_ENV = "LUME_CACHE_DIR"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: compact label memos (labels.table)
 CHUNK = 1 << 20
 
 
@@ -40,12 +41,19 @@ def sha256_file(path: Path) -> str:
     return hash_input(path, INPUT_HASHED_FILE)[0]
 
 
-def _stamp(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+Entry = tuple  # (size, mtime_ns, ctime_ns, inode, sha256 hex): one small tuple per file
 
 
 class DigestCache:
-    """Digests of one root's files (keyed by POSIX path relative to the root)."""
+    """Digests of one root's files (keyed by POSIX path relative to the root).
+
+    Hashing threads take files from one queue (no future or stamp kept per queued file: the
+    state of a run is the entries, one tuple per file, and the files still queued or in hand).
+    """
 
     def __init__(self, root: Path, *, quick: bool, folder: Path | None = None,
                  fingerprint: str = ""):
@@ -55,13 +63,18 @@ class DigestCache:
         self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
         key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
         self.path = (folder or cache_dir()) / f"verify-{key}.json"
-        self.entries: dict[str, list] = {}  # rel -> [size, mtime_ns, ctime_ns, ino, sha256]
+        self.entries: dict[str, Entry] = {}
         self.stored_memos: dict[str, dict[str, list]] = {}
         self.stored: dict[str, list] = self._read() if quick else {}
         self.trusted = 0  # files whose digest came from the cache in this run
         self.hashed = 0
-        self._pool: ThreadPoolExecutor | None = None  # prefetch(): hashing while the checks run
-        self._pending: dict[str, tuple[Future, tuple[str, list[int]]]] = {}
+        # prefetch(): hashing threads work through `_queue` while the checks run
+        self._cond = threading.Condition()
+        self._queue: deque[str] = deque()
+        self._queued: set[str] = set()  # in `_queue` and not yet taken (a taken one is skipped)
+        self._busy: set[str] = set()  # being hashed
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
 
     def _read(self) -> dict[str, list]:
         try:
@@ -76,6 +89,13 @@ class DigestCache:
             self.stored_memos = doc.get("memos", {})
         return doc.get("entries", {})
 
+    def _trusted(self, rel: str, stamp: tuple[int, int, int, int]) -> Entry | None:
+        """The cached entry of an unchanged file in quick mode, else None."""
+        old = self.stored.get(rel) if self.quick else None
+        if old is not None and len(old) == 5 and tuple(old[:4]) == stamp:
+            return (*stamp, old[4])
+        return None
+
     def memo(self, check: str, rel: str, compute: Callable[[], Any]) -> Any:
         """`compute()` for one file, or in quick mode its cached value when the file is unchanged."""
         try:
@@ -83,7 +103,7 @@ class DigestCache:
         except OSError:
             return compute()
         old = self.stored_memos.get(check, {}).get(rel)
-        if self.quick and old is not None and old[:4] == stamp:
+        if self.quick and old is not None and tuple(old[:4]) == stamp:
             value = old[4]
         else:
             value = compute()
@@ -93,82 +113,126 @@ class DigestCache:
     def digest(self, rel: str) -> str:
         """The sha256 of one file (raises OSError when it cannot be read)."""
         hit = self.entries.get(rel)
-        if hit is not None:
-            return hit[4]
-        self.digest_many([rel])
-        return self.entries[rel][4]
+        if hit is None:
+            self.digest_many([rel])
+            hit = self.entries.get(rel)
+            if hit is None:
+                raise FileNotFoundError(f"cannot hash {rel}")
+        return hit[4]
 
-    def _todo(self, rels: Iterable[str]) -> list[tuple[str, list[int]]]:
-        """The files of `rels` still to hash, with their stamps (quick mode trusts the others)."""
-        todo: list[tuple[str, list[int]]] = []
-        for rel in rels:
-            if rel in self.entries or rel in self._pending:
-                continue
-            try:
-                stamp = _stamp(os.stat(self.root / rel))
-            except OSError:
-                continue
-            old = self.stored.get(rel)
-            if self.quick and old is not None and old[:4] == stamp:
-                self.entries[rel] = old
-                self.trusted += 1
-            else:
-                todo.append((rel, stamp))
-        return todo
-
-    def _work(self, item: tuple[str, list[int]]) -> tuple[str, list | None]:
-        rel, stamp = item
+    # --- hashing -------------------------------------------------------------------------
+    def _hash(self, rel: str) -> tuple[Entry | None, bool]:
+        """(entry or None when unreadable, whether it came from the quick cache)."""
         try:
-            return rel, [*stamp, sha256_file(self.root / rel)]
+            stamp = _stamp(os.stat(self.root / rel))
+        except OSError:
+            return None, False
+        trusted = self._trusted(rel, stamp)
+        if trusted is not None:
+            return trusted, True
+        try:
+            return (*stamp, sha256_file(self.root / rel)), False
         except (OSError, InputError):
-            return rel, None
+            return None, False
 
-    def _keep(self, rel: str, entry: list | None) -> None:
+    def _done(self, rel: str, entry: Entry | None, trusted: bool) -> None:
+        """Record one file's result (under the lock) and wake whoever waits for it."""
+        self._busy.discard(rel)
         if entry is not None:
             self.entries[rel] = entry
-            self.hashed += 1
+            if trusted:
+                self.trusted += 1
+            else:
+                self.hashed += 1
+        self._cond.notify_all()
+
+    def _take(self) -> str | None:
+        """The next queued file, now in hand (under the lock), or None when the queue is empty."""
+        while self._queue:
+            rel = self._queue.popleft()
+            if rel in self._queued:
+                self._queued.discard(rel)
+                self._busy.add(rel)
+                return rel
+        return None
+
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                rel = None if self._stopped else self._take()
+            if rel is None:
+                return
+            entry, trusted = None, False
+            try:
+                entry, trusted = self._hash(rel)
+            finally:  # whatever happens, nobody waits for this file forever
+                with self._cond:
+                    self._done(rel, entry, trusted)
+
+    def _enqueue(self, rels: Iterable[str]) -> None:
+        with self._cond:
+            for rel in rels:
+                if rel not in self.entries and rel not in self._queued and rel not in self._busy:
+                    self._queue.append(rel)
+                    self._queued.add(rel)
+
+    def _start(self, n: int) -> None:
+        """Up to `n` hashing threads working through the queue."""
+        self._stopped = False
+        self._threads = [t for t in self._threads if t.is_alive()]
+        for _ in range(max(0, min(n - len(self._threads), len(self._queue)))):
+            t = threading.Thread(target=self._worker, name="lume-sha256", daemon=True)
+            t.start()
+            self._threads.append(t)
 
     def prefetch(self, rels: Iterable[str]) -> None:
         """Start hashing `rels` on worker threads now, while the checks run: hashlib releases the
-        GIL, so hashing overlaps the checks' parsing and validation on the other core. Results
-        are taken on the calling thread (digest, digest_many wait for a file still in flight);
+        GIL, so hashing overlaps the checks' parsing and validation on the other core.
         `close()` stops what is left."""
-        todo = self._todo(rels)
-        if not todo:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
-                                            thread_name_prefix="lume-sha256")
-        for item in todo:
-            self._pending[item[0]] = (self._pool.submit(self._work, item), item)
+        self._enqueue(rels)
+        self._start(min(4, os.cpu_count() or 1))
 
     def close(self) -> None:
-        """Cancel hashing not yet started and wait for the rest (idempotent)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
+        """Drop what is still queued and wait for the files in hand (idempotent)."""
+        with self._cond:
+            self._stopped = True
+            self._queue.clear()
+            self._queued.clear()
+        for t in self._threads:
+            t.join()
+        self._threads = []
 
     def digest_many(self, rels: Iterable[str], workers: int | None = None) -> None:
-        """Hash every not-yet-known file, in parallel; unreadable files are left out."""
-        rels = list(rels)
-        for rel in rels:
-            pending = self._pending.pop(rel, None)
-            if pending is not None:
-                future, item = pending
-                # a file still queued is hashed here rather than waiting for the queue before it
-                self._keep(*(self._work(item) if future.cancel() else future.result()))
-        todo = self._todo(rels)
-        if not todo:
+        """Hash every not-yet-known file, in parallel; unreadable files are left out.
+
+        The calling thread hashes beside the hashing threads until the queue is empty, then
+        waits for the files still in hand."""
+        rels = [r for r in rels if r not in self.entries]
+        if not rels:
             return
-        n = workers or min(4, os.cpu_count() or 1)
-        if n > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=n) as pool:
-                results = list(pool.map(self._work, todo))
+        if len(rels) == 1:  # one file: hashed here rather than after the queue before it
+            rel = rels[0]
+            with self._cond:
+                mine = rel not in self._busy
+                if mine:
+                    self._queued.discard(rel)
+                    self._busy.add(rel)
+            if mine:
+                entry, trusted = None, False
+                try:
+                    entry, trusted = self._hash(rel)
+                finally:
+                    with self._cond:
+                        self._done(rel, entry, trusted)
         else:
-            results = [self._work(item) for item in todo]
-        for rel, entry in results:
-            self._keep(rel, entry)
+            self._enqueue(rels)
+            self._start((workers or min(4, os.cpu_count() or 1)) - 1)
+            self._worker()  # this thread hashes too
+        with self._cond:
+            waiting = [r for r in rels if r in self._busy or r in self._queued]
+            while waiting:
+                self._cond.wait()
+                waiting = [r for r in waiting if r in self._busy or r in self._queued]
 
     def _earlier_memos(self) -> dict[str, dict[str, list]]:
         """The memos a run before this one stored under the same contracts fingerprint."""

@@ -7,36 +7,32 @@ every command label with a category, the command lane, a promotion status and it
 parameters in safety_invariants.v1 (`commands`, destructive flag agreeing); only statuses
 that allow a live command in a lane that may command. Then every label field the table
 lists (`label_fields`) is read in every document of the root: each value must be a label
-or an alias, and a recorded category must be the label's category.
+or an alias, and a recorded category must be the label's category. Documents are read in the
+pass schema.conformance makes (`Context.scan`), and their uses kept as verdicts, not lists.
 """
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from typing import Any, Iterator
 
 from lume.generated.constants import SAFE_BURST_NONDESTRUCTIVE, SAFE_CMD_PROMOTED
-from lume.runtime.core import (
-    ContractError,
-    InputError,
-    LabelIndex,
-    commands,
-    get,
-    iter_jsonl,
-    paused_gc,
-    rule_data,
-)
+from lume.runtime.core import ContractError, InputError, LabelIndex, commands, get
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
+from ._label_uses import PLACES, TABLE, table_data
 
 ID = "labels.table"
-TABLE = "labels.v1"
-_TOKEN = re.compile(r"([A-Za-z0-9_]+)(\[\*\])?")
 
 
-def table_data() -> dict[str, Any]:
-    return rule_data(TABLE)
+def _uses(ctx: Context, rel: str) -> dict[str, Any]:
+    """The label verdicts of one document (LabelUses.memo), from the read it shares with
+    schema.conformance; InputError when it cannot be read."""
+    found = ctx.scan(rel)
+    if found.labels_error is not None:
+        raise found.labels_error
+    if found.labels is None:  # no label field of its contract: nothing used
+        return {"used": 0, "mismatched": [], "unknown": []}
+    return found.labels
 
 
 def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
@@ -107,78 +103,35 @@ def _table_problems(data: dict[str, Any]) -> Iterator[Evidence]:
                found=len(rows))
 
 
-def _values(node: Any, tokens: list[tuple[str, bool]], path: str) -> Iterator[tuple[str, Any, Any]]:
-    """(JSON path, value, parent object) for every value a label-field path selects."""
-    if not tokens:
-        return
-    (name, each), rest = tokens[0], tokens[1:]
-    if not isinstance(node, dict) or name not in node:
-        return
-    child = node[name]
-    items = list(enumerate(child)) if each and isinstance(child, list) else [(None, child)]
-    for i, item in items:
-        here = f"{path}.{name}" + (f"[{i}]" if i is not None else "")
-        if rest:
-            yield from _values(item, rest, here)
-        else:
-            yield here, item, node
-
-
-def _uses(ctx: Context, rel: str, fields: list[dict[str, Any]]) -> list[list]:
-    """[json path or line, label, recorded category or None, category field] in one document.
-    JSONL is read one record at a time (no list of records), the collector paused."""
-    docs = iter_jsonl(ctx.path(rel)) if rel.endswith(".jsonl") else iter([(None, ctx.json(rel))])
-    paths = [([(m.group(1), bool(m.group(2))) for m in _TOKEN.finditer(f["path"])], f.get("category"))
-             for f in fields]
-    out = []
-    with paused_gc():
-        for line, doc in docs:
-            for tokens, category_field in paths:
-                for where, value, parent in _values(doc, tokens, "$"):
-                    if value is None:
-                        continue
-                    at = f"line {line}: {where}" if line else where
-                    recorded = category_field and isinstance(parent, dict)
-                    category = parent.get(category_field) if recorded else None
-                    out.append([at, value, category])
-    return out
-
-
 @verifier(ID, "Every label used is in the label table; every command label is complete",
           invariants=(SAFE_CMD_PROMOTED, SAFE_BURST_NONDESTRUCTIVE), domain="rig")
 def label_table(ctx: Context) -> Iterator[Evidence]:
     data = table_data()
     yield from _table_problems(data)
-    index = LabelIndex(data)
-    by_contract: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    stems: set[str] = set()  # contracts with label fields (their fields: _label_uses.fields_by_stem)
     for f in data.get("label_fields", []):
         try:
-            by_contract[get(f["contract"]).stem].append(f)
+            stems.add(get(f["contract"]).stem)
         except ContractError:
             yield violated("label field names an unknown contract", file=f"contracts/{TABLE}.yaml",
                            field="label_fields", expected="a contract $id", found=f["contract"])
     used = files = 0
-    for stem, fields in sorted(by_contract.items()):
+    for stem in sorted(stems):
         for rel in ctx.documents_of(stem):
             try:
-                uses = ctx.cache.memo(ID, rel, lambda rel=rel, fields=fields: _uses(ctx, rel, fields))
+                uses = ctx.cache.memo(ID, rel, lambda rel=rel: _uses(ctx, rel))
             except InputError as exc:
                 yield unchecked(f"cannot read: {exc}", file=rel, expected="readable JSON", found=None)
                 continue
             files += 1
-            unknown: dict[str, list[str]] = defaultdict(list)
-            for at, value, category in uses:
-                used += 1
-                row = index.row(value) if isinstance(value, str) else None
-                if row is None:
-                    unknown[value].append(at)
-                elif category is not None and category != row["category"]:
-                    yield violated(f"label `{value}` recorded with another category", file=rel,
-                                   field=at, expected=row["category"], found=category)
-            for value, places in sorted(unknown.items(), key=lambda kv: str(kv[0])):
-                more = f" (+{len(places) - 10} more)" if len(places) > 10 else ""
-                yield violated(f"label `{value}` is not in {TABLE} ({len(places)} use(s))", file=rel,
-                               field="; ".join(places[:10]) + more,
+            used += uses["used"]
+            for at, value, expected, category in uses["mismatched"]:
+                yield violated(f"label `{value}` recorded with another category", file=rel,
+                               field=at, expected=expected, found=category)
+            for value, n, places in sorted(uses["unknown"], key=lambda u: str(u[0])):
+                more = f" (+{n - PLACES} more)" if n > PLACES else ""
+                yield violated(f"label `{value}` is not in {TABLE} ({n} use(s))", file=rel,
+                               field="; ".join(places) + more,
                                expected=f"a label or alias of {TABLE}", found=value)
     yield held(f"{used} label uses in {files} documents checked against {TABLE}",
                expected="every label in the table", found=used)

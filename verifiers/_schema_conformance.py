@@ -1,16 +1,15 @@
 """schema.conformance: every JSON / JSONL document in the root against its contract.
 
 The contract of a document comes from its `schema` / `type` field or its path
-(lume.runtime.core.validate_file). Every violation is evidence naming the file, the line
+(lume.runtime.core.validate_file); each document is read once per run for this check and
+labels.table together (`Context.scan`). Every violation is evidence naming the file, the line
 and JSON path, and the contract. Unreadable JSON and an unknown `lume.*` schema are failures;
 a document no contract describes is listed, not failed (the report says how many). Unknown keys
 in documents other programs write (tolerant contracts) are warnings: one per key and place.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-from lume.runtime.core import ContractError, UnknownContract, Unreadable, validate_file
+from typing import Iterator
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated, warned
@@ -18,26 +17,12 @@ from ._framework import Evidence, held, unchecked, verifier, violated, warned
 ID = "schema.conformance"
 
 
-def _validate(ctx: Context, rel: str) -> dict[str, Any]:
-    try:
-        r = validate_file(ctx.path(rel))
-    except Unreadable as exc:
-        return {"error": "unreadable", "message": str(exc).replace(str(ctx.root) + "/", "")}
-    except UnknownContract as exc:
-        return {"error": "unknown_contract", "message": str(exc)}
-    except ContractError as exc:
-        return {"error": "contract", "message": str(exc)}
-    return {"contract": r.contract, "documents": r.documents, "skipped": r.skipped,
-            "problems": [{"line": p.line, "path": p.path, "message": p.message} for p in r.problems],
-            "warnings": [{"line": w.line, "path": w.path, "message": w.message} for w in r.warnings]}
-
-
 @verifier(ID, "Every document in the root conforms to its contract", domain="data")
 def schema_conformance(ctx: Context) -> Iterator[Evidence]:
     files = documents = violations = 0
     uncovered: list[str] = []
     for rel in ctx.documents:
-        result = ctx.cache.memo(ID, rel, lambda rel=rel: _validate(ctx, rel))
+        result = ctx.cache.memo(ID, rel, lambda rel=rel: ctx.scan(rel).validation)
         if "error" in result:
             violations += 1
             yield violated(result["message"], file=rel, expected="a document of a known contract",

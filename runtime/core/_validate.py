@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import jsonschema_rs
 import orjson
@@ -201,7 +201,8 @@ def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
     return any(line.count(b"{") + line.count(b"[") > max_depth for line in chunk.split(b"\n"))
 
 
-def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
+def _fast_jsonl(path: Path, contract: Contract | None,
+                tap: Callable[[bytes], None] | None = None) -> FileResult | None:
     """A valid JSONL file accepted in one streaming msgspec pass (fastpath.py), or None: the
     exact path then decides and reports every error with its line (and every limit breach)."""
     from ._fastpath import accepts_chunks
@@ -238,6 +239,8 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
                     state["breach"] = True  # msgspec takes free-form parts at any depth: the
                     return                  # exact path refuses them as every reader does
                 if chunk:
+                    if tap is not None:
+                        tap(chunk)
                     yield chunk
                 if not block:
                     return
@@ -261,15 +264,22 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
     return FileResult(str(path), contract.stem, count, [])
 
 
-def validate_file(path: Path, contract: Contract | None = None) -> FileResult:
-    """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2."""
+def validate_file(path: Path, contract: Contract | None = None, *,
+                  tap: Callable[[bytes], None] | None = None) -> FileResult:
+    """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2.
+
+    `tap(chunk)` sees the bytes of a JSONL file as the fast path reads them, in order and
+    each once, in chunks that end at a line end: a caller hashes them or picks fields from
+    them in the same read. When the fast path stops early the tap has seen less than the
+    whole file (the caller compares the byte count with the file's size)."""
     with paused_gc():
-        return _validate_file(path, contract)
+        return _validate_file(path, contract, tap)
 
 
-def _validate_file(path: Path, contract: Contract | None) -> FileResult:
+def _validate_file(path: Path, contract: Contract | None,
+                   tap: Callable[[bytes], None] | None = None) -> FileResult:
     if path.suffix == ".jsonl":
-        fast = _fast_jsonl(path, contract)
+        fast = _fast_jsonl(path, contract, tap)
         if fast is not None:
             return fast
     # One record at a time: only problems are kept, never the records (flat memory).

@@ -41,7 +41,7 @@ def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypa
     import orjson
     from verify_roots import copy_root
 
-    from lume.verifiers import _schema_conformance
+    from lume.verifiers import _scan, _schema_conformance
     from lume.verifiers._runner import default_root, run
 
     root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
@@ -53,7 +53,7 @@ def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypa
     def validate_again(*_):
         pytest.fail("an unchanged file was validated again in quick mode")
 
-    monkeypatch.setattr(_schema_conformance, "_validate", validate_again)
+    monkeypatch.setattr(_scan, "_validation", validate_again)
     again = run(root, only=[_schema_conformance.ID], quick=True, cache_folder=cache)
     assert [c.status for c in again.checks] == [c.status for c in first.checks]
     assert [c.to_dict()["evidence"] for c in again.checks] == [c.to_dict()["evidence"] for c in first.checks]
