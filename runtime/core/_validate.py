@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib
 import itertools
-import json
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import jsonschema_rs
 import orjson
 
 from lume.generated.constants import INPUT_JSONL_STREAM
@@ -71,15 +69,23 @@ def json_path(parts: list[Any]) -> str:
 
 def bundled_schema(c: Contract) -> dict[str, Any]:
     """The self-contained schema: the committed generated copy, or inlined from contracts."""
-    generated = resources.files("lume.generated") / "schemas" / f"{c.module}.json"
+    generated = _schemas_dir() / f"{c.module}.json"
     try:
-        return json.loads(generated.read_text(encoding="utf-8"))
-    except (FileNotFoundError, OSError):
+        return orjson.loads(generated.read_bytes())
+    except OSError:
         return self_contained(c)
 
 
 @functools.cache
+def _schemas_dir() -> Path:
+    # the generated package's folder on disk, without importing importlib.resources
+    return Path(importlib.import_module("lume.generated").__file__).parent / "schemas"  # type: ignore[arg-type]
+
+
+@functools.cache
 def validator(stem: str) -> Any:
+    import jsonschema_rs  # a bulk JSONL file the fast path accepts never loads it
+
     c = get(stem)
     schema_of = meta_for(c) if c.kind == "table" else c
     schema = bundled_schema(schema_of)
