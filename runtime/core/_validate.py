@@ -207,7 +207,7 @@ def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
     return any(line.count(b"{") + line.count(b"[") > max_depth for line in chunk.split(b"\n"))
 
 
-def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Iterator[bytes]:
+def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Iterator[bytes | memoryview]:
     """The file in chunks of whole lines (about BLOCK bytes each). Stops early with
     `state["breach"]` set when the file or a line may break the jsonl_stream limits: the exact
     path then names the line. With blocks no longer than the line limit, only the line that
@@ -239,9 +239,10 @@ def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Ite
         if len(pending) + first > max_line:  # the line that spans blocks, CR included: cautious
             state["breach"] = True
             return
-        cut = block.rfind(b"\n") + 1
-        yield pending + block[:cut] if pending else block[:cut]
-        pending = block[cut:]
+        buf = pending + block if pending else block  # the one copy of the bytes
+        cut = len(pending) + block.rfind(b"\n") + 1
+        yield memoryview(buf)[:cut]
+        pending = buf[cut:]
 
 
 def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
@@ -256,10 +257,10 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
         raise Unreadable(str(exc)) from exc
     with fh:
         state = {"breach": False}
-        stream: Iterator[bytes] = _line_chunks(fh, path, limit, state)
+        stream: Iterator[bytes | memoryview] = _line_chunks(fh, path, limit, state)
         if contract is None:
             first_chunk = next(stream, b"")
-            first = next((line for line in first_chunk.split(b"\n", 64)[:64] if line.strip()), None)
+            first = next((line for line in bytes(first_chunk).split(b"\n", 64)[:64] if line.strip()), None)
             if first is None:
                 return None
             try:
@@ -283,9 +284,10 @@ def _fast_jsonl(path: Path, contract: Contract | None) -> FileResult | None:
     return FileResult(str(path), contract.stem, count, [])
 
 
-def _depth_checked(chunks: Iterator[bytes], max_depth: int, state: dict[str, bool]) -> Iterator[bytes]:
+def _depth_checked(chunks: Iterator[bytes | memoryview], max_depth: int, state: dict[str, bool]
+                   ) -> Iterator[bytes | memoryview]:
     for chunk in chunks:
-        if _maybe_too_deep(chunk, max_depth):
+        if _maybe_too_deep(bytes(chunk), max_depth):
             state["breach"] = True
             return
         yield chunk
