@@ -14,10 +14,12 @@ from typing import Any, Iterator
 
 from rich.console import Console
 
+# emoji=False: a `:name:` in a file name or message stays text (and the emoji table is never loaded)
+
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
-console = Console(soft_wrap=True)  # never break file paths across lines (tables wrap their cells)
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)  # never break file paths across lines (tables wrap their cells)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 for _c in (console, err_console):  # read COLUMNS / the terminal when printing, not at import
     _c.width = None  # type: ignore[assignment]
 

@@ -5,25 +5,24 @@ and match rules a contract has come from the generated index `lume.generated.reg
 YAML itself is read here. Codegen also writes every contract as JSON (`generated/contracts.json`,
 each with the SHA-256 of its YAML file): a file whose bytes still have that digest is taken
 from there (a JSON parse instead of a YAML one); any other file is parsed as YAML, so an
-edited contract is read as edited before codegen runs again.
+edited contract is read as edited before codegen runs again. A shipped contract looked up by key
+is read when its content is first needed: a command that only needs its generated schema
+(`lume validate FILE.jsonl`) reads no contract file at all, and the YAML parser (libyaml's
+loader when present) is imported only for a file the bundle does not hold.
 """
 from __future__ import annotations
 
 import functools
-import hashlib
+import importlib
 import re
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
 from lume.generated.registry import CONTRACTS as REGISTRY
 
-# libyaml's loader when present: the same documents, about 4x faster than pure Python.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ENVELOPE_KEYS = frozenset({"$schema", "$id", "title", "description", "x-lume", "examples"})
 _STEM = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>[0-9]+)$")
 CONTRACT_BUNDLE = "contracts.json"  # in lume.generated: {file under contracts/: {sha256, raw}}
@@ -41,12 +40,20 @@ class Contract:
     name: str  # "body_truth"
     version: int
     path: Path
-    raw: dict[str, Any]
+    _raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # None: read on use
     is_meta: bool = False
+    # the generated index's entry of a shipped contract: its id and kind without reading the YAML
+    _entry: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        if self._raw is None:
+            object.__setattr__(self, "_raw", _parse(self.path))
+        return self._raw  # type: ignore[return-value]
 
     @property
     def id(self) -> str:
-        return self.raw["$id"]
+        return self._entry["id"] if self._entry and self._raw is None else self.raw["$id"]
 
     @property
     def x(self) -> dict[str, Any]:
@@ -54,7 +61,16 @@ class Contract:
 
     @property
     def kind(self) -> str:
-        return "meta" if self.is_meta else self.x["kind"]
+        if self.is_meta:
+            return "meta"
+        return self._entry["kind"] if self._entry and self._raw is None else self.x["kind"]
+
+    @property
+    def producer(self) -> str:
+        """Who writes its documents: `lume`, or `external` (read tolerantly, tolerant.py)."""
+        if self._entry and self._raw is None:
+            return self._entry["producer"]
+        return self.x.get("producer", "lume")
 
     @property
     def compatibility(self) -> str:
@@ -86,14 +102,16 @@ class Contract:
         return {k: v for k, v in self.raw.items() if k not in ENVELOPE_KEYS}
 
 
+@functools.cache
 def contracts_dir() -> Path:
-    return Path(str(resources.files("lume.contracts")))
+    # the package's folder (a regular package on disk), without importing importlib.resources
+    return Path(importlib.import_module("lume.contracts").__file__).parent  # type: ignore[arg-type]
 
 
 @functools.cache
 def _bundle() -> dict[str, Any]:
     try:
-        found = orjson.loads(resources.files("lume.generated").joinpath(CONTRACT_BUNDLE).read_bytes())
+        found = orjson.loads((_generated() / CONTRACT_BUNDLE).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}  # a tree generated before the bundle existed: every file is parsed as YAML
     return found if isinstance(found, dict) else {}
@@ -101,6 +119,8 @@ def _bundle() -> dict[str, Any]:
 
 def _bundled(path: Path, data: bytes) -> dict[str, Any] | None:
     """The shipped file's contract as codegen bundled it, when the file is still those bytes."""
+    import hashlib
+
     try:
         rel = path.relative_to(contracts_dir()).as_posix()
     except ValueError:
@@ -113,25 +133,53 @@ def _bundled(path: Path, data: bytes) -> dict[str, Any] | None:
 
 def bundle_entry(c: Contract) -> dict[str, Any]:
     """What codegen writes into the bundle for `c`."""
+    import hashlib
+
     return {"sha256": hashlib.sha256(c.path.read_bytes()).hexdigest(), "raw": c.raw}
 
 
-def _read(path: Path, *, is_meta: bool) -> Contract:
-    m = _STEM.match(path.name.removesuffix(".yaml"))
-    if not m:
-        raise ContractError(f"{path}: contract file names are NAME.vN.yaml")
+def _parse(path: Path) -> dict[str, Any]:
+    """A contract file's content: from the bundle while the file has the bundled bytes, else
+    parsed as YAML."""
     try:
         data = path.read_bytes()
-        raw = _bundled(path, data)
-        if raw is None:
-            raw = yaml.load(data.decode("utf-8"), Loader=_YAML_LOADER)  # noqa: S506
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    raw = _bundled(path, data)
+    if raw is None:
+        raw = _parse_yaml(path, data)
+    if not isinstance(raw, dict) or "$id" not in raw:
+        raise ContractError(f"{path}: a contract is a mapping with a `$id`")
+    return raw
+
+
+def _parse_yaml(path: Path, data: bytes) -> Any:
+    import yaml
+
+    try:
+        return yaml.load(data.decode("utf-8"),  # noqa: S506 - a safe loader
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError as exc:
         raise ContractError(f"{path}: not UTF-8: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict) or "$id" not in raw:
-        raise ContractError(f"{path}: a contract is a mapping with a `$id`")
-    return Contract(m.group(0), m.group("name"), int(m.group("version")), path, raw, is_meta)
+
+
+@functools.cache
+def _generated() -> Path:
+    return Path(importlib.import_module("lume.generated").__file__).parent  # type: ignore[arg-type]
+
+
+def _named(path: Path) -> re.Match[str]:
+    m = _STEM.match(path.name.removesuffix(".yaml"))
+    if not m:
+        raise ContractError(f"{path}: contract file names are NAME.vN.yaml")
+    return m
+
+
+def _read(path: Path, *, is_meta: bool) -> Contract:
+    m = _named(path)
+    return Contract(m.group(0), m.group("name"), int(m.group("version")), path, _parse(path), is_meta)
 
 
 @functools.cache
@@ -149,6 +197,7 @@ def load_all(root: Path | None = None) -> tuple[Contract, ...]:
     found += [_meta(p) if root is None else _read(p, is_meta=True) for p in sorted((base / "meta").glob("*.yaml"))]
     ids: dict[str, Path] = {}
     for c in found:
+        c.raw  # noqa: B018 - every file parsed and checked: its id and kind from the YAML, not the index
         if c.id in ids:
             raise ContractError(f"{c.path}: $id {c.id} already used by {ids[c.id]}")
         ids[c.id] = c.path
@@ -172,10 +221,15 @@ def _registry_keys() -> dict[str, str]:
 
 @functools.cache
 def _one(stem: str) -> Contract | None:
-    """One shipped contract, read alone: a command that needs two contracts parses two files,
-    not all of them. None when the index names a file that is not there (load_all decides)."""
-    path = contracts_dir() / REGISTRY[stem]["source"]
-    return _read(path, is_meta=False) if path.is_file() else None
+    """One shipped contract, read alone and only when its content is used: a command that needs
+    two contracts parses two files, not all of them. None when the index names a file that is not
+    there (load_all decides)."""
+    entry = REGISTRY[stem]
+    path = contracts_dir() / entry["source"]
+    if not path.is_file():
+        return None
+    m = _named(path)
+    return Contract(m.group(0), m.group("name"), int(m.group("version")), path, None, False, entry)
 
 
 def get(key: str, root: Path | None = None) -> Contract:
@@ -201,6 +255,8 @@ def get(key: str, root: Path | None = None) -> Contract:
 def contract_ref(key: str | Contract, *, with_file: bool = False) -> dict[str, str]:
     """The one reference to a contract that the documents we write record: `{id, sha256}` (the
     SHA-256 of the file's bytes), with `file` (its path as `contracts/...`) when asked."""
+    import hashlib
+
     c = key if isinstance(key, Contract) else get(key)
     digest = hashlib.sha256(c.path.read_bytes()).hexdigest()
     if not with_file:

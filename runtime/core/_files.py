@@ -11,7 +11,6 @@ contract.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -149,6 +148,8 @@ def hash_input(path: Path | str, kind: str) -> tuple[str, int]:
     """(lower-case hex SHA-256, size) of a regular file of `kind`, streamed in 1 MiB reads
     (bounded memory whatever its size); InputError like `open_input`, or when it grows past
     `max_bytes` while hashed."""
+    import hashlib  # not at import: `lume validate` never hashes
+
     limit = input_limit(kind)
     h, total = hashlib.sha256(), 0
     buf = bytearray(CHUNK)

@@ -23,7 +23,7 @@ _MAX_DEPTH = 64  # documents nest a few levels; a deeper instance is not walked 
 
 def is_tolerant(contract: Contract) -> bool:
     """Whether the contract's documents come from a program LUME does not own."""
-    return not contract.is_meta and contract.x.get("producer", "lume") == "external"
+    return not contract.is_meta and contract.producer == "external"
 
 
 def opened(schema: dict[str, Any]) -> dict[str, Any]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib
 import itertools
-import json
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import jsonschema_rs
 import orjson
 
 from lume.generated.constants import INPUT_JSONL_STREAM
@@ -71,15 +69,23 @@ def json_path(parts: list[Any]) -> str:
 
 def bundled_schema(c: Contract) -> dict[str, Any]:
     """The self-contained schema: the committed generated copy, or inlined from contracts."""
-    generated = resources.files("lume.generated") / "schemas" / f"{c.module}.json"
+    generated = _schemas_dir() / f"{c.module}.json"
     try:
-        return json.loads(generated.read_text(encoding="utf-8"))
-    except (FileNotFoundError, OSError):
+        return orjson.loads(generated.read_bytes())
+    except OSError:
         return self_contained(c)
 
 
 @functools.cache
+def _schemas_dir() -> Path:
+    # the generated package's folder on disk, without importing importlib.resources
+    return Path(importlib.import_module("lume.generated").__file__).parent / "schemas"  # type: ignore[arg-type]
+
+
+@functools.cache
 def validator(stem: str) -> Any:
+    import jsonschema_rs  # a bulk JSONL file the fast path accepts never loads it
+
     c = get(stem)
     schema_of = meta_for(c) if c.kind == "table" else c
     schema = bundled_schema(schema_of)
@@ -201,54 +207,61 @@ def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
     return any(line.count(b"{") + line.count(b"[") > max_depth for line in chunk.split(b"\n"))
 
 
+def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Iterator[bytes | memoryview]:
+    """The file in chunks of whole lines (about BLOCK bytes each). Stops early with
+    `state["breach"]` set when the file or a line may break the jsonl_stream limits: the exact
+    path then names the line. With blocks no longer than the line limit, only the line that
+    spans two blocks can be too long, so no chunk is split to measure its lines."""
+    max_line = limit.max_line_bytes or limit.max_bytes
+    block_size = min(BLOCK, max_line)
+    total = 0
+    pending = b""
+    while True:
+        try:
+            block = fh.read(block_size)
+        except OSError as exc:
+            raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        total += len(block)
+        if total > limit.max_bytes:
+            state["breach"] = True
+            return
+        if not block:
+            if pending:
+                yield pending
+            return
+        first = block.find(b"\n")
+        if first < 0:
+            pending += block
+            if len(pending) > max_line:
+                state["breach"] = True
+                return
+            continue
+        if len(pending) + first > max_line:  # the line that spans blocks, CR included: cautious
+            state["breach"] = True
+            return
+        buf = pending + block if pending else block  # the one copy of the bytes
+        cut = len(pending) + block.rfind(b"\n") + 1
+        yield memoryview(buf)[:cut]
+        pending = buf[cut:]
+
+
 def _fast_jsonl(path: Path, contract: Contract | None,
                 tap: Callable[[bytes], None] | None = None) -> FileResult | None:
     """A valid JSONL file accepted in one streaming msgspec pass (fastpath.py), or None: the
     exact path then decides and reports every error with its line (and every limit breach)."""
-    from ._fastpath import accepts_chunks
+    from ._fastpath import accepts_chunks, decoder
 
     limit = input_limit(INPUT_JSONL_STREAM)
-    max_line = limit.max_line_bytes or limit.max_bytes
-    max_depth = limit.max_depth
     try:
         fh = open_input(path, INPUT_JSONL_STREAM)
     except InputError as exc:
         raise Unreadable(str(exc)) from exc
     with fh:
-        state = {"total": 0, "breach": False}
-
-        def chunks() -> Iterator[bytes]:
-            pending = b""
-            while True:
-                try:
-                    block = fh.read(BLOCK)
-                except OSError as exc:
-                    raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
-                state["total"] += len(block)
-                if state["total"] > limit.max_bytes:
-                    state["breach"] = True
-                    return
-                buf = pending + block if pending else block
-                cut = buf.rfind(b"\n") + 1 if block else len(buf)
-                chunk, pending = buf[:cut], buf[cut:]
-                if len(pending) > max_line or (len(chunk) > max_line
-                                               and max(map(len, chunk.split(b"\n"))) > max_line):
-                    state["breach"] = True  # the exact path names the line
-                    return
-                if chunk and _maybe_too_deep(chunk, max_depth):
-                    state["breach"] = True  # msgspec takes free-form parts at any depth: the
-                    return                  # exact path refuses them as every reader does
-                if chunk:
-                    if tap is not None:
-                        tap(chunk)
-                    yield chunk
-                if not block:
-                    return
-
-        stream = chunks()
+        state = {"breach": False}
+        stream: Iterator[bytes | memoryview] = _line_chunks(fh, path, limit, state)
         if contract is None:
             first_chunk = next(stream, b"")
-            first = next((line for line in first_chunk.split(b"\n", 64)[:64] if line.strip()), None)
+            first = next((line for line in bytes(first_chunk).split(b"\n", 64)[:64] if line.strip()), None)
             if first is None:
                 return None
             try:
@@ -258,10 +271,36 @@ def _fast_jsonl(path: Path, contract: Contract | None,
             if contract is None:
                 return None
             stream = itertools.chain([first_chunk], stream)
+        fast = decoder(contract.stem)
+        if fast is None:
+            return None
+        max_depth = limit.max_depth
+        if max_depth and (fast.max_depth is None or fast.max_depth > max_depth):
+            # a free-form part takes any depth: the lines are counted, and a line that may nest
+            # past the limit goes to the exact path, which refuses it as every reader does
+            stream = _depth_checked(stream, max_depth, state)
+        if tap is not None:
+            stream = _tapped(stream, tap)
         count = accepts_chunks(contract.stem, stream)
     if count is None or state["breach"]:
         return None
     return FileResult(str(path), contract.stem, count, [])
+
+
+def _depth_checked(chunks: Iterator[bytes | memoryview], max_depth: int, state: dict[str, bool]
+                   ) -> Iterator[bytes | memoryview]:
+    for chunk in chunks:
+        if _maybe_too_deep(bytes(chunk), max_depth):
+            state["breach"] = True
+            return
+        yield chunk
+
+
+def _tapped(chunks: Iterator[bytes | memoryview], tap: Callable[[bytes], None]
+            ) -> Iterator[bytes | memoryview]:
+    for chunk in chunks:
+        tap(chunk if isinstance(chunk, bytes) else bytes(chunk))
+        yield chunk
 
 
 def validate_file(path: Path, contract: Contract | None = None, *,
@@ -269,9 +308,9 @@ def validate_file(path: Path, contract: Contract | None = None, *,
     """Validate one .json or .jsonl file. Raises Unreadable / UnknownContract for exit code 2.
 
     `tap(chunk)` sees the bytes of a JSONL file as the fast path reads them, in order and
-    each once, in chunks that end at a line end: a caller hashes them or picks fields from
-    them in the same read. When the fast path stops early the tap has seen less than the
-    whole file (the caller compares the byte count with the file's size)."""
+    each once, in chunks that end at a line end: a caller picks fields from them in the same
+    read. When the fast path stops early the tap has seen less than the whole file (the
+    caller compares the byte count with the file's size)."""
     with paused_gc():
         return _validate_file(path, contract, tap)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import orjson
 import pytest
@@ -80,9 +81,13 @@ def test_fast_acceptance_implies_schema_validity(stem, data):
     doc = copy.deepcopy(data.draw(st.sampled_from(contract.examples)))
     # mutate: replace, drop or add fields, at the top level or one level down
     target = doc
-    nested = [k for k, v in doc.items() if isinstance(v, dict)]
+    if isinstance(doc, list):  # a document that is a list of objects (the trust file)
+        if not doc:
+            doc.append({})
+        target = doc[data.draw(st.integers(0, len(doc) - 1))]
+    nested = [k for k, v in target.items() if isinstance(v, dict)]
     if nested and data.draw(st.booleans()):
-        target = doc[data.draw(st.sampled_from(nested))]
+        target = target[data.draw(st.sampled_from(nested))]
     keys = sorted(target)
     action = data.draw(st.sampled_from(["replace", "drop", "add"]))
     if action == "replace" and keys:
@@ -144,3 +149,93 @@ def test_validate_refuses_a_deep_line_as_every_reader_does(stem, tmp_path):
 
     with pytest.raises(Unreadable, match="nested deeper than"):  # exit 2, as iter_jsonl says
         validate_file(path, contract=get(stem))
+
+
+# --- patterns checked after decoding, per chunk (nested, nullable, through $ref) ---------------
+
+DEFERRED = [s for s in TRANSLATED if decoder(s).deferred]
+near_misses = st.sampled_from(["", "a", "A", "a b", "a\n", "-a", "a-", "a_b", "a.b", "0" * 64, "0" * 63,
+                               "F" * 64, "é", "frames/display/1.png", "frames/raw/x/1.png",
+                               "20260528-weighted-freestyle-01", "x" * 129, "SAFE-X", "ab\u0000"])
+
+
+@pytest.mark.parametrize("stem", DEFERRED)
+@given(data=st.data())
+def test_a_deferred_pattern_gives_the_exact_verdict(stem, data):
+    """Every string a pattern checks after decoding (at the top, inside objects, nullable or
+    through `$ref`): the fast path accepts a changed record exactly when the schema does."""
+    contract, fast = get(stem), decoder(stem)
+    doc = copy.deepcopy(data.draw(st.sampled_from([e for e in contract.examples if isinstance(e, dict)])))
+    steps, _ = data.draw(st.sampled_from(fast.deferred))
+    *parents, name = fast.names(steps)
+    target = doc
+    for key in parents:
+        target = target.get(key) if isinstance(target, dict) else None
+    if not isinstance(target, dict):
+        return
+    target[name] = data.draw(near_misses | st.text(max_size=8) | st.none())
+    line = orjson.dumps(doc)
+    valid = problems(orjson.loads(line), contract) == []
+    fast_verdict = accepts_lines(stem, line)
+    if fast_verdict:
+        assert valid
+    if valid and isinstance(target[name], str):
+        assert fast_verdict == 1, "a valid string the pattern accepts must not leave the fast path"
+
+
+def test_nested_and_nullable_patterns_are_checked_after_decoding():
+    names = {s: {decoder(s).names(steps) for steps, _ in decoder(s).deferred} for s in DEFERRED}
+    assert ("keyframes", "display") in names["pose_coach_training_record.v1"]  # inside an object
+    assert ("archive_sha256",) in names["storage_index_record.v1"]  # oneOf [$ref Sha256, null]
+    assert ("session_id",) in names["storage_index_record.v1"]  # type [string, null]
+
+
+def test_distinct_values_keep_memory_flat():
+    """No value is remembered past its chunk: checking 4x the distinct ids peaks no higher."""
+    import tracemalloc
+
+    from lume.runtime.core import _fastpath
+
+    stem = "mac4_label_record.v1"
+    example = next(e for e in get(stem).examples if "session_id" in e)
+
+    def lines(n):
+        return b"".join(orjson.dumps(dict(example, session_id=f"take-{i}")) + b"\n" for i in range(n))
+
+    def peak(data):
+        chunks = list(_fastpath._slices(data))
+        tracemalloc.start()
+        try:
+            assert _fastpath.accepts_chunks(stem, iter(chunks)) == data.count(b"\n")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(lines(20_000)), peak(lines(80_000))
+    assert large < small * 1.5
+
+
+# --- the JSONL reader of the fast path: whole lines, limits checked without splitting -----------
+
+@given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       block=st.integers(1, 64), max_line=st.integers(1, 64), trailing=st.booleans())
+def test_chunks_are_whole_lines_and_a_long_line_always_stops_the_fast_path(lines, block, max_line, trailing):
+    import io
+    from types import SimpleNamespace
+
+    from lume.runtime.core import _validate
+
+    data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
+    limit = SimpleNamespace(max_bytes=10**9, max_line_bytes=max_line)
+    state = {"breach": False}
+    original = _validate.BLOCK
+    _validate.BLOCK = block
+    try:
+        chunks = [bytes(c) for c in _validate._line_chunks(io.BytesIO(data), Path("x.jsonl"), limit, state)]
+    finally:
+        _validate.BLOCK = original
+    too_long = any(len(line) > max_line for line in data.split(b"\n"))
+    assert state["breach"] == too_long
+    if not too_long:
+        assert b"".join(chunks) == data
+        assert all(c.endswith(b"\n") for c in chunks[:-1])
