@@ -27,6 +27,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -58,6 +59,7 @@ from ._persist import LoadReport, StateStore
 SERVER_SHUTDOWN, SLOW_CONSUMER, IDENTIFY_TIMEOUT = "server_shutdown", "slow_consumer", "identify_timeout"
 FRAME_TOO_LARGE = "frame_too_large"  # a rejection counted when the WebSocket layer closes with 1009
 _CLOSE = object()
+log = logging.getLogger(__name__)
 
 
 class Connection:
@@ -218,6 +220,11 @@ class BusServer:
         elif devices is None and devices_file is not None:
             devices = dev.DeviceFile(devices_file)
         self.bus = Bus(doc, signer=signer, clock=self.clock, rules=self.own, devices=devices)
+        if self.bus.consent_reset is not None and self.store is not None and self.load_report is not None:
+            # before anything is served: the forged consent never goes out, the reset is durable
+            self.store.write(self.bus.state, self.bus.state_bytes)
+            self.load_report.notes.append(self.bus.consent_reset)
+            log.warning("%s", self.bus.consent_reset)
         self.durable, self.durable_doc = self.bus.version, self.bus.state
         self.controls: dict[str, Connection] = {}  # role -> its one live control connection
         self.anonymous: set[Connection] = set()  # control connections before identify
