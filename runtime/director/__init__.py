@@ -9,6 +9,7 @@
                versions, the quorum, pause gating (`Bus`, constructible without a server with an
                injected clock and device trust)
 - `persist`    every applied version on disk (group commit), reload on start, the 24 h rule
+- `lock`       one server per state folder, one enrol / revoke at a time (flock; says who holds it)
 - `server`     Starlette/uvicorn WebSocket endpoints around the bus, bounded per-connection queues
 - `client`     DirectorClient(role, key, url), reconnecting, read-only while the bus is down
 - `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
@@ -29,6 +30,7 @@ from ._devices import (
     DeviceTrust,
     public_key_from_text,
 )
+from ._lock import DirectorBusy
 from ._oneshot import BusUnreachable, WatchTimedOut, follow, send_once
 from ._ownership import Ownership, Refusal
 from ._ownership import load as load_ownership
@@ -47,6 +49,7 @@ __all__ = [
     "DeviceKey",
     "DeviceListError",
     "DeviceTrust",
+    "DirectorBusy",
     "DirectorClient",
     "FakeClock",
     "KeyFileError",

@@ -52,6 +52,7 @@ from . import _ownership as own
 from ._bus import Bus, Link, Outcome
 from ._clock import Clock, SystemClock
 from ._consent import ConsentSigner
+from ._lock import SERVE_LOCK, Lock
 from ._ownership import Refusal
 from ._persist import LoadReport, StateStore
 
@@ -210,11 +211,19 @@ class BusServer:
         self.clock = clock or SystemClock()
         self.store: StateStore | None = None
         self.load_report: LoadReport | None = None
+        self.lock: Lock | None = None
         doc = None
         if state_dir is not None:
-            self.store = StateStore(state_dir, rules=self.own, clock=self.clock)
-            doc, self.load_report = self.store.load()
-            signer = signer or ConsentSigner.load_or_create(Path(state_dir))
+            # one server per state folder, taken before anything in it is read or tidied
+            self.lock = Lock(Path(state_dir) / SERVE_LOCK, "lume director serve").acquire(
+                busy=f"another director bus serves {state_dir}; stop it or give another --state-dir")
+            try:
+                self.store = StateStore(state_dir, rules=self.own, clock=self.clock)
+                doc, self.load_report = self.store.load()
+                signer = signer or ConsentSigner.load_or_create(Path(state_dir))
+            except BaseException:
+                self.lock.release()
+                raise
             if devices is None:
                 devices = dev.DeviceFile(devices_file or Path(state_dir) / self.own.identify.devices_file)
         elif devices is None and devices_file is not None:
@@ -242,6 +251,11 @@ class BusServer:
     def public_key_text(self) -> str:
         return self.bus.signer.public_key_text
 
+    def release(self) -> None:
+        """Give up the state folder (the server has stopped): another server may take it."""
+        if self.lock is not None:
+            self.lock.release()
+
     # -- ASGI ----------------------------------------------------------------------------
     def _build_app(self) -> Starlette:
         r = self.own.rules
@@ -265,6 +279,7 @@ class BusServer:
                 await self.close_all()
                 if self._commit is not None:
                     self._commit.close()
+                self.release()
 
         return Starlette(routes=[
             WebSocketRoute(r.control_path, self._control),
