@@ -59,6 +59,7 @@ from ._persist import LoadReport, StateStore
 # director_frames.v2 KickReason values decided here (the bus decides identify_refused)
 SERVER_SHUTDOWN, SLOW_CONSUMER, IDENTIFY_TIMEOUT = "server_shutdown", "slow_consumer", "identify_timeout"
 FRAME_TOO_LARGE = "frame_too_large"  # a rejection counted when the WebSocket layer closes with 1009
+REQUEST_TIMEOUT, TOO_MANY_CONNECTIONS = "request_timeout", "too_many_connections"  # guarded_config's counts
 _CLOSE = object()
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,8 @@ class BusServer:
         self.watchers: set[Connection] = set()  # state_path subscribers
         self.rejected: collections.Counter[str] = collections.Counter()
         self.kicked: collections.Counter[str] = collections.Counter()
+        # cut on the HTTP layer (core.guarded_config counts request_timeout, too_many_connections)
+        self.slow_clients: collections.Counter[str] = collections.Counter()
         self._waiting: collections.deque[tuple[int, Connection, dict[str, Any], str | None]] = \
             collections.deque()
         self._commit: _GroupCommit | None = None
@@ -303,7 +306,10 @@ class BusServer:
         return {"version": self.bus.version, "durable_version": self.durable,
                 "connections": {"identified": len(self.controls), "anonymous": len(self.anonymous),
                                 "watchers": len(self.watchers)},
-                "rejected": dict(self.rejected), "kicked": dict(self.kicked)}
+                "rejected": dict(self.rejected), "kicked": dict(self.kicked),
+                "slow_clients": {"request_timeout": self.slow_clients[REQUEST_TIMEOUT],
+                                 "too_many_connections": self.slow_clients[TOO_MANY_CONNECTIONS],
+                                 "slow_consumer": self.kicked[SLOW_CONSUMER]}}
 
     async def _control(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -531,7 +537,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_uvicorn(bus_server: BusServer, *, log_level: str = "warning") -> _Uvicorn:
     # slow handshakes and idle connections are cut on the HTTP layer (service_connections.v1)
-    config = guarded_config(bus_server.app, connection_limits(SERVICE_DIRECTOR_BUS), lifespan="on",
+    config = guarded_config(bus_server.app, connection_limits(SERVICE_DIRECTOR_BUS), bus_server.slow_clients,
+                            lifespan="on",
                             log_level=log_level, access_log=False, ws="websockets-sansio",
                             ws_per_message_deflate=False, ws_max_size=bus_server.own.limits.max_frame_bytes)
     return _Uvicorn(config, bus_server)
