@@ -55,6 +55,7 @@ from ._consent import ConsentSigner
 from ._lock import SERVE_LOCK, Lock
 from ._ownership import Refusal
 from ._persist import LoadReport, StateStore
+from ._wire import Outgoing, RawSocket
 
 # director_frames.v2 KickReason values decided here (the bus decides identify_refused)
 SERVER_SHUTDOWN, SLOW_CONSUMER, IDENTIFY_TIMEOUT = "server_shutdown", "slow_consumer", "identify_timeout"
@@ -65,7 +66,10 @@ log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One WebSocket with a bounded outbound queue drained by its own writer task."""
+    """One WebSocket with a bounded outbound queue drained by its own writer task.
+
+    A frame goes straight to the socket when nothing waits before it and the transport takes
+    it (`RawSocket.ready`); otherwise it waits in the queue, in order, for the writer."""
 
     def __init__(self, server: BusServer, ws: WebSocket) -> None:
         self.server, self.ws = server, ws
@@ -78,6 +82,10 @@ class Connection:
         self._bytes = 0
         self._ready = asyncio.Event()
         self._abort: asyncio.TimerHandle | None = None
+        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
+        self._protocol = getattr(getattr(ws, "_receive", None), "__self__", None)
+        self.raw = RawSocket.of(self._protocol)
+        self._busy = False  # the writer holds a frame it is waiting to write
         self._writer = asyncio.create_task(self._drain())
 
     @property
@@ -89,15 +97,19 @@ class Connection:
         """Frames and bytes waiting to be written (bounded by limits.outbound_queue_*)."""
         return len(self._queue), self._bytes
 
-    def send(self, frame: dict[str, Any] | str) -> None:
+    def send(self, frame: dict[str, Any] | str | Outgoing) -> None:
         if self.closing:
             return
-        text = frame if isinstance(frame, str) else frames.dumps(frame)
-        if len(self._queue) >= self._max_frames or self._bytes + len(text) > self._max_bytes:
+        out = frame if isinstance(frame, Outgoing) else Outgoing(
+            frame.encode() if isinstance(frame, str) else orjson.dumps(frame))
+        if self.raw is not None and not self._queue and not self._busy and self.raw.ready:
+            self.raw.write(out.wire)
+            return
+        if len(self._queue) >= self._max_frames or self._bytes + len(out.data) > self._max_bytes:
             self.kick(SLOW_CONSUMER)
             return
-        self._queue.append(text)
-        self._bytes += len(text)
+        self._queue.append(out)
+        self._bytes += len(out.data)
         self._ready.set()
 
     def kick(self, reason: str) -> None:
@@ -110,9 +122,9 @@ class Connection:
         if reason == SLOW_CONSUMER:
             self._queue.clear()
             self._bytes = 0
-        text = frames.dumps(frames.kicked(reason))
-        self._queue.extend([text, _CLOSE])
-        self._bytes += len(text)
+        out = Outgoing(orjson.dumps(frames.kicked(reason)))
+        self._queue.extend([out, _CLOSE])
+        self._bytes += len(out.data)
         self._ready.set()
         loop = asyncio.get_running_loop()
         self._abort = loop.call_later(self.server.own.limits.kick_grace_s, self.abort)
@@ -123,9 +135,7 @@ class Connection:
         self._writer.cancel()
         self._queue.clear()
         self._bytes = 0
-        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
-        protocol = getattr(getattr(self.ws, "_receive", None), "__self__", None)
-        transport = getattr(protocol, "transport", None)
+        transport = getattr(self._protocol, "transport", None)
         if transport is not None and not transport.is_closing():
             transport.abort()
 
@@ -139,8 +149,16 @@ class Connection:
                 if item is _CLOSE:
                     await self.ws.close()
                     return
-                self._bytes -= len(item)
-                await self.ws.send_text(item)
+                self._bytes -= len(item.data)
+                self._busy = True
+                if self.raw is None:
+                    await self.ws.send_text(item.text)
+                else:
+                    await self.raw.writable.wait()  # the transport is paused: the peer reads slowly
+                    if not self.raw.open:
+                        return
+                    self.raw.write(item.wire)
+                self._busy = False
         except Exception:  # noqa: BLE001 - the peer went away; the reader side cleans up
             return
 
@@ -246,6 +264,8 @@ class BusServer:
         self._waiting: collections.deque[tuple[int, Connection, dict[str, Any], str | None]] = \
             collections.deque()
         self._commit: _GroupCommit | None = None
+        self._state_of: bytes | None = None  # the state bytes _state_out frames
+        self._state_out: Outgoing | None = None
         self.sweep = sweep
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = self._build_app()
@@ -335,7 +355,7 @@ class BusServer:
         await ws.accept()
         conn = Connection(self, ws)
         conn.send(frames.schema_frame(self.own.rules.schema_version))
-        conn.send(self._state_text())
+        conn.send(self._state_frame())
         self.watchers.add(conn)  # same loop step as the snapshot: no change can slip between
         try:
             async for text in self._texts(conn):
@@ -434,8 +454,13 @@ class BusServer:
         conn.waiting_for = needs
         self._waiting.append((needs, conn, frame, kind))
 
-    def _state_text(self) -> str:
-        return '{"type":"state","state":' + self.bus.state_bytes.decode() + "}"
+    def _state_frame(self) -> Outgoing:
+        """The current state frame, serialised and framed once per version for every reader."""
+        data = self.bus.state_bytes
+        if self._state_out is None or self._state_of is not data:
+            self._state_of = data
+            self._state_out = Outgoing(b'{"type":"state","state":' + data + b"}")
+        return self._state_out
 
     def _publish(self, broadcast: bool) -> None:
         """A new version: broadcast it at once (serialised once) and hand it to persistence."""
@@ -450,9 +475,9 @@ class BusServer:
             self.on_durable(self.bus.version, self.bus.state)
 
     def broadcast(self) -> None:
-        text = self._state_text()
+        out = self._state_frame()
         for conn in [*self.controls.values(), *self.watchers]:
-            conn.send(text)
+            conn.send(out)
 
     # -- durability ----------------------------------------------------------------------
     def on_durable(self, version: int, doc: dict[str, Any]) -> None:
