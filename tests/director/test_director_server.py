@@ -348,3 +348,18 @@ def test_stats_count_connections(bus: Harness) -> None:
     assert not frames.document_problems(reply, "StatsResponse")
     assert reply["connections"] == {"identified": 1, "anonymous": 1, "watchers": 1}
     assert reply["version"] == reply["durable_version"] == bus.state()["version"]
+
+
+def test_connections_send_without_nagle_delay(bus: Harness) -> None:
+    """An ack follows the state broadcast on the same socket: with Nagle on it waited for the
+    client's delayed ACK (40 ms a lone command); the bus's sockets set TCP_NODELAY."""
+    import socket
+
+    bus.watcher()
+
+    def nodelay() -> list[int]:
+        return [c.raw.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                for c in bus.server.watchers if c.raw is not None]
+
+    flags = bus.thread.call(nodelay)
+    assert flags and all(flags)
