@@ -17,7 +17,7 @@ process. Each figure comes with a baseline measured in the same run:
 - server memory: RSS of the bus process while a watcher that never reads is sent 1,000
   large states (it is kicked as a slow consumer) vs the same load with no stuck watcher.
 
-    python benches/bench_director.py [--rounds N] [--pipelined N] [--watchers 3,30]
+    python benches/bench_director.py [--rounds N] [--pace S] [--pipelined N] [--watchers 3,30]
 """
 from __future__ import annotations
 
@@ -259,8 +259,8 @@ async def _until(ws: Any, version: int) -> float:
             return time.perf_counter()
 
 
-async def measure(side: Side, watchers: int, rounds: int,
-                  pipelined: int) -> tuple[list[float], float, float, list[float]]:
+async def measure(side: Side, watchers: int, rounds: int, pipelined: int,
+                  pace: float = 0.0) -> tuple[list[float], float, float, list[float]]:
     """Broadcast latency samples (one per watcher per command), for pipelined commands the
     broadcast rate (until every watcher holds the last state) and the acknowledged rate (until
     the last ack: for the bus, until the last version is durable), and the ack latency of each
@@ -283,6 +283,8 @@ async def measure(side: Side, watchers: int, rounds: int,
         samples += [a - t for a in arrived]
         await _drain_acks(sender, 1)
         durable.append(time.perf_counter() - t)
+        if pace:
+            await asyncio.sleep(pace)
     # throughput: pipelined commands until every watcher holds the last and every ack is back
     last = version + rounds + pipelined
     t = time.perf_counter()
@@ -294,7 +296,7 @@ async def measure(side: Side, watchers: int, rounds: int,
     readers = asyncio.gather(acked(), *(_until(w, last) for w in subs))
     for target in range(version + rounds + 1, last + 1):  # the sender reads its replies meanwhile
         await sender.send(side.command(target))
-        if target % 64 == 0:
+        if target % 16 == 0:  # read replies meanwhile: a director that never reads is kicked
             await asyncio.sleep(0)
     ack_at, *held = await readers
     broadcast, acks = pipelined / (max(held) - t), pipelined / (ack_at - t)
@@ -334,6 +336,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=300, help="commands timed one at a time for latency")
     ap.add_argument("--pipelined", type=int, default=600, help="commands pipelined for throughput")
+    ap.add_argument("--pace", type=float, default=0.05,
+                    help="seconds between two commands timed for latency (directors send at human rates; "
+                         "0: back to back, each right after the previous ack)")
     ap.add_argument("--watchers", default="3,30", help="watcher counts, comma-separated")
     ap.add_argument("--commands", type=int, default=3000, help="commands for the in-process figures")
     ap.add_argument("--disk-commands", type=int, default=256, help="versions for the persistence figures")
@@ -354,15 +359,15 @@ def main() -> None:
             base_proc, base_url = start_baseline(state_text, Path(tmp))
             bus_proc, bus_url = start_bus(Path(tmp) / f"w{n}")
             try:
-                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined))
-                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined))
+                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined, args.pace))
+                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined, args.pace))
             finally:
                 for proc in (base_proc, bus_proc):
                     proc.terminate()
                     proc.wait(10)
             rows.append((n, base, ours))
-        print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time; "
-              f"{args.pipelined} pipelined; {len(state_text)}-byte state)")
+        print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time, "
+              f"{args.pace * 1000:.0f} ms apart; {args.pipelined} pipelined; {len(state_text)}-byte state)")
         for n, (b_lat, b_rate, b_ack, _), (o_lat, o_rate, o_ack, o_durable) in rows:
             b50, b99, o50, o99 = pct(b_lat, .5), pct(b_lat, .99), pct(o_lat, .5), pct(o_lat, .99)
             print(f"  {n:>2} watchers  baseline  p50 {ms(b50)}  p99 {ms(b99)}  broadcast {b_rate:6.0f}/s  "

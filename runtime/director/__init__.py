@@ -11,6 +11,7 @@
 - `persist`    every applied version on disk (group commit), reload on start, the 24 h rule
 - `lock`       one server per state folder, one enrol / revoke at a time (flock; says who holds it)
 - `server`     Starlette/uvicorn WebSocket endpoints around the bus, bounded per-connection queues
+- `wire`       frames as bytes on the wire: a state framed once per version, written to each socket
 - `client`     DirectorClient(role, key, url), reconnecting, read-only while the bus is down
 - `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
 - `cmdline`    `lume director` helpers: KEY=VALUE frames, bus URL, summaries, command descriptions

@@ -17,9 +17,11 @@ applied while a batch is being written go out as the next batch, and a command's
 waits until the batch holding its version is durable (other replies to that connection
 queue behind it, so a client sees its replies in order). If a batch cannot be written, the
 bus goes back to the last durable version, the commands after it are refused, and that
-state is broadcast again. Each connection has a bounded outbound queue drained by its own
-writer task: a client that does not read is kicked as a slow consumer and cut off, never
-holding the bus or its memory.
+state is broadcast again. A state is serialised and framed once per version (`_wire`) and
+written straight to every connection whose socket takes it; a frame that cannot go out at once
+(the transport is paused, or frames wait before it) waits in the connection's bounded outbound
+queue, drained in order by its own writer task: a client that does not read is kicked as a
+slow consumer and cut off, never holding the bus or its memory.
 """
 from __future__ import annotations
 

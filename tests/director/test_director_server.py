@@ -363,3 +363,19 @@ def test_connections_send_without_nagle_delay(bus: Harness) -> None:
 
     flags = bus.thread.call(nodelay)
     assert flags and all(flags)
+
+
+def test_without_raw_socket_access_the_asgi_send_carries_the_same_frames(start_bus, monkeypatch) -> None:
+    """Under another WebSocket implementation (no sans-I/O protocol to write to) every frame
+    goes through the ASGI send, in the same order, with the same content."""
+    from lume.runtime.director import _wire
+
+    monkeypatch.setattr(_wire.RawSocket, "of", classmethod(lambda cls, protocol: None))
+    bus = start_bus()
+    ios, watcher = bus.control("ios"), bus.watcher()
+    assert bus.thread.call(lambda: [c.raw for c in bus.server.watchers]) == [None]
+    for n in range(3):
+        reply = ios.command({"type": "set_cue", "cue": CUE | {"id": f"c{n}"}})
+        assert reply["type"] == "ack"
+        state = watcher.recv_type("state")["state"]
+        assert state["version"] == reply["version"] and state["cue"]["current"]["id"] == f"c{n}"
