@@ -10,11 +10,14 @@ process. Each figure comes with a baseline measured in the same run:
   acks, with no validation, apply or persistence; targets (issue 19): p99 <= 3 ms at 30
   watchers, throughput >= 0.5x the bare fan-out;
 - the pure bus in memory vs a JSON round-trip of the state document;
-- persistence: group commit (what the server does) vs one atomic write + fsync per version;
+- persistence: group commit (what the server does) vs one atomic write + fsync per version,
+  and the fsync floor of this disk (p50/p99 of one durable batch of one version), which bounds
+  the ack latency of a lone command (printed per watcher count: a command's ack waits until
+  its version is durable; its broadcast does not);
 - server memory: RSS of the bus process while a watcher that never reads is sent 1,000
   large states (it is kicked as a slow consumer) vs the same load with no stuck watcher.
 
-    python benches/bench_director.py [--rounds N] [--pipelined N] [--watchers 3,30]
+    python benches/bench_director.py [--rounds N] [--pace S] [--pipelined N] [--watchers 3,30]
 """
 from __future__ import annotations
 
@@ -99,6 +102,12 @@ def bench_in_process(n: int, disk_n: int) -> None:
         store = StateStore(Path(tmp) / "group")
         store.load()
         versions = [(i + 1, data) for i in range(disk_n)]
+        single = []
+        for v, d in versions[:disk_n // 2]:  # what a lone command waits for: one batch of one
+            t = time.perf_counter()
+            store.write_batch([(v, d)])
+            single.append(time.perf_counter() - t)
+        store.load()  # start the group figure from the same folder state
         batch = 32
         t = time.perf_counter()
         for i in range(0, disk_n, batch):
@@ -107,6 +116,8 @@ def bench_in_process(n: int, disk_n: int) -> None:
     print("versions made durable per second")
     print(f"  baseline  one atomic write + fsync per version              {each:9.0f} /s")
     print(f"  bus       group commit, batches of {batch} (one fsync a batch)   {group:9.0f} /s  ({group / each:.2f}x)")
+    print(f"  fsync floor of this disk: one durable batch of one version (temp file, fsync, rename, fsync "
+          f"of the folder) p50 {ms(pct(single, .5))}  p99 {ms(pct(single, .99))}")
 
 
 # -- servers in their own processes --------------------------------------------------------
@@ -248,10 +259,12 @@ async def _until(ws: Any, version: int) -> float:
             return time.perf_counter()
 
 
-async def measure(side: Side, watchers: int, rounds: int, pipelined: int) -> tuple[list[float], float, float]:
-    """Broadcast latency samples (one per watcher per command), and for pipelined commands the
+async def measure(side: Side, watchers: int, rounds: int, pipelined: int,
+                  pace: float = 0.0) -> tuple[list[float], float, float, list[float]]:
+    """Broadcast latency samples (one per watcher per command), for pipelined commands the
     broadcast rate (until every watcher holds the last state) and the acknowledged rate (until
-    the last ack: for the bus, until the last version is durable)."""
+    the last ack: for the bus, until the last version is durable), and the ack latency of each
+    command sent alone (for the bus: until it is durable)."""
     sender = await side.sender()
     subs = [await side.watcher() for _ in range(watchers)]
     version = 0
@@ -261,6 +274,7 @@ async def measure(side: Side, watchers: int, rounds: int, pipelined: int) -> tup
         version = await _drain_acks(sender, RULES.history_keep)
         await asyncio.gather(*(_until(w, version) for w in subs))
     samples: list[float] = []
+    durable: list[float] = []
     for i in range(1, rounds + 1):
         target = version + i
         t = time.perf_counter()
@@ -268,6 +282,9 @@ async def measure(side: Side, watchers: int, rounds: int, pipelined: int) -> tup
         arrived = await asyncio.gather(*(_until(w, target) for w in subs))
         samples += [a - t for a in arrived]
         await _drain_acks(sender, 1)
+        durable.append(time.perf_counter() - t)
+        if pace:
+            await asyncio.sleep(pace)
     # throughput: pipelined commands until every watcher holds the last and every ack is back
     last = version + rounds + pipelined
     t = time.perf_counter()
@@ -279,13 +296,13 @@ async def measure(side: Side, watchers: int, rounds: int, pipelined: int) -> tup
     readers = asyncio.gather(acked(), *(_until(w, last) for w in subs))
     for target in range(version + rounds + 1, last + 1):  # the sender reads its replies meanwhile
         await sender.send(side.command(target))
-        if target % 64 == 0:
+        if target % 16 == 0:  # read replies meanwhile: a director that never reads is kicked
             await asyncio.sleep(0)
     ack_at, *held = await readers
     broadcast, acks = pipelined / (max(held) - t), pipelined / (ack_at - t)
     for ws in [sender, *subs]:
         await ws.close()
-    return samples, broadcast, acks
+    return samples, broadcast, acks, durable
 
 
 async def stuck_watcher_memory(url: str, pid: int, n: int, stuck: bool) -> tuple[float, float]:
@@ -319,6 +336,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=300, help="commands timed one at a time for latency")
     ap.add_argument("--pipelined", type=int, default=600, help="commands pipelined for throughput")
+    ap.add_argument("--pace", type=float, default=0.05,
+                    help="seconds between two commands timed for latency (directors send at human rates; "
+                         "0: back to back, each right after the previous ack)")
     ap.add_argument("--watchers", default="3,30", help="watcher counts, comma-separated")
     ap.add_argument("--commands", type=int, default=3000, help="commands for the in-process figures")
     ap.add_argument("--disk-commands", type=int, default=256, help="versions for the persistence figures")
@@ -339,16 +359,16 @@ def main() -> None:
             base_proc, base_url = start_baseline(state_text, Path(tmp))
             bus_proc, bus_url = start_bus(Path(tmp) / f"w{n}")
             try:
-                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined))
-                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined))
+                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined, args.pace))
+                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined, args.pace))
             finally:
                 for proc in (base_proc, bus_proc):
                     proc.terminate()
                     proc.wait(10)
             rows.append((n, base, ours))
-        print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time; "
-              f"{args.pipelined} pipelined; {len(state_text)}-byte state)")
-        for n, (b_lat, b_rate, b_ack), (o_lat, o_rate, o_ack) in rows:
+        print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time, "
+              f"{args.pace * 1000:.0f} ms apart; {args.pipelined} pipelined; {len(state_text)}-byte state)")
+        for n, (b_lat, b_rate, b_ack, _), (o_lat, o_rate, o_ack, o_durable) in rows:
             b50, b99, o50, o99 = pct(b_lat, .5), pct(b_lat, .99), pct(o_lat, .5), pct(o_lat, .99)
             print(f"  {n:>2} watchers  baseline  p50 {ms(b50)}  p99 {ms(b99)}  broadcast {b_rate:6.0f}/s  "
                   f"acked {b_ack:6.0f}/s")
@@ -356,6 +376,8 @@ def main() -> None:
                   f"acked {o_ack:6.0f}/s (durable)")
             print(f"              ratio     p99 {o99 / b99:.2f}x, broadcast throughput {o_rate / b_rate:.2f}x "
                   f"(targets: p99 <= 3 ms at 30 watchers, >= 0.5x); acked {o_ack / b_ack:.2f}x")
+            print(f"              bus ack of a lone command (durable: waits for its fsync) p50 "
+                  f"{ms(pct(o_durable, .5))}  p99 {ms(pct(o_durable, .99))}")
         for label, stuck in (("baseline  no stuck watcher", False), ("bus       one watcher never reads", True)):
             proc, url = start_bus(Path(tmp) / f"mem{stuck}")
             try:

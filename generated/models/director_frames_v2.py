@@ -179,9 +179,23 @@ RejectedAdditionalProperty = TypeAliasType(
 KickedAdditionalProperty = TypeAliasType("KickedAdditionalProperty", RejectedAdditionalProperty)
 
 
+class SlowClients(BaseModel):
+    """
+    Clients cut for being slow (service_connections.v1 and limits): requests or WebSocket handshakes not read whole within request_read_timeout_s (answered 408), connections closed over max_connections, and readers kicked as slow_consumer (also in kicked).
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    request_timeout: Annotated[int, Field(ge=0)]
+    too_many_connections: Annotated[int, Field(ge=0)]
+    slow_consumer: Annotated[int, Field(ge=0)]
+
+
 class StatsResponse(BaseModel):
     """
-    Body of GET rules.stats_path: the applied and durable versions, open connections, and counters of refused frames by error code (plus frame_too_large) and of kicks by reason.
+    Body of GET rules.stats_path: the applied and durable versions, open connections, counters of refused frames by error code (plus frame_too_large) and of kicks by reason, and of clients cut for being slow.
 
     """
 
@@ -193,6 +207,11 @@ class StatsResponse(BaseModel):
     connections: Connections
     rejected: dict[str, RejectedAdditionalProperty]
     kicked: dict[str, KickedAdditionalProperty]
+    slow_clients: SlowClients | None = None
+    """
+    Clients cut for being slow (service_connections.v1 and limits): requests or WebSocket handshakes not read whole within request_read_timeout_s (answered 408), connections closed over max_connections, and readers kicked as slow_consumer (also in kicked).
+
+    """
 
 
 class IdentifyFrame(BaseModel):

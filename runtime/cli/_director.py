@@ -60,10 +60,17 @@ def _devices_option(fn):
                         default=None, metavar="FILE", help=DEVICES_HELP)(fn)
 
 
-def _devices_file(state_dir: Path | None, devices_path: Path | None):
+def _devices_file(state_dir: Path | None, devices_path: Path | None, wait_s: float = 0.0):
     from lume.runtime.director import DeviceFile, default_state_dir
 
-    return DeviceFile(devices_path or (state_dir or default_state_dir()) / _rules().identify.devices_file)
+    return DeviceFile(devices_path or (state_dir or default_state_dir()) / _rules().identify.devices_file,
+                      wait_s=wait_s)
+
+
+def _wait_option(fn):
+    return click.option("--wait", "wait_s", type=Duration(), default="5s", show_default=True,
+                        help="How long to wait while another enroll or revoke holds the device list's "
+                             "lock (then exit 1 naming who holds it), e.g. 5s or 0.")(fn)
 
 
 @click.group(cls=LumeGroup)
@@ -93,7 +100,7 @@ def serve(address, state_dir: Path | None, devices_path: Path | None, log_level:
     rules = _rules().rules
     devices = _devices_file(state_dir, devices_path)
     enrolled = devices.devices()  # DeviceListError: exit 2 before listening
-    server = BusServer(state_dir, devices=devices)  # KeyFileError, OSError: exit 2
+    server = BusServer(state_dir, devices=devices)  # KeyFileError, OSError: exit 2; DirectorBusy: exit 1
     try:
         sock = bind(address.host, address.port)
     except OSError as exc:
@@ -266,10 +273,11 @@ def commands(role: str | None, as_json: bool) -> int:
 @click.option("--replace", is_flag=True, help="Replace the entry of a device id that is already enrolled.")
 @_state_dir_option
 @_devices_option
+@_wait_option
 @json_option
 def enroll(role: str, device_id: str, public_key: str | None, key_path: Path | None, new_key: bool,
            out: Path | None, name: str | None, replace: bool, state_dir: Path | None,
-           devices_path: Path | None, as_json: bool) -> int:
+           devices_path: Path | None, wait_s: float, as_json: bool) -> int:
     """Allow DEVICE_ID to identify as ROLE on the bus, with its Ed25519 public key.
 
     Give the key with --public-key (from the device), --key (a private key file here), or
@@ -292,7 +300,7 @@ def enroll(role: str, device_id: str, public_key: str | None, key_path: Path | N
     else:
         fresh = DeviceKey.generate(device_id)
         raw = fresh.public_key
-    devices = _devices_file(state_dir, devices_path)
+    devices = _devices_file(state_dir, devices_path, wait_s)
     device = Device(device_id, role, raw, now_iso(), name)
     if new_key:
         # The key file first (never overwritten: an existing one is refused before anything is
@@ -358,12 +366,14 @@ def devices(state_dir: Path | None, devices_path: Path | None, as_json: bool) ->
 @click.argument("device_id")
 @_state_dir_option
 @_devices_option
+@_wait_option
 @json_option
-def revoke(device_id: str, state_dir: Path | None, devices_path: Path | None, as_json: bool) -> int:
+def revoke(device_id: str, state_dir: Path | None, devices_path: Path | None, wait_s: float,
+           as_json: bool) -> int:
     """Remove DEVICE_ID from the enrolled devices: it can no longer identify, and the bus
     refuses the next command of a connection it still holds."""
-    found = _devices_file(state_dir, devices_path)
-    gone = found.revoke(device_id)  # DeviceListError: exit 2
+    found = _devices_file(state_dir, devices_path, wait_s)
+    gone = found.revoke(device_id)  # DeviceListError: exit 2; DirectorBusy: exit 1
     if as_json:
         emit_json({"devices": str(found.path), "revoked": gone.entry()})
     else:

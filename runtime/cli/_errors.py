@@ -44,6 +44,7 @@ REFUSALS = (
     "lume.runtime.airdeck:MidiOpenError",
     "lume.runtime.completion:CompletionRefused",
     "lume.runtime.director:BusUnreachable",
+    "lume.runtime.director:DirectorBusy",
     "lume.runtime.storage:Mac5Refused",
     "lume.runtime.storage:RootBusy",
 )

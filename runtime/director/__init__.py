@@ -9,7 +9,9 @@
                versions, the quorum, pause gating (`Bus`, constructible without a server with an
                injected clock and device trust)
 - `persist`    every applied version on disk (group commit), reload on start, the 24 h rule
+- `lock`       one server per state folder, one enrol / revoke at a time (flock; says who holds it)
 - `server`     Starlette/uvicorn WebSocket endpoints around the bus, bounded per-connection queues
+- `wire`       frames as bytes on the wire: a state framed once per version, written to each socket
 - `client`     DirectorClient(role, key, url), reconnecting, read-only while the bus is down
 - `clock`      injectable wall / monotonic time (tests drive expiry without sleeping)
 - `cmdline`    `lume director` helpers: KEY=VALUE frames, bus URL, summaries, command descriptions
@@ -29,6 +31,7 @@ from ._devices import (
     DeviceTrust,
     public_key_from_text,
 )
+from ._lock import DirectorBusy
 from ._oneshot import BusUnreachable, WatchTimedOut, follow, send_once
 from ._ownership import Ownership, Refusal
 from ._ownership import load as load_ownership
@@ -47,6 +50,7 @@ __all__ = [
     "DeviceKey",
     "DeviceListError",
     "DeviceTrust",
+    "DirectorBusy",
     "DirectorClient",
     "FakeClock",
     "KeyFileError",

@@ -32,6 +32,7 @@ from lume.generated.constants import (
 from lume.runtime import core
 from lume.runtime.core import parse_datetime, rfc3339
 
+from . import _consent as consent
 from . import _devices as dev
 from . import _frames as frames
 from . import _ownership as own
@@ -135,6 +136,8 @@ class Bus:
         self._slot_default = frames.default(COMMAND_SET_CUE, "slot")
         ident = self.own.identify
         self._challenges = _Challenges(ident.remembered_nonces, ident.challenge_bytes)
+        # Why a loaded document's consent was withdrawn (None: it was not); see `_distrust`.
+        self.consent_reset: str | None = self._distrust() if doc is not None else None
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -318,8 +321,31 @@ class Bus:
             return None
         return self._commit(doc, None, None, "on_change", reply="none")
 
+    def _distrust(self) -> str | None:
+        """A document from outside this bus (loaded from disk) carries consent only with a token
+        this server's key signed over it: a hand-edited or foreign file must never grant it.
+        Otherwise the quorum is reset now, as a new version (on_commit sees it); returns why."""
+        doc = self._doc
+        token, acknowledged = st.read(doc, TOKEN), st.read(doc, self.own.quorum.field)
+        if token is None and not acknowledged and st.read(doc, EXPIRES_AT) is None:
+            return None
+        if token is None:
+            why = f"{self.own.quorum.field} is set without a {TOKEN}"
+        elif not consent.verify(doc, self.signer.public_key, self.own):
+            why = f"its {TOKEN} is not this server's signature over the consent fields"
+        elif not acknowledged:
+            why = f"it has a {TOKEN} but {self.own.quorum.field} is false"
+        else:
+            return None
+        out = self._commit(self._reset_quorum(doc), None, None, "always", reply="none")
+        if out.refusal is not None:  # the reset is a plain quorum write: cannot break the state
+            raise RuntimeError(out.refusal.message)
+        return (f"consent withdrawn at version {self.version}: the restored version {doc[st.VERSION]} "
+                f"carried consent but {why} [{own.CONTRACT} quorum]")
+
     def restore(self, doc: dict[str, Any]) -> None:
-        """Go back to an earlier valid document (the last durable one when a write failed)."""
+        """Go back to an earlier valid document this bus made (the last durable one when a write
+        failed); a document from anywhere else goes through the constructor, which checks it."""
         self._doc, self._bytes = st.check(doc), None
 
     # -- commands ------------------------------------------------------------------------

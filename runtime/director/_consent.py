@@ -74,11 +74,11 @@ class ConsentSigner:
         return _prefix(self._rules) + dev.b64(self._key.sign(payload(doc, self._rules)))
 
 
-def verify(doc: dict[str, Any], public_key: bytes | str) -> bool:
+def verify(doc: dict[str, Any], public_key: bytes | str, rules: own.Ownership | None = None) -> bool:
     """True when the document's consent token is a valid signature (strictly checked) over its
     payload fields, by `public_key` (raw bytes or unpadded base64url)."""
     token = doc["model_consent"]["token"]
-    prefix = _prefix()
+    prefix = _prefix(rules)
     if not isinstance(token, str) or not token.startswith(prefix):
         return False
     try:
@@ -86,4 +86,4 @@ def verify(doc: dict[str, Any], public_key: bytes | str) -> bool:
         signature = dev.unb64(token[len(prefix):], 64)
     except (ValueError, dev.DeviceListError):
         return False
-    return core.verify_ed25519(key, payload(doc), signature)
+    return core.verify_ed25519(key, payload(doc, rules), signature)

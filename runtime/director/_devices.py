@@ -30,6 +30,7 @@ from lume.runtime import core
 from lume.runtime.core import InputError, get, problems, read_json
 
 from . import _ownership as own
+from ._lock import Lock
 
 CONTRACT = "director_devices.v1"
 SCHEMA_TAG: str = get(CONTRACT).match["schema"]
@@ -202,10 +203,13 @@ class DeviceTrust:
 
 
 class DeviceFile:
-    """The trust list kept in a file (absent = no device enrolled), re-read when it changes."""
+    """The trust list kept in a file (absent = no device enrolled), re-read when it changes.
+    Enrol and revoke change it under its lock (`lock_path`), one at a time across processes;
+    each waits up to `wait_s` for the lock, then DirectorBusy names who holds it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait_s: float = 5.0) -> None:
         self.path = Path(path)
+        self.wait_s = wait_s
         self._stamp: tuple[int, int, int] | None = None
         self._trust = DeviceTrust()
 
@@ -231,6 +235,14 @@ class DeviceFile:
     def devices(self) -> list[Device]:
         return self._refresh().devices()
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _locked(self, what: str) -> Lock:
+        return Lock(self.lock_path, f"lume director {what}").acquire(
+            self.wait_s, f"cannot {what}: another enrol or revoke is changing {self.path}; try again")
+
     def _write(self, devices: list[Device]) -> None:
         core.write_json(self.path, DeviceTrust(devices).document())
 
@@ -238,6 +250,10 @@ class DeviceFile:
         """Add `device` (its key checked); returns the entry it replaced. Refuses a device id
         already enrolled unless `replace`, and a public key enrolled under another device id."""
         check_public_key(device.public_key, f"{device.device_id}: public key")
+        with self._locked("enroll"):
+            return self._enroll(device, replace)
+
+    def _enroll(self, device: Device, replace: bool) -> Device | None:
         devices = self.devices()
         old = next((d for d in devices if d.device_id == device.device_id), None)
         if old is not None and not replace:
@@ -253,6 +269,10 @@ class DeviceFile:
         return old
 
     def revoke(self, device_id: str) -> Device:
+        with self._locked("revoke"):
+            return self._revoke(device_id)
+
+    def _revoke(self, device_id: str) -> Device:
         devices = self.devices()
         gone = next((d for d in devices if d.device_id == device_id), None)
         if gone is None:

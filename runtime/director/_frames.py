@@ -65,16 +65,20 @@ def fields(frame_type: str) -> list[str]:
 
 
 def depth(value: Any, limit: int) -> int:
-    """How deep objects and arrays nest in `value`, counted without recursion up to `limit + 1`."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, (dict, list)):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
+    """How deep objects and arrays nest in `value`, counted up to `limit + 1` (the recursion
+    stops there, so a hostile frame cannot make it deep)."""
+    def below(node: Any, level: int) -> int:
+        deepest = level
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                if level >= limit:
+                    return level + 1
+                deepest = max(deepest, below(child, level + 1))
+                if deepest > limit:
+                    break
+        return deepest
+
+    return below(value, 1) if isinstance(value, (dict, list)) else 0
 
 
 def explain_frame(frame: dict[str, Any], max_depth: int | None = None) -> Explained | None:

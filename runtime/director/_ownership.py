@@ -56,6 +56,12 @@ class Ownership:
     writer_of: dict[str, str]  # field path -> role | "server" | "quorum"
     commands: dict[str, CommandRow]  # command name -> its row
     field_paths: tuple[str, ...] = field(default=())
+    # the field paths grouped by their top-level key: (key, paths under it), in table order
+    branches: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # (command, role) -> the fields it may change; filled on first use
+    _allowed: dict[tuple[str | None, str | None], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False)
+
 
     @property
     def rules(self) -> BusRules:
@@ -109,6 +115,15 @@ class Ownership:
                                f" sender is {role}", role=role, field=path, owner=owner)
         return None
 
+    def _may_change(self, command: str | None, role: str | None) -> frozenset[str]:
+        if command is None:
+            allowed = {p for p, w in self.writer_of.items() if w in DERIVED_WRITERS}
+        else:
+            row = self.commands[command]
+            allowed = {p for p in row.writes if self.writer_of.get(p) == role}
+            allowed |= set(row.server_updates)
+        return frozenset(allowed | {st.VERSION, st.UPDATED_AT})
+
     def illegal_changes(self, before: dict[str, Any], after: dict[str, Any],
                         command: str | None, role: str | None) -> list[str]:
         """Fields that changed between two documents without the right to change them.
@@ -116,20 +131,19 @@ class Ownership:
         `command=None` is the server's own sweep (heartbeat / consent expiry): only
         server- and quorum-derived fields may change then.
         """
-        if command is None:
-            allowed = {p for p, w in self.writer_of.items() if w in DERIVED_WRITERS}
-        else:
-            row = self.commands[command]
-            allowed = {p for p in row.writes if self.writer_of.get(p) == role}
-            allowed |= set(row.server_updates)
-        allowed |= {st.VERSION, st.UPDATED_AT}
+        allowed = self._allowed.get((command, role))
+        if allowed is None:
+            allowed = self._allowed[(command, role)] = self._may_change(command, role)
         bad = []
-        for path in self.field_paths:
-            if path in allowed or before.get(st.parts(path)[0]) is after.get(st.parts(path)[0]):
+        for head, paths in self.branches:
+            if before.get(head) is after.get(head):
                 continue  # a branch `write` did not copy cannot have changed
-            a, b = st.read(before, path), st.read(after, path)
-            if a is not b and a != b:
-                bad.append(path)
+            for path in paths:
+                if path in allowed:
+                    continue
+                a, b = st.read(before, path), st.read(after, path)
+                if a is not b and a != b:
+                    bad.append(path)
         return bad
 
 
@@ -142,4 +156,12 @@ def load() -> Ownership:
         writer_of={r.field: r.writer for r in t.fields},
         commands={c.command: c for c in t.commands},
         field_paths=tuple(r.field for r in t.fields),
+        branches=_branches(r.field for r in t.fields),
     )
+
+
+def _branches(paths: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    heads: dict[str, list[str]] = {}
+    for path in paths:
+        heads.setdefault(st.parts(path)[0], []).append(path)
+    return tuple((head, tuple(under)) for head, under in heads.items())

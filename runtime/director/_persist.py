@@ -67,6 +67,7 @@ class LoadReport:
     path: Path | None = None
     skipped: list[str] = field(default_factory=list)  # "file:line: why" for unusable versions
     removed_temp: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what starting changed (a withdrawn consent)
 
     def describe(self) -> str:
         what = {"loaded": f"resumed version {self.version} from {self.path}",
@@ -74,6 +75,7 @@ class LoadReport:
                 "stale": f"saved state older than the limit ({self.path}): fresh state"}[self.source]
         notes = [f"skipped {s}" for s in self.skipped]
         notes += [f"removed torn write {t}" for t in self.removed_temp]
+        notes += self.notes
         return "; ".join([what, *notes])
 
 

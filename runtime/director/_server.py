@@ -17,9 +17,11 @@ applied while a batch is being written go out as the next batch, and a command's
 waits until the batch holding its version is durable (other replies to that connection
 queue behind it, so a client sees its replies in order). If a batch cannot be written, the
 bus goes back to the last durable version, the commands after it are refused, and that
-state is broadcast again. Each connection has a bounded outbound queue drained by its own
-writer task: a client that does not read is kicked as a slow consumer and cut off, never
-holding the bus or its memory.
+state is broadcast again. A state is serialised and framed once per version (`_wire`) and
+written straight to every connection whose socket takes it; a frame that cannot go out at once
+(the transport is paused, or frames wait before it) waits in the connection's bounded outbound
+queue, drained in order by its own writer task: a client that does not read is kicked as a
+slow consumer and cut off, never holding the bus or its memory.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -51,17 +54,24 @@ from . import _ownership as own
 from ._bus import Bus, Link, Outcome
 from ._clock import Clock, SystemClock
 from ._consent import ConsentSigner
+from ._lock import SERVE_LOCK, Lock
 from ._ownership import Refusal
 from ._persist import LoadReport, StateStore
+from ._wire import Outgoing, RawSocket
 
 # director_frames.v2 KickReason values decided here (the bus decides identify_refused)
 SERVER_SHUTDOWN, SLOW_CONSUMER, IDENTIFY_TIMEOUT = "server_shutdown", "slow_consumer", "identify_timeout"
 FRAME_TOO_LARGE = "frame_too_large"  # a rejection counted when the WebSocket layer closes with 1009
+REQUEST_TIMEOUT, TOO_MANY_CONNECTIONS = "request_timeout", "too_many_connections"  # guarded_config's counts
 _CLOSE = object()
+log = logging.getLogger(__name__)
 
 
 class Connection:
-    """One WebSocket with a bounded outbound queue drained by its own writer task."""
+    """One WebSocket with a bounded outbound queue drained by its own writer task.
+
+    A frame goes straight to the socket when nothing waits before it and the transport takes
+    it (`RawSocket.ready`); otherwise it waits in the queue, in order, for the writer."""
 
     def __init__(self, server: BusServer, ws: WebSocket) -> None:
         self.server, self.ws = server, ws
@@ -74,6 +84,10 @@ class Connection:
         self._bytes = 0
         self._ready = asyncio.Event()
         self._abort: asyncio.TimerHandle | None = None
+        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
+        self._protocol = getattr(getattr(ws, "_receive", None), "__self__", None)
+        self.raw = RawSocket.of(self._protocol)
+        self._busy = False  # the writer holds a frame it is waiting to write
         self._writer = asyncio.create_task(self._drain())
 
     @property
@@ -85,15 +99,19 @@ class Connection:
         """Frames and bytes waiting to be written (bounded by limits.outbound_queue_*)."""
         return len(self._queue), self._bytes
 
-    def send(self, frame: dict[str, Any] | str) -> None:
+    def send(self, frame: dict[str, Any] | str | Outgoing) -> None:
         if self.closing:
             return
-        text = frame if isinstance(frame, str) else frames.dumps(frame)
-        if len(self._queue) >= self._max_frames or self._bytes + len(text) > self._max_bytes:
+        out = frame if isinstance(frame, Outgoing) else Outgoing(
+            frame.encode() if isinstance(frame, str) else orjson.dumps(frame))
+        if self.raw is not None and not self._queue and not self._busy and self.raw.ready:
+            self.raw.write(out.wire)
+            return
+        if len(self._queue) >= self._max_frames or self._bytes + len(out.data) > self._max_bytes:
             self.kick(SLOW_CONSUMER)
             return
-        self._queue.append(text)
-        self._bytes += len(text)
+        self._queue.append(out)
+        self._bytes += len(out.data)
         self._ready.set()
 
     def kick(self, reason: str) -> None:
@@ -106,9 +124,9 @@ class Connection:
         if reason == SLOW_CONSUMER:
             self._queue.clear()
             self._bytes = 0
-        text = frames.dumps(frames.kicked(reason))
-        self._queue.extend([text, _CLOSE])
-        self._bytes += len(text)
+        out = Outgoing(orjson.dumps(frames.kicked(reason)))
+        self._queue.extend([out, _CLOSE])
+        self._bytes += len(out.data)
         self._ready.set()
         loop = asyncio.get_running_loop()
         self._abort = loop.call_later(self.server.own.limits.kick_grace_s, self.abort)
@@ -119,9 +137,7 @@ class Connection:
         self._writer.cancel()
         self._queue.clear()
         self._bytes = 0
-        # uvicorn's protocol object: Starlette hands the server's `receive` through unwrapped
-        protocol = getattr(getattr(self.ws, "_receive", None), "__self__", None)
-        transport = getattr(protocol, "transport", None)
+        transport = getattr(self._protocol, "transport", None)
         if transport is not None and not transport.is_closing():
             transport.abort()
 
@@ -135,8 +151,16 @@ class Connection:
                 if item is _CLOSE:
                     await self.ws.close()
                     return
-                self._bytes -= len(item)
-                await self.ws.send_text(item)
+                self._bytes -= len(item.data)
+                self._busy = True
+                if self.raw is None:
+                    await self.ws.send_text(item.text)
+                else:
+                    await self.raw.writable.wait()  # the transport is paused: the peer reads slowly
+                    if not self.raw.open:
+                        return
+                    self.raw.write(item.wire)
+                self._busy = False
         except Exception:  # noqa: BLE001 - the peer went away; the reader side cleans up
             return
 
@@ -208,25 +232,42 @@ class BusServer:
         self.clock = clock or SystemClock()
         self.store: StateStore | None = None
         self.load_report: LoadReport | None = None
+        self.lock: Lock | None = None
         doc = None
         if state_dir is not None:
-            self.store = StateStore(state_dir, rules=self.own, clock=self.clock)
-            doc, self.load_report = self.store.load()
-            signer = signer or ConsentSigner.load_or_create(Path(state_dir))
+            # one server per state folder, taken before anything in it is read or tidied
+            self.lock = Lock(Path(state_dir) / SERVE_LOCK, "lume director serve").acquire(
+                busy=f"another director bus serves {state_dir}; stop it or give another --state-dir")
+            try:
+                self.store = StateStore(state_dir, rules=self.own, clock=self.clock)
+                doc, self.load_report = self.store.load()
+                signer = signer or ConsentSigner.load_or_create(Path(state_dir))
+            except BaseException:
+                self.lock.release()
+                raise
             if devices is None:
                 devices = dev.DeviceFile(devices_file or Path(state_dir) / self.own.identify.devices_file)
         elif devices is None and devices_file is not None:
             devices = dev.DeviceFile(devices_file)
         self.bus = Bus(doc, signer=signer, clock=self.clock, rules=self.own, devices=devices)
+        if self.bus.consent_reset is not None and self.store is not None and self.load_report is not None:
+            # before anything is served: the forged consent never goes out, the reset is durable
+            self.store.write(self.bus.state, self.bus.state_bytes)
+            self.load_report.notes.append(self.bus.consent_reset)
+            log.warning("%s", self.bus.consent_reset)
         self.durable, self.durable_doc = self.bus.version, self.bus.state
         self.controls: dict[str, Connection] = {}  # role -> its one live control connection
         self.anonymous: set[Connection] = set()  # control connections before identify
         self.watchers: set[Connection] = set()  # state_path subscribers
         self.rejected: collections.Counter[str] = collections.Counter()
         self.kicked: collections.Counter[str] = collections.Counter()
+        # cut on the HTTP layer (core.guarded_config counts request_timeout, too_many_connections)
+        self.slow_clients: collections.Counter[str] = collections.Counter()
         self._waiting: collections.deque[tuple[int, Connection, dict[str, Any], str | None]] = \
             collections.deque()
         self._commit: _GroupCommit | None = None
+        self._state_of: bytes | None = None  # the state bytes _state_out frames
+        self._state_out: Outgoing | None = None
         self.sweep = sweep
         self.loop: asyncio.AbstractEventLoop | None = None
         self.app = self._build_app()
@@ -234,6 +275,11 @@ class BusServer:
     @property
     def public_key_text(self) -> str:
         return self.bus.signer.public_key_text
+
+    def release(self) -> None:
+        """Give up the state folder (the server has stopped): another server may take it."""
+        if self.lock is not None:
+            self.lock.release()
 
     # -- ASGI ----------------------------------------------------------------------------
     def _build_app(self) -> Starlette:
@@ -258,6 +304,7 @@ class BusServer:
                 await self.close_all()
                 if self._commit is not None:
                     self._commit.close()
+                self.release()
 
         return Starlette(routes=[
             WebSocketRoute(r.control_path, self._control),
@@ -281,7 +328,10 @@ class BusServer:
         return {"version": self.bus.version, "durable_version": self.durable,
                 "connections": {"identified": len(self.controls), "anonymous": len(self.anonymous),
                                 "watchers": len(self.watchers)},
-                "rejected": dict(self.rejected), "kicked": dict(self.kicked)}
+                "rejected": dict(self.rejected), "kicked": dict(self.kicked),
+                "slow_clients": {"request_timeout": self.slow_clients[REQUEST_TIMEOUT],
+                                 "too_many_connections": self.slow_clients[TOO_MANY_CONNECTIONS],
+                                 "slow_consumer": self.kicked[SLOW_CONSUMER]}}
 
     async def _control(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -307,7 +357,7 @@ class BusServer:
         await ws.accept()
         conn = Connection(self, ws)
         conn.send(frames.schema_frame(self.own.rules.schema_version))
-        conn.send(self._state_text())
+        conn.send(self._state_frame())
         self.watchers.add(conn)  # same loop step as the snapshot: no change can slip between
         try:
             async for text in self._texts(conn):
@@ -406,8 +456,13 @@ class BusServer:
         conn.waiting_for = needs
         self._waiting.append((needs, conn, frame, kind))
 
-    def _state_text(self) -> str:
-        return '{"type":"state","state":' + self.bus.state_bytes.decode() + "}"
+    def _state_frame(self) -> Outgoing:
+        """The current state frame, serialised and framed once per version for every reader."""
+        data = self.bus.state_bytes
+        if self._state_out is None or self._state_of is not data:
+            self._state_of = data
+            self._state_out = Outgoing(b'{"type":"state","state":' + data + b"}")
+        return self._state_out
 
     def _publish(self, broadcast: bool) -> None:
         """A new version: broadcast it at once (serialised once) and hand it to persistence."""
@@ -422,9 +477,9 @@ class BusServer:
             self.on_durable(self.bus.version, self.bus.state)
 
     def broadcast(self) -> None:
-        text = self._state_text()
+        out = self._state_frame()
         for conn in [*self.controls.values(), *self.watchers]:
-            conn.send(text)
+            conn.send(out)
 
     # -- durability ----------------------------------------------------------------------
     def on_durable(self, version: int, doc: dict[str, Any]) -> None:
@@ -499,7 +554,10 @@ class _Uvicorn(uvicorn.Server):
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP, and accepted sockets inherit it. With Nagle on, an `ack` written after
+    # a `state` waited for the client's delayed ACK: 40 ms for every command sent alone.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -509,7 +567,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_uvicorn(bus_server: BusServer, *, log_level: str = "warning") -> _Uvicorn:
     # slow handshakes and idle connections are cut on the HTTP layer (service_connections.v1)
-    config = guarded_config(bus_server.app, connection_limits(SERVICE_DIRECTOR_BUS), lifespan="on",
+    config = guarded_config(bus_server.app, connection_limits(SERVICE_DIRECTOR_BUS), bus_server.slow_clients,
+                            lifespan="on",
                             log_level=log_level, access_log=False, ws="websockets-sansio",
                             ws_per_message_deflate=False, ws_max_size=bus_server.own.limits.max_frame_bytes)
     return _Uvicorn(config, bus_server)

@@ -9,6 +9,7 @@ generated pydantic model is the typed view for loading and for callers (`model`)
 from __future__ import annotations
 
 import functools
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -69,8 +70,12 @@ def problems_since(before: dict[str, Any], after: dict[str, Any], where: str = "
     old, new = before["cue"]["history"], after["cue"]["history"]
     if new is old:
         return problems(after, where)
-    known = {id(entry) for entry in old}  # `before` keeps them alive: ids cannot be reused
-    fresh = [entry for entry in new if id(entry) not in known]
+    kept = _kept(old, new)
+    if kept is not None:  # the usual append: a tail of `old`, then new entries
+        fresh = new[kept:]
+    else:
+        known = {id(entry) for entry in old}  # `before` keeps them alive: ids cannot be reused
+        fresh = [entry for entry in new if id(entry) not in known]
     if len(fresh) == len(new):
         return problems(after, where)
     trimmed = {**after, "cue": {**after["cue"], "history": fresh}}
@@ -79,6 +84,19 @@ def problems_since(before: dict[str, Any], after: dict[str, Any], where: str = "
     if len(new) > limit:  # the one rule over the whole list
         found.append(Problem(where, None, "$.cue.history", f"more than {limit} items", CONTRACT))
     return found
+
+
+def _kept(old: list[Any], new: list[Any]) -> int | None:
+    """How many entries `new` starts with that are, object for object, the last ones of `old`
+    (what appending and trimming the history leaves); None when `new` is not made that way."""
+    if not old:
+        return 0
+    last = old[-1]
+    for i in range(len(new) - 1, -1, -1):  # where old's last entry sits in new (near the end)
+        if new[i] is last:
+            n = i + 1
+            return n if n <= len(old) and all(map(operator.is_, new[:n], old[-n:])) else None
+    return None
 
 
 def check(doc: Any, where: str = "<state>") -> dict[str, Any]:

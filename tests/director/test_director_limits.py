@@ -89,6 +89,7 @@ def test_a_watcher_that_never_reads_is_kicked_and_released(start_bus) -> None:
         sent += 1
     wait_for(lambda: bus.stats()["connections"]["watchers"] == 1)
     assert bus.stats()["kicked"] == {"slow_consumer": 1}
+    assert bus.stats()["slow_clients"]["slow_consumer"] == 1
     # its queue is gone with it; the reader got every version, the bus goes on
     versions = []
     while len(versions) < sent + 1:  # + the identify of ios

@@ -240,3 +240,72 @@ def test_kill_9_at_any_moment_loses_nothing_acknowledged(tmp_path: Path) -> None
                 assert history.get(version) == f"cue-{n}", (round_, n, version)
         assert not list((state_dir / "versions").glob(".*.tmp"))
     assert acked_any, "no command was acknowledged before a kill: the test proved nothing"
+
+
+def _consented(folder: Path, clock: FakeClock) -> dict:
+    """A saved state whose newest version holds a granted consent (token signed by the folder's key)."""
+    store = StateStore(folder, clock=clock)
+    bus = Bus(store.load()[0], clock=clock, signer=consent.ConsentSigner.load_or_create(folder),
+              on_commit=store.write)
+    for role in ("mac", "ios"):
+        bus.admit(role, f"{role}-1")
+    assert bus.handle("mac", {"type": "propose_consent", "scope": ["frame_capture"]}).accepted
+    for role in ("mac", "ios"):
+        assert bus.handle(role, {"type": "ack_consent"}).accepted
+    assert bus.state["model_consent"]["acknowledged"]
+    return bus.state
+
+
+def _hand_edit(folder: Path, doc: dict) -> None:
+    """Replace the newest saved version with `doc` (what an editor or a copied file does)."""
+    newest = max((folder / "versions").glob("*.jsonl"))
+    newest.write_text(json.dumps(doc) + "\n")
+
+
+FORGERIES = {
+    "widened scope": lambda d: st.write(d, "model_consent.scope", ["frame_capture", "reel_use"]),
+    "garbage token": lambda d: st.write(d, "model_consent.token", "ed25519:" + "A" * 86),
+    "acknowledged without a token": lambda d: st.write_many(
+        d, {"model_consent.token": None, "model_consent.expires_at": None}),
+}
+
+
+@pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
+def test_a_hand_edited_consent_is_withdrawn_on_restore_with_a_version_bump(start_bus, tmp_path: Path,
+                                                                          forge) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "state"
+    saved = _consented(folder, clock)
+    _hand_edit(folder, forge(saved))
+    harness = start_bus(folder, clock=clock)
+    report = harness.server.load_report
+    assert report is not None and report.source == "loaded"
+    assert any("consent withdrawn" in n for n in report.notes) and "consent withdrawn" in report.describe()
+    state = harness.state()
+    assert state["version"] == saved["version"] + 1
+    granted = state["model_consent"]
+    assert (granted["acknowledged"], granted["token"], granted["expires_at"]) == (False, None, None)
+    assert granted["acks"] == granted["witnesses"] == []
+    # a watcher gets the withdrawn state, never the forged one; the reset is on disk already
+    assert harness.watcher().seen[-1]["state"] == state
+    assert StateStore(folder, clock=clock).load()[0] == state
+
+
+def test_consent_signed_by_another_server_key_is_withdrawn(start_bus, tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "state"
+    saved = _consented(folder, clock)
+    (folder / consent.KEY_FILE).unlink()  # a state folder copied to a server with another key
+    harness = start_bus(folder, clock=clock)
+    state = harness.state()
+    assert state["version"] == saved["version"] + 1 and state["model_consent"]["token"] is None
+    assert not state["model_consent"]["acknowledged"]
+
+
+def test_a_genuine_consent_survives_a_restart_unchanged(start_bus, tmp_path: Path) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "state"
+    saved = _consented(folder, clock)
+    harness = start_bus(folder, clock=clock)
+    assert harness.state() == saved and harness.server.bus.consent_reset is None
+    assert harness.server.load_report is not None and not harness.server.load_report.notes

@@ -348,3 +348,34 @@ def test_stats_count_connections(bus: Harness) -> None:
     assert not frames.document_problems(reply, "StatsResponse")
     assert reply["connections"] == {"identified": 1, "anonymous": 1, "watchers": 1}
     assert reply["version"] == reply["durable_version"] == bus.state()["version"]
+
+
+def test_connections_send_without_nagle_delay(bus: Harness) -> None:
+    """An ack follows the state broadcast on the same socket: with Nagle on it waited for the
+    client's delayed ACK (40 ms a lone command); the bus's sockets set TCP_NODELAY."""
+    import socket
+
+    bus.watcher()
+
+    def nodelay() -> list[int]:
+        return [c.raw.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                for c in bus.server.watchers if c.raw is not None]
+
+    flags = bus.thread.call(nodelay)
+    assert flags and all(flags)
+
+
+def test_without_raw_socket_access_the_asgi_send_carries_the_same_frames(start_bus, monkeypatch) -> None:
+    """Under another WebSocket implementation (no sans-I/O protocol to write to) every frame
+    goes through the ASGI send, in the same order, with the same content."""
+    from lume.runtime.director import _wire
+
+    monkeypatch.setattr(_wire.RawSocket, "of", classmethod(lambda cls, protocol: None))
+    bus = start_bus()
+    ios, watcher = bus.control("ios"), bus.watcher()
+    assert bus.thread.call(lambda: [c.raw for c in bus.server.watchers]) == [None]
+    for n in range(3):
+        reply = ios.command({"type": "set_cue", "cue": CUE | {"id": f"c{n}"}})
+        assert reply["type"] == "ack"
+        state = watcher.recv_type("state")["state"]
+        assert state["version"] == reply["version"] and state["cue"]["current"]["id"] == f"c{n}"
