@@ -469,7 +469,7 @@ def _check_bundle(ctx: Context, rel: str, doc: dict[str, Any], roots: tuple[str,
 
 def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Iterator[Evidence]:
     """Files a bundle keeps by reference, hashed where they live: through the reference roots
-    storage_root.v1 declares and this machine's configuration mounts. A root not mounted here
+    storage_root.v2 declares and this machine's configuration mounts. A root not mounted here
     is `not_reachable`, a warning or a failure as the contract's policy says for this machine."""
     if not sources:
         return
@@ -477,7 +477,7 @@ def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Itera
     wanted = [r for r in references(doc, roots) if int(r.field.split("]", 1)[0].split("[", 1)[1]) in sources]
     for field, recorded in unrooted(doc, roots):
         yield violated("not_reachable: the referenced Pose Coach session is on no reference root of "
-                       "storage_root.v1 (nor in the verified root)", file=rel, field=field,
+                       "storage_root.v2 (nor in the verified root)", file=rel, field=field,
                        expected="a path on a declared reference root", found=recorded)
     wanted = [r for r in wanted if r.root is not None]  # the others: reported by unrooted() above
     reachable = [r for r in wanted if r.local is not None]
@@ -510,7 +510,7 @@ def _check_references(rel: str, doc: dict[str, Any], sources: set[int]) -> Itera
         make = violated if root.unreachable_is == "failure" else warned
         who = "this machine holds it" if root.holder else f"it lives on {root.machine}"
         yield make(f"not_reachable: {len(refs)} referenced file(s) on root {name}, which this machine does "
-                   f"not mount ({who}; storage_root.v1 not_reachable: {root.unreachable_is})", file=rel,
+                   f"not mount ({who}; storage_root.v2 not_reachable: {root.unreachable_is})", file=rel,
                    field=refs[0].field, expected=f"root {name} mounted (machine configuration)",
                    found=refs[0].recorded)
 
