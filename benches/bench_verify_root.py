@@ -19,9 +19,10 @@ Figures (page cache warm for every one: openssl reads the root first):
 - `lume verify --quick` on the unchanged root against the full run (budget: >= 20x faster).
 A note is printed for every figure over its budget. Asserts nothing about time. A `--only` run
 is partial by design (its report is never green: exit 1); the full run's exit is 0 when green.
-The full run includes the property verifiers and the route-smoke replay (about 10 s whatever
-the root's size), and so does `--quick`: the quick figure for the file checks alone is printed
-beside it.
+The full run includes the property verifiers (in a process of their own, beside the file
+checks: about 7 s whatever the root's size) and the route-smoke replay; `--quick` reuses the
+signed property proofs the full run just wrote (property_proof.v1), so it re-runs no property
+check: the quick figure for the file checks alone is printed beside it.
 
 Run: python benches/bench_verify_root.py [--hours 1[,2,4]] [--scale 1.0] [--work DIR | --keep DIR]
 (--keep builds the root once in DIR and measures it again on later runs; a larger --hours grows it)
