@@ -50,6 +50,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_lazy": ("lazy_exports",),
     "_gc": ("paused_gc",),
     "_jsonl": ("iter_jsonl", "loads_bounded", "read_json",),
+    "_lock": ("FileLock", "LockBusy",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
             "load_private_key", "load_trust", "private_pem", "save_private_key", "trust", "trust_entry",
             "trust_file",),
