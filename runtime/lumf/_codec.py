@@ -183,7 +183,8 @@ def encode_values(flat: Sequence[float]) -> bytes:
     try:
         data = STRUCT.pack(*values)
     except OverflowError:  # beyond float32: cannot be represented, hence out of any f32 range
-        bad = next(s for s, v in zip(SLOTS, flat) if abs(v) > np.finfo(np.float32).max)
+        largest = float(np.finfo(np.float32).max)  # a Python float: numpy 2 would cast v to f32
+        bad = next(s for s, v in zip(SLOTS, flat) if abs(v) > largest)
         raise PacketError("out_of_range", f"{flat[SLOTS.index(bad)]!r} is beyond float32",
                           bad[0]) from None
     check(data)  # validate what actually goes on the wire (the float32-rounded values)
