@@ -17,7 +17,7 @@ import platform
 import site
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +108,7 @@ class Proofs:
 
     key: "SigningKey"
     folder: Path | None = None
-    _inputs: dict[str, str] | None = None
+    _inputs: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.folder = self.folder or cache_dir() / FOLDER

@@ -293,7 +293,7 @@ def create_app(service: BodyTruthService | None = None, *, ticker: bool = True,
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise refuse("json_invalid", f"not valid JSON: {exc}") from exc
-        if contracts.depth_over(raw, data, max_depth):
+        if contracts.depth_over(raw, max_depth):
             raise refuse("json_too_deep", f"JSON nested deeper than {max_depth} levels [{LIMITS}]")
         many = isinstance(data, list)
         try:

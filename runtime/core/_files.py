@@ -210,8 +210,8 @@ def read_input(path: Path | str, kind: str) -> bytes:
     return data
 
 
-def depth_over(raw: bytes, value: Any, max_depth: int) -> bool:
-    """Whether parsed JSON `value` (from `raw`) nests arrays/objects deeper than `max_depth`.
+def depth_over(raw: bytes, max_depth: int) -> bool:
+    """Whether the valid JSON text `raw` nests arrays/objects deeper than `max_depth`.
 
     Counting brackets in the bytes is a C-speed pre-check: a text with no more than
     `max_depth` opening brackets cannot nest deeper; the others are measured on the text

@@ -37,7 +37,7 @@ def loads_bounded(raw: bytes, max_depth: int | None, *, file: str = "<memory>",
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{file}{where}: not valid JSON: {exc}") from exc
-    if max_depth is not None and depth_over(raw, value, max_depth):
+    if max_depth is not None and depth_over(raw, max_depth):
         raise too_deep(file, kind, max_depth, where)
     return value
 
