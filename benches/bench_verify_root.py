@@ -286,6 +286,7 @@ def openssl(files: list[Path], procs: int) -> float:
 
 
 def verify(root: Path, env: dict[str, str], out: Path, *args: str) -> tuple[float, float, int]:
+    out.unlink(missing_ok=True)  # durations() reads this run's report, never an earlier one's
     return measured([*LUME, "verify", str(root), "-o", str(out), *args], env)
 
 
@@ -293,6 +294,8 @@ def durations(report: Path) -> str:
     """The slowest checks of a signed report (its DSSE payload), `id seconds` each."""
     import base64
 
+    if not report.exists():
+        return "(no report written: the run failed before signing)"
     predicate = orjson.loads(base64.b64decode(orjson.loads(report.read_bytes())["payload"]))["predicate"]
     checks = sorted(predicate["checks"], key=lambda c: -c["duration_ms"])
     return ", ".join(f"{c['id']} {c['duration_ms'] / 1000:.2f}" for c in checks[:6])

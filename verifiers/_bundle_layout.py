@@ -42,12 +42,16 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+@functools.lru_cache(maxsize=None)
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a spec's file globs: one match per file, not one per pattern."""
+    files = [_glob(p).pattern for p in patterns if not p.endswith("/")]
+    return re.compile("|".join(f"(?:{f})" for f in files) if files else r"(?!)")
+
+
 def _named(rel: str, spec: dict[str, Any]) -> bool:
     """Whether the layout names `rel` (relative to the folder) among its required or allowed files."""
-    for pattern in [*spec.get("required", []), *spec.get("allowed", [])]:
-        if not pattern.endswith("/") and _glob(pattern).match(rel):
-            return True
-    return False
+    return _any_of((*spec.get("required", []), *spec.get("allowed", []))).match(rel) is not None
 
 
 def _folder(spec: dict[str, Any]) -> str:

@@ -29,7 +29,11 @@ class Context:
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
                                  fingerprint=contracts_fingerprint())
         self.links: list[str] = []  # symbolic links met while listing (never followed)
+        # per run, not lru_cache on the methods: a class-wide cache would keep every Context
+        # (and its parsed documents) alive for the life of the process
         self._scans: dict[str, "Scan"] = {}
+        self._json: dict[str, Any] = {}
+        self._contracts: dict[str, Contract | None] = {}
 
     # --- files -------------------------------------------------------------------------
     @functools.cached_property
@@ -91,10 +95,11 @@ class Context:
     def documents(self) -> list[str]:
         return [f for f in self.files if f.endswith(DOCUMENT_SUFFIXES)]
 
-    @functools.lru_cache(maxsize=None)
     def json(self, rel: str) -> Any:
         """A parsed JSON document (raises InputError naming the file)."""
-        return read_json(self.path(rel))
+        if rel not in self._json:
+            self._json[rel] = read_json(self.path(rel))
+        return self._json[rel]
 
     def records(self, rel: str) -> list[tuple[int, Any]]:
         """(line, record) of a JSONL file (raises InputError naming the file and line)."""
@@ -121,13 +126,24 @@ class Context:
             return doc
         return None
 
-    @functools.lru_cache(maxsize=None)
     def contract_of(self, rel: str) -> Contract | None:
         """The contract a document belongs to (schema / type field, else its path), or None.
 
         Raises InputError for unreadable files and ContractError for unknown `schema` values.
         """
-        return contract_for(self.first_document(rel), Path(rel))
+        if rel not in self._contracts:
+            self._contracts[rel] = contract_for(self.first_document(rel), Path(rel))
+        return self._contracts[rel]
+
+    def release(self) -> None:
+        """Drop what the checks held (parsed documents, scans, the cache's entries and memos)
+        once the subjects are taken: the report is built after, and would otherwise carry
+        all of it at its peak."""
+        self._scans.clear()
+        self._json.clear()
+        self._contracts.clear()
+        self.__dict__.pop("file_set", None)
+        self.cache.release()
 
     def documents_of(self, *stems: str) -> list[str]:
         """Documents of the given contracts (unreadable or unknown ones are skipped here;

@@ -91,7 +91,9 @@ class DigestCache:
 
     def _trusted(self, rel: str, stamp: tuple[int, int, int, int]) -> Entry | None:
         """The cached entry of an unchanged file in quick mode, else None."""
-        old = self.stored.get(rel) if self.quick else None
+        # taken out as it is used: the run's own entry replaces it, and holding both doubled
+        # the memory of a quick run
+        old = self.stored.pop(rel, None) if self.quick else None
         if old is not None and len(old) == 5 and tuple(old[:4]) == stamp:
             return (*stamp, old[4])
         return None
@@ -233,6 +235,10 @@ class DigestCache:
             while waiting:
                 self._cond.wait()
                 waiting = [r for r in waiting if r in self._busy or r in self._queued]
+
+    def release(self) -> None:
+        """Forget the entries and memos (after `save()`): the counters stay."""
+        self.entries, self.stored, self.memos, self.stored_memos = {}, {}, {}, {}
 
     def _earlier_memos(self) -> dict[str, dict[str, list]]:
         """The memos a run before this one stored under the same contracts fingerprint."""

@@ -145,7 +145,10 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
-    ctx.cache.save(ran=[r.id for r in results], files=ctx.file_set)
+    # only a run that left checks out (--only) keeps their earlier memos: reading the old
+    # cache back costs as much memory as the cache itself, for nothing when every check ran
+    ctx.cache.save(ran=[r.id for r in results] if explicit else None, files=ctx.file_set)
+    ctx.release()
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
 
 

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ._json_bytes import json_bytes
+
 SECRET = 0o600  # private keys: readable by their owner only, whatever the umask
 
 
@@ -149,11 +151,11 @@ def write_text(path: Path, text: str) -> bool:
 
 def dumps(obj: Any) -> str:
     """The one JSON rendering used for every file LUME writes (stable, readable)."""
-    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return json_bytes(obj, sort_keys=False, indent=True).decode("utf-8") + "\n"
 
 
 def write_json(path: Path, obj: Any) -> bool:
-    return write_text(path, dumps(obj))
+    return write_bytes(path, json_bytes(obj, sort_keys=False, indent=True) + b"\n")
 
 
 def write_jsonl(path: Path, records: Iterable[Any]) -> bool:

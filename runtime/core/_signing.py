@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from ._contracts import get
 from ._ed25519 import public_key_problem, verify_ed25519
 from ._freshness import freshness, limit
 from ._files import input_limit, read_input
+from ._json_bytes import json_bytes
 from ._jsonl import InputError
 from ._keys import SigningKey, load_trust
 from ._rules import parameters
@@ -148,12 +148,19 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 # --- signing -------------------------------------------------------------------------------
 
+def _bare_subject(s: dict[str, Any]) -> bool:
+    """Already exactly {name, digest: {sha256}}: the Statement shares the object (a report lists
+    every file of the root; a copy per subject is memory that grows with the root)."""
+    return len(s) == 2 and len(s.get("digest") or ()) == 1 and "name" in s and "sha256" in s["digest"]
+
+
 def statement(predicate: dict[str, Any], subjects: list[dict[str, Any]],
               contract: str = REPORT_CONTRACT) -> dict[str, Any]:
     """The in-toto Statement v1 around a predicate of `contract`."""
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": s["name"], "digest": {"sha256": s["digest"]["sha256"]}} for s in subjects],
+        "subject": [s if _bare_subject(s) else {"name": s["name"], "digest": {"sha256": s["digest"]["sha256"]}}
+                    for s in subjects],
         "predicateType": predicate_type(contract),
         "predicate": predicate,
     }
@@ -161,7 +168,7 @@ def statement(predicate: dict[str, Any], subjects: list[dict[str, Any]],
 
 def canonical_json(value: Any) -> bytes:
     """The canonical bytes LUME signs and digests: keys sorted, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json_bytes(value, sort_keys=True, indent=False)
 
 
 def _predicate_problems(predicate: Any, contract: str) -> list[str]:
@@ -207,8 +214,8 @@ def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
     Raises InvalidPredicate when the predicate breaks readiness_report.v1 or its `subjects`
     differ from `subjects` (the Statement's subjects repeat the predicate's).
     """
-    if not _predicate_problems(predicate, REPORT_CONTRACT) and \
-            _subject_map(subjects) != _subject_map(predicate["subjects"]):
+    if subjects is not predicate.get("subjects") and not _predicate_problems(predicate, REPORT_CONTRACT) \
+            and _subject_map(subjects) != _subject_map(predicate["subjects"]):
         raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
     return sign_statement(predicate, subjects, key, contract=REPORT_CONTRACT)
 

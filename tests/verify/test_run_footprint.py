@@ -1,0 +1,58 @@
+"""A finished run keeps its results and subjects and nothing the checks read: the report is
+signed after the run, and whatever the run still held would count at the report's peak
+(issue 19: memory that grows with the root)."""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+from verify_roots import copy_root
+
+from lume.verifiers import _schema_conformance
+from lume.verifiers._context import Context
+from lume.verifiers._digests import DigestCache
+from lume.verifiers._runner import default_root, run
+
+
+@pytest.fixture
+def root(tmp_path):
+    return copy_root(default_root(), tmp_path / "root")
+
+
+def test_a_finished_run_holds_no_document_scan_or_cache_entry(root, tmp_path):
+    result = run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
+    ctx = result.context
+    assert (ctx._json, ctx._scans, ctx._contracts) == ({}, {}, {})
+    assert (ctx.cache.entries, ctx.cache.memos, ctx.cache.stored, ctx.cache.stored_memos) == ({}, {}, {}, {})
+    assert len(result.subjects) == len(ctx.files) > 0  # the digests live on as the subjects
+    assert ctx.cache.hashed == len(ctx.files)  # and the counters the report states
+
+
+def test_a_context_is_not_kept_alive_by_a_cache_of_its_methods(root, tmp_path):
+    ctx = Context(root, cache_folder=tmp_path / "cache")
+    document = next(rel for rel in ctx.documents if rel.endswith(".json"))
+    ctx.json(document), ctx.contract_of(document)
+    gone = weakref.ref(ctx)
+    del ctx
+    gc.collect()
+    assert gone() is None
+
+
+def test_only_a_partial_run_reads_the_old_cache_back(root, tmp_path, monkeypatch):
+    cache = DigestCache(root, quick=False, folder=tmp_path / "cache")
+    read_back = []
+    monkeypatch.setattr(DigestCache, "_earlier_memos", lambda self: read_back.append(1) or {})
+    cache.save(ran=None)  # every check ran: nothing of an earlier run is worth keeping
+    assert read_back == []
+    cache.save(ran=["schema.conformance"])  # --only: the other checks' memos are kept
+    assert read_back == [1]
+
+
+def test_a_quick_run_holds_each_stored_entry_once(root, tmp_path):
+    run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
+    quick = DigestCache(root, quick=True, folder=tmp_path / "cache")
+    assert quick.stored
+    rels = list(quick.stored)
+    quick.digest_many(rels)
+    assert quick.trusted == len(rels) and quick.stored == {}  # each taken out as it is trusted
