@@ -19,8 +19,8 @@ Figures (page cache warm for every one: openssl reads the root first):
 - `lume verify --quick` on the unchanged root against the full run (budget: >= 20x faster).
 A note is printed for every figure over its budget. Asserts nothing about time. A `--only` run
 is partial by design (its report is never green: exit 1); the full run's exit is 0 when green.
-The full run includes the property verifiers (in a process of their own, beside the file
-checks: about 7 s whatever the root's size) and the route-smoke replay; `--quick` reuses the
+The full run includes the property verifiers (one process per core beside the file checks,
+one task per check: about 7 s of CPU whatever the root's size) and the route-smoke replay; `--quick` reuses the
 signed property proofs the full run just wrote (property_proof.v1), so it re-runs no property
 check: the quick figure for the file checks alone is printed beside it.
 

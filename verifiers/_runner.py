@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -113,13 +114,16 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             done = {v.id: r for v in todo if v.proof and (r := proofs.recall(v)) is not None}
         # property checks never read the root: in their own process they run beside the file checks
         proving = [v for v in todo if v.proof and v.id not in done]
-        background: Future | None = None
+        background: list[Future] = []
         aside = {v.id for v in proving}
         if proving and own_process():
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            background = pool.submit(prove, [v.id for v in proving])
+            # one task per check, as many processes as cores: the longest property check sets
+            # the floor of a run, not their sum (the file checks share the cores meanwhile)
+            workers = max(1, min(len(proving), os.cpu_count() or 1))
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            background = [pool.submit(prove, [v.id]) for v in proving]
         for v in todo:
-            if background is not None and v.id in aside:
+            if background and v.id in aside:
                 continue
             if progress:
                 progress(v, None)
@@ -130,8 +134,8 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             if progress:
                 progress(v, done[v.id])
         ctx.hash_all()  # subjects: every file of the root with its digest
-        if background is not None:
-            for v, result in zip(proving, _collect(background, proving)):
+        for v, future in zip(proving, background):
+            for result in _collect(future, [v]):
                 if progress:
                     progress(v, None)
                 done[v.id] = result

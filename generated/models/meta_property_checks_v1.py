@@ -96,7 +96,7 @@ class Profile(BaseModel):
     """
     own_process: bool | None = None
     """
-    Run the profile's property checks in a process of their own, beside the file checks (on a second core the run takes the longer of the two, not their sum). Worth it when the checks take longer than starting a Python process (about half a second); false or absent runs them in the verifying process.
+    Run the profile's property checks in processes of their own, beside the file checks: one task per check, on as many processes as the machine has cores, so a run takes about its longest check rather than the sum of them and of the file checks. Worth it when the checks take longer than starting a Python process (about half a second); false or absent runs them in the verifying process.
 
     """
     checks: Annotated[

@@ -66,3 +66,30 @@ def test_the_report_profile_runs_them_aside_and_the_test_profile_inline(monkeypa
     assert own_process()
     monkeypatch.setenv("LUME_PROPERTY_PROFILE", "smoke")
     assert not own_process()
+
+
+def test_each_property_check_is_a_task_of_its_own_on_as_many_processes_as_cores(inline, tmp_path, monkeypatch):
+    from concurrent.futures import Future
+
+    made, asked = [], []
+
+    class Recording:
+        def __init__(self, workers, **k):
+            made.append(workers)
+
+        def submit(self, fn, ids):
+            asked.append(ids)
+            f = Future()
+            f.set_result(fn(ids))  # the real work, here: what matters is how it was split
+            return f
+
+        def shutdown(self, **k):
+            pass
+
+    monkeypatch.setattr(_runner, "own_process", lambda: True)
+    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Recording)
+    monkeypatch.setattr(_runner.os, "cpu_count", lambda: 2)
+    assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
+                         cache_folder=tmp_path / "e")) == inline
+    # the longest check sets a run's floor, not the sum of them: one task each, one process per core
+    assert made == [2] and asked == [[i] for i in PROPERTY_CHECKS]
