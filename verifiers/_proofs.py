@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from lume.generated.constants import FRESH_PROPERTY_PROOF
+from lume.generated.models.readiness_report_v1 import Evidence as EvidenceRow
 from lume.runtime.core import (
     CheckResult,
     Evidence,
@@ -51,7 +54,6 @@ SCHEMA = "lume.property_proof.v1"
 FOLDER = "proofs"
 # The installed packages whose files the proofs depend on (the code digest covers all of them).
 PACKAGES = ("lume.contracts", "lume.generated", "lume.runtime", "lume.verifiers", "lume.fixtures")
-EVIDENCE_KEYS = {"file", "field", "expected", "found", "message", "warning"}
 
 
 def _package_files() -> list[tuple[str, Path]]:
@@ -175,12 +177,13 @@ class Proofs:
 
 
 def _row(d: Any) -> Evidence | None:
-    """A remembered evidence row, or None when it is not a held row of readiness_report.v1."""
-    if not isinstance(d, dict) or not set(d) <= EVIDENCE_KEYS or not {"file", "field", "message"} <= set(d):
+    """A remembered evidence row: a readiness_report.v1 `Evidence` that held (no `outcome`),
+    or None for anything else."""
+    try:
+        row = EvidenceRow.model_validate(d)
+    except ValidationError:
         return None
-    if not (isinstance(d["message"], str) and d["message"]
-            and all(d[k] is None or isinstance(d[k], str) and d[k] for k in ("file", "field"))
-            and d.get("warning", True) is True):
+    if row.outcome is not None:
         return None
-    return Evidence(d["file"], d["field"], d.get("expected"), d.get("found"), d["message"], True,
-                    warning=bool(d.get("warning")))
+    return Evidence(d["file"], d["field"], d["expected"], d["found"], row.message, True,
+                    warning=bool(row.warning))

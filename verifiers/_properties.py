@@ -52,8 +52,15 @@ def profile_name() -> str:
 
 
 def own_process() -> bool:
-    """Whether the current profile runs property checks in a process of their own."""
+    """Whether the current profile shares property checks with a helper process."""
     return bool(table(BUDGETS).profiles[profile_name()].own_process)
+
+
+def scheduled(ids: list[str]) -> list[str]:
+    """`ids` in the order the current profile lists its checks (longest first: the helper
+    process starts with them); ids it does not list keep their order, at the end."""
+    order = {c: i for i, c in enumerate(table(BUDGETS).profiles[profile_name()].checks)}
+    return sorted(ids, key=lambda i: order.get(i, len(order)))
 
 
 def budget(check_id: str) -> Budget:

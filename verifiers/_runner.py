@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from ._context import Context
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
 from ._proofs import Proofs
-from ._properties import own_process
+from ._properties import own_process, scheduled
 from ._report import write_report
 from ._rig import RigConfig
 
@@ -114,27 +115,20 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             done = {v.id: r for v in todo if v.proof and (r := proofs.recall(v)) is not None}
         # property checks never read the root: in their own process they run beside the file checks
         proving = [v for v in todo if v.proof and v.id not in done]
-        background: list[Future] = []
-        aside = {v.id for v in proving}
+        share: _Shared | None = None
         if proving and own_process():
-            # one task per check, as many processes as cores: the longest property check sets
-            # the floor of a run, not their sum (the file checks share the cores meanwhile)
-            workers = max(1, min(len(proving), os.cpu_count() or 1))
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            background = [pool.submit(prove, [v.id]) for v in proving]
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            by_id = {v.id: v for v in proving}
+            share = _Shared(pool, [by_id[i] for i in scheduled(list(by_id))])
+        aside = {v.id for v in proving} if share is not None else set()
         for v in todo:
-            if background and v.id in aside:
+            if v.id in aside:
                 continue
-            if progress:
-                progress(v, None)
-            if v.id not in done:
-                done[v.id] = v.run(ctx)
-                if proofs and v.proof:
-                    proofs.remember(v, done[v.id])
-            if progress:
-                progress(v, done[v.id])
+            _run_here(v, ctx, done, proofs, progress)
         ctx.hash_all()  # subjects: every file of the root with its digest
-        for v, future in zip(proving, background):
+        while share is not None and (v := share.take()) is not None:
+            _run_here(v, None, done, proofs, progress)  # this process is free now: it helps
+        for v, future in share.handed() if share is not None else ():
             for result in _collect(future, [v]):
                 if progress:
                     progress(v, None)
@@ -154,6 +148,59 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     ctx.cache.save(ran=[r.id for r in results] if explicit else None, files=ctx.file_set)
     ctx.release()
     return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
+
+
+class _Shared:
+    """Property checks shared by one helper process and this one, without a second helper's
+    memory (about 100 MiB): a feeding thread hands the helper the next check from the front of
+    the queue each time it has finished one; this process, once its file checks are done,
+    takes checks from the back. Each check runs once, in one of the two."""
+
+    def __init__(self, pool: ProcessPoolExecutor, checks: list[Verifier]):
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._queue = deque(checks)
+        self._handed: list[tuple[Verifier, Future]] = []
+        self._feeder = threading.Thread(target=self._feed, name="lume-properties", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                v = self._queue.popleft()
+                try:
+                    future = self._pool.submit(prove, [v.id])
+                except RuntimeError:  # a broken or shut-down pool: this process runs the rest
+                    self._queue.appendleft(v)
+                    return
+                self._handed.append((v, future))
+            wait([future])  # one check at a time: the others stay takeable from the back
+
+    def take(self) -> Verifier | None:
+        """The last check no process has started, now this process's, or None."""
+        with self._lock:
+            return self._queue.pop() if self._queue else None
+
+    def handed(self) -> list[tuple[Verifier, Future]]:
+        """The checks the helper was handed, with their futures (call once `take()` is None)."""
+        self._feeder.join()
+        return list(self._handed)
+
+
+def _run_here(v: Verifier, ctx: Context | None, done: dict[str, CheckResult], proofs: Proofs | None,
+              progress: Callable[[Verifier, CheckResult | None], None] | None) -> None:
+    """Run one check in this process (unless a proof already stands for it), remembering a
+    property check's proof."""
+    if progress:
+        progress(v, None)
+    if v.id not in done:
+        done[v.id] = v.run(ctx)  # type: ignore[arg-type] - property checks read no root
+        if proofs and v.proof:
+            proofs.remember(v, done[v.id])
+    if progress:
+        progress(v, done[v.id])
 
 
 def prove(ids: list[str]) -> list[CheckResult]:

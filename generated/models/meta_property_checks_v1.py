@@ -96,7 +96,7 @@ class Profile(BaseModel):
     """
     own_process: bool | None = None
     """
-    Run the profile's property checks in processes of their own, beside the file checks: one task per check, on as many processes as the machine has cores, so a run takes about its longest check rather than the sum of them and of the file checks. Worth it when the checks take longer than starting a Python process (about half a second); false or absent runs them in the verifying process.
+    Run the profile's property checks beside the file checks, shared by one helper process and the verifying process: the helper takes them one at a time in the order `checks` lists them, and the verifying process, once its file checks are done, takes those not yet started from the end of that list. So the order is a schedule: list the longest checks first. Worth it when the checks take longer than starting a Python process (about half a second); false or absent runs them all in the verifying process.
 
     """
     checks: Annotated[

@@ -34,8 +34,8 @@ from lume.generated.constants import (
 
 from ._contracts import get
 from ._ed25519 import public_key_problem, verify_ed25519
-from ._freshness import freshness, limit
 from ._files import input_limit, read_input
+from ._freshness import freshness, limit
 from ._json_bytes import json_bytes
 from ._jsonl import InputError
 from ._keys import SigningKey, load_trust

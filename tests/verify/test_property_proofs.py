@@ -135,6 +135,22 @@ def test_a_proof_with_a_row_that_did_not_hold_is_not_reused(tmp_path, key):
     assert proofs.recall(all_verifiers()[CHECK]) is None
 
 
+@pytest.mark.parametrize("row", [
+    {"file": None, "field": "property:x", "expected": None, "found": None, "message": ""},
+    {"file": None, "field": "property:x", "expected": None, "found": None, "message": "ok", "extra": 1},
+    {"file": None, "field": "property:x", "expected": None, "found": None, "message": "ok", "warning": False},
+    {"file": None, "field": "", "expected": None, "found": None, "message": "ok"},
+    {"file": None, "field": "property:x", "message": "ok"},  # expected / found are required
+    {"file": None, "field": "property:x", "expected": None, "found": None, "message": "ok",
+     "outcome": "unchecked"},
+], ids=["empty-message", "unknown-key", "warning-false", "empty-field", "missing-keys",
+        "unchecked"])
+def test_a_proof_whose_row_is_not_a_held_readiness_report_row_is_not_reused(tmp_path, key, row):
+    proofs = Proofs(key, tmp_path / "proofs")
+    _signed(proofs, proven_at=_ago(0), evidence=[held("ok", field="property:x").to_dict(), row])
+    assert proofs.recall(all_verifiers()[CHECK]) is None
+
+
 def test_a_proof_filed_under_another_check_is_not_reused(tmp_path, key):
     proofs = Proofs(key, tmp_path / "proofs")
     _signed(proofs, proven_at=_ago(0), check="safety.airdeck.properties")

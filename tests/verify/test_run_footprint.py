@@ -40,12 +40,12 @@ def test_a_context_is_not_kept_alive_by_a_cache_of_its_methods(root, tmp_path):
 
 
 def test_only_a_partial_run_reads_the_old_cache_back(root, tmp_path, monkeypatch):
-    cache = DigestCache(root, quick=False, folder=tmp_path / "cache")
     read_back = []
-    monkeypatch.setattr(DigestCache, "_earlier_memos", lambda self: read_back.append(1) or {})
-    cache.save(ran=None)  # every check ran: nothing of an earlier run is worth keeping
+    earlier = DigestCache._earlier_memos
+    monkeypatch.setattr(DigestCache, "_earlier_memos", lambda self: read_back.append(1) or earlier(self))
+    run(root, cache_folder=tmp_path / "cache")  # every check ran: nothing earlier is worth keeping
     assert read_back == []
-    cache.save(ran=["schema.conformance"])  # --only: the other checks' memos are kept
+    run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")  # --only keeps the rest
     assert read_back == [1]
 
 
