@@ -68,7 +68,9 @@ def _devices_file(state_dir: Path | None, devices_path: Path | None, wait_s: flo
 
 
 def _wait_option(fn):
-    return click.option("--wait", "wait_s", type=Duration(), default="5s", show_default=True,
+    from lume.runtime.director import DeviceFile
+
+    return click.option("--wait", "wait_s", type=Duration(), default=f"{DeviceFile.LOCK_WAIT_S:g}s", show_default=True,
                         help="How long to wait while another enroll or revoke holds the device list's "
                              "lock (then exit 1 naming who holds it), e.g. 5s or 0.")(fn)
 

@@ -207,7 +207,9 @@ class DeviceFile:
     Enrol and revoke change it under its lock (`lock_path`), one at a time across processes;
     each waits up to `wait_s` for the lock, then DirectorBusy names who holds it."""
 
-    def __init__(self, path: Path, *, wait_s: float = 5.0) -> None:
+    LOCK_WAIT_S = 5.0  # how long an enroll / revoke waits for another one by default (`--wait`)
+
+    def __init__(self, path: Path, *, wait_s: float = LOCK_WAIT_S) -> None:
         self.path = Path(path)
         self.wait_s = wait_s
         self._stamp: tuple[int, int, int] | None = None
