@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lume.runtime.core import SigningKey, sign_report
+from lume.runtime.core import Sealed, SigningKey, return_free_memory, seal_report
 
 from ._catalog import all_verifiers
 from ._context import Context
@@ -126,6 +126,15 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
                 continue
             _run_here(v, ctx, done, proofs, progress)
         ctx.hash_all()  # subjects: every file of the root with its digest
+        ctx.cache.close()
+        subjects = subjects_of({rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries})
+        # the root is done with: its cache is saved and what the file checks read is dropped
+        # before this process takes property checks, so their peak does not stack on it. Only
+        # a run that left checks out (--only) keeps their earlier memos: reading the old cache
+        # back costs as much memory as the cache itself, for nothing when every check ran
+        ctx.cache.save(ran=[v.id for v in todo] if explicit else None, files=ctx.file_set)
+        ctx.release()
+        return_free_memory()  # what the checks and hashing threads freed, before the next peak
         while share is not None and (v := share.take()) is not None:
             _run_here(v, None, done, proofs, progress)  # this process is free now: it helps
         for v, future in share.handed() if share is not None else ():
@@ -142,12 +151,7 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
         ctx.cache.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
-    # only a run that left checks out (--only) keeps their earlier memos: reading the old
-    # cache back costs as much memory as the cache itself, for nothing when every check ran
-    ctx.cache.save(ran=[r.id for r in results] if explicit else None, files=ctx.file_set)
-    ctx.release()
-    return Run(ctx.root, results, subjects_of(digests), ctx, skipped, not_run)
+    return Run(ctx.root, results, subjects, ctx, skipped, not_run)
 
 
 class _Shared:
@@ -221,14 +225,16 @@ def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
     return results
 
 
-def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> dict[str, Any]:
-    """Sign the run's readiness predicate and write JSON + Markdown + HTML; returns the envelope."""
+def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> Sealed:
+    """Sign the run's readiness predicate and write JSON + Markdown + HTML; returns the signed
+    envelope `Sealed` (`.envelope()` for the dict). It lists every file of the root twice: it is
+    rendered once, straight into the bytes signed, and written without a base64 copy in memory."""
     predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects,
                                 not_run=result.not_run)
-    envelope = sign_report(predicate, result.subjects, key)
-    write_report(envelope, path, predicate=predicate)
+    sealed = seal_report(predicate, result.subjects, key)
+    write_report(sealed, path, predicate=predicate)
     result.predicate = predicate
-    return envelope
+    return sealed
 
 
 def completion_predicate(run: "CompletionRun", *, generated_at: str | None = None) -> dict[str, Any]:
@@ -246,6 +252,6 @@ def sign_completion_report(run: "CompletionRun", key: SigningKey, output: Path, 
               generated_at: str | None = None) -> dict[str, Any]:
     """Sign the gate's readiness predicate and write it (JSON + Markdown + HTML) to `output`."""
     predicate = completion_predicate(run, generated_at=generated_at)
-    envelope = sign_report(predicate, predicate["subjects"], key)
-    write_report(envelope, output, predicate=predicate)
-    return envelope
+    sealed = seal_report(predicate, predicate["subjects"], key)
+    write_report(sealed, output, predicate=predicate)
+    return sealed.envelope()

@@ -11,7 +11,7 @@
   (`write_json`, …);
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of statements (`SigningKey`, `sign_report`,
-  `verify_report`, `sign_statement`, `verify_statement`, `read_envelope`), strict Ed25519
+  `seal_report` for a report too large to hold twice, `verify_report`, `sign_statement`, `verify_statement`, `read_envelope`), strict Ed25519
   (`verify_ed25519`, `public_key_problem`: every Ed25519 check goes through them) and strict
   JSON for signed documents (`loads_strict`);
 - freshness: the maximum age of each kind of evidence (`evidence_freshness`, `limit`) and
@@ -35,7 +35,7 @@ from ._lazy import lazy_exports
 # for pydantic models, signing and keys.
 _MODULES: dict[str, tuple[str, ...]] = {
     "_atomic": ("Staged", "dumps", "publish_once", "write_bytes", "write_durable", "write_group",
-            "write_json", "write_jsonl", "write_text",),
+            "write_json", "write_jsonl", "write_stream", "write_text",),
     "_check": ("check_all",),
     "_config": ("config_dir_path", "config_home", "config_path", "load_machine_config",),
     "_contracts": ("CONTRACT_BUNDLE", "ENVELOPE_KEYS", "Contract", "ContractError", "bundle_entry", "by_id",
@@ -48,7 +48,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
     "_lazy": ("lazy_exports",),
-    "_gc": ("paused_gc",),
+    "_gc": ("paused_gc", "return_free_memory",),
     "_jsonl": ("iter_jsonl", "loads_bounded", "read_json",),
     "_lock": ("FileLock", "LockBusy",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",
@@ -65,7 +65,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "service_connections", "storage_root", "connection_limits",),
     "_signing": ("MalformedEnvelope", "ReportRejected", "canonical_json", "check_envelope",
             "decode_statement", "default_max_age_s", "is_envelope", "parse_envelope", "read_envelope",
-            "sign_report", "sign_statement", "signed_by", "verify_report", "verify_statement",),
+            "Sealed", "seal_report", "seal_statement", "sign_report", "sign_statement", "signed_by",
+            "verify_report", "verify_statement",),
     "_slow_clients": ("guarded_config",),
     "_strict_json": ("StrictJSONError", "loads_strict",),
     "_text": ("printable",),

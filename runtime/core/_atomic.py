@@ -1,9 +1,10 @@
 """Atomic writes: temp file in the same folder, fsync, rename. Readers never see half a file.
 
-The only place that writes files durably: `write_bytes` (replace), `publish_once` (create,
-never replace), `Staged` (write aside, check, then commit or drop), `write_durable` (a file
-of a folder that is itself staged and renamed into place as a whole) and `write_group` (a
-group commit: several files of one folder, one fsync for the lot).
+The only place that writes files durably: `write_bytes` (replace), `write_stream` (replace,
+from pieces never joined in memory), `publish_once` (create, never replace), `Staged` (write
+aside, check, then commit or drop), `write_durable` (a file of a folder that is itself staged
+and renamed into place as a whole) and `write_group` (a group commit: several files of one
+folder, one fsync for the lot).
 
 Files get the mode an ordinary `open()` would give them (0666 minus the umask), not the 0600 of
 the temporary file they start as; only secrets ask for `mode=SECRET` (0600).
@@ -47,13 +48,18 @@ def write_durable(path: Path, data: bytes) -> None:
 def _aside(path: Path, data: bytes, mode: int | None = None) -> Path:
     """`data` in a durable temp file beside `path` (same folder, so a rename is atomic), with
     `mode` (default: what the umask gives a new file; mkstemp alone would leave it 0600)."""
+    return _aside_pieces(path, (data,), mode)
+
+
+def _aside_pieces(path: Path, pieces: Iterable[bytes], mode: int | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         if hasattr(os, "fchmod"):  # POSIX; Windows files have no such mode bits
             os.fchmod(fd, default_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -80,18 +86,37 @@ class Staged:
         self.path.unlink(missing_ok=True)
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly `data`, read a piece at a time (a large cache or report
+    is not read whole beside its new bytes)."""
+    view, at = memoryview(data), 0
+    with open(path, "rb") as fh:
+        while piece := fh.read(1 << 20):
+            if view[at:at + len(piece)] != piece:
+                return False
+            at += len(piece)
+    return at == len(data)
+
+
 def write_bytes(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically. Returns False (and writes nothing) when unchanged."""
     path = Path(path)
     try:  # only a regular file of the same size can be unchanged (a FIFO there would block)
         st = os.stat(path)
-        if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and path.read_bytes() == data:
+        if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and _holds(path, data):
             return False
     except OSError:
         pass
     with Staged(path, data) as staged:
         staged.commit()
     return True
+
+
+def write_stream(path: Path, pieces: Iterable[bytes]) -> None:
+    """Write the concatenation of `pieces` to `path` atomically, one piece in memory at a time
+    (a readiness report of a large root is tens of MB: never held twice to be written)."""
+    path = Path(path)
+    os.replace(_aside_pieces(path, pieces), path)
 
 
 def write_group(items: Sequence[tuple[Path, bytes]]) -> None:

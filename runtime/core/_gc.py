@@ -1,9 +1,14 @@
-"""Bulk parsing without the cyclic garbage collector (issue 19.4)."""
+"""Memory over a long run: bulk parsing without the cyclic garbage collector, and free heap
+pages handed back between phases (issue 19)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import gc
+import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 @contextmanager
@@ -21,3 +26,29 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@functools.cache
+def _libc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None (another C library, another OS)."""
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # musl has no malloc_trim
+        return None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def return_free_memory() -> None:
+    """Hand the C heap's free pages back to the system between phases of a long run.
+
+    Checks over a large root free far more than they keep, but glibc keeps freed heap memory
+    (below the top of the heap, or in the arenas of finished threads) mapped: the next phase's
+    peak would stack on it. `malloc_trim(0)` releases it (as Dask's worker memory trim does); a
+    no-op where the C library has none.
+    """
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)

@@ -1,7 +1,8 @@
 """Signed statements: an in-toto Statement v1 in a DSSE envelope, signed with Ed25519.
 
-The envelope is exactly DSSE v1 (securesystemslib's `Envelope` signs, PAE
-`DSSEv1 <len(type)> <type> <len(payload)> <payload>`, base64 payload and signatures), so any
+The envelope is exactly DSSE v1 (PAE `DSSEv1 <len(type)> <type> <len(payload)> <payload>`,
+base64 payload and signatures; the signer renders the payload straight into its PAE, which
+tests hold equal to securesystemslib's `Envelope`, the verifier's PAE), so any
 DSSE / in-toto verifier can check a statement offline with the signer's public key. Readiness
 and completion-gate reports carry a lume:contract:readiness_report:v1 predicate; AirDeck
 dry-run reports and promoted manifests carry theirs (`sign_statement`, `verify_statement`):
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from securesystemslib.dsse import Envelope
 
@@ -190,21 +193,137 @@ def _verdict_rule_problems(p: dict[str, Any]) -> list[str]:
     return found
 
 
+class Sealed:
+    """A signed statement as the bytes its signature covers (the DSSE PAE, whose tail is the
+    payload) and its signatures: the envelope without a base64 copy of the payload.
+
+    A readiness report lists every file of the root, twice; its envelope is written to a file
+    piece by piece (`pieces()`: the bytes `write_json(envelope())` writes) and the base64 text
+    is made only if `envelope()` is asked for.
+    """
+
+    _STEP = 3 << 18  # bytes of payload per base64 piece (a multiple of 3: no padding between pieces)
+
+    def __init__(self, pae: bytes | bytearray, payload_at: int, signatures: list[dict[str, str]]):
+        self._pae = pae
+        self._at = payload_at
+        self.signatures = signatures
+
+    @property
+    def payload(self) -> memoryview:
+        return memoryview(self._pae)[self._at:]
+
+    def envelope(self) -> dict[str, Any]:
+        """The DSSE envelope as a JSON-ready dict (securesystemslib's `Envelope.to_dict` form)."""
+        return {"payload": base64.standard_b64encode(self.payload).decode("ascii"),
+                "payloadType": PAYLOAD_TYPE, "signatures": [dict(s) for s in self.signatures]}
+
+    def pieces(self) -> Iterator[bytes]:
+        """The envelope's file bytes (indented JSON and a newline, as `write_json` writes it), in
+        pieces: the payload's base64 is made a piece at a time. Base64 text needs no JSON escape,
+        so the envelope around it is rendered once with a marker in its place."""
+        marker = f"lume-payload-{secrets.token_hex(16)}"
+        frame = json_bytes({"payload": marker, "payloadType": PAYLOAD_TYPE, "signatures": self.signatures},
+                           sort_keys=False, indent=True)
+        head, tail = frame.split(json_bytes(marker, sort_keys=False, indent=False))
+        yield head + b'"'
+        payload = self.payload
+        for at in range(0, len(payload), self._STEP):
+            yield binascii.b2a_base64(payload[at:at + self._STEP], newline=False)
+        yield b'"' + tail + b"\n"
+
+
+def _pae_header(payload_type: str, length: int) -> bytes:
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d " % (len(kind), kind, length)
+
+
+_SUBJECTS_AT_ONCE = 2048  # subjects rendered per piece when a statement is rendered into its PAE
+
+
+def _list_pieces(items: list[Any]) -> Iterator[bytes]:
+    """`canonical_json(items)` in pieces of a few thousand items (a value renders alike wherever
+    it sits in compact JSON, so the pieces join to the whole)."""
+    yield b"["
+    for at in range(0, len(items), _SUBJECTS_AT_ONCE):
+        if at:
+            yield b","
+        yield canonical_json(items[at:at + _SUBJECTS_AT_ONCE])[1:-1]
+    yield b"]"
+
+
+def _statement_parts(stmt: dict[str, Any]) -> list[bytes | list[Any]]:
+    """`canonical_json(stmt)` as rendered parts and, where the subject list goes, the list itself
+    (twice when the predicate's `subjects` repeats the Statement's: a report's largest parts)."""
+    predicate = stmt["predicate"]
+    listed = predicate.get("subjects") if isinstance(predicate, dict) else None
+    if not isinstance(listed, list) or listed != stmt["subject"]:
+        return [canonical_json(stmt)]
+    marker = f"lume-subjects-{secrets.token_hex(16)}"
+    token = canonical_json(marker)
+    frame = canonical_json({**stmt, "subject": marker, "predicate": {**predicate, "subjects": marker}})
+    if frame.count(token) != 2:  # cannot happen with a fresh random marker; render it whole
+        return [canonical_json(stmt)]
+    a, b, c = frame.split(token)
+    return [a, listed, b, listed, c]
+
+
+def _signed_bytes(stmt: dict[str, Any]) -> tuple[bytearray, int]:
+    """The DSSE PAE of the Statement's canonical JSON, and where the payload starts in it.
+
+    The payload is rendered straight into the PAE's buffer, its subject list a few thousand
+    subjects at a time: the signed bytes are the one large thing held (a readiness report of a
+    large root lists every file twice), never a payload, its PAE copy and a rendered subject
+    list side by side."""
+    parts = _statement_parts(stmt)
+    lengths: dict[int, int] = {}
+    for part in parts:
+        if isinstance(part, list) and id(part) not in lengths:
+            lengths[id(part)] = sum(map(len, _list_pieces(part)))
+    size = sum(len(p) if isinstance(p, bytes) else lengths[id(p)] for p in parts)
+    header = _pae_header(PAYLOAD_TYPE, size)
+    signed = bytearray(len(header) + size)
+    view, at = memoryview(signed), 0
+    for piece in itertools.chain([header], *((p,) if isinstance(p, bytes) else _list_pieces(p) for p in parts)):
+        view[at:at + len(piece)] = piece
+        at += len(piece)
+    view.release()
+    if at != len(signed):  # a list changed between the two renderings: nothing half-made is signed
+        raise RuntimeError("the statement changed while it was being signed")
+    return signed, len(header)
+
+
+def seal_statement(predicate: dict[str, Any], subjects: list[dict[str, Any]], key: SigningKey, *,
+                   contract: str) -> Sealed:
+    """Sign a predicate of `contract` about `subjects` (see `sign_statement`), keeping the signed
+    bytes once (`_signed_bytes`)."""
+    found = _predicate_problems(predicate, contract)
+    if found:
+        raise InvalidPredicate(f"predicate breaks {contract}: " + "; ".join(found))
+    signed, at = _signed_bytes(statement(predicate, subjects, contract))
+    signature = key.signer().sign(signed).to_dict()
+    signature["sig"] = base64.standard_b64encode(bytes.fromhex(signature["sig"])).decode("ascii")
+    return Sealed(signed, at, [signature])
+
+
 def sign_statement(predicate: dict[str, Any], subjects: list[dict[str, Any]], key: SigningKey, *,
                    contract: str) -> dict[str, Any]:
     """Sign a predicate of `contract` about `subjects`; returns the DSSE envelope (JSON-ready).
     InvalidPredicate when the predicate breaks its contract."""
-    found = _predicate_problems(predicate, contract)
-    if found:
-        raise InvalidPredicate(f"predicate breaks {contract}: " + "; ".join(found))
-    payload = canonical_json(statement(predicate, subjects, contract))
-    envelope = Envelope(payload, PAYLOAD_TYPE, {})
-    envelope.sign(key.signer())
-    return envelope.to_dict()
+    return seal_statement(predicate, subjects, key, contract=contract).envelope()
 
 
 def _subject_map(subjects: Any) -> dict[str, str]:
     return {s["name"]: s["digest"]["sha256"] for s in subjects}
+
+
+def seal_report(predicate: dict[str, Any], subjects: list[dict[str, Any]], key: SigningKey) -> Sealed:
+    """Sign a readiness predicate (see `sign_report`); returns it `Sealed`, to be written with
+    `write_stream(path, sealed.pieces())` without a copy of the payload in base64."""
+    if subjects is not predicate.get("subjects") and not _predicate_problems(predicate, REPORT_CONTRACT) \
+            and _subject_map(subjects) != _subject_map(predicate["subjects"]):
+        raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
+    return seal_statement(predicate, subjects, key, contract=REPORT_CONTRACT)
 
 
 def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
@@ -214,10 +333,7 @@ def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
     Raises InvalidPredicate when the predicate breaks readiness_report.v1 or its `subjects`
     differ from `subjects` (the Statement's subjects repeat the predicate's).
     """
-    if subjects is not predicate.get("subjects") and not _predicate_problems(predicate, REPORT_CONTRACT) \
-            and _subject_map(subjects) != _subject_map(predicate["subjects"]):
-        raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
-    return sign_statement(predicate, subjects, key, contract=REPORT_CONTRACT)
+    return seal_report(predicate, subjects, key).envelope()
 
 
 # --- verifying -----------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from lume.runtime.core import (
     SigningKey,
     held,
     load_or_create_key,
+    read_envelope,
     rfc3339,
     sign_statement,
+    verify_report,
     violated,
     write_json,
 )
@@ -74,8 +76,9 @@ def test_the_report_of_a_quick_run_signs_and_verifies(proven, key, tmp_path):
     result = run(default_root(), quick=True, cache_folder=proven, key=key)
     assert {c.id for c in result.checks if c.evidence and c.evidence[0].field and
             c.evidence[0].field.startswith("proof:")} == {CHECK}  # only the one proven
-    envelope = report(result, key, tmp_path / "r.json")
-    assert envelope["signatures"]
+    sealed = report(result, key, tmp_path / "r.json")
+    assert verify_report(read_envelope(tmp_path / "r.json"), [key.trust_entry()])
+    assert sealed.envelope() == read_envelope(tmp_path / "r.json")
 
 
 def test_a_proof_signed_by_another_key_is_not_reused(proven):
