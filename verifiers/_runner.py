@@ -127,14 +127,17 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             _run_here(v, ctx, done, proofs, progress)
         ctx.hash_all()  # subjects: every file of the root with its digest
         ctx.cache.close()
-        subjects = subjects_of({rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries})
+        digests = {rel: ctx.cache.entries[rel][4] for rel in ctx.files if rel in ctx.cache.entries}
         # the root is done with: its cache is saved and what the file checks read is dropped
-        # before this process takes property checks, so their peak does not stack on it. Only
-        # a run that left checks out (--only) keeps their earlier memos: reading the old cache
-        # back costs as much memory as the cache itself, for nothing when every check ran
+        # before the subjects are built and this process takes property checks, so neither peak
+        # stacks on the root's. Only a run that left checks out (--only) keeps their earlier
+        # memos: reading the old cache back costs as much memory as the cache itself, for
+        # nothing when every check ran
         ctx.cache.save(ran=[v.id for v in todo] if explicit else None, files=ctx.file_set)
         ctx.release()
         return_free_memory()  # what the checks and hashing threads freed, before the next peak
+        subjects = subjects_of(digests)
+        del digests
         while share is not None and (v := share.take()) is not None:
             _run_here(v, None, done, proofs, progress)  # this process is free now: it helps
         for v, future in share.handed() if share is not None else ():
