@@ -23,7 +23,7 @@ from lume.generated.constants import INPUT_HASHED_FILE
 from lume.runtime.core import InputError, hash_input, read_json, write_bytes
 
 CACHE_ENV = "LUME_CACHE_DIR"
-CACHE_VERSION = 2  # 2: compact label memos (labels.table)
+CACHE_VERSION = 3  # 2: compact label memos (labels.table); 3: memos in a file of their own
 CHUNK = 1 << 20
 
 
@@ -63,6 +63,9 @@ class DigestCache:
         self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
         key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
         self.path = (folder or cache_dir()) / f"verify-{key}.json"
+        # the memos (a few KB) apart from the entries (one per file: MBs for a large root), so a
+        # partial run keeps the other checks' memos without reading every file's entry back
+        self.memo_path = self.path.with_suffix(".memos.json")
         self.entries: dict[str, Entry] = {}
         self.stored_memos: dict[str, dict[str, list]] = {}
         self.stored: dict[str, list] = self._read() if quick else {}
@@ -76,18 +79,25 @@ class DigestCache:
         self._threads: list[threading.Thread] = []
         self._stopped = False
 
-    def _read(self) -> dict[str, list]:
+    def _doc(self, path: Path, part: str) -> Any:
+        """`part` of a cache file written for this root (None when it is missing, unreadable,
+        of another version or root, or, for memos, of other contracts)."""
         try:
-            doc = read_json(self.path)  # bounded, regular files only: the cache folder is shared
+            doc = read_json(path)  # bounded, regular files only: the cache folder is shared
         except (OSError, InputError):
-            return {}
-        if not isinstance(doc, dict):
-            return {}
-        if doc.get("version") != CACHE_VERSION or doc.get("root") != str(self.root.resolve()):
-            return {}
-        if doc.get("fingerprint") == self.fingerprint:
-            self.stored_memos = doc.get("memos", {})
-        return doc.get("entries", {})
+            return None
+        if not isinstance(doc, dict) or doc.get("version") != CACHE_VERSION \
+                or doc.get("root") != str(self.root.resolve()):
+            return None
+        if part == "memos" and doc.get("fingerprint") != self.fingerprint:
+            return None
+        return doc.get(part)
+
+    def _read(self) -> dict[str, list]:
+        memos = self._doc(self.memo_path, "memos")
+        self.stored_memos = memos if isinstance(memos, dict) else {}
+        entries = self._doc(self.path, "entries")
+        return entries if isinstance(entries, dict) else {}
 
     def _trusted(self, rel: str, stamp: tuple[int, int, int, int]) -> Entry | None:
         """The cached entry of an unchanged file in quick mode, else None."""
@@ -244,14 +254,7 @@ class DigestCache:
         """The memos a run before this one stored under the same contracts fingerprint."""
         if self.quick:
             return self.stored_memos
-        try:
-            doc = read_json(self.path)
-        except (OSError, InputError):
-            return {}
-        same = (isinstance(doc, dict) and doc.get("version") == CACHE_VERSION
-                and doc.get("root") == str(self.root.resolve())
-                and doc.get("fingerprint") == self.fingerprint)
-        memos = doc.get("memos") if same else None
+        memos = self._doc(self.memo_path, "memos")
         return memos if isinstance(memos, dict) else {}
 
     def save(self, ran: Iterable[str] | None = None, files: frozenset[str] | None = None) -> None:
@@ -274,9 +277,9 @@ class DigestCache:
                     for key, per in self._earlier_memos().items()
                     if key not in memos and not owner_ran(key) and isinstance(per, dict)}
             memos = {**kept, **memos}
-        doc = {"version": CACHE_VERSION, "root": str(self.root.resolve()),
-               "fingerprint": self.fingerprint, "entries": self.entries, "memos": memos}
-        try:
-            write_bytes(self.path, orjson.dumps(doc))
+        head = {"version": CACHE_VERSION, "root": str(self.root.resolve()), "fingerprint": self.fingerprint}
+        try:  # each file stands on its own: a memo carries its file's stamp, an entry too
+            write_bytes(self.path, orjson.dumps({**head, "entries": self.entries}))
+            write_bytes(self.memo_path, orjson.dumps({**head, "memos": memos}))
         except OSError:
             pass

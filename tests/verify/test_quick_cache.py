@@ -47,7 +47,7 @@ def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypa
     root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
     first = run(root, only=[_schema_conformance.ID], cache_folder=cache)
     run(root, only=["labels.table"], cache_folder=cache)
-    memos = orjson.loads(first.context.cache.path.read_bytes())["memos"]
+    memos = orjson.loads(first.context.cache.memo_path.read_bytes())["memos"]
     assert {_schema_conformance.ID, "labels.table"} <= set(memos)
 
     def validate_again(*_):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from pathlib import Path
 
 import pytest
 from verify_roots import copy_root
@@ -106,3 +107,16 @@ def test_this_process_takes_property_checks_only_once_the_root_is_let_go(tmp_pat
     result = run(default_root(), only=checks, cache_folder=tmp_path / "cache")
     assert [c.status for c in result.checks] == ["pass"] * 3
     assert events == [("released", None), ("heap trimmed", None), ("property check here", True)]
+
+
+def test_a_partial_run_reads_back_the_other_checks_memos_not_every_files_entry(root, tmp_path, monkeypatch):
+    """Memos (a few KB) live apart from the entries (one per file of the root): keeping the other
+    checks' memos costs a small read, not the whole cache."""
+    from lume.verifiers import _digests
+
+    run(root, cache_folder=tmp_path / "cache")
+    read = []
+    real = _digests.read_json
+    monkeypatch.setattr(_digests, "read_json", lambda path: read.append(Path(path).name) or real(path))
+    run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
+    assert len(read) == 1 and read[0].endswith(".memos.json")
