@@ -113,3 +113,24 @@ def test_validate_parses_little() -> None:
         "print(','.join(m for m in ('fastapi', 'uvicorn', 'mediapipe', 'cv2', 'matplotlib', 'scipy',\n"
         "                           'lume.runtime.airdeck', 'lume.runtime.director') if m in sys.modules))\n")
     assert heavy == "", f"`lume validate --help` imported {heavy}"
+
+
+def test_the_top_help_imports_no_component() -> None:
+    # `lume --help` lists every verb: a verb module that imports its component when it is
+    # imported (a default read from a component class, say) puts that component's start-up
+    # on every command's (issue 19: `lume --help` <= 0.15 s)
+    loaded = _fresh(
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from lume.runtime.cli import main\n"
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
+        "print(','.join(sorted({m.split('.')[2] for m in sys.modules if m.startswith('lume.runtime.')\n"
+        "                       and m.split('.')[2] not in ('cli', 'core')})))\n")
+    assert loaded == "", f"`lume --help` imported the components {loaded}"
+
+
+def test_a_default_a_component_owns_is_shown_in_its_commands_help() -> None:
+    from lume.runtime.director import DeviceFile
+
+    shown = CliRunner().invoke(main, ["director", "enroll", "--help"], terminal_width=200).output
+    assert f"[default: {DeviceFile.LOCK_WAIT_S:g}s]" in shown
