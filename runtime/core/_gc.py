@@ -2,8 +2,6 @@
 pages handed back between phases (issue 19)."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import gc
 import sys
@@ -31,13 +29,15 @@ def paused_gc() -> Iterator[None]:
 @functools.cache
 def _libc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None (another C library, another OS)."""
-    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # here: `paused_gc` is on `lume validate`'s path, ctypes is not
+
+    try:  # the process's own symbols include its C library's (no library search, no subprocess)
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # musl has no malloc_trim
         return None
-    if trim is not None:
-        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
 
 
