@@ -196,6 +196,11 @@ class IdentifyRule(BaseModel):
     """
     Issued nonces remembered to tell a replayed answer from a stale one.
     """
+    enroll_lock_wait_s: Annotated[float, Field(ge=0.0)]
+    """
+    Seconds `lume director enroll` or `revoke` waits, by default (`--wait`), while another one holds the device list's lock, before it exits naming the holder.
+
+    """
     description: Annotated[str, Field(min_length=1)]
 
 

@@ -67,23 +67,21 @@ def _devices_file(state_dir: Path | None, devices_path: Path | None, wait_s: flo
                       wait_s=wait_s)
 
 
-class _ComponentDefault(click.Option):
-    """An option whose default a component owns, given as a function: called when the command
-    runs or shows its help (which then shows the value, not "(dynamic)"), never when the CLI is
-    imported, so `lume --help` does not start the component."""
+class _LateDefault(click.Option):
+    """An option whose default is a function reading a contract: called when the command runs or
+    shows its help (which then shows the value, not "(dynamic)"), never when the CLI is
+    imported, so `lume --help` reads no contract and starts no component."""
 
     def get_default(self, ctx: click.Context, call: bool = True):  # type: ignore[override]
         return super().get_default(ctx, call=True)
 
 
 def _lock_wait() -> str:
-    from lume.runtime.director import DeviceFile
-
-    return f"{DeviceFile.LOCK_WAIT_S:g}s"
+    return f"{_rules().identify.enroll_lock_wait_s:g}s"
 
 
 def _wait_option(fn):
-    return click.option("--wait", "wait_s", cls=_ComponentDefault, type=Duration(), default=_lock_wait,
+    return click.option("--wait", "wait_s", cls=_LateDefault, type=Duration(), default=_lock_wait,
                         show_default=True,
                         help="How long to wait while another enroll or revoke holds the device list's "
                              "lock (then exit 1 naming who holds it), e.g. 5s or 0.")(fn)

@@ -207,11 +207,10 @@ class DeviceFile:
     Enrol and revoke change it under its lock (`lock_path`), one at a time across processes;
     each waits up to `wait_s` for the lock, then DirectorBusy names who holds it."""
 
-    LOCK_WAIT_S = 5.0  # how long an enroll / revoke waits for another one by default (`--wait`)
-
-    def __init__(self, path: Path, *, wait_s: float = LOCK_WAIT_S) -> None:
+    def __init__(self, path: Path, *, wait_s: float | None = None) -> None:
         self.path = Path(path)
-        self.wait_s = wait_s
+        # by default director_ownership.v2 identify.enroll_lock_wait_s (what `--wait` shows)
+        self.wait_s = own.load().identify.enroll_lock_wait_s if wait_s is None else wait_s
         self._stamp: tuple[int, int, int] | None = None
         self._trust = DeviceTrust()
 

@@ -129,8 +129,10 @@ def test_the_top_help_imports_no_component() -> None:
     assert loaded == "", f"`lume --help` imported the components {loaded}"
 
 
-def test_a_default_a_component_owns_is_shown_in_its_commands_help() -> None:
-    from lume.runtime.director import DeviceFile
+def test_a_default_read_from_a_contract_is_shown_in_its_commands_help() -> None:
+    from lume.runtime.core import table
 
-    shown = CliRunner().invoke(main, ["director", "enroll", "--help"], terminal_width=200).output
-    assert f"[default: {DeviceFile.LOCK_WAIT_S:g}s]" in shown
+    wait = table("director_ownership.v2").identify.enroll_lock_wait_s  # the contract owns it
+    for verb in ("enroll", "revoke"):
+        shown = CliRunner().invoke(main, ["director", verb, "--help"], terminal_width=200).output
+        assert f"[default: {wait:g}s]" in shown
