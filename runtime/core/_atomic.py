@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ._files import CHUNK
 from ._json_bytes import json_bytes
 
 SECRET = 0o600  # private keys: readable by their owner only, whatever the umask
@@ -87,26 +88,31 @@ class Staged:
 
 
 def _holds(path: Path, data: bytes) -> bool:
-    """Whether the file holds exactly `data`, read a piece at a time (a large cache or report
-    is not read whole beside its new bytes)."""
-    view, at = memoryview(data), 0
-    with open(path, "rb") as fh:
-        while piece := fh.read(1 << 20):
-            if view[at:at + len(piece)] != piece:
+    """Whether `path` is a regular file holding exactly `data`, read a piece at a time (a large
+    cache or report is not read whole beside its new bytes). The file is opened without
+    blocking and checked once open, so a FIFO or device there (even one swapped in) is never
+    read; anything unreadable counts as different."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
                 return False
-            at += len(piece)
-    return at == len(data)
+            view, at = memoryview(data), 0
+            while piece := fh.read(CHUNK):
+                if view[at:at + len(piece)] != piece:
+                    return False
+                at += len(piece)
+        return at == len(data)
+    except OSError:
+        return False
 
 
 def write_bytes(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically. Returns False (and writes nothing) when unchanged."""
     path = Path(path)
-    try:  # only a regular file of the same size can be unchanged (a FIFO there would block)
-        st = os.stat(path)
-        if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and _holds(path, data):
-            return False
-    except OSError:
-        pass
+    if _holds(path, data):
+        return False
     with Staged(path, data) as staged:
         staged.commit()
     return True

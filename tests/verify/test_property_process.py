@@ -69,43 +69,13 @@ def test_the_report_profile_runs_them_aside_and_the_test_profile_inline(monkeypa
     assert not own_process()
 
 
-def test_one_helper_and_this_process_share_the_property_checks(inline, tmp_path, monkeypatch):
+def test_one_helper_and_this_process_share_the_property_checks(inline, tmp_path, held_helper):
     """The helper takes checks from the front, this process (its file checks done) from the
     back: each check runs once, the evidence is the same, and no second helper is started."""
-    import threading
-    from concurrent.futures import Future
-
-    made, asked, taken_all = [], [], threading.Event()
-
-    class Holding:  # the helper's first check finishes only once this process took the rest
-        def __init__(self, workers, **k):
-            made.append(workers)
-
-        def submit(self, fn, ids):
-            asked.append(ids)
-            f = Future()
-            f.set_running_or_notify_cancel()
-            threading.Thread(target=lambda: (taken_all.wait(), f.set_result(fn(ids)))).start()
-            return f
-
-        def shutdown(self, **k):
-            pass
-
-    take = _runner._Shared.take
-
-    def take_then_release(self):
-        v = take(self)
-        if v is None:
-            taken_all.set()
-        return v
-
-    monkeypatch.setattr(_runner, "own_process", lambda: True)
-    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Holding)
-    monkeypatch.setattr(_runner._Shared, "take", take_then_release)
     assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
                          cache_folder=tmp_path / "e")) == inline
     # the helper started with the first the profile lists; the other one ran here
-    assert made == [1] and asked == [scheduled(PROPERTY_CHECKS)[:1]]
+    assert held_helper.made == [1] and held_helper.asked == [scheduled(PROPERTY_CHECKS)[:1]]
 
 
 def test_checks_are_handed_out_in_the_order_the_profile_lists_them(monkeypatch):

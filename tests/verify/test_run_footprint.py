@@ -13,6 +13,7 @@ from verify_roots import copy_root
 from lume.verifiers import _schema_conformance
 from lume.verifiers._context import Context
 from lume.verifiers._digests import DigestCache
+from lume.verifiers._properties import scheduled
 from lume.verifiers._runner import default_root, run
 
 
@@ -59,37 +60,14 @@ def test_a_quick_run_holds_each_stored_entry_once(root, tmp_path):
     assert quick.trusted == len(rels) and quick.stored == {}  # each taken out as it is trusted
 
 
-def test_this_process_takes_property_checks_only_once_the_root_is_let_go(tmp_path, monkeypatch):
+def test_this_process_takes_property_checks_only_once_the_root_is_let_go(tmp_path, monkeypatch, held_helper):
     """The verifying process helps with property checks after its file checks, but only once the
     digest cache is saved, what the checks read is released and the free heap handed back: the
     property checks' peak must not stack on the root's (it grows with the root)."""
-    import threading
-    from concurrent.futures import Future
-
     from lume.verifiers import _runner
 
-    events, taken_all = [], threading.Event()
-
-    class Holding:  # the helper's check finishes only once this process took the rest
-        def __init__(self, workers, **k):
-            pass
-
-        def submit(self, fn, ids):
-            f = Future()
-            f.set_running_or_notify_cancel()
-            threading.Thread(target=lambda: (taken_all.wait(), f.set_result(fn(ids)))).start()
-            return f
-
-        def shutdown(self, **k):
-            pass
-
-    take, here = _runner._Shared.take, _runner._run_here
-
-    def take_then_release(self):
-        v = take(self)
-        if v is None:
-            taken_all.set()
-        return v
+    events = []
+    here = _runner._run_here
 
     def watching(v, ctx, *rest):
         if ctx is None:
@@ -99,13 +77,11 @@ def test_this_process_takes_property_checks_only_once_the_root_is_let_go(tmp_pat
     release = Context.release
     monkeypatch.setattr(Context, "release", lambda self: events.append(("released", None)) or release(self))
     monkeypatch.setattr(_runner, "return_free_memory", lambda: events.append(("heap trimmed", None)))
-    monkeypatch.setattr(_runner, "own_process", lambda: True)
-    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Holding)
-    monkeypatch.setattr(_runner._Shared, "take", take_then_release)
     monkeypatch.setattr(_runner, "_run_here", watching)
-    checks = ["lumf.codec.properties", "director.ownership.properties", _schema_conformance.ID]
-    result = run(default_root(), only=checks, cache_folder=tmp_path / "cache")
+    properties = ["lumf.codec.properties", "director.ownership.properties"]
+    result = run(default_root(), only=[*properties, _schema_conformance.ID], cache_folder=tmp_path / "cache")
     assert [c.status for c in result.checks] == ["pass"] * 3
+    assert held_helper.asked == [scheduled(properties)[:1]]  # the other one ran here
     assert events == [("released", None), ("heap trimmed", None), ("property check here", True)]
 
 
