@@ -50,7 +50,8 @@ def test_floats_orjson_prints_its_own_way_are_left_to_the_stdlib(number):
 
 
 def test_a_float_printed_otherwise_is_never_rendered_by_orjson():
-    assert orjson.dumps(1e-05) != b"1e-05"  # 0.00001: the case this module exists for
+    if orjson.dumps(1e-05) == b"1e-05":
+        pytest.skip("this orjson release prints 1e-05 as the stdlib does (older ones print 0.00001)")
     assert not _orjson_exact({"a": [1e-05]})
 
 
