@@ -25,6 +25,8 @@ from typing import Annotated, Any, Iterable, Literal, Union, get_args, get_origi
 
 import msgspec
 
+from ._jsonl import line_slices
+
 # keywords that never change validity
 _ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "deprecated",
                           "readOnly", "writeOnly", "$schema", "$id", "x-lume", "$defs"})
@@ -531,22 +533,10 @@ def matches_all(pattern: str) -> Any:
     return jsonschema_rs.validator_for({"items": {"pattern": pattern}}).is_valid
 
 
-CHUNK = 1 << 16  # decode in ~64 KiB slices: the records of one slice stay in cache
-
-
-def _slices(data: bytes):
-    start, end_all = 0, len(data)
-    while start < end_all:
-        end = data.find(b"\n", min(start + CHUNK, end_all))
-        end = end_all if end < 0 else end + 1
-        yield data[start:end]
-        start = end
-
-
 def accepts_lines(stem: str, data: bytes) -> int | None:
     """Number of records when every line of `data` is accepted by the fast path, else None
     (refused, untranslated or malformed: the exact path decides and reports)."""
-    return accepts_chunks(stem, _slices(data))
+    return accepts_chunks(stem, line_slices(data))
 
 
 def accepts_chunks(stem: str, chunks: Iterable[bytes]) -> int | None:

@@ -27,7 +27,21 @@ from ._files import (
     too_large,
 )
 
-__all__ = ["InputError", "iter_jsonl", "read_json"]
+__all__ = ["InputError", "iter_jsonl", "line_slices", "read_json"]
+
+SLICE = 1 << 16  # bulk records are decoded ~64 KiB at a time: one slice's records stay in cache
+
+
+def line_slices(data: bytes, end_all: int | None = None, size: int = SLICE) -> Iterator[memoryview]:
+    """`data[:end_all]` (all of it by default) as views of about `size` bytes that each end at a
+    line end (the last one at `end_all`), without copying."""
+    view = memoryview(data)
+    start, end_all = 0, len(data) if end_all is None else end_all
+    while start < end_all:
+        end = data.find(b"\n", min(start + size, end_all), end_all)
+        end = end_all if end < 0 else end + 1
+        yield view[start:end]
+        start = end
 
 
 def loads_bounded(raw: bytes, max_depth: int | None, *, file: str = "<memory>",

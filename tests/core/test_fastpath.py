@@ -195,6 +195,7 @@ def test_distinct_values_keep_memory_flat():
     import tracemalloc
 
     from lume.runtime.core import _fastpath
+    from lume.runtime.core._jsonl import line_slices
 
     stem = "mac4_label_record.v1"
     example = next(e for e in get(stem).examples if "session_id" in e)
@@ -203,7 +204,7 @@ def test_distinct_values_keep_memory_flat():
         return b"".join(orjson.dumps(dict(example, session_id=f"take-{i}")) + b"\n" for i in range(n))
 
     def peak(data):
-        chunks = list(_fastpath._slices(data))
+        chunks = list(line_slices(data))
         tracemalloc.start()
         try:
             assert _fastpath.accepts_chunks(stem, iter(chunks)) == data.count(b"\n")
@@ -218,6 +219,21 @@ def test_distinct_values_keep_memory_flat():
 # --- the JSONL reader of the fast path: whole lines, limits checked without splitting -----------
 
 @given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       size=st.integers(1, 64), trailing=st.booleans(), cut=st.integers(0, 2000))
+def test_slices_are_views_of_whole_lines_that_join_back_to_the_bytes(lines, size, trailing, cut):
+    from lume.runtime.core._jsonl import line_slices
+
+    data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
+    end = min(cut, len(data))
+    slices = list(line_slices(data, end, size))
+    assert all(isinstance(s, memoryview) and len(s) for s in slices)
+    assert b"".join(slices) == data[:end]
+    longest = max((len(line) for line in data[:end].split(b"\n")), default=0)
+    for s in slices[:-1]:  # every slice but the last ends a line, and is no longer than it needs
+        assert bytes(s).endswith(b"\n")
+        assert len(s) <= size + longest + 1
+
+@given(lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
        block=st.integers(1, 64), max_line=st.integers(1, 64), trailing=st.booleans())
 def test_chunks_are_whole_lines_and_a_long_line_always_stops_the_fast_path(lines, block, max_line, trailing):
     import io
@@ -228,12 +244,12 @@ def test_chunks_are_whole_lines_and_a_long_line_always_stops_the_fast_path(lines
     data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
     limit = SimpleNamespace(max_bytes=10**9, max_line_bytes=max_line)
     state = {"breach": False}
-    original = _validate.BLOCK
-    _validate.BLOCK = block
+    original, slice_size = _validate.BLOCK, _validate.SLICE
+    _validate.BLOCK, _validate.SLICE = block, max(1, block // 3)  # blocks are cut into slices too
     try:
         chunks = [bytes(c) for c in _validate._line_chunks(io.BytesIO(data), Path("x.jsonl"), limit, state)]
     finally:
-        _validate.BLOCK = original
+        _validate.BLOCK, _validate.SLICE = original, slice_size
     too_long = any(len(line) > max_line for line in data.split(b"\n"))
     assert state["breach"] == too_long
     if not too_long:
