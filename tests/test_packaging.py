@@ -31,3 +31,17 @@ def test_every_python_package_is_listed_in_pyproject():
 
 def test_namespace_is_clean():
     assert lume.contracts.__name__ == "lume.contracts"
+
+
+def test_every_data_file_of_generated_and_contracts_ships_in_a_wheel():
+    """`pip install .` copies only what package-data lists: a generated file left out (a bundled
+    contract, a schema) would make an installed lume silently parse YAML or fail."""
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for folder in ("generated", "contracts"):
+        globs = data[MAPPED[folder]]
+        for path in (REPO / folder).rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+                continue
+            rel = path.relative_to(REPO / folder)
+            assert any(rel.match(g) and len(rel.parts) == len(Path(g).parts) for g in globs), \
+                f"{folder}/{rel} is not in pyproject's package-data for {MAPPED[folder]}"

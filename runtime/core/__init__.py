@@ -38,7 +38,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "write_json", "write_jsonl", "write_stream", "write_text",),
     "_check": ("check_all",),
     "_config": ("config_dir_path", "config_home", "config_path", "load_machine_config",),
-    "_contracts": ("CONTRACT_BUNDLE", "ENVELOPE_KEYS", "Contract", "ContractError", "bundle_entry", "by_id",
+    "_contracts": ("CONTRACT_BUNDLE", "ENVELOPE_KEYS", "Contract", "ContractError", "bundle_entry", "bundle_path", "by_id",
                    "contract_ref", "contracts_dir", "get", "load_all", "meta_for",),
     "_ed25519": ("public_key_problem", "verify_ed25519",),
     "_evidence": ("CheckResult", "Domain", "Evidence", "Status", "held", "status_of", "unchecked",

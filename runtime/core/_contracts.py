@@ -2,10 +2,10 @@
 
 Which file a key names (a stem, a name's newest version, an `$id`) and which generated model
 and match rules a contract has come from the generated index `lume.generated.registry`; the
-YAML itself is read here. Codegen also writes every contract as JSON (`generated/contracts.json`,
-each with the SHA-256 of its YAML file): a file whose bytes still have that digest is taken
-from there (a JSON parse instead of a YAML one); any other file is parsed as YAML, so an
-edited contract is read as edited before codegen runs again. A shipped contract looked up by key
+YAML itself is read here. Codegen also writes every contract as JSON (`generated/bundle/`, a
+file per contract, each with the SHA-256 of its YAML file): a file whose bytes still have that
+digest is taken from there (a JSON parse instead of a YAML one); any other file is parsed as
+YAML, so an edited contract is read as edited before codegen runs again. A shipped contract looked up by key
 is read when its content is first needed: a command that only needs its generated schema
 (`lume validate FILE.jsonl`) reads no contract file at all, and the YAML parser (libyaml's
 loader when present) is imported only for a file the bundle does not hold.
@@ -25,7 +25,7 @@ from lume.generated.registry import CONTRACTS as REGISTRY
 
 ENVELOPE_KEYS = frozenset({"$schema", "$id", "title", "description", "x-lume", "examples"})
 _STEM = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>[0-9]+)$")
-CONTRACT_BUNDLE = "contracts.json"  # in lume.generated: {file under contracts/: {sha256, raw}}
+CONTRACT_BUNDLE = "bundle"  # in lume.generated: bundle/NAME.vN.json = {sha256, raw} per contract file
 
 
 class ContractError(Exception):
@@ -108,25 +108,24 @@ def contracts_dir() -> Path:
     return Path(importlib.import_module("lume.contracts").__file__).parent  # type: ignore[arg-type]
 
 
-@functools.cache
-def _bundle() -> dict[str, Any]:
-    try:
-        found = orjson.loads((_generated() / CONTRACT_BUNDLE).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}  # a tree generated before the bundle existed: every file is parsed as YAML
-    return found if isinstance(found, dict) else {}
+def bundle_path(rel: str) -> str:
+    """Where codegen bundles the contract file `rel` (its path under contracts/) in
+    lume.generated: `meta/x.v1.yaml` -> `bundle/meta/x.v1.json`."""
+    return f"{CONTRACT_BUNDLE}/{rel.removesuffix('.yaml')}.json"
 
 
 def _bundled(path: Path, data: bytes) -> dict[str, Any] | None:
-    """The shipped file's contract as codegen bundled it, when the file is still those bytes."""
+    """The shipped file's contract as codegen bundled it, when the file is still those bytes.
+    One small JSON file per contract: a command reads only the contracts it uses."""
     import hashlib
 
     try:
         rel = path.relative_to(contracts_dir()).as_posix()
-    except ValueError:
-        return None
-    entry = _bundle().get(rel)
-    if isinstance(entry, dict) and entry.get("sha256") == hashlib.sha256(data).hexdigest():
+        entry = orjson.loads((_generated() / bundle_path(rel)).read_bytes())
+    except (ValueError, OSError, orjson.JSONDecodeError):
+        return None  # not a shipped contract, or not bundled (yet): parsed as YAML
+    if isinstance(entry, dict) and entry.get("sha256") == hashlib.sha256(data).hexdigest() \
+            and isinstance(entry.get("raw"), dict):
         return entry["raw"]
     return None
 

@@ -21,9 +21,9 @@ from pprint import pformat
 import orjson
 
 from lume.runtime.core import (
-    CONTRACT_BUNDLE,
     Contract,
     bundle_entry,
+    bundle_path,
     contracts_dir,
     is_tolerant,
     load_all,
@@ -154,7 +154,9 @@ def render(target: Path) -> None:
     (target / "__init__.py").write_text(
         '"""Code generated from contracts/ by `nox -s codegen`. Never edited by hand."""\n', "utf-8")
     (target / "registry.py").write_text(_registry(contracts), "utf-8")
-    (target / CONTRACT_BUNDLE).write_bytes(_bundle(contracts))
+    for rel, data in _bundle(contracts).items():
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_bytes(data)
     from ._constants_codegen import render_constants
     from ._lumf_codegen import render_layout
 
@@ -200,10 +202,11 @@ def _registry(contracts: tuple[Contract, ...]) -> str:
     )
 
 
-def _bundle(contracts: tuple[Contract, ...]) -> bytes:
-    """Every contract as JSON with the SHA-256 of its YAML (core reads these instead of parsing
-    YAML); a contract whose YAML has no exact JSON form (dates, non-string keys) is left out."""
-    entries = {}
+def _bundle(contracts: tuple[Contract, ...]) -> dict[str, bytes]:
+    """Every contract as JSON with the SHA-256 of its YAML, a file each (core reads these
+    instead of parsing YAML, and only those it needs); a contract whose YAML has no exact JSON
+    form (dates, non-string keys) is left out."""
+    files = {}
     for c in contracts:
         entry = bundle_entry(c)
         try:
@@ -211,8 +214,9 @@ def _bundle(contracts: tuple[Contract, ...]) -> bytes:
         except TypeError:
             exact = False
         if exact:
-            entries[c.path.relative_to(contracts_dir()).as_posix()] = entry
-    return orjson.dumps(entries, option=orjson.OPT_INDENT_2) + b"\n"
+            rel = bundle_path(c.path.relative_to(contracts_dir()).as_posix())
+            files[rel] = orjson.dumps(entry, option=orjson.OPT_INDENT_2) + b"\n"
+    return files
 
 
 def _tree(root: Path) -> dict[str, bytes]:
