@@ -187,6 +187,18 @@ def start_bus(tmp: Path) -> tuple[subprocess.Popen, str]:
     return proc, json.loads(proc.stdout.readline())["url"]
 
 
+def cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc; NaN elsewhere), or of this one."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -259,12 +271,14 @@ async def _until(ws: Any, version: int) -> float:
             return time.perf_counter()
 
 
-async def measure(side: Side, watchers: int, rounds: int, pipelined: int,
-                  pace: float = 0.0) -> tuple[list[float], float, float, list[float]]:
+async def measure(side: Side, watchers: int, rounds: int, pipelined: int, pace: float = 0.0,
+                  server_pid: int | None = None
+                  ) -> tuple[list[float], float, float, list[float], tuple[float, float]]:
     """Broadcast latency samples (one per watcher per command), for pipelined commands the
     broadcast rate (until every watcher holds the last state) and the acknowledged rate (until
-    the last ack: for the bus, until the last version is durable), and the ack latency of each
-    command sent alone (for the bus: until it is durable)."""
+    the last ack: for the bus, until the last version is durable), the ack latency of each
+    command sent alone (for the bus: until it is durable), and the CPU seconds per pipelined
+    command of the server process (all its threads) and of this one (sender and watchers)."""
     sender = await side.sender()
     subs = [await side.watcher() for _ in range(watchers)]
     version = 0
@@ -287,6 +301,7 @@ async def measure(side: Side, watchers: int, rounds: int, pipelined: int,
             await asyncio.sleep(pace)
     # throughput: pipelined commands until every watcher holds the last and every ack is back
     last = version + rounds + pipelined
+    server_cpu, client_cpu = cpu_s(server_pid) if server_pid else float("nan"), cpu_s()
     t = time.perf_counter()
 
     async def acked() -> float:
@@ -300,9 +315,11 @@ async def measure(side: Side, watchers: int, rounds: int, pipelined: int,
             await asyncio.sleep(0)
     ack_at, *held = await readers
     broadcast, acks = pipelined / (max(held) - t), pipelined / (ack_at - t)
+    server_cpu = (cpu_s(server_pid) - server_cpu) / pipelined if server_pid else float("nan")
+    client_cpu = (cpu_s() - client_cpu) / pipelined
     for ws in [sender, *subs]:
         await ws.close()
-    return samples, broadcast, acks, durable
+    return samples, broadcast, acks, durable, (server_cpu, client_cpu)
 
 
 async def stuck_watcher_memory(url: str, pid: int, n: int, stuck: bool) -> tuple[float, float]:
@@ -359,8 +376,10 @@ def main() -> None:
             base_proc, base_url = start_baseline(state_text, Path(tmp))
             bus_proc, bus_url = start_bus(Path(tmp) / f"w{n}")
             try:
-                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined, args.pace))
-                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined, args.pace))
+                base = asyncio.run(measure(Side(base_url, False), n, args.rounds, args.pipelined, args.pace,
+                                           base_proc.pid))
+                ours = asyncio.run(measure(Side(bus_url, True), n, args.rounds, args.pipelined, args.pace,
+                                           bus_proc.pid))
             finally:
                 for proc in (base_proc, bus_proc):
                     proc.terminate()
@@ -368,7 +387,7 @@ def main() -> None:
             rows.append((n, base, ours))
         print(f"state broadcast, persisted bus vs bare fan-out ({args.rounds} commands one at a time, "
               f"{args.pace * 1000:.0f} ms apart; {args.pipelined} pipelined; {len(state_text)}-byte state)")
-        for n, (b_lat, b_rate, b_ack, _), (o_lat, o_rate, o_ack, o_durable) in rows:
+        for n, (b_lat, b_rate, b_ack, _, b_cpu), (o_lat, o_rate, o_ack, o_durable, o_cpu) in rows:
             b50, b99, o50, o99 = pct(b_lat, .5), pct(b_lat, .99), pct(o_lat, .5), pct(o_lat, .99)
             print(f"  {n:>2} watchers  baseline  p50 {ms(b50)}  p99 {ms(b99)}  broadcast {b_rate:6.0f}/s  "
                   f"acked {b_ack:6.0f}/s")
@@ -378,6 +397,9 @@ def main() -> None:
                   f"(targets: p99 <= 3 ms at 30 watchers, >= 0.5x); acked {o_ack / b_ack:.2f}x")
             print(f"              bus ack of a lone command (durable: waits for its fsync) p50 "
                   f"{ms(pct(o_durable, .5))}  p99 {ms(pct(o_durable, .99))}")
+            print(f"              CPU per pipelined command, server: baseline {b_cpu[0] * 1e6:4.0f} us, bus "
+                  f"{o_cpu[0] * 1e6:4.0f} us (commit thread included); clients: baseline {b_cpu[1] * 1e6:4.0f} us, "
+                  f"bus {o_cpu[1] * 1e6:4.0f} us (the sender gets each state too); {os.cpu_count()} cores shared")
         for label, stuck in (("baseline  no stuck watcher", False), ("bus       one watcher never reads", True)):
             proc, url = start_bus(Path(tmp) / f"mem{stuck}")
             try:
