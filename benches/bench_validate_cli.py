@@ -9,7 +9,8 @@ baseline measured in the same run.
    4x the lines: peak RSS at 1x and 4x shows whether memory is flat (budget: within 10 %).
    The two commands run in turn (orjson, lume, orjson, …) and each figure is the best of its
    runs, so a burst of load on the shared machine hits both alike; the ratio is printed for wall
-   time and for CPU time (user + system of the child), the steadier of the two under load.
+   time and for CPU time (user + system of the child and its own children: on Linux lume
+   decodes a file of 8 MiB or more in two processes, so its CPU ratio is below its wall ratio).
 2. Start-up: `lume --help` and `lume validate small.json` against `python -c pass` (budget
    <= 0.15 s each), best of --repeat runs.
 

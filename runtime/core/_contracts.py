@@ -5,10 +5,10 @@ and match rules a contract has come from the generated index `lume.generated.reg
 YAML itself is read here. Codegen also writes every contract as JSON (`generated/bundle/`, a
 file per contract, each with the SHA-256 of its YAML file): a file whose bytes still have that
 digest is taken from there (a JSON parse instead of a YAML one); any other file is parsed as
-YAML, so an edited contract is read as edited before codegen runs again. A shipped contract looked up by key
-is read when its content is first needed: a command that only needs its generated schema
-(`lume validate FILE.jsonl`) reads no contract file at all, and the YAML parser (libyaml's
-loader when present) is imported only for a file the bundle does not hold.
+YAML, so an edited contract is read as edited before codegen runs again. A shipped contract
+looked up by key is read when its content is first needed: a command that only needs its
+generated schema (`lume validate FILE.jsonl`) reads no contract file at all, and the YAML
+parser (libyaml's loader when present) is imported only for a file the bundle does not hold.
 """
 from __future__ import annotations
 

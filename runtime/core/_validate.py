@@ -11,6 +11,8 @@ import fnmatch
 import functools
 import importlib
 import itertools
+import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -21,6 +23,7 @@ from lume.generated.constants import INPUT_JSONL_STREAM
 
 from ._contracts import REGISTRY, Contract, ContractError, get, meta_for
 from ._files import input_limit, open_input
+from ._forked import Forked, can_fork
 from ._gc import paused_gc
 from ._inline import self_contained
 from ._jsonl import SLICE, InputError, iter_jsonl, line_slices, read_json
@@ -197,6 +200,9 @@ class FileResult:
 
 
 BLOCK = 1 << 20  # bytes read at a time by the fast path: memory is flat in the file's length
+# A regular JSONL file at least this large is decoded by two processes, a half each (forked.py):
+# below it the fork and the second process's page tables cost more than the half saves.
+SPLIT_BYTES = 8 << 20
 
 
 def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
@@ -207,20 +213,21 @@ def _maybe_too_deep(chunk: bytes, max_depth: int | None) -> bool:
     return any(line.count(b"{") + line.count(b"[") > max_depth for line in chunk.split(b"\n"))
 
 
-def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Iterator[bytes | memoryview]:
-    """The file, read BLOCK bytes at a time, as views of whole lines (about SLICE bytes each:
-    decoding a slice at a time keeps its records in cache; a block at a time was 1.1-1.6x
-    slower, per contract). Stops early with
+def _line_chunks(read: Callable[[int], bytes], path: Path, limit: Any, state: dict[str, bool],
+                 start: int = 0) -> Iterator[bytes | memoryview]:
+    """The file (from offset `start`, which begins a line), read BLOCK bytes at a time with
+    `read`, as views of whole lines (about SLICE bytes each: decoding a slice at a time keeps
+    its records in cache; a block at a time was 1.1-1.6x slower, per contract). Stops early with
     `state["breach"]` set when the file or a line may break the jsonl_stream limits: the exact
     path then names the line. With blocks no longer than the line limit, only the line that
     spans two blocks can be too long, so no chunk is split to measure its lines."""
     max_line = limit.max_line_bytes or limit.max_bytes
     block_size = min(BLOCK, max_line)
-    total = 0
+    total = start
     pending = b""
     while True:
         try:
-            block = fh.read(block_size)
+            block = read(block_size)
         except OSError as exc:
             raise Unreadable(f"{path}: cannot read: {exc.strerror or exc}") from exc
         total += len(block)
@@ -250,8 +257,9 @@ def _line_chunks(fh: Any, path: Path, limit: Any, state: dict[str, bool]) -> Ite
 def _fast_jsonl(path: Path, contract: Contract | None,
                 tap: Callable[[bytes], None] | None = None) -> FileResult | None:
     """A valid JSONL file accepted in one streaming msgspec pass (fastpath.py), or None: the
-    exact path then decides and reports every error with its line (and every limit breach)."""
-    from ._fastpath import accepts_chunks, decoder
+    exact path then decides and reports every error with its line (and every limit breach).
+    A large file is decoded by two processes, this one and a forked child, half each."""
+    from ._fastpath import accepts_chunks, decoder, matches_all
 
     limit = input_limit(INPUT_JSONL_STREAM)
     try:
@@ -260,7 +268,9 @@ def _fast_jsonl(path: Path, contract: Contract | None,
         raise Unreadable(str(exc)) from exc
     with fh:
         state = {"breach": False}
-        stream: Iterator[bytes | memoryview] = _line_chunks(fh, path, limit, state)
+        cut = _halfway(fh, limit) if tap is None else None
+        read = fh.read if cut is None else _reader(fh.fileno(), 0, cut)
+        stream: Iterator[bytes | memoryview] = _line_chunks(read, path, limit, state)
         if contract is None:
             first_chunk = next(stream, b"")
             first = next((line for line in bytes(first_chunk).split(b"\n", 64)[:64] if line.strip()), None)
@@ -273,20 +283,97 @@ def _fast_jsonl(path: Path, contract: Contract | None,
             if contract is None:
                 return None
             stream = itertools.chain([first_chunk], stream)
-        fast = decoder(contract.stem)
+        stem = contract.stem
+        fast = decoder(stem)
         if fast is None:
             return None
-        max_depth = limit.max_depth
-        if max_depth and (fast.max_depth is None or fast.max_depth > max_depth):
-            # a free-form part takes any depth: the lines are counted, and a line that may nest
-            # past the limit goes to the exact path, which refuses it as every reader does
-            stream = _depth_checked(stream, max_depth, state)
+        stream = _bounded(stream, fast, limit, state)
         if tap is not None:
             stream = _tapped(stream, tap)
-        count = accepts_chunks(contract.stem, stream)
+        second = None
+        if cut is not None:
+            for _, pattern in fast.deferred:  # built here: the child then imports and compiles nothing
+                matches_all(pattern)
+            fd = fh.fileno()
+            try:
+                second = Forked(lambda: _accepts_from(fd, cut, stem, path, limit))
+            except OSError:  # no process to be had (a process limit, memory): this one reads it all
+                pass
+        try:
+            count = accepts_chunks(stem, stream)
+        except BaseException:
+            if second is not None:
+                second.cancel()
+            raise
+        if cut is not None:
+            if count is None or state["breach"]:
+                if second is not None:
+                    second.cancel()
+                return None
+            rest = (second.result() if second is not None
+                    else _accepts_from(fh.fileno(), cut, stem, path, limit))
+            count = None if rest is None else count + rest
     if count is None or state["breach"]:
         return None
-    return FileResult(str(path), contract.stem, count, [])
+    return FileResult(str(path), stem, count, [])
+
+
+def _halfway(fh: Any, limit: Any) -> int | None:
+    """Where a second process takes over: just after the line end nearest past the middle of a
+    regular file of at least SPLIT_BYTES, when forking is safe; None to read it all here."""
+    if not can_fork():
+        return None
+    fd = fh.fileno()
+    st = os.fstat(fd)
+    size = st.st_size
+    if size < SPLIT_BYTES or not stat.S_ISREG(st.st_mode):
+        return None
+    max_line = limit.max_line_bytes or limit.max_bytes
+    middle = size // 2
+    try:
+        around = os.pread(fd, min(max_line + 2, size - middle), middle)
+    except OSError:
+        return None
+    end = around.find(b"\n")
+    return None if end < 0 else middle + end + 1  # no line end near: one process finds the breach
+
+
+def _reader(fd: int, start: int, stop: int | None) -> Callable[[int], bytes]:
+    """`read(n)` over the bytes of `fd` from `start` to `stop` (EOF when None), by offset: the
+    two processes share the file descriptor, never its position."""
+    at = start
+
+    def read(n: int) -> bytes:
+        nonlocal at
+        n = n if stop is None else min(n, stop - at)
+        if n <= 0:
+            return b""
+        data = os.pread(fd, n, at)
+        at += len(data)
+        return data
+    return read
+
+
+def _accepts_from(fd: int, start: int, stem: str, path: Path, limit: Any) -> int | None:
+    """The second half (from `start` to the end) through the fast path: its record count, or
+    None when it is refused or may break a limit (the exact path then reads the whole file)."""
+    from ._fastpath import accepts_chunks, decoder
+
+    state = {"breach": False}
+    stream = _bounded(_line_chunks(_reader(fd, start, None), path, limit, state, start), decoder(stem),
+                      limit, state)
+    count = accepts_chunks(stem, stream)
+    return None if count is None or state["breach"] else count
+
+
+def _bounded(stream: Iterator[bytes | memoryview], fast: Any, limit: Any, state: dict[str, bool]
+             ) -> Iterator[bytes | memoryview]:
+    max_depth = limit.max_depth
+    if max_depth and (fast.max_depth is None or fast.max_depth > max_depth):
+        # a free-form part takes any depth: the lines are counted, and a line that may nest
+        # past the limit goes to the exact path, which refuses it as every reader does
+        return _depth_checked(stream, max_depth, state)
+    return stream
 
 
 def _depth_checked(chunks: Iterator[bytes | memoryview], max_depth: int, state: dict[str, bool]

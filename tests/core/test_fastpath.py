@@ -247,7 +247,7 @@ def test_chunks_are_whole_lines_and_a_long_line_always_stops_the_fast_path(lines
     original, slice_size = _validate.BLOCK, _validate.SLICE
     _validate.BLOCK, _validate.SLICE = block, max(1, block // 3)  # blocks are cut into slices too
     try:
-        chunks = [bytes(c) for c in _validate._line_chunks(io.BytesIO(data), Path("x.jsonl"), limit, state)]
+        chunks = [bytes(c) for c in _validate._line_chunks(io.BytesIO(data).read, Path("x.jsonl"), limit, state)]
     finally:
         _validate.BLOCK, _validate.SLICE = original, slice_size
     too_long = any(len(line) > max_line for line in data.split(b"\n"))
