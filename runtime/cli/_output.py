@@ -118,8 +118,10 @@ class _NoBar(contextlib.nullcontext):
 
 
 def progress(*, enabled: bool = True, transfer: bool = False):
-    """A rich progress bar on stderr (`bar.add_task`, `bar.advance`), disabled for `--json`."""
-    if not enabled:
+    """A rich progress bar on stderr (`bar.add_task`, `bar.advance`), disabled for `--json` and
+    when stderr is no terminal: a transient bar shows nothing there, and its refresh thread
+    would keep `lume validate` from splitting a large file over two processes (validate.py)."""
+    if not enabled or not err_console.is_terminal:
         return _NoBar()
     from rich.progress import (
         BarColumn,

@@ -147,3 +147,17 @@ def test_native_log_lines_are_silenced_unless_verbose(mode: str) -> None:
 def test_verbose_is_a_global_option() -> None:
     assert CliRunner().invoke(main, ["--verbose", "contracts", "list", "--json"]).exit_code == 0
     assert "--verbose" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_no_progress_bar_and_no_refresh_thread_when_stderr_is_no_terminal(monkeypatch) -> None:
+    """A transient bar shows nothing off a terminal; its refresh thread would only keep `lume
+    validate` from splitting a large file over two processes."""
+    from lume.runtime.cli import _output
+
+    monkeypatch.setattr(type(_output.err_console), "is_terminal", property(lambda self: False))
+    with _output.progress() as bar:
+        assert isinstance(bar, _output._NoBar)
+        bar.advance(bar.add_task("x", total=2))
+    monkeypatch.setattr(type(_output.err_console), "is_terminal", property(lambda self: True))
+    with _output.progress() as bar:
+        assert not isinstance(bar, _output._NoBar)
