@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from lume.generated.constants import SAFE_AUTHORITY_K11, SAFE_CMD_PRESENCE, SAFE_MAC5_GATE
 from lume.generated.models.rig_v1 import ProbeLimits
-from lume.runtime.core import InputError, director_ownership, get, parameters, parse, problems, read_json
+from lume.runtime.core import InputError, director_ownership, get, parameters, problems, read_json
 
 from ._context import Context
 from ._framework import Evidence, held, unchecked, verifier, violated
@@ -66,8 +66,11 @@ def load_rig(path: Path) -> RigConfig:
     if found:
         p = found[0]
         raise InputError(f"{path}: {p.path}: {p.message} [{CONTRACT}]")
-    model = parse(CONTRACT, doc)
-    return RigConfig(path.absolute(), doc, model.limits or ProbeLimits())
+    # Only `limits` is read through the model: the contract's patterns are ECMA-262, as
+    # jsonschema-rs checked them above, while a generated model falls back to Python's `re` for
+    # a lookahead pattern, whose \S refuses more (a port name starting with `\x1c`-`\x1f`).
+    limits = doc.get("limits")
+    return RigConfig(path.absolute(), doc, ProbeLimits.model_validate(limits) if limits else ProbeLimits())
 
 
 def _timeout(rig: RigConfig) -> float:

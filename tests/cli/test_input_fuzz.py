@@ -13,6 +13,8 @@ import copy
 import json
 from pathlib import Path
 
+import orjson
+import pytest
 from click.testing import CliRunner
 from hostile_helpers import mutated
 from hypothesis import HealthCheck, given, settings
@@ -108,6 +110,17 @@ def test_a_rig_file_is_a_rig_or_one_line_exit_2(tmp_path_factory, data):
     assert result.exit_code == 2
     assert_one_line_refusal(result, path)
     assert not path.with_name("report.json").exists()
+
+
+@pytest.mark.parametrize("port", ["\x1fport", "\x1c"])
+def test_a_port_name_valid_under_the_contracts_pattern_loads(tmp_path, port):
+    """rig.v1's port pattern is ECMA-262 (`\\S`: these are no ECMA white space), as jsonschema-rs
+    checks it; the generated model's Python-`re` fallback would refuse them (found by the fuzz
+    test above: a pydantic ValidationError escaped load_rig)."""
+    doc = dict(get("rig.v1").examples[0], midi={"machine": "K11", "output_port": port})
+    path = tmp_path / "rig.json"
+    path.write_bytes(orjson.dumps(doc))
+    assert load_rig(path).doc["midi"]["output_port"] == port
 
 
 @FUZZ
