@@ -331,7 +331,7 @@ def _halfway(fh: Any, limit: Any) -> int | None:
     max_line = limit.max_line_bytes or limit.max_bytes
     middle = size // 2
     try:
-        around = os.pread(fd, min(max_line + 2, size - middle), middle)
+        around = os.pread(fd, min(max_line, BLOCK) + 2, middle)  # a line end within a block, or no split
     except OSError:
         return None
     end = around.find(b"\n")
