@@ -64,7 +64,7 @@ class Forked:
             self.cancel()
             raise
         status = self._reap()
-        ok = os.waitstatus_to_exitcode(status) == 0 and reply.isdigit()
+        ok = status >= 0 and os.waitstatus_to_exitcode(status) == 0 and reply.isdigit()
         return int(reply) if ok else None
 
     def cancel(self) -> None:
@@ -80,5 +80,8 @@ class Forked:
             os.close(self._r)
             self._r = -1
         if self._status is None:
-            self._status = os.waitpid(self.pid, 0)[1]
+            try:
+                self._status = os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): outcome unknown
+                self._status = -1
         return self._status

@@ -105,6 +105,9 @@ def test_a_forked_child_returns_its_count_and_any_failure_reads_as_none():
         assert Forked(lambda: None).result() is None
         assert Forked(lambda: 1 // 0).result() is None                          # an exception
         assert Forked(lambda: os.kill(os.getpid(), signal.SIGKILL)).result() is None  # killed
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the system: unknown
+        assert Forked(lambda: 7).result() is None
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         slow = Forked(lambda: time.sleep(60) or 1)
         t = time.monotonic(); slow.cancel(); assert time.monotonic() - t < 5
         try:
