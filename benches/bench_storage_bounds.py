@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "

@@ -14,9 +14,14 @@ import functools
 import stat
 from pathlib import Path
 
-from lume.runtime.core import InputError, input_limit, loads_bounded, read_input, rule_data
-from lume.runtime.core import printable  # noqa: F401 - used by the indexer and extractor
-
+from lume.runtime.core import (
+    InputError,
+    input_limit,
+    loads_bounded,
+    printable,  # noqa: F401 - used by the indexer and extractor
+    read_input,
+    rule_data,
+)
 
 STORAGE_ROOT = "storage_root.v2"
 

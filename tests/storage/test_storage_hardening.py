@@ -294,7 +294,7 @@ def test_member_and_file_names_never_forge_log_lines_nor_reach_the_terminal_raw(
     forged = "x\n2026-05-28T00:00:00Z INFO fake.tar.gz: extracted\x1b[2J\x1b[31m"
     m = session_members("inj")
     put(root, "inj.tar.gz", tar_bytes(m, extra=[special(forged, tarfile.CHRTYPE)]))
-    (root / "_incoming" / f"evil\n2026 INFO x\x1b[0m.tar").write_bytes(b"not an archive")
+    (root / "_incoming" / "evil\n2026 INFO x\x1b[0m.tar").write_bytes(b"not an archive")
     result = run("index", str(root))
     assert result.exit_code == 1
     log = (root / "_logs/indexer.log").read_text()
