@@ -120,16 +120,18 @@ def test_a_forked_child_returns_its_count_and_any_failure_reads_as_none():
 
 
 @LINUX
+@pytest.mark.parametrize("named", [True, False], ids=["--contract", "contract from the file name"])
 @pytest.mark.parametrize("where", ["none", "first half", "second half", "last line"])
-def test_lume_validate_of_a_large_file_reports_the_same_as_one_process(tmp_path, where):
+def test_lume_validate_of_a_large_file_reports_the_same_as_one_process(tmp_path, where, named):
     """End to end, as a user runs it: the file is over SPLIT_BYTES, so two processes decode it."""
     n = _validate.SPLIT_BYTES // len(_lines(1)) + 1000
     bad = {"none": set(), "first half": {10}, "second half": {n - 500}, "last line": {n - 1}}[where]
-    path = tmp_path / "labels.jsonl"
+    path = tmp_path / "labels.jsonl"  # a name mac4_label_record.v1 matches
     path.write_bytes(_lines(n, bad))
     assert path.stat().st_size >= _validate.SPLIT_BYTES
-    done = subprocess.run([sys.executable, "-m", "lume.runtime.cli", "validate", str(path), "--contract",
-                           STEM, "--json"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-m", "lume.runtime.cli", "validate", str(path),
+                           *(["--contract", STEM] if named else []), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
     report = orjson.loads(done.stdout)["files"][0]
     assert report["documents"] == n
     if not bad:
@@ -169,3 +171,20 @@ def test_without_a_working_child_the_verdict_is_the_same(tmp_path, monkeypatch, 
     got = _validate.validate_file(path, get(STEM))
     assert (got.documents, got.problems) == (expected.documents, expected.problems)
     assert got.ok == (not bad)
+
+
+@LINUX
+def test_a_line_over_the_limit_in_the_second_half_is_refused_naming_it(tmp_path):
+    """The child stops at a limit breach; the exact path then names the line, exit 2, no traceback."""
+    limit = input_limit(INPUT_JSONL_STREAM)
+    n = _validate.SPLIT_BYTES // len(_lines(1)) + 1000
+    lines = _lines(n).splitlines(keepends=True)
+    at = n - 300  # well past the middle
+    lines[at] = b'{"label": "' + b"x" * (limit.max_line_bytes + 10) + b'"}\n'
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(b"".join(lines))
+    done = subprocess.run([sys.executable, "-m", "lume.runtime.cli", "validate", str(path), "--contract", STEM],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert f"{path}:{at + 1}:" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
