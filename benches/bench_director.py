@@ -8,7 +8,9 @@ process. Each figure comes with a baseline measured in the same run:
   back) at 3 and 30 watchers, vs a bare fan-out server on the same Starlette/uvicorn stack
   (a separate process too) that forwards a frame of the same size to the same watchers and
   acks, with no validation, apply or persistence; targets (issue 19): p99 <= 3 ms at 30
-  watchers, throughput >= 0.5x the bare fan-out;
+  watchers, throughput >= 0.5x the bare fan-out; beside them the CPU per command of server
+  and clients (both runs are CPU-bound on shared cores: the throughput it predicts) and what
+  the bus adds over the bare fan-out, of which its in-memory apply;
 - the pure bus in memory vs a JSON round-trip of the state document;
 - persistence: group commit (what the server does) vs one atomic write + fsync per version,
   and the fsync floor of this disk (p50/p99 of one durable batch of one version), which bounds
