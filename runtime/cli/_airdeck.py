@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from ._errors import LumeGroup
 from ._options import (
@@ -19,7 +18,7 @@ from ._options import (
     json_option,
     out_option,
 )
-from ._output import BAD_INPUT, FAILED, OK, console, emit_json, emit_jsonl, err_console
+from ._output import BAD_INPUT, FAILED, OK, console, emit_json, emit_jsonl, err_console, escape
 
 LIVE_HELP = "only K11 with can_command_rekordbox=true (SAFE-AUTHORITY-K11)"
 FILE = click.Path(path_type=Path, dir_okay=False)

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import AddressType, address_option, config_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console, progress
+from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console, escape, progress
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from ._output import FAILED, OK, console, emit_json
+from ._output import FAILED, OK, console, emit_json, escape
 
 _COLOURS = {"breaking": "bold red", "review": "yellow", "breaking, new version": "magenta",
             "new version": "cyan", "compatible": "green", "allowed": "green"}

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console, step
+from ._output import FAILED, OK, console, emit_json, err_console, escape, step
 
 
 @click.group(cls=LumeGroup)

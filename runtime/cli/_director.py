@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup, Refused
 from ._options import (
@@ -18,7 +17,7 @@ from ._options import (
     json_option,
     out_option,
 )
-from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console
+from ._output import FAILED, OK, console, emit_json, emit_jsonl, err_console, escape
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 

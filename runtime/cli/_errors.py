@@ -16,9 +16,8 @@ import sys
 from typing import Any
 
 import click
-from rich.markup import escape
 
-from ._output import BAD_INPUT, FAILED, emit_json, err_console
+from ._output import BAD_INPUT, FAILED, emit_json, err_console, escape
 
 DISTRIBUTION = "lume"
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import LumeGroup
 from ._options import json_option, out_option
-from ._output import OK, console, emit_json, quiet_native_stderr, step
+from ._output import OK, console, emit_json, escape, quiet_native_stderr, step
 
 
 def default_out() -> Path:

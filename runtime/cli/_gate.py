@@ -5,11 +5,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import Duration, config_option, json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console, status_cell, step
+from ._output import FAILED, OK, console, emit_json, err_console, escape, status_cell, step
 
 STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}
 PORT = click.IntRange(1, 65535)

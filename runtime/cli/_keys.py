@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import LumeGroup
 from ._options import json_option
-from ._output import OK, console, emit_json
+from ._output import OK, console, emit_json, escape
 
 TRUST_FILE_HELP = ("Trust file (default: LUME_TRUST_FILE, the configuration's trust_file, "
                    "<key dir>/trusted_keys.json).")

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import LazyChoice, json_option
-from ._output import BAD_INPUT, OK, console, emit_json, err_console
+from ._output import BAD_INPUT, OK, console, emit_json, err_console, escape
 
 TABLE = "labels.v1"
 WIDE = 120  # from this terminal width on, the dispatch label and the aliases get columns too

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import LumeGroup
 from ._options import Duration, json_option
-from ._output import OK, console, emit_json, step
+from ._output import OK, console, emit_json, escape, step
 
 SHIPPED_WORKER = "python -m lume.runtime.workers.sam3d"
 

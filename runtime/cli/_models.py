@@ -5,11 +5,10 @@ import os
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import json_option
-from ._output import FAILED, OK, console, emit_json
+from ._output import FAILED, OK, console, emit_json, escape
 
 
 def _records(root: Path) -> list[str]:

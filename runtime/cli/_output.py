@@ -3,6 +3,9 @@
 Exit codes are 0 all good, 1 a check failed or something was refused, 2 bad input or usage
 (`_errors` turns exceptions into the last two). Text printed with markup escapes every value
 it did not write itself: messages name contracts as `[stem]`, which rich would take as markup.
+rich is imported only when something is printed through it (`console`, `err_console` and
+`escape` are lazy): `lume --help` and `lume validate`'s per-file verdicts (click styles) start
+without it.
 """
 from __future__ import annotations
 
@@ -10,18 +13,51 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from rich.console import Console
-
-# emoji=False: a `:name:` in a file name or message stays text (and the emoji table is never loaded)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
-console = Console(soft_wrap=True, emoji=False)  # never break file paths across lines (tables wrap their cells)
-err_console = Console(stderr=True, soft_wrap=True, emoji=False)
-for _c in (console, err_console):  # read COLUMNS / the terminal when printing, not at import
-    _c.width = None  # type: ignore[assignment]
+
+class _LazyConsole:
+    """A rich `Console`, made (and rich imported, about 30 ms) the first time it is used: a
+    command that prints nothing through rich - `lume --help`, a `lume validate` that passes -
+    starts without it (issue 19: start-up <= 0.15 s)."""
+
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_console", None)
+
+    def _real(self) -> Console:
+        """The console itself (what rich objects such as `Progress` are handed)."""
+        if self._console is None:
+            from rich.console import Console
+
+            # soft_wrap: never break file paths across lines (tables wrap their cells);
+            # emoji=False: a `:name:` in a file name or message stays text
+            made = Console(soft_wrap=True, emoji=False, **self._options)
+            made.width = None  # type: ignore[assignment] - read COLUMNS / the terminal when printing
+            object.__setattr__(self, "_console", made)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._real(), name, value)
+
+
+console = _LazyConsole()
+err_console = _LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    """`rich.markup.escape`, importing rich on first use (see `_LazyConsole`)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 # Native libraries (MediaPipe's glog/absl, TensorFlow Lite) read these before they log anything.
 _NATIVE_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -96,7 +132,7 @@ def step(description: str, *, enabled: bool = True) -> Iterator[None]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+                  console=err_console._real(), transient=True) as bar:
         bar.add_task(description, total=None)
         yield
 
@@ -138,7 +174,7 @@ def progress(*, enabled: bool = True, transfer: bool = False):
                 TransferSpeedColumn()) if transfer else
                (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn()))
-    return Progress(*columns, console=err_console, transient=True, disable=not enabled)
+    return Progress(*columns, console=err_console._real(), transient=True, disable=not enabled)
 
 
 STATUS_WIDTH = 14  # the widest status word (INCONCLUSIVE) and a margin

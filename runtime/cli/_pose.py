@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import json_option, out_option
-from ._output import OK, console, emit_json, emit_jsonl, err_console, progress, quiet_native_stderr
+from ._output import OK, console, emit_json, emit_jsonl, err_console, escape, progress, quiet_native_stderr
 
 
 @click.group(cls=LumeGroup)

@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup, Refused
 from ._options import AliasOption, Duration, json_option
-from ._output import FAILED, OK, console, emit_json, err_console
+from ._output import FAILED, OK, console, emit_json, err_console, escape
 
 
 @click.group(cls=LumeGroup)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import AddressType, Duration, address_option, json_option
-from ._output import FAILED, OK, console, emit_json, emit_jsonl
+from ._output import FAILED, OK, console, emit_json, emit_jsonl, escape
 
 
 def _default_port() -> int:

@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeGroup
 from ._options import Duration, json_option
-from ._output import OK, console, emit_json, err_console
+from ._output import OK, console, emit_json, err_console, escape
 
 SCENARIO_HELP = ("What Mac4 serves: healthy (the gate is completion_ready), no-proof (no MRT2 proof), "
                  "endpoint-smoke (a rejected proof kind), stale (every document older than its maximum "

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Iterator
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import Duration, HiddenArgument, config_option, hidden_flag, json_option, out_option
-from ._output import OK, console, emit_json, err_console, progress, step
+from ._output import OK, console, emit_json, err_console, escape, progress, step
 
 
 @contextlib.contextmanager

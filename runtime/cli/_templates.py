@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand, LumeGroup
 from ._options import config_option, json_option
-from ._output import FAILED, OK, console, emit_json, err_console, progress, quiet_native_stderr, step
+from ._output import FAILED, OK, console, emit_json, err_console, escape, progress, quiet_native_stderr, step
 
 BUNDLE = click.Path(path_type=Path, file_okay=False)
 STREAM = click.Path(path_type=Path, dir_okay=False)

@@ -1,14 +1,24 @@
 """`lume validate PATH…`: validate JSON / JSONL files and folders against their contracts."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ._errors import LumeCommand
 from ._options import json_option
-from ._output import BAD_INPUT, FAILED, OK, console, emit_json, err_console, progress
+from ._output import BAD_INPUT, FAILED, OK, emit_json, progress
+
+# The report is styled with click (loaded anyway), not rich: a `lume validate` that passes
+# never imports rich (start-up, issue 19). click.echo drops the styles off a terminal, and
+# `_echo` under NO_COLOR (https://no-color.org), as rich does for every other verb.
+_SKIP, _OK, _WARN = click.style("skip", dim=True), click.style("ok", fg="green"), click.style("warn", fg="yellow")
+_FAIL, _ERROR = click.style("FAIL", fg="red"), click.style("error:", fg="red", bold=True)
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    click.echo(text, err=err, color=False if os.environ.get("NO_COLOR") else None)
 
 
 @click.command(cls=LumeCommand)
@@ -25,7 +35,7 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
     command line that no contract matches (files no contract matches inside a folder are
     listed as skipped).
     """
-    from lume.runtime.core import ContractError, get, iter_documents, validate_file
+    from lume.runtime.core import ContractError, get, iter_documents, printable, validate_file
 
     forced = get(contract_name) if contract_name else None  # ContractError: exit 2
     named = {p for p in paths if not p.is_dir()}
@@ -56,25 +66,23 @@ def validate(paths: tuple[Path, ...], contract_name: str | None, as_json: bool) 
             "unreadable": unreadable,
         })
     else:
+        # every value printable: a file name or message cannot move the cursor or restyle a line
         for r in results:
+            file = printable(r.file)
             if r.skipped:
-                console.print(f"[dim]skip[/]  {escape(r.file)}: {escape(r.skipped)}", highlight=False)
+                _echo(f"{_SKIP}  {file}: {printable(r.skipped)}")
             elif r.ok:
-                console.print(f"[green]ok[/]    {escape(r.file)} [dim]({r.contract}, {r.documents} doc)[/]",
-                              highlight=False)
-                for w in r.warnings:
-                    console.print(f"[yellow]warn[/]  {escape(str(w))}", highlight=False)
+                _echo(f"{_OK}    {file} " + click.style(f"({r.contract}, {r.documents} doc)", dim=True))
             else:
-                console.print(f"[red]FAIL[/]  {escape(r.file)} [dim]({r.contract})[/]", highlight=False)
+                _echo(f"{_FAIL}  {file} " + click.style(f"({r.contract})", dim=True))
                 for p in r.problems:
-                    console.print(f"      {p}", highlight=False, markup=False)
-                for w in r.warnings:
-                    console.print(f"[yellow]warn[/]  {escape(str(w))}", highlight=False)
+                    _echo(f"      {printable(str(p))}")
+            for w in [] if r.skipped else r.warnings:
+                _echo(f"{_WARN}  {printable(str(w))}")
         for message in unreadable:
-            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            _echo(f"{_ERROR} {printable(message)}", err=True)
         if not checked and not unreadable:
-            err_console.print("[bold red]error:[/] no JSON or JSONL file that a contract matches",
-                              highlight=False)
+            _echo(f"{_ERROR} no JSON or JSONL file that a contract matches", err=True)
     if unreadable or not checked:
         return BAD_INPUT
     return FAILED if invalid else OK

@@ -5,11 +5,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import click
-from rich.markup import escape
 
 from ._errors import BadInput, LumeCommand
 from ._options import json_option, out_option
-from ._output import FAILED, OK, console, emit_json, err_console, progress, status_cell
+from ._output import FAILED, OK, console, emit_json, err_console, escape, progress, status_cell
 
 if TYPE_CHECKING:
     from lume.runtime.core import SigningKey

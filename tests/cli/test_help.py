@@ -2,6 +2,7 @@
 a person can see says what it is for; every command runs under the one error policy."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from lume.runtime.cli import VERBS, main
 from lume.runtime.cli._errors import LumeCommand, LumeGroup
+from lume.runtime.core import get
 
 
 def _walk(command: click.Command, path: tuple[str, ...]):
@@ -136,3 +138,19 @@ def test_a_default_read_from_a_contract_is_shown_in_its_commands_help() -> None:
     for verb in ("enroll", "revoke"):
         shown = CliRunner().invoke(main, ["director", verb, "--help"], terminal_width=200).output
         assert f"[default: {wait:g}s]" in shown
+
+
+def test_the_top_help_and_a_passing_validate_never_import_rich(tmp_path) -> None:
+    # rich costs about 30 ms of start-up: it is imported when something is printed through it,
+    # and neither `lume --help` nor a passing `lume validate` prints through it (issue 19:
+    # both <= 0.15 s)
+    doc = tmp_path / "manifest.json"
+    doc.write_text(json.dumps(get("transport_manifest.v1").examples[0]))
+    loaded = _fresh(
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from lume.runtime.cli import main\n"
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
+        f"assert CliRunner().invoke(main, ['validate', {str(doc)!r}]).exit_code == 0\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'rich')))\n")
+    assert loaded == "", f"imported {loaded}"

@@ -154,10 +154,10 @@ def test_no_progress_bar_and_no_refresh_thread_when_stderr_is_no_terminal(monkey
     validate` from splitting a large file over two processes."""
     from lume.runtime.cli import _output
 
-    monkeypatch.setattr(type(_output.err_console), "is_terminal", property(lambda self: False))
+    monkeypatch.setattr(type(_output.err_console._real()), "is_terminal", property(lambda self: False))
     with _output.progress() as bar:
         assert isinstance(bar, _output._NoBar)
         bar.advance(bar.add_task("x", total=2))
-    monkeypatch.setattr(type(_output.err_console), "is_terminal", property(lambda self: True))
+    monkeypatch.setattr(type(_output.err_console._real()), "is_terminal", property(lambda self: True))
     with _output.progress() as bar:
         assert not isinstance(bar, _output._NoBar)

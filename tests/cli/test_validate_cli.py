@@ -76,3 +76,26 @@ def test_folder_is_walked(tmp_path):
     assert result.exit_code == 0, result.output
     contracts = {f["contract"] for f in json.loads(result.output)["files"]}
     assert {"rehearsal_bundle.v1", "mac4_label_record.v1"} <= contracts
+
+
+def test_the_report_reads_like_the_spec_and_no_name_can_restyle_it(tmp_path):
+    good = tmp_path / "manifest.json"
+    good.write_text(json.dumps(example("transport_manifest.v1")))
+    # a file name that would move the cursor back and print a fake verdict over the real one
+    spoof = tmp_path / "x\rok    all.json"
+    spoof.write_text(json.dumps(dict(example("transport_manifest.v1"), x=1)))
+    result = run(str(good), str(spoof))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"ok    {good} (transport_manifest.v1, 1 doc)" in lines
+    assert f"FAIL  {tmp_path}/x\\x0dok    all.json (transport_manifest.v1)" in lines
+    assert "\r" not in result.output and "\x1b" not in result.output  # no styles off a terminal
+
+
+def test_the_verdict_is_coloured_on_a_terminal_unless_no_color_is_set(tmp_path):
+    doc = tmp_path / "manifest.json"
+    doc.write_text(json.dumps(example("transport_manifest.v1")))
+    coloured = CliRunner().invoke(main, ["validate", str(doc)], color=True)
+    assert coloured.exit_code == 0 and "\x1b[32mok\x1b[0m" in coloured.output
+    plain = CliRunner(env={"NO_COLOR": "1"}).invoke(main, ["validate", str(doc)], color=True)
+    assert plain.exit_code == 0 and "\x1b" not in plain.output and plain.output.startswith("ok    ")
