@@ -35,9 +35,9 @@ from typing import IO, Iterator
 from zlib import error as zlib_error
 
 from lume.generated.constants import ARCHIVE_SUFFIXES
+from lume.runtime.core import printable
 
 from ._checksum import CHUNK
-from ._inputs import printable
 
 FILE, DIR, SYMLINK, HARDLINK = "file", "dir", "symlink", "hardlink"
 MAX_LINK_TARGET = 4096

@@ -51,7 +51,7 @@ from lume.generated.constants import (
     STORAGE_MANIFESTS_DIR,
     STORAGE_MEMBERS_DIR,
 )
-from lume.runtime.core import Clock, InputError, dumps, get, problems, rfc3339, write_bytes
+from lume.runtime.core import Clock, InputError, dumps, get, printable, problems, rfc3339, write_bytes
 from lume.runtime.core import now as wall_clock
 
 from . import _extract as ex
@@ -61,7 +61,6 @@ from ._inputs import (
     InputRefused,
     decode_text,
     kind_of,
-    printable,
     read_json_limited,
     read_limited,
     stream_buffer_bytes,

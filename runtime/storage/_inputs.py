@@ -18,7 +18,6 @@ from lume.runtime.core import (
     InputError,
     input_limit,
     loads_bounded,
-    printable,  # noqa: F401 - used by the indexer and extractor
     read_input,
     rule_data,
 )

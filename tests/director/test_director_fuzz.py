@@ -135,7 +135,6 @@ def test_the_bus_is_up_and_counted_every_refusal_by_its_code(fuzzed: Fuzzed) -> 
     they may have run on another, so one refusal of its own is counted first."""
     assert fuzzed.exchange(fuzzed.peer, "{not json")["type"] == "error"
     stats = fuzzed.harness.stats()
-    assert sum(fuzzed.refused.values()) > 0
     for code, seen in fuzzed.refused.items():
         assert stats["rejected"].get(code, 0) >= seen, (code, stats["rejected"])
     assert "internal_error" not in stats["rejected"]

@@ -32,11 +32,11 @@ from storage_helpers import (
 )
 
 from lume.runtime.cli import main
-from lume.runtime.core import validate_file
+from lume.runtime.core import printable, validate_file
 from lume.runtime.core._time import fixed
 from lume.runtime.storage import RootBusy, index_root, root_lock
 from lume.runtime.storage import _extract as extract
-from lume.runtime.storage._inputs import printable, stream_buffer_bytes
+from lume.runtime.storage._inputs import stream_buffer_bytes
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="FIFOs, symbolic links and file modes are POSIX")
 
