@@ -344,6 +344,7 @@ def test_a_failed_write_refuses_the_command_and_keeps_state_and_disk(bus: Harnes
 
 def test_stats_count_connections(bus: Harness) -> None:
     bus.control("mac"), bus.watcher(), bus.open(OWN.rules.control_path).challenge()
+    bus.flush()  # the identify's version (active roles) is made durable off the loop: wait for it
     reply = httpx.get(bus.http + OWN.rules.stats_path, timeout=TIMEOUT).json()
     assert not frames.document_problems(reply, "StatsResponse")
     assert reply["connections"] == {"identified": 1, "anonymous": 1, "watchers": 1}
