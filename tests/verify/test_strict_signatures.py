@@ -196,7 +196,6 @@ def test_a_50k_deep_payload_is_refused_with_a_reason(key, trusted, tmp_path):
 
 
 def test_an_oversized_envelope_is_refused_before_it_is_read(key, trusted, tmp_path, monkeypatch):
-
     from lume.runtime.core import _files
 
     real = _files.input_limit
