@@ -4,7 +4,7 @@ calendar), and a report signed under that clock counts there but not on a machin
 is behind it (SAFE-EVIDENCE-FRESH: dated in the future beyond the skew allowance).
 
 The clock is moved for the child processes only, with libfaketime (`faketime`, a Debian
-package `.ci/run` installs); without it these tests skip, saying so.
+package `.ci/run` installs); without it this test skips, saying so.
 """
 from __future__ import annotations
 
