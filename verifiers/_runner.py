@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lume.runtime.core import Sealed, SigningKey, return_free_memory, seal_report
+from lume.runtime.core import Sealed, SigningKey, return_free_memory, seal_report, skip_final_collection
 
 from ._catalog import all_verifiers
 from ._context import Context
@@ -117,7 +117,9 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
         proving = [v for v in todo if v.proof and v.id not in done]
         share: _Shared | None = None
         if proving and own_process():
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # the run waits for the helper to end: it skips the collection of its heap at exit
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=skip_final_collection)
             by_id = {v.id: v for v in proving}
             share = _Shared(pool, [by_id[i] for i in scheduled(list(by_id))])
         aside = {v.id for v in proving} if share is not None else set()
@@ -159,9 +161,11 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
 
 class _Shared:
     """Property checks shared by one helper process and this one, without a second helper's
-    memory (about 100 MiB): a feeding thread hands the helper the next check from the front of
-    the queue each time it has finished one; this process, once its file checks are done,
-    takes checks from the back. Each check runs once, in one of the two."""
+    memory (about 100 MiB). The queue is in property_checks.v1's order, longest first, and
+    whichever process is free takes the check at its front (longest first: the last to start
+    are the shortest, so the two end close together): a feeding thread hands the helper one
+    check each time it has finished the last, and this process takes checks once its file
+    checks are done. Each check runs once, in one of the two."""
 
     def __init__(self, pool: ProcessPoolExecutor, checks: list[Verifier]):
         self._pool = pool
@@ -183,12 +187,12 @@ class _Shared:
                     self._queue.appendleft(v)
                     return
                 self._handed.append((v, future))
-            wait([future])  # one check at a time: the others stay takeable from the back
+            wait([future])  # one check at a time: the others stay takeable by this process
 
     def take(self) -> Verifier | None:
-        """The last check no process has started, now this process's, or None."""
+        """The longest check no process has started, now this process's, or None."""
         with self._lock:
-            return self._queue.pop() if self._queue else None
+            return self._queue.popleft() if self._queue else None
 
     def handed(self) -> list[tuple[Verifier, Future]]:
         """The checks the helper was handed, with their futures (call once `take()` is None)."""

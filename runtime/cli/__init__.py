@@ -70,4 +70,7 @@ def main(verbose: bool) -> None:
 
     Exit codes: 0 all good, 1 a check failed or something was refused, 2 bad input or usage.
     """
+    from lume.runtime.core import skip_final_collection  # noqa: PLC0415 - the CLI imports core lazily
+
     set_verbose(verbose)
+    skip_final_collection()  # a verb's heap is not collected at exit, only handed back

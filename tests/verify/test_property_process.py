@@ -3,9 +3,11 @@ file checks (property_checks.v1 `own_process`): the verdicts and evidence are th
 the verifying process, and a helper process that fails costs no verdict (they run inline)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from lume.verifiers import _runner, default_root, run
+from lume.verifiers import _runner, all_verifiers, default_root, run
 from lume.verifiers._properties import scheduled
 
 PROPERTY_CHECKS = ["lumf.codec.properties", "director.ownership.properties"]
@@ -70,17 +72,32 @@ def test_the_report_profile_runs_them_aside_and_the_test_profile_inline(monkeypa
 
 
 def test_one_helper_and_this_process_share_the_property_checks(inline, tmp_path, held_helper):
-    """The helper takes checks from the front, this process (its file checks done) from the
-    back: each check runs once, the evidence is the same, and no second helper is started."""
+    """The helper and this process (its file checks done) share the checks: each runs once,
+    the evidence is the same, and no second helper is started."""
     assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
                          cache_folder=tmp_path / "e")) == inline
     # the helper started with the first the profile lists; the other one ran here
     assert held_helper.made == [1] and held_helper.asked == [scheduled(PROPERTY_CHECKS)[:1]]
 
 
+def test_whichever_process_is_free_takes_the_longest_check_left(held_helper, monkeypatch):
+    """Longest first in both processes: the shortest checks start last, so the two processes
+    end close together (the one that freed up last does not start a long check)."""
+    monkeypatch.setenv("LUME_PROPERTY_PROFILE", "smoke")
+    order = scheduled([i for i, v in all_verifiers().items() if v.proof])
+    share = _runner._Shared(_runner.ProcessPoolExecutor(1), [all_verifiers()[i] for i in order])
+    while not held_helper.asked:  # the helper took its first check (it ends once we took the rest)
+        time.sleep(0.001)
+    taken = []
+    while (v := share.take()) is not None:
+        taken.append(v.id)
+    assert held_helper.asked == [order[:1]] and taken == order[1:]
+    assert [v.id for v, future in share.handed() if future.result()] == order[:1]
+
+
 def test_checks_are_handed_out_in_the_order_the_profile_lists_them(monkeypatch):
-    monkeypatch.setenv("LUME_PROPERTY_PROFILE", "report")  # airdeck, bodytruth, director, lumf
-    assert scheduled(["lumf.codec.properties", "no.such.check", "safety.airdeck.properties",
-                      "director.ownership.properties"]) == \
-        ["safety.airdeck.properties", "director.ownership.properties", "lumf.codec.properties",
+    monkeypatch.setenv("LUME_PROPERTY_PROFILE", "report")  # airdeck, bodytruth, lumf, director
+    assert scheduled(["director.ownership.properties", "no.such.check", "safety.airdeck.properties",
+                      "lumf.codec.properties"]) == \
+        ["safety.airdeck.properties", "lumf.codec.properties", "director.ownership.properties",
          "no.such.check"]
