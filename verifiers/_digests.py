@@ -200,9 +200,34 @@ class DigestCache:
     def prefetch(self, rels: Iterable[str]) -> None:
         """Start hashing `rels` on worker threads now, while the checks run: hashlib releases the
         GIL, so hashing overlaps the checks' parsing and validation on the other core.
-        `close()` stops what is left."""
-        self._enqueue(rels)
+        `close()` stops what is left. In quick mode the unchanged files are trusted first, here."""
+        self._enqueue(self._trust_unchanged(rels))
         self._start(min(4, os.cpu_count() or 1))
+
+    def _trust_unchanged(self, rels: Iterable[str]) -> Iterable[str]:
+        """Quick mode: every file whose stamp is the cached one takes its cached entry, in one
+        pass on this thread (a stat each); the others are returned, to be hashed. Worker threads
+        doing this a file at a time spent three times as long, mostly holding the GIL the checks
+        need (a lock round trip and a path object per file)."""
+        if not self.stored:
+            return rels
+        root, left = os.fspath(self.root), []
+        with self._cond:
+            for rel in rels:
+                if rel in self.entries or rel in self._busy:
+                    continue
+                try:
+                    stamp = _stamp(os.stat(os.path.join(root, rel)))
+                except OSError:
+                    left.append(rel)  # reported by the hashing path, as before
+                    continue
+                entry = self._trusted(rel, stamp)
+                if entry is None:
+                    left.append(rel)
+                else:
+                    self.entries[rel] = entry
+                    self.trusted += 1
+        return left
 
     def close(self) -> None:
         """Drop what is still queued and wait for the files in hand (idempotent)."""

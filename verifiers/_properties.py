@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from lume.runtime.core import Evidence, held, table, unchecked, violated
+from lume.runtime.core import Evidence, frozen_heap, held, table, unchecked, violated
 
 BUDGETS = "property_checks.v1"
 PROFILE_ENV = "LUME_PROPERTY_PROFILE"
@@ -126,7 +126,7 @@ def run_property(name: str, invariants: Iterable[str], strategy: Any,
     try:
         for value in explicit:
             body(value)
-        with with_reporter(lambda _text: None), _storage():
+        with with_reporter(lambda _text: None), _storage(), frozen_heap():
             test()
     except Exception as exc:  # noqa: BLE001 - any failure of the property is its counterexample
         out.error = f"{type(exc).__name__}: {exc}".strip()

@@ -48,7 +48,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
     "_lazy": ("lazy_exports",),
-    "_gc": ("paused_gc", "return_free_memory", "skip_final_collection",),
+    "_gc": ("frozen_heap", "paused_gc", "return_free_memory", "skip_final_collection",),
     "_jsonl": ("iter_jsonl", "loads_bounded", "read_json",),
     "_lock": ("FileLock", "LockBusy",),
     "_keys": ("PRIVATE_NAME", "KeyProblem", "SigningKey", "key_dir", "keyid_of", "load_or_create_key",

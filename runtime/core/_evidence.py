@@ -35,6 +35,13 @@ class Evidence:
             out["outcome"] = "violated" if self.ok is False else "unchecked"
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
+        """The evidence `to_dict` gave (KeyError or ValueError for anything else)."""
+        ok = {None: True, "violated": False, "unchecked": None}[d.get("outcome")]
+        return cls(d["file"], d["field"], d["expected"], d["found"], str(d["message"]), ok,
+                   warning=d.get("warning") is True)
+
 
 def held(message: str, *, file: str | None = None, field: str | None = None,
          expected: Any = None, found: Any = None) -> Evidence:

@@ -1,5 +1,6 @@
-"""Memory over a long run: bulk parsing without the cyclic garbage collector, free heap pages
-handed back between phases, and no collection of the whole heap at exit (issue 19)."""
+"""Memory over a long run: bulk parsing without the cyclic garbage collector, the long-lived
+heap kept out of its full passes, free heap pages handed back between phases, and no
+collection of the whole heap at exit (issue 19)."""
 from __future__ import annotations
 
 import atexit
@@ -25,6 +26,29 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep what exists now (imported modules, contracts, models, built strategies) out of the
+    cyclic collector's passes while a long piece of work allocates, and give it back after.
+
+    The examples a property check generates make the collector run its full pass a few times
+    a check, and each pass walks the whole heap, most of which lives as long as the process:
+    in a full verify 0.35 s of the helper process's CPU and 0.12 s of the verifying one's
+    (measured with gc.callbacks; 0.05 s and 0.04 s frozen). `gc.freeze` moves the objects
+    alive now to a generation no pass walks; `gc.unfreeze` puts them back in the oldest one.
+    Objects made inside are collected as usual. Nested, or while something else keeps objects
+    frozen (the director's server), it changes nothing.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @functools.cache

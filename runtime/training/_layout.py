@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from lume.generated import v6_conditioning as L
 from lume.runtime.core import get
 
 from ._io import table_data
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made or read: `lume verify` imports this
+    import numpy as np  # module, and a root without training data does not pay for numpy (0.1 s)
 
 LAYOUT = "v6_conditioning.v1"
 RULES = "v6_training.v1"
@@ -74,6 +75,7 @@ def index_of(block: str, value: str) -> int:
 
 def encode(dynamics: Sequence[float], mode: str, emotion: str) -> np.ndarray:
     """One conditioning vector: dynamics ⊕ one-hot mode ⊕ one-hot emotion, as float32."""
+    import numpy as np
     rules = rules_data()
     row_block, col_block = rules["capture"]["matrix"]["rows"], rules["capture"]["matrix"]["columns"]
     out = np.full(width(), L.COLD, dtype=np.float32)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from lume.runtime.core import Evidence, InputError, Unreadable, get, held, iter_jsonl, validate_file, violated
 
@@ -26,16 +24,21 @@ from . import _layout as layout
 from ._io import load_document, sha256_file
 from ._npz import read_npz, write_npz
 
+if TYPE_CHECKING:  # numpy is imported where arrays are made or read: `lume verify` imports this
+    import numpy as np  # module, and a root without training data does not pay for numpy (0.1 s)
+
 SHOWN = 5  # rows / tracks named per finding
 
 
 def _rows(mask: np.ndarray) -> str:
+    import numpy as np
     idx = np.flatnonzero(mask)
     more = f" (+{idx.size - SHOWN} more)" if idx.size > SHOWN else ""
     return ", ".join(str(int(i)) for i in idx[:SHOWN]) + more
 
 
 def _dtype_ok(arr: np.ndarray, want: str) -> bool:
+    import numpy as np
     if want == "unicode":
         return arr.dtype.kind == "U"
     return arr.dtype == np.dtype(want)
@@ -57,6 +60,7 @@ class PairsCheck:
 
 def check_pairs(path: Path, *, name: str | None = None) -> PairsCheck:
     """Check one pairs NPZ (InputError when the file is not an NPZ at all)."""
+    import numpy as np
     file = name or str(path)
     result = PairsCheck(file)
     ev = result.evidence
@@ -135,6 +139,7 @@ def check_pairs(path: Path, *, name: str | None = None) -> PairsCheck:
 
 
 def _check_conditioning(cond: np.ndarray, file: str) -> list[Evidence]:
+    import numpy as np
     ev = []
     bad = ~np.isfinite(cond)
     if bad.any():
@@ -176,6 +181,7 @@ def _check_conditioning(cond: np.ndarray, file: str) -> list[Evidence]:
 
 
 def _check_producers(producer: np.ndarray, file: str) -> list[Evidence]:
+    import numpy as np
     ev = []
     empty = producer == ""
     if empty.any():
@@ -193,6 +199,7 @@ def _check_producers(producer: np.ndarray, file: str) -> list[Evidence]:
 
 def _check_split(split: np.ndarray, tracks: np.ndarray | None, file: str,
                  result: PairsCheck) -> list[Evidence]:
+    import numpy as np
     ev = []
     rules = layout.rules_data()["pairs"]["split"]
     codes = rules["codes"]
@@ -259,6 +266,7 @@ def _session_file(base: Path, session: dict[str, Any], role: str, manifest: Path
 
 def build_pairs(manifest: Path, out: Path, *, digest: Callable[[Path], str] = sha256_file) -> Built:
     """Pairs of every captured session of `manifest`, written to `out` (atomically, reproducibly)."""
+    import numpy as np
     manifest = Path(manifest)
     doc = load_document(manifest, layout.MANIFEST)
     base = manifest.parent

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lume.runtime.core import paused_gc, return_free_memory, skip_final_collection, validate_file
+from lume.runtime.core import frozen_heap, paused_gc, return_free_memory, skip_final_collection, validate_file
 from lume.runtime.core._gc import _libc_trim
 
 
@@ -71,3 +71,23 @@ def test_the_exit_hook_is_registered_once_and_only_acts_at_exit():
     skip_final_collection()
     assert atexit._ncallbacks() - handlers <= 1
     assert gc.get_freeze_count() == frozen  # nothing is frozen while the process runs
+
+
+def test_a_frozen_heap_is_left_out_of_collections_inside_and_given_back_after():
+    gc.unfreeze()  # a director server that ran in this process froze its start-up heap
+    with frozen_heap():
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        with frozen_heap():  # nested: changes nothing
+            assert gc.get_freeze_count() == frozen
+        made_inside = [[] for _ in range(1000)]
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # what is made inside is collected as usual
+    assert gc.get_freeze_count() == 0 and made_inside
+
+
+def test_a_frozen_heap_is_given_back_when_the_work_fails():
+    gc.unfreeze()  # a director server that ran in this process froze its start-up heap
+    with pytest.raises(RuntimeError), frozen_heap():
+        raise RuntimeError("boom")
+    assert gc.get_freeze_count() == 0

@@ -37,3 +37,31 @@ def test_closing_early_leaves_nothing_half_known(tmp_path):
     cache.digest_many(rels)  # whatever the workers had not done is hashed now
     assert sorted(cache.entries) == rels
     assert all(cache.entries[r][4] == hashlib.sha256((root / r).read_bytes()).hexdigest() for r in rels)
+
+
+def test_a_quick_prefetch_trusts_unchanged_files_at_once_and_hashes_the_changed_ones(tmp_path, monkeypatch):
+    import os
+
+    from lume.verifiers import _digests
+
+    root, folder = tmp_path / "root", tmp_path / "cache"
+    rels = tree(root)
+    full = DigestCache(root, quick=False, folder=folder)
+    full.digest_many(rels)
+    full.save(files=frozenset(rels))
+    changed, gone = rels[5], rels[7]
+    data = b"\xff" * len((root / changed).read_bytes())
+    (root / changed).write_bytes(data)  # same size, other bytes: the ctime differs
+    os.utime(root / changed, ns=(0, os.stat(root / rels[0]).st_mtime_ns))  # even with an old mtime
+    (root / gone).unlink()
+    hashed = []
+    monkeypatch.setattr(_digests, "sha256_file", lambda path: hashed.append(path) or
+                        hashlib.sha256(path.read_bytes()).hexdigest())
+    quick = DigestCache(root, quick=True, folder=folder)
+    quick.prefetch(rels)
+    quick.digest_many(rels)
+    quick.close()
+    assert hashed == [root / changed]  # and the missing file is not made up
+    assert quick.trusted == len(rels) - 2 and quick.hashed == 1 and gone not in quick.entries
+    assert quick.entries[changed][4] == hashlib.sha256(data).hexdigest() != full.entries[changed][4]
+    assert all(quick.entries[r][4] == full.entries[r][4] for r in rels if r not in (changed, gone))

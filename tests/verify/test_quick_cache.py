@@ -57,3 +57,41 @@ def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypa
     again = run(root, only=[_schema_conformance.ID], quick=True, cache_folder=cache)
     assert [c.status for c in again.checks] == [c.status for c in first.checks]
     assert [c.to_dict()["evidence"] for c in again.checks] == [c.to_dict()["evidence"] for c in first.checks]
+
+
+def _pairs_run(root, cache, quick: bool) -> tuple[list[dict], bool]:
+    """training.pairs over `root` in a fresh interpreter: its evidence, and whether numpy was imported."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\n"
+            "from pathlib import Path\n"
+            "from lume.verifiers import run\n"
+            f"r = run(Path({str(root)!r}), only=['training.pairs'], quick={quick},\n"
+            f"        cache_folder=Path({str(cache)!r}))\n"
+            "print(json.dumps([[e.to_dict() for e in r.checks[0].evidence], 'numpy' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    evidence, numpy = json.loads(done.stdout.splitlines()[-1])
+    return evidence, numpy
+
+
+def test_a_quick_run_takes_unchanged_training_pairs_from_the_cache_without_importing_numpy(tmp_path):
+    from verify_roots import copy_root
+
+    from lume.verifiers._runner import default_root
+
+    root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
+    checked, numpy = _pairs_run(root, cache, quick=False)
+    assert numpy and checked and all("outcome" not in e for e in checked)
+    assert _pairs_run(root, cache, quick=True) == (checked, False)  # same rows, numpy never imported
+    # a changed file is checked again
+    from lume.runtime.training import read_npz, write_npz
+
+    pairs = next(root.rglob("v6_pairs.npz"))
+    arrays, _ = read_npz(pairs)
+    arrays["conditioning"][0, 0] = float("nan")
+    write_npz(pairs, arrays)
+    again, numpy = _pairs_run(root, cache, quick=True)
+    assert numpy and again != checked and any(e.get("outcome") == "violated" for e in again)

@@ -13,7 +13,7 @@ from verify_roots import copy_root
 from lume.verifiers import _schema_conformance
 from lume.verifiers._context import Context
 from lume.verifiers._digests import DigestCache
-from lume.verifiers._properties import scheduled
+from lume.verifiers._properties import budget, run_property, scheduled
 from lume.verifiers._runner import default_root, run
 
 
@@ -96,3 +96,19 @@ def test_a_partial_run_reads_back_the_other_checks_memos_not_every_files_entry(r
     monkeypatch.setattr(_digests, "read_json", lambda path: read.append(Path(path).name) or real(path))
     run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
     assert len(read) == 1 and read[0].endswith(".memos.json")
+
+
+def test_a_property_runs_with_the_long_lived_heap_out_of_the_collectors_passes():
+    """The examples a property generates trigger full collections: they do not walk what was
+    alive before the property started (imports, contracts, strategies), which is given back after."""
+    from hypothesis import strategies as st
+
+    gc.unfreeze()  # a director server that ran in this process froze its start-up heap
+    frozen: list[int] = []
+
+    def prop(value, counts):
+        frozen.append(gc.get_freeze_count())
+
+    out = run_property("frozen", (), st.integers(), prop, budget("lumf.codec.properties"))
+    assert not out.failed and frozen and min(frozen) > 0
+    assert gc.get_freeze_count() == 0
