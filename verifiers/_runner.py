@@ -165,13 +165,15 @@ class _Shared:
     whichever process is free takes the check at its front (longest first: the last to start
     are the shortest, so the two end close together): a feeding thread hands the helper one
     check each time it has finished the last, and this process takes checks once its file
-    checks are done. Each check runs once, in one of the two."""
+    checks are done (not the last one left, until it has run one: `take`). Each check runs
+    once, in one of the two."""
 
     def __init__(self, pool: ProcessPoolExecutor, checks: list[Verifier]):
         self._pool = pool
         self._lock = threading.Lock()
         self._queue = deque(checks)
         self._handed: list[tuple[Verifier, Future]] = []
+        self._took = False  # this process took a check
         self._feeder = threading.Thread(target=self._feed, name="lume-properties", daemon=True)
         self._feeder.start()
 
@@ -190,9 +192,17 @@ class _Shared:
             wait([future])  # one check at a time: the others stay takeable by this process
 
     def take(self) -> Verifier | None:
-        """The longest check no process has started, now this process's, or None."""
+        """The longest check no process has started, now this process's, or None.
+
+        The last one left goes to the helper while this process has run none: the helper, its
+        Hypothesis warm, is about to be free, and this process would first pay Hypothesis's
+        start-up (about 20 MiB, on top of the report it has yet to sign: on a large root its
+        peak then grew with the root, issue 19)."""
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            if len(self._queue) > (0 if self._took else 1):
+                self._took = True
+                return self._queue.popleft()
+            return None
 
     def handed(self) -> list[tuple[Verifier, Future]]:
         """The checks the helper was handed, with their futures (call once `take()` is None)."""

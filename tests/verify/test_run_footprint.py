@@ -78,11 +78,11 @@ def test_this_process_takes_property_checks_only_once_the_root_is_let_go(tmp_pat
     monkeypatch.setattr(Context, "release", lambda self: events.append(("released", None)) or release(self))
     monkeypatch.setattr(_runner, "return_free_memory", lambda: events.append(("heap trimmed", None)))
     monkeypatch.setattr(_runner, "_run_here", watching)
-    properties = ["lumf.codec.properties", "director.ownership.properties"]
+    properties = ["lumf.codec.properties", "director.ownership.properties", "safety.bodytruth.properties"]
     result = run(default_root(), only=[*properties, _schema_conformance.ID], cache_folder=tmp_path / "cache")
-    assert [c.status for c in result.checks] == ["pass"] * 3
-    assert held_helper.asked == [scheduled(properties)[:1]]  # the other one ran here
-    assert events == [("released", None), ("heap trimmed", None), ("property check here", True)]
+    assert [c.status for c in result.checks] == ["pass"] * 4
+    assert held_helper.asked == [scheduled(properties)[:1]]  # the other two ran here
+    assert events == [("released", None), ("heap trimmed", None), *[("property check here", True)] * 2]
 
 
 def test_a_partial_run_reads_back_the_other_checks_memos_not_every_files_entry(root, tmp_path, monkeypatch):
