@@ -185,5 +185,4 @@ def _row(d: Any) -> Evidence | None:
         return None
     if row.outcome is not None:
         return None
-    return Evidence(d["file"], d["field"], d["expected"], d["found"], row.message, True,
-                    warning=bool(row.warning))
+    return Evidence.from_dict(row.model_dump())

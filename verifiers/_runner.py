@@ -151,6 +151,8 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
                     proofs.remember(v, result)
                 if progress:
                     progress(v, result)
+        for v in share.left() if share is not None else ():
+            _run_here(v, None, done, proofs, progress)  # the pool broke before it took them
         results = [done[v.id] for v in todo]
     finally:
         ctx.cache.close()
@@ -209,6 +211,12 @@ class _Shared:
         self._feeder.join()
         return list(self._handed)
 
+    def left(self) -> list[Verifier]:
+        """The checks nobody took: the pool refused them (call after `handed()`)."""
+        with self._lock:
+            rest, self._queue = list(self._queue), deque()
+        return rest
+
 
 def _run_here(v: Verifier, ctx: Context | None, done: dict[str, CheckResult], proofs: Proofs | None,
               progress: Callable[[Verifier, CheckResult | None], None] | None) -> None:
@@ -237,7 +245,8 @@ def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
         results = background.result()
     except Exception:  # noqa: BLE001 - BrokenProcessPool, pickling, anything: run them here
         results = None
-    if not (isinstance(results, list) and [getattr(r, "id", None) for r in results] == [v.id for v in proving]):
+    answered = [getattr(r, "id", None) for r in results] if isinstance(results, list) else None
+    if answered != [v.id for v in proving]:
         return [v.run(None) for v in proving]  # type: ignore[arg-type]
     return results
 

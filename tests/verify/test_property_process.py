@@ -4,6 +4,8 @@ the verifying process, and a helper process that fails costs no verdict (they ru
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -42,23 +44,48 @@ def test_a_helper_process_that_fails_costs_no_verdict(inline, tmp_path, monkeypa
                          cache_folder=tmp_path / "c")) == inline
 
 
-def test_a_helper_process_that_answers_for_other_checks_is_not_believed(inline, tmp_path, monkeypatch):
-    from concurrent.futures import Future
-
-    class Lying:
+def _helper_pool(monkeypatch, answer) -> None:
+    """Property checks go to a helper pool whose n-th `submit` returns `answer(n)` (a Future)
+    or raises what it raises."""
+    class Pool:
         def __init__(self, *a, **k):
-            pass
+            self.calls = 0
 
         def submit(self, fn, ids):
-            f = Future()
-            f.set_result([])  # no result for the checks it was given
-            return f
+            self.calls += 1
+            return answer(self.calls)
 
         def shutdown(self, **k):
             pass
 
     monkeypatch.setattr(_runner, "own_process", lambda: True)
-    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Lying)
+    monkeypatch.setattr(_runner, "ProcessPoolExecutor", Pool)
+
+
+def _future(*, result=None, error: BaseException | None = None) -> Future:
+    f = Future()
+    if error is not None:
+        f.set_exception(error)
+    else:
+        f.set_result(result)
+    return f
+
+
+def test_a_helper_pool_that_breaks_costs_no_verdict(inline, tmp_path, monkeypatch):
+    """The helper dies on its first check and the pool refuses the next one (BrokenProcessPool):
+    the check left for it, and the one it died on, run in this process."""
+    def answer(n):
+        if n > 1:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return _future(error=BrokenProcessPool("a child process terminated abruptly"))
+
+    _helper_pool(monkeypatch, answer)
+    assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
+                         cache_folder=tmp_path / "f")) == inline
+
+
+def test_a_helper_process_that_answers_for_other_checks_is_not_believed(inline, tmp_path, monkeypatch):
+    _helper_pool(monkeypatch, lambda n: _future(result=[]))  # no result for the checks it was given
     assert _evidence(run(default_root(), only=[*PROPERTY_CHECKS, FILE_CHECK],
                          cache_folder=tmp_path / "d")) == inline
 
