@@ -4,15 +4,20 @@ A full run hashes every file (hashlib on OpenSSL, threads: the GIL is released w
 hashing, so both cores stay busy with several files). The cache lives OUTSIDE the root
 (verifiers never write into it): `$LUME_CACHE_DIR`, else `$XDG_CACHE_HOME/lume`, else
 `~/.cache/lume`, one file per root. A quick run trusts a cached digest only when the file's
-size, mtime, ctime and inode are all unchanged; anything else is hashed again. Per-file
-results of checks (`memo`) are cached the same way, and also keyed by a fingerprint of the
-contracts and the tool version, so a changed contract re-checks every file.
+size, mtime, ctime and inode are all unchanged; anything else is hashed again. A file that
+had changed less than input_limits.v1's `unchanged_files.settle_ms` before it was read is
+remembered unsettled (its mtime None, which no stamp equals): a change within the file
+system's timestamp granularity of the read would leave the stamp as it was, so the next run
+reads it again. Per-file results of checks (`memo`) are cached the same way, and also keyed
+by a fingerprint of the contracts and the tool version, so a changed contract re-checks every
+file.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -20,7 +25,7 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from lume.generated.constants import INPUT_HASHED_FILE
-from lume.runtime.core import InputError, hash_input, read_json, write_bytes
+from lume.runtime.core import InputError, hash_input, read_json, settle_ns, write_bytes
 
 CACHE_ENV = "LUME_CACHE_DIR"
 CACHE_VERSION = 3  # 2: compact label memos (labels.table); 3: memos in a file of their own
@@ -45,7 +50,16 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-Entry = tuple  # (size, mtime_ns, ctime_ns, inode, sha256 hex): one small tuple per file
+def _kept(st: os.stat_result, read_at_ns: int, settle: int) -> tuple[int, int | None, int, int]:
+    """The stamp remembered for a file stat'ed at `read_at_ns` before it was read: its own when
+    it had been left unchanged for `settle` ns by then, else unsettled (mtime None: no file's
+    stamp equals it, so the next run reads the file again)."""
+    if max(st.st_mtime_ns, st.st_ctime_ns) > read_at_ns - settle:
+        return st.st_size, None, st.st_ctime_ns, st.st_ino
+    return _stamp(st)
+
+
+Entry = tuple  # (size, mtime_ns or None: unsettled, ctime_ns, inode, sha256 hex): a small tuple a file
 
 
 class DigestCache:
@@ -60,6 +74,7 @@ class DigestCache:
         self.root = root
         self.quick = quick
         self.fingerprint = fingerprint
+        self.settle = settle_ns()
         self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
         key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
         self.path = (folder or cache_dir()) / f"verify-{key}.json"
@@ -110,15 +125,18 @@ class DigestCache:
 
     def memo(self, check: str, rel: str, compute: Callable[[], Any]) -> Any:
         """`compute()` for one file, or in quick mode its cached value when the file is unchanged."""
+        read_at = time.time_ns()
         try:
-            stamp = _stamp(os.stat(self.root / rel))
+            st = os.stat(self.root / rel)
         except OSError:
             return compute()
+        stamp: tuple = _stamp(st)
         old = self.stored_memos.get(check, {}).get(rel)
         if self.quick and old is not None and tuple(old[:4]) == stamp:
             value = old[4]
         else:
             value = compute()
+            stamp = _kept(st, read_at, self.settle)
         self.memos.setdefault(check, {})[rel] = [*stamp, value]
         return value
 
@@ -135,15 +153,16 @@ class DigestCache:
     # --- hashing -------------------------------------------------------------------------
     def _hash(self, rel: str) -> tuple[Entry | None, bool]:
         """(entry or None when unreadable, whether it came from the quick cache)."""
+        read_at = time.time_ns()
         try:
-            stamp = _stamp(os.stat(self.root / rel))
+            st = os.stat(self.root / rel)
         except OSError:
             return None, False
-        trusted = self._trusted(rel, stamp)
+        trusted = self._trusted(rel, _stamp(st))
         if trusted is not None:
             return trusted, True
         try:
-            return (*stamp, sha256_file(self.root / rel)), False
+            return (*_kept(st, read_at, self.settle), sha256_file(self.root / rel)), False
         except (OSError, InputError):
             return None, False
 

@@ -9,6 +9,26 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
+class UnchangedFiles(BaseModel):
+    """
+    What `lume verify --quick` may trust of a file it does not read again (a digest, a per-file check result remembered from an earlier run). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
+
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: Annotated[str, Field(min_length=3)]
+    """
+    Why the rule exists, for the reader of the table.
+    """
+    settle_ms: Annotated[int, Field(ge=0)]
+    """
+    How long before it was read a file must have last changed (modification and change time both) for what was read of it to be trusted later on an unchanged stamp; a file changed more recently, or dated after the read, is remembered unsettled and read again.
+
+    """
+
+
 class Limit(BaseModel):
     """
     What a reader accepts of one kind of input file.
@@ -68,3 +88,8 @@ class InputLimits(BaseModel):
         dict[Annotated[str, StringConstraints(pattern=r'^[a-z][a-z0-9_]*$')], Limit],
         Field(min_length=1),
     ]
+    unchanged_files: UnchangedFiles | None = None
+    """
+    What `lume verify --quick` may trust of a file it does not read again (a digest, a per-file check result remembered from an earlier run). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
+
+    """

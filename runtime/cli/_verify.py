@@ -52,9 +52,10 @@ def write_failed(path: Path, exc: OSError) -> BadInput:
                    "heartbeat, MIDI port, completion-gate report); without it those checks are not run.")
 @click.option("--quick", is_flag=True,
               help="Trust digests and per-file results of files whose size, mtime, ctime and inode "
-                   "are unchanged since the last run, and reuse a property check's signed proof "
-                   "from an earlier run of the same code, contracts and dependencies within its "
-                   "maximum age (default: re-hash everything and run every check).")
+                   "are unchanged since the last run (and had settled when it read them), and reuse "
+                   "a property check's signed proof from an earlier run of the same code, contracts "
+                   "and dependencies within its maximum age (default: re-hash everything and run "
+                   "every check).")
 @click.option("--deep", is_flag=True,
               help="Decompress every archive again instead of trusting the member digests the "
                    "indexer recorded while extracting it (the archive's own digest is checked either way).")

@@ -36,20 +36,40 @@ class NotRegularFile(InputError):
 
 
 @functools.cache
-def _limits() -> dict[str, Any]:
-    """input_limits.v1's rows, validated against its meta-schema by jsonschema-rs, as read-only
-    rows with every field the meta-schema declares (an absent one is None, as in the generated
-    `Limit`). Every small command reads this table: it is not worth importing pydantic for."""
-    from ._contracts import ContractError, get, meta_for
+def _table() -> dict[str, Any]:
+    """input_limits.v1's data, validated against its meta-schema by jsonschema-rs. Every small
+    command reads this table: it is not worth importing pydantic for."""
+    from ._contracts import ContractError, get
     from ._validate import one_line, table_problems
 
     c = get(LIMITS)
     found = table_problems(c)
     if found:
         raise ContractError(one_line(found))
-    fields = meta_for(c).raw["$defs"]["Limit"]["properties"]
+    return c.table_data()
+
+
+@functools.cache
+def _limits() -> dict[str, Any]:
+    """input_limits.v1's rows as read-only rows with every field the meta-schema declares (an
+    absent one is None, as in the generated `Limit`)."""
+    from ._contracts import get, meta_for
+
+    fields = meta_for(get(LIMITS)).raw["$defs"]["Limit"]["properties"]
     return {kind: SimpleNamespace(**{f: row.get(f) for f in fields})
-            for kind, row in c.table_data()["kinds"].items()}
+            for kind, row in _table()["kinds"].items()}
+
+
+def settle_ns() -> int:
+    """input_limits.v1's `unchanged_files.settle_ms`, in nanoseconds: what was read of a file
+    that changed less than this before the read is not trusted later on an unchanged stamp."""
+    rule = _table().get("unchanged_files")
+    if rule is None:
+        from ._contracts import ContractError
+
+        raise ContractError(f"{LIMITS} states no unchanged_files.settle_ms: nothing remembered of a "
+                            f"file can be trusted without it [{LIMITS}]")
+    return rule["settle_ms"] * 1_000_000
 
 
 def input_limit(kind: str) -> Any:

@@ -52,6 +52,16 @@ def test_every_kind_the_contract_declares_has_a_limit():
         input_limit("no_such_kind")
 
 
+def test_how_long_a_file_must_be_left_unchanged_to_be_trusted_comes_from_the_contract(monkeypatch):
+    from lume.runtime.core import ContractError, _files, get, settle_ns
+
+    assert settle_ns() == get("input_limits.v1").table_data()["unchanged_files"]["settle_ms"] * 1_000_000
+    without = {k: v for k, v in get("input_limits.v1").table_data().items() if k != "unchanged_files"}
+    monkeypatch.setattr(_files, "_table", lambda: without)  # a table that leaves the rule out
+    with pytest.raises(ContractError, match=r"unchanged_files.*\[input_limits.v1\]"):
+        settle_ns()
+
+
 @posix_only
 @pytest.mark.parametrize("reader", [read_json, lambda p: list(iter_jsonl(p)),
                                     lambda p: read_input(p, INPUT_JSON_DOCUMENT)])

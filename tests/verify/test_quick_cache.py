@@ -39,12 +39,12 @@ def test_a_file_the_memo_does_not_know_is_parsed(tmp_path, monkeypatch, fresh_re
 
 def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypatch):
     import orjson
-    from verify_roots import copy_root
+    from verify_roots import copy_root, settle
 
     from lume.verifiers import _scan, _schema_conformance
     from lume.verifiers._runner import default_root, run
 
-    root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
+    root, cache = settle(copy_root(default_root(), tmp_path / "root")), tmp_path / "cache"
     first = run(root, only=[_schema_conformance.ID], cache_folder=cache)
     run(root, only=["labels.table"], cache_folder=cache)
     memos = orjson.loads(first.context.cache.memo_path.read_bytes())["memos"]
@@ -78,11 +78,11 @@ def _pairs_run(root, cache, quick: bool) -> tuple[list[dict], bool]:
 
 
 def test_a_quick_run_takes_unchanged_training_pairs_from_the_cache_without_importing_numpy(tmp_path):
-    from verify_roots import copy_root
+    from verify_roots import copy_root, settle
 
     from lume.verifiers._runner import default_root
 
-    root, cache = copy_root(default_root(), tmp_path / "root"), tmp_path / "cache"
+    root, cache = settle(copy_root(default_root(), tmp_path / "root")), tmp_path / "cache"
     checked, numpy = _pairs_run(root, cache, quick=False)
     assert numpy and checked and all("outcome" not in e for e in checked)
     assert _pairs_run(root, cache, quick=True) == (checked, False)  # same rows, numpy never imported

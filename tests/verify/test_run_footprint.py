@@ -8,7 +8,7 @@ import weakref
 from pathlib import Path
 
 import pytest
-from verify_roots import copy_root
+from verify_roots import copy_root, settle
 
 from lume.verifiers import _schema_conformance
 from lume.verifiers._context import Context
@@ -52,6 +52,7 @@ def test_only_a_partial_run_reads_the_old_cache_back(root, tmp_path, monkeypatch
 
 
 def test_a_quick_run_holds_each_stored_entry_once(root, tmp_path):
+    settle(root)
     run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
     quick = DigestCache(root, quick=True, folder=tmp_path / "cache")
     assert quick.stored

@@ -8,9 +8,10 @@ import json
 import os
 import shutil
 import tarfile
+import time
 from pathlib import Path
 
-from lume.runtime.core import get
+from lume.runtime.core import get, settle_ns
 
 SESSION = "20260529-route-smoke-01"
 ARCHIVE = f"{SESSION}.tar.gz"
@@ -133,3 +134,15 @@ def tree_digest(root: Path) -> str:
 def copy_root(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+def settle(root: Path) -> Path:
+    """Wait until every file below `root` has been left unchanged for input_limits.v1's
+    `unchanged_files.settle_ms`: a quick run trusts what was remembered of such files only
+    (what it read of a newer one, it reads again)."""
+    stats = [p.lstat() for p in root.rglob("*")]
+    newest = max((max(st.st_mtime_ns, st.st_ctime_ns) for st in stats), default=0)
+    wait = newest + settle_ns() - time.time_ns()
+    if wait > 0:
+        time.sleep(wait / 1e9 + 0.01)
+    return root
