@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 class UnchangedFiles(BaseModel):
     """
-    What `lume verify --quick` may trust of a file it does not read again (a digest, a per-file check result remembered from an earlier run). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
+    What LUME may trust of a file it does not read again (`lume verify --quick`'s remembered digests and per-file check results, the director's device list). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
 
     """
 
@@ -90,6 +90,6 @@ class InputLimits(BaseModel):
     ]
     unchanged_files: UnchangedFiles | None = None
     """
-    What `lume verify --quick` may trust of a file it does not read again (a digest, a per-file check result remembered from an earlier run). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
+    What LUME may trust of a file it does not read again (`lume verify --quick`'s remembered digests and per-file check results, the director's device list). Optional in this shape so that the table stays backward compatible; the table LUME ships states it, and a table without it is refused where the rule is needed (`lume.runtime.core.settle_ns`).
 
     """

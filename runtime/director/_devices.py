@@ -17,6 +17,7 @@ import binascii
 import os
 import re
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lume.runtime import core
-from lume.runtime.core import InputError, get, problems, read_json
+from lume.runtime.core import InputError, get, problems, read_json, settle_ns
 
 from . import _ownership as own
 from ._lock import Lock
@@ -205,16 +206,22 @@ class DeviceTrust:
 class DeviceFile:
     """The trust list kept in a file (absent = no device enrolled), re-read when it changes.
     Enrol and revoke change it under its lock (`lock_path`), one at a time across processes;
-    each waits up to `wait_s` for the lock, then DirectorBusy names who holds it."""
+    each waits up to `wait_s` for the lock, then DirectorBusy names who holds it.
+
+    "Changed" is a stat stamp; a list read less than input_limits.v1's
+    `unchanged_files.settle_ms` after it changed is read again at the next command: a second
+    change within the file system's timestamp granularity (a revocation right after an
+    enrolment) could leave the stamp as it was, and must not leave a revoked device trusted."""
 
     def __init__(self, path: Path, *, wait_s: float | None = None) -> None:
         self.path = Path(path)
         # by default director_ownership.v2 identify.enroll_lock_wait_s (what `--wait` shows)
         self.wait_s = own.load().identify.enroll_lock_wait_s if wait_s is None else wait_s
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: tuple[int, int, int, int] | None = None
         self._trust = DeviceTrust()
 
     def _refresh(self) -> DeviceTrust:
+        read_at = time.time_ns()
         try:
             s = os.stat(self.path)  # once per command: the cheapest check that it changed
         except FileNotFoundError:
@@ -224,10 +231,11 @@ class DeviceFile:
             raise DeviceListError(f"{self.path}: {exc.strerror or exc}") from exc
         if not stat.S_ISREG(s.st_mode):  # a FIFO or a device would hang or flood the reader
             raise DeviceListError(f"{self.path}: not a regular file [{CONTRACT}]")
-        stamp = (s.st_mtime_ns, s.st_size, s.st_ino)
+        stamp = (s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino)
         if stamp != self._stamp:
             self._trust = DeviceTrust.from_document(read_json(self.path), str(self.path))
-            self._stamp = stamp
+            settled = max(s.st_mtime_ns, s.st_ctime_ns) <= read_at - settle_ns()
+            self._stamp = stamp if settled else None
         return self._trust
 
     def lookup(self, device_id: str) -> Device | None:

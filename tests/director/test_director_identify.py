@@ -121,6 +121,27 @@ def test_enrolment_is_read_while_the_bus_runs_and_revocation_refuses_the_next_co
     assert (reply["code"], reply["role"]) == ("unenrolled_device", "ios")
 
 
+def test_a_device_list_read_just_after_it_changed_is_read_again_until_it_settles(
+        tmp_path: Path, monkeypatch) -> None:
+    """input_limits.v1 `unchanged_files`: a revocation right after an enrolment, within the
+    file system's timestamp granularity, could leave the list's stamp as it was."""
+    import time
+
+    from lume.runtime.core import settle_ns
+
+    devices = DeviceFile(tmp_path / "devices.json")
+    devices.enroll(device(KEYS["ios"], "ios"))
+    reads = []
+    monkeypatch.setattr(dev, "read_json", lambda path: reads.append(path) or core.read_json(path))
+    for _ in range(3):
+        assert devices.lookup(KEYS["ios"].device_id) is not None
+    assert len(reads) == 3  # changed just now: read at every command
+    time.sleep(settle_ns() / 1e9 + 0.05)
+    for _ in range(3):
+        assert devices.lookup(KEYS["ios"].device_id) is not None
+    assert len(reads) == 4  # settled: read once more, then trusted on its stamp
+
+
 def test_small_order_and_malformed_keys_are_never_enrolled(tmp_path: Path) -> None:
     devices = DeviceFile(tmp_path / "devices.json")
     forged = dev.Device("forger", "mac", SMALL_ORDER, "2026-03-14T18:00:00Z")
