@@ -21,13 +21,14 @@ class Context:
     """One verification run over `root`. Every helper only reads the root."""
 
     def __init__(self, root: Path, *, quick: bool = False, cache_folder: Path | None = None,
-                 deep: bool = False, rig: Any = None):
+                 deep: bool = False, rig: Any = None, cache_secret: bytes | None = None):
         self.root = Path(root).absolute()
         self.quick = quick
         self.deep = deep  # re-read what a cheaper record vouches for (archives, not member digests)
         self.rig = rig  # the rig a live probe talks to (`lume verify --rig`), (a RigConfig), or None
+        # cache_secret seals the quick cache (derived from the report's signing key, _digests.py)
         self.cache = DigestCache(self.root, quick=quick, folder=cache_folder,
-                                 fingerprint=contracts_fingerprint())
+                                 fingerprint=contracts_fingerprint(), secret=cache_secret)
         self.links: list[str] = []  # symbolic links met while listing (never followed)
         # per run, not lru_cache on the methods: a class-wide cache would keep every Context
         # (and its parsed documents) alive for the life of the process

@@ -11,10 +11,16 @@ system's timestamp granularity of the read would leave the stamp as it was, so t
 reads it again. Per-file results of checks (`memo`) are cached the same way, and also keyed
 by a fingerprint of the contracts and the tool version, so a changed contract re-checks every
 file.
+
+The cache folder may be writable by others: both files are sealed with an HMAC-SHA256 under a
+secret derived from the key that signs the run's report (`SigningKey.derive`), checked before a
+byte of them is parsed. Whoever can write the folder but not read that key can make a quick run
+hash and check again, never trust a digest or a check result it did not write itself.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import threading
 import time
@@ -24,11 +30,22 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from lume.generated.constants import INPUT_HASHED_FILE
-from lume.runtime.core import InputError, hash_input, read_json, settle_ns, write_bytes
+from lume.generated.constants import INPUT_HASHED_FILE, INPUT_JSON_DOCUMENT
+from lume.runtime.core import (
+    InputError,
+    hash_input,
+    input_limit,
+    loads_bounded,
+    read_input,
+    settle_ns,
+    write_bytes,
+)
 
 CACHE_ENV = "LUME_CACHE_DIR"
-CACHE_VERSION = 3  # 2: compact label memos (labels.table); 3: memos in a file of their own
+SECRET_PURPOSE = "verify cache"  # what the sealing secret is derived for (SigningKey.derive)
+CACHE_VERSION = 4  # 2: compact label memos; 3: memos in a file of their own; 4: sealed (SEAL)
+SEAL = b"lume verify cache, HMAC-SHA256 "  # the first line of a cache file: this, its tag, a newline
+UNSEALED = b"-"  # the tag of a cache written by a run with no signing key (library use)
 CHUNK = 1 << 20
 
 
@@ -44,6 +61,23 @@ def sha256_file(path: Path) -> str:
     """Streamed through core's bounded hasher: a FIFO or device swapped in after the listing is
     refused (InputError), never read, so no hashing thread can block the run."""
     return hash_input(path, INPUT_HASHED_FILE)[0]
+
+
+def _tag(body: bytes, secret: bytes | None) -> bytes:
+    return UNSEALED if secret is None else hmac.new(secret, body, "sha256").hexdigest().encode("ascii")
+
+
+def seal(body: bytes, secret: bytes | None) -> bytes:
+    """A cache file's bytes: the seal line, then `body`."""
+    return SEAL + _tag(body, secret) + b"\n" + body
+
+
+def unseal(data: bytes, secret: bytes | None) -> bytes | None:
+    """The body of a cache file sealed under `secret`, else None (another key, no key, edited)."""
+    head, newline, body = data.partition(b"\n")
+    if not newline or not head.startswith(SEAL):
+        return None
+    return body if hmac.compare_digest(head[len(SEAL):], _tag(body, secret)) else None
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -70,10 +104,11 @@ class DigestCache:
     """
 
     def __init__(self, root: Path, *, quick: bool, folder: Path | None = None,
-                 fingerprint: str = ""):
+                 fingerprint: str = "", secret: bytes | None = None):
         self.root = root
         self.quick = quick
         self.fingerprint = fingerprint
+        self._secret = secret  # seals the cache files: SigningKey.derive(SECRET_PURPOSE)
         self.settle = settle_ns()
         self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
         key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
@@ -95,10 +130,15 @@ class DigestCache:
         self._stopped = False
 
     def _doc(self, path: Path, part: str) -> Any:
-        """`part` of a cache file written for this root (None when it is missing, unreadable,
-        of another version or root, or, for memos, of other contracts)."""
+        """`part` of a cache file written for this root under this run's secret (None when it is
+        missing, unreadable, not sealed by this secret, of another version or root, or, for
+        memos, of other contracts)."""
         try:
-            doc = read_json(path)  # bounded, regular files only: the cache folder is shared
+            data = read_input(path, INPUT_JSON_DOCUMENT)  # bounded, regular files only: the folder is shared
+            body = unseal(data, self._secret)
+            if body is None:
+                return None
+            doc = loads_bounded(body, input_limit(INPUT_JSON_DOCUMENT).max_depth, file=str(path))
         except (OSError, InputError):
             return None
         if not isinstance(doc, dict) or doc.get("version") != CACHE_VERSION \
@@ -323,7 +363,7 @@ class DigestCache:
             memos = {**kept, **memos}
         head = {"version": CACHE_VERSION, "root": str(self.root.resolve()), "fingerprint": self.fingerprint}
         try:  # each file stands on its own: a memo carries its file's stamp, an entry too
-            write_bytes(self.path, orjson.dumps({**head, "entries": self.entries}))
-            write_bytes(self.memo_path, orjson.dumps({**head, "memos": memos}))
+            write_bytes(self.path, seal(orjson.dumps({**head, "entries": self.entries}), self._secret))
+            write_bytes(self.memo_path, seal(orjson.dumps({**head, "memos": memos}), self._secret))
         except OSError:
             pass

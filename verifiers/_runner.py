@@ -14,6 +14,7 @@ from lume.runtime.core import Sealed, SigningKey, return_free_memory, seal_repor
 
 from ._catalog import all_verifiers
 from ._context import Context
+from ._digests import SECRET_PURPOSE
 from ._framework import CheckResult, Verifier
 from ._predicate import NotRun, build_predicate, subjects_of
 from ._proofs import Proofs
@@ -87,7 +88,8 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     `deep` re-reads archives instead of trusting the member digests the indexer recorded.
     With `key` (the key that will sign the report) every passing property check is remembered
     as a signed proof, and a `quick` run reuses a valid one instead of running the check again
-    (property_proof.v1).
+    (property_proof.v1); the quick cache is sealed under a secret derived from it (without a
+    key, a run reads and writes an unsealed cache, which a run with a key never trusts).
 
     Without `only`, a check whose inputs the root does not hold is left out and listed in
     `not_applicable` (and `not_run`), as is a live rig probe when no `rig` is named; a check
@@ -98,7 +100,8 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     explicit = bool(only)
     verifiers = select(only)
     chosen = {v.id for v in verifiers}
-    ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig)
+    ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig,
+                  cache_secret=key.derive(SECRET_PURPOSE) if key is not None else None)
     proofs = Proofs(key, cache_folder / "proofs" if cache_folder else None) if key is not None else None
     # every file is hashed for the subjects anyway: start now, on the other core, while the
     # checks parse and validate (one pass over the bytes overlapping the other)

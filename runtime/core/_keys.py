@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from lume.generated.constants import INPUT_PRIVATE_KEY, INPUT_TRUST_FILE
@@ -81,6 +82,15 @@ class SigningKey:
 
     def signer(self) -> CryptoSigner:
         return CryptoSigner(self.private, self.sslib_key())
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte secret for one purpose, derived from this private key (HKDF-SHA256, RFC
+        5869, `purpose` as its info): only a holder of the key can make it, and it is a key of
+        its own, never the signing key reused for another primitive."""
+        seed = self.private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                          serialization.NoEncryption())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=f"lume {purpose}".encode("utf-8")).derive(seed)
 
 
 def sslib_key(entry: dict[str, Any]) -> SSlibKey:

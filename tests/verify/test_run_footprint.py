@@ -93,8 +93,9 @@ def test_a_partial_run_reads_back_the_other_checks_memos_not_every_files_entry(r
 
     run(root, cache_folder=tmp_path / "cache")
     read = []
-    real = _digests.read_json
-    monkeypatch.setattr(_digests, "read_json", lambda path: read.append(Path(path).name) or real(path))
+    real = _digests.read_input
+    monkeypatch.setattr(_digests, "read_input",
+                        lambda path, kind: read.append(Path(path).name) or real(path, kind))
     run(root, only=[_schema_conformance.ID], cache_folder=tmp_path / "cache")
     assert len(read) == 1 and read[0].endswith(".memos.json")
 
