@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-import orjson
-
+from lume.generated.registry import FILES as CONTRACT_FILES
 from lume.runtime.core import (
-    InputError,
     contract_ref,
     contracts_dir,
     load_all,
     now_iso,
-    read_json,
-    write_bytes,
 )
 
 if TYPE_CHECKING:
@@ -44,9 +40,6 @@ def tool() -> dict[str, str]:
     return {"name": "lume", "version": version}
 
 
-IDS_MEMO = "contract-ids.json"
-
-
 def _contract_files() -> list[Path]:
     """The files load_all() reads, in its order: contracts by name, then meta-schemas."""
     folder = contracts_dir()
@@ -57,33 +50,21 @@ def _contract_files() -> list[Path]:
 def contract_refs() -> list[dict[str, str]]:
     """Every contract and meta-schema with its `$id`, file and SHA-256 of its bytes.
 
-    The `$id` of a file is remembered by the SHA-256 of its bytes (in the verify cache folder),
-    so a run hashes the ~100 contract files instead of parsing their YAML; any file not
-    remembered (a new or changed contract) makes this run parse them all, as before.
+    The `$id` of a file whose bytes are those codegen indexed (`lume.generated.registry.FILES`,
+    part of the installed code) comes from that index, so a run hashes the ~100 contract files
+    instead of parsing them; any other file (a contract edited since `nox -s codegen`) makes this
+    run parse them all. Nothing is read from the cache folder, which others may write: a report
+    never cites an `$id` that the contract files or the installed code do not state.
     """
-    from ._digests import cache_dir
-
     folder = contracts_dir()
-    memo_path = cache_dir() / IDS_MEMO
-    try:
-        memo = read_json(memo_path)  # bounded, regular files only: the cache folder is shared
-        ids = memo["ids"] if isinstance(memo, dict) and isinstance(memo.get("ids"), dict) else {}
-    except (OSError, InputError):
-        ids = {}
     refs = []
     for path in _contract_files():
+        rel = f"contracts/{path.relative_to(folder).as_posix()}"
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        cid = ids.get(digest)
-        if not isinstance(cid, str):
-            break
-        refs.append({"id": cid, "file": f"contracts/{path.relative_to(folder).as_posix()}", "sha256": digest})
-    else:
-        return refs
-    refs = [contract_ref(c, with_file=True) for c in load_all()]
-    try:
-        write_bytes(memo_path, orjson.dumps({"ids": {r["sha256"]: r["id"] for r in refs}}))
-    except OSError:
-        pass  # best effort, like the digest cache
+        known = CONTRACT_FILES.get(rel)
+        if known is None or known["sha256"] != digest:
+            return [contract_ref(c, with_file=True) for c in load_all()]
+        refs.append({"id": known["id"], "file": rel, "sha256": digest})
     return refs
 
 

@@ -1,12 +1,15 @@
-"""What quick mode remembers between runs changes no result: the contracts' `$id`s by file
-digest, and the per-file results of checks that a partial (`--only`) run did not run."""
+"""What quick mode remembers between runs changes no result: the per-file results of checks
+that a partial (`--only`) run did not run, training pairs; and the contracts a report cites come
+from the contract files and the installed code, never from the cache folder."""
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 
-from lume.runtime.core import contract_ref, load_all
+from lume.runtime.core import contract_ref, contracts_dir, load_all
 from lume.verifiers import _predicate
-from lume.verifiers._predicate import IDS_MEMO, contract_refs
+from lume.verifiers._predicate import contract_refs
 
 
 @pytest.fixture
@@ -16,25 +19,31 @@ def fresh_refs():
     contract_refs.cache_clear()
 
 
-def test_contract_refs_from_the_memo_are_those_parsed(tmp_path, monkeypatch, fresh_refs):
+def test_contract_refs_from_the_generated_index_are_those_parsed(monkeypatch, fresh_refs):
+    parsed = [contract_ref(c, with_file=True) for c in load_all()]
+    monkeypatch.setattr(_predicate, "load_all", lambda: pytest.fail("parsed although indexed by codegen"))
+    assert contract_refs() == parsed
+
+
+def test_a_contract_changed_since_codegen_is_parsed(monkeypatch, fresh_refs):
+    parsed = [contract_ref(c, with_file=True) for c in load_all()]
+    stale = {**_predicate.CONTRACT_FILES,
+             "contracts/labels.v1.yaml": {"id": "lume:contract:labels:v1", "sha256": "0" * 64}}
+    monkeypatch.setattr(_predicate, "CONTRACT_FILES", stale)
+    loaded = []
+    monkeypatch.setattr(_predicate, "load_all", lambda: loaded.append(1) or load_all())
+    assert contract_refs() == parsed and loaded == [1]
+
+
+def test_nothing_in_the_cache_folder_changes_the_contracts_a_report_cites(tmp_path, monkeypatch, fresh_refs):
+    """A shared cache folder once held a memo of `$id`s by file digest: whoever could write it
+    made a full run's signed report cite a forged `$id` for a real contract file."""
     monkeypatch.setenv("LUME_CACHE_DIR", str(tmp_path))
     parsed = [contract_ref(c, with_file=True) for c in load_all()]
+    labels = hashlib.sha256((contracts_dir() / "labels.v1.yaml").read_bytes()).hexdigest()
+    (tmp_path / "contract-ids.json").write_text('{"ids": {"%s": "lume:contract:labels:v9"}}' % labels)
     assert contract_refs() == parsed
-    assert (tmp_path / IDS_MEMO).is_file()
-    contract_refs.cache_clear()
-    monkeypatch.setattr(_predicate, "load_all", lambda: pytest.fail("parsed although remembered"))
-    assert contract_refs() == parsed
-
-
-def test_a_file_the_memo_does_not_know_is_parsed(tmp_path, monkeypatch, fresh_refs):
-    monkeypatch.setenv("LUME_CACHE_DIR", str(tmp_path))
-    parsed = contract_refs()
-    contract_refs.cache_clear()
-    (tmp_path / IDS_MEMO).write_text('{"ids": {"%s": "lume:contract:wrong:v1"}}' % ("0" * 64))
-    assert contract_refs() == parsed
-    contract_refs.cache_clear()
-    (tmp_path / IDS_MEMO).write_text("not json")
-    assert contract_refs() == parsed
+    assert [p.name for p in tmp_path.iterdir()] == ["contract-ids.json"]  # and nothing is written there
 
 
 def test_a_partial_run_keeps_what_the_other_checks_remembered(tmp_path, monkeypatch):
