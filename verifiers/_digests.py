@@ -37,7 +37,7 @@ from lume.runtime.core import (
     input_limit,
     loads_bounded,
     read_input,
-    settle_ns,
+    settled,
     write_bytes,
 )
 
@@ -84,13 +84,11 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-def _kept(st: os.stat_result, read_at_ns: int, settle: int) -> tuple[int, int | None, int, int]:
+def _kept(st: os.stat_result, read_at_ns: int) -> tuple[int, int | None, int, int]:
     """The stamp remembered for a file stat'ed at `read_at_ns` before it was read: its own when
-    it had been left unchanged for `settle` ns by then, else unsettled (mtime None: no file's
-    stamp equals it, so the next run reads the file again)."""
-    if max(st.st_mtime_ns, st.st_ctime_ns) > read_at_ns - settle:
-        return st.st_size, None, st.st_ctime_ns, st.st_ino
-    return _stamp(st)
+    it had settled by then (`core.settled`), else unsettled (mtime None: no file's stamp equals
+    it, so the next run reads the file again)."""
+    return _stamp(st) if settled(st, read_at_ns) else (st.st_size, None, st.st_ctime_ns, st.st_ino)
 
 
 Entry = tuple  # (size, mtime_ns or None: unsettled, ctime_ns, inode, sha256 hex): a small tuple a file
@@ -109,7 +107,6 @@ class DigestCache:
         self.quick = quick
         self.fingerprint = fingerprint
         self._secret = secret  # seals the cache files: SigningKey.derive(SECRET_PURPOSE)
-        self.settle = settle_ns()
         self.memos: dict[str, dict[str, list]] = {}  # check -> rel -> [stamp..., value]
         key = hashlib.sha256(str(root.resolve()).encode("utf-8")).hexdigest()[:32]
         self.path = (folder or cache_dir()) / f"verify-{key}.json"
@@ -176,7 +173,7 @@ class DigestCache:
             value = old[4]
         else:
             value = compute()
-            stamp = _kept(st, read_at, self.settle)
+            stamp = _kept(st, read_at)
         self.memos.setdefault(check, {})[rel] = [*stamp, value]
         return value
 
@@ -202,7 +199,7 @@ class DigestCache:
         if trusted is not None:
             return trusted, True
         try:
-            return (*_kept(st, read_at, self.settle), sha256_file(self.root / rel)), False
+            return (*_kept(st, read_at), sha256_file(self.root / rel)), False
         except (OSError, InputError):
             return None, False
 

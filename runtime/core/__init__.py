@@ -20,7 +20,7 @@
   `iter_jsonl`, `read_text` and `read_yaml` too): regular files only, within input_limits.v1's
   limits per kind of input (`input_limit(kind)`); files only hashed are streamed (`hash_input`),
   live streams read in bounded lines (`bounded_lines`); how long a file must have been left
-  unchanged for what was read of it to be trusted later on its stamp (`settle_ns`);
+  unchanged for what was read of it to be trusted later on its stamp (`settle_ns`, `settled`);
 - services' HTTP layer bounded against slow clients (`guarded_config`: a uvicorn configuration
   enforcing a service's row of service_connections.v1, `connection_limits(service)`);
 - evidence and check results (`Evidence`, `CheckResult`), what checks and gates return.
@@ -45,7 +45,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "_evidence": ("CheckResult", "Domain", "Evidence", "Status", "held", "status_of", "unchecked",
             "violated", "warned",),
     "_files": ("InputError", "NotRegularFile", "bounded_lines", "depth_over", "hash_input", "input_limit",
-            "open_input", "read_input", "settle_ns", "size_text",),
+            "open_input", "read_input", "settle_ns", "settled", "size_text",),
     "_freshness": ("Freshness", "Limit", "evidence_freshness", "freshness", "limit", "span_text",),
     "_inline": ("self_contained",),
     "_lazy": ("lazy_exports",),

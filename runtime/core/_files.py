@@ -72,6 +72,14 @@ def settle_ns() -> int:
     return rule["settle_ms"] * 1_000_000
 
 
+def settled(st: os.stat_result, read_at_ns: int) -> bool:
+    """Whether a file stat'ed (`st`) at `read_at_ns`, just before it was read, had been left
+    unchanged for `settle_ns()` by then: only then may what was read of it be trusted later on
+    an unchanged stamp (a change within the file system's timestamp granularity of the read
+    can leave size, mtime, ctime and inode as they were; a file dated ahead never settles)."""
+    return max(st.st_mtime_ns, st.st_ctime_ns) <= read_at_ns - settle_ns()
+
+
 def input_limit(kind: str) -> Any:
     """The row of input_limits.v1 for one kind of input (`max_bytes`, `max_line_bytes`,
     `max_depth`); KeyError naming the contract for a kind it does not declare."""

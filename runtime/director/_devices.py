@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lume.runtime import core
-from lume.runtime.core import InputError, get, problems, read_json, settle_ns
+from lume.runtime.core import InputError, get, problems, read_json, settled
 
 from . import _ownership as own
 from ._lock import Lock
@@ -234,8 +234,7 @@ class DeviceFile:
         stamp = (s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino)
         if stamp != self._stamp:
             self._trust = DeviceTrust.from_document(read_json(self.path), str(self.path))
-            settled = max(s.st_mtime_ns, s.st_ctime_ns) <= read_at - settle_ns()
-            self._stamp = stamp if settled else None
+            self._stamp = stamp if settled(s, read_at) else None
         return self._trust
 
     def lookup(self, device_id: str) -> Device | None:

@@ -80,3 +80,15 @@ def test_malformed_trust_file_is_bad_input(tmp_path, content, match):
 def test_trusting_a_malformed_public_key_is_refused(bad):
     with pytest.raises(KeyProblem, match="Ed25519 public key"):
         trust_entry(bad)
+
+
+def test_a_derived_secret_belongs_to_one_key_and_one_purpose():
+    from cryptography.hazmat.primitives import serialization as s
+
+    from lume.runtime.core import SigningKey
+
+    key, other = SigningKey.generate(), SigningKey.generate()
+    secret = key.derive("verify cache")
+    assert len(secret) == 32 and secret == key.derive("verify cache")
+    assert secret not in (key.derive("another purpose"), other.derive("verify cache"))
+    assert secret != key.private.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption())
