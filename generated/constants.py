@@ -208,6 +208,7 @@ INPUT_KINDS = (
     'secret_token',
     'yaml_document',
     'hashed_file',
+    'hypothesis_file',
     'completion_proof',
     'worker_output',
     'training_arrays',
@@ -228,6 +229,7 @@ INPUT_PRIVATE_KEY = 'private_key'
 INPUT_SECRET_TOKEN = 'secret_token'
 INPUT_YAML_DOCUMENT = 'yaml_document'
 INPUT_HASHED_FILE = 'hashed_file'
+INPUT_HYPOTHESIS_FILE = 'hypothesis_file'
 INPUT_COMPLETION_PROOF = 'completion_proof'
 INPUT_WORKER_OUTPUT = 'worker_output'
 INPUT_TRAINING_ARRAYS = 'training_arrays'

@@ -6,17 +6,19 @@ with no example database and no deadline. A property is a function of one genera
 that raises AssertionError naming the invariant it found broken; it counts what it saw (events,
 dispatches, frames …) in a Counter. Hypothesis shrinks a failure to a minimal example and runs
 that example last, so the value of the last call is the shrunk counterexample the evidence
-carries. Hypothesis prints nothing here (the caller may be writing JSON to stdout).
+carries. Hypothesis prints nothing here (the caller may be writing JSON to stdout), and reads
+and writes its files only in a private folder (`_hypothesis_home`).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from lume.runtime.core import Evidence, frozen_heap, held, table, unchecked, violated
+
+from ._hypothesis_home import private_home
 
 BUDGETS = "property_checks.v1"
 PROFILE_ENV = "LUME_PROPERTY_PROFILE"
@@ -126,28 +128,12 @@ def run_property(name: str, invariants: Iterable[str], strategy: Any,
     try:
         for value in explicit:
             body(value)
-        with with_reporter(lambda _text: None), _storage(), frozen_heap():
+        with with_reporter(lambda _text: None), private_home(), frozen_heap():
             test()
     except Exception as exc:  # noqa: BLE001 - any failure of the property is its counterexample
         out.error = f"{type(exc).__name__}: {exc}".strip()
         out.counterexample = last[0]
     return out
-
-
-@contextlib.contextmanager
-def _storage() -> Iterator[None]:
-    """Hypothesis keeps a cache of constants in `./.hypothesis`: point it at the verifiers' cache
-    folder instead, so `lume verify` writes nothing in the folder it is run from."""
-    from hypothesis import configuration
-
-    from ._digests import cache_dir
-
-    before = configuration.storage_directory(intent_to_write=False).home_directory
-    configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")
-    try:
-        yield
-    finally:
-        configuration.set_hypothesis_home_dir(before)
 
 
 def jsonable(value: Any) -> Any:

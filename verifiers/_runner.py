@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lume.runtime.core import Sealed, SigningKey, return_free_memory, seal_report, skip_final_collection
 
+from . import _hypothesis_home
 from ._catalog import all_verifiers
 from ._context import Context
 from ._digests import SECRET_PURPOSE
@@ -102,6 +103,9 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
     chosen = {v.id for v in verifiers}
     ctx = Context(root, quick=quick, cache_folder=cache_folder, deep=deep, rig=rig,
                   cache_secret=key.derive(SECRET_PURPOSE) if key is not None else None)
+    # Hypothesis's own files: kept in the cache folder under a seal of this key (_hypothesis_home)
+    home = (cache_folder, key.derive(_hypothesis_home.SECRET_PURPOSE) if key is not None else None)
+    _hypothesis_home.use(*home)
     proofs = Proofs(key, cache_folder / "proofs" if cache_folder else None) if key is not None else None
     # every file is hashed for the subjects anyway: start now, on the other core, while the
     # checks parse and validate (one pass over the bytes overlapping the other)
@@ -118,11 +122,13 @@ def run(root: Path, *, only: Iterable[str] = (), quick: bool = False, cache_fold
             done = {v.id: r for v in todo if v.proof and (r := proofs.recall(v)) is not None}
         # property checks never read the root: in their own process they run beside the file checks
         proving = [v for v in todo if v.proof and v.id not in done]
+        if proving:
+            _hypothesis_home.prepare()  # seeded beside the file checks, before a property runs here
         share: _Shared | None = None
         if proving and own_process():
             # the run waits for the helper to end: it skips the collection of its heap at exit
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=skip_final_collection)
+                                       initializer=_helper_starts, initargs=home)
             by_id = {v.id: v for v in proving}
             share = _Shared(pool, [by_id[i] for i in scheduled(list(by_id))])
         aside = {v.id for v in proving} if share is not None else set()
@@ -233,6 +239,14 @@ def _run_here(v: Verifier, ctx: Context | None, done: dict[str, CheckResult], pr
             proofs.remember(v, done[v.id])
     if progress:
         progress(v, done[v.id])
+
+
+def _helper_starts(cache_folder: Path | None, home_secret: bytes | None) -> None:
+    """The property-check helper process, as it starts: it skips the collection of its heap at
+    exit, and keeps Hypothesis's files as the run does."""
+    skip_final_collection()
+    _hypothesis_home.use(cache_folder, home_secret)
+    _hypothesis_home.prepare()
 
 
 def prove(ids: list[str]) -> list[CheckResult]:
