@@ -12,8 +12,8 @@ Hypothesis adds there is copied back and the manifest sealed again, so the next 
 warm as before: building the tables and reading the constants costs about 2 s a process.
 
 A process that verifies without a key (library use) seeds nothing and copies nothing back:
-nothing unsigned is ever read, and nothing it computed is vouched for. Hypothesis keeps what it
-read in memory for the rest of the process, so the first run of a process decides.
+nothing unsigned is ever read, and nothing it computed is vouched for. (Hypothesis keeps its
+tables in memory for the rest of a process: computed, or read from a sealed copy, either way.)
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ tries, and so what a signed proof rests on (verifiers/_hypothesis_home.py).
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -26,6 +27,7 @@ from lume.verifiers._digests import cache_dir, seal
 TABLE = f"unicode_data/{unicodedata.unidata_version}/charmap.json.gz"
 
 
+@functools.cache
 def forged_table() -> bytes:
     """Hypothesis's category table with upper-case letters narrowed to "A": text strategies would
     never draw another one."""
@@ -39,11 +41,12 @@ def forged_table() -> bytes:
     return gzip.compress(json.dumps(sorted(table.items())).encode())
 
 
-FORGED = forged_table()
-
-
 @pytest.fixture
 def secret() -> bytes:
+    return SigningKey.generate().derive(home.SECRET_PURPOSE)
+
+
+def another_secret() -> bytes:
     return SigningKey.generate().derive(home.SECRET_PURPOSE)
 
 
@@ -119,7 +122,7 @@ def test_two_runs_sealing_at_once_keep_each_others_files(tmp_path, secret):
 
 
 def test_keys_sharing_a_cache_folder_keep_their_own_files(tmp_path, secret):
-    folder, other = tmp_path / "cache", SigningKey.generate().derive(home.SECRET_PURPOSE)
+    folder, other = tmp_path / "cache", another_secret()
     for key, data in ((secret, b"one"), (other, b"two")):  # the same path, different bytes
         ours = home._Home(folder, key)
         (ours.path / "constants").mkdir()
@@ -133,14 +136,15 @@ REAL = b"the real table"
 HOSTILE = {
     "no manifest": lambda folder, secret: manifest(folder, secret).unlink(),
     "a manifest sealed without a key": lambda folder, secret: plant(
-        folder, {TABLE: FORGED}, None, manifest_of=secret),
+        folder, {TABLE: forged_table()}, None, manifest_of=secret),
     "a manifest sealed under another key": lambda folder, secret: plant(
-        folder, {TABLE: FORGED}, SigningKey.generate().derive(home.SECRET_PURPOSE), manifest_of=secret),
+        folder, {TABLE: forged_table()}, another_secret(), manifest_of=secret),
     "a manifest sealed for the verify cache, not for these files": lambda folder, secret: plant(
-        folder, {TABLE: FORGED}, SigningKey.generate().derive("verify cache"), manifest_of=secret),
+        folder, {TABLE: forged_table()}, SigningKey.generate().derive("verify cache"), manifest_of=secret),
     "a sealed manifest edited": lambda folder, secret: manifest(folder, secret).write_bytes(
         manifest(folder, secret).read_bytes() + b" "),
-    "the file rewritten after it was sealed": lambda folder, secret: blob(folder, REAL).write_bytes(FORGED),
+    "the file rewritten after it was sealed": lambda folder, secret: blob(folder, REAL).write_bytes(
+        forged_table()),
     "the file swapped for a FIFO": lambda folder, secret: (
         blob(folder, REAL).unlink(), os.mkfifo(blob(folder, REAL))),
     "the file grown past its limit": lambda folder, secret: blob(folder, REAL).write_bytes(
@@ -199,8 +203,8 @@ def test_a_forged_unicode_table_in_the_cache_folder_never_steers_a_property_run(
     """A property run in a fresh process, with a forged category table in its cache folder. The
     run's own key sealing it is the control: only the key holder can make Hypothesis use it."""
     folder = tmp_path / "cache"
-    plant(folder, {TABLE: FORGED},
-          secret if sealed_by == "the run's own key" else SigningKey.generate().derive(home.SECRET_PURPOSE))
+    plant(folder, {TABLE: forged_table()},
+          secret if sealed_by == "the run's own key" else another_secret())
     out = subprocess.run([sys.executable, "-c", PROBE, str(folder), secret.hex()], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
