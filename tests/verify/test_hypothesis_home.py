@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 import unicodedata
 
 import pytest
@@ -22,7 +23,7 @@ from hypothesis import configuration
 
 from lume.runtime.core import SigningKey, input_limit, load_or_create_key
 from lume.verifiers import _hypothesis_home as home
-from lume.verifiers._digests import cache_dir, seal
+from lume.verifiers._digests import cache_dir, seal, unseal
 
 TABLE = f"unicode_data/{unicodedata.unidata_version}/charmap.json.gz"
 
@@ -119,6 +120,40 @@ def test_two_runs_sealing_at_once_keep_each_others_files(tmp_path, secret):
     first.keep()
     second.keep()
     assert seeded(folder, secret) == {"constants/a": b"a", "constants/b": b"b"}
+
+
+RACER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from lume.verifiers import _hypothesis_home as home
+
+    folder, secret, me, start = Path(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+    ours = home._Home(folder, secret)
+    (ours.path / "constants").mkdir()
+    for i in range(20):
+        (ours.path / "constants" / f"{me}-{i}").write_bytes(f"{me} {i}".encode())
+    time.sleep(max(0.0, start - time.time()))
+    for _ in range(5):  # each keep after the first finds nothing new: the race is on the first
+        ours.keep()
+""")
+
+
+def test_runs_sealing_at_once_leave_a_sealed_manifest_of_sound_files(tmp_path, secret):
+    """Four processes keep their files into one cache folder at the same instant: whichever
+    manifest wins, it is sealed, and every file it lists holds the bytes it was sealed with (a
+    lost entry only means Hypothesis computes that file again)."""
+    folder, start = tmp_path / "cache", time.time() + 3
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(folder), secret.hex(), name, str(start)])
+              for name in "abcd"]
+    assert [r.wait(timeout=120) for r in racers] == [0, 0, 0, 0]
+    body = unseal(manifest(folder, secret).read_bytes(), secret)
+    assert body is not None, "the manifest is not sealed"
+    listed = json.loads(body)["files"]
+    assert listed
+    for rel, sha in listed.items():
+        me, i = rel.removeprefix("constants/").split("-")
+        assert blob(folder, f"{me} {i}".encode()).name == sha and blob(folder, f"{me} {i}".encode()).exists()
+    assert seeded(folder, secret) == {rel: "{} {}".format(*rel[10:].split("-")).encode() for rel in listed}
 
 
 def test_keys_sharing_a_cache_folder_keep_their_own_files(tmp_path, secret):
