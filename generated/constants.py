@@ -333,6 +333,10 @@ ARCHIVE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$'
 # transport_manifest.v1 /properties/session_id/pattern
 SESSION_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
 
+# a digest as LUME writes it
+# common.v1 /$defs/Sha256/pattern
+SHA256_PATTERN = '^[0-9a-f]{64}$'
+
 # timeline.csv header (gesture_templates.v1)
 # gesture_templates.v1 /properties/timeline/properties/columns/const
 TIMELINE_COLUMNS = (

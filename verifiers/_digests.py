@@ -80,6 +80,19 @@ def unseal(data: bytes, secret: bytes | None) -> bytes | None:
     return body if hmac.compare_digest(head[len(SEAL):], _tag(body, secret)) else None
 
 
+def read_sealed(path: Path, secret: bytes | None) -> Any:
+    """The JSON document of a cache file sealed under `secret`, or None when it is missing,
+    unreadable, not a regular file, over the JSON document limit, not sealed by this secret, or
+    not JSON. The seal is checked before a byte of the body is parsed: the folder may be shared."""
+    try:
+        body = unseal(read_input(path, INPUT_JSON_DOCUMENT), secret)
+        if body is None:
+            return None
+        return loads_bounded(body, input_limit(INPUT_JSON_DOCUMENT).max_depth, file=str(path))
+    except (OSError, InputError):
+        return None
+
+
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
@@ -130,14 +143,7 @@ class DigestCache:
         """`part` of a cache file written for this root under this run's secret (None when it is
         missing, unreadable, not sealed by this secret, of another version or root, or, for
         memos, of other contracts)."""
-        try:
-            data = read_input(path, INPUT_JSON_DOCUMENT)  # bounded, regular files only: the folder is shared
-            body = unseal(data, self._secret)
-            if body is None:
-                return None
-            doc = loads_bounded(body, input_limit(INPUT_JSON_DOCUMENT).max_depth, file=str(path))
-        except (OSError, InputError):
-            return None
+        doc = read_sealed(path, self._secret)
         if not isinstance(doc, dict) or doc.get("version") != CACHE_VERSION \
                 or doc.get("root") != str(self.root.resolve()):
             return None

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -30,10 +31,10 @@ from typing import Iterator
 
 import orjson
 
-from lume.generated.constants import INPUT_HYPOTHESIS_FILE, INPUT_JSON_DOCUMENT
-from lume.runtime.core import InputError, input_limit, loads_bounded, read_input, write_bytes
+from lume.generated.constants import INPUT_HYPOTHESIS_FILE, SHA256_PATTERN
+from lume.runtime.core import InputError, read_input, write_bytes
 
-from ._digests import cache_dir, seal, unseal
+from ._digests import cache_dir, read_sealed, seal
 
 SECRET_PURPOSE = "hypothesis files"  # what the manifest's secret is derived for (SigningKey.derive)
 # In the cache folder: each file Hypothesis wrote, named by its SHA-256 (its bytes are not
@@ -45,14 +46,18 @@ VERSION = 1
 SKIPPED = ("tmp", ".gitignore")  # Hypothesis's scratch folder and the .gitignore it writes itself
 
 
+def manifest_name(secret: bytes) -> str:
+    """The manifest's file name under one key: keys sharing a folder keep one each, and the
+    name says nothing of the key."""
+    return MANIFEST.format(hmac.new(secret, b"manifest name", "sha256").hexdigest()[:16])
+
+
 class _Home:
     """One private Hypothesis home, seeded from a cache folder under one secret."""
 
     def __init__(self, folder: Path | None, secret: bytes | None):
         self.folder, self.secret = folder, secret
-        # the manifest's name: one per key (keys sharing a folder keep theirs), and not the key's
-        self.manifest = None if secret is None else MANIFEST.format(
-            hmac.new(secret, b"manifest name", "sha256").hexdigest()[:16])
+        self.manifest = None if secret is None else manifest_name(secret)
         self.path = Path(tempfile.mkdtemp(prefix="lume-hypothesis-"))
         atexit.register(self._remove)
         self.known: dict[str, str] = {}  # path under the home -> SHA-256, of the files it holds
@@ -76,13 +81,7 @@ class _Home:
 
     def _manifest(self, folder: Path) -> dict[str, str]:
         """The files the sealed manifest lists (empty when missing, unsealed, or another key's)."""
-        path = folder / str(self.manifest)
-        try:
-            body = unseal(read_input(path, INPUT_JSON_DOCUMENT), self.secret)
-            doc = None if body is None else loads_bounded(
-                body, input_limit(INPUT_JSON_DOCUMENT).max_depth, file=str(path))
-        except (OSError, InputError):
-            return {}
+        doc = read_sealed(folder / str(self.manifest), self.secret)
         files = doc.get("files") if isinstance(doc, dict) and doc.get("version") == VERSION else None
         if not isinstance(files, dict):
             return {}
@@ -136,8 +135,9 @@ def _inside(rel: str) -> bool:
 
 
 def _digest(sha: object) -> bool:
-    """Whether a manifest's digest is a SHA-256 in lower-case hex (it names a file in the store)."""
-    return isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+    """Whether a manifest's digest is a SHA-256 as common.v1 writes one (it names a file in the
+    store: nothing else may reach the path)."""
+    return isinstance(sha, str) and re.fullmatch(SHA256_PATTERN, sha) is not None
 
 
 def _files(home: Path) -> Iterator[str]:

@@ -97,6 +97,7 @@ SPEC: tuple[Names | Value | Consts, ...] = (
     Value("ARCHIVE_NAME_PATTERN", "storage_index_record.v1",
           "/$defs/StorageIndexEntry/properties/archive_name/pattern", ""),
     Value("SESSION_ID_PATTERN", "transport_manifest.v1", "/properties/session_id/pattern", ""),
+    Value("SHA256_PATTERN", "common.v1", "/$defs/Sha256/pattern", "a digest as LUME writes it"),
     Value("TIMELINE_COLUMNS", "gesture_templates.v1",
           "/properties/timeline/properties/columns/const", "timeline.csv header (gesture_templates.v1)"),
     Value("BODYTRUTH_PORT", "machine_config.v1", "/$defs/BodyTruthEndpoint/properties/port/default",

@@ -62,7 +62,7 @@ def _fresh_process_state():
 
 
 def manifest(folder, secret: bytes):
-    return folder / home._Home(None, secret).manifest
+    return folder / home.manifest_name(secret)
 
 
 def plant(folder, files: dict[str, bytes], secret: bytes | None, *, manifest_of: bytes | None = None,
@@ -87,15 +87,13 @@ def seeded(folder, secret) -> dict[str, bytes]:
     return {p.relative_to(path).as_posix(): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
-def test_hypothesis_works_in_a_private_folder_not_the_cache_folder(tmp_path, secret, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_hypothesis_works_in_a_private_folder_not_the_cache_folder(tmp_path, secret):
     home.use(tmp_path / "cache", secret)
     with home.private_home() as private:
         assert configuration.storage_directory("x").home_directory == private
         assert not private.is_relative_to(tmp_path)
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
     assert configuration.storage_directory("x").home_directory != private
-    assert not (tmp_path / ".hypothesis").exists()  # nothing in the folder it is run from
 
 
 def test_what_hypothesis_wrote_is_sealed_for_the_next_process(tmp_path, secret):
@@ -167,6 +165,10 @@ def test_keys_sharing_a_cache_folder_keep_their_own_files(tmp_path, secret):
     assert seeded(folder, other) == {"constants/a": b"two"}
 
 
+def reseal(folder, secret: bytes, body: str) -> None:
+    manifest(folder, secret).write_bytes(seal(body.encode(), secret))
+
+
 REAL = b"the real table"
 HOSTILE = {
     "no manifest": lambda folder, secret: manifest(folder, secret).unlink(),
@@ -178,6 +180,14 @@ HOSTILE = {
         folder, {TABLE: forged_table()}, SigningKey.generate().derive("verify cache"), manifest_of=secret),
     "a sealed manifest edited": lambda folder, secret: manifest(folder, secret).write_bytes(
         manifest(folder, secret).read_bytes() + b" "),
+    "the manifest swapped for a FIFO": lambda folder, secret: (
+        manifest(folder, secret).unlink(), os.mkfifo(manifest(folder, secret))),
+    "the manifest grown past its limit": lambda folder, secret: os.truncate(
+        manifest(folder, secret), input_limit("json_document").max_bytes + 1),
+    "a manifest of another version, sealed by the key": lambda folder, secret: reseal(
+        folder, secret, json.dumps({"version": home.VERSION + 1, "files": {TABLE: blob(folder, REAL).name}})),
+    "a manifest that is not JSON, sealed by the key": lambda folder, secret: reseal(
+        folder, secret, '{"version": 1, "files": {'),
     "the file rewritten after it was sealed": lambda folder, secret: blob(folder, REAL).write_bytes(
         forged_table()),
     "the file swapped for a FIFO": lambda folder, secret: (
