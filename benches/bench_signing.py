@@ -4,7 +4,7 @@ the same run.
 Strict (`lume.runtime.core.read_envelope` + `verify_report`): the file read within its limits,
 strict JSON (orjson, then the standard parser for duplicate keys, a depth bound), the shape of
 dsse_envelope.v1, every trusted signature through libsodium, the payload parsed strictly and
-the predicate validated against readiness_report.v1. Baseline: what a lax verifier does (orjson
+the predicate validated against readiness_report.v2. Baseline: what a lax verifier does (orjson
 parse of the envelope and the payload, one `cryptography` Ed25519 verify over the PAE, no
 predicate validation). Reports of 1 000 and 100 000 subjects (a real storage root lists every
 file). Also: one AirDeck gate decision with the live clock injected vs the dry-run gate.
@@ -36,11 +36,11 @@ def best_of(fn, repeat: int = 3) -> float:
 def report(n: int, key):
     from lume.runtime.core import get, now_iso, sign_report
 
-    p = copy.deepcopy(get("readiness_report.v1").examples[0])
+    p = copy.deepcopy(get("readiness_report.v2").examples[0])
     p["generated_at"] = now_iso()
-    p["subjects"] = [{"name": f"_processed/session-{i // 100:04d}/file-{i:06d}.bin",
-                      "digest": {"sha256": f"{i:064x}"}} for i in range(n)]
-    return sign_report(p, p["subjects"], key)
+    subjects = [{"name": f"_processed/session-{i // 100:04d}/file-{i:06d}.bin",
+                 "digest": {"sha256": f"{i:064x}"}} for i in range(n)]
+    return sign_report(p, subjects, key)
 
 
 def lax(path: Path, public: bytes) -> None:

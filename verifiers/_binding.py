@@ -44,13 +44,16 @@ def _same_folder(a: str, b: Path) -> bool:
         return False
 
 
-def bind(predicate: dict[str, Any], root: Path) -> Binding:
-    """Check that `predicate` (readiness_report.v1) speaks about `root`."""
+def bind(statement: dict[str, Any], root: Path) -> Binding:
+    """Check that a verified report's in-toto Statement speaks about `root`: its predicate's
+    root, and the digests of its subjects (`verify_report` has held a v1 predicate's own
+    `subjects` equal to them)."""
     root = Path(root)
-    b = Binding(str(root), predicate["root"], subjects=len(predicate["subjects"]))
+    predicate, subjects = statement["predicate"], statement["subject"]
+    b = Binding(str(root), predicate["root"], subjects=len(subjects))
     if not _same_folder(predicate["root"], root):
         b.problems.append(f"the report vouches for root {predicate['root']!r}, not {str(root)!r}")
-    for s in predicate["subjects"]:
+    for s in subjects:
         path = root / s["name"]
         if not os.path.lexists(path):
             b.unreachable += 1

@@ -1,7 +1,8 @@
-"""The readiness predicate (lume:contract:readiness_report:v1) built from check results.
+"""The readiness predicate (lume:contract:readiness_report:v2) built from check results.
 
 It names the tool version, every contract ($id, file, sha256) and the git commit of the
-contracts, the root, the subjects and every check; the verdicts follow the contract's rules:
+contracts, the root and every check (the files it speaks about, with their digests, are the
+signed Statement's subjects: `subjects_of`); the verdicts follow the contract's rules:
 any `fail` or `inconclusive` check makes `overall` red, a check of the default set that was
 not selected makes it `partial` (rig_safe and data_sound null, never green), and `green`
 needs at least one check of each domain (rig safety and data soundness) with every check
@@ -29,7 +30,7 @@ from lume.runtime.core import (
 if TYPE_CHECKING:
     from ._framework import CheckResult
 
-REPORT_SCHEMA = "lume.readiness_report.v1"
+REPORT_SCHEMA = "lume.readiness_report.v2"
 
 
 def tool() -> dict[str, str]:
@@ -96,7 +97,7 @@ def contracts_commit() -> str | None:
 
 @dataclass(frozen=True)
 class NotRun:
-    """A check of the default set that did not run (readiness_report.v1 `NotRun`).
+    """A check of the default set that did not run (readiness_report.v1 `NotRun`, used by v2).
 
     `not_selected` (left out by `--only`) makes a run partial; `not_applicable` (the root holds
     none of its inputs) and `no_rig` (a live rig probe, no rig named) do not.
@@ -120,7 +121,7 @@ DOMAIN_VERDICT = {"rig": "rig_safe", "data": "data_sound"}
 def verdicts(checks: Iterable["CheckResult"], *, not_run: Iterable[NotRun] = (),
              completion_ready: bool | None = None,
              mac5_heavy_reconstruction_allowed: bool | None = None) -> dict[str, Any]:
-    """The readiness_report.v1 verdicts of a run: complete, or partial, never silently GREEN.
+    """The readiness_report verdicts of a run: complete, or partial, never silently GREEN.
 
     A domain verdict is false when one of its checks did not pass (or none ran), null when the
     run is partial (a check of the default set was not selected) and nothing of it failed,
@@ -187,14 +188,15 @@ def causes(checks: Iterable["CheckResult"], verdict: dict[str, Any],
 
 
 def subjects_of(digests: dict[str, str]) -> list[dict[str, Any]]:
+    """The in-toto Statement subjects of a report: every file by name, with its digest."""
     return [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(digests.items())]
 
 
-def build_predicate(root: str | Path, checks: Iterable["CheckResult"],
-                    subjects: list[dict[str, Any]], *, generated_at: str | None = None,
+def build_predicate(root: str | Path, checks: Iterable["CheckResult"], *,
+                    generated_at: str | None = None,
                     gate: dict[str, Any] | None = None, not_run: Iterable[NotRun] = (),
                     **gate_verdicts: bool | None) -> dict[str, Any]:
-    """A complete readiness_report.v1 predicate. `gate_verdicts` are completion_ready and
+    """A complete readiness_report.v2 predicate (signed with its subjects: `seal_report`). `gate_verdicts` are completion_ready and
     mac5_heavy_reconstruction_allowed (None when no gate ran); `not_run` the checks of the
     default set that did not run (a `not_selected` one makes the report partial)."""
     checks, not_run = list(checks), list(not_run)
@@ -206,7 +208,6 @@ def build_predicate(root: str | Path, checks: Iterable["CheckResult"],
         "contracts": contract_refs(),
         "contracts_commit": contracts_commit(),
         "root": str(root),
-        "subjects": subjects,
         "checks": [c.to_dict() for c in checks],
         "verdicts": verdict,
         "not_run": [n.to_dict() for n in not_run],

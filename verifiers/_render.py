@@ -193,7 +193,7 @@ def render_markdown(stmt: dict[str, Any], keyids: list[str], *, report_name: str
         f"- contracts commit: {p['contracts_commit'] or 'not in a git checkout'} ({len(p['contracts'])} contracts)",
         f"- signing key id: `{', '.join(keyids) or 'UNSIGNED'}` ({KEYID_RULE}; `lume keys list` shows "
         f"the public key beside its key id); check the signature with `lume report verify {report_name}`",
-        f"- subjects: {len(p['subjects'])} files",
+        f"- subjects: {len(stmt['subject'])} files",
         "",
     ]
     if _not_run(p):
@@ -352,7 +352,7 @@ def render_html(stmt: dict[str, Any], keyids: list[str], *, report_name: str = "
         f'<span class="m">{escape(KEYID_RULE)}; <code>lume keys list</code> shows the public key beside its '
         f"key id</span></td></tr>",
         f"<tr><th>check the signature</th><td><code>lume report verify {escape(report_name)}</code></td></tr>",
-        f"<tr><th>subjects</th><td>{len(p['subjects'])} files</td></tr>",
+        f"<tr><th>subjects</th><td>{len(stmt['subject'])} files</td></tr>",
         "</table></div>",
         f'<details id="contracts"><summary>Contracts checked against ({len(p["contracts"])})</summary>'
         '<div class="scroll"><table><tr><th>id</th><th>file</th><th>sha256</th></tr>',

@@ -9,19 +9,22 @@ from lume.runtime.core import Sealed, decode_statement, write_json, write_stream
 from ._render import render_html, render_markdown
 
 
-def write_report(envelope: dict[str, Any] | Sealed, path: Path, *,
-                 predicate: dict[str, Any] | None = None) -> list[Path]:
+def write_report(envelope: dict[str, Any] | Sealed, path: Path, *, predicate: dict[str, Any] | None = None,
+                 subjects: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write the envelope (JSON) and its Markdown and HTML renderings beside it, atomically.
-    `predicate` is the one just signed into `envelope` (saves decoding it again). A `Sealed`
-    envelope is written piece by piece: a large root's report is never in memory twice."""
+    `predicate` and `subjects` are the ones just signed into `envelope` (saves decoding it
+    again). A `Sealed` envelope is written piece by piece: a large root's report is never in
+    memory twice."""
     path = Path(path)
+    given = predicate is not None and subjects is not None
     if isinstance(envelope, Sealed):
-        if predicate is None:
-            raise TypeError("write_report: a Sealed envelope is written with the predicate it signed")
+        if not given:
+            raise TypeError("write_report: a Sealed envelope is written with the predicate and "
+                            "subjects it signed")
         signatures = envelope.signatures
     else:
         signatures = envelope.get("signatures", [])
-    stmt = {"predicate": predicate} if predicate is not None else decode_statement(envelope)
+    stmt = {"subject": subjects, "predicate": predicate} if given else decode_statement(envelope)
     keyids = [s["keyid"] for s in signatures]
     md, html = path.with_suffix(".md"), path.with_suffix(".html")
     if isinstance(envelope, Sealed):

@@ -242,7 +242,7 @@ def completion_probe(ctx: Context, rig: RigConfig) -> Iterator[Evidence]:
 
     path = rig.file(rig.doc["completion_report"])
     try:
-        predicate = read_completion_report(path)
+        predicate = read_completion_report(path).predicate
     except (CompletionRefused, InputError) as exc:
         yield violated(f"the completion-gate report would not let Mac5 start: {exc}", file=str(path),
                        expected="a signed, fresh, green completion-gate report", found="refused")

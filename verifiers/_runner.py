@@ -270,23 +270,24 @@ def _collect(background: Future, proving: list[Verifier]) -> list[CheckResult]:
 
 def report(result: Run, key: SigningKey, path: Path, *, root_label: str | None = None) -> Sealed:
     """Sign the run's readiness predicate and write JSON + Markdown + HTML; returns the signed
-    envelope `Sealed` (`.envelope()` for the dict). It lists every file of the root twice: it is
-    rendered once, straight into the bytes signed, and written without a base64 copy in memory."""
-    predicate = build_predicate(root_label or str(result.root), result.checks, result.subjects,
-                                not_run=result.not_run)
+    envelope `Sealed` (`.envelope()` for the dict). It lists every file of the root once, as the
+    Statement's subjects: rendered straight into the bytes signed, and written without a base64
+    copy in memory."""
+    predicate = build_predicate(root_label or str(result.root), result.checks, not_run=result.not_run)
     sealed = seal_report(predicate, result.subjects, key)
-    write_report(sealed, path, predicate=predicate)
+    write_report(sealed, path, predicate=predicate, subjects=result.subjects)
     result.predicate = predicate
     return sealed
 
 
 def completion_predicate(run: "CompletionRun", *, generated_at: str | None = None) -> dict[str, Any]:
-    """The readiness_report.v1 predicate of a completion-gate run (with its `gate` block)."""
+    """The readiness_report.v2 predicate of a completion-gate run (with its `gate` block); its
+    subjects are `run.subjects()`."""
     ready = run.completion_ready
-    pred = build_predicate(run.root_label, run.checks, run.subjects(), generated_at=generated_at,
+    pred = build_predicate(run.root_label, run.checks, generated_at=generated_at,
                            gate=run.gate_block(), completion_ready=ready,
                            mac5_heavy_reconstruction_allowed=False)
-    # Mac5 may start only with a ready gate in a green report (readiness_report.v1 rule).
+    # Mac5 may start only with a ready gate in a green report (readiness_report rule).
     pred["verdicts"]["mac5_heavy_reconstruction_allowed"] = ready and pred["verdicts"]["overall"] == "green"
     return pred
 
@@ -295,6 +296,7 @@ def sign_completion_report(run: "CompletionRun", key: SigningKey, output: Path, 
               generated_at: str | None = None) -> dict[str, Any]:
     """Sign the gate's readiness predicate and write it (JSON + Markdown + HTML) to `output`."""
     predicate = completion_predicate(run, generated_at=generated_at)
-    sealed = seal_report(predicate, predicate["subjects"], key)
-    write_report(sealed, output, predicate=predicate)
+    subjects = run.subjects()
+    sealed = seal_report(predicate, subjects, key)
+    write_report(sealed, output, predicate=predicate, subjects=subjects)
     return sealed.envelope()

@@ -64,7 +64,7 @@ def verify(report_path: Path, trust_path: Path | None, max_age: float | None, ro
     if root is not None:
         if not root.is_dir():
             raise BadInput(f"{root}: not a folder (--root names the root the report must vouch for)")
-        binding = bind(predicate, root)
+        binding = bind(stmt, root)
         if not binding.ok:
             raise Refused(f"{report_path}: rejected: not a report for {root}: "
                           + "; ".join(binding.problems[:5])

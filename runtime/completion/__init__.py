@@ -13,9 +13,15 @@ from ._completion_gate import (
     run_completion_gate,
     watch,
 )
-from ._report_reader import CompletionRefused, binding_problem, gate_parameters, read_completion_report
+from ._report_reader import (
+    CompletionRefused,
+    CompletionReport,
+    binding_problem,
+    gate_parameters,
+    read_completion_report,
+)
 
 __all__ = [
-    "CompletionRefused", "CompletionRun", "Mac4Target", "binding_problem", "gate_parameters",
-    "preflight", "read_completion_report", "resolve_target", "run_completion_gate", "watch",
+    "CompletionRefused", "CompletionReport", "CompletionRun", "Mac4Target", "binding_problem",
+    "gate_parameters", "preflight", "read_completion_report", "resolve_target", "run_completion_gate", "watch",
 ]

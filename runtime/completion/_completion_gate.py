@@ -11,7 +11,7 @@ to be a `browser_web_midi_runtime` proof for the receive-only proof sink (SAFE-M
 (SAFE-AUTHORITY-K11). Every audited document must be fresh (SAFE-EVIDENCE-FRESH: its time
 field against its row of evidence_freshness.v1, judged once against one clock reading), and
 the report records each evidence time it used (`gate.evidence_times`). The result is a
-readiness_report.v1 predicate with the `gate` block, signed like every readiness report;
+readiness_report.v2 predicate with the `gate` block, signed like every readiness report;
 Mac5 reads it through SAFE-MAC5-GATE.
 
 The seed's gate reads the proof file over SSH; here the proof comes from a local copy

@@ -5,15 +5,24 @@ import base64
 import binascii
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lume.generated.constants import FRESH_COMPLETION_GATE_REPORT, INPUT_HASHED_FILE, SAFE_MAC5_GATE
-from lume.runtime.core import get, hash_input, parameters, problems
+from lume.runtime.core import REPORT_CONTRACTS, get, hash_input, parameters, problems
 
 INVARIANT = SAFE_MAC5_GATE
-REPORT = "readiness_report.v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+
+
+@dataclass(frozen=True)
+class CompletionReport:
+    """A completion-gate report that lets Mac5 start: its readiness predicate and the files it
+    speaks about (the in-toto Statement's subjects)."""
+
+    predicate: dict[str, Any]
+    subjects: list[dict[str, Any]]
 
 
 class CompletionRefused(Exception):
@@ -25,11 +34,11 @@ def gate_parameters() -> dict[str, Any]:
     return parameters(INVARIANT)
 
 
-def read_completion_report(path: Path, *, now: float | None = None) -> dict[str, Any]:
-    """Return the readiness predicate of the report at `path` if it lets Mac5 start.
+def read_completion_report(path: Path, *, now: float | None = None) -> CompletionReport:
+    """The report at `path` (its predicate and subjects) if it lets Mac5 start.
 
     The file must be a DSSE envelope `{payloadType, payload, signatures}` whose base64 payload
-    is an in-toto Statement carrying a lume:contract:readiness_report:v1 predicate. When
+    is an in-toto Statement carrying a lume:contract:readiness_report:v2 predicate (or v1). When
     SAFE-MAC5-GATE says `signed`, the envelope must verify (lume.runtime.core.verify_report):
     strict JSON within the envelope limits, every trusted signature a strict Ed25519 signature
     over the exact payload by a key in the trust file (`trusted_keys_from`), and a report no
@@ -61,12 +70,13 @@ def read_completion_report(path: Path, *, now: float | None = None) -> dict[str,
             raise CompletionRefused(f"{path}: cannot read the trust file: {exc}") from exc
         except ReportRejected as exc:
             raise CompletionRefused(f"{path}: report rejected ({INVARIANT}): {exc.reason}") from exc
-        predicate = stmt["predicate"]
     else:
-        predicate = _predicate_of(doc, path)
-    found = problems(predicate, get(REPORT), file=str(path))
+        stmt = _statement_of(doc, path)
+    predicate, subjects = stmt.get("predicate"), stmt.get("subject")
+    contract = _contract_of(predicate)
+    found = problems(predicate, get(contract), file=str(path))
     if found:
-        raise CompletionRefused(f"{path}: not a valid {REPORT} report: "
+        raise CompletionRefused(f"{path}: not a valid {contract} report: "
                           + "; ".join(f"{p.path}: {p.message}" for p in found))
     kind = (predicate.get("gate") or {}).get("kind")
     if kind != rule["gate_kind"]:
@@ -80,10 +90,10 @@ def read_completion_report(path: Path, *, now: float | None = None) -> dict[str,
         if verdicts.get(name) is not True:
             raise CompletionRefused(f"{path}: $.verdicts.{name} is {json.dumps(verdicts.get(name))}, "
                               f"{INVARIANT} needs true")
-    return predicate
+    return CompletionReport(predicate, subjects if isinstance(subjects, list) else [])
 
 
-def binding_problem(predicate: dict[str, Any], bundle_dir: Path) -> str | None:
+def binding_problem(report: CompletionReport, bundle_dir: Path) -> str | None:
     """Why a completion-gate report does not speak about this bundle, or None.
 
     The gate audits one take's device topology (SAFE-MAC5-GATE `topology_file`) and signs its
@@ -97,7 +107,7 @@ def binding_problem(predicate: dict[str, Any], bundle_dir: Path) -> str | None:
     local = Path(bundle_dir) / tail
     if not os.path.lexists(local):
         return None
-    audited = [s for s in predicate.get("subjects") or [] if _names_file(str(s["name"]), tail)]
+    audited = [s for s in report.subjects if _names_file(str(s["name"]), tail)]
     digest, _ = hash_input(local, INPUT_HASHED_FILE)  # a FIFO or a folder there: InputError
     if not audited:
         return (f"the report is not bound to this take: {bundle_dir.name} holds {tail} "
@@ -116,10 +126,18 @@ def _names_file(name: str, tail: str) -> bool:
     return len(parts) >= len(want) and parts[-len(want):] == want
 
 
-def _predicate_of(doc: Any, path: Path) -> Any:
-    """The predicate itself, or the one inside a DSSE envelope's in-toto Statement."""
+def _contract_of(predicate: Any) -> str:
+    """The readiness_report version a predicate names (v2, the one written, when it names none)."""
+    schema = predicate.get("schema") if isinstance(predicate, dict) else None
+    return next((c for c in REPORT_CONTRACTS if get(c).match.get("schema") == schema), REPORT_CONTRACTS[0])
+
+
+def _statement_of(doc: Any, path: Path) -> dict[str, Any]:
+    """The in-toto Statement inside a DSSE envelope, or one around a bare predicate (its v1
+    `subjects`, if any, as the Statement's: a bare v2 predicate names no file)."""
     if not (isinstance(doc, dict) and "payload" in doc and "payloadType" in doc):
-        return doc  # a bare predicate (or garbage, which the contract check reports)
+        listed = doc.get("subjects") if isinstance(doc, dict) else None  # a bare predicate, or garbage
+        return {"subject": listed if isinstance(listed, list) else [], "predicate": doc}
     if not isinstance(doc.get("signatures"), list):
         raise CompletionRefused(f"{path}: DSSE envelope without a `signatures` list")
     try:
@@ -128,7 +146,8 @@ def _predicate_of(doc: Any, path: Path) -> Any:
         raise CompletionRefused(f"{path}: DSSE payload is not base64 JSON: {exc}") from exc
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
         raise CompletionRefused(f"{path}: DSSE payload is not an in-toto Statement ({STATEMENT_TYPE})")
-    if stmt.get("predicateType") != get(REPORT).id:
+    types = [get(c).id for c in REPORT_CONTRACTS]
+    if stmt.get("predicateType") not in types:
         raise CompletionRefused(f"{path}: predicateType is {stmt.get('predicateType')!r}, "
-                          f"expected {get(REPORT).id!r}")
-    return stmt.get("predicate")
+                          f"expected {' or '.join(repr(t) for t in types)}")
+    return stmt

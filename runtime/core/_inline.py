@@ -7,6 +7,21 @@ from typing import Any
 from ._contracts import Contract, ContractError, by_id
 
 
+def _qualified(node: Any, owner: str) -> Any:
+    """A definition taken from contract `owner`, its local refs (`#/$defs/X`) naming their owner:
+    inside another contract they mean the owner's definitions, not the host's."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            node["$ref"] = owner + ref
+        for value in node.values():
+            _qualified(value, owner)
+    elif isinstance(node, list):
+        for value in node:
+            _qualified(value, owner)
+    return node
+
+
 def self_contained(contract: Contract) -> dict[str, Any]:
     """The contract's schema with every `lume:...#/$defs/NAME` ref copied into its own `$defs`.
 
@@ -34,7 +49,7 @@ def self_contained(contract: Contract) -> dict[str, Any]:
                 if name not in defs:
                     inlined.add(name)
                     defs[name] = {}  # reserve first: shared defs may refer to each other
-                    defs[name] = walk(copy.deepcopy(target))
+                    defs[name] = walk(_qualified(copy.deepcopy(target), uri))
                 elif name not in inlined and uri != contract.id:
                     raise ContractError(f"{contract.path}: local $defs/{name} shadows {ref!r}; "
                                         f"rename one of them")

@@ -4,7 +4,8 @@ The envelope is exactly DSSE v1 (PAE `DSSEv1 <len(type)> <type> <len(payload)> <
 base64 payload and signatures; the signer renders the payload straight into its PAE, which
 tests hold equal to securesystemslib's `Envelope`, the verifier's PAE), so any
 DSSE / in-toto verifier can check a statement offline with the signer's public key. Readiness
-and completion-gate reports carry a lume:contract:readiness_report:v1 predicate; AirDeck
+and completion-gate reports carry a lume:contract:readiness_report:v2 predicate (readers also
+take a v1 one, whose `subjects` must repeat the Statement's); AirDeck
 dry-run reports and promoted manifests carry theirs (`sign_statement`, `verify_statement`):
 `predicateType` is always the predicate contract's `$id`.
 
@@ -48,7 +49,8 @@ from ._validate import problems
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-REPORT_CONTRACT = "readiness_report.v1"
+REPORT_CONTRACT = "readiness_report.v2"  # what a signer writes
+REPORT_CONTRACTS = (REPORT_CONTRACT, "readiness_report.v1")  # what a reader takes
 ENVELOPE_CONTRACT = "dsse_envelope.v1"
 
 
@@ -176,13 +178,13 @@ def canonical_json(value: Any) -> bytes:
 
 def _predicate_problems(predicate: Any, contract: str) -> list[str]:
     found = [f"{p.path}: {p.message}" for p in problems(predicate, get(contract), file="predicate")]
-    if not found and contract == REPORT_CONTRACT:
+    if not found and contract in REPORT_CONTRACTS:
         found = _verdict_rule_problems(predicate)
     return found
 
 
 def _verdict_rule_problems(p: dict[str, Any]) -> list[str]:
-    """readiness_report.v1's rules on partial runs (stated in its description; checked here)."""
+    """readiness_report's rules on partial runs (stated in its description; checked here)."""
     v = p["verdicts"]
     found = []
     skipped = [n["id"] for n in p.get("not_run") or [] if n.get("kind") == "not_selected"]
@@ -197,7 +199,7 @@ class Sealed:
     """A signed statement as the bytes its signature covers (the DSSE PAE, whose tail is the
     payload) and its signatures: the envelope without a base64 copy of the payload.
 
-    A readiness report lists every file of the root, twice; its envelope is written to a file
+    A readiness report lists every file of the root; its envelope is written to a file
     piece by piece (`pieces()`: the bytes `write_json(envelope())` writes) and the base64 text
     is made only if `envelope()` is asked for.
     """
@@ -254,18 +256,14 @@ def _list_pieces(items: list[Any]) -> Iterator[bytes]:
 
 def _statement_parts(stmt: dict[str, Any]) -> list[bytes | list[Any]]:
     """`canonical_json(stmt)` as rendered parts and, where the subject list goes, the list itself
-    (twice when the predicate's `subjects` repeats the Statement's: a report's largest parts)."""
-    predicate = stmt["predicate"]
-    listed = predicate.get("subjects") if isinstance(predicate, dict) else None
-    if not isinstance(listed, list) or listed != stmt["subject"]:
-        return [canonical_json(stmt)]
+    (a report's largest part)."""
     marker = f"lume-subjects-{secrets.token_hex(16)}"
     token = canonical_json(marker)
-    frame = canonical_json({**stmt, "subject": marker, "predicate": {**predicate, "subjects": marker}})
-    if frame.count(token) != 2:  # cannot happen with a fresh random marker; render it whole
+    frame = canonical_json({**stmt, "subject": marker})
+    if frame.count(token) != 1:  # cannot happen with a fresh random marker; render it whole
         return [canonical_json(stmt)]
-    a, b, c = frame.split(token)
-    return [a, listed, b, listed, c]
+    head, tail = frame.split(token)
+    return [head, stmt["subject"], tail]
 
 
 def _signed_bytes(stmt: dict[str, Any]) -> tuple[bytearray, int]:
@@ -273,8 +271,8 @@ def _signed_bytes(stmt: dict[str, Any]) -> tuple[bytearray, int]:
 
     The payload is rendered straight into the PAE's buffer, its subject list a few thousand
     subjects at a time: the signed bytes are the one large thing held (a readiness report of a
-    large root lists every file twice), never a payload, its PAE copy and a rendered subject
-    list side by side."""
+    large root lists every file), never a payload, its PAE copy and a rendered subject list
+    side by side."""
     parts = _statement_parts(stmt)
     lengths: dict[int, int] = {}
     for part in parts:
@@ -320,18 +318,15 @@ def _subject_map(subjects: Any) -> dict[str, str]:
 def seal_report(predicate: dict[str, Any], subjects: list[dict[str, Any]], key: SigningKey) -> Sealed:
     """Sign a readiness predicate (see `sign_report`); returns it `Sealed`, to be written with
     `write_stream(path, sealed.pieces())` without a copy of the payload in base64."""
-    if subjects is not predicate.get("subjects") and not _predicate_problems(predicate, REPORT_CONTRACT) \
-            and _subject_map(subjects) != _subject_map(predicate["subjects"]):
-        raise InvalidPredicate("Statement subjects differ from the predicate's `subjects`")
     return seal_statement(predicate, subjects, key, contract=REPORT_CONTRACT)
 
 
 def sign_report(predicate: dict[str, Any], subjects: list[dict[str, Any]],
                 key: SigningKey) -> dict[str, Any]:
-    """Sign a readiness predicate; returns the DSSE envelope as a JSON-ready dict.
+    """Sign a readiness predicate about `subjects` (the files it speaks about, listed once: in
+    the Statement); returns the DSSE envelope as a JSON-ready dict.
 
-    Raises InvalidPredicate when the predicate breaks readiness_report.v1 or its `subjects`
-    differ from `subjects` (the Statement's subjects repeat the predicate's).
+    Raises InvalidPredicate when the predicate breaks readiness_report.v2.
     """
     return seal_report(predicate, subjects, key).envelope()
 
@@ -441,15 +436,17 @@ def verify_statement(envelope: dict[str, Any], trust: list[dict[str, Any]] | Non
 def verify_report(envelope: dict[str, Any], trust: list[dict[str, Any]] | None = None, *,
                   max_age_s: float | None = None, now: float | None = None,
                   evidence: str = FRESH_READINESS_REPORT) -> dict[str, Any]:
-    """The Statement of an authentic, unmodified, trusted and fresh readiness report.
+    """The Statement of an authentic, unmodified, trusted and fresh readiness report (v2, or v1);
+    the files it speaks about are the Statement's `subject`.
 
     `trust` is a list of trust-file entries (default: the local trust file); `max_age_s` None
     skips the age check (the clock-skew check of the `evidence` row of evidence_freshness.v1
     always applies); `now` (Unix seconds) is for tests. Raises ReportRejected.
     """
-    stmt = verify_statement(envelope, trust, contract=REPORT_CONTRACT)
+    stmt = verify_statement(envelope, trust, contract=REPORT_CONTRACTS)
     predicate = stmt["predicate"]
-    if _subject_map(stmt["subject"]) != _subject_map(predicate["subjects"]):
+    if "subjects" in predicate and _subject_map(stmt["subject"]) != _subject_map(predicate["subjects"]):
+        # v1 listed the digests twice; a report whose two lists disagree says two things
         raise ReportRejected("Statement subjects differ from the predicate's `subjects`")
     fresh = freshness(evidence, predicate, now=now, max_age_s=math.inf if max_age_s is None else max_age_s)
     if not fresh.fresh:

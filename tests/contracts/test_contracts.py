@@ -6,7 +6,7 @@ import copy
 import pytest
 from mutations import BOGUS, enum_mutations, resolve, root_required, set_at
 
-from lume.runtime.core import check_all, is_tolerant, load_all, parse, problems, tolerated
+from lume.runtime.core import check_all, get, is_tolerant, load_all, parse, problems, tolerated
 from lume.runtime.core._inline import self_contained
 
 DOCS = [c for c in load_all() if not c.is_meta and c.kind in ("document", "record")]
@@ -20,6 +20,15 @@ def ids(params):
 
 def test_every_contract_passes_its_own_checks():
     assert [str(p) for p in check_all()] == []
+
+
+def test_a_definition_shared_from_another_contract_keeps_naming_its_owners_definitions():
+    """readiness_report.v2 uses v1's `Check`, whose refs inside (`#/$defs/CheckId`, ...) are v1's:
+    copied into v2's self-contained schema they still mean v1's definitions."""
+    v1, v2 = (self_contained(get(f"readiness_report.v{n}")) for n in (1, 2))
+    for name in ("Check", "CheckId", "CheckStatus", "Evidence", "Gate", "Preflight", "PortProbe"):
+        assert v2["$defs"][name] == v1["$defs"][name], name
+    assert "Subject" not in v2["$defs"]  # v2 lists the subjects in the Statement only
 
 
 def test_every_family_is_present():

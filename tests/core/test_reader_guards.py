@@ -101,9 +101,9 @@ def test_the_binding_of_a_report_refuses_a_fifo_in_a_subjects_place(tmp_path):
     (tmp_path / "a.json").write_bytes(b"{}")
     os.mkfifo(tmp_path / "b.json") if hasattr(os, "mkfifo") else (tmp_path / "b.json").mkdir()
     digest = {"sha256": hashlib.sha256(b"{}").hexdigest()}
-    predicate = {"root": str(tmp_path), "subjects": [{"name": "a.json", "digest": digest},
-                                                     {"name": "b.json", "digest": digest}]}
-    b = returns_promptly(bind, predicate, tmp_path)
+    statement = {"predicate": {"root": str(tmp_path)},
+                 "subject": [{"name": "a.json", "digest": digest}, {"name": "b.json", "digest": digest}]}
+    b = returns_promptly(bind, statement, tmp_path)
     assert not b.ok and b.checked == 1
     assert b.problems[0].startswith("b.json: ") and "not a regular file" in b.problems[0]
 

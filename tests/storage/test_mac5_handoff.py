@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from lume.generated.constants import BUNDLE_FILE, STORAGE_MANIFESTS_DIR
 from lume.runtime import storage
 from lume.runtime.cli import main
-from lume.runtime.completion import CompletionRefused, gate_parameters, read_completion_report
+from lume.runtime.completion import CompletionRefused, binding_problem, gate_parameters, read_completion_report
 from lume.runtime.core import get, iter_documents, now_iso, sign_report, validate_file
 from lume.runtime.core._keys import SigningKey
 from lume.runtime.storage._bagit_io import check_bag, export_bag
@@ -53,13 +53,9 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def green_predicate(bundle_dir: Path | None = None) -> dict:
-    """A green, fresh Mac4-first completion-gate readiness report (readiness_report.v1); bound
-    to the take at `bundle_dir` (it signs the take's topology sidecar as a subject)."""
-    pred = copy.deepcopy(get("readiness_report.v1").examples[1])
-    if bundle_dir is not None:
-        tail = gate_parameters()["topology_file"]
-        pred["subjects"] = [{"name": str(bundle_dir / tail), "digest": {"sha256": sha(bundle_dir / tail)}}]
+def green_predicate() -> dict:
+    """A green, fresh Mac4-first completion-gate readiness report (readiness_report.v2)."""
+    pred = copy.deepcopy(get("readiness_report.v2").examples[1])
     pred["generated_at"] = now_iso()
     for check in pred["checks"]:
         check["status"] = "pass"
@@ -71,11 +67,20 @@ def green_predicate(bundle_dir: Path | None = None) -> dict:
     return pred
 
 
-def dsse(predicate: dict, key: SigningKey, predicate_type: str | None = None) -> dict:
+def bound_to(bundle_dir: Path | None) -> list[dict]:
+    """The subjects of a report bound to the take at `bundle_dir`: its topology sidecar, signed."""
+    if bundle_dir is None:
+        return []
+    tail = gate_parameters()["topology_file"]
+    return [{"name": str(bundle_dir / tail), "digest": {"sha256": sha(bundle_dir / tail)}}]
+
+
+def dsse(predicate: dict, key: SigningKey, predicate_type: str | None = None,
+         subjects: list[dict] | None = None) -> dict:
     """The predicate in an in-toto Statement in a DSSE envelope signed by `key`, built by hand
     so that it can carry what `sign_report` refuses to sign (an invalid predicate)."""
-    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": predicate["subjects"],
-            "predicateType": predicate_type or get("readiness_report.v1").id, "predicate": predicate}
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": subjects or [],
+            "predicateType": predicate_type or get("readiness_report.v2").id, "predicate": predicate}
     payload = json.dumps(stmt).encode()
     pae = b"DSSEv1 %d %s %d %s" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(payload), payload)
     return {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode(),
@@ -83,8 +88,8 @@ def dsse(predicate: dict, key: SigningKey, predicate_type: str | None = None) ->
                             "sig": base64.b64encode(key.private.sign(pae)).decode()}]}
 
 
-def signed(predicate: dict, key: SigningKey) -> dict:
-    return sign_report(predicate, predicate["subjects"], key)
+def signed(predicate: dict, key: SigningKey, bundle_dir: Path | None = None) -> dict:
+    return sign_report(predicate, bound_to(bundle_dir), key)
 
 
 @pytest.fixture
@@ -186,7 +191,7 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
     shutil.copytree(POSE_COACH, pose_root)
     storage.add_pose_coach(bundle_dir, storage.resolve_latest(pose_root))
     bundle_id = json.loads((bundle_dir / BUNDLE_FILE).read_text())["bundle_id"]
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     sources_before = source_files(bundle_dir)
     incoming_before = tree(root / incoming_dir())
 
@@ -228,7 +233,7 @@ def test_route_smoke_replay_with_the_shipped_worker(tmp_path: Path, key: Signing
 def test_cli_label_windows_only_with_a_signed_report_and_rerun_replaces_the_entry(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.dsse.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.dsse.json", signed(green_predicate(), key, bundle_dir))
     result = run_cli(str(root), bundle_id, "--worker", WORKER, "--label-windows-only",
                      "--fps", "1", "--gate-report", str(gate), "--json")
     assert result.exit_code == 0, result.output
@@ -272,7 +277,7 @@ def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
         k11, tmp_path: Path, key: SigningKey, case: str) -> None:
     root, bundle_id, bundle_dir = k11
     before = tree(bundle_dir)
-    red = dict(get("readiness_report.v1").examples[1], generated_at=now_iso())
+    red = dict(get("readiness_report.v2").examples[1], generated_at=now_iso())
     not_allowed = green_predicate()
     not_allowed["verdicts"]["mac5_heavy_reconstruction_allowed"] = False
     contradictory = green_predicate()  # allowed without completion_ready: breaks the contract
@@ -288,7 +293,7 @@ def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
         "red": (signed(red, key), ["overall is 'red'"]),
         "mac5_not_allowed": (signed(not_allowed, key),
                              ["mac5_heavy_reconstruction_allowed is false", "SAFE-MAC5-GATE"]),
-        "invalid_predicate": (dsse(contradictory, key), ["readiness_report.v1", "completion_ready"]),
+        "invalid_predicate": (dsse(contradictory, key), ["readiness_report.v2", "completion_ready"]),
         "no_gate_block": (signed(no_gate, key), ["gate.kind is None", "mac4_first"]),
         "wrong_predicate_type": (dsse(green_predicate(), key, "https://example.org/other"),
                                  ["predicateType"]),
@@ -311,7 +316,11 @@ def test_refused_without_a_green_signed_gate_and_the_bundle_is_unchanged(
 def test_gate_check_returns_the_predicate_of_a_green_signed_report(
         tmp_path: Path, key: SigningKey) -> None:
     pred = green_predicate()
-    assert read_completion_report(write_report(tmp_path / "dsse.json", signed(pred, key))) == pred
+    topology = tmp_path / gate_parameters()["topology_file"]
+    topology.parent.mkdir(parents=True, exist_ok=True)
+    topology.write_text("{}")
+    report = read_completion_report(write_report(tmp_path / "dsse.json", signed(pred, key, tmp_path)))
+    assert report.predicate == pred and report.subjects == bound_to(tmp_path)
     broken = signed(pred, key)
     broken["payload"] = broken["payload"][:-8] + "AAAAAAAA"
     with pytest.raises(CompletionRefused, match="SAFE-MAC5-GATE"):
@@ -320,13 +329,39 @@ def test_gate_check_returns_the_predicate_of_a_green_signed_report(
         read_completion_report(tmp_path / "absent.json")
 
 
+def v1_report(key: SigningKey, subjects: list[dict], listed: list[dict]) -> dict:
+    """A completion-gate report as lume wrote it before readiness_report.v2: the predicate
+    repeats the subjects (`listed`), the Statement names `subjects`."""
+    from lume.runtime.core import sign_statement
+
+    pred = {**green_predicate(), "schema": "lume.readiness_report.v1", "subjects": listed}
+    return sign_statement(pred, subjects, key, contract="readiness_report.v1")
+
+
+def test_a_v1_report_still_lets_mac5_start_when_its_two_subject_lists_agree(
+        k11, tmp_path: Path, key: SigningKey) -> None:
+    _, _, bundle_dir = k11
+    subjects = bound_to(bundle_dir)
+    report = read_completion_report(write_report(tmp_path / "v1.json", v1_report(key, subjects, subjects)))
+    assert report.predicate["schema"] == "lume.readiness_report.v1" and report.subjects == subjects
+    assert binding_problem(report, bundle_dir) is None
+
+
+def test_a_v1_report_whose_predicate_lists_other_files_is_refused(k11, tmp_path: Path, key: SigningKey) -> None:
+    """The Statement binds the take, the predicate names nothing: two answers, so neither counts."""
+    _, _, bundle_dir = k11
+    doc = v1_report(key, bound_to(bundle_dir), [])
+    with pytest.raises(CompletionRefused, match="Statement subjects differ"):
+        read_completion_report(write_report(tmp_path / "v1.json", doc))
+
+
 # --------------------------------------------------------------------------- failing workers
 
 
 def test_failing_worker_leaves_the_bundle_unchanged_and_reports_its_stderr(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     before = tree(bundle_dir)
     worker = script(tmp_path, "boom", """
         import sys
@@ -345,7 +380,7 @@ def test_failing_worker_leaves_the_bundle_unchanged_and_reports_its_stderr(
 def test_worker_writing_an_invalid_summary_is_refused_with_the_contract_error(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     before = tree(bundle_dir)
     worker = script(tmp_path, "invalid", """
         import json, pathlib, sys
@@ -363,7 +398,7 @@ def test_worker_writing_an_invalid_summary_is_refused_with_the_contract_error(
 def test_summary_that_disagrees_with_the_run_is_refused(
         k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     before = tree(bundle_dir)
     lying = VALID_EMPTY_WORKER.replace('"frames_sampled": 0', '"frames_sampled": 7')
     result = run_cli(str(root), bundle_id, "--worker", script(tmp_path, "lying", lying),
@@ -380,7 +415,7 @@ def test_summary_that_disagrees_with_the_run_is_refused(
 
 def test_worker_touching_sources_is_refused(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     before = tree(bundle_dir)
     # modifies its working copy of the labels
     worker = script(tmp_path, "copy_toucher", """
@@ -406,7 +441,7 @@ def test_worker_touching_sources_is_refused(k11, tmp_path: Path, key: SigningKey
 
 def test_bad_root_or_bundle_is_bad_input(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, _bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(_bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, _bundle_dir))
     for args in ([str(tmp_path / "nowhere"), bundle_id], [str(root), "no-such-bundle"]):
         result = run_cli(*args, "--worker", WORKER, "--gate-report", str(gate))
         assert result.exit_code == 2, result.output
@@ -431,7 +466,7 @@ def test_a_relative_workdir_is_taken_from_the_current_folder(
     """The worker runs inside the working copy, so a relative --workdir must not be handed to
     it as a relative --session (issue 15: `--workdir REL` failed)."""
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     (tmp_path / "scratch").mkdir()
     monkeypatch.chdir(tmp_path)
     worker = script(tmp_path, "empty", VALID_EMPTY_WORKER)
@@ -444,7 +479,7 @@ def test_a_relative_workdir_is_taken_from_the_current_folder(
 
 def test_a_missing_workdir_is_bad_input_not_a_traceback(k11, tmp_path: Path, key: SigningKey) -> None:
     root, bundle_id, bundle_dir = k11
-    gate = write_report(tmp_path / "gate.json", signed(green_predicate(bundle_dir), key))
+    gate = write_report(tmp_path / "gate.json", signed(green_predicate(), key, bundle_dir))
     before = tree(bundle_dir)
     result = run_cli(str(root), bundle_id, "--worker", script(tmp_path, "empty", VALID_EMPTY_WORKER),
                      "--gate-report", str(gate), "--workdir", str(tmp_path / "nowhere"))

@@ -74,5 +74,5 @@ def test_the_shipped_fixtures_stay_green_years_on_and_that_report_does_not_count
     now = lume("report", "verify", report, "--require-green")
     said = now.stdout + now.stderr
     assert now.returncode == 1, said
-    assert "dated in the future" in said and "clock-skew allowance" in said and "readiness_report.v1" in said
+    assert "dated in the future" in said and "clock-skew allowance" in said and "readiness_report.v2" in said
     assert "Traceback" not in said and report.read_bytes() == signed

@@ -15,7 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from lume.runtime.cli import main
-from lume.runtime.completion import resolve_target, run_completion_gate
+from lume.runtime.completion import (
+    CompletionReport,
+    binding_problem,
+    resolve_target,
+    run_completion_gate,
+)
 from lume.runtime.core import get, rfc3339
 from lume.runtime.core._keys import SigningKey, load_trust
 from lume.runtime.core._signing import decode_statement, verify_report
@@ -136,9 +141,14 @@ def gate(args: list[str]) -> Any:
     return CliRunner().invoke(main, ["gate", *args])
 
 
+def statement_of(path: Path) -> dict[str, Any]:
+    """The in-toto Statement of a report, after checking it is authentic and trusted."""
+    return verify_report(json.loads(path.read_text()), load_trust())
+
+
 def report_of(path: Path) -> dict[str, Any]:
     """The predicate of a report, after checking it is authentic and trusted."""
-    return verify_report(json.loads(path.read_text()), load_trust())["predicate"]
+    return statement_of(path)["predicate"]
 
 
 def check(pred: dict[str, Any], check_id: str) -> dict[str, Any]:
@@ -164,7 +174,8 @@ def test_all_green_is_ready_and_the_signed_report_verifies(mac4: Mac4, topology:
     assert times["mrt2_proof"]["field"] == "created_at" and times["mrt2_proof"]["max_age_s"] == 86400
     assert all(p["reachable"] for p in pred["gate"]["preflight"]["ports"])
     assert {c["status"] for c in pred["checks"]} == {"pass"}
-    names = {s["name"] for s in pred["subjects"]}
+    names = {s["name"] for s in statement_of(out)["subject"]}
+    assert "subjects" not in pred  # each digest once: in the Statement
     assert f"http://127.0.0.1:{mac4.bodytruth.port}/body-truth" in names and str(topology) in names
     assert out.with_suffix(".md").exists() and out.with_suffix(".html").exists()
 
@@ -257,7 +268,7 @@ def test_proof_from_a_local_file(mac4: Mac4, topology: Path, tmp_path: Path) -> 
     res = gate(["mac4-first", *mac4.args(), "--topology", str(topology), "--proof-file", str(proof),
                 "--output", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    assert str(proof) in {s["name"] for s in report_of(out)["subjects"]}
+    assert str(proof) in {s["name"] for s in statement_of(out)["subject"]}
 
 
 def test_proof_url_option(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
@@ -350,7 +361,7 @@ def test_mac5_refuses_unless_the_report_verifies(mac4: Mac4, topology: Path, tmp
     ready = run_completion_gate(resolve_target(None, host="127.0.0.1", ports=mac4.ports(), topology=topology))
     good = tmp_path / "good.json"
     sign_completion_report(ready, key, good)
-    assert read_completion_report(good)["verdicts"]["completion_ready"] is True
+    assert read_completion_report(good).predicate["verdicts"]["completion_ready"] is True
 
     stranger = tmp_path / "stranger.json"
     sign_completion_report(ready, SigningKey.generate(), stranger)
@@ -462,28 +473,26 @@ def test_a_stale_gate_report_is_refused_by_mac5_with_the_reason(mac4: Mac4, topo
     trust(key.public_hex)
     good = tmp_path / "good.json"
     sign_completion_report(_gate_run(mac4, topology), key, good)
-    assert read_completion_report(good)["verdicts"]["completion_ready"] is True
+    assert read_completion_report(good).predicate["verdicts"]["completion_ready"] is True
     with pytest.raises(CompletionRefused, match=r"stale: generated_at .* older than the 24.0 h limit "
-                                                r"\[readiness_report.v1; completion_gate_report"):
+                                                r"\[readiness_report.v2; completion_gate_report"):
         read_completion_report(good, now=time.time() + 2 * 86400)
     with pytest.raises(CompletionRefused, match="dated in the future"):
         read_completion_report(good, now=time.time() - 3600)
 
 
 def test_mac5_refuses_a_gate_report_of_another_take(mac4: Mac4, topology: Path, tmp_path: Path) -> None:
-    from lume.runtime.completion import binding_problem
-
     ready = _gate_run(mac4, topology)
-    pred = sign_and_read(ready, tmp_path)
-    assert binding_problem(pred, topology.parents[2]) is None  # the take the gate audited
+    report = sign_and_read(ready, tmp_path)
+    assert binding_problem(report, topology.parents[2]) is None  # the take the gate audited
     other = tmp_path / "other" / "derived" / "mac4_first" / "device_topology.json"
     other.parent.mkdir(parents=True)
     doc = example("device_topology_mac4_first.v1", age_s=60)
     doc["bundle_id"] = "another-take"
     other.write_text(json.dumps(doc))
-    problem = binding_problem(pred, other.parents[2])
+    problem = binding_problem(report, other.parents[2])
     assert problem and "audited another take" in problem
-    assert binding_problem(pred, tmp_path / "no-topology-here") is None
+    assert binding_problem(report, tmp_path / "no-topology-here") is None
 
 
 def _take_with_topology(root: Path) -> tuple[Path, str]:
@@ -499,14 +508,12 @@ def _take_with_topology(root: Path) -> tuple[Path, str]:
 
 
 def test_mac5_refuses_a_gate_report_that_names_no_topology_of_a_take_that_holds_one(tmp_path: Path) -> None:
-    from lume.runtime.completion import binding_problem
-
     take, digest = _take_with_topology(tmp_path / "take")
-    live_only = {"subjects": [{"name": "http://mac4.local:8787/state", "digest": {"sha256": digest}}]}
+    live_only = CompletionReport({}, [{"name": "http://mac4.local:8787/state", "digest": {"sha256": digest}}])
     problem = binding_problem(live_only, take)
     assert problem and "names no derived/mac4_first/device_topology.json subject" in problem
     assert "SAFE-MAC5-GATE" in problem
-    assert binding_problem({"subjects": []}, take) and binding_problem({}, take)
+    assert binding_problem(CompletionReport({}, []), take)
 
 
 @pytest.mark.parametrize("name", ["/takes/t1/derived/mac4_first/xdevice_topology.json",
@@ -514,10 +521,8 @@ def test_mac5_refuses_a_gate_report_that_names_no_topology_of_a_take_that_holds_
                                   "/takes/t1/derived/mac4_first/device_topology.json.bak",
                                   "device_topology.json"])
 def test_a_subject_names_the_topology_only_with_exactly_its_path_components(tmp_path: Path, name: str) -> None:
-    from lume.runtime.completion import binding_problem
-
     take, digest = _take_with_topology(tmp_path / "take")
-    problem = binding_problem({"subjects": [{"name": name, "digest": {"sha256": digest}}]}, take)
+    problem = binding_problem(CompletionReport({}, [{"name": name, "digest": {"sha256": digest}}]), take)
     assert problem and "names no" in problem
 
 
@@ -525,13 +530,11 @@ def test_a_subject_names_the_topology_only_with_exactly_its_path_components(tmp_
                                   "/takes/t1/derived/mac4_first/device_topology.json",
                                   "C:\\takes\\t1\\derived\\mac4_first\\device_topology.json"])
 def test_a_subject_naming_the_topology_by_any_path_binds_the_take(tmp_path: Path, name: str) -> None:
-    from lume.runtime.completion import binding_problem
-
     take, digest = _take_with_topology(tmp_path / "take")
-    assert binding_problem({"subjects": [{"name": name, "digest": {"sha256": digest}}]}, take) is None
+    assert binding_problem(CompletionReport({}, [{"name": name, "digest": {"sha256": digest}}]), take) is None
 
 
-def sign_and_read(run, tmp_path: Path) -> dict[str, Any]:
+def sign_and_read(run, tmp_path: Path) -> CompletionReport:
     from lume.runtime.completion import read_completion_report
     from lume.runtime.core._keys import load_or_create_key, trust
 
@@ -555,9 +558,9 @@ def test_mac5_refuses_a_report_forged_with_an_identity_key(tmp_path: Path, monke
     trust_file = tmp_path / "trust.json"
     trust_file.write_text(json.dumps([{"keyid": keyid, "scheme": "ed25519", "public": identity.hex()}]))
     monkeypatch.setenv("LUME_TRUST_FILE", str(trust_file))
-    pred = example("readiness_report.v1", 1)
+    pred = example("readiness_report.v2", 1)
     pred["generated_at"] = rfc3339(time.time())
-    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": get("readiness_report.v1").id,
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": get("readiness_report.v2").id,
             "predicate": pred}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({"payloadType": PAYLOAD_TYPE,

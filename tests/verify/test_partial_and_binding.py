@@ -29,8 +29,12 @@ def lume(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+def statement_of(report: Path) -> dict:
+    return json.loads(base64.b64decode(json.loads(report.read_text())["payload"]))
+
+
 def predicate_of(report: Path) -> dict:
-    return json.loads(base64.b64decode(json.loads(report.read_text())["payload"]))["predicate"]
+    return statement_of(report)["predicate"]
 
 
 @pytest.fixture
@@ -129,16 +133,16 @@ def test_a_rig_probe_without_a_rig_is_recorded_not_partial(root, tmp_path, monke
 
 def test_the_partial_rules_are_enforced_by_signer_and_reader():
     key = SigningKey.generate()
-    p = json.loads(json.dumps(get("readiness_report.v1").examples[0]))
+    p = json.loads(json.dumps(get("readiness_report.v2").examples[0]))
     p["generated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     p["not_run"] = [{"id": "labels.table", "kind": "not_selected", "reason": "not selected (--only)"}]
     with pytest.raises(InvalidPredicate, match="did not run"):
-        sign_report(p, p["subjects"], key)
+        sign_report(p, [], key)
     p["verdicts"]["overall"] = "partial"
     with pytest.raises(InvalidPredicate, match="null"):
-        sign_report(p, p["subjects"], key)
+        sign_report(p, [], key)
     p["verdicts"].update(rig_safe=None, data_sound=None)
-    assert verify_report(sign_report(p, p["subjects"], key), [key.trust_entry()])
+    assert verify_report(sign_report(p, [], key), [key.trust_entry()])
 
 
 def test_verdicts_function_domain_rules():
@@ -175,19 +179,33 @@ def test_report_verify_root_binds_the_report_to_its_root(root, tmp_path):
     assert lume("report", "verify", report, "--root", tmp_path / "nope").exit_code == 2
 
 
+def test_a_report_lists_each_file_and_its_digest_once(root, tmp_path):
+    """readiness_report.v2: the files are the signed Statement's subjects, never repeated in the
+    predicate (v1 listed every digest twice)."""
+    from lume.runtime.core import canonical_json
+
+    report = tmp_path / "r.json"
+    assert lume("verify", root, "-o", report).exit_code == 0
+    stmt = statement_of(report)
+    assert stmt["predicate"]["schema"] == "lume.readiness_report.v2" and "subjects" not in stmt["predicate"]
+    payload = base64.b64decode(json.loads(report.read_text())["payload"])
+    assert stmt["subject"] and all(payload.count(canonical_json(s)) == 1 for s in stmt["subject"])
+    assert f"- subjects: {len(stmt['subject'])} files" in report.with_suffix(".md").read_text()
+
+
 def test_bind_counts_missing_subjects_and_refuses_an_empty_folder(root, tmp_path):
     from lume.verifiers import bind
 
     report = tmp_path / "r.json"
     assert lume("verify", root, "-o", report).exit_code == 0
-    p = predicate_of(report)
-    first = root / p["subjects"][0]["name"]
+    stmt = statement_of(report)
+    first = root / stmt["subject"][0]["name"]
     first.unlink()
-    b = bind(p, root)
-    assert b.ok and b.unreachable == 1 and b.checked == len(p["subjects"]) - 1
+    b = bind(stmt, root)
+    assert b.ok and b.unreachable == 1 and b.checked == len(stmt["subject"]) - 1
     empty = tmp_path / "empty"
     empty.mkdir()
-    b = bind({**p, "root": str(empty)}, empty)
+    b = bind({**stmt, "predicate": {**stmt["predicate"], "root": str(empty)}}, empty)
     assert not b.ok and "none of the report's" in b.problems[0]
 
 

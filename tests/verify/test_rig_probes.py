@@ -29,7 +29,7 @@ PROBES = ["rig.bodytruth", "rig.director", "rig.lumf_heartbeat", "rig.midi_port"
 
 def completion_report(path: Path, key: SigningKey, *, generated_at: str | None = None,
                       green: bool = True) -> Path:
-    predicate = copy.deepcopy(get("readiness_report.v1").examples[1])  # the example carries a gate block
+    predicate = copy.deepcopy(get("readiness_report.v2").examples[1])  # the example carries a gate block
     predicate["generated_at"] = generated_at or now_iso()
     if green:  # the example is an unreachable Mac4 (red); a report that lets Mac5 start is green
         for check in predicate["checks"]:
@@ -40,7 +40,7 @@ def completion_report(path: Path, key: SigningKey, *, generated_at: str | None =
         predicate["gate"]["full_audit_ran"] = True
         for port in predicate["gate"]["preflight"]["ports"]:
             port.update(reachable=True, latency_ms=1.0)
-    path.write_text(json.dumps(sign_report(predicate, predicate["subjects"], key)))
+    path.write_text(json.dumps(sign_report(predicate, [], key)))
     return path
 
 

@@ -38,12 +38,13 @@ FORGERY = IDENTITY + bytes(32)  # R = identity, S = 0: "verifies" any message un
 L = 2**252 + 27742317777372353535851937790883648493  # the order of the prime subgroup
 
 
-def predicate(root: str = "fixtures/route_smoke", subjects=None) -> dict:
-    p = copy.deepcopy(get("readiness_report.v1").examples[0])
+SUBJECTS = get("readiness_report.v1").examples[0]["subjects"]
+
+
+def predicate(root: str = "fixtures/route_smoke") -> dict:
+    p = copy.deepcopy(get("readiness_report.v2").examples[0])
     p["generated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     p["root"] = root
-    if subjects is not None:
-        p["subjects"] = subjects
     return p
 
 
@@ -53,8 +54,8 @@ def envelope(payload: bytes, sigs: list[tuple[str, bytes]]) -> dict:
 
 
 def statement_bytes(p: dict) -> bytes:
-    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": p["subjects"],
-            "predicateType": get("readiness_report.v1").id, "predicate": p}
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": SUBJECTS,
+            "predicateType": get("readiness_report.v2").id, "predicate": p}
     return json.dumps(stmt).encode()
 
 
@@ -121,7 +122,7 @@ def test_forged_report_with_an_identity_key_is_refused_at_verify_time(tmp_path):
 
 def test_non_canonical_s_is_refused(key):
     p = predicate()
-    good = sign_report(p, p["subjects"], key)
+    good = sign_report(p, SUBJECTS, key)
     raw = base64.b64decode(good["signatures"][0]["sig"])
     s = int.from_bytes(raw[32:], "little")
     malleated = raw[:32] + (s + L).to_bytes(32, "little")
@@ -157,7 +158,7 @@ def test_an_untrusted_extra_signature_is_ignored(key):
 # ---------------------------------------------------------------------------- strict JSON
 def test_duplicate_outer_payload_key_is_refused(key, trusted, tmp_path):
     p = predicate()
-    env = sign_report(p, p["subjects"], key)
+    env = sign_report(p, SUBJECTS, key)
     text = json.dumps(env)
     evil = text[:-1] + ', "payload": "' + base64.b64encode(b'{"x": 1}').decode() + '"}'
     with pytest.raises(MalformedEnvelope, match="duplicate key 'payload'"):
@@ -177,7 +178,7 @@ def test_duplicate_key_inside_a_signed_payload_is_refused(key):
 @pytest.mark.parametrize("keyid", [None, {"a": 1}, [1, 2], 7, True])
 def test_odd_keyids_are_bad_input_not_a_traceback(key, trusted, tmp_path, keyid):
     p = predicate()
-    env = sign_report(p, p["subjects"], key)
+    env = sign_report(p, SUBJECTS, key)
     env["signatures"][0]["keyid"] = keyid
     r = lume("report", "verify", write(tmp_path / "odd.json", env))
     assert r.exit_code == 2, r.output
@@ -202,7 +203,7 @@ def test_an_oversized_envelope_is_refused_before_it_is_read(key, trusted, tmp_pa
     monkeypatch.setattr(_files, "input_limit", lambda kind: SimpleNamespace(
         **{**vars(real(kind)), "max_bytes": 1000}) if kind == "dsse_envelope" else real(kind))
     p = predicate()
-    r = lume("report", "verify", write(tmp_path / "big.json", sign_report(p, p["subjects"], key)))
+    r = lume("report", "verify", write(tmp_path / "big.json", sign_report(p, SUBJECTS, key)))
     assert r.exit_code == 2 and "over the 1000 bytes limit for dsse_envelope inputs [input_limits.v1]" in r.output
     assert "SAFE-SIGNED-EVIDENCE" in r.output
 
@@ -237,7 +238,7 @@ def _verify_bytes(data: bytes, key: SigningKey) -> None:
 
 FUZZ_KEY = SigningKey.generate()
 _P = predicate()
-GOOD = sign_report(_P, _P["subjects"], FUZZ_KEY)
+GOOD = sign_report(_P, SUBJECTS, FUZZ_KEY)
 GOOD_TEXT = json.dumps(GOOD).encode()
 
 

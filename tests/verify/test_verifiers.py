@@ -48,7 +48,7 @@ def test_fixtures_are_green_and_unchanged():
     assert tree_digest(FIXTURES) == before
     names = [s["name"] for s in result.subjects]
     assert "index.json" in names and any(n.endswith("bundle.json") for n in names)
-    predicate = build_predicate(result.root, result.checks, result.subjects)
+    predicate = build_predicate(result.root, result.checks)
     assert predicate["verdicts"]["overall"] == "green"
 
 
