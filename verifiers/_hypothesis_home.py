@@ -32,7 +32,7 @@ from typing import Iterator
 import orjson
 
 from lume.generated.constants import INPUT_HYPOTHESIS_FILE, SHA256_PATTERN
-from lume.runtime.core import InputError, read_input, write_bytes
+from lume.runtime.core import InputError, read_input, write_below
 
 from ._digests import cache_dir, read_sealed, seal
 
@@ -116,7 +116,7 @@ class _Home:
             try:
                 data = read_input(self.path / rel, INPUT_HYPOTHESIS_FILE)
                 sha = hashlib.sha256(data).hexdigest()
-                write_bytes(self.folder / STORE / sha, data)
+                write_below(self.folder, f"{STORE}/{sha}", data)
             except (OSError, InputError):
                 continue  # an unwritable or full cache folder: the next run computes it again
             added[rel] = self.known[rel] = sha
@@ -125,7 +125,7 @@ class _Home:
             files = {**self._manifest(self.folder), **added}
             body = orjson.dumps({"version": VERSION, "files": dict(sorted(files.items()))})
             with contextlib.suppress(OSError):
-                write_bytes(self.folder / str(self.manifest), seal(body, self.secret))
+                write_below(self.folder, str(self.manifest), seal(body, self.secret))
 
 
 def _inside(rel: str) -> bool:

@@ -31,13 +31,14 @@ from lume.runtime.core import (
     InputError,
     ReportRejected,
     canonical_json,
+    dumps,
     freshness,
     held,
     now_iso,
     read_envelope,
     sign_statement,
     verify_statement,
-    write_json,
+    write_below,
 )
 
 from ._digests import cache_dir
@@ -142,8 +143,9 @@ class Proofs:
                "status": "pass", "duration_ms": round(result.duration_ms, 3),
                "evidence": [e.to_dict() for e in result.evidence]}
         envelope = sign_statement(doc, self._subjects(v.id), self.key, contract=CONTRACT)
-        try:
-            write_json(self.path(v.id), envelope)
+        path = self.path(v.id)
+        try:  # the proofs folder sits in the cache folder, which others may write: no link is followed
+            write_below(path.parent.parent, f"{path.parent.name}/{path.name}", dumps(envelope).encode())
         except OSError:
             pass
 

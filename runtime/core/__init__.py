@@ -8,7 +8,7 @@
 - validated I/O: `read_json`, `iter_jsonl`, `iter_records` / `read_records` / `validated` (JSONL
   records checked against their contract) and `InputError`; documents other programs write
   read tolerantly (`is_tolerant`, `tolerated`: their unknown keys as warnings); atomic writes
-  (`write_json`, …);
+  (`write_json`, …; `write_below` in a folder others may write, such as a shared cache);
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of statements (`SigningKey`, `sign_report`,
   `seal_report` for a report too large to hold twice, `verify_report` and `REPORT_CONTRACTS`,
@@ -36,8 +36,8 @@ from ._lazy import lazy_exports
 # command (`lume --help`, `lume validate small.json`) pays only for the modules it touches, not
 # for pydantic models, signing and keys.
 _MODULES: dict[str, tuple[str, ...]] = {
-    "_atomic": ("Staged", "dumps", "publish_once", "write_bytes", "write_durable", "write_group",
-            "write_json", "write_jsonl", "write_stream", "write_text",),
+    "_atomic": ("Staged", "dumps", "publish_once", "write_below", "write_bytes", "write_durable",
+            "write_group", "write_json", "write_jsonl", "write_stream", "write_text",),
     "_check": ("check_all",),
     "_config": ("config_dir_path", "config_home", "config_path", "load_machine_config",),
     "_contracts": ("CONTRACT_BUNDLE", "ENVELOPE_KEYS", "Contract", "ContractError", "bundle_entry", "bundle_path", "by_id",

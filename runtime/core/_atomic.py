@@ -1,6 +1,7 @@
 """Atomic writes: temp file in the same folder, fsync, rename. Readers never see half a file.
 
-The only place that writes files durably: `write_bytes` (replace), `write_stream` (replace,
+The only place that writes files durably: `write_bytes` (replace), `write_below` (replace, in
+a folder others may write: no symbolic link under it is followed), `write_stream` (replace,
 from pieces never joined in memory), `publish_once` (create, never replace), `Staged` (write
 aside, check, then commit or drop), `write_durable` (a file of a folder that is itself staged
 and renamed into place as a whole) and `write_group` (a group commit: several files of one
@@ -11,12 +12,14 @@ the temporary file they start as; only secrets ask for `mode=SECRET` (0600).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import secrets
 import stat
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Sequence
 
 from ._files import CHUNK
@@ -87,13 +90,18 @@ class Staged:
         self.path.unlink(missing_ok=True)
 
 
-def _holds(path: Path, data: bytes) -> bool:
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC  # a FIFO there never blocks the open
+
+
+def _holds(path: Path | str, data: bytes, *, dir_fd: int | None = None, flags: int = 0) -> bool:
     """Whether `path` is a regular file holding exactly `data`, read a piece at a time (a large
     cache or report is not read whole beside its new bytes). The file is opened without
     blocking and checked once open, so a FIFO or device there (even one swapped in) is never
     read; anything unreadable counts as different."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _READ | flags, dir_fd=dir_fd)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
@@ -115,6 +123,68 @@ def write_bytes(path: Path, data: bytes) -> bool:
         return False
     with Staged(path, data) as staged:
         staged.commit()
+    return True
+
+
+# Opening, creating and renaming relative to an open folder: POSIX (Linux, macOS), not Windows.
+# (`supports_dir_fd` lists os.rename for os.replace, which takes the same dir_fd arguments.)
+_RELATIVE = bool(_NOFOLLOW and getattr(os, "O_DIRECTORY", 0)) and {
+    os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd
+
+
+def _folder_below(root: Path, names: Sequence[str]) -> int:
+    """An open descriptor of `root/names...`, each name created if missing and opened without
+    following a symbolic link (ELOOP or ENOTDIR when one is not a real folder). `root` itself is
+    configured by the user and followed."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        for name in names:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_below(root: Path, rel: str, data: bytes) -> bool:
+    """Write `data` atomically to `root/rel`, where others may write under `root` (a shared cache
+    folder): each folder of `rel` is opened without following a symbolic link and the file is
+    created and renamed relative to it, so no folder swapped for a link can send these bytes
+    anywhere else (OSError instead). Returns False (and writes nothing) when unchanged. `rel`
+    is a relative POSIX path that never leaves `root` (ValueError otherwise). Without relative
+    opening (Windows) it is `write_bytes`."""
+    parts = PurePosixPath(rel).parts
+    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise ValueError(f"write_below: {rel!r} is not a path inside {root}")
+    root = Path(root)
+    if not _RELATIVE:
+        return write_bytes(root.joinpath(*parts), data)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = _folder_below(root, parts[:-1])
+    name = parts[-1]
+    try:
+        if _holds(name, data, dir_fd=fd, flags=_NOFOLLOW):
+            return False
+        tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+        out = os.open(tmp, flags, default_mode(), dir_fd=fd)
+        try:
+            with os.fdopen(out, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            # a link in `name`'s place is replaced, never followed
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        os.close(fd)
     return True
 
 

@@ -165,6 +165,25 @@ def test_keys_sharing_a_cache_folder_keep_their_own_files(tmp_path, secret):
     assert seeded(folder, other) == {"constants/a": b"two"}
 
 
+def test_a_store_swapped_for_a_link_is_not_written_through(tmp_path, secret):
+    """Whoever can write a shared cache folder must not steer where this run's files land."""
+    folder, elsewhere = tmp_path / "cache", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / home.STORE).symlink_to(elsewhere)
+    ours = home._Home(folder, secret)
+    (ours.path / "constants").mkdir()
+    (ours.path / "constants" / "a").write_bytes(b"one")
+    ours.keep()
+    assert list(elsewhere.iterdir()) == [] and seeded(folder, secret) == {}  # computed again next time
+    (folder / home.STORE).unlink()  # the control: a real folder keeps the file
+    ours = home._Home(folder, secret)
+    (ours.path / "constants").mkdir()
+    (ours.path / "constants" / "a").write_bytes(b"one")
+    ours.keep()
+    assert seeded(folder, secret) == {"constants/a": b"one"}
+
+
 def reseal(folder, secret: bytes, body: str) -> None:
     manifest(folder, secret).write_bytes(seal(body.encode(), secret))
 

@@ -168,6 +168,21 @@ def test_a_failing_check_is_never_remembered(tmp_path, key):
     assert not proofs.path(v.id).exists()
 
 
+def test_a_proofs_folder_swapped_for_a_link_is_not_written_through(tmp_path, key):
+    """The cache folder may be shared: whoever can write it must not steer where proofs land."""
+    v = all_verifiers()[CHECK]
+    passed = CheckResult(v.id, v.title, "pass", [], [held("ok", field="property:x")], 1.0, "rig")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "proofs").symlink_to(elsewhere)
+    Proofs(key, tmp_path / "cache" / "proofs").remember(v, passed)
+    assert list(elsewhere.iterdir()) == []  # best effort: not remembered, so run again next time
+    (tmp_path / "cache" / "proofs").unlink()
+    Proofs(key, tmp_path / "cache" / "proofs").remember(v, passed)  # the control: a real folder
+    assert (tmp_path / "cache" / "proofs" / f"{CHECK}.json").is_file()
+
+
 def test_a_proof_that_is_not_a_regular_file_is_ignored(tmp_path, key):
     proofs = Proofs(key, tmp_path / "proofs")
     proofs.path(CHECK).parent.mkdir(parents=True)
