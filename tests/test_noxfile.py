@@ -1,5 +1,6 @@
 """`nox -s verify` binds its report to the root the run verified (issue 18): the posargs are
-parsed for ROOT and the report path wherever the options stand, without running nox."""
+parsed for ROOT and the report path wherever the options stand, without running nox. And it
+proves at property_checks.v1's default budget whatever LUME_PROPERTY_PROFILE the shell holds."""
 from __future__ import annotations
 
 import importlib.util
@@ -43,3 +44,30 @@ def test_verify_plan_finds_the_root_and_the_report(posargs, root, report):
     assert args[:len(posargs)] == posargs  # passed to `lume verify` as given
     assert args[len(posargs):] == ([] if report != DEFAULT else ["-o", DEFAULT])
 
+
+
+class Recorder:
+    """A stand-in nox session: records what the verify session runs, runs nothing."""
+
+    posargs: list[str] = []
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[tuple[str, ...], dict]] = []
+
+    def install(self, *args, **kwargs) -> None:
+        pass
+
+    def run(self, *args, env=None, **kwargs) -> str:
+        self.runs.append((args, env or {}))
+        return "fixtures/route_smoke\n"
+
+
+def test_the_rehearsal_run_proves_at_the_default_budget_whatever_the_shell_says(monkeypatch):
+    from lume.verifiers import PROFILE_ENV, reduced_profile
+
+    monkeypatch.setenv(PROFILE_ENV, "smoke")  # left over from running the tests
+    session = Recorder()
+    NOXFILE.verify(session)
+    [env] = [env for args, env in session.runs if args[:2] == ("lume", "verify")]
+    monkeypatch.setenv(PROFILE_ENV, env[PROFILE_ENV])  # what nox hands `lume verify`
+    assert reduced_profile(["lumf.codec.properties"]) is None

@@ -11,6 +11,7 @@ from ._catalog import all_verifiers
 from ._context import Context
 from ._framework import Verifier, verifier
 from ._predicate import build_predicate, verdicts
+from ._properties import PROFILE_ENV, reduced_profile
 from ._render import render_html, render_markdown
 from ._report import write_report
 from ._rig import RigConfig, load_rig
@@ -26,8 +27,8 @@ from ._runner import (
 )
 
 __all__ = [
-    "Binding", "Context", "RigConfig", "Run", "bind", "UnknownCheck", "Verifier", "all_verifiers",
-    "build_predicate", "default_root", "completion_predicate", "load_rig", "render_html", "render_markdown",
-    "report", "run", "select",
+    "Binding", "Context", "PROFILE_ENV", "RigConfig", "Run", "bind", "UnknownCheck", "Verifier",
+    "all_verifiers", "build_predicate", "default_root", "completion_predicate", "load_rig",
+    "reduced_profile", "render_html", "render_markdown", "report", "run", "select",
     "sign_completion_report", "verdicts", "verifier", "write_report",
 ]

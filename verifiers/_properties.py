@@ -53,6 +53,14 @@ def profile_name() -> str:
     return name
 
 
+def reduced_profile(check_ids: Iterable[str]) -> str | None:
+    """The profile the property checks among `check_ids` ran at, when it is not
+    property_checks.v1's `default_profile` (LUME_PROPERTY_PROFILE names another: a budget the
+    report records per check, but that an operator must also be told); else None."""
+    name, t = profile_name(), table(BUDGETS)
+    return name if name != t.default_profile and set(t.profiles[name].checks) & set(check_ids) else None
+
+
 def own_process() -> bool:
     """Whether the current profile shares property checks with a helper process."""
     return bool(table(BUDGETS).profiles[profile_name()].own_process)

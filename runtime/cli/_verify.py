@@ -64,7 +64,7 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
            deep: bool, as_json: bool) -> int:
     """Verify ROOT (default: the shipped route-smoke fixtures); exit 0 green, 1 red or partial
     (a check of the default set left out by --only), 2 bad input."""
-    from lume.verifiers import default_root, load_rig, report, run, select
+    from lume.verifiers import PROFILE_ENV, default_root, load_rig, reduced_profile, report, run, select
 
     say = err_console if as_json else console
     root = root if root is not None else default_root()
@@ -90,15 +90,20 @@ def verify(root: Path | None, out: Path, only: tuple[str, ...], rig_file: Path |
         raise write_failed(out, exc) from exc
     predicate = result.predicate
     verdicts = predicate["verdicts"]
+    reduced = reduced_profile(c.id for c in result.checks)
     if as_json:
         emit_json({"overall": verdicts["overall"], "verdicts": verdicts, "root": str(result.root),
-                   "report": str(out), "keyid": key.keyid, "quick": quick,
+                   "report": str(out), "keyid": key.keyid, "quick": quick, "reduced_profile": reduced,
                    "rig": str(rig.path) if rig is not None else None,
                    "checks": [c.to_dict() for c in result.checks],
                    "not_run": predicate["not_run"], "causes": predicate["causes"],
                    "not_applicable": [{"id": i, "needs": needs} for i, needs in result.not_applicable]})
     else:
         _print(result, predicate, out, key.keyid)
+        if reduced is not None:  # the report records each check's budget; the operator reads this line
+            console.print(f"  [yellow]note:[/] the property checks ran at {PROFILE_ENV}={escape(reduced)}, "
+                          f"not property_checks.v1's default budget: they tried fewer examples than "
+                          f"`nox -s verify` does (it always runs the default)", highlight=False)
     return OK if verdicts["overall"] == "green" else FAILED
 
 
