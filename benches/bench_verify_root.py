@@ -18,9 +18,12 @@ Figures (page cache warm for every one: openssl reads the root first):
 - peak RSS at each size of `--hours`, of the largest process (getrusage of the children) and
   summed over the whole process tree (sampled from /proc: the property-check helper counts)
   (budget: flat, <= 300 MiB, the largest root within 10 % of the smallest);
+- the signed report's size, each digest once, against the same report listing every digest
+  twice as readiness_report.v1 did;
 - `lume verify --quick` on the unchanged root against the full run (budget: >= 20x faster),
-  and what bounds it: starting a process and importing the checks, and re-evaluating them (the
-  same quick run again in a process that has done it once).
+  and what bounds it: starting a process and importing the checks, a bare walk of the root
+  stat'ing every file (what a quick run must do at least, in plain Python), and re-evaluating
+  the checks (the same quick run again in a process that has done it once).
 A note is printed for every figure over its budget. Asserts nothing about time. A `--only` run
 is partial by design (its report is never green: exit 1); the full run's exit is 0 when green.
 The full run includes the property verifiers (shared by one helper process and, once its file
@@ -354,6 +357,33 @@ def durations(report: Path) -> str:
     return ", ".join(f"{c['id']} {c['duration_ms'] / 1000:.2f}" for c in checks[:6])
 
 
+def bare_walk(root: Path) -> float:
+    """Seconds to list every file under `root` and stat each one (os.scandir, os.stat): the least
+    a quick run does to learn that nothing changed."""
+    start, folders, files = time.perf_counter(), [str(root)], []
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for e in entries:
+                (folders if e.is_dir(follow_symlinks=False) else files).append(e.path)
+    for f in files:
+        os.stat(f, follow_symlinks=False)
+    return time.perf_counter() - start
+
+
+def report_size(report: Path) -> str:
+    """The signed report's size against the same report listing every digest twice, as
+    readiness_report.v1 did (its predicate repeated the Statement's subjects, in the base64
+    payload)."""
+    import base64
+
+    data = report.read_bytes()
+    subjects = orjson.loads(base64.b64decode(orjson.loads(data)["payload"]))["subject"]
+    twice = len(data) + len(orjson.dumps(subjects)) * 4 // 3
+    return (f"  signed report {len(data) / 1e6:6.2f} MB for {len(subjects):,} subjects, each digest once "
+            f"(listing them twice, as readiness_report.v1 did: {twice / 1e6:.2f} MB, "
+            f"{twice / len(data):.2f}x)")
+
+
 def note(ok: bool, text: str) -> str:
     return "" if ok else f"   NOTE: over budget ({text})"
 
@@ -388,6 +418,7 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
     forget(cache)
     t_full, rss_full, rc_full, cpu_full = verify(root, envc, out)
     slow_full = durations(out)
+    size_full = report_size(out)
     tree_full = tree_peak([*LUME, "verify", str(root), "-o", str(out)], envc) if Path("/proc/self/statm").exists() else 0.0
     t_quick, rss_quick, rc_quick, _ = verify(root, envc, out, "--quick")
     t_qfiles, rss_qfiles, _, _ = verify(root, envc, out, "--quick", "--only", ",".join(file_checks))
@@ -415,6 +446,7 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
                  f"on {cores} cores"))
     print(f"  slowest checks (s), file checks: {slow_files}")
     print(f"  slowest checks (s), full run:    {slow_full}")
+    print(size_full)
     speed = t_full / t_quick
     print(f"  lume verify --quick (unchanged)     {t_quick:7.2f} s  {speed:5.1f}x faster than full  "
           f"peak RSS {rss_quick:6.0f} MiB  exit {rc_quick}"
@@ -426,6 +458,11 @@ def measure(root: Path, hours: int, env: dict[str, str], work: Path, file_checks
     print(f"  start a process and import lume verify's checks {t_import:5.2f} s: a --quick floor of "
           f"{t_full / t_import:5.1f}x faster than full" + note(t_full / t_import >= QUICK_BUDGET,
                                                               "importing the checks alone is over budget"))
+    t_walk = min(bare_walk(root) for _ in range(3))
+    print(f"  a bare walk of the root stat'ing every file (plain Python, warm) {t_walk:5.2f} s: with the "
+          f"start and imports a floor of {t_full / (t_import + t_walk):5.1f}x faster than full, before a "
+          f"check or the report" + note(t_full / (t_import + t_walk) >= QUICK_BUDGET,
+                                        "starting, importing and stat'ing alone is over budget"))
     t_pass = min(measured([sys.executable, "-c", "pass"], envc)[0] for _ in range(3))
     t_again = float(run([sys.executable, "-c", AGAIN, str(root), str(out)], env=envc).stdout.split()[-1])
     print(f"  the same --quick run again in its process (no start-up, nothing left to import or build) "
