@@ -196,9 +196,10 @@ def build_predicate(root: str | Path, checks: Iterable["CheckResult"], *,
                     generated_at: str | None = None,
                     gate: dict[str, Any] | None = None, not_run: Iterable[NotRun] = (),
                     **gate_verdicts: bool | None) -> dict[str, Any]:
-    """A complete readiness_report.v2 predicate (signed with its subjects: `seal_report`). `gate_verdicts` are completion_ready and
-    mac5_heavy_reconstruction_allowed (None when no gate ran); `not_run` the checks of the
-    default set that did not run (a `not_selected` one makes the report partial)."""
+    """A complete readiness_report.v2 predicate (signed with its subjects: `seal_report`).
+    `gate_verdicts` are completion_ready and mac5_heavy_reconstruction_allowed (None when no
+    gate ran); `not_run` the checks of the default set that did not run (a `not_selected` one
+    makes the report partial)."""
     checks, not_run = list(checks), list(not_run)
     verdict = verdicts(checks, not_run=not_run, **gate_verdicts)
     predicate: dict[str, Any] = {

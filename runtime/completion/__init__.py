@@ -23,5 +23,6 @@ from ._report_reader import (
 
 __all__ = [
     "CompletionRefused", "CompletionReport", "CompletionRun", "Mac4Target", "binding_problem",
-    "gate_parameters", "preflight", "read_completion_report", "resolve_target", "run_completion_gate", "watch",
+    "gate_parameters", "preflight", "read_completion_report", "resolve_target", "run_completion_gate",
+    "watch",
 ]

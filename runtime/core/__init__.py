@@ -12,8 +12,8 @@
 - time (`now`, and the one RFC 3339 rendering/parsing: `rfc3339`, `now_iso`, `parse_time`) and the machine configuration (`load_machine_config`);
 - keys, the trust file and DSSE signing of statements (`SigningKey`, `sign_report`,
   `seal_report` for a report too large to hold twice, `verify_report` and `REPORT_CONTRACTS`,
-  the report versions it takes, `sign_statement`, `verify_statement`, `read_envelope`), strict Ed25519
-  (`verify_ed25519`, `public_key_problem`: every Ed25519 check goes through them) and strict
+  the report versions it takes, `sign_statement`, `verify_statement`, `read_envelope`), strict
+  Ed25519 (`verify_ed25519`, `public_key_problem`: every Ed25519 check goes through them) and strict
   JSON for signed documents (`loads_strict`);
 - freshness: the maximum age of each kind of evidence (`evidence_freshness`, `limit`) and
   the one comparison of an evidence time with the clock (`freshness`);
@@ -65,10 +65,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
             "input_limits", "invariant",
             "invariants", "labels", "midi_map", "parameters", "policy", "rule_data", "safety_invariants",
             "service_connections", "storage_root", "connection_limits",),
-    "_signing": ("MalformedEnvelope", "REPORT_CONTRACTS", "ReportRejected", "canonical_json", "check_envelope",
-            "decode_statement", "default_max_age_s", "is_envelope", "parse_envelope", "read_envelope",
-            "Sealed", "seal_report", "seal_statement", "sign_report", "sign_statement", "signed_by",
-            "verify_report", "verify_statement",),
+    "_signing": ("MalformedEnvelope", "REPORT_CONTRACTS", "ReportRejected", "canonical_json",
+            "check_envelope", "decode_statement", "default_max_age_s", "is_envelope", "parse_envelope",
+            "read_envelope", "Sealed", "seal_report", "seal_statement", "sign_report", "sign_statement",
+            "signed_by", "verify_report", "verify_statement",),
     "_slow_clients": ("guarded_config",),
     "_strict_json": ("StrictJSONError", "loads_strict",),
     "_text": ("printable",),

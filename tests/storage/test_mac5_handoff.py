@@ -23,7 +23,12 @@ from click.testing import CliRunner
 from lume.generated.constants import BUNDLE_FILE, STORAGE_MANIFESTS_DIR
 from lume.runtime import storage
 from lume.runtime.cli import main
-from lume.runtime.completion import CompletionRefused, binding_problem, gate_parameters, read_completion_report
+from lume.runtime.completion import (
+    CompletionRefused,
+    binding_problem,
+    gate_parameters,
+    read_completion_report,
+)
 from lume.runtime.core import get, iter_documents, now_iso, sign_report, validate_file
 from lume.runtime.core._keys import SigningKey
 from lume.runtime.storage._bagit_io import check_bag, export_bag
@@ -347,7 +352,8 @@ def test_a_v1_report_still_lets_mac5_start_when_its_two_subject_lists_agree(
     assert binding_problem(report, bundle_dir) is None
 
 
-def test_a_v1_report_whose_predicate_lists_other_files_is_refused(k11, tmp_path: Path, key: SigningKey) -> None:
+def test_a_v1_report_whose_predicate_lists_other_files_is_refused(k11, tmp_path: Path,
+                                                                  key: SigningKey) -> None:
     """The Statement binds the take, the predicate names nothing: two answers, so neither counts."""
     _, _, bundle_dir = k11
     doc = v1_report(key, bound_to(bundle_dir), [])

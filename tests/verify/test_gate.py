@@ -560,7 +560,8 @@ def test_mac5_refuses_a_report_forged_with_an_identity_key(tmp_path: Path, monke
     monkeypatch.setenv("LUME_TRUST_FILE", str(trust_file))
     pred = example("readiness_report.v2", 1)
     pred["generated_at"] = rfc3339(time.time())
-    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": get("readiness_report.v2").id,
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "subject": [],
+            "predicateType": get("readiness_report.v2").id,
             "predicate": pred}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({"payloadType": PAYLOAD_TYPE,
