@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from lume_isolation import isolated_keys  # noqa: F401  (autouse: never the user's keys, cache, config)
 from lume_testpaths import REAL_MEDIA, REPO, SHARED, real_media  # noqa: F401  (re-exported)
 
 

@@ -1,6 +1,8 @@
-"""An autouse fixture for test folders whose code signs or verifies: every test gets its own key
+"""The suite-wide autouse fixture (tests/conftest.py imports it): every test gets its own key
 folder, trust file (created on first use in the key folder), cache and no machine
-configuration. A folder's conftest.py imports it: `from lume_isolation import isolated_keys`."""
+configuration, so no test reads or writes the keys, cache or configuration of the user running
+the suite (a dry run, a promotion and a readiness report sign with this machine's key, created
+and trusted on first use)."""
 from __future__ import annotations
 
 from pathlib import Path

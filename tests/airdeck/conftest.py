@@ -1,8 +1,7 @@
-"""Every test gets its own key folder, trust file, cache and no machine configuration (a dry run,
-a promotion and a readiness report sign with this machine's key, created and trusted on first use)."""
+"""A MIDI output on loopback for the live gate (every test's own key folder, trust file and cache
+come from the suite-wide `isolated_keys`, tests/lume_isolation.py)."""
 import mido.sockets
 import pytest
-from lume_isolation import isolated_keys  # noqa: F401  (an autouse fixture)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from hostile_helpers import mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lume_isolation import isolated_keys  # noqa: F401  (autouse: a key folder per test)
 
 from lume.runtime.airdeck import sign_manifest
 from lume.runtime.cli import main

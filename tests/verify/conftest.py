@@ -1,13 +1,10 @@
-"""Every test gets its own key folder, trust file, cache and no machine configuration (a dry run,
-a promotion and a readiness report sign with this machine's key, created and trusted on first use);
-`held_helper` stands in for the property-check helper process where a test needs the sharing
+"""`held_helper` stands in for the property-check helper process where a test needs the sharing
 to be deterministic."""
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import pytest
-from lume_isolation import isolated_keys  # noqa: F401  (an autouse fixture)
 
 from lume.verifiers import _runner
 
